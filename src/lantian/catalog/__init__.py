@@ -1,0 +1,1 @@
+"""Knowledge as data: codes, glossary, limits, breakpoints, each row with its source."""

@@ -1,0 +1,1 @@
+"""Command groups of the ``lantian`` CLI; each module defines ``register(app)``."""

@@ -1,0 +1,1 @@
+"""DuckDB schema and migrations, the raw packet journal, and the Parquet lake."""

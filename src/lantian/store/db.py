@@ -1,0 +1,83 @@
+"""Open the DuckDB file and bring its schema up to date.
+
+Migrations are the files in ``store/migrations`` (``NNNN_name.sql``), applied in name order;
+the names applied are recorded in ``schema_migration``, so a database made by an older
+Lantian is migrated in place when it is opened.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from lantian.errors import DatabaseLockedError, StoreError
+
+__all__ = ["connect", "migrate", "pending_migrations"]
+
+
+def _migration_files() -> list[tuple[str, str]]:
+    root = resources.files("lantian.store").joinpath("migrations")
+    files = sorted(
+        (p.name, p.read_text("utf-8")) for p in root.iterdir() if p.name.endswith(".sql")
+    )
+    return files
+
+
+def pending_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Return the names of migrations not yet applied to ``con``."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migration ("
+        " name VARCHAR PRIMARY KEY, applied_at TIMESTAMP DEFAULT current_localtimestamp())"
+    )
+    done = {r[0] for r in con.execute("SELECT name FROM schema_migration").fetchall()}
+    return [name for name, _ in _migration_files() if name not in done]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply every pending migration, each in its own transaction; return their names."""
+    pending = set(pending_migrations(con))
+    applied = []
+    for name, sql in _migration_files():
+        if name not in pending:
+            continue
+        con.execute("BEGIN")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migration (name) VALUES (?)", [name])
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise StoreError(f"migration {name} failed: {exc}") from exc
+        applied.append(name)
+    return applied
+
+
+def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating and migrating if needed) the Lantian database at ``path``.
+
+    Raises
+    ------
+    DatabaseLockedError
+        When another process (usually ``lantian serve``) holds the file. The message says
+        what to do instead.
+    """
+    path = Path(path)
+    if read_only and not path.exists():
+        raise StoreError(f"database {path} does not exist")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseLockedError(
+                f"{path} is held by another process (is `lantian serve` running on it?): "
+                "use the running server's API, or copy the file and work on the copy"
+            ) from exc
+        raise StoreError(f"cannot open {path}: {exc}") from exc
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    if not read_only:
+        migrate(con)
+    return con
