@@ -37,3 +37,39 @@ def dataset(name: str) -> Path:
 def db_path(tmp_path: Path) -> Path:
     """A path for a fresh DuckDB file."""
     return tmp_path / "lantian.duckdb"
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory):
+    """One local PySpark session for the whole run (session time zone pinned to CST).
+
+    Skips where Java or PySpark is missing. The warehouse goes to a temporary folder so
+    nothing is written into the working directory.
+    """
+    import shutil
+
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java on this machine: the PySpark backend cannot start")
+    pyspark_sql = pytest.importorskip("pyspark.sql")
+    wh = tmp_path_factory.mktemp("spark-warehouse")
+    spark = (
+        pyspark_sql.SparkSession.builder.master("local[2]")
+        .appName("lantian-tests")
+        .config("spark.sql.warehouse.dir", str(wh))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={wh}")
+        .config("spark.sql.session.timeZone", "Asia/Shanghai")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    yield spark
+    spark.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_ibis(spark_session):
+    """An Ibis connection on the shared PySpark session."""
+    import ibis
+
+    return ibis.pyspark.connect(spark_session)
