@@ -1,0 +1,370 @@
+"""Store decoded packets: journal, de-duplication, wide and long tables — one transaction a batch.
+
+This is the store API used by the HJ 212 gateway and by ``lantian import packets``::
+
+    store = PacketStore(con)
+    verdicts = store.ingest([Incoming(raw, "10.0.0.5:51234", received_at, packet=pkt), ...])
+    # acknowledge (9014) only the packets whose verdict is stored: every verdict returned
+    # is already committed and durable (DuckDB write-ahead log) when ingest() returns.
+
+For each batch, in ONE transaction:
+
+1. every item is appended to ``packet_journal`` (raw bytes unchanged, source/peer, receive
+   time in China Standard Time, verdict ``accepted`` / ``duplicate`` / ``rejected:<reason>``);
+2. retransmissions are found by (MN, CN, DataTime) — or (MN, CN, QN) for packets without
+   a DataTime — in ``packet_key`` (HJ 212-2017 §6.6: DataTime labels the start of the
+   period, so the key is the period) and within the batch; duplicates are journalled and
+   not written again;
+3. the values of accepted packets with a DataTime go to ``flue_rtd`` (CN 2011),
+   ``flue_minute`` (2051), ``flue_hour`` (2061), ``flue_day`` (2031) and ``value_long``
+   (see :mod:`lantian.store.routing`).
+
+The store knows no protocol: it takes already decoded objects with the attributes of
+:class:`PacketLike` (the codec's ``lantian.hj212.Packet`` has them) and never parses bytes.
+Authentication (unknown MN, wrong password) is the gateway's job; such traffic goes to
+:func:`lantian.store.traffic.log_rejected_traffic`, never here.
+
+One :class:`PacketStore` per database file and process (DuckDB allows one writer); its
+methods are serialised by a lock, so the gateway may call them from a worker thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+
+from lantian.errors import StoreError
+from lantian.store.cells import DataRow, LongRows, long_table, wide_table
+from lantian.store.routing import TABLE_OF_CN
+
+__all__ = [
+    "Incoming",
+    "PacketLike",
+    "PacketStore",
+    "Verdict",
+    "cst_now",
+    "parse_data_time",
+]
+
+CST = ZoneInfo("Asia/Shanghai")
+
+
+def cst_now() -> dt.datetime:
+    """Return the current China Standard Time wall-clock time (naive, second precision ok)."""
+    return dt.datetime.now(CST).replace(tzinfo=None)
+
+
+def parse_data_time(text: str) -> dt.datetime:
+    """Parse an HJ 212 ``YYYYMMDDhhmmss`` time (CST wall-clock) into a naive datetime.
+
+    Raises
+    ------
+    ValueError
+        When ``text`` is not 14 digits forming a valid date and time.
+
+    """
+    if len(text) != 14 or not text.isdigit():
+        raise ValueError(f"DataTime {text!r} is not YYYYMMDDhhmmss")
+    try:
+        return dt.datetime(
+            int(text[0:4]),
+            int(text[4:6]),
+            int(text[6:8]),
+            int(text[8:10]),
+            int(text[10:12]),
+            int(text[12:14]),
+        )
+    except ValueError as exc:
+        raise ValueError(f"DataTime {text!r} is not a valid time: {exc}") from None
+
+
+class PacketLike(Protocol):
+    """What the store reads from a decoded packet (``lantian.hj212.Packet`` fits)."""
+
+    @property
+    def mn(self) -> str | None: ...  # noqa: D102
+    @property
+    def cn(self) -> str | None: ...  # noqa: D102
+    @property
+    def st(self) -> str | None: ...  # noqa: D102
+    @property
+    def qn(self) -> str | None: ...  # noqa: D102
+    @property
+    def version(self) -> str | None: ...  # noqa: D102
+    @property
+    def data_time(self) -> str | None: ...  # noqa: D102
+    @property
+    def values(self) -> Mapping[str, Mapping[str, Any]]: ...  # noqa: D102
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One packet as received: raw bytes, where from, when, and its decoding.
+
+    Parameters
+    ----------
+    raw
+        The packet bytes exactly as received (kept unchanged in the journal).
+    source
+        Peer ``"ip:port"`` for the gateway, ``"file:<name>:<line>"`` for imports.
+    received_at
+        Receive time, China Standard Time wall-clock; None = now.
+    packet
+        The decoded packet, or None when decoding failed.
+    error
+        Why decoding failed (journalled as ``rejected:<error>``); ignored when ``packet``
+        is given.
+
+    """
+
+    raw: bytes
+    source: str
+    received_at: dt.datetime | None = None
+    packet: PacketLike | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What happened to one item: its journal id and ``accepted``/``duplicate``/``rejected:…``."""
+
+    packet_id: int
+    verdict: str
+
+    @property
+    def stored(self) -> bool:
+        """True when the packet's data is durably stored (accepted now or before).
+
+        The gateway acknowledges exactly these: a duplicate is a retransmission whose first
+        copy is stored, so the logger may drop it from its buffer.
+        """
+        return self.verdict in ("accepted", "duplicate")
+
+
+_JOURNAL_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("received_at", pa.timestamp("us")),
+        ("source", pa.string()),
+        ("mn", pa.string()),
+        ("st", pa.string()),
+        ("cn", pa.string()),
+        ("qn", pa.string()),
+        ("data_time", pa.timestamp("us")),
+        ("version", pa.string()),
+        ("verdict", pa.string()),
+        ("raw", pa.binary()),
+    ]
+)
+
+
+class PacketStore:
+    """Batch writer of packets into one DuckDB database (see the module docstring).
+
+    Parameters
+    ----------
+    con
+        An open, migrated connection (:func:`lantian.store.db.connect`).
+    checkpoint_interval_s
+        Seconds between ``CHECKPOINT`` calls made after a commit [s]. Commits are durable
+        through DuckDB's write-ahead log; a checkpoint only folds the log into the file.
+
+    """
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, *, checkpoint_interval_s: float = 300.0
+    ) -> None:
+        self.con = con
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self._lock = threading.Lock()
+        self._next_id = self._max_id() + 1
+        self._last_checkpoint = time.monotonic()
+
+    def _max_id(self) -> int:
+        row = self.con.execute("SELECT coalesce(max(id), 0) FROM packet_journal").fetchone()
+        return int(row[0]) if row else 0
+
+    def ingest(self, items: Sequence[Incoming]) -> list[Verdict]:
+        """Store a batch in one transaction and return one verdict per item, in order.
+
+        Raises
+        ------
+        StoreError
+            When the transaction failed; nothing of the batch is stored then (and nothing
+            must be acknowledged).
+
+        """
+        if not items:
+            return []
+        with self._lock:
+            try:
+                verdicts = self._ingest_locked(items)
+            except duckdb.Error as exc:
+                self._next_id = self._max_id() + 1
+                raise StoreError(f"batch of {len(items)} packets not stored: {exc}") from exc
+            self._maybe_checkpoint_locked()
+            return verdicts
+
+    def _ingest_locked(self, items: Sequence[Incoming]) -> list[Verdict]:
+        n = len(items)
+        base = self._next_id
+        now = cst_now()
+        received = [it.received_at or now for it in items]
+        verdict = [""] * n
+        ts_of: list[dt.datetime | None] = [None] * n
+        key_rows: dict[tuple[str, str, str], int] = {}
+        for i, it in enumerate(items):
+            verdict[i], ts_of[i], key = _classify(it)
+            if key is None:
+                continue
+            if key in key_rows:
+                verdict[i] = "duplicate"
+            else:
+                key_rows[key] = i
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if key_rows:
+                self._claim_keys(key_rows, ts_of, received, base, verdict)
+            self._write_values(items, verdict, ts_of, base)
+            self._write_journal(items, verdict, ts_of, received, base)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self._next_id = base + n
+        return [Verdict(base + i, v) for i, v in enumerate(verdict)]
+
+    def _claim_keys(
+        self,
+        key_rows: dict[tuple[str, str, str], int],
+        ts_of: list[dt.datetime | None],
+        received: list[dt.datetime],
+        base: int,
+        verdict: list[str],
+    ) -> None:
+        idx = list(key_rows.values())
+        keys = pa.table(
+            {
+                "mn": pa.array([k[0] for k in key_rows], pa.string()),
+                "cn": pa.array([k[1] for k in key_rows], pa.string()),
+                "k": pa.array([k[2] for k in key_rows], pa.string()),
+                "ts": pa.array([ts_of[i] or received[i] for i in idx], pa.timestamp("us")),
+                "packet_id": pa.array([base + i for i in idx], pa.int64()),
+            }
+        )
+        self.con.register("_lantian_keys", keys)
+        try:
+            got = self.con.execute(
+                "INSERT OR IGNORE INTO packet_key BY NAME SELECT * FROM _lantian_keys "
+                "RETURNING packet_id"
+            ).fetchall()
+        finally:
+            self.con.unregister("_lantian_keys")
+        fresh = {r[0] for r in got}
+        for i in idx:
+            verdict[i] = "accepted" if base + i in fresh else "duplicate"
+
+    def _write_values(
+        self,
+        items: Sequence[Incoming],
+        verdict: list[str],
+        ts_of: list[dt.datetime | None],
+        base: int,
+    ) -> None:
+        per_table: dict[str | None, list[DataRow]] = {}
+        for i, it in enumerate(items):
+            p = it.packet
+            ts = ts_of[i]
+            if verdict[i] != "accepted" or p is None or ts is None or not p.values:
+                continue
+            row = DataRow(base + i, p.mn or "", p.cn or "", ts, p.values)
+            per_table.setdefault(TABLE_OF_CN.get(p.cn or ""), []).append(row)
+        long = LongRows()
+        for table, rows in per_table.items():
+            if table is None:
+                for row in rows:
+                    for code, fields in row.values.items():
+                        for suffix, value in fields.items():
+                            long.add(row, code, suffix, value)
+                continue
+            frame = wide_table(table, rows, long)
+            if frame is not None:
+                self._insert(table, frame)
+        if len(long):
+            self._insert("value_long", long_table(long))
+
+    def _write_journal(
+        self,
+        items: Sequence[Incoming],
+        verdict: list[str],
+        ts_of: list[dt.datetime | None],
+        received: list[dt.datetime],
+        base: int,
+    ) -> None:
+        def attr(name: str) -> list[str | None]:
+            return [getattr(it.packet, name, None) for it in items]
+
+        cols = [
+            pa.array(range(base, base + len(items)), pa.int64()),
+            pa.array(received, pa.timestamp("us")),
+            pa.array([it.source for it in items], pa.string()),
+            pa.array(attr("mn"), pa.string()),
+            pa.array(attr("st"), pa.string()),
+            pa.array(attr("cn"), pa.string()),
+            pa.array(attr("qn"), pa.string()),
+            pa.array(ts_of, pa.timestamp("us")),
+            pa.array(attr("version"), pa.string()),
+            pa.array(verdict, pa.string()),
+            pa.array([it.raw for it in items], pa.binary()),
+        ]
+        self._insert("packet_journal", pa.Table.from_arrays(cols, schema=_JOURNAL_SCHEMA))
+
+    def _insert(self, table: str, frame: pa.Table) -> None:
+        self.con.register("_lantian_frame", frame)
+        try:
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _lantian_frame")
+        finally:
+            self.con.unregister("_lantian_frame")
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file (``CHECKPOINT``)."""
+        with self._lock:
+            self.con.execute("CHECKPOINT")
+            self._last_checkpoint = time.monotonic()
+
+    def _maybe_checkpoint_locked(self) -> None:
+        if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s:
+            self.con.execute("CHECKPOINT")
+            self._last_checkpoint = time.monotonic()
+
+
+def _classify(
+    it: Incoming,
+) -> tuple[str, dt.datetime | None, tuple[str, str, str] | None]:
+    """Return (provisional verdict, DataTime, de-duplication key or None) of one item."""
+    p = it.packet
+    if p is None:
+        reason = (it.error or "undecodable").replace("\n", " ")
+        return f"rejected:{reason}", None, None
+    ts = None
+    if p.data_time:
+        try:
+            ts = parse_data_time(p.data_time)
+        except ValueError as exc:
+            return f"rejected:{exc}", None, None
+    if not p.mn or not p.cn:
+        return "accepted", ts, None
+    if p.data_time:
+        return "accepted", ts, (p.mn, p.cn, p.data_time)
+    if p.qn:
+        return "accepted", ts, (p.mn, p.cn, "QN:" + p.qn)
+    return "accepted", ts, None
