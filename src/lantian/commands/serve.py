@@ -1,0 +1,101 @@
+"""``lantian serve``: the HJ 212 gateway and, when available, the HTTP API in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lantian.commands._common import DbOption, echo_err, fail
+from lantian.errors import LantianError
+
+__all__ = ["register", "run_server"]
+
+log = logging.getLogger("lantian.serve")
+
+
+def _make_api(db_path: Path, host: str, port: int) -> Any | None:
+    """Return a uvicorn Server for ``lantian.api.create_app`` or None when there is no API."""
+    try:
+        from lantian.api import create_app  # type: ignore[attr-defined]
+    except ImportError:
+        try:
+            from lantian.api.app import create_app
+        except ImportError:
+            log.warning("lantian.api.create_app not available: serving the gateway only")
+            return None
+    import uvicorn
+
+    app = create_app(db_path)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    return server
+
+
+async def run_server(db: Path, host: str, gateway_port: int, http_port: int | None,
+                     forward_to: str | None = None) -> None:
+    """Run until SIGTERM/SIGINT; then stop accepting, commit what is queued, close."""
+    from lantian.hj212.gateway import Gateway
+
+    gw = Gateway(db, forward_to=forward_to)
+    port = await gw.start(host, gateway_port)
+    echo_err(f"lantian gateway on {host}:{port} (HJ 212), database {db}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    api_task = None
+    api = _make_api(db, host, http_port) if http_port else None
+    if api is not None:
+        api_task = asyncio.create_task(api.serve())
+        echo_err(f"lantian HTTP API on http://{host}:{http_port}/")
+    try:
+        await stop.wait()
+    finally:
+        echo_err("lantian serve: stopping")
+        if api is not None and api_task is not None:
+            api.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(api_task, 10)
+        await gw.stop()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the CLI."""
+
+    @app.command("serve")
+    def serve(
+        db: DbOption,
+        host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+        gateway_port: Annotated[
+            int, typer.Option("--gateway-port", help="HJ 212 TCP port (0 = any free port).")
+        ] = 9212,
+        http_port: Annotated[
+            int, typer.Option("--http-port", help="HTTP API port (0 = no HTTP API).")
+        ] = 8000,
+        forward_to: Annotated[
+            str | None,
+            typer.Option("--forward-to", help="host:port of an upstream platform to relay "
+                         "accepted packets to (off by default)."),
+        ] = None,
+        log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+    ) -> None:
+        """Run the HJ 212 gateway (and the HTTP API) over one database. Logs on stderr.
+
+        Survives kill -9: every acknowledged packet was committed before its 9014 reply, and
+        DuckDB replays its write-ahead log on the next start.
+        """
+        logging.basicConfig(level=log_level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        try:
+            asyncio.run(run_server(db, host, gateway_port, http_port or None, forward_to))
+        except LantianError as exc:
+            fail(exc)
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{gateway_port}: {exc}")

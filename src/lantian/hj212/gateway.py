@@ -1,0 +1,416 @@
+"""The HJ 212 gateway: an asyncio TCP server in front of the store.
+
+One connection is one data logger. Bytes are framed by the codec's ``Framer`` (resync on
+``##``, bounded), parsed leniently, authenticated against a cached copy of the registry
+(MN + PW), and handed to one writer task that group-commits batches on the database thread
+and only then sends the 9014 data replies (same QN) for packets with the A bit
+(HJ 212-2017 §6.6, Appendix C). Unknown MN or wrong password: never acknowledged (there is
+no negative reply to uploads, and a 9014 would make the logger drop its buffer), logged and
+counted; the connection is closed after repeated failures. Times are China Standard Time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import resource
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lantian.hj212 import gwcodec
+from lantian.hj212.gwsettings import GatewaySettings, load_settings
+from lantian.hj212.gwstore import GatewayStore, Incoming, PointAuth, free_bytes
+from lantian.hj212.talkback import HistoryRequest, LoggerState, SetTime, is_offline, observe
+
+__all__ = ["Gateway", "GatewayStatus", "raise_nofile_limit"]
+
+log = logging.getLogger("lantian.gateway")
+
+UPLOAD_CNS = frozenset({"2011", "2021", "2031", "2041", "2051", "2061", "2081", "3015",
+                        "3019", "3020"})
+"""Device→platform uploads answered with 9014 when the A bit is set (2017 Appendix C)."""
+
+_FMT = "%Y%m%d%H%M%S"
+
+
+def raise_nofile_limit() -> tuple[int, int]:
+    """Raise the open-files soft limit to the hard limit; return (soft, hard) afterwards."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+@dataclass
+class GatewayStatus:
+    """Counters and state shown by logs and the status endpoint."""
+
+    accepting: bool = True
+    reason: str = ""
+    connections: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return {"accepting": self.accepting, "reason": self.reason,
+                "connections": self.connections, **dict(self.counts)}
+
+
+class _Conn(asyncio.Protocol):
+    """One logger connection: framing, backpressure, idle tracking."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.framer = gwcodec.Framer(max_frame=gw.settings.max_frame)
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.last_rx = time.monotonic()
+        self.auth_failures = 0
+        self.pending = 0
+        self.paused = False
+        self.mn: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        s = self.gw.settings
+        transport.set_write_buffer_limits(high=s.write_buffer_high)
+        self.gw.conns.add(self)
+        self.gw.status.connections = len(self.gw.conns)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gw.conns.discard(self)
+        self.gw.status.connections = len(self.gw.conns)
+        if self.mn and self.gw.by_mn.get(self.mn) is self:
+            del self.gw.by_mn[self.mn]
+
+    def pause_writing(self) -> None:
+        t = self.transport
+        if t is not None and t.get_write_buffer_size() > self.gw.settings.write_buffer_max:
+            self.gw.status.counts["closed_write_buffer"] += 1
+            t.abort()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_rx = time.monotonic()
+        for item in self.framer.feed(data):
+            if isinstance(item, bytes | bytearray):
+                self.gw.on_frame(self, bytes(item))
+            else:
+                self.gw.status.counts["frame_errors"] += 1
+            if self.transport is None or self.transport.is_closing():
+                return
+
+    def write(self, data: bytes) -> None:
+        t = self.transport
+        if t is not None and not t.is_closing():
+            t.write(data)
+            if t.get_write_buffer_size() > self.gw.settings.write_buffer_max:
+                self.gw.status.counts["closed_write_buffer"] += 1
+                t.abort()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def add_pending(self, n: int) -> None:
+        self.pending += n
+        t = self.transport
+        if t is None:
+            return
+        if self.pending >= self.gw.settings.max_pending_per_conn and not self.paused:
+            self.paused = True
+            t.pause_reading()
+        elif self.paused and self.pending < self.gw.settings.max_pending_per_conn // 2:
+            self.paused = False
+            if not t.is_closing():
+                t.resume_reading()
+
+
+class Gateway:
+    """HJ 212 gateway over one database.
+
+    Parameters
+    ----------
+    db_path : DuckDB file (created and migrated if missing)
+    settings : tunables; the packaged ``gateway.toml`` when None
+    forward_to : ``host:port`` of an upstream platform to relay accepted packets to, or None
+
+    """
+
+    def __init__(self, db_path: str | Path, settings: GatewaySettings | None = None,
+                 forward_to: str | None = None) -> None:
+        self.db_path = Path(db_path)
+        self.settings = settings or load_settings()
+        self.forward_to = forward_to
+        self.status = GatewayStatus()
+        self.conns: set[_Conn] = set()
+        self.by_mn: dict[str, _Conn] = {}
+        self.loggers: dict[str, LoggerState] = {}
+        self.registry: dict[str, PointAuth] = {}
+        self._queue: list[tuple[_Conn, Incoming]] = []
+        self._wake = asyncio.Event()
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-db")
+        self._store: GatewayStore | None = None
+        self._server: asyncio.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_refresh = 0.0
+        self._stopping = False
+
+    # -- life cycle -------------------------------------------------------------------
+    async def _run_db(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 9212) -> int:
+        """Open the database, load the registry, listen; return the bound port."""
+        raise_nofile_limit()
+        self._store = await self._run_db(GatewayStore, self.db_path)
+        await self.refresh_registry()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Conn(self), host, port, backlog=4096)
+        self._tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._sweeper())]
+        if self.forward_to:
+            from lantian.hj212.forward import forward_loop
+
+            self._tasks.append(asyncio.create_task(forward_loop(self)))
+        bound = int(self._server.sockets[0].getsockname()[1])
+        log.info("gateway listening on %s:%d (db %s)", host, bound, self.db_path)
+        return bound
+
+    async def stop(self) -> None:
+        """Stop listening, commit what is queued, close connections and the database."""
+        self._stopping = True
+        if self._server is not None:
+            self._server.close()
+        self._wake.set()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        if self._queue:
+            await self._commit_batch()
+        for c in list(self.conns):
+            c.close()
+        if self._store is not None:
+            await self._run_db(self._store.close)
+        self._db.shutdown(wait=True)
+        log.info("gateway stopped: %s", self.status.as_dict())
+
+    async def refresh_registry(self) -> None:
+        """Reload the registry snapshot from the database."""
+        assert self._store is not None
+        self.registry = await self._run_db(self._store.load_registry)
+        self._last_refresh = time.monotonic()
+
+    # -- packets ----------------------------------------------------------------------
+    def on_frame(self, conn: _Conn, frame: bytes) -> None:
+        """Handle one complete frame from ``conn`` (runs on the event loop)."""
+        counts = self.status.counts
+        counts["frames"] += 1
+        try:
+            pkt = gwcodec.parse_packet(frame, strict=False)
+        except gwcodec.PacketError as exc:
+            counts["bad_packets"] += 1
+            log.debug("bad packet from %s: %s", conn.peer, exc)
+            return
+        if not pkt.crc_ok:
+            counts["bad_crc"] += 1  # no reply: the logger retransmits after its timeout
+            return
+        point = self.registry.get(pkt.mn or "")
+        if point is None or not point.active or point.password != (pkt.pw or ""):
+            self._reject(conn, frame, pkt, "unknown_mn" if point is None else "wrong_password")
+            return
+        conn.auth_failures = 0
+        if conn.mn != pkt.mn:
+            conn.mn = pkt.mn
+            self.by_mn[pkt.mn] = conn
+        cn = pkt.cn or ""
+        if cn in UPLOAD_CNS:
+            if not self.status.accepting:
+                counts["not_acknowledged_disk"] += 1
+                return
+            inc = Incoming(pkt, frame, conn.peer, gwcodec.now_cst())
+            self._queue.append((conn, inc))
+            conn.add_pending(1)
+            if len(self._queue) == 1 or len(self._queue) >= self.settings.batch_max:
+                self._wake.set()
+        elif cn == "1013":  # time calibration request: 9013 then 1012 set time
+            conn.write(self._reply(pkt, "9013"))
+            self._send_set_time(conn, pkt.mn, point.password, "time_request", pkt.version)
+        elif cn == "9015":  # 2025 heartbeat (reference/hj212.md §13, unverified)
+            self._touch(pkt.mn)
+            if pkt.needs_reply:
+                conn.write(self._reply(pkt, "9014"))
+        elif cn in {"9011", "9012", "9013", "9014"}:
+            self._touch(pkt.mn)
+            counts[f"reply_{cn}"] += 1
+        else:
+            counts["unhandled_cn"] += 1
+            if pkt.needs_reply:
+                conn.write(self._reply(pkt, "9013"))
+
+    def _reply(self, pkt: Any, cn: str) -> bytes:
+        if cn == "9014":
+            return bytes(gwcodec.build_data_reply(pkt))
+        return bytes(gwcodec.build_packet(st="91", cn=cn, pw=pkt.pw or "", mn=pkt.mn or "",
+                                          flag=4, qn=pkt.qn))
+
+    def _touch(self, mn: str) -> None:
+        st = self.loggers.setdefault(mn, LoggerState(mn))
+        st.last_seen = gwcodec.now_cst()
+
+    def _reject(self, conn: _Conn, frame: bytes, pkt: Any, reason: str) -> None:
+        self.status.counts[f"rejected_{reason}"] += 1
+        conn.auth_failures += 1
+        if self._store is not None:
+            self._db.submit(self._store.record_rejected, conn.peer, frame, reason, pkt.mn)
+        if reason == "unknown_mn" and time.monotonic() - self._last_refresh > 1.0:
+            self._last_refresh = time.monotonic()  # registry may have changed: reload soon
+            asyncio.get_running_loop().create_task(self.refresh_registry())
+        if conn.auth_failures >= self.settings.auth_fail_limit:
+            self.status.counts["closed_auth"] += 1
+            log.warning("closing %s after %d rejected packets (%s)", conn.peer,
+                        conn.auth_failures, reason)
+            conn.close()
+
+    # -- writer -----------------------------------------------------------------------
+    async def _writer(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._queue:
+                continue
+            if len(self._queue) < self.settings.batch_max and self.settings.batch_wait_s > 0:
+                await asyncio.sleep(self.settings.batch_wait_s)
+            await self._commit_batch()
+            if self._queue:
+                self._wake.set()
+
+    async def _commit_batch(self) -> None:
+        assert self._store is not None
+        batch = self._queue[: self.settings.batch_max]
+        del self._queue[: len(batch)]
+        try:
+            verdicts = await self._run_db(self._store.store_batch, [i for _, i in batch])
+        except Exception as exc:  # the store failed: acknowledge nothing, say why
+            log.error("commit of %d packets failed, none acknowledged: %s", len(batch), exc)
+            self.status.counts["commit_failures"] += 1
+            for conn, _ in batch:
+                conn.add_pending(-1)
+            return
+        self.status.counts["batches"] += 1
+        now = gwcodec.now_cst()
+        forward: list[bytes] = []
+        for (conn, inc), verdict in zip(batch, verdicts, strict=True):
+            conn.add_pending(-1)
+            pkt = inc.packet
+            self.status.counts[verdict] += 1
+            if verdict not in {"accepted", "duplicate"}:
+                continue
+            if pkt.needs_reply:
+                conn.write(self._reply(pkt, "9014"))
+                self.status.counts["acked"] += 1
+            if verdict == "accepted" and self.forward_to:
+                forward.append(inc.frame)
+            self._talkback(conn, pkt, now)
+        if forward and self.forward_to:
+            self._db.submit(self._store.enqueue_forward, self.forward_to, forward, now)
+
+    # -- talk-back --------------------------------------------------------------------
+    def _talkback(self, conn: _Conn, pkt: Any, now: dt.datetime) -> None:
+        mn = pkt.mn
+        state = self.loggers.get(mn)
+        if state is None:
+            state = self.loggers[mn] = LoggerState(mn)
+        if state.offline and self._store is not None:
+            self._db.submit(self._store.clear_alert, mn, "offline", now)
+        try:
+            ts = gwcodec.data_time_to_datetime(pkt.data_time) if pkt.data_time else None
+        except (ValueError, gwcodec.PacketError):
+            ts = None
+        if getattr(pkt, "params", {}).get("RF") == "1" or getattr(pkt, "rf", None) in {"1", 1}:
+            ts_for_gaps = None  # re-sent history never opens a gap
+        else:
+            ts_for_gaps = ts
+        point = self.registry.get(mn)
+        pw = point.password if point else (pkt.pw or "")
+        for action in observe(state, pkt.cn or "", ts_for_gaps, now, self.settings.talkback):
+            if isinstance(action, SetTime):
+                log.info("MN %s clock off by %.0f s: sending 1012", mn, action.drift_s)
+                self._send_set_time(conn, mn, pw, "clock_drift", pkt.version)
+            elif isinstance(action, HistoryRequest):
+                self._send_history(conn, mn, pw, action, pkt.version)
+
+    def _send_set_time(self, conn: _Conn, mn: str, pw: str, reason: str, version: str) -> None:
+        now = gwcodec.now_cst()
+        raw = bytes(gwcodec.build_request("1012", mn=mn, pw=pw,
+                                          params={"SystemTime": now.strftime(_FMT)},
+                                          version=version))
+        conn.write(raw)
+        self.status.counts["sent_1012"] += 1
+        self._log_command({"sent_at": now, "mn": mn, "cn": "1012", "reason": reason, "raw": raw})
+
+    def _send_history(self, conn: _Conn, mn: str, pw: str, req: HistoryRequest,
+                      version: str) -> None:
+        now = gwcodec.now_cst()
+        params = {"BeginTime": req.begin.strftime(_FMT), "EndTime": req.end.strftime(_FMT)}
+        raw = bytes(gwcodec.build_request(req.cn, mn=mn, pw=pw, params=params, version=version))
+        conn.write(raw)
+        self.status.counts[f"sent_{req.cn}"] += 1
+        log.info("MN %s missing %s..%s: sent %s history request", mn, req.begin, req.end, req.cn)
+        self._log_command({"sent_at": now, "mn": mn, "cn": req.cn, "reason": req.reason,
+                           "begin_time": req.begin, "end_time": req.end, "raw": raw})
+
+    def _log_command(self, row: dict[str, Any]) -> None:
+        if self._store is not None:
+            self._db.submit(self._store.log_command, row)
+
+    # -- housekeeping -----------------------------------------------------------------
+    async def _sweeper(self) -> None:
+        s = self.settings
+        while True:
+            await asyncio.sleep(s.sweep_interval_s)
+            mono = time.monotonic()
+            for c in list(self.conns):
+                if mono - c.last_rx > s.idle_timeout_s:
+                    self.status.counts["closed_idle"] += 1
+                    c.close()
+            now = gwcodec.now_cst()
+            for st in self.loggers.values():
+                if not st.offline and is_offline(st, now, s.talkback):
+                    st.offline = True
+                    silent = (now - st.last_seen).total_seconds() if st.last_seen else 0
+                    log.warning("MN %s offline: silent for %.0f s", st.mn, silent)
+                    self.status.counts["offline_alerts"] += 1
+                    if self._store is not None:
+                        self._db.submit(self._store.raise_alert, st.mn, "offline",
+                                        f"silent {silent:.0f} s", now)
+            await self._check_disk(now)
+            if mono - self._last_refresh > s.registry_refresh_s:
+                await self.refresh_registry()
+
+    async def _check_disk(self, now: dt.datetime) -> None:
+        free = free_bytes(self.db_path)
+        ok = free >= self.settings.min_free_bytes
+        if ok == self.status.accepting:
+            return
+        self.status.accepting = ok
+        assert self._store is not None
+        if not ok:
+            self.status.reason = (f"disk nearly full: {free} bytes free < "
+                                  f"{self.settings.min_free_bytes}; not acknowledging")
+            log.error("%s", self.status.reason)
+            await self._run_db(self._store.raise_alert, None, "disk_full", self.status.reason, now)
+        else:
+            self.status.reason = ""
+            log.warning("disk space back: acknowledging again")
+            await self._run_db(self._store.clear_alert, None, "disk_full", now)

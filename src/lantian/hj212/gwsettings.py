@@ -1,0 +1,83 @@
+"""Gateway settings, read from ``catalog/data/gateway.toml`` (no thresholds in code)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lantian.errors import ConfigurationError
+from lantian.hj212.talkback import TalkbackSettings
+
+__all__ = ["GatewaySettings", "load_settings"]
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Every tunable of the gateway; see ``gateway.toml`` for sources and units."""
+
+    reply_timeout_s: float
+    retries: int
+    max_frame: int
+    idle_timeout_s: float
+    auth_fail_limit: int
+    write_buffer_high: int
+    write_buffer_max: int
+    max_pending_per_conn: int
+    batch_max: int
+    batch_wait_s: float
+    min_free_bytes: int
+    registry_refresh_s: float
+    sweep_interval_s: float
+    forward_retry_interval_s: float
+    forward_batch_max: int
+    talkback: TalkbackSettings
+
+    def with_(self, **changes: Any) -> GatewaySettings:
+        """Copy with some fields changed (tests, CLI overrides)."""
+        return replace(self, **changes)
+
+
+def load_settings(path: str | Path | None = None) -> GatewaySettings:
+    """Load the settings file (the packaged one when ``path`` is None).
+
+    Raises
+    ------
+    ConfigurationError
+        When a key is missing or unknown.
+
+    """
+    if path is None:
+        text = resources.files("lantian.catalog").joinpath("data/gateway.toml").read_text("utf-8")
+    else:
+        text = Path(path).read_text("utf-8")
+    doc = tomllib.loads(text)
+    try:
+        tb_keys = {f.name for f in fields(TalkbackSettings)}
+        tb_doc = doc["talkback"]
+        unknown = set(tb_doc) - tb_keys - {"source", "confidence", "sweep_interval_s"}
+        if unknown:
+            raise ConfigurationError(f"unknown [talkback] keys in gateway settings: {unknown}")
+        tb = TalkbackSettings(**{k: float(v) for k, v in tb_doc.items() if k in tb_keys})
+        return GatewaySettings(
+            reply_timeout_s=float(doc["protocol"]["reply_timeout_s"]),
+            retries=int(doc["protocol"]["retries"]),
+            max_frame=int(doc["framing"]["max_frame"]),
+            idle_timeout_s=float(doc["connection"]["idle_timeout_s"]),
+            auth_fail_limit=int(doc["connection"]["auth_fail_limit"]),
+            write_buffer_high=int(doc["connection"]["write_buffer_high"]),
+            write_buffer_max=int(doc["connection"]["write_buffer_max"]),
+            max_pending_per_conn=int(doc["connection"]["max_pending_per_conn"]),
+            batch_max=int(doc["commit"]["batch_max"]),
+            batch_wait_s=float(doc["commit"]["batch_wait_s"]),
+            min_free_bytes=int(doc["commit"]["min_free_bytes"]),
+            registry_refresh_s=float(doc["commit"]["registry_refresh_s"]),
+            sweep_interval_s=float(tb_doc["sweep_interval_s"]),
+            forward_retry_interval_s=float(doc["forward"]["retry_interval_s"]),
+            forward_batch_max=int(doc["forward"]["batch_max"]),
+            talkback=tb,
+        )
+    except KeyError as exc:
+        raise ConfigurationError(f"gateway settings lack {exc}") from exc

@@ -1,0 +1,173 @@
+"""The gateway's view of the database: registry snapshot, group commit, alerts, commands.
+
+Every method here is blocking and runs on the gateway's single database thread (DuckDB
+lets one process write; one connection used from one thread keeps the commit order equal
+to the order packets arrived). The gateway never touches SQL itself.
+
+Packets go to :mod:`lantian.store.ingest` (journal, wide tables, de-duplication by
+(MN, CN, DataTime)); the registry comes from :mod:`lantian.ledger.registry`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lantian.hj212 import gwcodec
+from lantian.store.db import connect
+
+try:
+    from lantian.store.ingest import Incoming as StoreIncoming
+    from lantian.store.ingest import PacketStore
+    from lantian.store.traffic import (
+        RejectedTraffic,
+        log_rejected_traffic,
+        rejected_traffic_counts,
+    )
+
+    _REAL_STORE = True
+except ImportError:  # pragma: no cover - only while the store is being written
+    _REAL_STORE = False
+
+__all__ = ["GatewayStore", "Incoming", "PointAuth", "free_bytes"]
+
+log = logging.getLogger("lantian.gateway")
+
+
+@dataclass(frozen=True)
+class PointAuth:
+    """What the gateway needs to know about a registered data logger."""
+
+    mn: str
+    password: str
+    active: bool = True
+
+
+@dataclass
+class Incoming:
+    """One accepted packet waiting for the group commit."""
+
+    packet: Any
+    frame: bytes
+    peer: str
+    received_at: dt.datetime  # CST wall-clock at the platform
+
+
+def free_bytes(path: Path) -> int:
+    """Free bytes on the volume holding ``path`` [bytes]."""
+    target = path if path.exists() else path.parent
+    return shutil.disk_usage(target).free
+
+
+class GatewayStore:
+    """Blocking database operations of the gateway (one instance, one thread)."""
+
+    def __init__(self, db_path: str | Path) -> None:
+        self.path = Path(db_path)
+        self.con = connect(self.path)
+        self._packets: Any = None
+        if _REAL_STORE:
+            self._packets = PacketStore(self.con)
+
+    def close(self) -> None:
+        """Checkpoint and close the connection."""
+        try:
+            self.con.execute("CHECKPOINT")
+        finally:
+            self.con.close()
+
+    # -- registry ---------------------------------------------------------------------
+    def load_registry(self) -> dict[str, PointAuth]:
+        """Return ``{MN: PointAuth}`` of every registered monitoring point."""
+        rows = self.con.execute("SELECT mn, password, active FROM monitoring_point").fetchall()
+        return {mn: PointAuth(mn, pw, bool(act)) for mn, pw, act in rows}
+
+    # -- packets ----------------------------------------------------------------------
+    def store_batch(self, items: Sequence[Incoming]) -> list[str]:
+        """Journal and store a batch in one transaction; return one verdict per item.
+
+        Verdicts: ``accepted`` or ``duplicate`` (both durably stored, both acknowledged).
+        """
+        if self._packets is None:
+            return gwcodec.store_batch(self.con, items)
+        verdicts = self._packets.ingest(
+            [StoreIncoming(i.frame, i.peer, i.received_at, packet=i.packet) for i in items]
+        )
+        return [v.verdict for v in verdicts]
+
+    def record_rejected(self, peer: str, frame: bytes, reason: str, mn: str | None) -> None:
+        """Log a rejected packet (unknown MN, wrong password, bad CRC) without storing data."""
+        if _REAL_STORE:
+            log_rejected_traffic(self.con, [RejectedTraffic(peer, mn, reason, frame)])
+        else:
+            gwcodec.record_rejected(self.con, peer, frame, reason, mn)
+
+    def rejected_counts(self) -> dict[str, int]:
+        """``{reason: count}`` of all rejected traffic stored so far."""
+        return rejected_traffic_counts(self.con) if _REAL_STORE else {}
+
+    # -- gateway tables ---------------------------------------------------------------
+    def raise_alert(self, mn: str | None, kind: str, detail: str, at: dt.datetime) -> None:
+        """Insert an open alert row unless the same one is already open."""
+        open_ = self.con.execute(
+            "SELECT count(*) FROM gateway_alert WHERE mn IS NOT DISTINCT FROM ? AND kind = ?"
+            " AND cleared_at IS NULL",
+            [mn, kind],
+        ).fetchone()
+        if open_ and open_[0]:
+            return
+        self.con.execute(
+            "INSERT INTO gateway_alert (raised_at, mn, kind, detail) VALUES (?, ?, ?, ?)",
+            [at, mn, kind, detail],
+        )
+
+    def clear_alert(self, mn: str | None, kind: str, at: dt.datetime) -> None:
+        """Close the open alerts of that kind for that MN."""
+        self.con.execute(
+            "UPDATE gateway_alert SET cleared_at = ? WHERE mn IS NOT DISTINCT FROM ?"
+            " AND kind = ? AND cleared_at IS NULL",
+            [at, mn, kind],
+        )
+
+    def log_command(self, row: dict[str, Any]) -> None:
+        """Record one request the platform sent to a logger."""
+        self.con.execute(
+            "INSERT INTO gateway_command (sent_at, mn, cn, qn, reason, begin_time, end_time, raw)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [row["sent_at"], row["mn"], row["cn"], row.get("qn"), row.get("reason"),
+             row.get("begin_time"), row.get("end_time"), row.get("raw")],
+        )
+
+    def last_period_times(self, mn: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """Latest stored minute and hour DataTime of one logger (CST), for gap detection."""
+        m = self.con.execute("SELECT max(ts) FROM flue_minute WHERE mn = ?", [mn]).fetchone()
+        h = self.con.execute("SELECT max(ts) FROM flue_hour WHERE mn = ?", [mn]).fetchone()
+        return (m[0] if m else None, h[0] if h else None)
+
+    # -- forwarding queue -------------------------------------------------------------
+    def enqueue_forward(self, target: str, frames: Sequence[bytes], at: dt.datetime) -> None:
+        """Append frames to the persistent forwarding queue."""
+        if frames:
+            self.con.executemany(
+                "INSERT INTO forward_queue (queued_at, target, raw) VALUES (?, ?, ?)",
+                [[at, target, f] for f in frames],
+            )
+
+    def peek_forward(self, target: str, limit: int) -> list[tuple[int, bytes]]:
+        """Oldest queued frames for ``target``."""
+        rows = self.con.execute(
+            "SELECT id, raw FROM forward_queue WHERE target = ? ORDER BY id LIMIT ?",
+            [target, limit],
+        ).fetchall()
+        return [(int(i), bytes(r)) for i, r in rows]
+
+    def drop_forward(self, ids: Sequence[int]) -> None:
+        """Remove frames the upstream platform has taken."""
+        if ids:
+            self.con.execute("DELETE FROM forward_queue WHERE id IN (SELECT unnest(?))",
+                             [list(ids)])
