@@ -16,6 +16,7 @@ __all__ = [
     "FieldIssue",
     "InputFileError",
     "LantianError",
+    "LedgerRuleError",
     "NotFoundError",
     "PacketError",
     "StoreError",
@@ -80,6 +81,10 @@ class InputFileError(LantianError, ValueError):
 
 class ConfigurationError(LantianError, ValueError):
     """A wrong parameter or setting was given."""
+
+
+class LedgerRuleError(LantianError, ValueError):
+    """A ledger entry breaks a rule (mark entered after its deadline, annual cap exceeded)."""
 
 
 class NotFoundError(LantianError, LookupError):
