@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lantian.errors import CatalogError
 
-__all__ = ["parse_date", "read_rule_csv"]
+__all__ = ["now_cst", "parse_date", "read_rule_csv"]
 
 
 def read_rule_csv(name: str, required: set[str], path: Path | None = None) -> list[dict[str, str]]:
@@ -40,3 +40,10 @@ def parse_date(text: str, where: str) -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
         raise CatalogError(f"{where}: bad date {text!r}") from exc
+
+
+def now_cst() -> dt.datetime:
+    """Return the current China Standard Time wall-clock time (naive, whole seconds)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None, microsecond=0)
