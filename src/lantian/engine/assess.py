@@ -1,0 +1,143 @@
+"""Monthly ULE assessment of stored minute data: the pipeline the CLI, API and reports use.
+
+``minute → valid hours → complete month grid → production hours → O2 conversion and hourly
+verdicts → monthly verdict``; every step is an Ibis expression, so the same run goes to
+DuckDB (default) or Spark (:mod:`lantian.engine.backends`). Nothing here executes a query;
+callers execute the returned expressions and shape rows with :func:`monthly_record` /
+:func:`hour_record`. Times are China Standard Time wall-clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import ibis
+
+from lantian.catalog.limits import POLLUTANTS
+from lantian.engine.backends import minute_table, month_bounds, registry_table
+from lantian.engine.compliance import hourly_verdict, monthly_verdict, point_limits
+from lantian.engine.hours import column_of, complete_month, valid_hours
+from lantian.engine.production import production_hours
+
+__all__ = ["HOUR_FIELDS", "assess_month", "hour_record", "monthly_record"]
+
+
+def _pollutants_in(minute: ibis.Table) -> list[str]:
+    return [
+        k for k in POLLUTANTS if column_of(k) in minute.columns and f"{k}_flag" in minute.columns
+    ]
+
+
+def assess_month(
+    con: Any,
+    month: str,
+    *,
+    detail: bool = False,
+    mn: str | None = None,
+) -> ibis.Table:
+    """Assess month ``YYYY-MM``.
+
+    Parameters
+    ----------
+    con
+        Backend from :func:`lantian.engine.backends.connect`.
+    month
+        ``YYYY-MM`` (hours ``[first day 00:00, next month 00:00)`` CST).
+    detail
+        False: one row per monitoring point (:func:`~lantian.engine.compliance.monthly_verdict`
+        plus ``source_type`` and ``month``). True: one row per point and hour
+        (:func:`~lantian.engine.compliance.hourly_verdict`), ordered by ``mn, ts``.
+    mn
+        Restrict to one monitoring point.
+
+    """
+    start, end = month_bounds(month)
+    n_hours = int((end - start).total_seconds() // 3600)
+    minute = minute_table(con, month)
+    if mn is not None:
+        minute = minute.filter(minute.mn == mn)
+    keys = _pollutants_in(minute)
+    hours = complete_month(valid_hours(minute, keys), start, n_hours)
+    mp = registry_table(con, "monitoring_point")
+    outlet = registry_table(con, "outlet")
+    o = outlet.select(o_id="id", stop_flow_threshold="stop_flow_threshold", o_type="source_type")
+    pts = mp.left_join(o, mp.outlet_id == o.o_id)
+    pts = pts.select(
+        "mn",
+        "outlet_id",
+        "stop_flow_threshold",
+        source_type=ibis.coalesce(pts.source_type, pts.o_type),
+    ).view()
+    hours = production_hours(
+        hours, pts, registry_table(con, "enterprise_mark"), registry_table(con, "status_item")
+    )
+    limits = point_limits(mp, outlet, registry_table(con, "permit_limit"), start.date())
+    verdicts = hourly_verdict(hours, limits, keys)
+    if detail:
+        return verdicts.order_by(["mn", "ts"])
+    monthly = monthly_verdict(verdicts, keys)
+    st = pts.select(st_mn="mn", source_type="source_type")
+    out = monthly.left_join(st, monthly.mn == st.st_mn).drop("st_mn")
+    return out.mutate(month=ibis.literal(month)).order_by("mn")
+
+
+def _num(v: Any) -> Any:
+    try:
+        import math
+
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return None
+    except TypeError:
+        return v
+    return v
+
+
+def monthly_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Shape one monthly row into the CLI/API contract object (issue 3)."""
+    keys = [k for k in POLLUTANTS if row.get(f"{k}_limited")]
+    ratio = _num(row.get("compliance_ratio"))
+    ule = _num(row.get("ule_pass"))
+    return {
+        "mn": row["mn"],
+        "source_type": _num(row.get("source_type")),
+        "month": row["month"],
+        "production_hours": int(row["production_hours"]),
+        "valid_hours": int(row["valid_hours"]),
+        "compliant_hours": int(row["compliant_hours"]),
+        "compliance_ratio": None if ratio is None else float(ratio),
+        "ule_pass": None if ule is None else bool(ule),
+        "exceedance_hours": {k: int(row[f"exceed_{k}"]) for k in keys},
+        "invalid_hours": {k: int(row[f"invalid_{k}"]) for k in keys},
+    }
+
+
+#: Hour-detail fields besides the per-pollutant ones.
+HOUR_FIELDS = (
+    "mn",
+    "ts",
+    "o2_pct",
+    "o2_valid",
+    "flow_m3_s",
+    "temp_c",
+    "production",
+    "stop_reason",
+    "compliant",
+)
+
+
+def hour_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Shape one hourly detail row: means, converted values, validity, production, compliant."""
+    out: dict[str, Any] = {f: _num(row.get(f)) for f in HOUR_FIELDS}
+    for k in POLLUTANTS:
+        col = column_of(k)
+        if col not in row:
+            continue
+        out[col] = _num(row[col])
+        out[f"{k}_ref_mg_m3"] = _num(row.get(f"{k}_ref_mg_m3"))
+        out[f"{k}_valid_minutes"] = int(row[f"{k}_n"])
+        out[f"{k}_valid"] = bool(row[f"{k}_hour_valid"])
+        out[f"{k}_limit_mg_m3"] = _num(row.get(f"{k}_limit_mg_m3"))
+        out[f"{k}_exceed"] = bool(row[f"{k}_exceed"])
+        out[f"{k}_zs_mg_m3"] = _num(row.get(f"{k}_zs_mg_m3"))
+    return out
