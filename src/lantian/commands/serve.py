@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,11 @@ from lantian.errors import LantianError
 __all__ = ["register", "run_server"]
 
 log = logging.getLogger("lantian.serve")
+
+
+def _cst_time(secs: float | None) -> time.struct_time:
+    """Log time stamps as China Standard Time (UTC+8) whatever the machine's zone."""
+    return time.gmtime((secs if secs is not None else time.time()) + 8 * 3600)
 
 
 def _make_api(db_path: Path, host: str, port: int) -> Any | None:
@@ -92,7 +98,8 @@ def register(app: typer.Typer) -> None:
         DuckDB replays its write-ahead log on the next start.
         """
         logging.basicConfig(level=log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                            format="%(asctime)s CST %(levelname)s %(name)s: %(message)s")
+        logging.Formatter.converter = _cst_time
         try:
             asyncio.run(run_server(db, host, gateway_port, http_port or None, forward_to))
         except LantianError as exc:

@@ -25,8 +25,10 @@ from typing import Any
 
 from lantian.hj212 import gwcodec
 from lantian.hj212.gwsettings import GatewaySettings, load_settings
-from lantian.hj212.gwstore import GatewayStore, Incoming, PointAuth, free_bytes
+from lantian.hj212.gwstore import GatewayStore, Incoming
 from lantian.hj212.talkback import HistoryRequest, LoggerState, SetTime, is_offline, observe
+from lantian.ledger.registry import AuthVerdict, MonitoringPoint, authenticate
+from lantian.store.traffic import free_bytes
 
 __all__ = ["Gateway", "GatewayStatus", "raise_nofile_limit"]
 
@@ -155,7 +157,7 @@ class Gateway:
         self.conns: set[_Conn] = set()
         self.by_mn: dict[str, _Conn] = {}
         self.loggers: dict[str, LoggerState] = {}
-        self.registry: dict[str, PointAuth] = {}
+        self.registry: dict[str, MonitoringPoint] = {}
         self._queue: list[tuple[_Conn, Incoming]] = []
         self._wake = asyncio.Event()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-db")
@@ -225,10 +227,18 @@ class Gateway:
         if not pkt.crc_ok:
             counts["bad_crc"] += 1  # no reply: the logger retransmits after its timeout
             return
-        point = self.registry.get(pkt.mn or "")
-        if point is None or not point.active or point.password != (pkt.pw or ""):
-            self._reject(conn, frame, pkt, "unknown_mn" if point is None else "wrong_password")
+        verdict = authenticate(self.registry, pkt.mn, pkt.pw)
+        if verdict is not AuthVerdict.ok:
+            self._reject(conn, frame, pkt, verdict.value)
             return
+        point = self.registry[pkt.mn]
+        if getattr(pkt, "encrypted", False) and point.sm4_key:
+            try:  # HJ 212-2025 SM4 data area: decode again with this logger's key
+                pkt = gwcodec.parse_packet(frame, strict=False,
+                                           sm4_key=bytes.fromhex(point.sm4_key))
+            except gwcodec.PacketError:
+                counts["bad_packets"] += 1
+                return
         conn.auth_failures = 0
         if conn.mn != pkt.mn:
             conn.mn = pkt.mn
@@ -259,10 +269,11 @@ class Gateway:
                 conn.write(self._reply(pkt, "9013"))
 
     def _reply(self, pkt: Any, cn: str) -> bytes:
+        now = gwcodec.now_cst()
         if cn == "9014":
-            return bytes(gwcodec.build_data_reply(pkt))
-        return bytes(gwcodec.build_packet(st="91", cn=cn, pw=pkt.pw or "", mn=pkt.mn or "",
-                                          flag=4, qn=pkt.qn))
+            return bytes(gwcodec.build_data_reply(pkt, now=now))
+        return bytes(gwcodec.build_request(cn, st="91", mn=pkt.mn or "", pw=pkt.pw or "",
+                                           qn=pkt.qn, version=pkt.version or "2017", now=now))
 
     def _touch(self, mn: str) -> None:
         st = self.loggers.setdefault(mn, LoggerState(mn))
@@ -354,7 +365,7 @@ class Gateway:
         now = gwcodec.now_cst()
         raw = bytes(gwcodec.build_request("1012", mn=mn, pw=pw,
                                           params={"SystemTime": now.strftime(_FMT)},
-                                          version=version))
+                                          version=version or "2017", now=now))
         conn.write(raw)
         self.status.counts["sent_1012"] += 1
         self._log_command({"sent_at": now, "mn": mn, "cn": "1012", "reason": reason, "raw": raw})
@@ -363,7 +374,8 @@ class Gateway:
                       version: str) -> None:
         now = gwcodec.now_cst()
         params = {"BeginTime": req.begin.strftime(_FMT), "EndTime": req.end.strftime(_FMT)}
-        raw = bytes(gwcodec.build_request(req.cn, mn=mn, pw=pw, params=params, version=version))
+        raw = bytes(gwcodec.build_request(req.cn, mn=mn, pw=pw, params=params,
+                                          version=version or "2017", now=now))
         conn.write(raw)
         self.status.counts[f"sent_{req.cn}"] += 1
         log.info("MN %s missing %s..%s: sent %s history request", mn, req.begin, req.end, req.cn)

@@ -12,40 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lantian.hj212 import gwcodec
+from lantian.ledger.registry import MonitoringPoint, points_cache
 from lantian.store.db import connect
+from lantian.store.ingest import Incoming as StoreIncoming
+from lantian.store.ingest import PacketStore
+from lantian.store.traffic import RejectedTraffic, log_rejected_traffic, rejected_traffic_counts
 
-try:
-    from lantian.store.ingest import Incoming as StoreIncoming
-    from lantian.store.ingest import PacketStore
-    from lantian.store.traffic import (
-        RejectedTraffic,
-        log_rejected_traffic,
-        rejected_traffic_counts,
-    )
-
-    _REAL_STORE = True
-except ImportError:  # pragma: no cover - only while the store is being written
-    _REAL_STORE = False
-
-__all__ = ["GatewayStore", "Incoming", "PointAuth", "free_bytes"]
+__all__ = ["GatewayStore", "Incoming"]
 
 log = logging.getLogger("lantian.gateway")
-
-
-@dataclass(frozen=True)
-class PointAuth:
-    """What the gateway needs to know about a registered data logger."""
-
-    mn: str
-    password: str
-    active: bool = True
 
 
 @dataclass
@@ -58,21 +38,13 @@ class Incoming:
     received_at: dt.datetime  # CST wall-clock at the platform
 
 
-def free_bytes(path: Path) -> int:
-    """Free bytes on the volume holding ``path`` [bytes]."""
-    target = path if path.exists() else path.parent
-    return shutil.disk_usage(target).free
-
-
 class GatewayStore:
     """Blocking database operations of the gateway (one instance, one thread)."""
 
     def __init__(self, db_path: str | Path) -> None:
         self.path = Path(db_path)
         self.con = connect(self.path)
-        self._packets: Any = None
-        if _REAL_STORE:
-            self._packets = PacketStore(self.con)
+        self._packets = PacketStore(self.con)
 
     def close(self) -> None:
         """Checkpoint and close the connection."""
@@ -82,10 +54,9 @@ class GatewayStore:
             self.con.close()
 
     # -- registry ---------------------------------------------------------------------
-    def load_registry(self) -> dict[str, PointAuth]:
-        """Return ``{MN: PointAuth}`` of every registered monitoring point."""
-        rows = self.con.execute("SELECT mn, password, active FROM monitoring_point").fetchall()
-        return {mn: PointAuth(mn, pw, bool(act)) for mn, pw, act in rows}
+    def load_registry(self) -> dict[str, MonitoringPoint]:
+        """Return ``{MN: point}`` of every registered monitoring point."""
+        return points_cache(self.con)
 
     # -- packets ----------------------------------------------------------------------
     def store_batch(self, items: Sequence[Incoming]) -> list[str]:
@@ -93,8 +64,6 @@ class GatewayStore:
 
         Verdicts: ``accepted`` or ``duplicate`` (both durably stored, both acknowledged).
         """
-        if self._packets is None:
-            return gwcodec.store_batch(self.con, items)
         verdicts = self._packets.ingest(
             [StoreIncoming(i.frame, i.peer, i.received_at, packet=i.packet) for i in items]
         )
@@ -102,14 +71,11 @@ class GatewayStore:
 
     def record_rejected(self, peer: str, frame: bytes, reason: str, mn: str | None) -> None:
         """Log a rejected packet (unknown MN, wrong password, bad CRC) without storing data."""
-        if _REAL_STORE:
-            log_rejected_traffic(self.con, [RejectedTraffic(peer, mn, reason, frame)])
-        else:
-            gwcodec.record_rejected(self.con, peer, frame, reason, mn)
+        log_rejected_traffic(self.con, [RejectedTraffic(peer, mn, reason, frame)])
 
     def rejected_counts(self) -> dict[str, int]:
         """``{reason: count}`` of all rejected traffic stored so far."""
-        return rejected_traffic_counts(self.con) if _REAL_STORE else {}
+        return rejected_traffic_counts(self.con)
 
     # -- gateway tables ---------------------------------------------------------------
     def raise_alert(self, mn: str | None, kind: str, detail: str, at: dt.datetime) -> None:

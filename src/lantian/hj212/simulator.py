@@ -91,16 +91,17 @@ def make_fleet(n: int, seed: int = 0) -> list[LoggerSpec]:
 
 def register_fleet(db_path: str | Path, fleet: list[LoggerSpec]) -> int:
     """Add the fleet's MNs and passwords to the registry; return how many were new."""
+    from lantian.ledger.registry import add_point
     from lantian.store.db import connect
 
     con = connect(db_path)
     try:
         have = {r[0] for r in con.execute("SELECT mn FROM monitoring_point").fetchall()}
-        rows = [(s.mn, s.password, s.source_type, s.version) for s in fleet if s.mn not in have]
-        if rows:
-            con.executemany("INSERT INTO monitoring_point (mn, password, source_type, protocol)"
-                            " VALUES (?, ?, ?, ?)", rows)
-        return len(rows)
+        new = [s for s in fleet if s.mn not in have]
+        for s in new:
+            add_point(con, mn=s.mn, password=s.password, source_type=s.source_type,
+                      outlet=f"{s.source_type} {s.mn[-4:]}", enterprise="蓝天模拟企业 (simulated)")
+        return len(new)
     finally:
         con.close()
 
@@ -116,6 +117,7 @@ class _Logger:
     waiting: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     writer: asyncio.StreamWriter | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def now(self) -> dt.datetime:
         return gwcodec.now_cst() + dt.timedelta(seconds=self.clock_offset)
@@ -193,34 +195,44 @@ class _Logger:
         self.stats["gave_up"] += 1
 
     async def reader(self, reader: asyncio.StreamReader, timeout: float, retries: int) -> None:
+        framer = gwcodec.Framer()
         while True:
-            line = await reader.readline()
-            if not line:
+            data = await reader.read(65536)
+            if not data:
                 return
-            try:
-                p = gwcodec.parse_packet(line, strict=False)
-            except gwcodec.PacketError:
-                continue
-            cn = p.cn or ""
-            if cn == "9014":
-                fut = self.waiting.get(p.qn or "")
-                if fut is not None and not fut.done():
-                    fut.set_result(None)
-            elif cn == "1012":
-                st = p.params.get("SystemTime")
-                if st:
-                    target = gwcodec.data_time_to_datetime(str(st))
-                    self.clock_offset = (target - gwcodec.now_cst()).total_seconds()
-                self.stats["set_time"] += 1
-                await self.reply(p, "9011", {"QnRtn": 1})
-                await self.reply(p, "9012", {"ExeRtn": 1})
-            elif cn in {"2051", "2061"}:
-                self.stats[f"history_request_{cn}"] += 1
-                asyncio.get_running_loop().create_task(self.answer_history(p, timeout, retries))
+            for frame in framer.feed(data):
+                if isinstance(frame, bytes):
+                    await self.handle(frame, timeout, retries)
+
+    async def handle(self, frame: bytes, timeout: float, retries: int) -> None:
+        """React to one frame from the platform."""
+        try:
+            p = gwcodec.parse_packet(frame, strict=False)
+        except gwcodec.PacketError:
+            return
+        cn = p.cn or ""
+        if cn == "9014":
+            fut = self.waiting.get(p.qn or "")
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+        elif cn == "1012":
+            st = p.params.get("SystemTime")
+            if st:
+                target = gwcodec.data_time_to_datetime(str(st))
+                self.clock_offset = (target - gwcodec.now_cst()).total_seconds()
+            self.stats["set_time"] += 1
+            await self.reply(p, "9011", {"QnRtn": 1})
+            await self.reply(p, "9012", {"ExeRtn": 1})
+        elif cn in {"2051", "2061"}:
+            self.stats[f"history_request_{cn}"] += 1
+            task = asyncio.get_running_loop().create_task(self.answer_history(p, timeout, retries))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
     async def reply(self, req: object, cn: str, params: dict[str, object]) -> None:
-        raw = gwcodec.build_packet(st="91", cn=cn, pw=self.spec.password, mn=self.spec.mn,
-                                   flag=4, qn=getattr(req, "qn", None), params=params)
+        raw = gwcodec.build_request(cn, st="91", pw=self.spec.password, mn=self.spec.mn,
+                                    qn=getattr(req, "qn", None), params=params,  # type: ignore[arg-type]
+                                    version=self.spec.version, now=self.now())
         async with self.lock:
             await self.write(bytes(raw))
 
