@@ -1,0 +1,377 @@
+"""``lantian aq``: ambient air quality (环境空气质量) — AQI, statistics, composite index, targets.
+
+Commands (all times China Standard Time; ``--format json`` = JSON Lines on stdout):
+
+* ``aq aqi --input FILE`` hourly station AQI as CNEMC publishes it;
+* ``aq composite --stats FILE`` composite index and joint ranks from period statistics;
+* ``aq report --input FILE --from DATE --to DATE`` period statistics per station and city;
+* ``aq import --input FILE --db PATH`` hourly data (and registry) into ``aq_hour``;
+* ``aq targets --targets FILE --db PATH`` district/city targets: gap and year projection.
+
+See docs/air_quality.md for the output fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import ibis
+import pandas as pd
+import typer
+
+from lantian.catalog import aq as cat
+from lantian.commands._common import DbOption, OutputFormat, echo_err, emit_rows, fail
+from lantian.engine.aq_stats import daily_stats, period_stats, place_hourly
+from lantian.engine.aq_targets import target_progress
+from lantian.engine.aqi import hourly_aqi
+from lantian.engine.composite import ROUNDINGS, composite_index, joint_ranks
+from lantian.errors import LantianError
+from lantian.store.aq_readers import (
+    POLLUTANT_COLUMNS,
+    detect_format,
+    read_hourly,
+    read_stations,
+    read_targets,
+)
+
+__all__ = ["aq_app", "register"]
+
+aq_app = typer.Typer(
+    help="Air quality (环境空气质量): AQI, HJ 663 statistics, composite index, targets. "
+    "Times are China Standard Time.",
+    no_args_is_help=True,
+)
+
+InputOption = Annotated[
+    Path, typer.Option("--input", help="Hourly file: national wide, Beijing CSV/folder, or long CSV.")
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="json: JSON Lines on stdout.")]
+StationsOption = Annotated[
+    Path | None,
+    typer.Option("--stations", help="Station registry CSV (station,name,city,district,lon,lat)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``aq`` group to the root app."""
+    app.add_typer(aq_app, name="aq")
+
+
+def _output(rows: list[dict[str, Any]], fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        emit_rows(rows)
+        return
+    frame = pd.DataFrame(rows)
+    if fmt is OutputFormat.csv:
+        frame.to_csv(sys.stdout, index=False)
+    else:
+        sys.stdout.write(frame.to_string(index=False) + "\n")
+
+
+def _time(value: Any) -> str:
+    return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _primary(text: Any) -> list[str]:
+    return [p for p in str(text or "").split(",") if p]
+
+
+@aq_app.command("aqi")
+def aqi_cmd(
+    input_file: InputOption,
+    fmt: FormatOpt = OutputFormat.json,
+    detail: Annotated[
+        bool, typer.Option("--detail", help="Add each IAQI, category and the moving-mean IAQI.")
+    ] = False,
+) -> None:
+    """Hourly station AQI (实时报) as CNEMC publishes it, rules by date (HJ 633-2012/-2026).
+
+    One object per station-hour with data: station, time (the file's hour label, CST), aqi,
+    primary (so2 no2 pm10 pm2_5 co o3; empty when AQI ≤ 50), level (1–6).
+    """
+    try:
+        hourly = read_hourly(input_file)
+    except LantianError as exc:
+        fail(exc)
+    result = hourly_aqi(ibis.memtable(hourly)).order_by(["station", "ts"]).execute()
+    result = result[result["aqi"].notna()]
+    rows = []
+    for r in result.to_dict("records"):
+        row: dict[str, Any] = {
+            "station": r["station"],
+            "time": _time(r["ts"]),
+            "aqi": int(r["aqi"]),
+            "primary": _primary(r["primary"]),
+            "level": int(r["level"]),
+        }
+        if detail:
+            lv = cat.level_for(int(r["aqi"]))
+            row["category"] = lv.category_zh
+            row["category_en"] = lv.category_en
+            row["colour"] = lv.colour
+            for k, v in r.items():
+                if str(k).startswith("iaqi_"):
+                    row[str(k)] = None if pd.isna(v) else int(v)
+        rows.append(row)
+    _output(rows, fmt)
+    msg = f"{len(rows)} station-hours"
+    if "aqi_official" in result:
+        official = result[result["aqi_official"].notna()]
+        if len(official):
+            same = int((official["aqi"] == official["aqi_official"]).sum())
+            msg += f"; equal to the official AQI in {same}/{len(official)}"
+    echo_err(msg)
+
+
+@aq_app.command("composite")
+def composite_cmd(
+    stats: Annotated[Path, typer.Option("--stats", help="CSV place,so2,no2,pm10,pm2_5,co,o3.")],
+    rounding: Annotated[
+        str, typer.Option("--rounding", help="per-item (GB/T 8170 each I_i, default) or at-end.")
+    ] = "per-item",
+    standard: Annotated[
+        str, typer.Option("--standard", help="S_i of GB 3095-2012 (default) or 2026.")
+    ] = "2012",
+    fmt: FormatOpt = OutputFormat.json,
+) -> None:
+    """Composite index (综合指数) and joint ranks (并列) from period statistics."""
+    if rounding not in ROUNDINGS:
+        fail(f"--rounding must be one of {', '.join(ROUNDINGS)}, not {rounding!r}")
+    if standard not in ("2012", "2026"):
+        fail(f"--standard must be 2012 or 2026, not {standard!r}")
+    try:
+        frame = pd.read_csv(stats, dtype=str)
+    except (OSError, ValueError) as exc:
+        fail(f"{stats}: {exc}")
+    missing = {"place", *POLLUTANT_COLUMNS} - set(frame.columns)
+    if missing:
+        fail(f"{stats}: missing column(s) {', '.join(sorted(missing))}")
+    results = []
+    for i, r in frame.iterrows():
+        values: dict[str, str | None] = {}
+        for p in POLLUTANT_COLUMNS:
+            cell = r[p]
+            if pd.isna(cell) or str(cell).strip() == "":
+                values[p] = None
+                continue
+            try:
+                float(cell)
+            except ValueError:
+                fail(f"{stats}: row {int(str(i)) + 2} column {p!r}: not a number {cell!r}")
+            values[p] = str(cell).strip()
+        try:
+            res = composite_index(values, standard=standard, rounding=rounding)
+        except LantianError as exc:
+            fail(f"{stats}: row {int(str(i)) + 2}: {exc}")
+        if res.missing:
+            echo_err(f"warning: {r['place']}: no {', '.join(res.missing)}; not ranked")
+        results.append((str(r["place"]), res))
+    ranks = joint_ranks([res.index for _, res in results])
+    rows = [
+        {
+            "place": place,
+            "composite_index": res.index,
+            "primary": list(res.primary),
+            "rank": rank,
+        }
+        for (place, res), rank in zip(results, ranks, strict=True)
+    ]
+    rows.sort(key=lambda x: (x["rank"] is None, x["rank"] or 0, x["place"]))
+    _output(rows, fmt)
+
+
+def _parse_date(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} must be a date YYYY-MM-DD, not {text!r}")
+
+
+_STAT_FIELDS = (
+    "so2", "no2", "pm10", "pm2_5", "co", "o3_8h",
+    "so2_p98", "no2_p98", "pm10_p95", "pm2_5_p95", "co_p95", "o3_8h_p90",
+)  # fmt: skip
+
+
+def _report_rows(
+    stats: pd.DataFrame, kind: str, city_of: dict[str, str], standard: str, rounding: str
+) -> list[dict[str, Any]]:
+    rows = []
+    for r in stats.to_dict("records"):
+        c = {
+            "so2": r["so2"], "no2": r["no2"], "pm10": r["pm10"], "pm2_5": r["pm2_5"],
+            "co": r["co_p95"], "o3": r["o3_8h_p90"],
+        }  # fmt: skip
+        res = composite_index(c, standard=standard, rounding=rounding, round_inputs=True)
+        row: dict[str, Any] = {"kind": kind, "place": r["station"]}
+        if kind == "station":
+            row["city"] = city_of.get(str(r["station"]))
+        row["period"] = r["period"]
+        for f in _STAT_FIELDS:
+            v = r.get(f)
+            row[f] = None if v is None or pd.isna(v) else round(float(v), 3)
+        for p in ("so2", "no2", "pm10", "pm2_5", "co", "o3_8h"):
+            row[f"days_{p}"] = int(r[f"days_{p}"])
+            ok = r.get(f"{p}_complete")
+            row[f"{p}_complete"] = None if ok is None or pd.isna(ok) else bool(ok)
+        row["composite_index"] = res.index
+        row["primary"] = list(res.primary)
+        row["aqi_days"] = int(r["aqi_days"])
+        row["good_days"] = int(r["good_days"])
+        row["good_ratio"] = None if pd.isna(r["good_ratio"]) else round(float(r["good_ratio"]), 1)
+        row["heavy_days"] = int(r["heavy_days"])
+        rows.append(row)
+    by_period: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_period.setdefault(str(row["period"]), []).append(row)
+    for group in by_period.values():
+        for row, rank in zip(group, joint_ranks([g["composite_index"] for g in group]), strict=True):
+            row["rank"] = rank
+    return rows
+
+
+@aq_app.command("report")
+def report_cmd(
+    input_file: InputOption,
+    date_from: Annotated[str, typer.Option("--from", help="First day YYYY-MM-DD (CST).")],
+    date_to: Annotated[str, typer.Option("--to", help="Last day YYYY-MM-DD (CST), inclusive.")],
+    period: Annotated[
+        str, typer.Option("--period", help="all (whole range, default), year or month.")
+    ] = "all",
+    stations: StationsOption = None,
+    rounding: Annotated[str, typer.Option("--rounding", help="per-item or at-end.")] = "per-item",
+    fmt: FormatOpt = OutputFormat.json,
+) -> None:
+    """Period statistics (HJ 663), composite index, good-day ratio, heavy days per station and city.
+
+    Rules (AQI version, GB 3095 limits) follow each day's date; the composite index uses the
+    S_i of the standard in force on --from.
+    """
+    start, end = _parse_date(date_from, "--from"), _parse_date(date_to, "--to")
+    if end < start:
+        fail("--to is before --from")
+    if period not in ("all", "year", "month"):
+        fail(f"--period must be all, year or month, not {period!r}")
+    if rounding not in ROUNDINGS:
+        fail(f"--rounding must be one of {', '.join(ROUNDINGS)}")
+    try:
+        hourly = read_hourly(input_file)
+        registry = read_stations(stations) if stations else None
+    except LantianError as exc:
+        fail(exc)
+    lo = pd.Timestamp(start)
+    hi = pd.Timestamp(end) + pd.Timedelta(days=1)
+    hourly = hourly[(hourly["ts"] >= lo) & (hourly["ts"] < hi)]
+    if hourly.empty:
+        fail(f"no hourly data between {start} and {end} in {input_file}")
+    city_of: dict[str, str] = {}
+    if "city" in hourly:
+        city_of.update(hourly.dropna(subset=["city"]).groupby("station")["city"].first().to_dict())
+    if registry is not None:
+        city_of.update(registry.dropna(subset=["city"]).set_index("station")["city"].to_dict())
+    standard = cat.aqi_version_for(start)
+    con = ibis.duckdb.connect()
+    h = con.create_table("aq_hour_in", hourly[["station", "ts", *POLLUTANT_COLUMNS]])
+    st = period_stats(daily_stats(h), period=period).execute()
+    rows = _report_rows(st.sort_values(["period", "station"]), "station", city_of, standard, rounding)
+    if city_of:
+        reg = ibis.memtable(pd.DataFrame({"station": list(city_of), "city": list(city_of.values())}))
+        ct = period_stats(daily_stats(place_hourly(h, reg, "city")), period=period).execute()
+        rows += _report_rows(ct.sort_values(["period", "station"]), "city", {}, standard, rounding)
+    else:
+        echo_err("warning: no city known for any station (give --stations); city rows left out")
+    _output(rows, fmt)
+    echo_err(f"{len(rows)} rows, {start}..{end} (CST), composite S_i of GB 3095-{standard}")
+
+
+@aq_app.command("import")
+def import_cmd(
+    input_file: InputOption,
+    db: DbOption,
+    stations: StationsOption = None,
+    fmt: FormatOpt = OutputFormat.json,
+) -> None:
+    """Import hourly data into ``aq_hour`` (and the station registry into ``aq_station``)."""
+    from lantian.store.aq_tables import upsert_hours, upsert_stations
+    from lantian.store.db import connect
+
+    try:
+        kind = detect_format(input_file)
+        hourly = read_hourly(input_file, kind)
+        registry = read_stations(stations) if stations else None
+        con = connect(db)
+    except LantianError as exc:
+        fail(exc)
+    try:
+        if registry is None and "city" in hourly:
+            known = {r[0] for r in con.execute("SELECT station FROM aq_station").fetchall()}
+            first = hourly.dropna(subset=["city"]).groupby("station")["city"].first()
+            new = first[~first.index.isin(known)]
+            registry = pd.DataFrame(
+                {"station": new.index, "name": new.index, "city": new.to_numpy(),
+                 "district": None, "lon": None, "lat": None}
+            )  # fmt: skip
+        n_st = upsert_stations(con, registry) if registry is not None else 0
+        n = upsert_hours(con, hourly, kind)
+    except LantianError as exc:
+        fail(exc)
+    finally:
+        con.close()
+    _output([{"rows": n, "stations": n_st, "format": kind}], fmt)
+    echo_err(f"imported {n} station-hours ({kind}) and {n_st} registry rows into {db}")
+
+
+@aq_app.command("targets")
+def targets_cmd(
+    targets: Annotated[Path, typer.Option("--targets", help="Target CSV place,level,year,pollutant,target.")],
+    db: DbOption,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Last day counted (default: last day with data).")
+    ] = None,
+    fmt: FormatOpt = OutputFormat.json,
+) -> None:
+    """District/city targets (考核目标): year-to-date mean, gap and projection for the year.
+
+    The targets are stored in ``aq_target``; the places' hourly values are the means of their
+    stations in ``aq_hour`` (registry ``aq_station``: city and district).
+    """
+    from lantian.store.aq_tables import upsert_targets
+    from lantian.store.db import connect
+
+    try:
+        tg = read_targets(targets)
+        con = connect(db)
+    except LantianError as exc:
+        fail(exc)
+    try:
+        upsert_targets(con, tg)
+        last = con.execute("SELECT max(ts) FROM aq_hour").fetchone()
+        if as_of is not None:
+            day = _parse_date(as_of, "--as-of")
+        elif last is None or last[0] is None:
+            fail("aq_hour is empty: run `lantian aq import` first")
+        else:
+            day = pd.Timestamp(last[0]).date()
+        backend = ibis.duckdb.from_connection(con)
+        hourly = backend.table("aq_hour")
+        registry = backend.table("aq_station")
+        rows: list[dict[str, Any]] = []
+        for level in ("district", "city"):
+            level_targets = tg[tg["level"] == level]
+            if level_targets.empty:
+                continue
+            daily = daily_stats(place_hourly(hourly, registry, level))
+            res = target_progress(daily, ibis.memtable(level_targets), as_of=day).execute()
+            for r in res.sort_values(["place", "pollutant"]).to_dict("records"):
+                rows.append(
+                    {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
+                )
+    finally:
+        con.close()
+    if not rows:
+        echo_err(f"warning: no target for {day.year} in {targets}")
+    _output(rows, fmt)
+    echo_err(f"{len(rows)} targets checked as of {day} (CST)")
