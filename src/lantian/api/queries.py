@@ -1,0 +1,387 @@
+"""The reads behind every API route and page, each filtered through :func:`deps.scoped`.
+
+Tables written by other parts (``month_ule_verdict``, ``quality_event``, ``trust_score``,
+``permit_limit``, ``aq_hour``…) are read when they exist, by introspecting their columns;
+where a table does not exist yet the query returns no rows. All times are China Standard
+Time wall-clock (naive TIMESTAMP, as stored).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from lantian.api.auth import Principal
+from lantian.api.deps import Database, scoped
+from lantian.catalog.glossary import glossary
+from lantian.catalog.limits import applicable_limits
+
+__all__ = [
+    "Rows",
+    "contractor_view",
+    "enterprise_detail",
+    "enterprises",
+    "limits_for_outlet",
+    "live_points",
+    "month_bounds",
+    "outlet_detail",
+    "outlets",
+    "overview",
+    "points",
+    "quality_events",
+    "rejected_traffic",
+    "series",
+    "trust_scores",
+    "verdicts",
+]
+
+SERIES_TABLES = {"hour": "flue_hour", "minute": "flue_minute"}
+
+
+@dataclass
+class Rows:
+    """Rows of one table as shown on a page or sent by the API."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    total: int | None = None
+
+    @classmethod
+    def fetch(cls, cur: Any, sql: str, params: list[Any]) -> Rows:
+        """Run ``sql`` and collect the result as dicts."""
+        res = cur.execute(sql, params)
+        cols = [d[0] for d in res.description]
+        return cls(cols, [dict(zip(cols, r, strict=True)) for r in res.fetchall()])
+
+
+def _pick(cols: frozenset[str], *names: str) -> str | None:
+    return next((n for n in names if n in cols), None)
+
+
+def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
+    """Return [start, end) of a month ``YYYY-MM`` (CST)."""
+    start = dt.datetime.strptime(month, "%Y-%m")
+    end = (start + dt.timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+def _run(db: Database, p: Principal, sql: str, params: list[Any] | None = None) -> Rows:
+    q, args = scoped(p, sql, params)
+    with db.cursor() as cur:
+        return Rows.fetch(cur, q, args)
+
+
+def enterprises(db: Database, p: Principal, district: str | None = None,
+                sector: str | None = None) -> Rows:
+    """Enterprises in scope, filtered by district code prefix and sector."""
+    sql = ("SELECT e.id, e.name, e.credit_code, e.sector, e.district_code, e.grade "
+           "FROM enterprise e WHERE e.id IN (SELECT id FROM vis_ent)")
+    args: list[Any] = []
+    if district:
+        sql += " AND starts_with(e.district_code, ?)"
+        args.append(district)
+    if sector:
+        sql += " AND e.sector = ?"
+        args.append(sector)
+    return _run(db, p, sql + " ORDER BY e.id", args)
+
+
+def enterprise_detail(db: Database, p: Principal, enterprise_id: int) -> dict[str, Any] | None:
+    """One enterprise in scope, or ``None`` (also when it exists but is out of scope)."""
+    rows = _run(db, p, "SELECT e.id, e.name, e.credit_code, e.sector, e.district_code, e.grade "
+                "FROM enterprise e WHERE e.id = ? AND e.id IN (SELECT id FROM vis_ent)",
+                [enterprise_id]).rows
+    return rows[0] if rows else None
+
+
+def outlets(db: Database, p: Principal, enterprise_id: int | None = None) -> Rows:
+    """Outlets in scope with their enterprise."""
+    sql = ("SELECT o.id, o.enterprise_id, e.name AS enterprise_name, o.name, o.source_type, "
+           "o.jurisdiction FROM outlet o LEFT JOIN enterprise e ON e.id = o.enterprise_id "
+           "WHERE o.id IN (SELECT id FROM vis_out)")
+    args: list[Any] = []
+    if enterprise_id is not None:
+        sql += " AND o.enterprise_id = ?"
+        args.append(enterprise_id)
+    return _run(db, p, sql + " ORDER BY o.id", args)
+
+
+def outlet_detail(db: Database, p: Principal, outlet_id: int) -> dict[str, Any] | None:
+    """One outlet in scope, or ``None``."""
+    rows = outlets(db, p).rows
+    return next((r for r in rows if r["id"] == outlet_id), None)
+
+
+def points(db: Database, p: Principal, outlet_id: int | None = None) -> Rows:
+    """Monitoring points in scope (never their password or SM4 key)."""
+    sql = ("SELECT mp.mn, mp.outlet_id, mp.source_type, mp.protocol, mp.parameters, "
+           "mp.flow_unit, mp.active FROM monitoring_point mp "
+           "WHERE mp.mn IN (SELECT mn FROM vis_pt)")
+    args: list[Any] = []
+    if outlet_id is not None:
+        sql += " AND mp.outlet_id = ?"
+        args.append(outlet_id)
+    return _run(db, p, sql + " ORDER BY mp.mn", args)
+
+
+def series(db: Database, p: Principal, kind: str, mns: list[str], start: dt.datetime,
+           end: dt.datetime, limit: int, offset: int, columns: list[str] | None = None) -> Rows:
+    """Minute or hour rows of points in scope with ``start <= ts < end`` (CST), paged."""
+    table = SERIES_TABLES[kind]
+    have = db.columns(table)
+    wanted = [c for c in (columns or sorted(have - {"mn", "ts", "packet_id"})) if c in have]
+    cols = ", ".join(["s.mn", "s.ts", *(f's."{c}"' for c in wanted)])
+    marks = ", ".join("?" for _ in mns) or "NULL"
+    where = (f"s.mn IN ({marks}) AND s.mn IN (SELECT mn FROM vis_pt) "
+             "AND s.ts >= ? AND s.ts < ?")
+    args = [*mns, start, end]
+    q, qa = scoped(p, f"SELECT {cols} FROM {table} s WHERE {where} "
+                      "ORDER BY s.mn, s.ts LIMIT ? OFFSET ?", [*args, limit, offset])
+    cq, ca = scoped(p, f"SELECT count(*) FROM {table} s WHERE {where}", args)
+    with db.cursor() as cur:
+        out = Rows.fetch(cur, q, qa)
+        row = cur.execute(cq, ca).fetchone()
+    out.total = int(row[0]) if row else 0
+    return out
+
+
+def _owner_filter(cols: frozenset[str]) -> tuple[str, str] | None:
+    """How a derived table links to the registry: by MN or by outlet."""
+    if "mn" in cols:
+        return "t.mn IN (SELECT mn FROM vis_pt)", "t.mn"
+    if "outlet_id" in cols:
+        return "t.outlet_id IN (SELECT id FROM vis_out)", "t.outlet_id"
+    return None
+
+
+def _month_filter(cols: frozenset[str], month: str | None) -> tuple[str, list[Any]]:
+    if not month:
+        return "", []
+    col = _pick(cols, "month", "period", "month_start")
+    if col is not None:
+        return f" AND CAST(t.{col} AS VARCHAR) LIKE ?", [f"{month}%"]
+    start_col = _pick(cols, "start", "start_ts", "ts_start", "begin_ts", "ts")
+    if start_col is None:
+        return "", []
+    s, e = month_bounds(month)
+    end_col = _pick(cols, "end", "end_ts", "ts_end", "stop_ts") or start_col
+    return f' AND t."{start_col}" < ? AND t."{end_col}" >= ?', [e, s]
+
+
+def _derived(db: Database, p: Principal, table: str, month: str | None,
+             extra: str = "", args: list[Any] | None = None, order: str = "") -> Rows:
+    cols = db.columns(table)
+    owner = _owner_filter(cols)
+    if owner is None:
+        return Rows([], [])
+    mf, margs = _month_filter(cols, month)
+    sql = f"SELECT t.* FROM {table} t WHERE {owner[0]}{mf}{extra}{order}"
+    return _run(db, p, sql, [*margs, *(args or [])])
+
+
+def verdicts(db: Database, p: Principal, month: str | None = None,
+             enterprise_id: int | None = None) -> Rows:
+    """Monthly ULE verdicts (table ``month_ule_verdict`` of the engine) in scope."""
+    cols = db.columns("month_ule_verdict")
+    extra, args = "", []
+    if enterprise_id is not None and cols:
+        link = "t.outlet_id" if "outlet_id" in cols else None
+        if "mn" in cols:
+            extra = (" AND t.mn IN (SELECT mp.mn FROM monitoring_point mp JOIN outlet o "
+                     "ON o.id = mp.outlet_id WHERE o.enterprise_id = ?)")
+        elif link:
+            extra = " AND t.outlet_id IN (SELECT id FROM outlet WHERE enterprise_id = ?)"
+        args = [enterprise_id]
+    order = ""
+    mcol = _pick(cols, "month", "period", "month_start")
+    if mcol:
+        order = f" ORDER BY t.{mcol}"
+    return _derived(db, p, "month_ule_verdict", month, extra, args, order)
+
+
+def quality_events(db: Database, p: Principal, month: str | None = None,
+                   detector: str | None = None, mn: str | None = None) -> Rows:
+    """Quality events (table ``quality_event`` of the QC part) in scope."""
+    cols = db.columns("quality_event")
+    extra, args = "", []
+    if detector and "detector" in cols:
+        extra += " AND t.detector = ?"
+        args.append(detector)
+    if mn and "mn" in cols:
+        extra += " AND t.mn = ?"
+        args.append(mn)
+    start = _pick(cols, "start", "start_ts", "ts_start", "ts")
+    order = f' ORDER BY t."{start}"' if start else ""
+    return _derived(db, p, "quality_event", month, extra, args, order)
+
+
+def trust_scores(db: Database, p: Principal, month: str | None = None) -> Rows:
+    """Monthly trust scores per point (table ``trust_score``) in scope, lowest first."""
+    cols = db.columns("trust_score")
+    score = _pick(cols, "trust", "score")
+    order = f" ORDER BY t.{score}" if score else ""
+    return _derived(db, p, "trust_score", month, order=order)
+
+
+def limits_for_outlet(db: Database, p: Principal, outlet_id: int,
+                      when: dt.datetime) -> dict[str, float]:
+    """Hourly emission limits in force at ``when`` per pollutant key, e.g. ``{"so2": 35.0}``
+    [mg/m3, dry standard state, at the reference O2 of the catalogue row].
+
+    The limit catalogue (:func:`lantian.catalog.limits.applicable_limits`, by the outlet's
+    source type and provincial layer) merged with the outlet's own permit limits in force
+    (table ``permit_limit`` of the ledgers: enterprise, outlet name, pollutant, valid
+    from/to), which override the catalogue.
+    """
+    out_rows = _run(db, p, "SELECT source_type, jurisdiction FROM outlet "
+                    "WHERE id = ? AND id IN (SELECT id FROM vis_out)", [outlet_id]).rows
+    if not out_rows:
+        return {}
+    o = out_rows[0]
+    found = applicable_limits(o["source_type"], when.date(), o["jurisdiction"])
+    limits = {k: r.limit_mg_m3 for k, r in found.items()}
+    cols = db.columns("permit_limit")
+    if not {"enterprise_id", "outlet", "pollutant", "limit_mg_m3"} <= cols:
+        return limits
+    sql = ("SELECT t.pollutant, t.limit_mg_m3 AS v FROM permit_limit t JOIN outlet o "
+           "ON o.enterprise_id = t.enterprise_id AND o.name = t.outlet "
+           "WHERE o.id = ? AND o.id IN (SELECT id FROM vis_out)")
+    args: list[Any] = [outlet_id]
+    if "valid_from" in cols:
+        sql += " AND (t.valid_from IS NULL OR t.valid_from <= CAST(? AS DATE))"
+        args.append(when)
+    if "valid_to" in cols:
+        sql += " AND (t.valid_to IS NULL OR t.valid_to >= CAST(? AS DATE))"
+        args.append(when)
+    col_to_key = {e.column: e.key for e in glossary()}
+    for r in _run(db, p, sql, args).rows:
+        if r["v"] is not None:
+            pol = str(r["pollutant"])
+            limits[col_to_key.get(pol, pol)] = float(r["v"])
+    return limits
+
+
+def overview(db: Database, p: Principal, month: str, district: str | None = None,
+             sector: str | None = None) -> Rows:
+    """Per enterprise in scope: this month's ULE verdict, compliance ratio, trust, alerts.
+
+    ``verdict`` is ``pass`` when every assessed outlet passed, ``fail`` when one failed and
+    ``null`` when the month is not assessed; ``compliance_ratio`` is compliant hours over
+    production hours summed over its outlets; ``trust`` the lowest point trust score;
+    ``alerts`` the number of quality events of the month.
+    """
+    base = enterprises(db, p, district, sector)
+    by_id = {r["id"]: {**r, "verdict": None, "compliance_ratio": None, "trust": None,
+                       "alerts": 0} for r in base.rows}
+    ent_of_mn = _enterprise_of_points(db, p)
+    ent_of_out = _enterprise_of_outlets(db, p)
+    vcols = db.columns("month_ule_verdict")
+    passed_col = _pick(vcols, "passed", "ule_pass", "pass", "verdict", "compliant")
+    prod_col = _pick(vcols, "production_hours", "prod_hours", "hours_production")
+    ok_col = _pick(vcols, "compliant_hours", "hours_compliant", "ok_hours")
+    for v in verdicts(db, p, month).rows:
+        eid = ent_of_mn.get(v.get("mn")) if "mn" in v else ent_of_out.get(v.get("outlet_id"))
+        if eid not in by_id:
+            continue
+        ent = by_id[eid]
+        if passed_col:
+            ok = _truthy(v[passed_col])
+            ent["verdict"] = "fail" if (not ok or ent["verdict"] == "fail") else "pass"
+        if prod_col and ok_col and v[prod_col] is not None:
+            ent.setdefault("_prod", 0.0)
+            ent.setdefault("_ok", 0.0)
+            ent["_prod"] += float(v[prod_col])
+            ent["_ok"] += float(v[ok_col] or 0)
+    for t in trust_scores(db, p, month).rows:
+        eid = ent_of_mn.get(t.get("mn"))
+        score = t.get("trust", t.get("score"))
+        if eid in by_id and score is not None:
+            cur = by_id[eid]["trust"]
+            by_id[eid]["trust"] = float(score) if cur is None else min(cur, float(score))
+    for q in quality_events(db, p, month).rows:
+        eid = ent_of_mn.get(q.get("mn"))
+        if eid in by_id:
+            by_id[eid]["alerts"] += 1
+    out = []
+    for ent in by_id.values():
+        prod = ent.pop("_prod", None)
+        ok = ent.pop("_ok", None)
+        if prod:
+            ent["compliance_ratio"] = round(ok / prod, 4)
+        out.append(ent)
+    return Rows([*base.columns, "verdict", "compliance_ratio", "trust", "alerts"], out)
+
+
+def _truthy(v: Any) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() in {"pass", "passed", "true", "1", "yes", "合格", "达标"}
+    return bool(v)
+
+
+def _enterprise_of_points(db: Database, p: Principal) -> dict[str, int]:
+    rows = _run(db, p, "SELECT mn, enterprise_id FROM _all_pt "
+                "WHERE mn IN (SELECT mn FROM vis_pt)").rows
+    return {r["mn"]: r["enterprise_id"] for r in rows}
+
+
+def _enterprise_of_outlets(db: Database, p: Principal) -> dict[int, int]:
+    rows = _run(db, p, "SELECT id, enterprise_id FROM outlet "
+                "WHERE id IN (SELECT id FROM vis_out)").rows
+    return {r["id"]: r["enterprise_id"] for r in rows}
+
+
+def live_points(db: Database, p: Principal, now: dt.datetime, online_minutes: int) -> Rows:
+    """Points in scope with their last accepted packet (CST) and online/offline state."""
+    sql = ("SELECT mp.mn, mp.outlet_id, j.last_packet, j.packets_24h FROM monitoring_point mp "
+           "LEFT JOIN (SELECT mn, max(received_at) AS last_packet, "
+           "count(*) FILTER (WHERE received_at >= ?) AS packets_24h FROM packet_journal "
+           "WHERE verdict = 'accepted' GROUP BY mn) j ON j.mn = mp.mn "
+           "WHERE mp.mn IN (SELECT mn FROM vis_pt) ORDER BY mp.mn")
+    out = _run(db, p, sql, [now - dt.timedelta(hours=24)])
+    cutoff = now - dt.timedelta(minutes=online_minutes)
+    for r in out.rows:
+        r["online"] = r["last_packet"] is not None and r["last_packet"] >= cutoff
+    out.columns.append("online")
+    return out
+
+
+def rejected_traffic(db: Database, p: Principal, limit: int = 200) -> Rows:
+    """Latest traffic the gateway refused (table ``rejected_traffic``: unknown MN, wrong
+    password…; times CST). Traffic of unknown MNs is visible to admins only.
+    """
+    if not db.columns("rejected_traffic"):
+        return Rows(["received_at", "peer", "mn", "reason"], [])
+    vis = "TRUE" if p.is_admin else "mn IN (SELECT mn FROM vis_pt)"
+    sql = ("SELECT received_at, peer, mn, reason FROM rejected_traffic "
+           f"WHERE {vis} ORDER BY received_at DESC LIMIT ?")
+    return _run(db, p, sql, [limit])
+
+
+def contractor_view(db: Database, p: Principal, month: str) -> Rows:
+    """Per maintainer (O&M) account: points in the caller's scope, mean trust, events."""
+    assigned = _run(db, p, "SELECT u.name AS maintainer, s.code AS mn FROM app_user u "
+                    "JOIN app_user_scope s ON s.user_id = u.id WHERE u.role = 'maintainer' "
+                    "AND s.code IN (SELECT mn FROM vis_pt) ORDER BY u.name, s.code").rows
+    trust = {}
+    for t in trust_scores(db, p, month).rows:
+        score = t.get("trust", t.get("score"))
+        if score is not None:
+            trust[t.get("mn")] = float(score)
+    events: dict[str, int] = {}
+    for ev in quality_events(db, p, month).rows:
+        events[ev.get("mn")] = events.get(ev.get("mn"), 0) + 1
+    agg: dict[str, dict[str, Any]] = {}
+    for a in assigned:
+        row = agg.setdefault(a["maintainer"], {"maintainer": a["maintainer"], "points": 0,
+                                               "_scores": [], "events": 0})
+        row["points"] += 1
+        row["events"] += events.get(a["mn"], 0)
+        if a["mn"] in trust:
+            row["_scores"].append(trust[a["mn"]])
+    out = []
+    for row in agg.values():
+        scores = row.pop("_scores")
+        row["mean_trust"] = round(sum(scores) / len(scores), 1) if scores else None
+        out.append(row)
+    return Rows(["maintainer", "points", "mean_trust", "events"], out)
