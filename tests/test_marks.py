@@ -19,7 +19,8 @@ T = dt.datetime
 @pytest.fixture
 def con(db_path: Path):
     c = connect(db_path)
-    c.execute("INSERT INTO enterprise (id, name, sector) VALUES (901, '丁垃圾焚烧发电', 'incineration')")
+    c.execute("INSERT INTO enterprise (id, name, sector)"
+              " VALUES (901, '丁垃圾焚烧发电', 'incineration')")
     c.execute("INSERT INTO enterprise (id, name, sector) VALUES (902, '戊水泥', 'cement')")
     c.execute("INSERT INTO outlet (id, enterprise_id, name) VALUES (11, 901, '1号焚烧炉')")
     c.execute("INSERT INTO outlet (id, enterprise_id, name) VALUES (12, 902, '窑尾')")

@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from lantian.errors import ConfigurationError, InputFileError
+from lantian.ledger._data import transaction
 from lantian.ledger._tabular import cell_text, ensure_enterprises, iter_rows, stage_and_fuel
 from lantian.ledger.vehicles import meets, required_stage
 
@@ -94,8 +95,7 @@ def read_fleet(path: str | Path) -> list[FleetItem]:
 
 def store_fleet(con: duckdb.DuckDBPyConnection, items: list[FleetItem]) -> tuple[int, list[str]]:
     """Insert or replace the items in one transaction; return (rows, enterprises added)."""
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         ids, added = ensure_enterprises(con, (it.enterprise for it in items))
         for it in items:
             con.execute(
@@ -104,10 +104,6 @@ def store_fleet(con: duckdb.DuckDBPyConnection, items: list[FleetItem]) -> tuple
                 [ids[it.enterprise], it.category, it.ident, it.kind, it.emission_stage,
                  it.fuel, it.power_kw, it.made_on],
             )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return len(items), added
 
 

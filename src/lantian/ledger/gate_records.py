@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 
 from lantian.errors import InputFileError
+from lantian.ledger._data import transaction
 from lantian.ledger._tabular import cell_text, ensure_enterprises, iter_rows, stage_and_fuel
 
 __all__ = ["COLUMNS", "MODES", "GateRecord", "read_gate_records", "store_gate_records"]
@@ -113,8 +114,7 @@ def store_gate_records(
 
     An enterprise not yet in the registry is added by name (``enterprise`` table).
     """
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         ids, added = ensure_enterprises(con, (r.enterprise for r in records))
         con.executemany(
             "INSERT INTO gate_record (enterprise_id, ts, plate, direction, mode, material,"
@@ -122,8 +122,4 @@ def store_gate_records(
             [[ids[r.enterprise], r.time, r.plate, r.direction, r.mode, r.material,
               r.tonnes, r.emission_stage, r.fuel, f"{source}:{r.row}"] for r in records],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return len(records), added

@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from lantian.errors import CatalogError, ConfigurationError, LedgerRuleError, NotFoundError
-from lantian.ledger._data import now_cst, parse_date, read_rule_csv
+from lantian.ledger._data import now_cst, parse_date, read_rule_csv, transaction
 
 __all__ = [
     "KINDS",
@@ -177,8 +177,7 @@ def submit_mark(
         )
     if rule.annual_cap_hours is not None and kind in rule.cap_kinds:
         _check_cap(con, outlet_id, rule, start, end)
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         row = con.execute(
             "INSERT INTO enterprise_mark (outlet_id, mn, kind, start_ts, end_ts, status, reason,"
             " entered_by, entered_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id",
@@ -187,10 +186,6 @@ def submit_mark(
         mark_id = int(row[0]) if row else 0
         _audit(con, who, "mark_submit", mark_id, f"{kind} {start:%Y-%m-%dT%H:%M:%S}–"
                                                  f"{end:%Y-%m-%dT%H:%M:%S} outlet {outlet_id}")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return mark_id
 
 
@@ -250,14 +245,9 @@ def review_mark(
     if row[0] != "pending":
         raise LedgerRuleError(f"mark {mark_id} was already {row[0]}")
     now = now or now_cst()
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         con.execute(
             "UPDATE enterprise_mark SET status = ?, reviewed_by = ?, reviewed_at = ?,"
             " review_note = ? WHERE id = ?", [decision, who, now, note, mark_id],
         )
         _audit(con, who, f"mark_{decision}", mark_id, note)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise

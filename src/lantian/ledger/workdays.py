@@ -26,6 +26,7 @@ import chinese_calendar
 import duckdb
 
 from lantian.errors import InputFileError
+from lantian.ledger._data import transaction
 
 __all__ = [
     "Calendar",
@@ -87,8 +88,7 @@ def load_holiday_notice(con: duckdb.DuckDBPyConnection, path: str | Path, who: s
     replaced by the new notice.
     """
     rows = read_holiday_notice(path)
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         for day, kind, name, source in rows:
             con.execute("DELETE FROM holiday_notice WHERE day = ?", [day])
             con.execute(
@@ -100,10 +100,6 @@ def load_holiday_notice(con: duckdb.DuckDBPyConnection, path: str | Path, who: s
             "INSERT INTO audit_log (who, action, target, detail) VALUES (?, ?, ?, ?)",
             [who, "load_holiday_notice", Path(path).name, f"{len(rows)} days"],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return len(rows)
 
 

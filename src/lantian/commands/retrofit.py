@@ -1,0 +1,165 @@
+"""``lantian retrofit``: retrofit plans, milestones, warnings, progress, dynamic list.
+
+::
+
+    lantian retrofit add-plan --db PATH --programme ID --enterprise NAME --line NAME
+                              --planned-done YYYY-MM-DD --who NAME [--district CODE]
+    lantian retrofit milestone PLAN --db PATH --milestone NAME --done-on YYYY-MM-DD --who NAME
+    lantian retrofit status --db PATH [--today YYYY-MM-DD] [--at-risk-days 30] [--format json]
+    lantian retrofit progress --db PATH [--today ...] [--by-district] [--format json]
+    lantian retrofit refresh-list --db PATH --month YYYY-MM --who NAME [--format json]
+
+Dates are China Standard Time calendar days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import typer
+
+from lantian.commands._common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    echo_err,
+    emit_json,
+    emit_rows,
+    fail,
+)
+from lantian.errors import LantianError
+
+__all__ = ["register"]
+
+retrofit_app = typer.Typer(help="Retrofit programmes (改造计划), CST dates.", no_args_is_help=True)
+Who = Annotated[str, typer.Option("--who", help="Who makes the entry (audit).")]
+Today = Annotated[str | None, typer.Option("--today", help="Reference date (default: today CST).")]
+
+
+def _date(text: str | None, name: str) -> dt.date:
+    from lantian.ledger._data import now_cst
+
+    if text is None:
+        return now_cst().date()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        fail(f"{name} {text!r} is not YYYY-MM-DD")
+
+
+def _run(fn: Any, db: Any) -> Any:
+    """Open ``db``, call ``fn(con)``, close; a Lantian error exits with its reason."""
+    from lantian.store.db import connect
+
+    try:
+        con = connect(db)
+        try:
+            return fn(con)
+        finally:
+            con.close()
+    except LantianError as exc:
+        fail(exc)
+
+
+def _show(rows: list[dict[str, Any]], fmt: OutputFormat, cols: tuple[str, ...]) -> None:
+    if fmt is OutputFormat.json:
+        emit_rows(rows)
+        return
+    for r in rows:
+        typer.echo("\t".join(str(r.get(c, "")) for c in cols))
+
+
+@retrofit_app.command("add-plan")
+def add_plan_cmd(
+    db: DbOption,
+    programme: Annotated[str, typer.Option("--programme")],
+    enterprise: Annotated[str, typer.Option("--enterprise")],
+    line: Annotated[str, typer.Option("--line")],
+    planned_done: Annotated[str, typer.Option("--planned-done", help="Construction done by.")],
+    who: Who,
+    district: Annotated[str | None, typer.Option("--district")] = None,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Register a retrofit plan for one line (the enterprise/line is added if missing)."""
+    from lantian.ledger.retrofit import add_plan
+
+    day = _date(planned_done, "--planned-done")
+    pid = _run(lambda con: add_plan(con, programme=programme, enterprise=enterprise, line=line,
+                                    planned_done=day, who=who, district_code=district), db)
+    echo_err(f"plan {pid} added")
+    if format is OutputFormat.json:
+        emit_json({"plan_id": pid})
+
+
+@retrofit_app.command("milestone")
+def milestone_cmd(
+    plan: Annotated[int, typer.Argument(help="Plan id.")],
+    db: DbOption,
+    milestone: Annotated[str, typer.Option("--milestone")],
+    done_on: Annotated[str, typer.Option("--done-on")],
+    who: Who,
+    evidence: Annotated[str, typer.Option("--evidence")] = "",
+) -> None:
+    """Record a milestone reached (in order; stable month not before one month)."""
+    from lantian.ledger.retrofit import record_milestone
+
+    day = _date(done_on, "--done-on")
+    _run(lambda con: record_milestone(con, plan, milestone, day, who, evidence), db)
+    echo_err(f"plan {plan}: {milestone} {day.isoformat()}")
+
+
+@retrofit_app.command("status")
+def status_cmd(
+    db: DbOption,
+    today: Today = None,
+    at_risk_days: Annotated[int, typer.Option("--at-risk-days")] = 30,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Milestones of every plan: done / done_late / overdue / at_risk / pending."""
+    from lantian.ledger.retrofit import plan_status
+
+    day = _date(today, "--today")
+    rows = _run(lambda con: plan_status(con, day, at_risk_days=at_risk_days), db)
+    _show(rows, format, ("plan_id", "enterprise", "line", "milestone", "due", "done_on", "state"))
+    bad = sum(r["state"] == "overdue" for r in rows)
+    echo_err(f"{bad} overdue, {sum(r['state'] == 'at_risk' for r in rows)} at risk on {day}")
+
+
+@retrofit_app.command("progress")
+def progress_cmd(
+    db: DbOption,
+    today: Today = None,
+    by_district: Annotated[bool, typer.Option("--by-district")] = False,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Progress of each programme target (or per district)."""
+    from lantian.ledger.retrofit_progress import programme_progress, progress_by_district
+
+    day = _date(today, "--today")
+    if by_district:
+        rows = _run(lambda con: progress_by_district(con, day), db)
+        _show(rows, format, ("programme", "district_code", "plans", "done", "overdue"))
+    else:
+        rows = _run(lambda con: programme_progress(con, day), db)
+        _show(rows, format, ("programme", "target_date", "target_count", "done", "status"))
+
+
+@retrofit_app.command("refresh-list")
+def refresh_list_cmd(
+    db: DbOption,
+    month: Annotated[str, typer.Option("--month")],
+    who: Who,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Remove listed lines that failed the monthly ULE test; notify the regulator."""
+    from lantian.ledger.retrofit_progress import refresh_dynamic_list
+
+    rows = _run(lambda con: refresh_dynamic_list(con, month, who), db)
+    _show(rows, format, ("plan_id", "enterprise", "line", "failed_points"))
+    echo_err(f"{len(rows)} line(s) removed from the dynamic list for {month}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``retrofit`` group."""
+    app.add_typer(retrofit_app, name="retrofit")
