@@ -7,6 +7,7 @@ import threading
 
 import duckdb
 import pytest
+
 from test_gateway_helpers import PW, Client, minute_packet, mn_of, register, start_gateway
 
 pytestmark = pytest.mark.timeout(60)
@@ -243,7 +244,7 @@ async def test_disk_nearly_full_stops_acknowledging_and_says_why(db_path):
             await asyncio.sleep(0.05)
         assert not gw.status.accepting
         assert "disk nearly full" in gw.status.reason
-        qn, raw = minute_packet(mn_of(1), 0)
+        _, raw = minute_packet(mn_of(1), 0)
         await c.send(raw)
         assert await c.wait_for("9014", timeout=0.5) is None
         assert gw.status.counts["not_acknowledged_disk"] == 1

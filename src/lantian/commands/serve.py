@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -97,12 +98,18 @@ def register(app: typer.Typer) -> None:
         Survives kill -9: every acknowledged packet was committed before its 9014 reply, and
         DuckDB replays its write-ahead log on the next start.
         """
-        logging.basicConfig(level=log_level.upper(),
-                            format="%(asctime)s CST %(levelname)s %(name)s: %(message)s")
-        logging.Formatter.converter = _cst_time
+        handler = logging.StreamHandler(sys.stderr)
+        fmt = logging.Formatter("%(asctime)s CST %(levelname)s %(name)s: %(message)s")
+        fmt.converter = _cst_time  # type: ignore[method-assign,assignment]
+        handler.setFormatter(fmt)
+        root = logging.getLogger("lantian")
+        root.addHandler(handler)
+        root.setLevel(log_level.upper())
         try:
             asyncio.run(run_server(db, host, gateway_port, http_port or None, forward_to))
         except LantianError as exc:
             fail(exc)
         except OSError as exc:
             fail(f"cannot listen on {host}:{gateway_port}: {exc}")
+        finally:
+            root.removeHandler(handler)

@@ -1,0 +1,171 @@
+"""Talk-back: history requests on gaps, set-time on drift, 1013 → 9013 + 1012, offline alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import duckdb
+import pytest
+
+from lantian.hj212 import build_packet
+from lantian.hj212.gwcodec import now_cst
+from lantian.hj212.talkback import (
+    HistoryRequest,
+    LoggerState,
+    SetTime,
+    TalkbackSettings,
+    is_offline,
+    observe,
+)
+from test_gateway_helpers import PW, Client, minute_packet, mn_of, register, start_gateway
+
+pytestmark = pytest.mark.timeout(60)
+S = TalkbackSettings()  # the defaults equal gateway.toml (checked below)
+T0 = dt.datetime(2024, 3, 1, 8, 0)
+
+
+def test_defaults_match_the_settings_file():
+    from lantian.hj212.gwsettings import load_settings
+
+    assert load_settings().talkback == S
+
+
+def test_minute_gap_asks_for_the_missing_minutes_only():
+    st = LoggerState("MN")
+    now = T0
+    assert observe(st, "2051", T0, now, S) == []
+    assert observe(st, "2051", T0 + dt.timedelta(minutes=1), now, S) == []
+    # 08:02..08:04 missing: next is 08:05 -> ask BeginTime 08:02, EndTime 08:04
+    acts = observe(st, "2051", T0 + dt.timedelta(minutes=5), now, S)
+    assert acts == [HistoryRequest("2051", T0 + dt.timedelta(minutes=2),
+                                   T0 + dt.timedelta(minutes=4), "minute_gap")]
+    # re-sent history moves nothing back and asks nothing
+    assert observe(st, "2051", T0 + dt.timedelta(minutes=3), now, S) == []
+    assert st.last_minute == T0 + dt.timedelta(minutes=5)
+
+
+def test_hour_gap_and_request_rate_limit():
+    st = LoggerState("MN")
+    now = T0
+    observe(st, "2061", T0, now, S)
+    acts = observe(st, "2061", T0 + dt.timedelta(hours=3), now, S)
+    assert acts == [HistoryRequest("2061", T0 + dt.timedelta(hours=1),
+                                   T0 + dt.timedelta(hours=2), "hour_gap")]
+    # another gap 10 s later is not asked for (history_request_min_interval_s = 60)
+    acts = observe(st, "2061", T0 + dt.timedelta(hours=5), now + dt.timedelta(seconds=10), S)
+    assert acts == []
+
+
+def test_drift_beyond_threshold_sets_clock_once():
+    st = LoggerState("MN")
+    now = T0
+    assert observe(st, "2011", now + dt.timedelta(seconds=119), now, S) == []
+    acts = observe(st, "2011", now - dt.timedelta(seconds=300), now, S)
+    assert acts == [SetTime(-300.0)]
+    # within clock_set_min_interval_s no second 1012
+    assert observe(st, "2011", now - dt.timedelta(seconds=300),
+                   now + dt.timedelta(seconds=30), S) == []
+
+
+def test_offline_after_factor_times_rtd_interval():
+    st = LoggerState("MN", last_seen=T0)
+    # 30 s x 10 = 300 s
+    assert not is_offline(st, T0 + dt.timedelta(seconds=300), S)
+    assert is_offline(st, T0 + dt.timedelta(seconds=301), S)
+
+
+async def test_gap_in_minute_data_sends_2051_history_request(db_path):
+    register(db_path, [mn_of(1)])
+    gw, port = await start_gateway(db_path)
+    try:
+        c = await Client().connect(port)
+        for m in (0, 1, 4):
+            qn, raw = minute_packet(mn_of(1), m)
+            await c.send(raw)
+            assert await c.wait_for("9014", qn=qn) is not None
+        req = await c.wait_for("2051", timeout=3)
+        assert req is not None
+        assert req.params["BeginTime"] == "20240301080200"
+        assert req.params["EndTime"] == "20240301080300"
+        assert req.needs_reply and req.mn == mn_of(1) and req.pw == PW
+        # the logger answers with the two missing minutes: stored, no new request
+        for m in (2, 3):
+            qn, raw = minute_packet(mn_of(1), m)
+            await c.send(raw)
+            assert await c.wait_for("9014", qn=qn) is not None
+        assert await c.wait_for("2051", timeout=0.3) is None
+        await c.close()
+    finally:
+        await gw.stop()
+    con = duckdb.connect(str(db_path), read_only=True)
+    assert con.execute("SELECT count(*) FROM flue_minute").fetchone()[0] == 5
+    rows = con.execute("SELECT cn, reason, begin_time, end_time FROM gateway_command").fetchall()
+    assert rows == [("2051", "minute_gap", T0 + dt.timedelta(minutes=2),
+                     T0 + dt.timedelta(minutes=3))]
+
+
+async def test_clock_drift_in_realtime_data_sends_1012(db_path):
+    register(db_path, [mn_of(1)])
+    gw, port = await start_gateway(db_path)
+    try:
+        c = await Client().connect(port)
+        t = (now_cst() - dt.timedelta(minutes=15)).replace(microsecond=0)
+        raw = build_packet(st="31", cn="2011", pw=PW, mn=mn_of(1), flag=5,
+                           qn=t.strftime("%Y%m%d%H%M%S") + "001",
+                           data_time=t.strftime("%Y%m%d%H%M%S"),
+                           values={"a21026": {"Rtd": 10.0, "Flag": "N"}})
+        before = now_cst().replace(microsecond=0)
+        await c.send(raw)
+        assert await c.wait_for("9014") is not None
+        req = await c.wait_for("1012", timeout=3)
+        assert req is not None
+        sent = dt.datetime.strptime(req.params["SystemTime"], "%Y%m%d%H%M%S")
+        assert before <= sent <= now_cst()
+        await c.close()
+    finally:
+        await gw.stop()
+
+
+async def test_time_calibration_request_gets_9013_and_1012(db_path):
+    register(db_path, [mn_of(1)])
+    gw, port = await start_gateway(db_path)
+    try:
+        c = await Client().connect(port)
+        raw = build_packet(st="31", cn="1013", pw=PW, mn=mn_of(1), flag=4,
+                           qn="20240301080000123")
+        await c.send(raw)
+        ack = await c.wait_for("9013", qn="20240301080000123")
+        assert ack is not None and ack.st == "91"
+        assert await c.wait_for("1012", timeout=3) is not None
+        await c.close()
+    finally:
+        await gw.stop()
+
+
+async def test_silent_logger_raises_offline_alert_and_clears_it(db_path):
+    register(db_path, [mn_of(1)])
+    # offline after 0.05 s x 4 = 0.2 s of silence
+    gw, port = await start_gateway(db_path)
+    gw.settings = gw.settings.with_(
+        talkback=TalkbackSettings(rtd_interval_s=0.05, offline_factor=4))
+    try:
+        c = await Client().connect(port)
+        qn, raw = minute_packet(mn_of(1), 0)
+        await c.send(raw)
+        assert await c.wait_for("9014", qn=qn) is not None
+        for _ in range(60):
+            if gw.status.counts["offline_alerts"]:
+                break
+            await asyncio.sleep(0.05)
+        assert gw.status.counts["offline_alerts"] == 1
+        qn, raw = minute_packet(mn_of(1), 1)
+        await c.send(raw)  # back online: the alert is cleared
+        assert await c.wait_for("9014", qn=qn) is not None
+        await asyncio.sleep(0.1)
+        await c.close()
+    finally:
+        await gw.stop()
+    con = duckdb.connect(str(db_path), read_only=True)
+    rows = con.execute("SELECT mn, kind, cleared_at IS NOT NULL FROM gateway_alert").fetchall()
+    assert rows[0] == (mn_of(1), "offline", True)

@@ -1,0 +1,131 @@
+"""``lantian serve`` as a process: SIGKILL mid-stream, restart on the same file, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from test_gateway_helpers import Client, minute_packet, mn_of, register
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _lantian() -> list[str]:
+    exe = Path(sys.executable).with_name("lantian")
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "from lantian.cli import main; main()"]
+
+
+def _start(db: Path, port: int, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [*_lantian(), "serve", "--db", str(db), "--gateway-port", str(port),
+         "--http-port", "0"],
+        stdout=subprocess.PIPE, stderr=log.open("ab"), env={**os.environ},
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited: {log.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"serve did not listen: {log.read_text()}")
+
+
+async def _stream(port: int, mns: list[str], acked: set, stop: asyncio.Event) -> None:
+    async def one(mn: str) -> None:
+        try:
+            c = await Client().connect(port)
+        except OSError:
+            return
+        m = 0
+        try:
+            while not stop.is_set():
+                qn, raw = minute_packet(mn, m, so2=float(m))
+                await c.send(raw)
+                if await c.wait_for("9014", qn=qn, timeout=2) is None:
+                    return
+                acked.add((mn, qn))
+                m += 1
+        except (ConnectionError, OSError):
+            return
+        finally:
+            await c.close()
+
+    await asyncio.gather(*(one(mn) for mn in mns))
+
+
+async def test_sigkill_mid_stream_loses_no_acknowledged_packet(tmp_path):
+    db = tmp_path / "serve.duckdb"
+    log = tmp_path / "serve.log"
+    mns = [mn_of(i) for i in range(20)]
+    register(db, mns)
+    port = _free_port()
+    proc = _start(db, port, log)
+    acked: set[tuple[str, str]] = set()
+    stop = asyncio.Event()
+    task = asyncio.create_task(_stream(port, mns, acked, stop))
+    for _ in range(100):  # let a good number of packets through, then kill mid-stream
+        await asyncio.sleep(0.05)
+        if len(acked) > 300:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    stop.set()
+    await task
+    assert len(acked) > 300
+
+    # restart on the same file (WAL replay), then a clean SIGTERM
+    proc = _start(db, port, log)
+    c = await Client().connect(port)
+    qn, raw = minute_packet(mns[0], 10_000)
+    await c.send(raw)
+    assert await c.wait_for("9014", qn=qn, timeout=5) is not None
+    acked.add((mns[0], qn))
+    await c.close()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, log.read_text()
+    assert proc.stdout is not None and proc.stdout.read() == b""  # stdout stays clean
+
+    con = duckdb.connect(str(db), read_only=True)
+    stored = set(con.execute(
+        "SELECT mn, qn FROM packet_journal WHERE verdict = 'accepted'").fetchall())
+    missing = acked - stored
+    assert not missing, f"{len(missing)} acknowledged packets lost, e.g. {sorted(missing)[:3]}"
+    n_min = con.execute("SELECT count(*) FROM flue_minute").fetchone()[0]
+    assert n_min >= len(acked)
+
+
+def test_serve_reports_a_port_in_use(tmp_path):
+    from typer.testing import CliRunner
+
+    from lantian.cli import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = CliRunner().invoke(app, ["serve", "--db", str(tmp_path / "x.duckdb"),
+                                     "--gateway-port", str(port), "--http-port", "0"])
+    assert r.exit_code != 0
+    assert r.stdout == ""
+    assert f"error: cannot listen on 127.0.0.1:{port}" in r.stderr
