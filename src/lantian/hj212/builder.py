@@ -89,7 +89,11 @@ def _frame_parts(header: list[tuple[str, str]], body: str, encoding: str,
                  sm4_key: bytes | None) -> bytes:
     """Frame header + CP body; with a key, encrypt the CP area after the CRC is taken."""
     head = "".join(f"{k}={v};" for k, v in header)
-    plain = f"{head}CP=&&{body}&&".encode(encoding)
+    try:
+        plain = f"{head}CP=&&{body}&&".encode(encoding)
+    except UnicodeEncodeError as exc:
+        raise PacketError(FieldIssue(None, "CP", f"text cannot be written in {encoding}: "
+                                                 f"{exc.object[exc.start:exc.end]!r}")) from exc
     framed = frame_segment(plain)
     if sm4_key is None:
         return framed
