@@ -88,6 +88,9 @@ def build_world(path: Path) -> World:
                 "nox_zs, nox_flag, o2_pct, flow_m3_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [mn, T0 + dt.timedelta(hours=i), i, hour_value(i, "so2"), hour_value(i, "so2") * 1.1,
                  flag, hour_value(i, "nox"), hour_value(i, "nox") * 1.1, "N", 11.0, 52.0])
+        con.execute("INSERT INTO flue_minute (mn, ts, packet_id, so2_mg_m3, so2_flag, o2_pct) "
+                    "SELECT ?, ? + to_minutes(i), 1000 + i, 20.0 + i % 3, 'N', 11.0 "
+                    "FROM range(60) t(i)", [mn, T0])
         passed = key != "zz"
         _insert(con, "month_ule_verdict", {
             "mn": mn, "source_type": stype, "month": MONTH, "production_hours": 700,

@@ -45,7 +45,7 @@ def _series(kind: str, mn: str, start: dt.datetime, end: dt.datetime, limit: int
             fmt: TableFormat, db: Any, user: Any) -> Response:
     start, end = _window(kind, start, end)
     if mn not in {r["mn"] for r in q.points(db, user).rows}:
-        raise Problem(404, f"monitoring point {mn} not found")
+        raise Problem(404, "monitoring point not found (or outside your scope)")
     rows = q.series(db, user, kind, [mn], start, end, limit, offset)
     return respond(rows, fmt, f"{kind}_{mn}", db, user,
                    {"limit": limit, "offset": offset, "time_zone": "Asia/Shanghai"})
