@@ -366,9 +366,9 @@ def targets_cmd(
             daily = daily_stats(place_hourly(hourly, registry, level))
             res = target_progress(daily, ibis.memtable(level_targets), as_of=day).execute()
             for r in res.sort_values(["place", "pollutant"]).to_dict("records"):
-                rows.append(
-                    {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
-                )
+                row = {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
+                row["as_of"] = day  # a date (CST), not a timestamp
+                rows.append(row)
     finally:
         con.close()
     if not rows:
