@@ -278,3 +278,61 @@ async def test_registry_change_is_picked_up_without_restart(db_path):
         await c.close()
     finally:
         await gw.stop()
+
+
+async def test_forwarding_relays_accepted_packets_after_upstream_comes_back(db_path):
+    from lantian.hj212 import Framer
+
+    up_port = _free_port()
+    register(db_path, [mn_of(1)])
+    from lantian.hj212.gateway import Gateway
+    from test_gateway_helpers import fast_settings
+
+    gw = Gateway(db_path, fast_settings(forward_retry_interval_s=0.1),
+                 forward_to=f"127.0.0.1:{up_port}")
+    port = await gw.start("127.0.0.1", 0)
+    got: list[bytes] = []
+
+    async def upstream(reader, writer):
+        fr = Framer()
+        while data := await reader.read(65536):
+            got.extend(f for f in fr.feed(data) if isinstance(f, bytes))
+        writer.close()
+
+    server = None
+    try:
+        c = await Client().connect(port)
+        sent = []
+        for m in range(3):
+            qn, raw = minute_packet(mn_of(1), m)
+            await c.send(raw)
+            assert await c.wait_for("9014", qn=qn) is not None
+            sent.append(raw.rstrip(b"\r\n"))
+        await c.send(raw)  # a duplicate is not forwarded again
+        assert await c.wait_for("9014") is not None
+        await asyncio.sleep(0.3)  # upstream down: kept in the queue
+        assert gw.status.counts["forward_failures"] >= 1
+        q = await gw._run_db(lambda: gw._store.con.execute(
+            "SELECT count(*) FROM forward_queue").fetchone()[0])
+        assert q == 3
+        server = await asyncio.start_server(upstream, "127.0.0.1", up_port)
+        for _ in range(100):
+            if len(got) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        assert got == sent
+        await c.close()
+    finally:
+        await gw.stop()
+        if server is not None:
+            server.close()
+    con = _db(db_path)
+    assert con.execute("SELECT count(*) FROM forward_queue").fetchone()[0] == 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

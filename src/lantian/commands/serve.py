@@ -26,22 +26,26 @@ def _cst_time(secs: float | None) -> time.struct_time:
     return time.gmtime((secs if secs is not None else time.time()) + 8 * 3600)
 
 
-def _make_api(db_path: Path, host: str, port: int) -> Any | None:
-    """Return a uvicorn Server for ``lantian.api.create_app`` or None when there is no API."""
+def _make_api(gw: Any, host: str, port: int) -> Any | None:
+    """Return a uvicorn Server for ``lantian.api.app.create_app``, or None when absent.
+
+    The app shares the gateway's database connection (one writer per DuckDB file); its
+    ``state.gateway`` is the running :class:`~lantian.hj212.gateway.Gateway` (status).
+    """
     try:
-        from lantian.api import create_app  # type: ignore[attr-defined]
-    except ImportError:
-        try:
-            from lantian.api.app import create_app
-        except ImportError:
-            log.warning("lantian.api.create_app not available: serving the gateway only")
-            return None
+        from lantian.api.app import create_app
+    except ImportError as exc:
+        log.warning("HTTP API not available (%s): serving the gateway only", exc)
+        return None
     import uvicorn
 
-    app = create_app(db_path)
+    app = create_app(gw.db_path, con=gw.connection)
+    app.state.gateway = gw
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    # lantian serve owns SIGTERM/SIGINT (it stops the gateway too): uvicorn must not take them
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
     return server
 
 
@@ -58,7 +62,7 @@ async def run_server(db: Path, host: str, gateway_port: int, http_port: int | No
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     api_task = None
-    api = _make_api(db, host, http_port) if http_port else None
+    api = _make_api(gw, host, http_port) if http_port else None
     if api is not None:
         api_task = asyncio.create_task(api.serve())
         echo_err(f"lantian HTTP API on http://{host}:{http_port}/")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lantian.errors import ConfigurationError
 from lantian.hj212 import gwcodec
 from lantian.hj212.gwsettings import GatewaySettings, load_settings
 from lantian.hj212.gwstore import GatewayStore, Incoming
@@ -152,6 +153,13 @@ class Gateway:
                  forward_to: str | None = None) -> None:
         self.db_path = Path(db_path)
         self.settings = settings or load_settings()
+        if forward_to is not None:
+            from lantian.hj212.forward import parse_target
+
+            try:
+                parse_target(forward_to)
+            except ValueError as exc:
+                raise ConfigurationError(str(exc)) from None
         self.forward_to = forward_to
         self.status = GatewayStatus()
         self.conns: set[_Conn] = set()
@@ -206,6 +214,13 @@ class Gateway:
             await self._run_db(self._store.close)
         self._db.shutdown(wait=True)
         log.info("gateway stopped: %s", self.status.as_dict())
+
+    @property
+    def connection(self) -> Any:
+        """The gateway's DuckDB connection (share it through ``.cursor()`` only)."""
+        if self._store is None:
+            raise RuntimeError("gateway not started")
+        return self._store.con
 
     async def refresh_registry(self) -> None:
         """Reload the registry snapshot from the database."""
@@ -311,7 +326,8 @@ class Gateway:
         batch = self._queue[: self.settings.batch_max]
         del self._queue[: len(batch)]
         try:
-            verdicts = await self._run_db(self._store.store_batch, [i for _, i in batch])
+            verdicts = await self._run_db(self._store.store_batch, [i for _, i in batch],
+                                          self.forward_to)
         except Exception as exc:  # the store failed: acknowledge nothing, say why
             log.error("commit of %d packets failed, none acknowledged: %s", len(batch), exc)
             self.status.counts["commit_failures"] += 1
@@ -320,7 +336,6 @@ class Gateway:
             return
         self.status.counts["batches"] += 1
         now = gwcodec.now_cst()
-        forward: list[bytes] = []
         for (conn, inc), verdict in zip(batch, verdicts, strict=True):
             conn.add_pending(-1)
             pkt = inc.packet
@@ -330,11 +345,7 @@ class Gateway:
             if pkt.needs_reply:
                 conn.write(self._reply(pkt, "9014"))
                 self.status.counts["acked"] += 1
-            if verdict == "accepted" and self.forward_to:
-                forward.append(inc.frame)
             self._talkback(conn, pkt, now)
-        if forward and self.forward_to:
-            self._db.submit(self._store.enqueue_forward, self.forward_to, forward, now)
 
     # -- talk-back --------------------------------------------------------------------
     def _talkback(self, conn: _Conn, pkt: Any, now: dt.datetime) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from lantian.ledger.registry import MonitoringPoint, points_cache
 from lantian.store.db import connect
 from lantian.store.ingest import Incoming as StoreIncoming
-from lantian.store.ingest import PacketStore
+from lantian.store.ingest import PacketStore, cst_now
 from lantian.store.traffic import RejectedTraffic, log_rejected_traffic, rejected_traffic_counts
 
 __all__ = ["GatewayStore", "Incoming"]
@@ -59,15 +59,21 @@ class GatewayStore:
         return points_cache(self.con)
 
     # -- packets ----------------------------------------------------------------------
-    def store_batch(self, items: Sequence[Incoming]) -> list[str]:
+    def store_batch(self, items: Sequence[Incoming], forward_to: str | None = None) -> list[str]:
         """Journal and store a batch in one transaction; return one verdict per item.
 
         Verdicts: ``accepted`` or ``duplicate`` (both durably stored, both acknowledged).
+        With ``forward_to`` the accepted frames are also queued for the upstream platform
+        before this returns (so before any acknowledgement).
         """
         verdicts = self._packets.ingest(
             [StoreIncoming(i.frame, i.peer, i.received_at, packet=i.packet) for i in items]
         )
-        return [v.verdict for v in verdicts]
+        out = [v.verdict for v in verdicts]
+        if forward_to:
+            frames = [i.frame for i, v in zip(items, out, strict=True) if v == "accepted"]
+            self.enqueue_forward(forward_to, frames, cst_now())
+        return out
 
     def record_rejected(self, peer: str, frame: bytes, reason: str, mn: str | None) -> None:
         """Log a rejected packet (unknown MN, wrong password, bad CRC) without storing data."""
