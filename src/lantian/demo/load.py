@@ -1,0 +1,110 @@
+"""Load a generated demo province into a Lantian database (``load_demo``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from lantian.errors import InputFileError
+from lantian.store.db import connect
+
+__all__ = ["LoadSummary", "load_demo", "register_points"]
+
+DEMO_JURISDICTION = "CN-43"  # the demo province's districts are Hunan codes (43xxxx)
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """What :func:`load_demo` stored."""
+
+    points: int
+    minute_rows: int
+    param_rows: int
+    maintenance_rows: int
+
+
+def register_points(con, points: list[dict]) -> int:
+    """Insert enterprises, outlets and monitoring points of the registry file (idempotent)."""
+    n = 0
+    for p in points:
+        row = con.execute("SELECT id FROM enterprise WHERE name = ?", [p["enterprise"]]).fetchone()
+        if row is None:
+            row = con.execute(
+                "INSERT INTO enterprise (name, credit_code, sector, district_code) "
+                "VALUES (?, ?, ?, ?) RETURNING id",
+                [p["enterprise"], p["credit_code"], p["sector"], p["district_code"]],
+            ).fetchone()
+        ent = row[0]
+        row = con.execute("SELECT id FROM outlet WHERE enterprise_id = ? AND name = ?",
+                          [ent, p["outlet"]]).fetchone()
+        if row is None:
+            row = con.execute(
+                "INSERT INTO outlet (enterprise_id, name, source_type, jurisdiction) "
+                "VALUES (?, ?, ?, ?) RETURNING id",
+                [ent, p["outlet"], p["source_type"], DEMO_JURISDICTION],
+            ).fetchone()
+        if con.execute("SELECT 1 FROM monitoring_point WHERE mn = ?", [p["mn"]]).fetchone():
+            continue
+        con.execute(
+            "INSERT INTO monitoring_point (mn, password, outlet_id, source_type, protocol, "
+            "parameters) VALUES (?, ?, ?, ?, '2017', ?)",
+            [p["mn"], p["password"], row[0], p["source_type"], p["parameters"]],
+        )
+        n += 1
+    return n
+
+
+def load_demo(db: str | Path, directory: str | Path) -> LoadSummary:
+    """Register the demo province of ``directory`` and load its data into ``db``.
+
+    Parquet minute files go straight into ``flue_minute``; ``params.parquet`` into
+    ``value_long``; ``maintenance.csv`` into ``maintenance_record``. HJ 212 packet files
+    (``hj212/``) go through the store's importer (``lantian import packets``).
+    """
+    d = Path(directory)
+    reg = d / "registry.json"
+    if not reg.is_file():
+        raise InputFileError(f"{reg} not found: not a demo directory (run `lantian demo generate`)")
+    points = json.loads(reg.read_text("utf-8"))["points"]
+    con = connect(db)
+    try:
+        con.execute("BEGIN")
+        register_points(con, points)
+        minute_rows = 0
+        files = sorted((d / "flue_minute").glob("*.parquet")) if (d / "flue_minute").is_dir() else []
+        if files:
+            before = con.execute("SELECT count(*) FROM flue_minute").fetchone()[0]
+            con.execute("INSERT OR IGNORE INTO flue_minute BY NAME SELECT * FROM read_parquet(?)",
+                        [[str(f) for f in files]])
+            minute_rows = con.execute("SELECT count(*) FROM flue_minute").fetchone()[0] - before
+        param_rows = 0
+        if (d / "params.parquet").is_file():
+            param_rows = con.execute(
+                "INSERT INTO value_long BY NAME SELECT * FROM read_parquet(?)",
+                [str(d / "params.parquet")]).fetchone()[0]
+        maint = 0
+        if (d / "maintenance.csv").is_file():
+            from lantian.engine.quality.maintenance import insert_records, read_maintenance
+
+            maint = insert_records(con, read_maintenance(d / "maintenance.csv"))
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    if (d / "hj212").is_dir() and any((d / "hj212").iterdir()):
+        minute_rows += _import_packets(db, d / "hj212")
+    return LoadSummary(len(points), int(minute_rows), int(param_rows), int(maint))
+
+
+def _import_packets(db: str | Path, folder: Path) -> int:
+    """HJ 212 text files through the store's bulk importer."""
+    try:
+        from lantian.store.bulk import import_files  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise InputFileError("this installation has no HJ 212 bulk importer "
+                             "(lantian.store.bulk.import_files)") from exc
+    res = import_files(db, sorted(folder.glob("*.txt")))
+    return int(getattr(res, "stored", 0))

@@ -1,0 +1,115 @@
+"""Detectors on what was (not) received: ``missing`` data and ``calibration_change``.
+
+``missing``: minute packets expected every minute from a point that sends minute data
+(HJ 212-2017 CN=2051); points that send no minute data in the month are not expected to.
+``calibration_change``: analyser parameters (HJ 212-2017 B.10: ``i13001`` range, ``i13007``
+intercept, ``i13008`` slope) that changed without a maintenance or calibration record of the
+O&M contractor around the change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
+from ibis import _
+
+from lantian.engine.quality.frames import event_table, evidence
+from lantian.engine.quality.thresholds import Thresholds
+
+__all__ = ["CALIBRATION_CODES", "calibration_change", "missing", "transmission_rates"]
+
+#: HJ 212-2017 Table B.10 instrument parameters watched for changes.
+CALIBRATION_CODES: dict[str, str] = {"i13001": "range", "i13007": "intercept", "i13008": "slope"}
+
+
+def transmission_rates(minute: ir.Table) -> ir.Table:
+    """Share of expected minute packets received per (mn, day) [0..1] (day = CST date)."""
+    t = minute.mutate(day=_.ts.truncate("D"))
+    return t.group_by(["mn", "day"]).aggregate(received=t.count()).mutate(
+        rate=_.received / 1440.0)
+
+
+def missing(minute: ir.Table, start: dt.datetime, end: dt.datetime,
+            th: Thresholds) -> ir.Table:
+    """Gaps between minute packets longer than ``missing.gap_minutes``.
+
+    ``start``/``end`` bound the month (CST, end exclusive); gaps at the month's start and end
+    count too. Severity ``high`` from ``missing.high_minutes``, else ``medium``. Evidence:
+    gap length and the month's transmission rate of the point.
+    """
+    total_min = int((end - start).total_seconds() // 60)
+    w = ibis.window(group_by="mn", order_by="ts")
+    t = minute.select("mn", "ts").mutate(e=_.ts.epoch_seconds())
+    t = t.mutate(pe=t.e.lag().over(w), pts=t.ts.lag().over(w))
+    inner = t.filter((t.e - t.pe) > 60).select(
+        "mn", gap_start=t.pts + ibis.interval(minutes=1),
+        gap_end=t.ts - ibis.interval(minutes=1), minutes=((t.e - t.pe) // 60 - 1))
+    per = minute.group_by("mn").aggregate(first=_.ts.min(), last=_.ts.max(), n=_.count())
+    s_lit = ibis.literal(start).cast("timestamp")
+    e_lit = ibis.literal(end).cast("timestamp")
+    head = per.select("mn", gap_start=s_lit, gap_end=per.first - ibis.interval(minutes=1),
+                      minutes=(per.first.epoch_seconds() - s_lit.epoch_seconds()) // 60)
+    tail = per.select("mn", gap_start=per.last + ibis.interval(minutes=1),
+                      gap_end=e_lit - ibis.interval(minutes=1),
+                      minutes=(e_lit.epoch_seconds() - per.last.epoch_seconds()) // 60 - 1)
+    def _norm(x: ir.Table) -> ir.Table:
+        return x.select(mn=x.mn.cast("string"), gap_start=x.gap_start.cast("timestamp"),
+                        gap_end=x.gap_end.cast("timestamp"), minutes=x.minutes.cast("int64"))
+
+    gaps = ibis.union(_norm(inner), _norm(head), _norm(tail), distinct=False)
+    gaps = gaps.filter(gaps.minutes > th.get("missing", "gap_minutes"))
+    gaps = gaps.inner_join(per.select("mn", n=per.n), "mn")
+    rate = gaps.n / float(total_min)
+    sev = ibis.ifelse(gaps.minutes >= th.get("missing", "high_minutes"), "high", "medium")
+    return event_table(gaps, "missing", pollutant=None, start=gaps.gap_start, end=gaps.gap_end,
+                       severity=sev, evid=evidence(minutes=gaps.minutes,
+                                                   month_transmission_rate=rate))
+
+
+def calibration_change(params: ir.Table, maintenance: ir.Table, start: dt.datetime,
+                       end: dt.datetime, th: Thresholds) -> ir.Table:
+    """Changes of slope, intercept or range not covered by a maintenance record.
+
+    ``params`` has (mn, ts, code, num, text) — ``value_long`` rows, the pollutant code
+    (PolId) in ``text``; ``maintenance`` has (mn, start_ts, end_ts). A value differs from the
+    previous report of the same (mn, code, PolId) by more than
+    ``min_rel_change`` × max(|previous|, 1). It is covered when a record of the point starts
+    or ends within ``record_window_h`` hours of it. Uncovered changes of slope or intercept
+    are ``high``, of the range ``medium``.
+    """
+    p = params.filter(params.code.isin(list(CALIBRATION_CODES)) & params.num.notnull())
+    w = ibis.window(group_by=["mn", "code", "text"], order_by="ts")
+    p = p.mutate(prev=p.num.lag().over(w))
+    p = p.filter((p.ts >= ibis.literal(start).cast("timestamp"))
+                 & (p.ts < ibis.literal(end).cast("timestamp")))
+    scale = ibis.greatest(p.prev.abs(), ibis.literal(1.0))
+    ch = p.filter(p.prev.notnull()
+                  & ((p.num - p.prev).abs() > th.get("calibration_change", "min_rel_change") * scale))
+    win = int(th.get("calibration_change", "record_window_h") * 3600)
+    m = maintenance.select(_mmn=maintenance.mn, _ms=maintenance.start_ts.epoch_seconds(),
+                           _me=maintenance.end_ts.epoch_seconds())
+    ch = ch.mutate(e=ch.ts.epoch_seconds())
+    covered = ch.inner_join(m, [ch.mn == m._mmn, ch.e >= m._ms - win, ch.e <= m._me + win])
+    covered = covered.select("mn", "ts", "code", "text").distinct()
+    cov = covered.select(_cmn=covered.mn, _cts=covered.ts, _ccode=covered.code,
+                         _ctext=covered.text)
+    un = ch.anti_join(cov, [ch.mn == cov._cmn, ch.ts == cov._cts, ch.code == cov._ccode,
+                            ch.text == cov._ctext])
+    pol = _pollutant_of(un.text)
+    sev = ibis.ifelse(un.code == "i13001", "medium", "high")
+    kind = ibis.cases(*[(un.code == c, n) for c, n in CALIBRATION_CODES.items()], else_="other")
+    return event_table(un, "calibration_change", pollutant=pol, start=un.ts, end=un.ts,
+                       severity=sev, evid=evidence(parameter=kind, code=un.code,
+                                                   before=un.prev, after=un.num))
+
+
+def _pollutant_of(code: ir.StringValue) -> ir.StringValue:
+    """Glossary key of an HJ 212 pollutant code (2017 or 2005 dialect); the code if unknown."""
+    from lantian.catalog.glossary import glossary
+
+    cases = []
+    for e in glossary():
+        cases.append((code == e.code_2017, e.key))
+    return ibis.cases(*cases, else_=code)

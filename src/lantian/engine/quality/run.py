@@ -1,0 +1,106 @@
+"""All quality detectors over one month, as one Ibis event table.
+
+:func:`quality_events` is what ``lantian qc`` runs: it builds the running state, the long
+minute frame and the engine's valid hours (:func:`lantian.engine.hours.valid_hours`) once and
+unions every detector's events (:data:`DETECTORS` order). It never executes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ibis.expr.types as ir
+from ibis import _
+
+from lantian.engine.backends import month_bounds
+from lantian.engine.hours import valid_hours
+from lantian.engine.quality import conduct, process, records, statistics, values
+from lantian.engine.quality.frames import long_minutes, running_minutes
+from lantian.engine.quality.thresholds import Thresholds, load_thresholds
+
+__all__ = ["DETECTORS", "quality_events"]
+
+DETECTORS: tuple[str, ...] = (
+    "constant", "zero", "over_range", "pinned_under_limit", "dilution", "false_stop",
+    "level_shift", "spike", "missing", "flag_abuse", "calibration_change", "zs_mismatch",
+)
+
+
+def quality_events(
+    minute: ir.Table,
+    *,
+    month: str,
+    points: ir.Table,
+    limits: ir.Table,
+    ranges: ir.Table,
+    params: ir.Table | None = None,
+    maintenance: ir.Table | None = None,
+    keys: Sequence[str] = ("pm", "so2", "nox"),
+    detectors: Sequence[str] = DETECTORS,
+    thresholds: Thresholds | None = None,
+) -> ir.Table:
+    """Events of every requested detector for ``month`` (``YYYY-MM``, CST).
+
+    Parameters
+    ----------
+    minute
+        ``flue_minute`` rows of the month.
+    points
+        (mn, source_type) of the registered points.
+    limits
+        (mn, pollutant, limit_mg_m3, o2_ref_pct) from the limit catalogue.
+    ranges
+        (mn, pollutant, range_mg_m3): analyser ranges (reported ``i13001`` or default).
+    params, maintenance
+        ``value_long`` parameter rows (mn, ts, code, num, text) and maintenance records
+        (mn, start_ts, end_ts); without ``params`` ``calibration_change`` is skipped.
+    keys
+        Pollutant keys to screen (glossary keys).
+
+    """
+    th = thresholds or load_thresholds()
+    start, end = month_bounds(month)
+    keys = list(keys)
+    want = set(detectors)
+    m = running_minutes(minute, th)
+    out: list[ir.Table] = []
+    hours = process.running_hours(valid_hours(minute, keys), th)
+    hl = statistics.hour_long(hours, keys)
+    if "constant" in want:
+        out.append(values.constant(long_minutes(m, [*keys, "o2", "flow"]), th))
+    if want & {"zero", "over_range", "zs_mismatch", "flag_abuse"}:
+        lp = long_minutes(m, [*keys, "o2"], with_zs=True)
+        if "zero" in want:
+            pres = statistics.hour_long(hours, [*keys, "o2"]).group_by(["mn", "pollutant"])
+            pres = pres.aggregate(month_median=_.value.median())
+            out.append(values.zero(lp, pres, th))
+        lp = lp.filter(_.pollutant != "o2")
+        if "over_range" in want:
+            out.append(values.over_range(lp, ranges, th))
+        if "zs_mismatch" in want:
+            out.append(process.zs_mismatch(lp, limits, th))
+        if "flag_abuse" in want:
+            run_h = hours.filter(_.running).group_by("mn").aggregate(hours=_.count())
+            out.append(conduct.flag_abuse(lp, limits, run_h, th))
+    if "false_stop" in want:
+        out.append(process.false_stop(m, th))
+    if "missing" in want:
+        out.append(records.missing(minute, start, end, th))
+    if "dilution" in want:
+        out.append(process.dilution(hours, points, th))
+    if "pinned_under_limit" in want:
+        out.append(conduct.pinned_under_limit(hours, limits, keys, th))
+    if "level_shift" in want:
+        out.append(statistics.level_shift(hl, th))
+    if "spike" in want:
+        out.append(statistics.spike(hl, th))
+    if "calibration_change" in want and params is not None and maintenance is not None:
+        out.append(records.calibration_change(params, maintenance, start, end, th))
+    from lantian.engine.quality.frames import empty_events
+
+    if not out:
+        return empty_events()
+    res = out[0]
+    for t in out[1:]:
+        res = res.union(t, distinct=False)
+    return res

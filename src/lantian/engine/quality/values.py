@@ -1,0 +1,109 @@
+"""Detectors on single minute values: frozen (``constant``), ``zero``, ``over_range``.
+
+Input is the long minute frame of :func:`lantian.engine.quality.frames.long_minutes`
+(mn, ts [CST minute start], running, pollutant, value, flag). Only minutes flagged ``N``
+(HJ 212-2017 §6.6.4, instrument normal) count for ``constant`` and ``zero``: minutes already
+marked invalid are not data a regulator is misled by. ``over_range`` also reads ``T``.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+from ibis import _
+
+from lantian.engine.quality.frames import event_table, evidence, runs
+from lantian.engine.quality.thresholds import Thresholds
+
+__all__ = ["constant", "over_range", "zero"]
+
+_KEYS = ("mn", "pollutant")
+
+
+def constant(long: ir.Table, th: Thresholds) -> ir.Table:
+    """Runs of identical minute values while the source runs.
+
+    A minute is *repeated* when its value, rounded to ``constant.decimals``, equals the
+    previous minute's and the two minutes are adjacent. A run of repeats of at least
+    ``constant.min_minutes`` is an event (``medium``; ``high`` from ``constant.high_minutes``).
+    Values at or below ``constant.min_level`` are left to :func:`zero`.
+
+    References
+    ----------
+    Issue 4 (an hour of identical three-decimal readings is already suspicious).
+
+    """
+    dec = int(th.get("constant", "decimals"))
+    min_run = int(th.get("constant", "min_minutes"))
+    t = long.filter(_.running & (_.flag == "N") & (_.value > th.get("constant", "min_level")))
+    t = t.mutate(v=t.value.round(dec), e=t.ts.epoch_seconds())
+    # Any run of at least min_run minutes covers a whole aligned block of half that length:
+    # find frozen blocks with one hash aggregation, then order only the rows near them.
+    block_s = 60 * max(1, (min_run + 1) // 2)
+    t = t.mutate(block=t.e // block_s)
+    blocks = t.group_by([*_KEYS, "block"]).aggregate(n=t.count(), lo=t.v.min(), hi=t.v.max())
+    frozen = blocks.filter((blocks.n == block_s // 60) & (blocks.lo == blocks.hi))
+    near = ibis.union(*[frozen.select(_cmn=frozen.mn, _cpol=frozen.pollutant,
+                                      _cb=frozen.block + k) for k in (-1, 0, 1)],
+                      distinct=True)
+    t = t.semi_join(near, [t.mn == near._cmn, t.pollutant == near._cpol, t.block == near._cb])
+    w = ibis.window(group_by=list(_KEYS), order_by="ts")
+    t = t.mutate(pv=t.v.lag().over(w), pe=t.e.lag().over(w))
+    same = t.filter((t.v == t.pv) & (t.e - t.pe == 60))
+    r = runs(same, _KEYS, step_s=60)
+    g = r.group_by([*_KEYS, "run"]).aggregate(
+        first=r.ts.min(), last=r.ts.max(), n=r.count(), value=r.v.max())
+    g = g.mutate(minutes=g.n + 1)
+    g = g.filter(g.minutes >= min_run)
+    sev = ibis.ifelse(g.minutes >= int(th.get("constant", "high_minutes")), "high", "medium")
+    # the first repeated minute equals the minute before it: the run starts one minute earlier
+    start = g.first - ibis.interval(minutes=1)
+    return event_table(g, "constant", pollutant=g.pollutant, start=start, end=g.last,
+                       severity=sev, evid=evidence(value=g.value, minutes=g.minutes))
+
+
+def zero(long: ir.Table, presence: ir.Table, th: Thresholds) -> ir.Table:
+    """Zero or negative values of a pollutant that is normally present, while running.
+
+    ``presence`` has (mn, pollutant, month_median): the median of the valid running hourly
+    means of the month. The pollutant is *present* when that median is at least
+    ``zero.presence_median`` (gas-boiler SO2 near zero is not a fault). Runs of at least
+    ``zero.min_minutes`` minutes flagged ``N`` and ≤ 0 are events (``medium``; ``high`` from
+    an hour on).
+    """
+    pres = presence.filter(presence.month_median >= th.get("zero", "presence_median"))
+    pres = pres.select(_pmn=pres.mn, _ppol=pres.pollutant, month_median=pres.month_median)
+    t = long.filter(_.running & (_.flag == "N") & (_.value <= 0))
+    t = t.inner_join(pres, [t.mn == pres._pmn, t.pollutant == pres._ppol]).drop("_pmn", "_ppol")
+    r = runs(t, _KEYS, step_s=60)
+    g = r.group_by([*_KEYS, "run"]).aggregate(
+        first=r.ts.min(), last=r.ts.max(), minutes=r.count(), low=r.value.min(),
+        month_median=r.month_median.max())
+    g = g.filter(g.minutes >= int(th.get("zero", "min_minutes")))
+    sev = ibis.ifelse(g.minutes >= 60, "high", "medium")
+    return event_table(g, "zero", pollutant=g.pollutant, start=g.first, end=g.last,
+                       severity=sev, evid=evidence(minutes=g.minutes, lowest=g.low,
+                                                   month_median=g.month_median))
+
+
+def over_range(long: ir.Table, ranges: ir.Table, th: Thresholds) -> ir.Table:
+    """Minutes above the analyser range or flagged ``T`` (HJ 212-2017 §6.6.4).
+
+    ``ranges`` has (mn, pollutant, range_mg_m3): the range the point reported (``i13001``)
+    or ``over_range.default_range_factor`` × the limit. Runs of at least
+    ``over_range.min_minutes`` are events (``medium``; ``high`` from an hour on).
+    """
+    rg = ranges.select(_rmn=ranges.mn, _rpol=ranges.pollutant, range_mg_m3=ranges.range_mg_m3)
+    t = long.left_join(rg, [long.mn == rg._rmn, long.pollutant == rg._rpol]).drop("_rmn", "_rpol")
+    hit = (t.flag == "T") | (t.value > t.range_mg_m3).fill_null(False)
+    t = t.filter(hit)
+    r = runs(t, _KEYS, step_s=60, gap_s=300)
+    g = r.group_by([*_KEYS, "run"]).aggregate(
+        first=r.ts.min(), last=r.ts.max(), minutes=r.count(), highest=r.value.max(),
+        range_mg_m3=r.range_mg_m3.max(), t_flags=(r.flag == "T").cast("int64").sum())
+    g = g.filter(g.minutes >= int(th.get("over_range", "min_minutes")))
+    sev = ibis.ifelse(g.minutes >= 60, "high", "medium")
+    return event_table(g, "over_range", pollutant=g.pollutant, start=g.first, end=g.last,
+                       severity=sev, evid=evidence(minutes=g.minutes, highest=g.highest,
+                                                   range_mg_m3=g.range_mg_m3,
+                                                   t_flag_minutes=g.t_flags))
