@@ -184,6 +184,8 @@ class Gateway:
         raise_nofile_limit()
         self._store = await self._run_db(GatewayStore, self.db_path)
         await self.refresh_registry()
+        for mn, (minute, hour) in (await self._run_db(self._store.last_period_times)).items():
+            self.loggers[mn] = LoggerState(mn, last_minute=minute, last_hour=hour)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _Conn(self), host, port, backlog=4096)
         self._tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._sweeper())]

@@ -115,11 +115,15 @@ class GatewayStore:
              row.get("begin_time"), row.get("end_time"), row.get("raw")],
         )
 
-    def last_period_times(self, mn: str) -> tuple[dt.datetime | None, dt.datetime | None]:
-        """Latest stored minute and hour DataTime of one logger (CST), for gap detection."""
-        m = self.con.execute("SELECT max(ts) FROM flue_minute WHERE mn = ?", [mn]).fetchone()
-        h = self.con.execute("SELECT max(ts) FROM flue_hour WHERE mn = ?", [mn]).fetchone()
-        return (m[0] if m else None, h[0] if h else None)
+    def last_period_times(self) -> dict[str, tuple[dt.datetime | None, dt.datetime | None]]:
+        """Latest stored minute and hour DataTime of every logger (CST), for gap detection."""
+        rows = self.con.execute(
+            "SELECT mn, max(m), max(h) FROM ("
+            " SELECT mn, max(ts) AS m, NULL::TIMESTAMP AS h FROM flue_minute GROUP BY mn"
+            " UNION ALL"
+            " SELECT mn, NULL::TIMESTAMP, max(ts) FROM flue_hour GROUP BY mn) GROUP BY mn"
+        ).fetchall()
+        return {mn: (m, h) for mn, m, h in rows}
 
     # -- forwarding queue -------------------------------------------------------------
     def enqueue_forward(self, target: str, frames: Sequence[bytes], at: dt.datetime) -> None:

@@ -114,6 +114,7 @@ class _Logger:
     stats: Counter[str]
     clock_offset: float = 0.0  # seconds the logger's clock is ahead of the platform
     qn_seq: int = 0
+    last_rtd: dt.datetime | None = None
     waiting: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     writer: asyncio.StreamWriter | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -121,6 +122,18 @@ class _Logger:
 
     def now(self) -> dt.datetime:
         return gwcodec.now_cst() + dt.timedelta(seconds=self.clock_offset)
+
+    def rtd_time(self) -> dt.datetime:
+        """DataTime of the next real-time packet: the logger's clock, strictly increasing.
+
+        With ``rate`` > 1 two real-time packets can fall in the same second; a real logger
+        sends one per interval, so the simulator moves the later one on by a second.
+        """
+        t = self.now().replace(microsecond=0)
+        if self.last_rtd is not None and t <= self.last_rtd:
+            t = self.last_rtd + dt.timedelta(seconds=1)
+        self.last_rtd = t
+        return t
 
     def qn(self) -> str:
         self.qn_seq = (self.qn_seq + 1) % 1000
@@ -290,7 +303,7 @@ async def run_logger(spec: LoggerSpec, host: str, port: int, *, rate: float, dur
                 now = loop.time()
                 if now >= next_rtd:
                     next_rtd += rtd_every
-                    await lg.send("2011", lg.now().replace(microsecond=0), timeout, retries)
+                    await lg.send("2011", lg.rtd_time(), timeout, retries)
                 if now >= next_min:
                     next_min += min_every
                     await lg.send("2051", period, timeout, retries)
