@@ -72,7 +72,9 @@ def daily_aqi(d: pd.DataFrame) -> np.ndarray:
     cols += [one]
     stack = np.vstack(cols).T
     with np.errstate(all="ignore"):
-        return np.where(np.isnan(stack).all(axis=1), np.nan, np.nanmax(np.nan_to_num(stack, nan=-1), axis=1))
+        return np.where(
+            np.isnan(stack).all(axis=1), np.nan, np.nanmax(np.nan_to_num(stack, nan=-1), axis=1)
+        )
 
 
 def yearly(d: pd.DataFrame) -> pd.DataFrame:
@@ -92,7 +94,9 @@ def yearly(d: pd.DataFrame) -> pd.DataFrame:
         ("o3_8h", 90, "o3_8h_p90"),
     ):
         out[name] = g[col].agg(
-            lambda s, p=p: np.percentile(s.dropna(), p, method="linear") if s.notna().any() else np.nan
+            lambda s, p=p: (
+                np.percentile(s.dropna(), p, method="linear") if s.notna().any() else np.nan
+            )
         )
     good_top = max(lv.aqi_high or 0 for lv in cat.levels() if lv.good_day)
     heavy_from = min(lv.aqi_low for lv in cat.levels() if lv.heavy_pollution)

@@ -10,9 +10,9 @@ import ibis
 import pandas as pd
 import pytest
 
+from conftest import dataset
 from lantian.catalog import aq as cat
 from lantian.engine.aqi import combine, daily_aqi, hourly_aqi, iaqi, iaqi_expr
-from conftest import dataset
 
 # ---------------------------------------------------------------- worked examples (scalar)
 
@@ -94,9 +94,8 @@ def test_combine_primary_and_levels():
     r = combine({"o3": 51})
     assert (r.aqi, r.primary, r.level) == (51, ("o3",), 2)
     assert combine({"so2": None}).aqi is None
-    assert [cat.level_for(a).level for a in (0, 50, 51, 100, 101, 150, 151, 200, 201, 300, 301, 500)] == [
-        1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6,
-    ]  # fmt: skip
+    edges = (0, 50, 51, 100, 101, 150, 151, 200, 201, 300, 301, 500)
+    assert [cat.level_for(a).level for a in edges] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6]
 
 
 @pytest.mark.parametrize("version", ["2012", "2026"])

@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from conftest import DATA, dataset
 from typer.testing import CliRunner
 
+from conftest import DATA, dataset
 from lantian.cli import app
 from lantian.errors import InputFileError
 from lantian.store.aq_readers import detect_format, read_beijing, read_long, read_targets
@@ -42,13 +42,17 @@ def test_detect_format_and_long_reader():
 
 def test_long_reader_names_row_and_column(tmp_path):
     p = tmp_path / "bad.csv"
-    p.write_text("station,time,pollutant,value\nA,2021-01-01T00:00:00,so2,3\nA,2021-01-01T01:00:00,nox,3\n")
+    p.write_text(
+        "station,time,pollutant,value\nA,2021-01-01T00:00:00,so2,3\nA,2021-01-01T01:00:00,nox,3\n"
+    )
     with pytest.raises(InputFileError, match="row 3 column 'pollutant'"):
         read_long(p)
     p.write_text("station,time,pollutant,value\nA,yesterday,so2,3\n")
     with pytest.raises(InputFileError, match="row 2 column 'time'"):
         read_long(p)
-    p.write_text("station,time,pollutant,value\nA,2021-01-01T00:00:00,so2,3\nA,2021-01-01T00:00:00,so2,4\n")
+    p.write_text(
+        "station,time,pollutant,value\nA,2021-01-01T00:00:00,so2,3\nA,2021-01-01T00:00:00,so2,4\n"
+    )
     with pytest.raises(InputFileError, match="duplicate"):
         read_long(p)
 
@@ -100,12 +104,13 @@ def test_aqi_command_small_file_by_hand(tmp_path):
     res = _run("aqi", "--input", str(p), "--format", "json")
     assert res.exit_code == 0, res.stderr
     rows = _jsonl(res.stdout)
-    assert rows == [
-        {"station": "X1", "time": "2026-02-28T23:00:00", "aqi": 100, "primary": ["pm10", "pm2_5"], "level": 2},
-        {"station": "X1", "time": "2026-03-01T00:00:00", "aqi": 114, "primary": ["pm2_5"], "level": 3},
-        {"station": "X2", "time": "2026-02-28T23:00:00", "aqi": 29, "primary": [], "level": 1},
-        {"station": "X2", "time": "2026-03-01T00:00:00", "aqi": 61, "primary": ["co"], "level": 2},
-    ]  # fmt: skip
+    keys = ("station", "time", "aqi", "primary", "level")
+    assert [tuple(r[k] for k in keys) for r in rows] == [
+        ("X1", "2026-02-28T23:00:00", 100, ["pm10", "pm2_5"], 2),  # HJ 633-2012: tie
+        ("X1", "2026-03-01T00:00:00", 114, ["pm2_5"], 3),  # HJ 633-2026 PM2.5 75 → 114
+        ("X2", "2026-02-28T23:00:00", 29, [], 1),  # PM2.5 20 → 28.6 → 29, no primary
+        ("X2", "2026-03-01T00:00:00", 61, ["co"], 2),  # CO 6.1 → 61 (float guard)
+    ]
 
 
 def test_aqi_command_bad_input():
@@ -124,19 +129,49 @@ def test_report_from_long_csv_by_hand():
     )  # fmt: skip
     assert res.exit_code == 0, res.stderr
     rows = {(r["kind"], r["place"]): r for r in _jsonl(res.stdout)}
-    assert set(rows) == {("station", "YQ01"), ("station", "YQ02"), ("station", "YQ03"), ("city", "阳泉")}
+    assert set(rows) == {
+        ("station", "YQ01"),
+        ("station", "YQ02"),
+        ("station", "YQ03"),
+        ("city", "阳泉"),
+    }
     yq1 = rows[("station", "YQ01")]
     assert (yq1["so2"], yq1["no2"], yq1["city"], yq1["period"]) == (10.0, 40.0, "阳泉", "all")
     # Daily AQI: NO2 24-h 40 → 50, SO2 10 → 10: three good days, none heavy.
-    assert (yq1["aqi_days"], yq1["good_days"], yq1["good_ratio"], yq1["heavy_days"]) == (3, 3, 100.0, 0)
+    assert (yq1["aqi_days"], yq1["good_days"], yq1["good_ratio"], yq1["heavy_days"]) == (
+        3,
+        3,
+        100.0,
+        0,
+    )
     assert yq1["composite_index"] is None  # no PM, CO or O3 in the file
     city = rows[("city", "阳泉")]
     assert city["no2"] == pytest.approx((40 + 50 + 20) / 3, abs=1e-3)
     assert city["so2"] == pytest.approx((10 + 12 + 30) / 3, abs=1e-3)
     # Out-of-range period: clear error, nothing on stdout.
-    res = _run("report", "--input", str(LONG), "--from", "2020-01-01", "--to", "2020-01-02", "--format", "json")
+    res = _run(
+        "report",
+        "--input",
+        str(LONG),
+        "--from",
+        "2020-01-01",
+        "--to",
+        "2020-01-02",
+        "--format",
+        "json",
+    )
     assert res.exit_code != 0 and res.stdout == "" and "no hourly data" in res.stderr
-    res = _run("report", "--input", str(LONG), "--from", "2021-01-03", "--to", "2021-01-01", "--format", "json")
+    res = _run(
+        "report",
+        "--input",
+        str(LONG),
+        "--from",
+        "2021-01-03",
+        "--to",
+        "2021-01-01",
+        "--format",
+        "json",
+    )
     assert res.exit_code != 0 and "before" in res.stderr
 
 
@@ -145,7 +180,17 @@ def test_report_from_long_csv_by_hand():
 
 def test_import_and_targets(tmp_path):
     db = tmp_path / "new" / "lantian.duckdb"
-    res = _run("import", "--input", str(LONG), "--db", str(db), "--stations", str(STATIONS), "--format", "json")
+    res = _run(
+        "import",
+        "--input",
+        str(LONG),
+        "--db",
+        str(db),
+        "--stations",
+        str(STATIONS),
+        "--format",
+        "json",
+    )
     assert res.exit_code == 0, res.stderr
     assert _jsonl(res.stdout) == [{"rows": 216, "stations": 3, "format": "long"}]
     # Importing again replaces, does not duplicate.
@@ -157,13 +202,21 @@ def test_import_and_targets(tmp_path):
     assert res.exit_code != 0 and "row 2 column 'value'" in res.stderr
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM aq_hour").fetchone()[0] == 216
-    assert con.execute("SELECT district FROM aq_station WHERE station='YQ02'").fetchone()[0] == "矿区"
+    assert (
+        con.execute("SELECT district FROM aq_station WHERE station='YQ02'").fetchone()[0] == "矿区"
+    )
     con.close()
 
     res = _run("targets", "--targets", str(TARGETS), "--db", str(db), "--format", "json")
     assert res.exit_code == 0, res.stderr
     rows = {(r["place"], r["pollutant"]): r for r in _jsonl(res.stdout)}
-    assert set(rows) == {("城区", "no2"), ("城区", "so2"), ("矿区", "no2"), ("矿区", "so2"), ("阳泉", "no2")}
+    assert set(rows) == {
+        ("城区", "no2"),
+        ("城区", "so2"),
+        ("矿区", "no2"),
+        ("矿区", "so2"),
+        ("阳泉", "no2"),
+    }
     # 城区 = mean of YQ01 and YQ03 each hour: NO2 (40 + 20) / 2 = 30, SO2 (10 + 30) / 2 = 20.
     # As of 2021-01-03: 3 days done, 362 left; no 2020 data, so the projection is the ytd mean.
     c = rows[("城区", "no2")]
@@ -191,9 +244,29 @@ def test_targets_projection_uses_last_year_rest(tmp_path):
             lines.append(f"YQ02,{(day + pd.Timedelta(hours=h)).isoformat()},no2,60")
     extra.write_text("\n".join(lines) + "\n")
     for f in (LONG, extra):
-        res = _run("import", "--input", str(f), "--db", str(db), "--stations", str(STATIONS), "--format", "json")
+        res = _run(
+            "import",
+            "--input",
+            str(f),
+            "--db",
+            str(db),
+            "--stations",
+            str(STATIONS),
+            "--format",
+            "json",
+        )
         assert res.exit_code == 0, res.stderr
-    res = _run("targets", "--targets", str(TARGETS), "--db", str(db), "--as-of", "2021-01-03", "--format", "json")
+    res = _run(
+        "targets",
+        "--targets",
+        str(TARGETS),
+        "--db",
+        str(db),
+        "--as-of",
+        "2021-01-03",
+        "--format",
+        "json",
+    )
     rows = {(r["place"], r["pollutant"]): r for r in _jsonl(res.stdout)}
     k = rows[("矿区", "no2")]
     assert k["projected"] == pytest.approx((3 * 50 + 60 * 362) / 365)
@@ -202,7 +275,9 @@ def test_targets_projection_uses_last_year_rest(tmp_path):
 def test_targets_bad_file(tmp_path):
     bad = tmp_path / "t.csv"
     bad.write_text("place,level,year,pollutant,target\n城区,county,2021,no2,35\n", encoding="utf-8")
-    res = _run("targets", "--targets", str(bad), "--db", str(tmp_path / "x.duckdb"), "--format", "json")
+    res = _run(
+        "targets", "--targets", str(bad), "--db", str(tmp_path / "x.duckdb"), "--format", "json"
+    )
     assert res.exit_code != 0 and "row 2 column 'level'" in res.stderr and res.stdout == ""
 
 

@@ -10,8 +10,8 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, dataset
 
+from conftest import ROOT, dataset
 from lantian.engine.aq_stats import daily_stats, hj663_percentile, period_stats, year_on_year
 
 POLS = ("so2", "no2", "pm10", "pm2_5", "co", "o3")
@@ -87,7 +87,10 @@ def test_percentile_by_hand():
 def _daily_table(rows):
     cols = ("so2", "no2", "pm10", "pm2_5", "co", "o3_8h", "o3_1h")
     frame = pd.DataFrame(
-        [{"station": "s", "day": d, **{c: vals.get(c, float("nan")) for c in cols}} for d, vals in rows]
+        [
+            {"station": "s", "day": d, **{c: vals.get(c, float("nan")) for c in cols}}
+            for d, vals in rows
+        ]
     )
     for c in cols:
         frame[c] = frame[c].astype("float64")

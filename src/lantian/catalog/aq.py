@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from importlib import resources
+from itertools import pairwise
 
 from lantian.errors import CatalogError, ConfigurationError
 
@@ -149,7 +150,7 @@ def _breakpoint_table() -> dict[tuple[str, str], Breakpoints]:
     for key, rows in grouped.items():
         rows.sort(key=lambda r: int(r["iaqi"]))
         conc = tuple(Decimal(r["concentration"]) for r in rows)
-        if any(b <= a for a, b in zip(conc, conc[1:], strict=False)):
+        if any(b <= a for a, b in pairwise(conc)):
             raise CatalogError(f"aqi_breakpoints.csv: {key} is not increasing")
         out[key] = Breakpoints(
             version=key[0],
@@ -167,7 +168,9 @@ def breakpoints(version: str, item: str) -> Breakpoints:
     try:
         return _breakpoint_table()[(version, item)]
     except KeyError:
-        raise ConfigurationError(f"no AQI breakpoints for version {version!r} item {item!r}") from None
+        raise ConfigurationError(
+            f"no AQI breakpoints for version {version!r} item {item!r}"
+        ) from None
 
 
 @cache

@@ -46,7 +46,8 @@ aq_app = typer.Typer(
 )
 
 InputOption = Annotated[
-    Path, typer.Option("--input", help="Hourly file: national wide, Beijing CSV/folder, or long CSV.")
+    Path,
+    typer.Option("--input", help="Hourly file: national wide, Beijing CSV/folder, or long CSV."),
 ]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="json: JSON Lines on stdout.")]
 StationsOption = Annotated[
@@ -228,7 +229,9 @@ def _report_rows(
     for row in rows:
         by_period.setdefault(str(row["period"]), []).append(row)
     for group in by_period.values():
-        for row, rank in zip(group, joint_ranks([g["composite_index"] for g in group]), strict=True):
+        for row, rank in zip(
+            group, joint_ranks([g["composite_index"] for g in group]), strict=True
+        ):
             row["rank"] = rank
     return rows
 
@@ -269,16 +272,24 @@ def report_cmd(
         fail(f"no hourly data between {start} and {end} in {input_file}")
     city_of: dict[str, str] = {}
     if "city" in hourly:
-        city_of.update(hourly.dropna(subset=["city"]).groupby("station")["city"].first().to_dict())
+        first = hourly.dropna(subset=["city"]).groupby("station")["city"].first()
+        city_of.update({str(k): str(v) for k, v in first.items()})
     if registry is not None:
-        city_of.update(registry.dropna(subset=["city"]).set_index("station")["city"].to_dict())
+        known = registry.dropna(subset=["city"])
+        city_of.update(
+            dict(zip(known["station"].astype(str), known["city"].astype(str), strict=True))
+        )
     standard = cat.aqi_version_for(start)
     con = ibis.duckdb.connect()
     h = con.create_table("aq_hour_in", hourly[["station", "ts", *POLLUTANT_COLUMNS]])
     st = period_stats(daily_stats(h), period=period).execute()
-    rows = _report_rows(st.sort_values(["period", "station"]), "station", city_of, standard, rounding)
+    rows = _report_rows(
+        st.sort_values(["period", "station"]), "station", city_of, standard, rounding
+    )
     if city_of:
-        reg = ibis.memtable(pd.DataFrame({"station": list(city_of), "city": list(city_of.values())}))
+        reg = ibis.memtable(
+            pd.DataFrame({"station": list(city_of), "city": list(city_of.values())})
+        )
         ct = period_stats(daily_stats(place_hourly(h, reg, "city")), period=period).execute()
         rows += _report_rows(ct.sort_values(["period", "station"]), "city", {}, standard, rounding)
     else:
@@ -326,7 +337,9 @@ def import_cmd(
 
 @aq_app.command("targets")
 def targets_cmd(
-    targets: Annotated[Path, typer.Option("--targets", help="Target CSV place,level,year,pollutant,target.")],
+    targets: Annotated[
+        Path, typer.Option("--targets", help="Target CSV place,level,year,pollutant,target.")
+    ],
     db: DbOption,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Last day counted (default: last day with data).")
@@ -366,7 +379,9 @@ def targets_cmd(
             daily = daily_stats(place_hourly(hourly, registry, level))
             res = target_progress(daily, ibis.memtable(level_targets), as_of=day).execute()
             for r in res.sort_values(["place", "pollutant"]).to_dict("records"):
-                row = {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
+                row = {
+                    k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()
+                }
                 row["as_of"] = day  # a date (CST), not a timestamp
                 rows.append(row)
     finally:

@@ -247,21 +247,21 @@ def period_stats(
         if period == "year":
             ok = n >= v["annual_mean"]
         elif period == "month":
-            ok = n >= ibis.ifelse(
-                means._feb == 1, v["monthly_mean_february"], v["monthly_mean"]
-            )
+            ok = n >= ibis.ifelse(means._feb == 1, v["monthly_mean_february"], v["monthly_mean"])
         else:
             ok = ibis.null("boolean")
         means = means.mutate(**{f"{p}_complete": ok})
     out = means.drop("_feb")
-    for col, p, name in PERCENTILES:
-        pt = hj663_percentile(d, col, p, gkeys, name)
+    for col, pct, name in PERCENTILES:
+        pt = hj663_percentile(d, col, pct, gkeys, name)
         out = out.left_join(pt, gkeys).drop(*[f"{k}_right" for k in gkeys])
     out = out.left_join(cls, gkeys).drop(*[f"{k}_right" for k in gkeys])
     return out.fill_null({"aqi_days": 0, "good_days": 0, "heavy_days": 0})
 
 
-def year_on_year(stats: ir.Table, columns: Sequence[str], keys: Sequence[str] = ("station",)) -> ir.Table:
+def year_on_year(
+    stats: ir.Table, columns: Sequence[str], keys: Sequence[str] = ("station",)
+) -> ir.Table:
     """Year-on-year change [%] of ``columns`` of yearly :func:`period_stats` output.
 
     Adds ``<c>_yoy_pct`` = (this year − last year) / last year × 100 (NULL without last year).
@@ -278,8 +278,5 @@ def year_on_year(stats: ir.Table, columns: Sequence[str], keys: Sequence[str] = 
     )
     j = j.drop(*[c for c in j.columns if c.endswith("_right")], "_prev_period")
     return j.mutate(
-        **{
-            f"{c}_yoy_pct": (j[c] - j[f"_prev_{c}"]) * 100.0 / j[f"_prev_{c}"]
-            for c in columns
-        }
+        **{f"{c}_yoy_pct": (j[c] - j[f"_prev_{c}"]) * 100.0 / j[f"_prev_{c}"] for c in columns}
     ).drop(*[f"_prev_{c}" for c in columns])

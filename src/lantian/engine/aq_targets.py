@@ -34,9 +34,7 @@ __all__ = ["daily_long", "target_progress"]
 def daily_long(daily: ir.Table, pollutants: tuple[str, ...] = MEAN_POLLUTANTS) -> ir.Table:
     """Daily means in long form: ``place, day, pollutant, value`` (valid values only)."""
     parts = [
-        daily.select(
-            place=daily.station, day=daily.day, pollutant=ibis.literal(p), value=daily[p]
-        )
+        daily.select(place=daily.station, day=daily.day, pollutant=ibis.literal(p), value=daily[p])
         for p in pollutants
     ]
     out = parts[0]

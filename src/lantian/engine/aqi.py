@@ -73,9 +73,7 @@ def _linear_iaqi(c: Decimal, bp: cat.Breakpoints) -> int:
     return idx[-1]
 
 
-def iaqi(
-    item: str, c: float | int | str | Decimal | None, version: str = "2012"
-) -> int | None:
+def iaqi(item: str, c: float | int | str | Decimal | None, version: str = "2012") -> int | None:
     """Individual AQI of one concentration, in exact decimal arithmetic.
 
     Parameters
@@ -187,6 +185,13 @@ def _by_version(
     return out
 
 
+def _column_iaqi(c: ir.NumericValue, item: str) -> Callable[[str], ir.IntegerValue]:
+    def build(version: str) -> ir.IntegerValue:
+        return iaqi_expr(c, version, item)
+
+    return build
+
+
 def _max_of(exprs: list[ir.IntegerValue]) -> ir.IntegerValue:
     # greatest() ignores NULL on DuckDB and Spark but not everywhere: coalesce explicitly.
     filled = [e.coalesce(-1) for e in exprs]
@@ -261,11 +266,9 @@ def hourly_aqi(t: ir.Table, *, version: str = "auto", time_col: str = "ts") -> i
         "o3": _by_version(ts, version, lambda v: iaqi_expr(t.o3, v, "o3_1h")),
     }
     beside: dict[str, ir.IntegerValue] = {}
-    for col, item in (("o3_8h", "o3_8h"), ("pm10_24h", "pm10_24h"), ("pm2_5_24h", "pm2_5_24h")):
+    for col in ("o3_8h", "pm10_24h", "pm2_5_24h"):  # the column name is the IAQI item
         if col in cols:
-            beside[f"iaqi_{col}"] = _by_version(
-                ts, version, lambda v, c=col, i=item: iaqi_expr(t[c], v, i)
-            )
+            beside[f"iaqi_{col}"] = _by_version(ts, version, _column_iaqi(t[col], col))
     return _finish(t, parts).mutate(**beside)
 
 

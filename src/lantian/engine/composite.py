@@ -57,7 +57,9 @@ def _dec(value: float | int | str | Decimal | None) -> Decimal | None:
     return Decimal(str(value))
 
 
-def round_statistic(pollutant: str, value: float | Decimal | None, standard: str = "2012") -> Decimal | None:
+def round_statistic(
+    pollutant: str, value: float | Decimal | None, standard: str = "2012"
+) -> Decimal | None:
     """Round a period statistic to its reporting precision (integers; CO 1 decimal), GB/T 8170."""
     dec = _dec(value)
     if dec is None:

@@ -277,14 +277,20 @@ def read_targets(path: Path) -> pd.DataFrame:
     for i, r in raw.iterrows():
         row = int(str(i)) + 2
         if r["level"] not in ("district", "city"):
-            raise InputFileError(f"{path}: row {row} column 'level': {r['level']!r} (district or city)")
+            raise InputFileError(
+                f"{path}: row {row} column 'level': {r['level']!r} (district or city)"
+            )
         if r["pollutant"] not in POLLUTANT_COLUMNS:
-            raise InputFileError(f"{path}: row {row} column 'pollutant': unknown {r['pollutant']!r}")
+            raise InputFileError(
+                f"{path}: row {row} column 'pollutant': unknown {r['pollutant']!r}"
+            )
         for col in ("year", "target"):
             try:
                 float(r[col])
             except (TypeError, ValueError):
-                raise InputFileError(f"{path}: row {row} column {col!r}: not a number {r[col]!r}") from None
+                raise InputFileError(
+                    f"{path}: row {row} column {col!r}: not a number {r[col]!r}"
+                ) from None
     out = raw[[*TARGET_COLUMNS, "unit", "source", "note"]].copy()
     out["year"] = out["year"].astype(int)
     out["target"] = out["target"].astype(float)

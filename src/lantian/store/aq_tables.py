@@ -41,7 +41,9 @@ def upsert_hours(con: duckdb.DuckDBPyConnection, hourly: pd.DataFrame, source: s
 
 def upsert_stations(con: duckdb.DuckDBPyConnection, stations: pd.DataFrame) -> int:
     """Insert or replace station-registry rows (``station,name,city,district,lon,lat``)."""
-    return _upsert(con, "aq_station", stations, ["station", "name", "city", "district", "lon", "lat"])
+    return _upsert(
+        con, "aq_station", stations, ["station", "name", "city", "district", "lon", "lat"]
+    )
 
 
 def upsert_targets(con: duckdb.DuckDBPyConnection, targets: pd.DataFrame) -> int:
