@@ -38,6 +38,7 @@ __all__ = [
     "add_months",
     "add_plan",
     "milestone_rules",
+    "milestone_schedule",
     "plan_status",
     "programme_targets",
     "record_milestone",
@@ -193,9 +194,13 @@ def _done(con: duckdb.DuckDBPyConnection, plan_id: int) -> dict[str, dt.date]:
                             [plan_id]).fetchall())
 
 
-def _schedule(chain: tuple[str, ...], planned: dt.date, done: dict[str, dt.date],
+def milestone_schedule(chain: tuple[str, ...], planned: dt.date, done: dict[str, dt.date],
               cal: Calendar) -> list[tuple[MilestoneRule, dt.date, dt.date | None]]:
-    """(rule, due date, earliest date) for each milestone of ``chain``, in order."""
+    """Return (rule, due date, earliest date) for each milestone of ``chain``, in order.
+
+    A due date counts from the actual date of the milestone before it when ``done`` has it,
+    else from that milestone's own due date (projected).
+    """
     rules = {m.milestone: m for m in milestone_rules()}
     out = []
     prev_due: dt.date | None = None
@@ -245,7 +250,7 @@ def record_milestone(
             raise LedgerRuleError(f"{milestone} ({done_on}) before {prev} ({done[prev]})")
     cal = Calendar.from_db(con)
     planned = _plan_row(con, plan_id)[6]
-    _, _, earliest = _schedule(chain[: idx + 1], planned, done, cal)[idx]
+    _, _, earliest = milestone_schedule(chain[: idx + 1], planned, done, cal)[idx]
     if earliest is not None and done_on < earliest:
         raise LedgerRuleError(f"{milestone} cannot be done before {earliest.isoformat()}")
     with transaction(con):
@@ -269,6 +274,9 @@ def plan_status(
     ``at_risk`` (not done, due within ``at_risk_days``), ``pending``. A plan whose
     completion milestone is not done by the programme's final target date is ``overdue``
     on that milestone too, with ``must_stop`` true when the programme says so.
+    ``due_estimated`` is true where the due date fell in a year without holiday data
+    (weekdays were counted; a :class:`~lantian.ledger.workdays.CalendarFallbackWarning`
+    was issued).
     """
     cal = Calendar.from_db(con)
     plans = con.execute("SELECT id FROM retrofit_plan ORDER BY id").fetchall()
@@ -278,7 +286,7 @@ def plan_status(
         targets = _programme(programme)
         final = targets[-1]
         done = _done(con, pid)
-        for rule, due, _ in _schedule(final.milestones, planned, done, cal):
+        for rule, due, _ in milestone_schedule(final.milestones, planned, done, cal):
             if rule.milestone == final.completion_milestone and final.target_count is None:
                 due = min(due, final.target_date)
             d = done.get(rule.milestone)
@@ -296,5 +304,6 @@ def plan_status(
             out.append({"plan_id": pid, "programme": programme, "enterprise_id": eid,
                         "enterprise": ename, "line": line, "district_code": district,
                         "milestone": rule.milestone, "name_zh": rule.name_zh,
-                        "due": due, "done_on": d, "state": state, "must_stop": must_stop})
+                        "due": due, "due_estimated": due.year in cal.fallback_years,
+                        "done_on": d, "state": state, "must_stop": must_stop})
     return out

@@ -115,6 +115,11 @@ class Calendar:
             self._add(day, kind)
         self._warned: set[int] = set()
 
+    @property
+    def fallback_years(self) -> frozenset[int]:
+        """Years for which plain weekdays were used so far (no holiday data)."""
+        return frozenset(self._warned)
+
     @classmethod
     def from_db(cls, con: duckdb.DuckDBPyConnection | None) -> Calendar:
         """Return the calendar with every notice stored in ``con`` (bundled files only if None)."""
