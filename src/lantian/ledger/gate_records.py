@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from lantian.errors import InputFileError
 from lantian.ledger._data import transaction
@@ -116,10 +117,23 @@ def store_gate_records(
     """
     with transaction(con):
         ids, added = ensure_enterprises(con, (r.enterprise for r in records))
-        con.executemany(
-            "INSERT INTO gate_record (enterprise_id, ts, plate, direction, mode, material,"
-            " tonnes, emission_stage, fuel, source) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [[ids[r.enterprise], r.time, r.plate, r.direction, r.mode, r.material,
-              r.tonnes, r.emission_stage, r.fuel, f"{source}:{r.row}"] for r in records],
-        )
+        table = pa.table({
+            "enterprise_id": pa.array([ids[r.enterprise] for r in records], pa.int64()),
+            "ts": pa.array([r.time for r in records], pa.timestamp("us")),
+            "plate": [r.plate for r in records],
+            "direction": [r.direction for r in records],
+            "mode": [r.mode for r in records],
+            "material": [r.material for r in records],
+            "tonnes": pa.array([r.tonnes for r in records], pa.decimal128(18, 3)),
+            "emission_stage": [r.emission_stage for r in records],
+            "fuel": [r.fuel for r in records],
+            "source": [f"{source}:{r.row}" for r in records],
+        })
+        con.register("_gate_rows", table)
+        try:
+            con.execute("INSERT INTO gate_record (enterprise_id, ts, plate, direction, mode,"
+                        " material, tonnes, emission_stage, fuel, source)"
+                        " SELECT * FROM _gate_rows")
+        finally:
+            con.unregister("_gate_rows")
     return len(records), added
