@@ -130,6 +130,16 @@ def _registry_frames(db: Path | None) -> dict[str, pd.DataFrame]:
 
 
 def _registry_memtable(name: str, frame: pd.DataFrame) -> ibis.Table:
+    frame = frame.copy()
+    for col, typ in _EMPTY_REGISTRY[name].items():
+        if typ.startswith("array"):
+            frame[col] = pd.Series(
+                [
+                    list(v) if isinstance(v, list | tuple) or hasattr(v, "tolist") else None
+                    for v in frame[col]
+                ],
+                dtype=object,
+            )
     return ibis.memtable(frame, schema=ibis.schema(_EMPTY_REGISTRY[name]))
 
 
@@ -204,6 +214,8 @@ def _spark_session() -> Any:
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={wh}")
         .config("spark.sql.session.timeZone", "Asia/Shanghai")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "8")
         .getOrCreate()
     )
 
@@ -213,10 +225,12 @@ def _connect_spark(
 ) -> Any:
     if lake is None:
         raise ConfigurationError("the Spark engine reads a Parquet lake: give --lake DIR")
-    if month is not None and db is not None and db.exists():
-        if not (lake / "flue_minute" / f"month={month}").exists():
-            export_month_to_lake(db, lake, month)
+    have = month is not None and (lake / "flue_minute" / f"month={month}").exists()
+    if month is not None and db is not None and db.exists() and not have:
+        export_month_to_lake(db, lake, month)
     spark = session if session is not None else _spark_session()
+    if session is None:
+        spark.sparkContext.setLogLevel("ERROR")
     spark.conf.set("spark.sql.session.timeZone", "Asia/Shanghai")
     # MN partition values look numeric; keep them strings.
     spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")

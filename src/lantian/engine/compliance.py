@@ -54,7 +54,7 @@ _BASIS_RANK = {"permit": 0, "ule": 1, "local_standard": 2, "national_standard": 
 
 
 def catalogue_table() -> ibis.Table:
-    """The limit catalogue as an Ibis memtable (one row per limit)."""
+    """Return the limit catalogue as an Ibis memtable (one row per limit)."""
     rows = [
         {
             "limit_id": r.id,
@@ -94,7 +94,9 @@ def point_limits(
     on: dt.date,
     catalogue: ibis.Table | None = None,
 ) -> ibis.Table:
-    """Long table of limits per point: ``mn, pollutant, limit_mg_m3, o2_ref_pct, basis, limit_id, registered``.
+    """Return the limits per point (long).
+
+    Columns ``mn, pollutant, limit_mg_m3, o2_ref_pct, basis, limit_id, registered``.
 
     ``registered`` is true where the point has registered parameters (then only those are
     kept); where it has none every catalogue pollutant is returned with ``registered``

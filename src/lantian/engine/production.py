@@ -1,4 +1,4 @@
-"""Production hours (生产时段): did the source run in this clock hour?
+"""Production hours (生产时段): whether the source ran in a clock hour.
 
 HJ 212 flag ``F`` means the *instrument* stopped, not the plant. An hour is a **stop hour**
 (not a production hour) only with evidence that the source stopped:
