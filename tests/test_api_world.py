@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -68,7 +70,20 @@ def hour_value(i: int, key: str) -> float:
     return 30.0 + i % 5
 
 
+_TEMPLATE: dict[str, World] = {}
+
+
 def build_world(path: Path) -> World:
+    """Build the world at ``path`` (built once per run, then copied: argon2 is slow)."""
+    if "w" not in _TEMPLATE:
+        tmp = Path(tempfile.mkdtemp(prefix="lantian-world-")) / "template.duckdb"
+        _TEMPLATE["w"] = _build(tmp)
+    tpl = _TEMPLATE["w"]
+    shutil.copyfile(tpl.path, path)
+    return replace(tpl, path=path)
+
+
+def _build(path: Path) -> World:
     con = connect(path)
     w = World(path)
     _ensure_verdict_table(con)

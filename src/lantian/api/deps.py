@@ -47,7 +47,7 @@ class Database:
     def __init__(self, db_path: Path | str, con: duckdb.DuckDBPyConnection | None = None):
         self.path = Path(db_path)
         self._owned = con is None
-        self._con = connect(self.path) if con is None else con
+        self._con: duckdb.DuckDBPyConnection | None = connect(self.path) if con is None else con
         if con is not None:
             migrate(con)
         self._columns: dict[str, frozenset[str]] = {}
@@ -56,7 +56,11 @@ class Database:
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Yield a fresh cursor (its own transaction context) and close it afterwards."""
-        cur = self._con.cursor()
+        with self._lock:
+            if self._con is None:  # closed at an earlier shutdown: reopen our own file
+                self._con = connect(self.path)
+            con = self._con
+        cur = con.cursor()
         try:
             cur.execute("SET TimeZone = 'Asia/Shanghai'")
             yield cur
@@ -82,8 +86,10 @@ class Database:
 
     def close(self) -> None:
         """Close the connection when this object opened it."""
-        if self._owned:
-            self._con.close()
+        with self._lock:
+            if self._owned and self._con is not None:
+                self._con.close()
+                self._con = None
 
 
 def table_columns(db: Database, table: str) -> frozenset[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from lantian.api.auth import Principal
@@ -55,8 +56,17 @@ def cell(value: Any) -> Any:
 
 
 def _flat(value: Any) -> Any:
+    """Cell value for a spreadsheet: nested values as JSON text, control characters removed
+    (not allowed in .xlsx), and text starting with = + - @ quoted so that a spreadsheet does
+    not run it as a formula."""
     v = cell(value)
-    return json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+    if isinstance(v, list | dict):
+        v = json.dumps(v, ensure_ascii=False)
+    if isinstance(v, str):
+        v = ILLEGAL_CHARACTERS_RE.sub("", v)
+        if v[:1] in ("=", "+", "-", "@"):
+            v = "'" + v
+    return v
 
 
 def _csv(rows: Rows) -> bytes:
