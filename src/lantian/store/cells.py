@@ -15,9 +15,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from lantian.catalog.glossary import by_code, glossary, wide_columns
 from lantian.store.routing import TABLE_OF_CN, encode_sent_codes, is_text_column, routes
 
 __all__ = ["DataRow", "LongRows", "long_table", "wide_table"]
+
+_KEY_OF: dict[str, str] = {col: e.key for e in glossary() for col in wide_columns(e).values()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,67 @@ def _fits(column: str, value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _code_sent(row: DataRow, col: str, suffix: str) -> str:
+    """Return the code under which ``row`` sent the value now in wide column ``col``."""
+    key = _KEY_OF[col]
+    for code, fields in row.values.items():
+        entry = by_code().get(code)
+        if entry is not None and entry.key == key and suffix in fields:
+            return code
+    return key
+
+
+def _column_array(
+    col: str,
+    suffix: str,
+    values: list[Any],
+    rows: Sequence[DataRow],
+    long: LongRows,
+) -> pa.Array:
+    """Arrow array of one wide column; on a type misfit, move the misfits to ``long``."""
+    typ = pa.string() if is_text_column(col) else pa.float64()
+    try:
+        return pa.array(values, typ)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    for j, value in enumerate(values):
+        if value is not None and not _fits(col, value):
+            long.add(rows[j], _code_sent(rows[j], col, suffix), suffix, value)
+            values[j] = None
+    return pa.array(values, typ)
+
+
+_Fast = dict[str, tuple[str, dict[str, list[Any]], str | None]]
+
+
+def _place_row(
+    j: int, row: DataRow, fast: _Fast, long: LongRows
+) -> tuple[bool, dict[str, str] | None]:
+    """Put row ``j``'s values into the column lists; return (any placed, sent-code map)."""
+    claimed: dict[str, str] = {}
+    alt_codes: dict[str, str] | None = None
+    placed = False
+    for code, fields in row.values.items():
+        route = fast.get(code)
+        if route is None or claimed.setdefault(route[0], code) != code:
+            for suffix, value in fields.items():
+                long.add(row, code, suffix, value)
+            continue
+        key, lists, alt = route
+        for suffix, value in fields.items():
+            arr = lists.get(suffix)
+            if arr is None:
+                long.add(row, code, suffix, value)
+            else:
+                arr[j] = value
+                placed = True
+        if alt is not None:
+            if alt_codes is None:
+                alt_codes = {}
+            alt_codes[key] = alt
+    return placed, alt_codes
+
+
 def wide_table(table: str, rows: Sequence[DataRow], long: LongRows) -> pa.Table | None:
     """Build the Arrow frame of ``table`` from ``rows``; values without a column go to ``long``.
 
@@ -97,33 +161,20 @@ def wide_table(table: str, rows: Sequence[DataRow], long: LongRows) -> pa.Table 
     """
     if table not in TABLE_OF_CN.values():
         raise ValueError(f"not a wide table: {table}")
-    rmap = routes(table)
     m = len(rows)
     cells: dict[str, list[Any]] = {}
+    # per batch: code -> (glossary key, {suffix: the column's list}, code as sent or None)
+    fast: _Fast = {}
+    suffix_of: dict[str, str] = {}
+    for code, (key, sufmap, alt) in routes(table).items():
+        lists = {suf: cells.setdefault(col, [None] * m) for suf, col in sufmap.items()}
+        fast[code] = (key, lists, alt)
+        suffix_of.update({col: suf for suf, col in sufmap.items()})
     sent: list[str | None] = [None] * m
     keep = [False] * m
     for j, row in enumerate(rows):
-        claimed: dict[str, str] = {}
-        alt_codes: dict[str, str] = {}
-        for code, fields in row.values.items():
-            route = rmap.get(code)
-            if route is None or claimed.setdefault(route[0], code) != code:
-                for suffix, value in fields.items():
-                    long.add(row, code, suffix, value)
-                continue
-            key, sufmap, alt = route
-            for suffix, value in fields.items():
-                col = sufmap.get(suffix)
-                if col is None or not _fits(col, value):
-                    long.add(row, code, suffix, value)
-                    continue
-                arr = cells.get(col)
-                if arr is None:
-                    arr = cells[col] = [None] * m
-                arr[j] = value
-                keep[j] = True
-                if alt is not None:
-                    alt_codes[key] = alt
+        placed, alt_codes = _place_row(j, row, fast, long)
+        keep[j] = placed
         if alt_codes:
             sent[j] = encode_sent_codes(alt_codes)
     if not any(keep):
@@ -135,7 +186,8 @@ def wide_table(table: str, rows: Sequence[DataRow], long: LongRows) -> pa.Table 
         "sent_codes": pa.array(sent, pa.string()),
     }
     for col, values in cells.items():
-        data[col] = pa.array(values, pa.string() if is_text_column(col) else pa.float64())
+        if values.count(None) != m:
+            data[col] = _column_array(col, suffix_of[col], values, rows, long)
     frame = pa.table(data)
     if not all(keep):
         frame = frame.filter(pa.array(keep, pa.bool_()))

@@ -1,0 +1,137 @@
+"""``lantian import packets FILE [--db PATH]``: bulk import of an HJ 212 packet file.
+
+Contract (issue 2, keep stable)::
+
+    lantian import packets FILE [--db PATH] [--lenient] [--format json]
+
+One packet per line (lines end at LF; a trailing CR and anything after a TAB are ignored).
+Decoding is the codec's bulk decoder, strict by default; storage is the gateway's
+(:class:`lantian.store.ingest.PacketStore`), committed in large batches. The file is trusted
+history: it is not checked against the registry. A progress bar and the summary (accepted /
+duplicate / rejected by reason, and the first rejected lines with their line numbers) go to
+stderr; ``--format json`` adds one JSON summary object on stdout. Exit 0 when the file was
+read, even with rejected lines (they are journalled as ``rejected:<reason>``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lantian.commands._common import FormatOption, OutputFormat, echo_err, emit_json, fail
+from lantian.commands._groups import import_app
+from lantian.errors import LantianError
+
+__all__ = ["DEFAULT_DB", "register"]
+
+DEFAULT_DB = "lantian.duckdb"
+
+#: Rejected lines shown on stderr with their number and reason; the rest are counted.
+SHOW_REJECTED = 20
+
+
+def _decoder(strict: bool):  # type: ignore[no-untyped-def]
+    from lantian.hj212.bulk import decode_lines
+
+    def decode(lines: Sequence[bytes]) -> list[object]:
+        return list(decode_lines(lines, strict=strict))
+
+    return decode
+
+
+@import_app.command("packets")
+def import_packets(
+    file: Annotated[Path, typer.Argument(help="File of HJ 212 packets, one per line.")],
+    db: Annotated[
+        Path,
+        typer.Option(
+            "--db", help="DuckDB file (created and migrated if missing).", envvar="LANTIAN_DB"
+        ),
+    ] = Path(DEFAULT_DB),
+    lenient: Annotated[
+        bool, typer.Option("--lenient", help="Lenient decoding (e.g. Modbus-CRC variant).")
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Packets per transaction.")
+    ] = 50_000,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Import a file of HJ 212 packets (导入报文): journal, de-duplication, data tables."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lantian.store.bulk import import_packet_file
+    from lantian.store.db import connect
+    from lantian.store.ingest import PacketStore
+
+    if not file.is_file():
+        fail(f"cannot read {file}: no such file")
+    try:
+        con = connect(db)
+    except LantianError as exc:
+        fail(exc)
+    total = _count_lines(file)
+    try:
+        with Progress(
+            TextColumn("[bold]import[/] {task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} lines"),
+            TimeElapsedColumn(),
+            transient=True,
+            disable=os.environ.get("LANTIAN_NO_PROGRESS") == "1",
+            console=_stderr_console(),
+        ) as bar:
+            task = bar.add_task(file.name, total=total)
+            store = PacketStore(con)
+            summary = import_packet_file(
+                store,
+                file,
+                _decoder(not lenient),
+                batch_size=batch_size,
+                progress=lambda n: bar.advance(task, n),
+            )
+            store.checkpoint()
+    except LantianError as exc:
+        fail(exc)
+    finally:
+        con.close()
+    for r in summary.rejected_lines[:SHOW_REJECTED]:
+        echo_err(f"{file.name}:{r.line}: rejected / 拒收: {r.reason}")
+    if summary.rejected > SHOW_REJECTED:
+        echo_err(f"… {summary.rejected - SHOW_REJECTED} more rejected lines (see packet_journal)")
+    echo_err(
+        f"{summary.lines} packets in {summary.seconds:.1f} s ({summary.packets_per_s:,.0f}/s): "
+        f"accepted 接收 {summary.accepted}, duplicate 重复 {summary.duplicate}, "
+        f"rejected 拒收 {summary.rejected}"
+    )
+    for reason, n in sorted(summary.rejected_by_reason.items(), key=lambda kv: -kv[1]):
+        echo_err(f"  {n:>8}  {reason}")
+    if format is OutputFormat.json:
+        emit_json(summary.as_dict())
+
+
+def _count_lines(path: Path) -> int:
+    n = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            n += chunk.count(b"\n")
+    return n if path.stat().st_size == 0 or _ends_with_lf(path) else n + 1
+
+
+def _ends_with_lf(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
+def _stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Nothing to add at the root: ``import packets`` hangs on the shared ``import`` group."""

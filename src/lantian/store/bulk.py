@@ -1,0 +1,207 @@
+"""Bulk import of packet files through :class:`~lantian.store.ingest.PacketStore`.
+
+A packet file holds one packet per line. Lines end at LF only; a trailing CR and anything
+after a TAB are ignored (the same rule as ``lantian hj212 check``); blank lines are skipped.
+Lines are decoded in large batches by a decoder passed in by the caller (the store knows
+no protocol: ``lantian import packets`` passes the codec's bulk decoder) and each batch is
+stored in one transaction, so a bad line never costs lines already stored — it is
+journalled as ``rejected:<reason>`` and reported with its line number.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from lantian.errors import InputFileError
+from lantian.store.ingest import Incoming, PacketLike, PacketStore, cst_now
+
+__all__ = [
+    "Decoder",
+    "ImportSummary",
+    "RejectedLine",
+    "clean_line",
+    "import_packet_file",
+    "import_packet_lines",
+]
+
+Decoder = Callable[[Sequence[bytes]], Sequence["PacketLike | Exception"]]
+"""Decodes a batch of lines; returns per line a packet or the exception explaining why not."""
+
+#: How many rejected lines a summary keeps in full (the rest are only counted).
+MAX_REJECTED_KEPT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedLine:
+    """A line that could not be decoded: its number (1-based) and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass
+class ImportSummary:
+    """Counts of an import and the rejected lines (first :data:`MAX_REJECTED_KEPT`)."""
+
+    source: str
+    lines: int = 0
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    rejected_lines: list[RejectedLine] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def packets_per_s(self) -> float:
+        """Lines stored per second of wall-clock time [1/s]."""
+        return self.lines / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain-data form for JSON output."""
+        return {
+            "source": self.source,
+            "lines": self.lines,
+            "accepted": self.accepted,
+            "duplicate": self.duplicate,
+            "rejected": self.rejected,
+            "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
+            "seconds": round(self.seconds, 3),
+            "packets_per_s": round(self.packets_per_s, 1),
+        }
+
+
+def clean_line(line: bytes) -> bytes:
+    """Drop the line end: the LF, a trailing CR, and anything from the first TAB on."""
+    tab = line.find(b"\t")
+    if tab >= 0:
+        line = line[:tab]
+    return line.rstrip(b"\n").rstrip(b"\r")
+
+
+def _numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    for n, line in enumerate(lines, start=1):
+        text = clean_line(line)
+        if text.strip():
+            yield n, text
+
+
+def _reason(exc: Exception) -> tuple[str, str]:
+    """(full message for the journal, short reason for the summary)."""
+    full = str(exc).replace("\n", " ") or type(exc).__name__
+    short = getattr(exc, "reason", None)
+    return full, str(short) if short else full
+
+
+def import_packet_lines(
+    store: PacketStore,
+    lines: Iterable[bytes],
+    decode: Decoder,
+    *,
+    source: str,
+    batch_size: int = 50_000,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Decode and store ``lines`` in batches of ``batch_size``; return the summary.
+
+    Parameters
+    ----------
+    store
+        Where packets go (one transaction per batch).
+    lines
+        Raw lines, each ending (or not) with LF.
+    decode
+        Batch decoder (e.g. the codec's ``decode_lines`` with strictness bound).
+    source
+        Name kept in the journal as ``file:<source>:<line>``.
+    batch_size
+        Lines per transaction [lines].
+    progress
+        Called with the number of lines stored after each batch.
+
+    """
+    summary = ImportSummary(source=source)
+    t0 = time.perf_counter()
+    batch: list[tuple[int, bytes]] = []
+    for item in _numbered(lines):
+        batch.append(item)
+        if len(batch) >= batch_size:
+            _store_batch(store, batch, decode, summary)
+            if progress:
+                progress(len(batch))
+            batch = []
+    if batch:
+        _store_batch(store, batch, decode, summary)
+        if progress:
+            progress(len(batch))
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _store_batch(
+    store: PacketStore,
+    batch: list[tuple[int, bytes]],
+    decode: Decoder,
+    summary: ImportSummary,
+) -> None:
+    raws = [raw for _, raw in batch]
+    decoded = decode(raws)
+    if len(decoded) != len(raws):
+        raise InputFileError(f"decoder returned {len(decoded)} results for {len(raws)} lines")
+    now = cst_now()
+    items: list[Incoming] = []
+    short_reasons: list[str | None] = []
+    for (n, raw), result in zip(batch, decoded, strict=True):
+        src = f"file:{summary.source}:{n}"
+        if isinstance(result, Exception):
+            full, short = _reason(result)
+            items.append(Incoming(raw, src, now, error=full))
+            short_reasons.append(short)
+        else:
+            items.append(Incoming(raw, src, now, packet=result))
+            short_reasons.append(None)
+    verdicts = store.ingest(items)
+    summary.lines += len(items)
+    for (n, _), v, short in zip(batch, verdicts, short_reasons, strict=True):
+        if v.verdict == "accepted":
+            summary.accepted += 1
+        elif v.verdict == "duplicate":
+            summary.duplicate += 1
+        else:
+            reason = v.verdict.removeprefix("rejected:")
+            summary.rejected += 1
+            summary.rejected_by_reason[short or reason] += 1
+            if len(summary.rejected_lines) < MAX_REJECTED_KEPT:
+                summary.rejected_lines.append(RejectedLine(n, reason))
+
+
+def import_packet_file(
+    store: PacketStore,
+    path: str | Path,
+    decode: Decoder,
+    *,
+    batch_size: int = 50_000,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Import the packet file ``path`` (see :func:`import_packet_lines`).
+
+    Raises
+    ------
+    InputFileError
+        When the file cannot be read.
+
+    """
+    p = Path(path)
+    try:
+        fh: BinaryIO = p.open("rb")
+    except OSError as exc:
+        raise InputFileError(f"cannot read {p}: {exc.strerror or exc}") from exc
+    with fh:
+        return import_packet_lines(
+            store, fh, decode, source=p.name, batch_size=batch_size, progress=progress
+        )

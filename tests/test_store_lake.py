@@ -1,0 +1,163 @@
+"""Parquet lake export/import, roll, and backups."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from lantian.cli import app
+from lantian.errors import ConfigurationError
+from lantian.store.backup import backup, restore
+from lantian.store.db import connect
+from lantian.store.export import export_records
+from lantian.store.ingest import Incoming, PacketStore
+from lantian.store.lake import LAKE_TABLES, export_lake, import_lake, relation, roll
+from test_store_ingest import P
+
+runner = CliRunner()
+
+
+def fill(con):
+    """Minute data of two MNs in March and May 2024, received when sent."""
+    items = []
+    for mn in ("A", "B"):
+        for month in (3, 5):
+            for minute in range(3):
+                t = dt.datetime(2024, month, 1, 8, minute)
+                p = P(
+                    mn,
+                    "2051",
+                    t.strftime("%Y%m%d%H%M%S"),
+                    {
+                        "a21026": {"Avg": float(month * 10 + minute), "Flag": "N"},
+                        "w01018": {"Avg": 1.0},
+                    },
+                )
+                items.append(
+                    Incoming(b"##" + mn.encode(), "t", t + dt.timedelta(seconds=30), packet=p)
+                )
+    PacketStore(con).ingest(items)
+
+
+def snapshot(con):
+    return {
+        t: sorted(con.execute(f"SELECT * FROM {relation(con, t)}").fetchall(), key=repr)
+        for t in LAKE_TABLES
+    }
+
+
+def test_lake_layout_and_round_trip(tmp_path):
+    con = connect(tmp_path / "a.duckdb")
+    fill(con)
+    before = snapshot(con)
+    rows = export_lake(con, tmp_path / "lake")
+    assert rows["flue_minute"] == 12 and rows["packet_journal"] == 12
+    files = sorted(
+        p.relative_to(tmp_path / "lake").as_posix() for p in (tmp_path / "lake").rglob("*.parquet")
+    )
+    assert "flue_minute/month=2024-03/mn=A/data_0.parquet" in files
+    assert "packet_journal/month=2024-05/mn=B/data_0.parquet" in files
+    # exporting again changes nothing (partitions are rewritten from DuckDB ∪ lake)
+    assert export_lake(con, tmp_path / "lake", "2024-03")["flue_minute"] == 6
+    con.close()
+    fresh = connect(tmp_path / "b.duckdb")
+    added = import_lake(fresh, tmp_path / "lake")
+    assert added["flue_minute"] == 12 and added["value_long"] == 12
+    assert snapshot(fresh) == before
+    assert import_lake(fresh, tmp_path / "lake")["flue_minute"] == 0  # idempotent
+    fresh.close()
+
+
+def test_roll_moves_old_months_and_readers_still_see_them(tmp_path):
+    con = connect(tmp_path / "a.duckdb")
+    fill(con)
+    before = snapshot(con)
+    recs_before = list(export_records(con, mn="A"))
+    moved = roll(con, tmp_path / "lake", keep_months=1, today=dt.date(2024, 6, 15))
+    # cut-off 2024-05-01: March leaves DuckDB, May stays; hour/day tables are never rolled
+    assert moved["flue_minute"] == 6 and moved["packet_journal"] == 6
+    assert con.execute("SELECT min(ts) FROM flue_minute").fetchone()[0] == dt.datetime(
+        2024, 5, 1, 8
+    )
+    assert snapshot(con) == before
+    assert list(export_records(con, mn="A")) == recs_before
+    # the de-duplication keys stay in DuckDB: a retransmission of a rolled minute is a duplicate
+    p = P("A", "2051", "20240301080100", {"a21026": {"Avg": 99.0}})
+    [v] = PacketStore(con).ingest([Incoming(b"##", "t", None, packet=p)])
+    assert v.verdict == "duplicate"
+    assert list(export_records(con, mn="A")) == recs_before
+    con.close()
+
+
+def test_roll_twice_keeps_lake_rows(tmp_path):
+    con = connect(tmp_path / "a.duckdb")
+    fill(con)
+    before = snapshot(con)
+    roll(con, tmp_path / "lake", keep_months=0, today=dt.date(2024, 6, 15))
+    assert con.execute("SELECT count(*) FROM flue_minute").fetchone()[0] == 0
+    roll(con, tmp_path / "lake", keep_months=0, today=dt.date(2024, 6, 15))
+    export_lake(con, tmp_path / "lake")  # nothing left in DuckDB: the lake keeps its rows
+    assert snapshot(con) == before
+    con.close()
+
+
+def test_backup_and_restore(tmp_path):
+    con = connect(tmp_path / "a.duckdb")
+    fill(con)
+    before = snapshot(con)
+    out = backup(con, tmp_path / "bk")
+    with pytest.raises(ConfigurationError):
+        backup(con, tmp_path / "bk")  # never overwrites
+    con.close()
+    restored = restore(out, tmp_path / "r.duckdb")
+    assert snapshot(restored) == before
+    # the restored database keeps working: next packet id continues after the old ones
+    [v] = PacketStore(restored).ingest(
+        [
+            Incoming(
+                b"##", "t", None, packet=P("A", "2051", "20240601000000", {"a21026": {"Avg": 1.0}})
+            )
+        ]
+    )
+    assert v.packet_id == 13 and v.verdict == "accepted"
+    restored.close()
+
+
+def test_cli_backup_lake_and_roll(tmp_path):
+    db = tmp_path / "a.duckdb"
+    con = connect(db)
+    fill(con)
+    con.close()
+    r = runner.invoke(app, ["store", "backup", "--db", str(db), "--out", str(tmp_path / "bk")])
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["backup"] == str((tmp_path / "bk").resolve())
+    r = runner.invoke(app, ["store", "backup", "--db", str(db), "--out", str(tmp_path / "bk")])
+    assert r.exit_code != 0 and r.stderr.startswith("error:")
+    r = runner.invoke(
+        app,
+        ["lake", "export", "--db", str(db), "--root", str(tmp_path / "lk"), "--month", "2024-05"],
+    )
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["rows"]["flue_minute"] == 6
+    r = runner.invoke(
+        app, ["lake", "export", "--db", str(db), "--root", str(tmp_path / "lk"), "--month", "May"]
+    )
+    assert r.exit_code != 0 and "YYYY-MM" in r.stderr
+    r = runner.invoke(
+        app, ["lake", "import", "--db", str(tmp_path / "n.duckdb"), "--root", str(tmp_path / "lk")]
+    )
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["added"]["flue_minute"] == 6
+    r = runner.invoke(
+        app,
+        ["store", "roll", "--db", str(db), "--lake", str(tmp_path / "lk"), "--keep-months", "0"],
+    )
+    assert r.exit_code == 0, r.stderr
+    r = runner.invoke(
+        app,
+        ["store", "restore", "--from", str(tmp_path / "bk"), "--db", str(tmp_path / "r.duckdb")],
+    )
+    assert r.exit_code == 0, r.stderr
