@@ -1,4 +1,7 @@
-"""``lantian ledger``: registry history, Excel ledgers, holiday notices (台账).
+"""``lantian ledger``: the ledger commands (台账).
+
+Registry history and Excel ledgers, holiday notices, production control, alerts, grades,
+emissions and carbon.
 
 Sub-commands::
 
@@ -6,24 +9,33 @@ Sub-commands::
     lantian ledger export-registry FILE.xlsx --db PATH
     lantian ledger import-registry FILE.xlsx --db PATH --who NAME [--valid-from YYYY-MM-DD]
     lantian ledger history ENTITY KEY --db PATH [--format json]
+    lantian ledger load-agreements FILE --db PATH
+    lantian ledger production-check --db PATH [--format json]
+    lantian ledger load-alerts FILE --db PATH --who NAME
+    lantian ledger alert-check --db PATH [--format json]
+    lantian ledger grades --db PATH --month YYYY-MM [--format json]
+    lantian ledger load-production FILE --db PATH
+    lantian ledger intensity --db PATH [--format json]
+    lantian ledger yoy --db PATH --year YYYY [--by enterprise_id|district_code|outlet_id]
+    lantian ledger offsets --db PATH [--format json]
 
 Times and dates are China Standard Time.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from lantian.commands._common import DbOption, FormatOption, OutputFormat, echo_err, emit_rows, fail
-from lantian.errors import LantianError
+from lantian.commands._common import DbOption, FormatOption, OutputFormat, echo_err, fail
+from lantian.commands._ledger_common import ledger_date, run_on_db, show_rows
 
 __all__ = ["register"]
 
-ledger_app = typer.Typer(help="Ledgers (台账): registry history, Excel, holiday notices.",
+ledger_app = typer.Typer(help="Ledgers (台账): registry history, Excel, holidays, production "
+                              "control, alerts, grades, emissions and carbon.",
                          no_args_is_help=True)
 WhoOption = Annotated[str, typer.Option("--who", help="Who makes the change (audit).")]
 
@@ -36,16 +48,8 @@ def load_holidays(
 ) -> None:
     """Load a year's official holiday notice (节假日安排通知) as data."""
     from lantian.ledger.workdays import load_holiday_notice
-    from lantian.store.db import connect
 
-    try:
-        con = connect(db)
-        try:
-            n = load_holiday_notice(con, file, who)
-        finally:
-            con.close()
-    except (LantianError, OSError) as exc:
-        fail(str(exc))
+    n = run_on_db(lambda con: load_holiday_notice(con, file, who), db)
     echo_err(f"loaded {n} days from {file.name} / 已载入节假日 {n} 天")
 
 
@@ -56,16 +60,8 @@ def export_registry(
 ) -> None:
     """Write the current registry as a bureau-style Excel workbook (one sheet per ledger)."""
     from lantian.ledger.registry_io import export_registry as _export
-    from lantian.store.db import connect
 
-    try:
-        con = connect(db)
-        try:
-            counts = _export(con, file)
-        finally:
-            con.close()
-    except (LantianError, OSError) as exc:
-        fail(str(exc))
+    counts = run_on_db(lambda con: _export(con, file), db)
     echo_err("exported " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
@@ -80,20 +76,9 @@ def import_registry(
 ) -> None:
     """Import a registry workbook; changes are versioned; a bad cell rejects the whole file."""
     from lantian.ledger.registry_io import import_registry as _import
-    from lantian.store.db import connect
 
-    try:
-        when = dt.date.fromisoformat(valid_from) if valid_from else dt.date.today()
-    except ValueError:
-        fail(f"--valid-from {valid_from!r} is not YYYY-MM-DD")
-    try:
-        con = connect(db)
-        try:
-            counts = _import(con, file, who=who, valid_from=when)
-        finally:
-            con.close()
-    except (LantianError, OSError) as exc:
-        fail(str(exc))
+    when = ledger_date(valid_from, "--valid-from")
+    counts = run_on_db(lambda con: _import(con, file, who=who, valid_from=when), db)
     echo_err("changed " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
@@ -106,22 +91,142 @@ def history(
 ) -> None:
     """Every version of one registry record, oldest first (valid_from/valid_to CST)."""
     from lantian.ledger.history import versions
-    from lantian.store.db import connect
 
-    try:
-        con = connect(db)
-        try:
-            rows = [v.as_dict() for v in versions(con, entity, key)]
-        finally:
-            con.close()
-    except LantianError as exc:
-        fail(exc)
-    if format is OutputFormat.json:
-        emit_rows(rows)
-    else:
-        for r in rows:
-            end = r["valid_to"] or "…"
-            typer.echo(f"{r['valid_from']} → {end}  {r['changed_by']}  {r['attrs']}")
+    rows = run_on_db(lambda con: [v.as_dict() for v in versions(con, entity, key)], db)
+    show_rows(rows, format, ("valid_from", "valid_to", "changed_by", "attrs"))
+
+
+def _ibis(con: Any) -> Any:
+    import ibis
+
+    return ibis.duckdb.from_connection(con)
+
+
+def _pylist(expr: Any) -> list[dict[str, Any]]:
+    return list(expr.to_pyarrow().to_pylist())
+
+
+FileArg = Annotated[Path, typer.Argument(help="CSV (UTF-8) or .xlsx file.")]
+
+
+@ledger_app.command("load-agreements")
+def load_agreements_cmd(file: FileArg, db: DbOption) -> None:
+    """Import staggered-production agreements (错峰生产协议)."""
+    from lantian.ledger.production_control import load_agreements
+
+    n = run_on_db(lambda con: load_agreements(con, file), db)
+    echo_err(f"loaded {n} agreement rules from {file.name}")
+
+
+@ledger_app.command("production-check")
+def production_check(db: DbOption, format: FormatOption = OutputFormat.table) -> None:
+    """Agreement violations with their evidence (flow, power); times CST."""
+    from lantian.ledger.production_control import agreement_violations, operating_evidence
+
+    def go(con: Any) -> list[dict[str, Any]]:
+        ib = _ibis(con)
+        return _pylist(agreement_violations(operating_evidence(ib),
+                                            ib.table("production_agreement")))
+
+    rows = run_on_db(go, db)
+    show_rows(rows, format, ("enterprise_id", "line", "rule", "period", "running_hours",
+                             "evidence", "detail"))
+    echo_err(f"{len(rows)} violation(s)")
+
+
+@ledger_app.command("load-alerts")
+def load_alerts_cmd(file: FileArg, db: DbOption, who: WhoOption) -> None:
+    """Import heavy-pollution alert periods: district_code,level,start,end,source (CST)."""
+    from lantian.ledger.alerts import load_alerts
+
+    n = run_on_db(lambda con: load_alerts(con, file, who), db)
+    echo_err(f"loaded {n} alert period(s)")
+
+
+@ledger_app.command("alert-check")
+def alert_check(db: DbOption, format: FormatOption = OutputFormat.table) -> None:
+    """Lines that had to stop but ran during an alert (by performance grade)."""
+    from lantian.ledger.alerts import alert_violations, required_actions
+    from lantian.ledger.production_control import operating_evidence
+
+    def go(con: Any) -> list[dict[str, Any]]:
+        ib = _ibis(con)
+        req = required_actions(ib.table("alert_period"), ib.table("enterprise"),
+                               ib.table("production_line"))
+        return _pylist(alert_violations(operating_evidence(ib), req))
+
+    rows = run_on_db(go, db)
+    show_rows(rows, format, ("alert_id", "level", "enterprise_id", "grade", "line",
+                             "running_hours", "first_ts", "last_ts"))
+    echo_err(f"{len(rows)} line(s) ran when they had to stop")
+
+
+@ledger_app.command("grades")
+def grades_cmd(
+    db: DbOption,
+    month: Annotated[str, typer.Option("--month", help="Last month of the window, YYYY-MM.")],
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """A-grade eligibility and downgrade warnings."""
+    from lantian.ledger.grades import gather_grade_evidence
+
+    rows = run_on_db(lambda con: gather_grade_evidence(con, month), db)
+    show_rows(rows, format, ("enterprise", "grade", "eligible", "downgrade_warning", "reasons"))
+
+
+@ledger_app.command("load-production")
+def load_production_cmd(file: FileArg, db: DbOption) -> None:
+    """Import monthly production/energy records (产量能耗台账)."""
+    from lantian.ledger.carbon import load_production_records
+
+    n = run_on_db(lambda con: load_production_records(con, file), db)
+    echo_err(f"loaded {n} production record(s)")
+
+
+@ledger_app.command("intensity")
+def intensity_cmd(db: DbOption, format: FormatOption = OutputFormat.table) -> None:
+    """CO2, energy and power intensity per tonne against the sector norms."""
+    from lantian.ledger.carbon import intensity_check
+
+    rows = run_on_db(lambda con: _pylist(intensity_check(_ibis(con).table(
+        "production_record"))), db)
+    show_rows(rows, format, ("enterprise_id", "month", "product", "metric", "value", "norm",
+                             "over"))
+
+
+@ledger_app.command("yoy")
+def yoy_cmd(
+    db: DbOption,
+    year: Annotated[int, typer.Option("--year")],
+    by: Annotated[str, typer.Option("--by", help="enterprise_id, district_code, outlet_id")] = (
+        "enterprise_id"),
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Year-on-year load change against the reduction targets (loads from hourly -Cou)."""
+    from lantian.ledger.emissions import monthly_loads, yoy_vs_target
+
+    if by not in ("enterprise_id", "district_code", "outlet_id"):
+        fail("--by must be enterprise_id, district_code or outlet_id")
+
+    def go(con: Any) -> list[dict[str, Any]]:
+        t = _ibis(con).table
+        loads = monthly_loads(t("flue_hour"), t("monitoring_point"), t("outlet"),
+                              t("enterprise"))
+        return _pylist(yoy_vs_target(loads, year, by))
+
+    rows = run_on_db(go, db)
+    show_rows(rows, format, (by, "pollutant", "last_t", "this_t", "change_pct", "target_pct",
+                             "met"))
+
+
+@ledger_app.command("offsets")
+def offsets_cmd(db: DbOption, format: FormatOption = OutputFormat.table) -> None:
+    """Offsets ledger (倍量削减): required, credited and missing reductions per project."""
+    from lantian.ledger.carbon import offset_balance
+
+    rows = run_on_db(offset_balance, db)
+    show_rows(rows, format, ("project", "pollutant", "required_t", "credited_t", "gap_t",
+                             "covered"))
 
 
 def register(app: typer.Typer) -> None:

@@ -14,8 +14,7 @@ Dates are China Standard Time calendar days.
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -25,49 +24,16 @@ from lantian.commands._common import (
     OutputFormat,
     echo_err,
     emit_json,
-    emit_rows,
-    fail,
 )
-from lantian.errors import LantianError
+from lantian.commands._ledger_common import ledger_date as _date
+from lantian.commands._ledger_common import run_on_db as _run
+from lantian.commands._ledger_common import show_rows as _show
 
 __all__ = ["register"]
 
 retrofit_app = typer.Typer(help="Retrofit programmes (改造计划), CST dates.", no_args_is_help=True)
 Who = Annotated[str, typer.Option("--who", help="Who makes the entry (audit).")]
 Today = Annotated[str | None, typer.Option("--today", help="Reference date (default: today CST).")]
-
-
-def _date(text: str | None, name: str) -> dt.date:
-    from lantian.ledger._data import now_cst
-
-    if text is None:
-        return now_cst().date()
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"{name} {text!r} is not YYYY-MM-DD")
-
-
-def _run(fn: Any, db: Any) -> Any:
-    """Open ``db``, call ``fn(con)``, close; a Lantian error exits with its reason."""
-    from lantian.store.db import connect
-
-    try:
-        con = connect(db)
-        try:
-            return fn(con)
-        finally:
-            con.close()
-    except LantianError as exc:
-        fail(exc)
-
-
-def _show(rows: list[dict[str, Any]], fmt: OutputFormat, cols: tuple[str, ...]) -> None:
-    if fmt is OutputFormat.json:
-        emit_rows(rows)
-        return
-    for r in rows:
-        typer.echo("\t".join(str(r.get(c, "")) for c in cols))
 
 
 @retrofit_app.command("add-plan")

@@ -32,7 +32,8 @@ from lantian.errors import InputFileError
 from lantian.ledger._data import transaction
 from lantian.ledger._tabular import cell_text, ensure_enterprises, iter_rows
 
-__all__ = ["RULES", "agreement_violations", "load_agreements", "running_from_flow",
+__all__ = ["RULES", "agreement_violations", "load_agreements", "operating_evidence",
+           "running_from_flow",
            "running_from_power"]
 
 RULES = ("max_hours_per_day", "rest_weekday", "rest_days_per_month", "halt_window")
@@ -209,3 +210,12 @@ def agreement_violations(operating: ir.Table, agreements: ir.Table) -> ir.Table:
               ibis.literal("rest days ") + r.rest.cast("string") + " < "
               + r.value.cast("int64").cast("string"))
     return ibis.union(v1, v2, v3, v4).order_by(["enterprise_id", "line", "period", "rule"])
+
+
+def operating_evidence(backend: ibis.BaseBackend) -> ir.Table:
+    """Flow and power evidence of every line from the tables of ``backend`` (unioned)."""
+    t = backend.table
+    flow = running_from_flow(t("flue_minute"), t("monitoring_point"), t("outlet"),
+                             t("production_line_outlet"), t("production_line"))
+    power = running_from_power(t("power_reading"), t("production_line"))
+    return ibis.union(flow, power)
