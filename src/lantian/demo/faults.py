@@ -95,9 +95,12 @@ def _over_range(rng, s, prof, busy, params):
 def _pinned(rng, s, prof, busy, params):
     pol = str(rng.choice(POLLUTANTS))
     lim = prof.limit[pol]
-    level = lim * rng.uniform(0.86, 0.95)
+    level = lim * rng.uniform(0.86, 0.95)  # the value at reference O2 the plant reports
     run = s.running
-    s.conc[pol][run] = level * (1 + rng.normal(0, 0.012, int(run.sum())))
+    to_measured = 1.0
+    if prof.ref_o2_pct is not None:
+        to_measured = (21.0 - s.o2[run]) / (21.0 - prof.ref_o2_pct)
+    s.conc[pol][run] = level * to_measured * (1 + rng.normal(0, 0.012, int(run.sum())))
     first, last = np.flatnonzero(run)[[0, -1]]
     return _label(s, "pinned_under_limit", pol, first, last + 1, level=level, limit=lim)
 
@@ -178,8 +181,15 @@ def _calibration_change(rng, s, prof, busy, params):
     days = np.flatnonzero((pd.DatetimeIndex(s.ts).hour == 0) & (pd.DatetimeIndex(s.ts).minute == 0))
     if len(days) < 3:
         return None
-    k = int(rng.integers(1, len(days)))
-    i = int(days[k])
+    for _ in range(50):
+        i = int(days[int(rng.integers(1, len(days)))])
+        # keep O&M visits away from the change, or the label would be ambiguous
+        near = slice(max(0, i - 1800), i + 1800)
+        if not busy[near].any():
+            busy[near] = True
+            break
+    else:
+        return None
     code = "i13008" if rng.random() < 0.7 else "i13007"
     new = (round(rng.uniform(0.6, 0.85), 3) if code == "i13008"
            else round(prof.typical[pol] * rng.uniform(0.3, 0.6), 3))

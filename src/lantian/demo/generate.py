@@ -44,6 +44,30 @@ class GenerateSummary:
     events: int
 
 
+_NEEDS_LIMIT = ("pinned_under_limit", "flag_abuse", "zs_mismatch")
+
+
+def catalogue_profile(prof: SourceProfile, on) -> SourceProfile:
+    """The profile with the limits and reference O2 of the limit catalogue, where it has them.
+
+    Faults such as pinned-under-limit are designed around the limit the platform will apply;
+    source types the catalogue lacks keep the profile's design values (``from_catalogue``
+    False) and get no limit-based faults.
+    """
+    from dataclasses import replace
+
+    from lantian.catalog.limits import applicable_limits
+    from lantian.demo.load import DEMO_JURISDICTION
+
+    lims = applicable_limits(prof.source_type, on, DEMO_JURISDICTION)
+    if not all(p in lims for p in POLLUTANTS):
+        return replace(prof, from_catalogue=False)
+    refs = {lims[p].o2_ref_pct for p in POLLUTANTS}
+    ref = refs.pop() if len(refs) == 1 else prof.ref_o2_pct
+    return replace(prof, limit={p: lims[p].limit_mg_m3 for p in POLLUTANTS}, ref_o2_pct=ref,
+                   from_catalogue=True)
+
+
 def flue_minute_columns() -> list[tuple[str, str]]:
     """(name, DuckDB type) of every ``flue_minute`` column, read from the migrations."""
     import duckdb
@@ -67,7 +91,7 @@ def _schema() -> pa.Schema:
 
 
 def _legit_events(rng, s: PointSignals, prof: SourceProfile, busy, params: Params,
-                  mn: str, maint: list[dict]) -> list[dict]:
+                  mn: str, maint: list[dict], kinds: list[str]) -> list[dict]:
     """Ordinary operation: daily auto-calibration, maintenance with record, exceedances."""
     ev: list[dict] = []
     ts = pd.DatetimeIndex(s.ts)
@@ -94,7 +118,7 @@ def _legit_events(rng, s: PointSignals, prof: SourceProfile, busy, params: Param
             maint.append(rec)
             ev.append({"detector": "", "kind": "maintenance", "pollutant": None,
                        "start": rec["start"], "end": rec["end"]})
-    if rng.random() < 0.3:
+    if rng.random() < 0.3 and "calibration_change" not in kinds:
         days = np.flatnonzero((ts.hour == 0) & (ts.minute == 0))
         if len(days) > 2:
             i = int(days[int(rng.integers(1, len(days)))])
@@ -215,16 +239,19 @@ def generate(out: str | Path, *, points: int, days: int, start: str = "2026-01-0
     params_rows: list[dict] = []
     rows = faults = 0
     for idx, (pt, prof) in enumerate(registry):
+        prof = catalogue_profile(prof, t0.date())
         s = clean_signals(rng, prof, t0, days * 1440)
         busy = np.zeros(len(s.ts), dtype=bool)
         params = _params(s, prof)
         for kind in plan[idx]:
+            if kind in _NEEDS_LIMIT and not prof.from_catalogue:
+                kind = "constant" if kind != "constant" else "spike"
             label = inject(rng, s, prof, kind, busy, params)
             if label is not None:
                 events.append({"mn": pt.mn, **label})
                 faults += 1
         events.extend({"mn": pt.mn, **e} for e in _legit_events(rng, s, prof, busy, params,
-                                                                  pt.mn, maint))
+                                                                  pt.mn, maint, plan[idx]))
         df = point_frame(pt, prof, s, packet_base=(idx + 1) * 10_000_000)
         rows += len(df)
         if writer is None:

@@ -108,3 +108,35 @@ def _import_packets(db: str | Path, folder: Path) -> int:
                              "(lantian.store.bulk.import_files)") from exc
     res = import_files(db, sorted(folder.glob("*.txt")))
     return int(getattr(res, "stored", 0))
+
+
+def demo_backend(directory: str | Path):
+    """An in-memory Ibis DuckDB backend over a demo folder, without loading it into a file.
+
+    ``flue_minute`` is a view over the Parquet files; the registry, parameters and O&M
+    records become small tables. Used by tests and benchmarks (province-scale Parquet).
+    """
+    import ibis
+    import pandas as pd
+
+    d = Path(directory)
+    points = json.loads((d / "registry.json").read_text("utf-8"))["points"]
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET TimeZone = 'Asia/Shanghai'")
+    con.raw_sql(f"CREATE VIEW flue_minute AS SELECT * FROM read_parquet('{d / 'flue_minute'}/*.parquet')")
+    outlets = sorted({(p["enterprise"], p["outlet"], p["source_type"]) for p in points})
+    oid = {o: i + 1 for i, o in enumerate(outlets)}
+    con.create_table("outlet", pd.DataFrame({
+        "id": [oid[o] for o in outlets], "enterprise_id": 0, "name": [o[1] for o in outlets],
+        "source_type": [o[2] for o in outlets], "jurisdiction": DEMO_JURISDICTION,
+        "stop_flow_threshold": float("nan")}))
+    con.create_table("monitoring_point", pd.DataFrame({
+        "mn": [p["mn"] for p in points],
+        "outlet_id": [oid[(p["enterprise"], p["outlet"], p["source_type"])] for p in points],
+        "source_type": [p["source_type"] for p in points],
+        "parameters": [list(p["parameters"]) for p in points], "flow_unit": "m3/s"}))
+    con.raw_sql(f"CREATE VIEW value_long AS SELECT * FROM read_parquet('{d / 'params.parquet'}')")
+    from lantian.engine.quality.maintenance import read_maintenance
+
+    con.create_table("maintenance_record", read_maintenance(d / "maintenance.csv"))
+    return con

@@ -38,6 +38,7 @@ class SourceProfile:
     typical: dict[str, float]
     limit: dict[str, float]
     limit_source: str
+    from_catalogue: bool = False
 
 
 @lru_cache(maxsize=1)

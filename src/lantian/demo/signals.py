@@ -45,6 +45,7 @@ def lagged(x: np.ndarray, tau_min: float) -> np.ndarray:
 def _ar1(rng: np.random.Generator, n: int, phi: float, sd: float) -> np.ndarray:
     """AR(1) series of length ``n`` with stationary standard deviation ``sd``."""
     eps = rng.normal(0.0, sd * np.sqrt(1 - phi * phi), n)
+    eps[0] = rng.normal(0.0, sd) * (1 - phi)  # start in the stationary distribution
     # AR(1) as an exponential filter of white noise: x_t = phi x_{t-1} + eps_t
     out = pd.Series(eps).ewm(alpha=1 - phi, adjust=False).mean().to_numpy() / (1 - phi)
     return out
@@ -69,7 +70,7 @@ def _schedule(rng: np.random.Generator, prof: SourceProfile, ts: pd.DatetimeInde
     elif prof.pattern == "foundry":
         on = rng.normal(8.0, 0.3, ndays)[day]
         off = rng.normal(20.0, 0.3, ndays)[day]
-        run = (hour >= on) & (hour < off) & (ts.dayofweek.to_numpy() != 6)
+        run = (hour >= on) & (hour < off) & (ts.day_of_week.to_numpy() != 6)
     else:
         run = np.ones(n, dtype=bool)
     if prof.pattern in ("continuous", "grid") and rng.random() < 0.5 and n > 3 * 1440:

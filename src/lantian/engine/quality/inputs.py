@@ -53,3 +53,40 @@ def analyser_ranges(params: ir.Table | None, limits: ir.Table, th: Thresholds) -
     j = default.outer_join(rep, [default.mn == rep._rmn, default.pollutant == rep._rpol])
     return j.select(mn=ibis.coalesce(j.mn, j._rmn), pollutant=ibis.coalesce(j.pollutant, j._rpol),
                     range_mg_m3=ibis.coalesce(j.rep, j.dflt))
+
+
+def read_inputs(con, month: str, th: Thresholds) -> dict:
+    """Everything :func:`~lantian.engine.quality.run.quality_events` needs from a backend.
+
+    ``con`` is an engine backend (:func:`lantian.engine.backends.connect`). Reads the small
+    registry tables (points, outlets) eagerly; the minute data stay lazy. Returns keyword
+    arguments for ``quality_events`` plus ``mns`` (points with minute data are found later).
+    """
+    from lantian.catalog.limits import POLLUTANTS
+    from lantian.engine.backends import minute_table, month_bounds, registry_table, table_names
+
+    start, _end = month_bounds(month)
+    mp = registry_table(con, "monitoring_point")
+    ol = registry_table(con, "outlet")
+    j = mp.left_join(ol, mp.outlet_id == ol.id)
+    pts = j.select(mn=mp.mn, source_type=ibis.coalesce(mp.source_type, ol.source_type),
+                   jurisdiction=ol.jurisdiction, parameters=mp.parameters).execute()
+    keys = sorted({k for ps in pts["parameters"] if ps is not None for k in ps} & set(POLLUTANTS))
+    if not keys:
+        keys = ["pm", "so2", "nox"]
+    minute = minute_table(con, month)
+    keys = [k for k in keys if f"{k}_mg_m3" in minute.columns]
+    limits = point_limits(pts[["mn", "source_type", "jurisdiction"]], start.date())
+    tables = table_names(con)
+    params = None
+    if "value_long" in tables:
+        vl = con.table("value_long")
+        params = vl.filter(vl.field == "Info").select("mn", "ts", "code", "num", "text")
+    maintenance = None
+    if "maintenance_record" in tables:
+        maintenance = con.table("maintenance_record").select("mn", "start_ts", "end_ts")
+    pframe = pts[["mn", "source_type"]].astype({"mn": "string", "source_type": "string"})
+    points = ibis.memtable(pframe, schema=ibis.schema({"mn": "string", "source_type": "string"}))
+    return {"minute": minute, "month": month, "points": points, "limits": limits,
+            "ranges": analyser_ranges(params, limits, th), "params": params,
+            "maintenance": maintenance, "keys": keys, "thresholds": th}

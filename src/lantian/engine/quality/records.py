@@ -36,10 +36,9 @@ def missing(minute: ir.Table, start: dt.datetime, end: dt.datetime,
     """Gaps between minute packets longer than ``missing.gap_minutes``.
 
     ``start``/``end`` bound the month (CST, end exclusive); gaps at the month's start and end
-    count too. Severity ``high`` from ``missing.high_minutes``, else ``medium``. Evidence:
+    count too; a month still in progress ends at the newest minute received. Severity ``high`` from ``missing.high_minutes``, else ``medium``. Evidence:
     gap length and the month's transmission rate of the point.
     """
-    total_min = int((end - start).total_seconds() // 60)
     w = ibis.window(group_by="mn", order_by="ts")
     t = minute.select("mn", "ts").mutate(e=_.ts.epoch_seconds())
     t = t.mutate(pe=t.e.lag().over(w), pts=t.ts.lag().over(w))
@@ -48,7 +47,9 @@ def missing(minute: ir.Table, start: dt.datetime, end: dt.datetime,
         gap_end=t.ts - ibis.interval(minutes=1), minutes=((t.e - t.pe) // 60 - 1))
     per = minute.group_by("mn").aggregate(first=_.ts.min(), last=_.ts.max(), n=_.count())
     s_lit = ibis.literal(start).cast("timestamp")
-    e_lit = ibis.literal(end).cast("timestamp")
+    # the month ends at its end or at the newest minute any point sent (a month in progress)
+    newest = minute.ts.max().as_scalar() + ibis.interval(minutes=1)
+    e_lit = ibis.least(ibis.literal(end).cast("timestamp"), newest)
     head = per.select("mn", gap_start=s_lit, gap_end=per.first - ibis.interval(minutes=1),
                       minutes=(per.first.epoch_seconds() - s_lit.epoch_seconds()) // 60)
     tail = per.select("mn", gap_start=per.last + ibis.interval(minutes=1),
@@ -61,7 +62,7 @@ def missing(minute: ir.Table, start: dt.datetime, end: dt.datetime,
     gaps = ibis.union(_norm(inner), _norm(head), _norm(tail), distinct=False)
     gaps = gaps.filter(gaps.minutes > th.get("missing", "gap_minutes"))
     gaps = gaps.inner_join(per.select("mn", n=per.n), "mn")
-    rate = gaps.n / float(total_min)
+    rate = gaps.n / ((e_lit.epoch_seconds() - s_lit.epoch_seconds()) / 60.0)
     sev = ibis.ifelse(gaps.minutes >= th.get("missing", "high_minutes"), "high", "medium")
     return event_table(gaps, "missing", pollutant=None, start=gaps.gap_start, end=gaps.gap_end,
                        severity=sev, evid=evidence(minutes=gaps.minutes,

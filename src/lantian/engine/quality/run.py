@@ -65,7 +65,7 @@ def quality_events(
     m = running_minutes(minute, th)
     out: list[ir.Table] = []
     hours = process.running_hours(valid_hours(minute, keys), th)
-    hl = statistics.hour_long(hours, keys)
+    hl = statistics.hour_long(hours, keys, limits)
     if "constant" in want:
         out.append(values.constant(long_minutes(m, [*keys, "o2", "flow"]), th))
     if want & {"zero", "over_range", "zs_mismatch", "flag_abuse"}:

@@ -1,6 +1,6 @@
 """Statistical screening of hourly values: sudden ``level_shift`` and isolated ``spike``.
 
-Both work on valid running hours only (start-ups, stops and invalid hours left out) with
+Both work on hourly means corrected to the reference O2 of the limit, valid running hours only (start-ups, stops and invalid hours left out) with
 rolling medians and interquartile ranges, as the US EIA / Open Grid Emissions hourly
 screening does. Windows count running hours, so a 24-hour window spans a whole daily load
 cycle and ordinary daily swings stay inside the IQR.
@@ -14,6 +14,7 @@ import ibis
 import ibis.expr.types as ir
 
 from lantian.engine.hours import column_of
+from lantian.engine.oxygen import reference_concentration
 from lantian.engine.quality.frames import event_table, evidence
 from lantian.engine.quality.thresholds import Thresholds
 
@@ -22,20 +23,35 @@ __all__ = ["hour_long", "level_shift", "spike"]
 _KEYS = ["mn", "pollutant"]
 
 
-def hour_long(hours: ir.Table, keys: Sequence[str]) -> ir.Table:
+def hour_long(hours: ir.Table, keys: Sequence[str], limits: ir.Table | None = None) -> ir.Table:
     """Valid running hours stacked per pollutant: (mn, ts, pollutant, value, idx).
 
-    ``idx`` numbers the hours of each (mn, pollutant) in time order, so windows and runs can
-    count running hours whatever the clock gaps between them.
+    With ``limits`` (mn, pollutant, o2_ref_pct) the value is corrected to the reference O2
+    of the limit (HJ 75-2017), which air dilution does not change, so a dilution episode is
+    reported by the dilution detector and not again as a level shift. ``idx`` numbers the
+    hours of each (mn, pollutant) in time order, so windows and runs count running hours
+    whatever the clock gaps between them.
     """
+    o2 = column_of("o2")
     parts = []
     for key in keys:
         col = column_of(key)
         if col not in hours.columns:
             continue
         parts.append(hours.filter(hours.running & hours[f"{key}_valid"]).select(
-            "mn", "ts", pollutant=ibis.literal(key), value=hours[col].cast("float64")))
+            "mn", "ts", pollutant=ibis.literal(key), value=hours[col].cast("float64"),
+            o2=hours[o2]))
     t = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+    if limits is not None:
+        lim = limits.select(_lmn=limits.mn, _lpol=limits.pollutant, _ref=limits.o2_ref_pct)
+        t = t.left_join(lim, [t.mn == lim._lmn, t.pollutant == lim._lpol])
+        corrected = reference_concentration(t.value, t.o2, t._ref)
+        t = t.select("mn", "ts", "pollutant",
+                     value=ibis.ifelse(t.o2.isnull() & t._ref.notnull(), ibis.null("float64"),
+                                       corrected))
+        t = t.filter(t.value.notnull())
+    else:
+        t = t.drop("o2")
     w = ibis.window(group_by=_KEYS, order_by="ts")
     return t.mutate(idx=ibis.row_number().over(w))
 
@@ -45,27 +61,36 @@ def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
 
     For each hour: median ``m`` and IQR ``q`` over ``spike.window_h`` running hours each side.
     The hour is high when ``value > m + k·max(q, abs_floor)`` and ``value > (1 + min_rel)·m``.
-    Runs of at most ``spike.max_hours`` high hours are spikes (``medium``; ``high`` when the
-    value is five times the median); longer runs are episodes, not spikes.
+    Runs of at most ``spike.max_hours`` high hours are spikes; longer runs are episodes, not
+    spikes. Severity: ``low`` when the hours just before or after are already raised (a ramp,
+    as in a real process excursion), else ``medium`` (``high`` at five times the median).
     """
     n = int(th.get("spike", "window_h"))
     w = ibis.window(group_by=_KEYS, order_by="idx", preceding=n, following=n)
+    w1 = ibis.window(group_by=_KEYS, order_by="idx")
     t = hl.mutate(m=hl.value.median().over(w),
-                  q=(hl.value.quantile(0.75).over(w) - hl.value.quantile(0.25).over(w)))
+                  q=(hl.value.quantile(0.75).over(w) - hl.value.quantile(0.25).over(w)),
+                  before=hl.value.lag().over(w1), after=hl.value.lead().over(w1))
     floor = th.get("spike", "abs_floor")
     k = th.get("spike", "k_iqr")
-    hit = (t.value > t.m + k * ibis.greatest(t.q, ibis.literal(floor))) & (
-        t.value > (1 + th.get("spike", "min_rel")) * t.m)
+    spread = ibis.greatest(t.q, ibis.literal(floor))
+    hit = (t.value > t.m + k * spread) & (t.value > (1 + th.get("spike", "min_rel")) * t.m)
+    # shoulders: the running hours just before and after are ordinary (m + 2 IQR), so the
+    # rise is abrupt (a glitch or a jump), not a ramp of a real process excursion
+    t = t.mutate(calm=t.m + 2 * spread)
     r = _runs_idx(t.filter(hit))
     g = r.group_by([*_KEYS, "run"]).aggregate(
         first=r.ts.min(), last=r.ts.max(), hours=r.count(), peak=r.value.max(),
-        median=r.m.max(), iqr=r.q.max())
+        median=r.m.max(), iqr=r.q.max(), before=r.before.argmin(r.idx),
+        after=r.after.argmax(r.idx), calm=r.calm.max())
     g = g.filter(g.hours <= int(th.get("spike", "max_hours")))
-    sev = ibis.ifelse(g.peak >= 5 * g.median, "high", "medium")
+    abrupt = (g.before.fill_null(0) <= g.calm) & (g.after.fill_null(0) <= g.calm)
+    sev = ibis.cases((~abrupt, "low"), (g.peak >= 5 * g.median, "high"), else_="medium")
     return event_table(g, "spike", pollutant=g.pollutant, start=g.first,
                        end=g.last + ibis.interval(minutes=59), severity=sev,
                        evid=evidence(hours=g.hours, peak=g.peak, rolling_median=g.median,
-                                     rolling_iqr=g.iqr))
+                                     rolling_iqr=g.iqr, hour_before=g.before,
+                                     hour_after=g.after))
 
 
 def _runs_idx(t: ir.Table) -> ir.Table:

@@ -1,0 +1,169 @@
+"""``lantian qc``: remote quality control (远程质控) of one month, and O&M record import.
+
+``lantian qc --db PATH --month YYYY-MM [--engine duckdb|spark] --format json`` prints one
+JSON object per event ``{"mn", "detector", "pollutant", "start", "end", "severity",
+"evidence": {...}}``; with ``--scores`` one per point ``{"mn", "trust", "events"}``. Events
+and scores are also stored (``quality_event``, ``trust_score``) unless the database is held
+by a running server. Times are China Standard Time.
+
+``lantian qc import-maintenance FILE --db PATH`` imports the O&M contractor's maintenance and
+calibration records (CSV or Excel).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from lantian.commands._common import DbOption, echo_err, emit_json, fail
+from lantian.errors import DatabaseLockedError, LantianError
+
+__all__ = ["register", "run_qc"]
+
+qc_app = typer.Typer(help="Remote quality control (远程质控). Times are China Standard Time.")
+
+_EVENT_KEYS = ("mn", "detector", "pollutant", "start", "end", "severity", "evidence")
+
+
+def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = None,
+           detectors: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Detect the month's events; return (events frame, points with minute data)."""
+    from lantian.engine.backends import connect
+    from lantian.engine.quality import DETECTORS, load_thresholds, quality_events
+    from lantian.engine.quality.inputs import read_inputs
+
+    th = load_thresholds()
+    con = connect(engine, db=db, lake=lake, month=month)
+    try:
+        kw = read_inputs(con, month, th)
+        if kw["params"] is None:
+            echo_err("warning: no analyser parameters (value_long) on this engine: "
+                     "calibration_change skipped")
+        expr = quality_events(**kw, detectors=detectors or DETECTORS)
+        events = con.execute(expr)
+        mns = con.execute(kw["minute"].select("mn").distinct())["mn"].tolist()
+    finally:
+        disconnect = getattr(con, "disconnect", None)
+        if callable(disconnect):
+            disconnect()
+    events = events.sort_values(["mn", "start", "detector"], kind="stable").reset_index(drop=True)
+    return events, mns
+
+
+def _store(db: Path, month: str, events: pd.DataFrame, scores: pd.DataFrame) -> None:
+    from lantian.store.db import connect
+
+    con = connect(db)
+    try:
+        con.execute("BEGIN")
+        con.execute("DELETE FROM quality_event WHERE month = ?", [month])
+        con.execute("DELETE FROM trust_score WHERE month = ?", [month])
+        if len(events):
+            ev = events.assign(month=month)[["month", "detector", "mn", "pollutant", "start",
+                                             "end", "severity", "evidence"]]
+            con.register("_qc_ev", ev)
+            con.execute("INSERT INTO quality_event (month, detector, mn, pollutant, start_ts, "
+                        "end_ts, severity, evidence) SELECT * FROM _qc_ev")
+            con.unregister("_qc_ev")
+        if len(scores):
+            sc = scores.assign(month=month, explanation=scores["explanations"].map(
+                lambda x: json.dumps(x, ensure_ascii=False)))[
+                ["mn", "month", "trust", "events", "explanation"]]
+            con.register("_qc_sc", sc)
+            con.execute("INSERT INTO trust_score (mn, month, trust, events, explanation) "
+                        "SELECT * FROM _qc_sc")
+            con.unregister("_qc_sc")
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+@qc_app.callback(invoke_without_command=True)
+def qc(
+    ctx: typer.Context,
+    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (created and migrated if missing).")] = None,
+    month: Annotated[str | None, typer.Option("--month", help="Month YYYY-MM (CST).")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb or spark.")] = "duckdb",
+    lake: Annotated[Path | None, typer.Option("--lake", help="Parquet lake root (Spark, or DuckDB over Parquet).")] = None,
+    scores: Annotated[bool, typer.Option("--scores", help="One trust score per point instead of events.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Add one sentence per event to each score.")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="zh (default) or en for explanations.")] = "zh",
+    fmt: Annotated[str, typer.Option("--format", help="json (JSON Lines) or table.")] = "json",
+) -> None:
+    """Run every quality detector over one month; print events or trust scores."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if db is None or month is None:
+        fail("qc needs --db PATH and --month YYYY-MM")
+    if fmt not in ("json", "table"):
+        fail(f"unknown --format {fmt!r}: use json or table")
+    if lang not in ("zh", "en"):
+        fail(f"unknown --lang {lang!r}: use zh or en")
+    from lantian.engine.quality.trust import trust_scores
+
+    try:
+        events, mns = run_qc(db, month, engine, lake)
+        score = trust_scores(events, mns, lang=lang)
+    except LantianError as exc:
+        fail(exc)
+    try:
+        _store(db, month, events, score)
+    except DatabaseLockedError as exc:
+        echo_err(f"warning: results not stored: {exc}")
+    rows: list[dict] = []
+    if scores:
+        for r in score.to_dict("records"):
+            row = {"mn": r["mn"], "trust": float(r["trust"]), "events": int(r["events"])}
+            if explain:
+                row["explanations"] = r["explanations"]
+            rows.append(row)
+    else:
+        for r in events.to_dict("records"):
+            r = {k: r[k] for k in _EVENT_KEYS}
+            r["evidence"] = json.loads(r["evidence"]) if r["evidence"] else {}
+            rows.append(r)
+    if fmt == "json":
+        for r in rows:
+            emit_json(r)
+    else:
+        for r in rows:
+            typer.echo("  ".join(f"{k}={v}" for k, v in r.items()))
+    echo_err(f"qc {month}: {len(events)} events on {len(score)} points "
+             f"(times China Standard Time)")
+
+
+@qc_app.command("import-maintenance")
+def import_maintenance(
+    file: Annotated[Path, typer.Argument(help="CSV or Excel file of the O&M contractor.")],
+    db: DbOption,
+    fmt: Annotated[str, typer.Option("--format", help="json or table.")] = "json",
+) -> None:
+    """Import maintenance and calibration records (运维记录) from CSV or Excel."""
+    from lantian.engine.quality.maintenance import insert_records, read_maintenance
+    from lantian.store.db import connect
+
+    try:
+        records = read_maintenance(file)
+        con = connect(db)
+        try:
+            con.execute("BEGIN")
+            n = insert_records(con, records)
+            con.execute("COMMIT")
+        finally:
+            con.close()
+    except LantianError as exc:
+        fail(exc)
+    out = {"file": str(file), "read": len(records), "imported": n}
+    if fmt == "json":
+        emit_json(out)
+    else:
+        typer.echo(f"imported {n} of {len(records)} records from {file}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``qc`` command group."""
+    app.add_typer(qc_app, name="qc")
