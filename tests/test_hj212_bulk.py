@@ -63,3 +63,65 @@ def test_agrees_on_generated_packets(xs, strict, data):
             b[j] = data.draw(st.sampled_from(b"0;,=&-A#\xe4"))
             lines[i] = bytes(b)
     assert_same(decode_lines(lines, strict=strict), plain(lines, strict))
+
+
+# ------------------------------------------------------------------ columnar decoder
+
+def assert_batch_same(lines, strict):
+    from lantian.hj212.columnar import decode_batch
+
+    batch = decode_batch(lines, strict=strict)
+    ref = plain(lines, strict)
+    assert len(batch) == len(ref)
+    for i, r in enumerate(ref):
+        p = r if not isinstance(r, PacketError) else getattr(r, "partial", None)
+        assert bool(batch.ok[i]) is (not isinstance(r, PacketError)), i
+        assert batch.error[i] == (str(r) if isinstance(r, PacketError) else None)
+        if p is None:
+            continue
+        assert bool(batch.crc_ok[i]) is p.crc_ok
+        for k in ("qn", "st", "cn", "pw", "mn", "flag", "pnum", "pno", "rf", "data_time",
+                  "version"):
+            assert batch.columns[k][i] == getattr(p, k), (i, k)
+        assert batch.warnings[i] == p.warnings, i
+        assert batch.params.get(i, {}) == p.params, i
+        if not isinstance(r, PacketError):
+            assert batch.values_of(i) == p.values, i
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_columnar_agrees_on_every_shared_packet(strict):
+    sim = (dataset("hj212-simulator-log") / "packets.txt").read_bytes().splitlines()
+    vec = [ln.split(b"\t")[0] for ln in
+           (dataset("hj212-vectors") / "vectors.tsv").read_bytes().splitlines()]
+    assert_batch_same(sim + vec + [b"", b"##", b"junk"], strict)
+
+
+def test_columnar_value_table():
+    from lantian.hj212.columnar import decode_batch
+
+    lines = [build_packet(st="31", cn="2051", pw="123456", mn="010000A8900016F000169DC0",
+                          qn="20240601085857223", data_time="20240601085800",
+                          values={"a21026": {"Avg": 12.25, "Flag": "N"}, "a19001": {"Avg": 8}}),
+             b"junk"]
+    b = decode_batch(lines)
+    assert b.ok.tolist() == [True, False]
+    assert b.item_packet.tolist() == [0, 0, 0]
+    assert b.item_code.tolist() == ["a21026", "a21026", "a19001"]
+    assert b.item_suffix.tolist() == ["Avg", "Flag", "Avg"]
+    assert b.item_text.tolist() == ["12.25", "N", "8"]
+    v = b.item_value.tolist()
+    assert v[0] == 12.25 and v[2] == 8.0 and v[1] != v[1]  # NaN for the flag
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(packets(), min_size=1, max_size=8), st.booleans(), st.data())
+def test_columnar_agrees_on_generated_packets(xs, strict, data):
+    lines = [build_packet(**x) for x in xs]
+    for i in range(len(lines)):
+        if data.draw(st.booleans()):
+            b = bytearray(lines[i])
+            j = data.draw(st.integers(0, len(b) - 1))
+            b[j] = data.draw(st.sampled_from(b"0;,=&-A#.+\xe4"))
+            lines[i] = bytes(b)
+    assert_batch_same(lines, strict)

@@ -1,0 +1,392 @@
+"""Columnar bulk decoding: many frames → header columns plus one long table of values.
+
+For imports, where Packet objects are not needed: headers come out as lists of strings,
+values as a long table (packet index, code, suffix, number, text as sent), ready for
+``value_long`` or a pivot to the wide tables. Work per packet is a header regex match and one
+``findall`` over its CP; everything per value (number parsing, digit-count warnings,
+duplicate and grammar checks) runs vectorised in numpy. Frames off the canonical form
+(non-ASCII text, log text, other header orders, any problem) go through
+:func:`lantian.hj212.parse_packet`, so verdicts, errors and warnings are the parser's; a
+differential test compares the two paths on every shared packet.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import compress, repeat
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lantian.catalog.codes import data_format
+from lantian.errors import PacketError
+from lantian.hj212.bulk import _strip, crc16_many
+from lantian.hj212.packet import STRING_SUFFIXES, VERSION_BITS, Packet
+from lantian.hj212.parser import DIGIT_SUFFIXES, STD_SEGMENT, TIME_PARAMS, parse_packet
+
+__all__ = ["DecodedBatch", "decode_batch"]
+
+_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
+_SUFFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_HEADER_KEYS = ("qn", "st", "cn", "pw", "mn", "flag", "pnum", "pno", "rf", "data_time",
+                "version")
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBatch:
+    """Decoded frames as columns (index ``i`` = input line ``i``).
+
+    ``ok`` and ``crc_ok`` are boolean arrays; ``error`` the parser's message or ``None``;
+    ``columns`` maps each header field (and ``data_time``, ``version``) to a list of strings
+    as sent (``None`` where absent or unreadable); ``params`` maps a line index to its other
+    CP items (only lines that have some); ``warnings`` lists each line's warnings. The value
+    table holds the values of the packets that are ``ok`` only: ``item_packet`` (line
+    index), ``item_code``, ``item_suffix``, ``item_value`` (float64, NaN for text fields such
+    as Flag) and ``item_text`` (as sent).
+    """
+
+    ok: npt.NDArray[np.bool_]
+    crc_ok: npt.NDArray[np.bool_]
+    error: list[str | None]
+    columns: dict[str, list[str | None]]
+    params: dict[int, dict[str, str]]
+    warnings: list[tuple[str, ...]]
+    item_packet: npt.NDArray[np.int64]
+    item_code: npt.NDArray[np.object_]
+    item_suffix: npt.NDArray[np.object_]
+    item_value: npt.NDArray[np.float64]
+    item_text: npt.NDArray[np.object_]
+
+    def __len__(self) -> int:
+        return len(self.error)
+
+    def values_of(self, i: int) -> dict[str, dict[str, float | str]]:
+        """Values of packet ``i`` in :attr:`Packet.values` form (slow; for checks)."""
+        out: dict[str, dict[str, float | str]] = {}
+        for j in np.flatnonzero(self.item_packet == i):
+            suffix = str(self.item_suffix[j])
+            v: float | str = (str(self.item_text[j]) if suffix in STRING_SUFFIXES
+                              else float(self.item_value[j]))
+            out.setdefault(str(self.item_code[j]), {})[suffix] = v
+        return out
+
+
+_LINE = re.compile(
+    r"^(?:##([0-9]{4})(?:QN=([0-9]{13}|[0-9]{17});)?ST=([0-9A-Za-z]{2});"
+    r"CN=([0-9]{4});PW=([^;=&\n]{6});MN=([0-9A-F]{24}|[0-9A-Za-z]{14});"
+    r"(?:Flag=([0-9]{1,3});)?(?:PNUM=([0-9]{1,4});PNO=([0-9]{1,4});)?"
+    r"CP=&&([^\n]*)&&([0-9A-Fa-f]{4})|[^\n]*)$",
+    re.MULTILINE,
+)
+_VERSION_OF = np.array([VERSION_BITS.get(v) for v in range(64)], dtype=object)
+
+
+def _ints(col: Sequence[str], sel: list[bool], default: int,
+          base: int = 10) -> npt.NDArray[np.int64]:
+    """Integer value of the selected, non-empty strings of ``col``; ``default`` elsewhere."""
+    out = np.full(len(col), default, dtype=np.int64)
+    mask = np.fromiter(map(bool, col), dtype=bool, count=len(col)) & np.array(sel, dtype=bool)
+    out[mask] = np.fromiter(map(int, compress(col, mask.tolist()), repeat(base)),
+                            dtype=np.int64, count=int(mask.sum()))
+    return out
+
+
+def _header_pass(frames: list[bytes], crcs: npt.NDArray[np.uint16],
+                 cols: dict[str, list[str | None]], warns: dict[int, list[str]]
+                 ) -> tuple[list[int], list[str]]:
+    """Read the canonical headers of all frames at once; return fast indexes and CP bodies.
+
+    One ``findall`` over the joined frames yields one tuple per line; checks on lengths,
+    CRC, Flag bits and split fields run on numpy columns.
+    """
+    n = len(frames)
+    blob = b"\n".join(frames)
+    if not blob.isascii() or blob.count(b"\n") != n - 1:
+        frames = [f if f.isascii() and b"\n" not in f else b"" for f in frames]
+        blob = b"\n".join(frames)
+    rows = _LINE.findall(blob.decode("ascii"))
+    if len(rows) != n:  # pragma: no cover - a line the pattern cannot cover: all slow
+        return [], []
+    lf, qn, st, cn, pw, mn, flag, pnum, pno, body, crc = zip(*rows, strict=True)
+    matched = [bool(x) for x in lf]
+    m = np.array(matched, dtype=bool)
+    seglen = np.fromiter(map(len, frames), dtype=np.int64, count=n) - 10
+    fl = _ints(flag, matched, 0)
+    has_pnum = np.fromiter(map(bool, pnum), dtype=bool, count=n)
+    has_qn = np.fromiter(map(bool, qn), dtype=bool, count=n)
+    version = _VERSION_OF[np.clip(fl >> 2, 0, 63)]
+    good = (m & (_ints(lf, matched, -1) == seglen) & (seglen <= STD_SEGMENT)
+            & (_ints(crc, matched, -1, 16) == crcs.astype(np.int64)) & (fl <= 255)
+            & (version != None)  # noqa: E711 - elementwise on an object array
+            & (((fl & 2) == 2) == has_pnum) & (has_qn | (fl >> 2 == 0)))
+    if has_pnum.any():
+        n_pnum, n_pno = _ints(pnum, matched, 1), _ints(pno, matched, 1)
+        good &= ~has_pnum | ((n_pno >= 1) & (n_pno <= n_pnum))
+    fast = np.flatnonzero(good).tolist()
+    for key, col in (("qn", qn), ("st", st), ("cn", cn), ("pw", pw), ("mn", mn),
+                     ("flag", flag), ("pnum", pnum), ("pno", pno)):
+        cols[key] = [v or None for v in col]
+    cols["version"] = version.tolist()
+    qlen = np.fromiter(map(len, qn), dtype=np.int64, count=n)
+    for i in np.flatnonzero(good & (qlen == 13)).tolist():  # the pattern admits 13 or 17
+        warns.setdefault(i, []).append("QN has 13 digits, not 17 (YYYYMMDDhhmmsszzz)")
+    return fast, list(compress(body, good.tolist()))
+
+
+class _Names:
+    """Facts about each distinct CP field name, looked up by integer id (grows as needed)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.code: list[str] = []
+        self.suffix: list[str] = []
+        self.kind: list[int] = []  # 0 param, 1 text field, 2 numeric field, 3 invalid, 4 time
+        self.fmt_n: list[int] = []
+        self.fmt_m: list[int] = []
+
+    def add(self, name: str) -> None:
+        code, dash, suffix = name.partition("-")
+        fmt = None
+        if not dash:
+            kind = 4 if name in TIME_PARAMS else (0 if _NAME.match(name) else 3)
+        elif _NAME.match(code) is None or _SUFFIX.match(suffix) is None:
+            kind = 3
+        elif suffix in STRING_SUFFIXES:
+            kind = 1
+        else:
+            kind = 2
+            fmt = data_format(code) if suffix in DIGIT_SUFFIXES else None
+        self.ids[name] = len(self.code)
+        self.code.append(code)
+        self.suffix.append(suffix)
+        self.kind.append(kind)
+        self.fmt_n.append(fmt[0] if fmt else 10**6)
+        self.fmt_m.append(fmt[1] if fmt else 10**6)
+
+
+_NAMES = _Names()
+
+
+def _count(pos: npt.NDArray[np.int64], lo: npt.NDArray[np.int64],
+           hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """How many of the sorted positions ``pos`` fall in each span ``[lo, hi)``."""
+    return np.searchsorted(pos, hi) - np.searchsorted(pos, lo)
+
+
+def _valid_times(arr: npt.NDArray[np.uint8], vstart: npt.NDArray[np.int64],
+                 ok14: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Which 14-digit values are real ``YYYYMMDDhhmmss`` times (vectorised calendar check)."""
+    res = np.zeros(len(vstart), dtype=bool)
+    if not ok14.any():
+        return res
+    st = vstart[ok14]
+    d = arr[st[:, None] + np.arange(14)].astype(np.int64) - 48
+
+    def num(a: int, b: int) -> npt.NDArray[np.int64]:
+        out = np.zeros(len(st), dtype=np.int64)
+        for k in range(a, b):
+            out = out * 10 + d[:, k]
+        return out
+
+    y, mo, dd, h, mi, sec = num(0, 4), num(4, 6), num(6, 8), num(8, 10), num(10, 12), num(12, 14)
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    dim = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(mo, 0, 12)]
+    dim = dim + ((mo == 2) & leap)
+    res[ok14] = ((y >= 1) & (mo >= 1) & (mo <= 12) & (dd >= 1) & (dd <= dim) & (h < 24)
+                 & (mi < 60) & (sec < 60))
+    return res
+
+
+Items = tuple[npt.NDArray[Any], ...]
+
+
+def _item_pass(fast: list[int], bodies: list[str],
+               params: dict[int, dict[str, str]], cols: dict[str, list[str | None]],
+               warns: dict[int, list[str]]
+               ) -> tuple[set[int], Items | None]:
+    """Split CP bodies into items with numpy over one joined buffer.
+
+    Returns the line indexes to redo with the plain parser and the value columns of the
+    others.
+    """
+    bad: set[int] = set()
+    has = [j for j, b in enumerate(bodies) if b]
+    if not has:
+        return bad, None
+    owner = np.array(fast, dtype=np.int64)[has]
+    blob = "\n".join([bodies[j] for j in has])
+    arr = np.frombuffer(blob.encode("ascii"), dtype=np.uint8)
+    nl_pos = np.flatnonzero(arr == 10)
+    sep_pos = np.flatnonzero((arr == 10) | (arr == 59) | (arr == 44))
+    starts = np.concatenate(([0], sep_pos + 1))
+    ends = np.concatenate((sep_pos, [len(arr)]))
+    pk = owner[np.searchsorted(nl_pos, starts)]
+    eq_pos = np.flatnonzero(arr == 61)
+    bad_item = (ends <= starts) | (_count(eq_pos, starts, ends) != 1)
+    odd_pos = np.flatnonzero((arr == 47) | (arr == 38))  # '/' and '&': slow path
+    bad_item |= _count(odd_pos, starts, ends) > 0
+    bad.update(pk[bad_item].tolist())
+    good = ~bad_item
+    q = np.full(len(starts), -1, dtype=np.int64)
+    q[good] = eq_pos[np.searchsorted(eq_pos, starts[good])]
+    if not bad_item.any():  # every item is name=value: split at C speed
+        tokens = blob.replace(";", "=").replace(",", "=").replace("\n", "=").split("=")
+        names, values = tokens[0::2], tokens[1::2]
+    else:
+        s_l, q_l, e_l = starts[good].tolist(), q[good].tolist(), ends[good].tolist()
+        names = [blob[a:b] for a, b in zip(s_l, q_l, strict=True)]
+        values = [blob[b + 1:c] for b, c in zip(q_l, e_l, strict=True)]
+    pk = pk[good]
+    vstart, vend = q[good] + 1, ends[good]
+    reg = _NAMES
+    for nm in set(names).difference(reg.ids):
+        reg.add(nm)
+    ids = np.fromiter(map(reg.ids.__getitem__, names), dtype=np.int64, count=len(names))
+    kind = np.array(reg.kind, dtype=np.int64)[ids]
+    bad.update(pk[kind == 3].tolist())
+    # number grammar [+-]?(digits[.digits*] | .digits), counted over each value's span
+    nondigit = np.flatnonzero((arr < 48) | (arr > 57))
+    dots = np.flatnonzero(arr == 46)
+    signs = np.flatnonzero((arr == 43) | (arr == 45))
+    length = vend - vstart
+    n_dot, n_sg = _count(dots, vstart, vend), _count(signs, vstart, vend)
+    n_dig = length - _count(nondigit, vstart, vend)
+    first_sign = np.zeros(len(vstart), dtype=bool)
+    nonempty = length > 0
+    first = arr[vstart[nonempty]]
+    first_sign[nonempty] = (first == 43) | (first == 45)
+    is_num = ((n_dig >= 1) & (n_dot <= 1) & (n_dig + n_dot + n_sg == length)
+              & ((n_sg == 0) | ((n_sg == 1) & first_sign)))
+    bad.update(pk[(kind == 2) & ~is_num].tolist())
+    times = kind == 4
+    bad.update(pk[times & ~_valid_times(arr, vstart, times & (length == 14) & (n_dig == 14))]
+               .tolist())
+    # a field repeated in one packet
+    key = pk * (len(reg.code) + 1) + ids
+    srt = np.sort(key)
+    dup = srt[1:][srt[1:] == srt[:-1]]
+    bad.update((dup // (len(reg.code) + 1)).tolist())
+    # params (no suffix): per packet, DataTime to its column
+    dt_id = reg.ids.get("DataTime", -1)
+    pj = np.flatnonzero(((kind == 0) | times) & (ids != dt_id))
+    for j, i in zip(pj.tolist(), pk[pj].tolist(), strict=True):
+        params.setdefault(i, {})[names[j]] = values[j]
+    dj = np.flatnonzero(ids == dt_id)
+    dcol = cols["data_time"]
+    for j, i in zip(dj.tolist(), pk[dj].tolist(), strict=True):
+        dcol[i] = values[j]
+    # digit counts against the code table's Nn.m (vectorised; text only for offenders)
+    fmt_n = np.array(reg.fmt_n, dtype=np.int64)[ids]
+    fmt_m = np.array(reg.fmt_m, dtype=np.int64)[ids]
+    chk = (kind == 2) & is_num & (fmt_n < 10**6)
+    if chk.any():
+        dp = np.searchsorted(dots, vstart)
+        dot_at = np.where(dp < len(dots), dots[np.minimum(dp, len(dots) - 1)], len(arr))
+        has_dot = (n_dot == 1) & (dot_at < vend)
+        nz = np.flatnonzero(arr != 48)
+        after_sign = vstart + first_sign
+        first_nz = nz[np.minimum(np.searchsorted(nz, after_sign), len(nz) - 1)]
+        int_len = np.where(has_dot, dot_at, vend) - after_sign
+        zeros = np.clip(first_nz - after_sign, 0, None)
+        int_digits = np.maximum(int_len - np.minimum(zeros, int_len), 1)
+        frac = np.where(has_dot, vend - dot_at - 1, 0)
+        over = chk & ((int_digits > fmt_n) | (frac > fmt_m))
+        oj = np.flatnonzero(over)
+        texts = [f"{names[j]}={values[j]} (N{fn}.{fm})" for j, fn, fm in
+                 zip(oj.tolist(), fmt_n[oj].tolist(), fmt_m[oj].tolist(), strict=True)]
+        owners, first = np.unique(pk[oj], return_index=True)
+        last = [*first[1:].tolist(), len(oj)] if len(oj) else []
+        for i, a, b in zip(owners.tolist(), first.tolist(), last, strict=True):
+            more = f" and {b - a - 3} more" if b - a > 3 else ""
+            warns.setdefault(i, []).append("more digits than the code table's format: "
+                            + ", ".join(texts[a:min(b, a + 3)]) + more)
+    keep = (kind == 1) | (kind == 2)
+    if bad:
+        keep &= ~np.isin(pk, np.fromiter(bad, dtype=np.int64, count=len(bad)))
+    numeric = keep & (kind == 2)
+    value = np.full(len(values), np.nan)
+    value[numeric] = np.fromiter(map(float, compress(values, numeric.tolist())),
+                                 dtype=np.float64,
+                                 count=int(numeric.sum()))
+    code_tab = np.array(reg.code, dtype=object)
+    suffix_tab = np.array(reg.suffix, dtype=object)
+    text = np.fromiter(values, dtype=object, count=len(values))
+    return bad, (pk[keep], code_tab[ids[keep]], suffix_tab[ids[keep]], value[keep], text[keep])
+
+
+def decode_batch(lines: Sequence[bytes], *, strict: bool = True) -> DecodedBatch:
+    """Decode many frames into columns, with the verdicts :func:`parse_packet` gives.
+
+    Parameters
+    ----------
+    lines : sequence of bytes
+        One frame each (``##LLLL…CCCC``), CRLF optional.
+    strict : bool
+        Strict or lenient checking, as in :func:`parse_packet`.
+
+    """
+    frames = [_strip(ln) for ln in lines]
+    n = len(frames)
+    crcs = crc16_many([f[6:-4] if len(f) >= 10 else b"" for f in frames])
+    cols: dict[str, list[str | None]] = {k: [None] * n for k in _HEADER_KEYS}
+    warns: dict[int, list[str]] = {}
+    params: dict[int, dict[str, str]] = {}
+    fast, bodies = _header_pass(frames, crcs, cols, warns) if n else ([], [])
+    bad, items = _item_pass(fast, bodies, params, cols, warns)
+    ok = np.zeros(n, dtype=bool)
+    ok[fast] = True
+    crc_ok = ok.copy()
+    error: list[str | None] = [None] * n
+    parts = [items] if items is not None else []
+    fast_set = set(fast)
+    for i in sorted(bad.union(i for i in range(n) if i not in fast_set)):
+        warns.pop(i, None)
+        params.pop(i, None)
+        try:
+            p: Packet | None = parse_packet(frames[i], strict=strict)
+            ok[i] = True
+        except PacketError as exc:
+            p = getattr(exc, "partial", None)
+            ok[i] = False
+            error[i] = str(exc)
+        for k in _HEADER_KEYS:
+            cols[k][i] = getattr(p, k) if p is not None else None
+        if p is None:
+            continue
+        crc_ok[i] = p.crc_ok
+        if p.warnings:
+            warns[i] = list(p.warnings)
+        if p.params:
+            params[i] = dict(p.params)
+        if ok[i]:
+            parts.append(_items_of(i, p))
+    pk, code, suffix, value, text = _concat(parts)
+    warnings: list[tuple[str, ...]] = [()] * n
+    for i, w in warns.items():
+        warnings[i] = tuple(w)
+    return DecodedBatch(ok=ok, crc_ok=crc_ok, error=error, columns=cols, params=params,
+                        warnings=warnings, item_packet=pk, item_code=code,
+                        item_suffix=suffix, item_value=value, item_text=text)
+
+
+def _items_of(i: int, p: Packet) -> Items:
+    rows = [(name.partition("-")[0], name.partition("-")[2], text)
+            for g in p.cp for name, text in g if "-" in name]
+    rows = [r for r in rows if r[1] in p.values.get(r[0], {})]
+    value = [p.values[c][s] for c, s, _ in rows]
+    num = np.array([v if isinstance(v, float) else np.nan for v in value], dtype=np.float64)
+    return (np.full(len(rows), i, dtype=np.int64), np.array([r[0] for r in rows], dtype=object),
+            np.array([r[1] for r in rows], dtype=object), num,
+            np.array([r[2] for r in rows], dtype=object))
+
+
+def _concat(parts: list[Items]) -> Items:
+    if not parts:
+        e = np.array([], dtype=object)
+        return np.array([], dtype=np.int64), e, e, np.array([], dtype=np.float64), e
+    cat = [np.concatenate([p[k] for p in parts]) for k in range(5)]
+    order = np.argsort(cat[0], kind="stable")
+    return tuple(c[order] for c in cat)
