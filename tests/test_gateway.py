@@ -46,9 +46,9 @@ async def test_no_ack_before_the_commit_returns(db_path):
     store = gw._store
     real = store.store_batch
 
-    def blocked(items):
+    def blocked(items, *args):
         release.wait(10)
-        return real(items)
+        return real(items, *args)
 
     store.store_batch = blocked
     try:

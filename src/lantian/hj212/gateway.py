@@ -173,6 +173,9 @@ class Gateway:
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._last_refresh = 0.0
+        self._registry_fp: tuple[int, int] | None = None
+        self._commands: list[dict[str, Any]] = []
+        self._rejected: list[tuple[str, bytes, str, str | None]] = []
         self._stopping = False
 
     # -- life cycle -------------------------------------------------------------------
@@ -210,6 +213,7 @@ class Gateway:
                 await t
         if self._queue:
             await self._commit_batch()
+        await self._flush_side()
         for c in list(self.conns):
             c.close()
         if self._store is not None:
@@ -225,10 +229,13 @@ class Gateway:
         return self._store.con
 
     async def refresh_registry(self) -> None:
-        """Reload the registry snapshot from the database."""
+        """Reload the registry snapshot from the database when it has changed."""
         assert self._store is not None
-        self.registry = await self._run_db(self._store.load_registry)
         self._last_refresh = time.monotonic()
+        fp = await self._run_db(self._store.registry_fingerprint)
+        if fp != self._registry_fp:
+            self.registry = await self._run_db(self._store.load_registry)
+            self._registry_fp = fp
 
     # -- packets ----------------------------------------------------------------------
     def on_frame(self, conn: _Conn, frame: bytes) -> None:
@@ -300,7 +307,7 @@ class Gateway:
         self.status.counts[f"rejected_{reason}"] += 1
         conn.auth_failures += 1
         if self._store is not None:
-            self._db.submit(self._store.record_rejected, conn.peer, frame, reason, pkt.mn)
+            self._rejected.append((conn.peer, frame, reason, pkt.mn))
         if reason == "unknown_mn" and time.monotonic() - self._last_refresh > 1.0:
             self._last_refresh = time.monotonic()  # registry may have changed: reload soon
             asyncio.get_running_loop().create_task(self.refresh_registry())
@@ -396,8 +403,17 @@ class Gateway:
                            "begin_time": req.begin, "end_time": req.end, "raw": raw})
 
     def _log_command(self, row: dict[str, Any]) -> None:
-        if self._store is not None:
-            self._db.submit(self._store.log_command, row)
+        self._commands.append(row)  # written with the next commit or sweep, never one by one
+
+    async def _flush_side(self) -> None:
+        if (self._commands or self._rejected) and self._store is not None:
+            commands, rejected = self._commands, self._rejected
+            self._commands, self._rejected = [], []
+            try:
+                await self._run_db(self._store.flush_side, commands, rejected)
+            except Exception as exc:  # side logs never stop the gateway
+                log.error("could not write %d commands / %d rejected rows: %s",
+                          len(commands), len(rejected), exc)
 
     # -- housekeeping -----------------------------------------------------------------
     async def _sweeper(self) -> None:
@@ -420,6 +436,7 @@ class Gateway:
                         self._db.submit(self._store.raise_alert, st.mn, "offline",
                                         f"silent {silent:.0f} s", now)
             await self._check_disk(now)
+            await self._flush_side()
             if mono - self._last_refresh > s.registry_refresh_s:
                 await self.refresh_registry()
 

@@ -58,6 +58,14 @@ class GatewayStore:
         """Return ``{MN: point}`` of every registered monitoring point."""
         return points_cache(self.con)
 
+    def registry_fingerprint(self) -> tuple[int, int]:
+        """Cheap summary of the registry that changes whenever a point is added or changed."""
+        row = self.con.execute(
+            "SELECT count(*), coalesce(sum(hash(mn, password, active, sm4_key)), 0)::HUGEINT"
+            " % 9223372036854775807 FROM monitoring_point"
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     # -- packets ----------------------------------------------------------------------
     def store_batch(self, items: Sequence[Incoming], forward_to: str | None = None) -> list[str]:
         """Journal and store a batch in one transaction; return one verdict per item.
@@ -75,9 +83,9 @@ class GatewayStore:
             self.enqueue_forward(forward_to, frames, cst_now())
         return out
 
-    def record_rejected(self, peer: str, frame: bytes, reason: str, mn: str | None) -> None:
-        """Log a rejected packet (unknown MN, wrong password, bad CRC) without storing data."""
-        log_rejected_traffic(self.con, [RejectedTraffic(peer, mn, reason, frame)])
+    def record_rejected(self, rows: Sequence[tuple[str, bytes, str, str | None]]) -> None:
+        """Log rejected packets ``(peer, frame, reason, MN)``; their data is stored nowhere."""
+        log_rejected_traffic(self.con, [RejectedTraffic(p, mn, r, f) for p, f, r, mn in rows])
 
     def rejected_counts(self) -> dict[str, int]:
         """``{reason: count}`` of all rejected traffic stored so far."""
@@ -106,14 +114,23 @@ class GatewayStore:
             [at, mn, kind],
         )
 
-    def log_command(self, row: dict[str, Any]) -> None:
-        """Record one request the platform sent to a logger."""
-        self.con.execute(
+    def log_commands(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Record requests the platform sent to loggers (one statement for all)."""
+        if not rows:
+            return
+        self.con.executemany(
             "INSERT INTO gateway_command (sent_at, mn, cn, qn, reason, begin_time, end_time, raw)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [row["sent_at"], row["mn"], row["cn"], row.get("qn"), row.get("reason"),
-             row.get("begin_time"), row.get("end_time"), row.get("raw")],
+            [[r["sent_at"], r["mn"], r["cn"], r.get("qn"), r.get("reason"),
+              r.get("begin_time"), r.get("end_time"), r.get("raw")] for r in rows],
         )
+
+    def flush_side(self, commands: Sequence[dict[str, Any]],
+                   rejected: Sequence[tuple[str, bytes, str, str | None]]) -> None:
+        """Write the buffered talk-back log and rejected traffic."""
+        self.log_commands(commands)
+        if rejected:
+            self.record_rejected(rejected)
 
     def last_period_times(self) -> dict[str, tuple[dt.datetime | None, dt.datetime | None]]:
         """Latest stored minute and hour DataTime of every logger (CST), for gap detection."""

@@ -250,6 +250,13 @@ class _Logger:
             await self.write(bytes(raw))
 
     async def answer_history(self, req: object, timeout: float, retries: int) -> None:
+        """Answer a 2051/2061 fetch: 9011, the periods asked for (each acknowledged), 9012."""
+        try:
+            await self._answer_history(req, timeout, retries)
+        except (ConnectionError, OSError):
+            self.stats["history_interrupted"] += 1
+
+    async def _answer_history(self, req: object, timeout: float, retries: int) -> None:
         params = getattr(req, "params", {})
         try:
             begin = gwcodec.data_time_to_datetime(str(params["BeginTime"]))
@@ -313,6 +320,8 @@ async def run_logger(spec: LoggerSpec, host: str, port: int, *, rate: float, dur
         except (ConnectionError, OSError):
             stats["disconnected"] += 1
         finally:
+            if lg.tasks:  # finish answering history requests before hanging up
+                await asyncio.wait(list(lg.tasks), timeout=timeout * (retries + 1))
             rtask.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
                 await rtask

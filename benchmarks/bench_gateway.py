@@ -1,0 +1,219 @@
+"""Gateway benchmarks: the Lantian gateway beside a bare asyncio server, same load generator.
+
+Run by hand (never as a timed test)::
+
+    .venv/bin/python benchmarks/bench_gateway.py [--runs 3] [--duration 15] [--quick]
+
+Servers and the load generator run as separate processes:
+
+- **bare**: an asyncio server (this file, ``bare`` sub-command) that only frames (the codec's
+  ``Framer``) and acknowledges each frame with a 9014 carrying its QN: no parsing, no
+  authentication, no storage;
+- **gateway**: ``lantian serve --http-port 0`` over a DuckDB file with the MNs registered,
+  acknowledging only after the group commit.
+
+Load (``python -m lantian.hj212.loadgen``): closed loop at 1,000 and 10,000 connections
+(acknowledged packets/s), open loop of 10,000 loggers with minute data spread over the
+minute plus real-time data every 30 s (~500 packets/s; p99 acknowledgement latency), and a
+burst of 1,000 loggers sending in the same second (time to drain). Prints JSON lines and a
+Markdown table for ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "LTBENCH"
+PW = "123456"
+
+
+# -- the bare server --------------------------------------------------------------------
+def run_bare(port: int) -> None:
+    from lantian.hj212.crc import crc16_hj212
+    from lantian.hj212.framer import Framer
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    class Bare(asyncio.Protocol):
+        def connection_made(self, t):
+            self.t = t
+            self.f = Framer()
+
+        def data_received(self, data):
+            out = []
+            for fr in self.f.feed(data):
+                if isinstance(fr, bytes):
+                    i = fr.find(b"QN=")
+                    qn = fr[i + 3 : i + 20] if i >= 0 else b"00000000000000000"
+                    seg = b"QN=" + qn + b";ST=91;CN=9014;PW=123456;MN=x;Flag=4;CP=&&&&"
+                    out.append(b"##%04d" % len(seg) + seg + b"%04X\r\n" % crc16_hj212(seg))
+            if out:
+                self.t.write(b"".join(out))
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        srv = await loop.create_server(Bare, "127.0.0.1", port, backlog=4096)
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        print("bare listening", port, file=sys.stderr, flush=True)
+        await stop.wait()
+        srv.close()
+
+    asyncio.run(main())
+
+
+# -- orchestration ----------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited early")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not listen")
+
+
+def start_server(kind: str, port: int, db: Path, log) -> subprocess.Popen:
+    py = sys.executable
+    if kind == "bare":
+        cmd = [py, __file__, "bare", "--port", str(port)]
+    else:
+        cmd = [str(Path(py).with_name("lantian")), "serve", "--db", str(db),
+               "--gateway-port", str(port), "--http-port", "0", "--log-level", "WARNING"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+    wait_port(port, proc)
+    return proc
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def load(mode: str, port: int, conns: int, extra: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "lantian.hj212.loadgen", mode, "--port", str(port),
+           "--conns", str(conns), "--prefix", PREFIX, "--pw", PW, *extra]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=900)
+    if r.returncode != 0:
+        raise RuntimeError(f"loadgen failed: {r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def register(db: Path, n: int) -> None:
+    sys.path.insert(0, str(ROOT / "src"))
+    from lantian.hj212.loadgen import mn_of
+    from lantian.store.db import connect
+
+    con = connect(db)
+    con.executemany("INSERT INTO monitoring_point (mn, password, source_type) VALUES (?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    [(mn_of(PREFIX, i), PW, "cement_kiln") for i in range(n)])
+    con.close()
+
+
+def scenario(kind: str, db: Path, log, mode: str, conns: int, extra: list[str]) -> dict:
+    port = free_port()
+    proc = start_server(kind, port, db, log)
+    try:
+        res = load(mode, port, conns, extra)
+    finally:
+        stop_server(proc)
+    res["server"] = kind
+    print(json.dumps(res), flush=True)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", nargs="?", default="all", choices=["all", "bare"])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=15.0)
+    ap.add_argument("--open-duration", type=float, default=30.0)
+    ap.add_argument("--quick", action="store_true", help="one short run each (smoke test)")
+    a = ap.parse_args()
+    if a.cmd == "bare":
+        run_bare(a.port)
+        return
+    if a.quick:
+        a.runs, a.duration, a.open_duration = 1, 5.0, 10.0
+    tmp = Path(tempfile.mkdtemp(prefix="lantian-bench-"))
+    db = tmp / "bench.duckdb"
+    register(db, 10_000)
+    log = (tmp / "servers.log").open("ab")
+    results: list[dict] = []
+    run_no = 0
+
+    def base() -> list[str]:  # new DataTimes for every run: nothing is a duplicate
+        nonlocal run_no
+        run_no += 1
+        return ["--base", f"{2000 + run_no}-01-01T00:00:00"]
+
+    for conns in (1000, 10_000):
+        for _ in range(a.runs):
+            for kind in ("bare", "gateway"):
+                results.append(scenario(kind, db, log, "closed", conns,
+                                        ["--duration", str(a.duration), *base()]))
+    for _ in range(max(1, a.runs - 1)):
+        for kind in ("bare", "gateway"):
+            results.append(scenario(kind, db, log, "open", 10_000,
+                                    ["--duration", str(a.open_duration), "--grace", "5",
+                                     *base()]))
+    for _ in range(a.runs):
+        for kind in ("bare", "gateway"):
+            results.append(scenario(kind, db, log, "burst", 1000, ["--grace", "60", *base()]))
+    (tmp / "results.jsonl").write_text("\n".join(json.dumps(r) for r in results) + "\n")
+    summarise(results)
+    print(f"raw results in {tmp}/results.jsonl", file=sys.stderr)
+
+
+def summarise(results: list[dict]) -> None:
+    def med(kind: str, mode: str, key: str, conns: int) -> float:
+        xs = [r[key] for r in results if r["server"] == kind and r["mode"] == mode
+              and r["conns"] == conns and r.get(key) is not None]
+        return statistics.median(xs) if xs else float("nan")
+
+    print("\n| measure | bare asyncio | Lantian gateway | gateway / bare |")
+    print("|---|---|---|---|")
+    for conns in (1000, 10_000):
+        b, g = med("bare", "closed", "rate", conns), med("gateway", "closed", "rate", conns)
+        print(f"| closed loop, {conns:,} connections [packets/s] | {b:,.0f} | {g:,.0f} "
+              f"| {g / b:.0%} |")
+    for key in ("p50_ms", "p99_ms"):
+        b, g = med("bare", "open", key, 10_000), med("gateway", "open", key, 10_000)
+        print(f"| open loop 10,000 loggers, {key[:3]} ack latency [ms] | {b:.1f} | {g:.1f} "
+              f"| {g / b:.1f}x |")
+    b, g = med("bare", "burst", "drain_s", 1000), med("gateway", "burst", "drain_s", 1000)
+    print(f"| burst of 1,000 loggers, time to drain [s] | {b:.2f} | {g:.2f} | {g / b:.1f}x |")
+    print(f"\nmachine: {os.cpu_count()} CPUs, load average {os.getloadavg()}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
