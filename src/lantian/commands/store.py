@@ -14,8 +14,9 @@ China Standard Time calendar months.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -24,8 +25,25 @@ from lantian.errors import LantianError
 
 __all__ = ["lake_app", "register", "store_app"]
 
+T = TypeVar("T")
+
 store_app = typer.Typer(help="Backups and retention of the database (存储).", no_args_is_help=True)
 lake_app = typer.Typer(help="Parquet lake of past months (数据湖).", no_args_is_help=True)
+
+
+def _on_db(db: Path, action: Callable[[Any], T]) -> T:
+    """Open ``db``, run ``action(con)``, close; exit with the one-line reason on failure."""
+    from lantian.store.db import connect
+
+    try:
+        con = connect(db)
+        try:
+            return action(con)
+        finally:
+            con.close()
+    except LantianError as exc:
+        fail(exc)
+
 
 DirOption = Annotated[Path, typer.Option("--out", help="New or empty folder for the backup.")]
 
@@ -34,16 +52,8 @@ DirOption = Annotated[Path, typer.Option("--out", help="New or empty folder for 
 def backup_cmd(db: DbOption, out: DirOption) -> None:
     """Write a consistent backup of the database to a folder (备份)."""
     from lantian.store.backup import backup
-    from lantian.store.db import connect
 
-    try:
-        con = connect(db)
-        try:
-            path = backup(con, out)
-        finally:
-            con.close()
-    except LantianError as exc:
-        fail(exc)
+    path = _on_db(db, lambda con: backup(con, out))
     echo_err(f"backup written to {path}")
     emit_json({"db": str(db), "backup": str(path)})
 
@@ -74,17 +84,9 @@ def roll_cmd(
     ] = 3,
 ) -> None:
     """Move older months of journal and minute data into the Parquet lake (归档)."""
-    from lantian.store.db import connect
     from lantian.store.lake import roll
 
-    try:
-        con = connect(db)
-        try:
-            moved = roll(con, lake, keep_months)
-        finally:
-            con.close()
-    except LantianError as exc:
-        fail(exc)
+    moved = _on_db(db, lambda con: roll(con, lake, keep_months))
     echo_err("rows moved to the lake: " + ", ".join(f"{t} {n}" for t, n in moved.items()))
     emit_json({"lake": str(lake), "moved": moved})
 
@@ -101,17 +103,9 @@ def lake_export_cmd(
     ] = None,
 ) -> None:
     """Write tables to the lake, month by month and MN by MN (导出到数据湖)."""
-    from lantian.store.db import connect
     from lantian.store.lake import export_lake
 
-    try:
-        con = connect(db)
-        try:
-            rows = export_lake(con, root, month)
-        finally:
-            con.close()
-    except LantianError as exc:
-        fail(exc)
+    rows = _on_db(db, lambda con: export_lake(con, root, month))
     echo_err("rows in the lake: " + ", ".join(f"{t} {n}" for t, n in rows.items()))
     emit_json({"root": str(root), "month": month, "rows": rows})
 
@@ -119,17 +113,9 @@ def lake_export_cmd(
 @lake_app.command("import")
 def lake_import_cmd(db: DbOption, root: RootOption) -> None:
     """Copy lake rows back into the database (rows already there are kept) (从数据湖导入)."""
-    from lantian.store.db import connect
     from lantian.store.lake import import_lake
 
-    try:
-        con = connect(db)
-        try:
-            rows = import_lake(con, root)
-        finally:
-            con.close()
-    except LantianError as exc:
-        fail(exc)
+    rows = _on_db(db, lambda con: import_lake(con, root))
     echo_err("rows added: " + ", ".join(f"{t} {n}" for t, n in rows.items()))
     emit_json({"root": str(root), "added": rows})
 
