@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, dataset
-from lantian.engine.aq_stats import daily_stats, hj663_percentile, period_stats, year_on_year
+from lantian.engine.aq_stats import (
+    PERCENTILES,
+    daily_stats,
+    hj663_percentile,
+    hj663_percentiles,
+    period_stats,
+    year_on_year,
+)
 
 POLS = ("so2", "no2", "pm10", "pm2_5", "co", "o3")
 
@@ -82,6 +89,16 @@ def test_percentile_by_hand():
         assert got == pytest.approx(want), p
     one = ibis.memtable(pd.DataFrame({"g": "a", "x": [7.0, float("nan")]}))
     assert hj663_percentile(one, "x", 95, ["g"]).execute()["x_p95"].iloc[0] == 7.0
+    # period_stats uses the backend's quantile: the same numbers on the same days.
+    days = [dt.date(2019, 1, 1) + dt.timedelta(days=i) for i in range(10)]
+    rows = [
+        (d, {"pm10": float(v), "so2": float(v), "o3_8h": float(v)})
+        for d, v in zip(days, values, strict=True)
+    ]
+    st = period_stats(ibis.memtable(_daily_table(rows)), period="all").execute().iloc[0]
+    assert st["pm10_p95"] == pytest.approx(150.5)
+    assert st["so2_p98"] == pytest.approx(180.2)
+    assert st["o3_8h_p90"] == pytest.approx(101.0)
 
 
 def _daily_table(rows):
@@ -188,6 +205,12 @@ def test_beijing_yearly_table_is_internally_consistent(beijing):
         np.testing.assert_allclose(y[c], y[f"{c}_ref"], rtol=1e-9, err_msg=c)
     for c in ("days_pm2_5", "aqi_days", "good_days", "heavy_days"):
         assert (y[c] == y[f"{c}_ref"]).all(), c
+    # The backend's quantile equals the HJ 663 formula spelled out in hj663_percentiles().
+    dp = daily.mutate(period=daily.day.year().cast("string"))
+    explicit = hj663_percentiles(dp, PERCENTILES, ["station", "period"]).execute()
+    e = yearly.merge(explicit, on=["station", "period"], suffixes=("", "_f"))
+    for _, _, name in PERCENTILES:
+        np.testing.assert_allclose(e[name], e[f"{name}_f"], rtol=1e-12, err_msg=name)
     dongsi_2015 = d[(d["station"] == "Dongsi") & (pd.to_datetime(d["day"]).dt.year == 2015)]
     row = yearly[(yearly["station"] == "Dongsi") & (yearly["period"] == "2015")].iloc[0]
     assert row["pm2_5"] == pytest.approx(dongsi_2015["pm2_5"].mean())

@@ -280,8 +280,7 @@ def report_cmd(
             dict(zip(known["station"].astype(str), known["city"].astype(str), strict=True))
         )
     standard = cat.aqi_version_for(start)
-    con = ibis.duckdb.connect()
-    h = con.create_table("aq_hour_in", hourly[["station", "ts", *POLLUTANT_COLUMNS]])
+    h = ibis.memtable(hourly[["station", "ts", *POLLUTANT_COLUMNS]])
     st = period_stats(daily_stats(h), period=period).execute()
     rows = _report_rows(
         st.sort_values(["period", "station"]), "station", city_of, standard, rounding

@@ -30,6 +30,7 @@ __all__ = [
     "PERCENTILES",
     "daily_stats",
     "hj663_percentile",
+    "hj663_percentiles",
     "limit_expr",
     "period_stats",
     "place_hourly",
@@ -156,20 +157,45 @@ def hj663_percentile(
     [HJ663-2013] Appendix A, Eq. (A.1).
 
     """
-    name = name or f"{column}_p{p}"
-    x = t.filter(t[column].notnull())
-    win = ibis.window(group_by=list(keys), order_by=x[column])
-    grp = ibis.window(group_by=list(keys))
-    r = x.mutate(_rn=ibis.row_number().over(win) + 1, _n=x[column].count().over(grp))
-    k = ((r._n - 1) * p) / 100.0 + 1
+    return hj663_percentiles(t, [(column, p, name or f"{column}_p{p}")], keys)
+
+
+def hj663_percentiles(
+    t: ir.Table, specs: Sequence[tuple[str, int, str]], keys: Sequence[str]
+) -> ir.Table:
+    """Several HJ 663 percentiles ``(column, p, output name)`` per group, in one pass.
+
+    The columns are stacked into one long table so a single window sorts them all; the
+    result has one row per group of ``keys`` and one column per spec.
+    """
+    keys = list(keys)
+    parts = [
+        t.filter(t[col].notnull()).select(
+            *keys, _which=ibis.literal(name), _p=ibis.literal(p, "int64"), _x=t[col].cast("float64")
+        )
+        for col, p, name in specs
+    ]
+    x = parts[0]
+    for part in parts[1:]:
+        x = x.union(part, distinct=False)
+    part_keys = [*keys, "_which"]
+    win = ibis.window(group_by=part_keys, order_by=x._x)
+    grp = ibis.window(group_by=part_keys)
+    r = x.mutate(_rn=ibis.row_number().over(win) + 1, _n=x._x.count().over(grp))
+    k = ((r._n - 1) * r._p) / 100.0 + 1
     r = r.mutate(_s=k.floor().cast("int64"), _f=k - k.floor())
-    agg = r.group_by(list(keys)).aggregate(
-        _xs=ibis.ifelse(r._rn == r._s, r[column], ibis.null("float64")).max(),
-        _xs1=ibis.ifelse(r._rn == r._s + 1, r[column], ibis.null("float64")).max(),
+    agg = r.group_by(part_keys).aggregate(
+        _xs=ibis.ifelse(r._rn == r._s, r._x, ibis.null("float64")).max(),
+        _xs1=ibis.ifelse(r._rn == r._s + 1, r._x, ibis.null("float64")).max(),
         _f=r._f.max(),
     )
-    value = agg._xs + (agg._xs1.coalesce(agg._xs) - agg._xs) * agg._f
-    return agg.select(*keys, **{name: value})
+    agg = agg.mutate(_v=agg._xs + (agg._xs1.coalesce(agg._xs) - agg._xs) * agg._f)
+    return agg.group_by(keys).aggregate(
+        **{
+            name: ibis.ifelse(agg._which == name, agg._v, ibis.null("float64")).max()
+            for _, _, name in specs
+        }
+    )
 
 
 def _period_column(day: ir.DateValue, period: str) -> ir.StringValue:
@@ -221,6 +247,7 @@ def period_stats(
     a = daily_aqi(
         daily.mutate(o3_1h=ibis.ifelse(any_valid, daily.o3_1h, ibis.null("float64"))),
         version=version,
+        with_primary=False,
     )
     a = a.mutate(period=_period_column(a.day, period))
     good_levels = [lv.level for lv in cat.levels() if lv.good_day]
@@ -252,9 +279,13 @@ def period_stats(
             ok = ibis.null("boolean")
         means = means.mutate(**{f"{p}_complete": ok})
     out = means.drop("_feb")
-    for col, pct, name in PERCENTILES:
-        pt = hj663_percentile(d, col, pct, gkeys, name)
-        out = out.left_join(pt, gkeys).drop(*[f"{k}_right" for k in gkeys])
+    # quantile() is linear interpolation at k = 1 + (n − 1) × p / 100: the HJ 663 formula
+    # (DuckDB quantile_cont). hj663_percentiles() spells the formula out; the tests check
+    # both agree.
+    pt = d.group_by(gkeys).aggregate(
+        **{name: d[col].quantile(pct / 100) for col, pct, name in PERCENTILES}
+    )
+    out = out.left_join(pt, gkeys).drop(*[f"{k}_right" for k in gkeys])
     out = out.left_join(cls, gkeys).drop(*[f"{k}_right" for k in gkeys])
     return out.fill_null({"aqi_days": 0, "good_days": 0, "heavy_days": 0})
 

@@ -180,8 +180,11 @@ def _by_version(
     versions = cat.aqi_versions()
     out = build(versions[0][0])
     for v, start, _ in versions[1:]:
+        later = build(v)
+        if later.equals(out):  # same breakpoints and rules in both versions: one expression
+            continue
         bound = dt.datetime.combine(start, dt.time()) if ts.type().is_timestamp() else start
-        out = ibis.ifelse(ts >= bound, build(v), out)
+        out = ibis.ifelse(ts >= bound, later, out)
     return out
 
 
@@ -199,9 +202,21 @@ def _max_of(exprs: list[ir.IntegerValue]) -> ir.IntegerValue:
     return ibis.ifelse(top < 0, ibis.null("int64"), top)
 
 
-def _finish(t: ir.Table, parts: dict[str, ir.IntegerValue]) -> ir.Table:
+def _finish(
+    t: ir.Table, parts: dict[str, ir.IntegerValue], *, with_primary: bool = True
+) -> ir.Table:
     t = t.mutate(**{f"iaqi_{k}": v for k, v in parts.items()})
     t = t.mutate(aqi=_max_of([t[f"iaqi_{k}"] for k in parts]))
+    level_branches = [
+        (t.aqi <= lv.aqi_high, lv.level) for lv in cat.levels() if lv.aqi_high is not None
+    ]
+    level = ibis.ifelse(
+        t.aqi.isnull(),
+        ibis.null("int64"),
+        ibis.cases(*level_branches, else_=cat.levels()[-1].level),
+    )
+    if not with_primary:
+        return t.mutate(level=level)
     threshold = cat.levels()[0].aqi_high
     tags = [
         ibis.ifelse((t.aqi > threshold) & (t[f"iaqi_{k}"] == t.aqi), f"{k},", "")
@@ -211,17 +226,7 @@ def _finish(t: ir.Table, parts: dict[str, ir.IntegerValue]) -> ir.Table:
     joined = tags[0]
     for tag in tags[1:]:
         joined = joined.concat(tag)
-    level_branches = [
-        (t.aqi <= lv.aqi_high, lv.level) for lv in cat.levels() if lv.aqi_high is not None
-    ]
-    return t.mutate(
-        primary=joined.re_replace(",$", ""),
-        level=ibis.ifelse(
-            t.aqi.isnull(),
-            ibis.null("int64"),
-            ibis.cases(*level_branches, else_=cat.levels()[-1].level),
-        ),
-    )
+    return t.mutate(primary=joined.re_replace(",$", ""), level=level)
 
 
 def hourly_aqi(t: ir.Table, *, version: str = "auto", time_col: str = "ts") -> ir.Table:
@@ -272,13 +277,16 @@ def hourly_aqi(t: ir.Table, *, version: str = "auto", time_col: str = "ts") -> i
     return _finish(t, parts).mutate(**beside)
 
 
-def daily_aqi(t: ir.Table, *, version: str = "auto", date_col: str = "day") -> ir.Table:
+def daily_aqi(
+    t: ir.Table, *, version: str = "auto", date_col: str = "day", with_primary: bool = True
+) -> ir.Table:
     """Daily AQI (日报) from daily statistics.
 
     Input columns: ``station``, ``date_col``, 24-h means ``so2 no2 pm10 pm2_5 co`` and the
     O3 daily maxima ``o3_8h`` (max 8-h mean) and ``o3_1h`` (max 1-h) [µg/m³; CO mg/m³],
     NULL where invalid. The O3 IAQI is the larger of the 1-h and 8-h IAQI; an 8-h value
     above its column follows the overflow rule (2012: the 1-h IAQI; 2026: capped at 300).
+    ``with_primary=False`` leaves out the ``primary`` column (a smaller query).
 
     References
     ----------
@@ -300,4 +308,4 @@ def daily_aqi(t: ir.Table, *, version: str = "auto", date_col: str = "day") -> i
         "co": _by_version(day, version, lambda v: iaqi_expr(t.co, v, "co_24h")),
         "o3": _by_version(day, version, o3),
     }
-    return _finish(t, parts)
+    return _finish(t, parts, with_primary=with_primary)
