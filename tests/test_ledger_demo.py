@@ -35,10 +35,19 @@ def _demo_db(db_path: Path) -> dict[str, int]:
     return counts
 
 
+def _count(db_path: Path, what: str) -> int:
+    con = connect(db_path)
+    n = con.execute(f"SELECT count(*) FROM {what}").fetchone()[0]
+    con.close()
+    return int(n)
+
+
 def test_demo_ledgers_fill_every_ledger_and_obey_rules(db_path: Path) -> None:
     counts = _demo_db(db_path)
     assert counts["lines"] == 60 and counts["gate_records"] > 0 and counts["vehicles"] > 0
     assert counts["marks"] > 0 and counts["retrofit_plans"] > 0
+    assert counts["agreements"] == 2 * _count(db_path, "production_line WHERE kind = 'cupola'")
+    assert _count(db_path, "alert_period") == 1 and _count(db_path, "offset_project") == 1
     con = connect(db_path)
     # marks: entered within 48 h after the period, none over 60 h per outlet and year
     late = con.execute("SELECT count(*) FROM enterprise_mark"

@@ -1,7 +1,8 @@
 """Realistic ledgers for the demo province.
 
 Lines, registry history, marks, retrofit plans, gate records, in-plant vehicles and
-non-road machinery.
+non-road machinery; foundry staggered-production agreements, an orange alert and an offset
+project.
 :func:`demo_ledgers` fills them for the enterprises and outlets already in the database
 (the demo loader registers those first). It opens no transaction of its own, so it can run
 inside the loader's, and it writes only data that obeys the ledger rules: marks entered
@@ -226,6 +227,37 @@ def _fleet(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> int:
     return _insert(con, "plant_vehicle", cols)
 
 
+def _control(con: duckdb.DuckDBPyConnection, rng: np.random.Generator, today: dt.date) -> int:
+    """Foundry staggered-production agreements, one orange alert, one offset project."""
+    n = 0
+    for eid, line in con.execute(
+            "SELECT enterprise_id, name FROM production_line WHERE kind = 'cupola'").fetchall():
+        for rule, value in (("max_hours_per_day", 12.0), ("rest_weekday", 7.0)):
+            con.execute("INSERT INTO production_agreement (enterprise_id, line, rule, value,"
+                        " valid_from, source) VALUES (?, ?, ?, ?, ?, ?)",
+                        [eid, line, rule, value, dt.date(today.year, 1, 1),
+                         "铸造行业错峰生产协议 (demo)"])
+            n += 1
+    districts = [r[0] for r in con.execute(
+        "SELECT DISTINCT district_code FROM enterprise WHERE district_code IS NOT NULL"
+        " ORDER BY 1").fetchall()]
+    if districts:
+        start = dt.datetime.combine(today - dt.timedelta(days=int(rng.integers(10, 25))),
+                                    dt.time(8))
+        con.execute("INSERT INTO alert_period (district_code, level, start_ts, end_ts, source,"
+                    " entered_by) VALUES (?, 'orange', ?, ?, '重污染天气橙色预警 (demo)', 'demo')",
+                    [districts[0][:4], start, start + dt.timedelta(hours=72)])
+        row = con.execute(
+            "INSERT INTO offset_project (name, district_code, pollutant, new_load_t,"
+            " approved_on, non_attaining) VALUES ('新建熟料线项目 (demo)', ?, 'nox', 120, ?,"
+            " true) RETURNING id", [districts[0], today - dt.timedelta(days=200)]).fetchone()
+        if row:
+            con.execute("INSERT INTO offset_source VALUES (?, '1号窑超低排放改造', 150, ?),"
+                        " (?, '燃煤锅炉淘汰', 60, NULL)",
+                        [row[0], today - dt.timedelta(days=150), row[0]])
+    return n
+
+
 def demo_ledgers(
     con: duckdb.DuckDBPyConnection, rng: np.random.Generator, *, today: dt.date | None = None,
     months: int = 3,
@@ -254,4 +286,4 @@ def demo_ledgers(
         plans = _plans(con, rng, lines, today)
     return {"lines": len(lines), "marks": _marks(con, rng, lines, today),
             "retrofit_plans": plans, "gate_records": _gate(con, rng, today, months),
-            "vehicles": _fleet(con, rng)}
+            "vehicles": _fleet(con, rng), "agreements": _control(con, rng, today)}
