@@ -94,7 +94,12 @@ def test_columnar_agrees_on_every_shared_packet(strict):
     sim = (dataset("hj212-simulator-log") / "packets.txt").read_bytes().splitlines()
     vec = [ln.split(b"\t")[0] for ln in
            (dataset("hj212-vectors") / "vectors.tsv").read_bytes().splitlines()]
-    assert_batch_same(sim + vec + [b"", b"##", b"junk"], strict)
+    crafted = [build_packet(st="31", cn="2011", pw="123456", mn="88888880000001",
+                            qn="20240601085857223", data_time=dt, values={"a21026": {"Rtd": v}})
+               for v, dt in [("00123.456", "20240601085800"), ("-0012", "20240229000000"),
+                             ("+.5", "20230229000000"), ("123456", "20240631000000"),
+                             ("0.12345", "20241301000000"), ("1.", "00000101000000")]]
+    assert_batch_same(sim + vec + crafted + [b"", b"##", b"junk"], strict)
 
 
 def test_columnar_value_table():

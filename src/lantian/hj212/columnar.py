@@ -176,6 +176,21 @@ def _count(pos: npt.NDArray[np.int64], lo: npt.NDArray[np.int64],
     return np.searchsorted(pos, hi) - np.searchsorted(pos, lo)
 
 
+def _span_sum(flags: npt.NDArray[np.uint8], lo: npt.NDArray[np.int64],
+              hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Sum of ``flags`` over each span ``[lo, hi)`` (spans sorted, not overlapping)."""
+    out = np.zeros(len(lo), dtype=np.int64)
+    if not len(lo):
+        return out
+    padded = np.concatenate((flags, np.zeros(1, dtype=np.uint8)))
+    idx = np.empty(2 * len(lo), dtype=np.int64)
+    idx[0::2], idx[1::2] = lo, hi
+    sums = np.add.reduceat(padded, idx, dtype=np.int64)[0::2]
+    nonempty = hi > lo
+    out[nonempty] = sums[nonempty]
+    return out
+
+
 def _valid_times(arr: npt.NDArray[np.uint8], vstart: npt.NDArray[np.int64],
                  ok14: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     """Which 14-digit values are real ``YYYYMMDDhhmmss`` times (vectorised calendar check)."""
@@ -248,12 +263,11 @@ def _item_pass(fast: list[int], bodies: list[str],
     kind = np.array(reg.kind, dtype=np.int64)[ids]
     bad.update(pk[kind == 3].tolist())
     # number grammar [+-]?(digits[.digits*] | .digits), counted over each value's span
-    nondigit = np.flatnonzero((arr < 48) | (arr > 57))
     dots = np.flatnonzero(arr == 46)
     signs = np.flatnonzero((arr == 43) | (arr == 45))
     length = vend - vstart
     n_dot, n_sg = _count(dots, vstart, vend), _count(signs, vstart, vend)
-    n_dig = length - _count(nondigit, vstart, vend)
+    n_dig = _span_sum(((arr >= 48) & (arr <= 57)).view(np.uint8), vstart, vend)
     first_sign = np.zeros(len(vstart), dtype=bool)
     nonempty = length > 0
     first = arr[vstart[nonempty]]
@@ -286,12 +300,15 @@ def _item_pass(fast: list[int], bodies: list[str],
         dp = np.searchsorted(dots, vstart)
         dot_at = np.where(dp < len(dots), dots[np.minimum(dp, len(dots) - 1)], len(arr))
         has_dot = (n_dot == 1) & (dot_at < vend)
-        nz = np.flatnonzero(arr != 48)
         after_sign = vstart + first_sign
-        first_nz = nz[np.minimum(np.searchsorted(nz, after_sign), len(nz) - 1)]
         int_len = np.where(has_dot, dot_at, vend) - after_sign
-        zeros = np.clip(first_nz - after_sign, 0, None)
-        int_digits = np.maximum(int_len - np.minimum(zeros, int_len), 1)
+        int_digits = np.maximum(int_len, 1)
+        # leading zeros matter only for an integer part like "012": few, done one by one
+        lead0 = chk & (int_len > 1)
+        lead0[lead0] = arr[after_sign[lead0]] == 48
+        for j in np.flatnonzero(lead0).tolist():
+            v = values[j].lstrip("+-")
+            int_digits[j] = len(v.split(".")[0].lstrip("0") or "0")
         frac = np.where(has_dot, vend - dot_at - 1, 0)
         over = chk & ((int_digits > fmt_n) | (frac > fmt_m))
         oj = np.flatnonzero(over)
