@@ -45,6 +45,21 @@ class GatewayStore:
         self.path = Path(db_path)
         self.con = connect(self.path)
         self._packets = PacketStore(self.con)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Pay the one-time costs of the ingest path before the first packet waits on them.
+
+        DuckDB imports pandas on the first Arrow scan: seconds without byte-code caches.
+        """
+        import pyarrow as pa
+
+        cur = self.con.cursor()
+        try:
+            cur.register("_lantian_warm", pa.table({"x": [1]}))
+            cur.execute("SELECT x FROM _lantian_warm").fetchall()
+        finally:
+            cur.close()
 
     def close(self) -> None:
         """Checkpoint and close the connection."""
