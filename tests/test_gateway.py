@@ -336,3 +336,21 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_settings_file_rejects_unknown_and_missing_keys(tmp_path):
+    from importlib import resources
+
+    from lantian.errors import ConfigurationError
+    from lantian.hj212.gwsettings import load_settings
+
+    text = resources.files("lantian.catalog").joinpath("data/gateway.toml").read_text("utf-8")
+    s = load_settings()
+    assert (s.reply_timeout_s, s.retries) == (10.0, 3)  # HJ 212-2017 Table 1
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("clock_drift_s = 120.0", "clock_drift_seconds = 120.0"), "utf-8")
+    with pytest.raises(ConfigurationError, match="clock_drift_seconds"):
+        load_settings(bad)
+    bad.write_text(text.replace("idle_timeout_s = 300.0", ""), "utf-8")
+    with pytest.raises(ConfigurationError, match="idle_timeout_s"):
+        load_settings(bad)

@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--duration", type=float, default=15.0)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--grace", type=float, default=10.0)
-    ap.add_argument("--pool", type=int, default=200_000)
+    ap.add_argument("--pool", type=int, default=100_000)
     ap.add_argument("--prefix", default="LTBENCH")
     ap.add_argument("--pw", default="123456")
     ap.add_argument("--base", default="2020-01-01T00:00:00")
