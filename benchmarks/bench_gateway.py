@@ -132,9 +132,12 @@ def register(db: Path, n: int) -> None:
     from lantian.store.db import connect
 
     con = connect(db)
-    con.executemany("INSERT INTO monitoring_point (mn, password, source_type) VALUES (?, ?, ?)"
-                    " ON CONFLICT DO NOTHING",
-                    [(mn_of(PREFIX, i), PW, "cement_kiln") for i in range(n)])
+    width = len(mn_of(PREFIX, 0)) - len(PREFIX)
+    con.execute("INSERT INTO monitoring_point (mn, password, source_type) SELECT ? ||"
+                " lpad(i::VARCHAR, ?, '0'), ?, 'cement_kiln' FROM range(?) t(i)"
+                " ON CONFLICT DO NOTHING", [PREFIX, width, PW, n])
+    assert con.execute("SELECT count(*) FROM monitoring_point WHERE mn = ?",
+                       [mn_of(PREFIX, n - 1)]).fetchone()[0] == 1
     con.close()
 
 

@@ -174,6 +174,7 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
         self._last_refresh = 0.0
         self._registry_fp: tuple[int, int] | None = None
+        self._side_tasks: set[asyncio.Task[None]] = set()
         self._commands: list[dict[str, Any]] = []
         self._rejected: list[tuple[str, bytes, str, str | None]] = []
         self._stopping = False
@@ -306,11 +307,15 @@ class Gateway:
     def _reject(self, conn: _Conn, frame: bytes, pkt: Any, reason: str) -> None:
         self.status.counts[f"rejected_{reason}"] += 1
         conn.auth_failures += 1
-        if self._store is not None:
+        if len(self._rejected) < self.settings.batch_max * 10:
             self._rejected.append((conn.peer, frame, reason, pkt.mn))
+        else:  # a flood: keep counting, stop logging rows until the next flush
+            self.status.counts["rejected_not_logged"] += 1
         if reason == "unknown_mn" and time.monotonic() - self._last_refresh > 1.0:
             self._last_refresh = time.monotonic()  # registry may have changed: reload soon
-            asyncio.get_running_loop().create_task(self.refresh_registry())
+            task = asyncio.get_running_loop().create_task(self.refresh_registry())
+            self._side_tasks.add(task)
+            task.add_done_callback(self._side_tasks.discard)
         if conn.auth_failures >= self.settings.auth_fail_limit:
             self.status.counts["closed_auth"] += 1
             log.warning("closing %s after %d rejected packets (%s)", conn.peer,
@@ -326,7 +331,11 @@ class Gateway:
                 continue
             if len(self._queue) < self.settings.batch_max and self.settings.batch_wait_s > 0:
                 await asyncio.sleep(self.settings.batch_wait_s)
-            await self._commit_batch()
+            try:
+                await self._commit_batch()
+            except Exception:  # never let the writer die: log, and go on with the next batch
+                log.exception("writer: unexpected error after a commit")
+                self.status.counts["writer_errors"] += 1
             if self._queue:
                 self._wake.set()
 
