@@ -27,7 +27,10 @@ from lantian.hj212.bulk import _strip, crc16_many
 from lantian.hj212.packet import STRING_SUFFIXES, VERSION_BITS, Packet
 from lantian.hj212.parser import DIGIT_SUFFIXES, STD_SEGMENT, TIME_PARAMS, parse_packet
 
-__all__ = ["DecodedBatch", "decode_batch"]
+__all__ = ["CHUNK", "DecodedBatch", "decode_batch"]
+
+CHUNK = 4096
+"""Lines decoded together in one numpy pass (larger inputs are cut into chunks)."""
 
 _NAME = re.compile(r"[A-Za-z0-9_]+\Z")
 _SUFFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -344,7 +347,35 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True) -> DecodedBatch
     strict : bool
         Strict or lenient checking, as in :func:`parse_packet`.
 
+    Notes
+    -----
+    Work runs in chunks of :data:`CHUNK` lines, which keeps the numpy buffers in cache.
+
     """
+    if len(lines) <= CHUNK:
+        return _decode_chunk(lines, strict)
+    parts = [_decode_chunk(lines[lo:lo + CHUNK], strict) for lo in range(0, len(lines), CHUNK)]
+    offsets = np.cumsum([0] + [len(b) for b in parts[:-1]]).tolist()
+    params: dict[int, dict[str, str]] = {}
+    for off, b in zip(offsets, parts, strict=True):
+        params.update({off + i: p for i, p in b.params.items()})
+    return DecodedBatch(
+        ok=np.concatenate([b.ok for b in parts]),
+        crc_ok=np.concatenate([b.crc_ok for b in parts]),
+        error=[e for b in parts for e in b.error],
+        columns={k: [v for b in parts for v in b.columns[k]] for k in _HEADER_KEYS},
+        params=params,
+        warnings=[w for b in parts for w in b.warnings],
+        item_packet=np.concatenate([b.item_packet + off
+                                    for off, b in zip(offsets, parts, strict=True)]),
+        item_code=np.concatenate([b.item_code for b in parts]),
+        item_suffix=np.concatenate([b.item_suffix for b in parts]),
+        item_value=np.concatenate([b.item_value for b in parts]),
+        item_text=np.concatenate([b.item_text for b in parts]),
+    )
+
+
+def _decode_chunk(lines: Sequence[bytes], strict: bool) -> DecodedBatch:
     frames = [_strip(ln) for ln in lines]
     n = len(frames)
     crcs = crc16_many([f[6:-4] if len(f) >= 10 else b"" for f in frames])
