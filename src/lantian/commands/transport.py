@@ -12,8 +12,9 @@ Contracts (issue 8, keep stable)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -34,7 +35,10 @@ __all__ = ["register"]
 FileArg = Annotated[Path, typer.Argument(help="CSV (UTF-8) or .xlsx file.")]
 
 
-def _import_file(file: Path, db: Path, fmt: OutputFormat, what: str, read, store) -> None:
+def _import_file(
+    file: Path, db: Path, fmt: OutputFormat, what: str,
+    read: Callable[[Path], Any], store: Callable[[Any, Any], tuple[int, list[str]]],
+) -> None:
     """Read and check ``file`` with ``read``, store it with ``store``, report on stderr."""
     from lantian.store.db import connect
 

@@ -47,7 +47,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: dict[str, list[Any
         con.execute(f"INSERT INTO {table} ({', '.join(rows)}) SELECT * FROM _demo_rows")
     finally:
         con.unregister("_demo_rows")
-    return t.num_rows
+    return int(t.num_rows)
 
 
 def _lines(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
@@ -64,6 +64,8 @@ def _lines(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
             "INSERT INTO production_line (enterprise_id, name, kind) VALUES (?, ?, ?)"
             " ON CONFLICT (enterprise_id, name) DO UPDATE SET kind = excluded.kind RETURNING id",
             [eid, line, kind]).fetchone()
+        if row is None:
+            continue
         con.execute("INSERT OR IGNORE INTO production_line_outlet VALUES (?, ?)", [row[0], oid])
         out.append((oid, eid, ename, sector, district, cc, kind, line))
     return out

@@ -17,7 +17,7 @@ An enterprise graded A or leading that is not eligible gets a downgrade warning.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -50,7 +50,7 @@ def window_months(month: str, n: int) -> list[str]:
 
 
 def a_grade_eligibility(
-    enterprises: list[Mapping[str, Any]],
+    enterprises: Sequence[Mapping[str, Any]],
     points_of: Mapping[int, list[str]],
     months: list[str],
     ule: Mapping[str, Mapping[str, bool]],
