@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from lantian.errors import LedgerRuleError
 from lantian.ledger.retrofit import add_months, add_plan, plan_status, record_milestone
 from lantian.ledger.retrofit_progress import (
+    notify_overdue,
     programme_progress,
     progress_by_district,
     read_ule_verdicts,
@@ -92,6 +93,12 @@ def test_cupola_deadline_then_must_stop(con) -> None:
     assert row["due"] == D(2025, 6, 30) and row["state"] == "at_risk" and not row["must_stop"]
     (row,) = [r for r in plan_status(con, D(2025, 7, 1)) if r["plan_id"] == p]
     assert row["state"] == "overdue" and row["must_stop"]
+    # the regulator is told once per overdue milestone
+    assert notify_overdue(con, D(2025, 7, 1), "system") == 1
+    assert notify_overdue(con, D(2025, 7, 2), "system") == 0
+    (msg,) = con.execute("SELECT message_zh, message_en FROM notification"
+                         " WHERE kind = 'retrofit_overdue'").fetchall()
+    assert "应停产" in msg[0] and "must stop" in msg[1] and "2025-06-30" in msg[1]
     prog = {r["programme"]: r for r in programme_progress(con, D(2025, 7, 1))}
     assert prog["cupola_to_electric"]["status"] == "missed"
     assert prog["cupola_to_electric"]["must_stop"] == 1

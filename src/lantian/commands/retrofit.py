@@ -8,6 +8,7 @@
     lantian retrofit status --db PATH [--today YYYY-MM-DD] [--at-risk-days 30] [--format json]
     lantian retrofit progress --db PATH [--today ...] [--by-district] [--format json]
     lantian retrofit refresh-list --db PATH --month YYYY-MM --who NAME [--format json]
+    lantian retrofit notify --db PATH --who NAME [--today YYYY-MM-DD]
 
 Dates are China Standard Time calendar days.
 """
@@ -124,6 +125,16 @@ def refresh_list_cmd(
     rows = _run(lambda con: refresh_dynamic_list(con, month, who), db)
     _show(rows, format, ("plan_id", "enterprise", "line", "failed_points"))
     echo_err(f"{len(rows)} line(s) removed from the dynamic list for {month}")
+
+
+@retrofit_app.command("notify")
+def notify_cmd(db: DbOption, who: Who, today: Today = None) -> None:
+    """Notify the regulator of every overdue milestone not yet notified."""
+    from lantian.ledger.retrofit_progress import notify_overdue
+
+    day = _date(today, "--today")
+    n = _run(lambda con: notify_overdue(con, day, who), db)
+    echo_err(f"{n} new overdue notification(s) on {day} (CST)")
 
 
 def register(app: typer.Typer) -> None:

@@ -27,7 +27,7 @@ from lantian.ledger._data import transaction
 from lantian.ledger.retrofit import plan_status, programme_targets
 from lantian.ledger.transport import month_bounds
 
-__all__ = ["programme_progress", "progress_by_district", "read_ule_verdicts",
+__all__ = ["notify_overdue", "programme_progress", "progress_by_district", "read_ule_verdicts",
            "refresh_dynamic_list"]
 
 
@@ -162,3 +162,33 @@ def _write_removals(con: duckdb.DuckDBPyConnection, removed: Iterable[dict[str, 
                  "the dynamic list"])
             con.execute("INSERT INTO audit_log (who, action, target, detail) VALUES (?,?,?,?)",
                         [who, "dynamic_list_remove", f"retrofit_plan:{r['plan_id']}", month])
+
+
+def notify_overdue(con: duckdb.DuckDBPyConnection, today: dt.date, who: str) -> int:
+    """Write one ``retrofit_overdue`` notification per overdue milestone not yet notified.
+
+    Each row tells the regulator which plan and milestone is late, its due date, and whether
+    the plant must stop; returns the number of new notifications.
+    """
+    rows = [r for r in plan_status(con, today) if r["state"] == "overdue"]
+    done = {m for (m,) in con.execute(
+        "SELECT message_en FROM notification WHERE kind = 'retrofit_overdue'").fetchall()}
+    n = 0
+    with transaction(con):
+        for r in rows:
+            stop_en = "; production must stop" if r["must_stop"] else ""
+            stop_zh = "，应停产" if r["must_stop"] else ""
+            en = (f"plan {r['plan_id']} {r['enterprise']} {r['line']}: {r['milestone']} overdue "
+                  f"since {r['due'].isoformat()}{stop_en}")
+            if en in done:
+                continue
+            zh = (f"{r['enterprise']} {r['line']} {r['name_zh']} 已逾期"
+                  f"（应于 {r['due'].isoformat()} 前完成）{stop_zh}")
+            con.execute("INSERT INTO notification (audience, enterprise_id, kind, message_zh,"
+                        " message_en) VALUES ('regulator', ?, 'retrofit_overdue', ?, ?)",
+                        [r["enterprise_id"], zh, en])
+            n += 1
+        if n:
+            con.execute("INSERT INTO audit_log (who, action, target, detail) VALUES (?,?,?,?)",
+                        [who, "retrofit_notify", "notification", f"{n} overdue on {today}"])
+    return n
