@@ -33,8 +33,10 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
            detectors: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Detect the month's events; return (events frame, points with minute data)."""
     from lantian.engine.backends import connect
-    from lantian.engine.quality import DETECTORS, load_thresholds, quality_events
+    from lantian.engine.quality import DETECTORS, load_thresholds
+    from lantian.engine.quality.frames import empty_events
     from lantian.engine.quality.inputs import read_inputs
+    from lantian.engine.quality.run import detector_events
 
     th = load_thresholds()
     con = connect(engine, db=db, lake=lake, month=month)
@@ -43,8 +45,10 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
         if kw["params"] is None:
             echo_err("warning: no analyser parameters (value_long) on this engine: "
                      "calibration_change skipped")
-        expr = quality_events(**kw, detectors=detectors or DETECTORS)
-        events = con.execute(expr)
+        parts = detector_events(**kw, detectors=detectors or DETECTORS)
+        frames = [con.execute(expr) for expr in parts.values()]
+        events = pd.concat([f for f in frames if len(f)] or [con.execute(empty_events())],
+                           ignore_index=True)
         mns = con.execute(kw["minute"].select("mn").distinct())["mn"].tolist()
     finally:
         disconnect = getattr(con, "disconnect", None)

@@ -17,7 +17,7 @@ import pandas as pd
 from lantian.demo.profiles import POLLUTANTS, SourceProfile
 from lantian.demo.signals import AMBIENT_O2_PCT, PointSignals
 
-__all__ = ["FAULT_KINDS", "Params", "inject", "analyser_range"]
+__all__ = ["FAULT_KINDS", "Params", "analyser_range", "inject"]
 
 FAULT_KINDS: tuple[str, ...] = (
     "constant", "zero", "over_range", "pinned_under_limit", "dilution", "false_stop",

@@ -221,6 +221,7 @@ def generate(out: str | Path, *, points: int, days: int, start: str = "2026-01-0
     points : number of monitoring points.
     days : days of minute data from ``start`` (a date, CST midnight).
     fault_share : share of points that receive one or two labelled faults; the rest are clean.
+
     """
     if points < 1 or days < 1:
         raise ConfigurationError("--points and --days must be at least 1")

@@ -1,0 +1,114 @@
+"""The ``lantian demo`` and ``lantian qc`` command contracts (DESIGN.md §7, issue 4)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from lantian.cli import app
+
+DATA = Path(__file__).parent / "data" / "qc"
+EVENT_KEYS = {"mn", "detector", "pollutant", "start", "end", "severity", "evidence"}
+WEIGHT = {"high": 25, "medium": 10, "low": 2, "info": 0}  # qc_thresholds.csv trust.weight_*
+
+
+def _run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def _jsonl(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("demo")
+    r = _run("demo", "generate", "--out", str(d / "out"), "--points", "5", "--days", "6",
+             "--start", "2026-01-01", "--seed", "7", "--fault-share", "1.0")
+    assert r.exit_code == 0, r.output
+    summary = _jsonl(r.stdout)[0]
+    assert summary["points"] == 5 and summary["rows"] > 5 * 6 * 1400
+    db = d / "lantian.duckdb"
+    r = _run("demo", "load", str(d / "out"), "--db", str(db))
+    assert r.exit_code == 0, r.output
+    loaded = _jsonl(r.stdout)[0]
+    assert loaded["minute_rows"] == summary["rows"]
+    return db
+
+
+def test_qc_events_contract(demo_db):
+    r = _run("qc", "--db", str(demo_db), "--month", "2026-01", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    rows = _jsonl(r.stdout)
+    assert rows, "the demo points carry labelled faults"
+    for row in rows:
+        assert set(row) == EVENT_KEYS
+        assert isinstance(row["evidence"], dict)
+        assert row["severity"] in WEIGHT
+        assert len(row["start"]) == 19 and row["start"][10] == "T"
+        assert all(isinstance(v, (int, float, str)) or v is None for v in row["evidence"].values())
+    con = duckdb.connect(str(demo_db), read_only=True)
+    stored = con.execute("SELECT count(*) FROM quality_event WHERE month = '2026-01'").fetchone()
+    con.close()
+    assert stored[0] == len(rows)
+
+
+def test_qc_scores_contract_matches_events(demo_db):
+    ev = _jsonl(_run("qc", "--db", str(demo_db), "--month", "2026-01").stdout)
+    r = _run("qc", "--db", str(demo_db), "--month", "2026-01", "--scores", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    scores = _jsonl(r.stdout)
+    assert len(scores) == 5
+    for s in scores:
+        assert set(s) == {"mn", "trust", "events"}
+        mine = [e for e in ev if e["mn"] == s["mn"]]
+        assert s["events"] == len(mine)
+        assert s["trust"] == max(0, 100 - sum(WEIGHT[e["severity"]] for e in mine))
+
+
+def test_qc_bad_month_fails_with_one_line(demo_db):
+    r = _run("qc", "--db", str(demo_db), "--month", "2026-13x", "--format", "json")
+    assert r.exit_code != 0
+    assert r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and "month" in r.stderr
+
+
+def test_qc_on_a_new_database_is_empty_not_an_error(tmp_path):
+    r = _run("qc", "--db", str(tmp_path / "new.duckdb"), "--month", "2026-01", "--scores")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == ""
+
+
+def test_import_maintenance_chinese_headers(tmp_path):
+    db = tmp_path / "m.duckdb"
+    r = _run("qc", "import-maintenance", str(DATA / "maintenance_zh.csv"), "--db", str(db))
+    assert r.exit_code == 0, r.stderr
+    assert _jsonl(r.stdout) == [{"file": str(DATA / "maintenance_zh.csv"), "read": 2,
+                                 "imported": 2}]
+    again = _jsonl(_run("qc", "import-maintenance", str(DATA / "maintenance_zh.csv"),
+                        "--db", str(db)).stdout)
+    assert again[0]["imported"] == 0
+    con = duckdb.connect(str(db), read_only=True)
+    kinds = con.execute("SELECT kind, end_ts FROM maintenance_record ORDER BY start_ts").fetchall()
+    con.close()
+    assert [k for k, _ in kinds] == ["calibration", "maintenance"]
+    assert str(kinds[1][1]) == "2026-01-10 16:00:00"
+
+
+def test_import_maintenance_bad_file_names_the_column(tmp_path):
+    db = tmp_path / "m.duckdb"
+    r = _run("qc", "import-maintenance", str(DATA / "maintenance_bad.csv"), "--db", str(db))
+    assert r.exit_code != 0
+    assert "'end'" in r.stderr and r.stdout == ""
+
+
+def test_demo_generate_rejects_bad_arguments(tmp_path):
+    r = _run("demo", "generate", "--out", str(tmp_path), "--points", "0", "--days", "1")
+    assert r.exit_code != 0 and "points" in r.stderr
+    r = _run("demo", "generate", "--out", str(tmp_path), "--points", "1", "--days", "1",
+             "--start", "01/02/2026")
+    assert r.exit_code != 0 and "--start" in r.stderr
