@@ -88,13 +88,8 @@ def outlet_chart(db: Database, p: Principal, outlet_id: int, kind: str, start: d
     per_point: dict[str, list[dict[str, Any]]] = {mn: [] for mn in mns}
     for r in rows:
         per_point[r["mn"]].append(r)
-    events = []
-    for mn in mns:
-        for ev in q.quality_events(db, p, None, None, mn).rows:
-            s = ev.get("start", ev.get("start_ts"))
-            e = ev.get("end", ev.get("end_ts")) or s
-            if s is not None and s < end and e >= start:
-                events.append(cell(ev))
+    events = [cell(ev) for mn in mns
+              for ev in q.quality_events(db, p, None, None, mn, (start, end)).rows]
     return {"outlet_id": outlet_id, "kind": kind, "start": cell(start), "end": cell(end),
             "time_zone": "China Standard Time (UTC+8)", "limits_mg_m3": limits,
             "points": {mn: _point_series(rs, limits, step) for mn, rs in per_point.items()},

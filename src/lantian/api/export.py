@@ -34,6 +34,9 @@ class TableFormat(str, Enum):
 
 def cell(value: Any) -> Any:
     """JSON-safe value: ISO times (CST, no zone), ``null`` for NaN, lists kept."""
+    kind = type(value)
+    if kind is int or kind is str and value[:1] not in ("{", "[") or value is None:
+        return value
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None
     if isinstance(value, dt.datetime):

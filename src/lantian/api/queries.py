@@ -28,6 +28,7 @@ __all__ = [
     "outlet_detail",
     "outlets",
     "overview",
+    "point_visible",
     "points",
     "quality_events",
     "rejected_traffic",
@@ -109,8 +110,16 @@ def outlets(db: Database, p: Principal, enterprise_id: int | None = None) -> Row
 
 def outlet_detail(db: Database, p: Principal, outlet_id: int) -> dict[str, Any] | None:
     """One outlet in scope, or ``None``."""
-    rows = outlets(db, p).rows
-    return next((r for r in rows if r["id"] == outlet_id), None)
+    sql = ("SELECT o.id, o.enterprise_id, e.name AS enterprise_name, o.name, o.source_type, "
+           "o.jurisdiction FROM outlet o LEFT JOIN enterprise e ON e.id = o.enterprise_id "
+           "WHERE o.id = ? AND o.id IN (SELECT id FROM vis_out)")
+    rows = _run(db, p, sql, [outlet_id]).rows
+    return rows[0] if rows else None
+
+
+def point_visible(db: Database, p: Principal, mn: str) -> bool:
+    """Whether monitoring point ``mn`` exists and lies in the caller's scope."""
+    return bool(_run(db, p, "SELECT mn FROM vis_pt WHERE mn = ?", [mn]).rows)
 
 
 def points(db: Database, p: Principal, outlet_id: int | None = None) -> Rows:
@@ -140,8 +149,16 @@ def series(db: Database, p: Principal, kind: str, mns: list[str], start: dt.date
                       "ORDER BY s.mn, s.ts LIMIT ? OFFSET ?", [*args, limit, offset])
     cq, ca = scoped(p, f"SELECT count(*) FROM {table} s WHERE {where}", args)
     with db.cursor() as cur:
-        out = Rows.fetch(cur, q, qa)
+        res = cur.execute(q, qa)
+        names = [d[0] for d in res.description]
+        data = res.fetchall()
         row = cur.execute(cq, ca).fetchone()
+    if columns is None and data:  # default: drop the parameters this point never sent
+        filled = [i for i, col in enumerate(zip(*data, strict=True))
+                  if i < 2 or any(v is not None for v in col)]
+        names = [names[i] for i in filled]
+        data = [tuple(r[i] for i in filled) for r in data]
+    out = Rows(names, [dict(zip(names, r, strict=True)) for r in data])
     out.total = int(row[0]) if row else 0
     return out
 
@@ -201,10 +218,17 @@ def verdicts(db: Database, p: Principal, month: str | None = None,
 
 
 def quality_events(db: Database, p: Principal, month: str | None = None,
-                   detector: str | None = None, mn: str | None = None) -> Rows:
-    """Quality events (table ``quality_event`` of the QC part) in scope."""
+                   detector: str | None = None, mn: str | None = None,
+                   window: tuple[dt.datetime, dt.datetime] | None = None) -> Rows:
+    """Quality events (table ``quality_event`` of the QC part) in scope; ``window`` keeps
+    events overlapping [start, end) (CST)."""
     cols = db.columns("quality_event")
     extra, args = "", []
+    s_col = _pick(cols, "start_ts", "start", "ts_start")
+    e_col = _pick(cols, "end_ts", "end", "ts_end") or s_col
+    if window and s_col:
+        extra += f' AND t."{s_col}" < ? AND t."{e_col}" >= ?'
+        args += [window[1], window[0]]
     if detector and "detector" in cols:
         extra += " AND t.detector = ?"
         args.append(detector)
@@ -262,55 +286,77 @@ def limits_for_outlet(db: Database, p: Principal, outlet_id: int,
     return limits
 
 
+_PASS_WORDS = "('true', 'pass', 'passed', '1', 'yes', '合格', '达标')"
+
+
+def _per_enterprise(db: Database, table: str, month: str,
+                    select: str) -> tuple[str, list[Any]] | None:
+    """SQL of ``select`` aggregated per enterprise over ``table`` rows of ``month`` in scope."""
+    cols = db.columns(table)
+    owner = _owner_filter(cols)
+    if owner is None:
+        return None
+    link = ("JOIN _all_pt p ON p.mn = t.mn" if "mn" in cols
+            else "JOIN outlet p ON p.id = t.outlet_id")
+    key = "p.enterprise_id"
+    mf, margs = _month_filter(cols, month)
+    sql = f"SELECT {key} AS eid, {select} FROM {table} t {link} WHERE {owner[0]}{mf} GROUP BY 1"
+    return sql, margs
+
+
 def overview(db: Database, p: Principal, month: str, district: str | None = None,
              sector: str | None = None) -> Rows:
     """Per enterprise in scope: this month's ULE verdict, compliance ratio, trust, alerts.
 
-    ``verdict`` is ``pass`` when every assessed outlet passed, ``fail`` when one failed and
-    ``null`` when the month is not assessed; ``compliance_ratio`` is compliant hours over
-    production hours summed over its outlets; ``trust`` the lowest point trust score;
-    ``alerts`` the number of quality events of the month.
+    ``verdict`` is ``pass`` when every assessed point (or outlet) passed, ``fail`` when one
+    failed and ``null`` when the month is not assessed; ``compliance_ratio`` is compliant
+    hours over production hours summed over the enterprise (rounded to 4 decimals);
+    ``trust`` the lowest point trust score of the month; ``alerts`` the number of quality
+    events of the month. One SQL statement, so it stays fast over a province.
     """
-    base = enterprises(db, p, district, sector)
-    by_id = {r["id"]: {**r, "verdict": None, "compliance_ratio": None, "trust": None,
-                       "alerts": 0} for r in base.rows}
-    ent_of_mn = _enterprise_of_points(db, p)
-    ent_of_out = _enterprise_of_outlets(db, p)
     vcols = db.columns("month_ule_verdict")
-    passed_col = _pick(vcols, "passed", "ule_pass", "pass", "verdict", "compliant")
-    prod_col = _pick(vcols, "production_hours", "prod_hours", "hours_production")
-    ok_col = _pick(vcols, "compliant_hours", "hours_compliant", "ok_hours")
-    for v in verdicts(db, p, month).rows:
-        eid = ent_of_mn.get(v.get("mn")) if "mn" in v else ent_of_out.get(v.get("outlet_id"))
-        if eid not in by_id:
-            continue
-        ent = by_id[eid]
-        if passed_col:
-            ok = _truthy(v[passed_col])
-            ent["verdict"] = "fail" if (not ok or ent["verdict"] == "fail") else "pass"
-        if prod_col and ok_col and v[prod_col] is not None:
-            ent.setdefault("_prod", 0.0)
-            ent.setdefault("_ok", 0.0)
-            ent["_prod"] += float(v[prod_col])
-            ent["_ok"] += float(v[ok_col] or 0)
-    for t in trust_scores(db, p, month).rows:
-        eid = ent_of_mn.get(t.get("mn"))
-        score = t.get("trust", t.get("score"))
-        if eid in by_id and score is not None:
-            cur = by_id[eid]["trust"]
-            by_id[eid]["trust"] = float(score) if cur is None else min(cur, float(score))
-    for q in quality_events(db, p, month).rows:
-        eid = ent_of_mn.get(q.get("mn"))
-        if eid in by_id:
-            by_id[eid]["alerts"] += 1
-    out = []
-    for ent in by_id.values():
-        prod = ent.pop("_prod", None)
-        ok = ent.pop("_ok", None)
-        if prod:
-            ent["compliance_ratio"] = round(ok / prod, 4)
-        out.append(ent)
-    return Rows([*base.columns, "verdict", "compliance_ratio", "trust", "alerts"], out)
+    passed = _pick(vcols, "ule_pass", "passed", "pass", "verdict", "compliant")
+    prod = _pick(vcols, "production_hours", "prod_hours", "hours_production")
+    ok = _pick(vcols, "compliant_hours", "hours_compliant", "ok_hours")
+    parts: list[tuple[str, tuple[str, list[Any]], list[str]]] = []
+    vsel = []
+    if passed:
+        vsel.append(f"CASE WHEN bool_and(lower(CAST(t.{passed} AS VARCHAR)) IN {_PASS_WORDS}) "
+                    "THEN 'pass' ELSE 'fail' END AS verdict")
+    if prod and ok:
+        vsel.append(f"round(sum(t.{ok}) / nullif(sum(t.{prod}), 0), 4) AS compliance_ratio")
+    if vsel and (sql := _per_enterprise(db, "month_ule_verdict", month, ", ".join(vsel))):
+        parts.append(("v", sql, [c.split(" AS ")[-1] for c in vsel]))
+    tcol = _pick(db.columns("trust_score"), "trust", "score")
+    if tcol and (sql := _per_enterprise(db, "trust_score", month, f"min(t.{tcol}) AS trust")):
+        parts.append(("tr", sql, ["trust"]))
+    if sql := _per_enterprise(db, "quality_event", month, "count(*) AS alerts"):
+        parts.append(("qe", sql, ["alerts"]))
+    ctes = "".join(f", {alias} AS ({sql[0]})" for alias, sql, _ in parts)
+    margs = [a for _, sql, _ in parts for a in sql[1]]
+    joins = "".join(f" LEFT JOIN {alias} ON {alias}.eid = e.id" for alias, _, _ in parts)
+    got = {c: f"{alias}.{c}" for alias, _, cs in parts for c in cs}
+    sel = [got.get("verdict", "NULL") + " AS verdict",
+           got.get("compliance_ratio", "NULL") + " AS compliance_ratio",
+           got.get("trust", "NULL") + " AS trust",
+           f"coalesce({got.get('alerts', '0')}, 0) AS alerts"]
+    where, wargs = "e.id IN (SELECT id FROM vis_ent)", []
+    if district:
+        where += " AND starts_with(e.district_code, ?)"
+        wargs.append(district)
+    if sector:
+        where += " AND e.sector = ?"
+        wargs.append(sector)
+    body = (f"SELECT e.id, e.name, e.credit_code, e.sector, e.district_code, e.grade, "
+            f"{', '.join(sel)} FROM enterprise e{joins} WHERE {where} ORDER BY e.id")
+    sql, args = scoped(p, "SELECT 1")  # scope views, then our aggregates
+    head = sql[: -len("SELECT 1")].rstrip()
+    return _fetch(db, f"{head}{ctes}\n{body}", [*args, *margs, *wargs])
+
+
+def _fetch(db: Database, sql: str, args: list[Any]) -> Rows:
+    with db.cursor() as cur:
+        return Rows.fetch(cur, sql, args)
 
 
 def _truthy(v: Any) -> bool:

@@ -99,7 +99,7 @@ def add_correction(body: NewCorrection, db: Db, user: User) -> dict[str, Any]:
     table = q.SERIES_TABLES[body.table]
     if body.column not in db.columns(table) - {"mn", "ts", "packet_id"}:
         raise Problem(422, f"column {body.column!r} is not a column of {table}")
-    if body.mn not in {r["mn"] for r in q.points(db, user).rows}:
+    if not q.point_visible(db, user, body.mn):
         raise Problem(404, "monitoring point not found (or outside your scope)")
     ts = body.ts.replace(tzinfo=None)
     with db.cursor() as cur:

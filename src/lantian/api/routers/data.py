@@ -44,7 +44,7 @@ def _window(kind: str, start: dt.datetime, end: dt.datetime) -> tuple[dt.datetim
 def _series(kind: str, mn: str, start: dt.datetime, end: dt.datetime, limit: int, offset: int,
             fmt: TableFormat, db: Any, user: Any) -> Response:
     start, end = _window(kind, start, end)
-    if mn not in {r["mn"] for r in q.points(db, user).rows}:
+    if not q.point_visible(db, user, mn):
         raise Problem(404, "monitoring point not found (or outside your scope)")
     rows = q.series(db, user, kind, [mn], start, end, limit, offset)
     return respond(rows, fmt, f"{kind}_{mn}", db, user,
