@@ -51,7 +51,7 @@ def test_bulk_takes_the_fast_path_on_the_simulator_log():
     assert all(_fast(ln, crc16_hj212(ln[6:-4])) is not None for ln in sim)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.lists(packets(), min_size=1, max_size=8), st.booleans(), st.data())
 def test_agrees_on_generated_packets(xs, strict, data):
     lines = [build_packet(**x) for x in xs]
@@ -119,7 +119,7 @@ def test_columnar_value_table():
     assert v[0] == 12.25 and v[2] == 8.0 and v[1] != v[1]  # NaN for the flag
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.lists(packets(), min_size=1, max_size=8), st.booleans(), st.data())
 def test_columnar_agrees_on_generated_packets(xs, strict, data):
     lines = [build_packet(**x) for x in xs]

@@ -145,7 +145,7 @@ def check_round_trip(x, encoding="utf-8"):
     return p, frame
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(packets())
 def test_parse_build_round_trip(x):
     _, frame = check_round_trip(x)
