@@ -157,3 +157,21 @@ def test_cli_import_export_history(tmp_path: Path, db_path: Path) -> None:
                                                                  limit_cell="x")),
                          "--db", str(db_path), "--who", "admin"])
     assert res.exit_code != 0 and "row 2" in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_snapshot_versions_changes_made_elsewhere(tmp_path: Path, con) -> None:
+    from lantian.ledger.registry_io import snapshot_registry
+
+    import_registry(con, _book(tmp_path / "a.xlsx"), who="admin", valid_from=D(2025, 1, 1))
+    assert set(snapshot_registry(con, who="sys", valid_from=D(2025, 2, 1)).values()) == {0}
+    # another path changes the grade and adds an enterprise by name only (no credit code)
+    con.execute("UPDATE enterprise SET grade = 'A' WHERE credit_code = ?", [CC1])
+    con.execute("INSERT INTO enterprise (name) VALUES ('门禁导入企业')")
+    con.execute("UPDATE monitoring_point SET parameters = ['so2'] WHERE mn = 'MN-REG-1'")
+    counts = snapshot_registry(con, who="sys", valid_from=D(2025, 3, 1))
+    assert counts["enterprise"] == 1 and counts["monitoring_point"] == 1
+    assert sum(counts.values()) == 2
+    assert as_of(con, "enterprise", CC1, D(2025, 3, 1))["grade"] == "A"
+    mp = as_of(con, "monitoring_point", "MN-REG-1", D(2025, 3, 1))
+    assert mp["parameters"] == ["so2"] and mp["analyser_ranges"]["so2"] == [0.0, 200.0]
+    assert versions(con, "enterprise", CC1)[-1].changed_by == "sys"

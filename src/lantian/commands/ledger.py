@@ -8,6 +8,7 @@ Sub-commands::
     lantian ledger load-holidays FILE --db PATH --who NAME
     lantian ledger export-registry FILE.xlsx --db PATH
     lantian ledger import-registry FILE.xlsx --db PATH --who NAME [--valid-from YYYY-MM-DD]
+    lantian ledger snapshot --db PATH --who NAME [--valid-from YYYY-MM-DD]
     lantian ledger history ENTITY KEY --db PATH [--format json]
     lantian ledger load-agreements FILE --db PATH
     lantian ledger production-check --db PATH [--format json]
@@ -80,6 +81,22 @@ def import_registry(
     when = ledger_date(valid_from, "--valid-from")
     counts = run_on_db(lambda con: _import(con, file, who=who, valid_from=when), db)
     echo_err("changed " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+@ledger_app.command("snapshot")
+def snapshot(
+    db: DbOption,
+    who: WhoOption,
+    valid_from: Annotated[
+        str | None, typer.Option("--valid-from", help="Date the state took effect (CST).")
+    ] = None,
+) -> None:
+    """Version registry changes made outside the Excel import (history catch-up)."""
+    from lantian.ledger.registry_io import snapshot_registry
+
+    when = ledger_date(valid_from, "--valid-from")
+    counts = run_on_db(lambda con: snapshot_registry(con, who=who, valid_from=when), db)
+    echo_err("versioned " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
 @ledger_app.command("history")

@@ -30,8 +30,9 @@ from lantian.catalog.glossary import glossary
 from lantian.errors import InputFileError
 from lantian.ledger._data import transaction
 from lantian.ledger._tabular import cell_text
+from lantian.ledger.history import record_version
 
-__all__ = ["SHEETS", "export_registry", "import_registry"]
+__all__ = ["SHEETS", "export_registry", "import_registry", "snapshot_registry"]
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,15 @@ def _ranges(text: str) -> dict[str, list[float]]:
     return out
 
 
+def _defaults(entity: str, r: dict[str, Any]) -> dict[str, Any]:
+    """Fill the defaults the current tables apply, so history and tables agree."""
+    if entity == "line" and not r.get("status"):
+        return {**r, "status": "operating"}
+    if entity == "permit_limit" and not r.get("basis"):
+        return {**r, "basis": "permit"}
+    return r
+
+
 def import_registry(
     con: duckdb.DuckDBPyConnection, path: str | Path, *, who: str, valid_from: dt.date
 ) -> dict[str, int]:
@@ -232,7 +242,7 @@ def import_registry(
             for _, r in data.get(spec.entity, []):
                 if spec.entity == "monitoring_point" and r.get("analyser_ranges"):
                     r = {**r, "analyser_ranges": _ranges(r["analyser_ranges"])}
-                n += apply_record(con, spec.entity, r, valid_from, who)
+                n += apply_record(con, spec.entity, _defaults(spec.entity, r), valid_from, who)
             counts[spec.entity] = n
         con.execute("INSERT INTO audit_log (who, action, target, detail) VALUES (?, ?, ?, ?)",
                     [who, "registry_import", path.name,
@@ -296,4 +306,36 @@ def export_registry(con: duckdb.DuckDBPyConnection, path: str | Path) -> dict[st
     note = wb.create_sheet("说明")
     note.append(["Lantian registry export / 蓝天台账导出; dates China Standard Time (北京时间)"])
     wb.save(path)
+    return counts
+
+
+def snapshot_registry(
+    con: duckdb.DuckDBPyConnection, *, who: str, valid_from: dt.date
+) -> dict[str, int]:
+    """Version the current registry tables where they differ from the open history.
+
+    Catches changes made by other paths (registry commands, gate-record import, the API).
+    Records whose natural key is incomplete (an enterprise without a credit code) are
+    skipped. Returns {entity: versions recorded}.
+    """
+    from lantian.ledger.history import as_of
+    from lantian.ledger.registry_apply import entity_key
+
+    counts: dict[str, int] = {}
+    with transaction(con):
+        for spec in SHEETS:
+            n = 0
+            for row in con.execute(_EXPORT_SQL[spec.entity]).fetchall():
+                try:
+                    rec = {c.field: _cell(c, v) for c, v in zip(spec.columns, row, strict=True)}
+                except ValueError:
+                    continue  # incomplete key (e.g. no credit code yet)
+                rec.pop("password", None)
+                key = entity_key(spec.entity, rec)
+                if spec.entity == "monitoring_point":
+                    cur = as_of(con, "monitoring_point", key, valid_from) or {}
+                    rec["analyser_ranges"] = cur.get("analyser_ranges")
+                n += record_version(con, spec.entity, key, _defaults(spec.entity, rec),
+                                    valid_from, who, "snapshot")
+            counts[spec.entity] = n
     return counts
