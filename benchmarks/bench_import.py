@@ -123,8 +123,9 @@ def run_raw_load(path: Path, work: Path) -> float:
     con = duckdb.connect(str(work / f"raw-{time.monotonic_ns()}.duckdb"))
     t = time.perf_counter()
     con.execute(
-        "CREATE TABLE raw AS SELECT line::BLOB AS raw FROM read_csv(?, columns = {'line': 'VARCHAR'}, "
-        "delim = '\\x01', quote = '', escape = '', header = false)",
+        "CREATE TABLE raw AS SELECT line::BLOB AS raw "
+        "FROM read_csv(?, columns = {'line': 'VARCHAR'}, delim = '\\x01', "
+        "quote = '', escape = '', header = false)",
         [str(path)],
     )
     con.execute("CHECKPOINT")

@@ -221,3 +221,118 @@ def test_simulator_log_water_codes_go_to_value_long(db_path):
     )
     assert rec["values"] == p.values
     con.close()
+
+
+def odd_packets() -> list[bytes]:
+    """Packets that exercise every routing rule."""
+    t = "20240501100000"
+    b = []
+    b.append(
+        build_packet(
+            st="31",
+            cn="2011",
+            pw="1",
+            mn=MN17,
+            data_time=t,
+            values={
+                "a21026": {
+                    "Rtd": 1.5,
+                    "Avg": 9.9,
+                    "ZsRtd": 2.0,
+                    "Flag": "N",
+                },  # Avg in real time: long
+                "i12001": {"Info": "1"},
+                "w01018": {"Rtd": 3.0},
+                "a19001": {"Rtd": 8.0, "EFlag": "A1"},
+            },
+        )
+    )
+    b.append(
+        build_packet(
+            st="31",
+            cn="2051",
+            pw="1",
+            mn=MN17,
+            data_time=t,
+            values={
+                "a21026": {"Avg": 1.0},
+                "02": {"Avg": 2.0, "Flag": "N"},  # same parameter twice
+                "S01": {"Avg": 7.0},
+            },
+        )
+    )
+    b.append(
+        build_packet(
+            st="31",
+            cn="2061",
+            pw="1",
+            mn=MN05,
+            data_time=t,
+            version="2005",
+            values={"02": {"Avg": 2.0, "Cou": 0.5}, "01": {"Avg": 3.0}},
+        )
+    )
+    b.append(
+        build_packet(
+            st="31",
+            cn="2031",
+            pw="1",
+            mn=MN05,
+            data_time="20240501000000",
+            version="2005",
+            values={"03": {"Avg": 20.0, "Min": 1.0, "Flag": "N"}},
+        )
+    )
+    b.append(
+        build_packet(
+            st="31",
+            cn="2021",
+            pw="1",
+            mn=MN17,
+            data_time=t,
+            values={"SB1": {"RS": 1}, "i12001": {"Info": "0"}},
+        )
+    )
+    b.append(build_packet(st="31", cn="9014", pw="1", mn=MN17, qn="20240501100000123"))
+    return b
+
+
+def test_columnar_and_packet_paths_write_identical_tables(tmp_path):
+    from lantian.commands.importing import column_decoder
+    from lantian.hj212.bulk import decode_lines
+
+    lines = flue_file(tmp_path / "f.txt", 8) + odd_packets()
+    lines = lines + lines[:4] + [b"##0010garbage"]
+
+    def tables(columnar: bool):
+        con = connect(tmp_path / f"c{columnar}.duckdb")
+        kw = (
+            {"decode_columns": column_decoder(True)}
+            if columnar
+            else {"decode": lambda x: decode_lines(x)}
+        )
+        s = import_packet_lines(PacketStore(con), lines, source="f", batch_size=9, **kw)
+        out = {
+            t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+            for t in ("flue_rtd", "flue_minute", "flue_hour", "flue_day", "value_long")
+        }
+        # packets without DataTime are keyed at their receive time, which differs per run
+        out["packet_key"] = con.execute(
+            "SELECT * REPLACE (CASE WHEN k LIKE 'QN:%' THEN NULL ELSE ts END AS ts) "
+            "FROM packet_key ORDER BY ALL"
+        ).fetchall()
+        out["journal"] = con.execute(
+            "SELECT * EXCLUDE (received_at, verdict) FROM packet_journal ORDER BY id"
+        ).fetchall()
+        out["verdicts"] = [
+            v[0].split(":")[0]
+            for v in con.execute("SELECT verdict FROM packet_journal ORDER BY id").fetchall()
+        ]
+        con.close()
+        return (s.accepted, s.duplicate, s.rejected), out
+
+    packets, columns = tables(False), tables(True)
+    assert packets[0] == columns[0] == (len(lines) - 5, 4, 1)
+    for name in packets[1]:
+        assert packets[1][name] == columns[1][name], name
+    assert len(packets[1]["value_long"]) > 10

@@ -16,9 +16,9 @@ read, even with rejected lines (they are journalled as ``rejected:<reason>``).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,7 +26,10 @@ from lantian.commands._common import FormatOption, OutputFormat, echo_err, emit_
 from lantian.commands._groups import import_app
 from lantian.errors import LantianError
 
-__all__ = ["DEFAULT_DB", "register"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["DEFAULT_DB", "column_decoder", "register"]
 
 DEFAULT_DB = "lantian.duckdb"
 
@@ -34,11 +37,23 @@ DEFAULT_DB = "lantian.duckdb"
 SHOW_REJECTED = 20
 
 
-def _decoder(strict: bool):  # type: ignore[no-untyped-def]
-    from lantian.hj212.bulk import decode_lines
+def column_decoder(strict: bool) -> Callable[[Sequence[bytes]], dict[str, Any]]:
+    """Adapt the codec's columnar decoder to :class:`lantian.store.columns.ColumnBatch`."""
+    from lantian.hj212.columnar import decode_batch
 
-    def decode(lines: Sequence[bytes]) -> list[object]:
-        return list(decode_lines(lines, strict=strict))
+    def decode(lines: Sequence[bytes]) -> dict[str, Any]:
+        d = decode_batch(lines, strict=strict)
+        head = {k: d.columns[k] for k in ("mn", "st", "cn", "qn", "data_time", "version")}
+        return {
+            "ok": d.ok,
+            "error": d.error,
+            **head,
+            "item_row": d.item_packet,
+            "item_code": d.item_code,
+            "item_suffix": d.item_suffix,
+            "item_num": d.item_value,
+            "item_text": d.item_text,
+        }
 
     return decode
 
@@ -89,8 +104,8 @@ def import_packets(
             summary = import_packet_file(
                 store,
                 file,
-                _decoder(not lenient),
                 batch_size=batch_size,
+                decode_columns=column_decoder(not lenient),
                 progress=lambda n: bar.advance(task, n),
             )
             store.checkpoint()
@@ -127,7 +142,7 @@ def _ends_with_lf(path: Path) -> bool:
         return fh.read(1) == b"\n"
 
 
-def _stderr_console():  # type: ignore[no-untyped-def]
+def _stderr_console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True)

@@ -32,7 +32,8 @@ Values = dict[str, dict[str, Any]]
 def _filters(
     mn: str, cn: str | None, start: dt.datetime | None, end: dt.datetime | None, col: str
 ) -> tuple[str, list[Any]]:
-    sql, args = ["mn = ?"], [mn]
+    sql: list[str] = ["mn = ?"]
+    args: list[Any] = [mn]
     if cn is not None:
         sql.append("cn = ?")
         args.append(cn)

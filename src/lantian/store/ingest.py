@@ -31,21 +31,25 @@ methods are serialised by a lock, so the gateway may call them from a worker thr
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from lantian.errors import StoreError
 from lantian.store.cells import DataRow, LongRows, long_table, wide_table
+from lantian.store.columns import ColumnBatch, route_values
 from lantian.store.routing import TABLE_OF_CN
 
 __all__ = [
+    "ColumnBatch",
     "Incoming",
     "PacketLike",
     "PacketStore",
@@ -84,6 +88,10 @@ def parse_data_time(text: str) -> dt.datetime:
         )
     except ValueError as exc:
         raise ValueError(f"DataTime {text!r} is not a valid time: {exc}") from None
+
+
+#: Many loggers send the same DataTime: parse each distinct text once.
+_parse_cached = functools.lru_cache(maxsize=1 << 16)(parse_data_time)
 
 
 class PacketLike(Protocol):
@@ -213,16 +221,89 @@ class PacketStore:
             self._maybe_checkpoint_locked()
             return verdicts
 
-    def _ingest_locked(self, items: Sequence[Incoming]) -> list[Verdict]:
-        n = len(items)
-        base = self._next_id
+    def ingest_columns(self, batch: ColumnBatch) -> list[Verdict]:
+        """Store a batch given as columns (bulk import); same rules and result as :meth:`ingest`.
+
+        Raises
+        ------
+        StoreError
+            When the transaction failed; nothing of the batch is stored then.
+
+        """
+        if not len(batch):
+            return []
+        with self._lock:
+            try:
+                verdicts = self._columns_locked(batch)
+            except duckdb.Error as exc:
+                self._next_id = self._max_id() + 1
+                raise StoreError(f"batch of {len(batch)} packets not stored: {exc}") from exc
+            self._maybe_checkpoint_locked()
+            return verdicts
+
+    def _columns_locked(self, b: ColumnBatch) -> list[Verdict]:
         now = cst_now()
-        received = [it.received_at or now for it in items]
-        verdict = [""] * n
-        ts_of: list[dt.datetime | None] = [None] * n
+        classified = [
+            _classify_fields(b.mn[i], b.cn[i], b.qn[i], b.data_time[i])
+            if b.ok[i]
+            else _rejected(b.error[i])
+            for i in range(len(b))
+        ]
+        journal = {k: list(getattr(b, k)) for k in ("mn", "st", "cn", "qn", "version")}
+        received = [r or now for r in b.received_at]
+
+        def write_values(verdict: list[str], ts_of: list[dt.datetime | None], base: int) -> None:
+            accepted = np.array(
+                [v == "accepted" and t is not None for v, t in zip(verdict, ts_of, strict=True)],
+                dtype=bool,
+            )
+            if not accepted.any():
+                return
+            ts64 = np.array(ts_of, dtype="datetime64[us]")
+            wide, long = route_values(b, accepted, ts64, base)
+            for table, frame in wide.items():
+                self._insert(table, frame)
+            if long is not None:
+                self._insert("value_long", long)
+
+        return self._transaction(
+            classified, received, list(b.source), list(b.raw), journal, write_values
+        )
+
+    def _ingest_locked(self, items: Sequence[Incoming]) -> list[Verdict]:
+        now = cst_now()
+        journal = {
+            k: [getattr(it.packet, k, None) for it in items]
+            for k in ("mn", "st", "cn", "qn", "version")
+        }
+
+        def write_values(verdict: list[str], ts_of: list[dt.datetime | None], base: int) -> None:
+            self._write_values(items, verdict, ts_of, base)
+
+        return self._transaction(
+            [_classify(it) for it in items],
+            [it.received_at or now for it in items],
+            [it.source for it in items],
+            [it.raw for it in items],
+            journal,
+            write_values,
+        )
+
+    def _transaction(
+        self,
+        classified: list[Classified],
+        received: list[dt.datetime],
+        source: list[str],
+        raw: list[bytes],
+        journal: dict[str, list[str | None]],
+        write_values: Callable[[list[str], list[dt.datetime | None], int], None],
+    ) -> list[Verdict]:
+        n = len(classified)
+        base = self._next_id
+        verdict = [c[0] for c in classified]
+        ts_of = [c[1] for c in classified]
         key_rows: dict[tuple[str, str, str], int] = {}
-        for i, it in enumerate(items):
-            verdict[i], ts_of[i], key = _classify(it)
+        for i, (_, _, key) in enumerate(classified):
             if key is None:
                 continue
             if key in key_rows:
@@ -234,8 +315,8 @@ class PacketStore:
         try:
             if key_rows:
                 self._claim_keys(key_rows, ts_of, received, base, verdict)
-            self._write_values(items, verdict, ts_of, base)
-            self._write_journal(items, verdict, ts_of, received, base)
+            write_values(verdict, ts_of, base)
+            self._write_journal(journal, source, raw, verdict, ts_of, received, base)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -304,27 +385,26 @@ class PacketStore:
 
     def _write_journal(
         self,
-        items: Sequence[Incoming],
+        header: dict[str, list[str | None]],
+        source: list[str],
+        raw: list[bytes],
         verdict: list[str],
         ts_of: list[dt.datetime | None],
         received: list[dt.datetime],
         base: int,
     ) -> None:
-        def attr(name: str) -> list[str | None]:
-            return [getattr(it.packet, name, None) for it in items]
-
         cols = [
-            pa.array(range(base, base + len(items)), pa.int64()),
+            pa.array(range(base, base + len(raw)), pa.int64()),
             pa.array(received, pa.timestamp("us")),
-            pa.array([it.source for it in items], pa.string()),
-            pa.array(attr("mn"), pa.string()),
-            pa.array(attr("st"), pa.string()),
-            pa.array(attr("cn"), pa.string()),
-            pa.array(attr("qn"), pa.string()),
+            pa.array(source, pa.string()),
+            pa.array(header["mn"], pa.string()),
+            pa.array(header["st"], pa.string()),
+            pa.array(header["cn"], pa.string()),
+            pa.array(header["qn"], pa.string()),
             pa.array(ts_of, pa.timestamp("us")),
-            pa.array(attr("version"), pa.string()),
+            pa.array(header["version"], pa.string()),
             pa.array(verdict, pa.string()),
-            pa.array([it.raw for it in items], pa.binary()),
+            pa.array(raw, pa.binary()),
         ]
         self._insert("packet_journal", pa.Table.from_arrays(cols, schema=_JOURNAL_SCHEMA))
 
@@ -347,24 +427,35 @@ class PacketStore:
             self._last_checkpoint = time.monotonic()
 
 
-def _classify(
-    it: Incoming,
-) -> tuple[str, dt.datetime | None, tuple[str, str, str] | None]:
+Classified = tuple[str, dt.datetime | None, tuple[str, str, str] | None]
+
+
+def _classify(it: Incoming) -> Classified:
     """Return (provisional verdict, DataTime, de-duplication key or None) of one item."""
     p = it.packet
     if p is None:
-        reason = (it.error or "undecodable").replace("\n", " ")
-        return f"rejected:{reason}", None, None
+        return _rejected(it.error)
+    return _classify_fields(p.mn, p.cn, p.qn, p.data_time)
+
+
+def _rejected(error: str | None) -> Classified:
+    reason = (error or "undecodable").replace("\n", " ")
+    return f"rejected:{reason}", None, None
+
+
+def _classify_fields(
+    mn: str | None, cn: str | None, qn: str | None, data_time: str | None
+) -> Classified:
     ts = None
-    if p.data_time:
+    if data_time:
         try:
-            ts = parse_data_time(p.data_time)
+            ts = _parse_cached(data_time)
         except ValueError as exc:
             return f"rejected:{exc}", None, None
-    if not p.mn or not p.cn:
+    if not mn or not cn:
         return "accepted", ts, None
-    if p.data_time:
-        return "accepted", ts, (p.mn, p.cn, p.data_time)
-    if p.qn:
-        return "accepted", ts, (p.mn, p.cn, "QN:" + p.qn)
+    if data_time:
+        return "accepted", ts, (mn, cn, data_time)
+    if qn:
+        return "accepted", ts, (mn, cn, "QN:" + qn)
     return "accepted", ts, None
