@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from lantian.catalog.codes import data_format
 from lantian.errors import PacketError
-from lantian.hj212.bulk import _strip, crc16_many
+from lantian.hj212.bulk import crc16_many
 from lantian.hj212.packet import STRING_SUFFIXES, VERSION_BITS, Packet
 from lantian.hj212.parser import DIGIT_SUFFIXES, STD_SEGMENT, TIME_PARAMS, parse_packet
 
@@ -129,8 +129,10 @@ def _header_pass(frames: list[bytes], crcs: npt.NDArray[np.uint16],
         n_pnum, n_pno = _ints(pnum, matched, 1), _ints(pno, matched, 1)
         good &= ~has_pnum | ((n_pno >= 1) & (n_pno <= n_pnum))
     fast = np.flatnonzero(good).tolist()
-    for key, col in (("qn", qn), ("st", st), ("cn", cn), ("pw", pw), ("mn", mn),
-                     ("flag", flag), ("pnum", pnum), ("pno", pno)):
+    # required fields are never empty on matched lines; others are rewritten by the slow path
+    for key, col in (("st", st), ("cn", cn), ("pw", pw), ("mn", mn)):
+        cols[key] = list(col)
+    for key, col in (("qn", qn), ("flag", flag), ("pnum", pnum), ("pno", pno)):
         cols[key] = [v or None for v in col]
     cols["version"] = version.tolist()
     qlen = np.fromiter(map(len, qn), dtype=np.int64, count=n)
@@ -315,14 +317,20 @@ def _item_pass(fast: list[int], bodies: list[str],
         frac = np.where(has_dot, vend - dot_at - 1, 0)
         over = chk & ((int_digits > fmt_n) | (frac > fmt_m))
         oj = np.flatnonzero(over)
-        texts = [f"{names[j]}={values[j]} (N{fn}.{fm})" for j, fn, fm in
-                 zip(oj.tolist(), fmt_n[oj].tolist(), fmt_m[oj].tolist(), strict=True)]
-        owners, first = np.unique(pk[oj], return_index=True)
-        last = [*first[1:].tolist(), len(oj)] if len(oj) else []
-        for i, a, b in zip(owners.tolist(), first.tolist(), last, strict=True):
-            more = f" and {b - a - 3} more" if b - a > 3 else ""
+        owners, first, counts = np.unique(pk[oj], return_index=True, return_counts=True)
+        # only the first three offenders of a packet are written out
+        rank = np.arange(len(oj)) - np.repeat(first, counts)
+        shown = oj[rank < 3]
+        tail = [f" (N{a}.{b})" for a, b in zip(reg.fmt_n, reg.fmt_m, strict=True)]
+        texts = [names[j] + "=" + values[j] + tail[k]
+                 for j, k in zip(shown.tolist(), ids[shown].tolist(), strict=True)]
+        pos = 0
+        for i, c in zip(owners.tolist(), counts.tolist(), strict=True):
+            k = min(c, 3)
+            more = f" and {c - 3} more" if c > 3 else ""
             warns.setdefault(i, []).append("more digits than the code table's format: "
-                            + ", ".join(texts[a:min(b, a + 3)]) + more)
+                                           + ", ".join(texts[pos:pos + k]) + more)
+            pos += k
     keep = (kind == 1) | (kind == 2)
     if bad:
         keep &= ~np.isin(pk, np.fromiter(bad, dtype=np.int64, count=len(bad)))
@@ -362,10 +370,11 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True) -> DecodedBatch
     return DecodedBatch(
         ok=np.concatenate([b.ok for b in parts]),
         crc_ok=np.concatenate([b.crc_ok for b in parts]),
-        error=[e for b in parts for e in b.error],
-        columns={k: [v for b in parts for v in b.columns[k]] for k in _HEADER_KEYS},
+        error=list(chain.from_iterable(b.error for b in parts)),
+        columns={k: list(chain.from_iterable(b.columns[k] for b in parts))
+                 for k in _HEADER_KEYS},
         params=params,
-        warnings=[w for b in parts for w in b.warnings],
+        warnings=list(chain.from_iterable(b.warnings for b in parts)),
         item_packet=np.concatenate([b.item_packet + off
                                     for off, b in zip(offsets, parts, strict=True)]),
         item_code=np.concatenate([b.item_code for b in parts]),
@@ -376,7 +385,7 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True) -> DecodedBatch
 
 
 def _decode_chunk(lines: Sequence[bytes], strict: bool) -> DecodedBatch:
-    frames = [_strip(ln) for ln in lines]
+    frames = [ln.rstrip(b"\r\n") for ln in lines]
     n = len(frames)
     crcs = crc16_many([f[6:-4] if len(f) >= 10 else b"" for f in frames])
     cols: dict[str, list[str | None]] = {k: [None] * n for k in _HEADER_KEYS}
