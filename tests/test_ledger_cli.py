@@ -77,3 +77,33 @@ def test_grades_intensity_yoy_offsets(tmp_path: Path, db_path: Path) -> None:
     res = runner.invoke(app, ["ledger", "yoy", "--db", str(db_path), "--year", "2025",
                               "--by", "nonsense"])
     assert res.exit_code != 0 and "--by" in res.stderr
+
+
+def test_alert_reduction_and_retrofit_credit_cli(db_path: Path) -> None:
+    _setup(db_path)
+    con = connect(db_path)
+    # NOx 10 kg/h for the 7 days before an orange alert, 7.5 kg/h during it: 25 % >= 20 %
+    con.execute("INSERT INTO flue_hour (mn, ts, packet_id, nox_cou) SELECT 'M1', t, 0,"
+                " CASE WHEN t < TIMESTAMP '2025-01-10 08:00' THEN 10 ELSE 7.5 END"
+                " FROM range(TIMESTAMP '2025-01-03 08:00', TIMESTAMP '2025-01-11 08:00',"
+                " INTERVAL 1 HOUR) r(t)")
+    con.execute("INSERT INTO alert_period (district_code, level, start_ts, end_ts, entered_by)"
+                " VALUES ('14', 'orange', '2025-01-10 08:00', '2025-01-13 08:00', 'x')")
+    # a retrofit of 1号冲天炉: 3 t/month of NOx before (Feb-Apr), 1 t/month after (Jul-Sep)
+    for month, kg in (("2025-02", 3000), ("2025-03", 3000), ("2025-04", 3000),
+                      ("2025-07", 1000), ("2025-08", 1000), ("2025-09", 1000)):
+        con.execute("INSERT INTO flue_hour (mn, ts, packet_id, nox_cou) VALUES ('M1', ?, 0, ?)",
+                    [f"{month}-15 00:00:00", kg])
+    con.execute("INSERT INTO retrofit_plan (id, programme, enterprise_id, line, planned_done,"
+                " created_by) VALUES (9, 'cupola_to_electric', 1, '1号冲天炉', '2025-05-01', 'x')")
+    con.execute("INSERT INTO retrofit_milestone (plan_id, milestone, done_on, entered_by) VALUES"
+                " (9, 'construction_done', '2025-05-10', 'x'), (9, 'stable_month', '2025-06-12',"
+                " 'x')")
+    con.close()
+    (r,) = _json(["ledger", "alert-reduction", "--db", str(db_path)])
+    assert (r["pollutant"], r["baseline_kg_h"], r["alert_kg_h"]) == ("nox", 10.0, 7.5)
+    assert (r["reduction_pct"], r["target_pct"], r["passed"]) == (25.0, 20.0, True)
+    (c,) = _json(["ledger", "retrofit-credit", "--db", str(db_path)])
+    # (3 - 1) t/month x 12 = 24 t/a
+    assert (c["plan_id"], c["before_t_month"], c["after_t_month"], c["credit_t_a"]) == (
+        9, 3.0, 1.0, 24.0)

@@ -14,7 +14,9 @@ Sub-commands::
     lantian ledger production-check --db PATH [--format json]
     lantian ledger load-alerts FILE --db PATH --who NAME
     lantian ledger alert-check --db PATH [--format json]
+    lantian ledger alert-reduction --db PATH [--baseline-days 7] [--format json]
     lantian ledger grades --db PATH --month YYYY-MM [--format json]
+    lantian ledger retrofit-credit --db PATH [--months 3] [--format json]
     lantian ledger load-production FILE --db PATH
     lantian ledger intensity --db PATH [--format json]
     lantian ledger yoy --db PATH --year YYYY [--by enterprise_id|district_code|outlet_id]
@@ -176,6 +178,55 @@ def alert_check(db: DbOption, format: FormatOption = OutputFormat.table) -> None
     show_rows(rows, format, ("alert_id", "level", "enterprise_id", "grade", "line",
                              "running_hours", "first_ts", "last_ts"))
     echo_err(f"{len(rows)} line(s) ran when they had to stop")
+
+
+@ledger_app.command("alert-reduction")
+def alert_reduction_cmd(
+    db: DbOption,
+    baseline_days: Annotated[int, typer.Option("--baseline-days")] = 7,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Load reduction during each alert vs the days before it, against 10/20/30 %."""
+    from lantian.ledger.alerts import alert_reduction
+    from lantian.ledger.emissions import hourly_enterprise_loads
+
+    def go(con: Any) -> list[dict[str, Any]]:
+        t = _ibis(con).table
+        loads = hourly_enterprise_loads(t("flue_hour"), t("monitoring_point"), t("outlet"))
+        return _pylist(alert_reduction(loads, t("alert_period"), t("enterprise"),
+                                       baseline_days=baseline_days))
+
+    rows = run_on_db(go, db)
+    show_rows(rows, format, ("alert_id", "level", "enterprise_id", "pollutant",
+                             "reduction_pct", "target_pct", "passed"))
+
+
+@ledger_app.command("retrofit-credit")
+def retrofit_credit_cmd(
+    db: DbOption,
+    months: Annotated[int, typer.Option("--months")] = 3,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Annual reduction credited to each retrofit (before construction vs after stable month)."""
+    from lantian.ledger.emissions import (
+        line_monthly_loads,
+        monthly_loads,
+        retrofit_credit,
+        retrofit_plan_dates,
+    )
+
+    def go(con: Any) -> list[dict[str, Any]]:
+        ib = _ibis(con)
+        t = ib.table
+        loads = line_monthly_loads(monthly_loads(t("flue_hour"), t("monitoring_point"),
+                                                 t("outlet"), t("enterprise")),
+                                   t("production_line_outlet"), t("production_line"))
+        plans = retrofit_plan_dates(t("retrofit_plan"), t("retrofit_milestone"))
+        return _pylist(retrofit_credit(loads, plans, months))
+
+    rows = run_on_db(go, db)
+    show_rows(rows, format, ("plan_id", "line", "pollutant", "before_t_month",
+                             "after_t_month", "credit_t_a"))
 
 
 @ledger_app.command("grades")

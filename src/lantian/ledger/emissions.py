@@ -22,10 +22,41 @@ import ibis.expr.types as ir
 
 from lantian.ledger._data import read_rule_csv
 
-__all__ = ["POLLUTANTS", "monthly_loads", "reduction_targets", "retrofit_credit",
-           "yoy_vs_target"]
+__all__ = ["POLLUTANTS", "hourly_enterprise_loads", "line_monthly_loads", "monthly_loads",
+           "reduction_targets", "retrofit_credit", "retrofit_plan_dates", "yoy_vs_target"]
 
 POLLUTANTS = ("so2", "nox", "pm", "nmhc")
+
+
+def _melt(hours: ir.Table) -> ir.Table:
+    """(mn, ts, pollutant, kg, flagged) rows from the ``<key>_cou`` columns present."""
+    parts = []
+    for key in POLLUTANTS:
+        cou, flag = f"{key}_cou", f"{key}_flag"
+        if cou not in hours.columns:
+            continue
+        h = hours.filter(hours[cou].notnull())
+        flagged = (h[flag].notnull() & (h[flag] != "N")) if flag in h.columns else \
+            ibis.literal(False)
+        parts.append(h.select(mn=h.mn, ts=h.ts, pollutant=ibis.literal(key),
+                              kg=h[cou].cast("float64"), flagged=flagged))
+    return ibis.union(*parts)
+
+
+def _with_units(t: ir.Table, points: ir.Table, outlets: ir.Table) -> ir.Table:
+    p = points.select(p_mn="mn", outlet_id="outlet_id")
+    o = outlets.select(o_id="id", enterprise_id="enterprise_id")
+    return t.join(p, t.mn == p.p_mn).join(o, p.outlet_id == o.o_id)
+
+
+def hourly_enterprise_loads(hours: ir.Table, points: ir.Table, outlets: ir.Table) -> ir.Table:
+    """Hourly loads per enterprise and pollutant.
+
+    Returns ``enterprise_id``, ``ts``, ``pollutant``, ``load_kg`` [kg in the hour], the input
+    of :func:`lantian.ledger.alerts.alert_reduction`.
+    """
+    j = _with_units(_melt(hours), points, outlets)
+    return j.group_by(["enterprise_id", "ts", "pollutant"]).aggregate(load_kg=j.kg.sum())
 
 
 def monthly_loads(hours: ir.Table, points: ir.Table, outlets: ir.Table,
@@ -36,27 +67,27 @@ def monthly_loads(hours: ir.Table, points: ir.Table, outlets: ir.Table,
     ``mn``, ``outlet_id``, ``enterprise_id``, ``district_code``, ``month``, ``pollutant``,
     ``load_t``, ``hours``, ``flagged_hours``.
     """
-    parts = []
-    for key in POLLUTANTS:
-        cou, flag = f"{key}_cou", f"{key}_flag"
-        if cou not in hours.columns:
-            continue
-        h = hours.filter(hours[cou].notnull())
-        flagged = (h[flag].notnull() & (h[flag] != "N")) if flag in h.columns else \
-            ibis.literal(False)
-        parts.append(h.select(mn=h.mn, month=h.ts.strftime("%Y-%m"),
-                              pollutant=ibis.literal(key), kg=h[cou].cast("float64"),
-                              flagged=flagged))
-    u = ibis.union(*parts)
+    u = _melt(hours)
+    u = u.mutate(month=u.ts.strftime("%Y-%m"))
     agg = u.group_by(["mn", "month", "pollutant"]).aggregate(
         load_t=u.kg.sum() / 1000, hours=u.count(), flagged_hours=u.flagged.sum())
-    p = points.select(p_mn="mn", outlet_id="outlet_id")
-    o = outlets.select(o_id="id", enterprise_id="enterprise_id")
     e = enterprises.select(e_id="id", district_code="district_code")
-    j = agg.join(p, agg.mn == p.p_mn).join(o, p.outlet_id == o.o_id).left_join(
-        e, o.enterprise_id == e.e_id)
+    j = _with_units(agg, points, outlets)
+    j = j.left_join(e, j.enterprise_id == e.e_id)
     return j.select("mn", "outlet_id", "enterprise_id", "district_code", "month", "pollutant",
                     "load_t", "hours", flagged_hours=j.flagged_hours.cast("int64"))
+
+
+def line_monthly_loads(loads: ir.Table, links: ir.Table, lines: ir.Table) -> ir.Table:
+    """Monthly loads per production line from :func:`monthly_loads` and the line links.
+
+    Returns ``enterprise_id``, ``line``, ``month``, ``pollutant``, ``load_t`` [t].
+    """
+    lk = links.select(l_line="line_id", l_outlet="outlet_id")
+    ln = lines.select(ln_id="id", line="name")
+    j = loads.join(lk, loads.outlet_id == lk.l_outlet).join(ln, lk.l_line == ln.ln_id)
+    return j.group_by(["enterprise_id", "line", "month", "pollutant"]).aggregate(
+        load_t=j.load_t.sum())
 
 
 @cache
@@ -118,3 +149,19 @@ def retrofit_credit(line_loads: ir.Table, plans: ir.Table, months: int = 3) -> i
     agg = agg.filter(agg.before_t_month.notnull() & agg.after_t_month.notnull())
     return agg.mutate(credit_t_a=((agg.before_t_month - agg.after_t_month) * 12).round(6)
                       ).order_by(["plan_id", "pollutant"])
+
+
+def retrofit_plan_dates(plans: ir.Table, milestones: ir.Table) -> ir.Table:
+    """Plans with the dates of construction done and of the stable month (both reached).
+
+    ``plans``: ``retrofit_plan``; ``milestones``: ``retrofit_milestone``. The input of
+    :func:`retrofit_credit`.
+    """
+    m = milestones
+    d = m.group_by("plan_id").aggregate(
+        construction_done=m.done_on.max(where=m.milestone == "construction_done"),
+        stable_month=m.done_on.max(where=m.milestone == "stable_month"))
+    j = plans.join(d, plans.id == d.plan_id)
+    j = j.filter(j.construction_done.notnull() & j.stable_month.notnull())
+    return j.select(plan_id=j.id, enterprise_id=j.enterprise_id, line=j.line,
+                    construction_done=j.construction_done, stable_month=j.stable_month)
