@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from lantian.ledger.registry import MonitoringPoint, points_cache
 from lantian.store.db import connect
 from lantian.store.ingest import Incoming as StoreIncoming
@@ -52,8 +54,6 @@ class GatewayStore:
 
         DuckDB imports pandas on the first Arrow scan: seconds without byte-code caches.
         """
-        import pyarrow as pa
-
         cur = self.con.cursor()
         try:
             cur.register("_lantian_warm", pa.table({"x": [1]}))
@@ -133,12 +133,26 @@ class GatewayStore:
         """Record requests the platform sent to loggers (one statement for all)."""
         if not rows:
             return
-        self.con.executemany(
-            "INSERT INTO gateway_command (sent_at, mn, cn, qn, reason, begin_time, end_time, raw)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [[r["sent_at"], r["mn"], r["cn"], r.get("qn"), r.get("reason"),
-              r.get("begin_time"), r.get("end_time"), r.get("raw")] for r in rows],
-        )
+        ts = pa.timestamp("us")
+        frame = pa.table({
+            "sent_at": pa.array([r["sent_at"] for r in rows], ts),
+            "mn": pa.array([r["mn"] for r in rows], pa.string()),
+            "cn": pa.array([r["cn"] for r in rows], pa.string()),
+            "qn": pa.array([r.get("qn") for r in rows], pa.string()),
+            "reason": pa.array([r.get("reason") for r in rows], pa.string()),
+            "begin_time": pa.array([r.get("begin_time") for r in rows], ts),
+            "end_time": pa.array([r.get("end_time") for r in rows], ts),
+            "raw": pa.array([r.get("raw") for r in rows], pa.binary()),
+        })
+        self._insert_arrow("gateway_command", frame)
+
+    def _insert_arrow(self, table: str, frame: pa.Table) -> None:
+        """Insert a whole Arrow table in one statement (``executemany`` runs row by row)."""
+        self.con.register("_lantian_gw_rows", frame)
+        try:
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _lantian_gw_rows")
+        finally:
+            self.con.unregister("_lantian_gw_rows")
 
     def flush_side(self, commands: Sequence[dict[str, Any]],
                    rejected: Sequence[tuple[str, bytes, str, str | None]]) -> None:
@@ -161,10 +175,11 @@ class GatewayStore:
     def enqueue_forward(self, target: str, frames: Sequence[bytes], at: dt.datetime) -> None:
         """Append frames to the persistent forwarding queue."""
         if frames:
-            self.con.executemany(
-                "INSERT INTO forward_queue (queued_at, target, raw) VALUES (?, ?, ?)",
-                [[at, target, f] for f in frames],
-            )
+            self._insert_arrow("forward_queue", pa.table({
+                "queued_at": pa.array([at] * len(frames), pa.timestamp("us")),
+                "target": pa.array([target] * len(frames), pa.string()),
+                "raw": pa.array(list(frames), pa.binary()),
+            }))
 
     def peek_forward(self, target: str, limit: int) -> list[tuple[int, bytes]]:
         """Oldest queued frames for ``target``."""
