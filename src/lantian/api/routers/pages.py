@@ -122,8 +122,8 @@ def overview_page(request: Request, db: Db, user: OptionalUser, month: Month = N
                    passed=sum(r["verdict"] == "pass" for r in judged), query=query)
 
 
-def _last_months(n: int) -> list[str]:
-    d = cst_now().replace(day=1)
+def _last_months(n: int, until: str | None = None) -> list[str]:
+    d = dt.datetime.strptime(until, "%Y-%m") if until else cst_now().replace(day=1)
     out = []
     for _ in range(n):
         out.append(d.strftime("%Y-%m"))
@@ -132,14 +132,15 @@ def _last_months(n: int) -> list[str]:
 
 
 @router.get("/enterprises/{enterprise_id}")
-def enterprise_page(request: Request, db: Db, user: OptionalUser, enterprise_id: Id) -> Response:
-    """Outlets and monthly verdicts over the last 12 months."""
+def enterprise_page(request: Request, db: Db, user: OptionalUser, enterprise_id: Id,
+                    month: Month = None) -> Response:
+    """Outlets and monthly verdicts over the 12 months up to ``month`` (default: this one)."""
     if user is None:
         return _to_login(request)
     ent = q.enterprise_detail(db, user, enterprise_id)
     if ent is None:
         return _not_found(request, user)
-    months = _last_months(12)
+    months = _last_months(12, month)
     vrows = [cell(v) for v in q.verdicts(db, user, None, enterprise_id).rows]
     vrows = [v for v in vrows if str(v.get("month", v.get("period", "")))[:7] in months]
     vcols = list(vrows[0].keys()) if vrows else []
