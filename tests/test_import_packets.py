@@ -336,3 +336,34 @@ def test_columnar_and_packet_paths_write_identical_tables(tmp_path):
     for name in packets[1]:
         assert packets[1][name] == columns[1][name], name
     assert len(packets[1]["value_long"]) > 10
+
+
+def test_locked_database_gives_one_line_saying_what_to_do(tmp_path, db_path):
+    import subprocess
+    import sys
+
+    connect(db_path).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True);"
+            " time.sleep(60)",
+            str(db_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        f = tmp_path / "f.txt"
+        flue_file(f, 1)
+        r = run_import(f, db_path)
+        assert r.exit_code != 0 and r.stdout == ""
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert "lantian serve" in r.stderr
+        r = runner.invoke(app, ["data", "export", "--db", str(db_path), "--mn", MN17])
+        assert r.exit_code != 0 and "lantian serve" in r.stderr
+    finally:
+        holder.kill()
+        holder.wait()

@@ -61,7 +61,7 @@ def test_add_point_again_updates_password_and_keeps_the_rest(con):
 
 
 def test_bad_input_is_refused(con):
-    for mn in ("", "A;B", "A B", "A=1"):
+    for mn in ("", "A;B", "A B", "A=1", "A/B"):
         with pytest.raises(ConfigurationError):
             add_point(con, mn=mn, password="1")
     with pytest.raises(ConfigurationError):

@@ -33,7 +33,7 @@ __all__ = [
 #: Units a logger may send the flue-gas flow ``a00000`` in (stored as sent; the engine converts).
 FLOW_UNITS = ("m3/s", "m3/h")
 
-_FORBIDDEN_MN_CHARS = set(";,=&# \t\r\n")
+_FORBIDDEN_MN_CHARS = set(";,=&#/\\ \t\r\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class AuthVerdict(StrEnum):
 def _check_mn(mn: str) -> None:
     if not mn or _FORBIDDEN_MN_CHARS & set(mn):
         raise ConfigurationError(
-            f"MN {mn!r} is empty or contains one of ; , = & # or white space "
+            f"MN {mn!r} is empty or contains one of ; , = & # / \\ or white space "
             "(HJ 212 MN must be a plain identifier)"
         )
 
