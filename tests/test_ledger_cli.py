@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from lantian.cli import app
@@ -100,6 +101,12 @@ def test_alert_reduction_and_retrofit_credit_cli(db_path: Path) -> None:
                 " (9, 'construction_done', '2025-05-10', 'x'), (9, 'stable_month', '2025-06-12',"
                 " 'x')")
     con.close()
+    (m,) = _json(["ledger", "alert-measures", "--db", str(db_path)])
+    assert (m["grade"], m["line"], m["action"]) == ("C", "1号冲天炉", "stop")
+    # 192 h x 10 or 7.5 kg in January, 6 single hours Feb-Sep; per year: one row
+    (y,) = _json(["ledger", "loads", "--db", str(db_path), "--period", "year"])
+    assert (y["period"], y["pollutant"], y["hours"]) == ("2025", "nox", 192 + 6)
+    assert y["load_t"] == pytest.approx((168 * 10 + 24 * 7.5 + 12000) / 1000)
     (r,) = _json(["ledger", "alert-reduction", "--db", str(db_path)])
     assert (r["pollutant"], r["baseline_kg_h"], r["alert_kg_h"]) == ("nox", 10.0, 7.5)
     assert (r["reduction_pct"], r["target_pct"], r["passed"]) == (25.0, 20.0, True)

@@ -14,7 +14,9 @@ Sub-commands::
     lantian ledger production-check --db PATH [--format json]
     lantian ledger load-alerts FILE --db PATH --who NAME
     lantian ledger alert-check --db PATH [--format json]
+    lantian ledger alert-measures --db PATH [--format json]
     lantian ledger alert-reduction --db PATH [--baseline-days 7] [--format json]
+    lantian ledger loads --db PATH [--by enterprise_id] [--period month|year] [--format json]
     lantian ledger grades --db PATH --month YYYY-MM [--format json]
     lantian ledger retrofit-credit --db PATH [--months 3] [--format json]
     lantian ledger load-production FILE --db PATH
@@ -178,6 +180,49 @@ def alert_check(db: DbOption, format: FormatOption = OutputFormat.table) -> None
     show_rows(rows, format, ("alert_id", "level", "enterprise_id", "grade", "line",
                              "running_hours", "first_ts", "last_ts"))
     echo_err(f"{len(rows)} line(s) ran when they had to stop")
+
+
+@ledger_app.command("alert-measures")
+def alert_measures_cmd(db: DbOption, format: FormatOption = OutputFormat.table) -> None:
+    """Measure each line must take in each alert, by performance grade (绩效分级)."""
+    from lantian.ledger.alerts import required_actions
+
+    def go(con: Any) -> list[dict[str, Any]]:
+        t = _ibis(con).table
+        return _pylist(required_actions(t("alert_period"), t("enterprise"),
+                                        t("production_line")).order_by(
+            ["alert_id", "enterprise_id", "line"]))
+
+    rows = run_on_db(go, db)
+    show_rows(rows, format, ("alert_id", "level", "enterprise_id", "grade", "line", "action"))
+
+
+@ledger_app.command("loads")
+def loads_cmd(
+    db: DbOption,
+    by: Annotated[str, typer.Option("--by", help="mn, outlet_id, enterprise_id, district_code")] = (
+        "enterprise_id"),
+    period: Annotated[str, typer.Option("--period", help="month or year")] = "month",
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Emission loads [t] by month or year per unit, with flagged (substituted/invalid) hours."""
+    from lantian.ledger.emissions import monthly_loads
+
+    if by not in ("mn", "outlet_id", "enterprise_id", "district_code"):
+        fail("--by must be mn, outlet_id, enterprise_id or district_code")
+    if period not in ("month", "year"):
+        fail("--period must be month or year")
+
+    def go(con: Any) -> list[dict[str, Any]]:
+        t = _ibis(con).table
+        m = monthly_loads(t("flue_hour"), t("monitoring_point"), t("outlet"), t("enterprise"))
+        m = m.mutate(period=m.month if period == "month" else m.month.substr(0, 4))
+        agg = m.group_by([by, "period", "pollutant"]).aggregate(
+            load_t=m.load_t.sum(), hours=m.hours.sum(), flagged_hours=m.flagged_hours.sum())
+        return _pylist(agg.order_by([by, "period", "pollutant"]))
+
+    rows = run_on_db(go, db)
+    show_rows(rows, format, (by, "period", "pollutant", "load_t", "hours", "flagged_hours"))
 
 
 @ledger_app.command("alert-reduction")
