@@ -254,3 +254,16 @@ def test_free_space_ok(tmp_path):
     free = shutil.disk_usage(tmp_path).free
     assert free_space_ok(tmp_path / "not" / "yet" / "db.duckdb", 1)
     assert not free_space_ok(tmp_path, free * 10 + 1)
+
+
+def test_protocol_last_seen_is_recorded_for_registered_points(con):
+    from lantian.ledger.registry import add_point, get_point
+
+    add_point(con, mn="MN1", password="1")
+    store = PacketStore(con)
+    store.ingest([inc(minute())])
+    assert get_point(con, "MN1").protocol == "2017"
+    p = P("MN1", "2051", "20240501100000", {"02": {"Avg": 1.0}}, version="2005")
+    store.ingest([inc(p), inc(minute(mn="UNREGISTERED"))])
+    assert get_point(con, "MN1").protocol == "2005"
+    assert con.execute("SELECT count(*) FROM monitoring_point").fetchone()[0] == 1

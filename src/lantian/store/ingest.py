@@ -317,12 +317,34 @@ class PacketStore:
                 self._claim_keys(key_rows, ts_of, received, base, verdict)
             write_values(verdict, ts_of, base)
             self._write_journal(journal, source, raw, verdict, ts_of, received, base)
+            self._note_protocol(journal["mn"], journal["version"], verdict)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
         self._next_id = base + n
         return [Verdict(base + i, v) for i, v in enumerate(verdict)]
+
+    def _note_protocol(
+        self, mns: list[str | None], versions: list[str | None], verdict: list[str]
+    ) -> None:
+        """Record the protocol version last seen from each registered point."""
+        last: dict[str, str] = {}
+        for mn, version, v in zip(mns, versions, verdict, strict=True):
+            if mn and version and v == "accepted":
+                last[mn] = version
+        if not last:
+            return
+        frame = pa.table({"mn": list(last), "version": list(last.values())})
+        self.con.register("_lantian_proto", frame)
+        try:
+            self.con.execute(
+                "UPDATE monitoring_point SET protocol = b.version FROM _lantian_proto b "
+                "WHERE monitoring_point.mn = b.mn "
+                "AND monitoring_point.protocol IS DISTINCT FROM b.version"
+            )
+        finally:
+            self.con.unregister("_lantian_proto")
 
     def _claim_keys(
         self,
