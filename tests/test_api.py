@@ -317,3 +317,20 @@ def test_shared_connection_is_used(world, tmp_path):
         con.execute("SELECT 1")  # still open: the app does not close a shared connection
     finally:
         con.close()
+
+
+def test_gateway_status_when_serve_attaches_it(world):
+    class Status:
+        def as_dict(self):
+            return {"accepting": True, "connections": 7}
+
+    class Gw:
+        status = Status()
+
+    app = create_app(world.path)
+    with TestClient(app) as c:
+        h = login(c, "admin")
+        assert c.get("/api/live/gateway", headers=h).json() == {"running": False}
+        app.state.gateway = Gw()
+        assert c.get("/api/live/gateway", headers=h).json() == {
+            "running": True, "accepting": True, "connections": 7}

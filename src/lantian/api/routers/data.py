@@ -144,3 +144,15 @@ def live_points(request: Request, db: Db, user: User, fmt: Fmt = TableFormat.jso
 def rejected(db: Db, user: User, fmt: Fmt = TableFormat.json) -> Response:
     """Rejected traffic; packets from unknown MNs only for admins."""
     return respond(q.rejected_traffic(db, user), fmt, "rejected", db, user)
+
+
+@router.get("/live/gateway", summary="Gateway counters (admin): connections, frames, rejects")
+def gateway_status(request: Request, user: User) -> dict[str, Any]:
+    """Status of the HJ 212 gateway running in this process (``lantian serve``)."""
+    if not user.is_admin:
+        raise Problem(403, "only an admin may do this")
+    gw = getattr(request.app.state, "gateway", None)
+    status = getattr(gw, "status", None)
+    if status is None or not hasattr(status, "as_dict"):
+        return {"running": False}
+    return {"running": True, **status.as_dict()}
