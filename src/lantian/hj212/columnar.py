@@ -181,6 +181,19 @@ def _count(pos: npt.NDArray[np.int64], lo: npt.NDArray[np.int64],
     return np.searchsorted(pos, hi) - np.searchsorted(pos, lo)
 
 
+_DIGIT, _DOT, _SIGN, _EQ, _SEMI, _COMMA, _NL, _ODD = range(1, 9)
+_CLASS = np.zeros(256, dtype=np.uint8)
+_CLASS[48:58] = _DIGIT
+_CLASS[[46]] = _DOT
+_CLASS[[43, 45]] = _SIGN
+_CLASS[[61]] = _EQ
+_CLASS[[59]] = _SEMI
+_CLASS[[44]] = _COMMA
+_CLASS[[10]] = _NL
+_CLASS[[47, 38]] = _ODD
+"""Byte classes of a CP buffer: digit, '.', sign, '=', ';', ',', line end, '/' or '&'."""
+
+
 def _span_sum(flags: npt.NDArray[np.uint8], lo: npt.NDArray[np.int64],
               hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Sum of ``flags`` over each span ``[lo, hi)`` (spans sorted, not overlapping)."""
@@ -239,14 +252,17 @@ def _item_pass(fast: list[int], bodies: list[str],
     owner = np.array(fast, dtype=np.int64)[has]
     blob = "\n".join([bodies[j] for j in has])
     arr = np.frombuffer(blob.encode("ascii"), dtype=np.uint8)
-    nl_pos = np.flatnonzero(arr == 10)
-    sep_pos = np.flatnonzero((arr == 10) | (arr == 59) | (arr == 44))
+    cls = _CLASS[arr]  # one pass classifies every byte; the rest works on positions
+    spos = np.flatnonzero(cls >= _DOT)
+    scls = cls[spos]
+    nl_pos = spos[scls == _NL]
+    sep_pos = spos[(scls >= _SEMI) & (scls <= _NL)]
     starts = np.concatenate(([0], sep_pos + 1))
     ends = np.concatenate((sep_pos, [len(arr)]))
     pk = owner[np.searchsorted(nl_pos, starts)]
-    eq_pos = np.flatnonzero(arr == 61)
+    eq_pos = spos[scls == _EQ]
     bad_item = (ends <= starts) | (_count(eq_pos, starts, ends) != 1)
-    odd_pos = np.flatnonzero((arr == 47) | (arr == 38))  # '/' and '&': slow path
+    odd_pos = spos[scls == _ODD]  # '/' and '&': slow path
     bad_item |= _count(odd_pos, starts, ends) > 0
     bad.update(pk[bad_item].tolist())
     good = ~bad_item
@@ -268,11 +284,11 @@ def _item_pass(fast: list[int], bodies: list[str],
     kind = np.array(reg.kind, dtype=np.int64)[ids]
     bad.update(pk[kind == 3].tolist())
     # number grammar [+-]?(digits[.digits*] | .digits), counted over each value's span
-    dots = np.flatnonzero(arr == 46)
-    signs = np.flatnonzero((arr == 43) | (arr == 45))
+    dots = spos[scls == _DOT]
+    signs = spos[scls == _SIGN]
     length = vend - vstart
     n_dot, n_sg = _count(dots, vstart, vend), _count(signs, vstart, vend)
-    n_dig = _span_sum(((arr >= 48) & (arr <= 57)).view(np.uint8), vstart, vend)
+    n_dig = _span_sum((cls == _DIGIT).view(np.uint8), vstart, vend)
     first_sign = np.zeros(len(vstart), dtype=bool)
     nonempty = length > 0
     first = arr[vstart[nonempty]]
