@@ -284,3 +284,34 @@ def test_targets_bad_file(tmp_path):
 def test_fixture_files_exist():
     for p in (LONG, STATIONS, TARGETS):
         assert Path(p).is_file()
+
+
+def test_yearly_report_year_on_year(tmp_path):
+    # One full day per year at constant values: 2020 SO2 20, 2021 SO2 10, others equal.
+    # Composite 2020: 20/60 → 0.33 + NO2 40/40 1.00 + PM10 70/70 1.00 + PM2.5 35/35 1.00
+    #   + CO 1/4 0.25 + O3 80/160 0.50 = 4.08; 2021: 0.17 + … = 3.92.
+    # Change rate (3.92 − 4.08) / 4.08 × 100 = −3.92 → −3.9 %; SO2 (10 − 20) / 20 = −50 %.
+    lines = ["station,time,pollutant,value"]
+    for year, so2 in ((2020, 20), (2021, 10)):
+        for h in range(24):
+            t = f"{year}-01-01T{h:02d}:00:00"
+            for p, v in (
+                ("so2", so2),
+                ("no2", 40),
+                ("pm10", 70),
+                ("pm2_5", 35),
+                ("co", 1),
+                ("o3", 80),
+            ):
+                lines.append(f"A,{t},{p},{v}")
+    p = tmp_path / "two_years.csv"
+    p.write_text("\n".join(lines) + "\n")
+    res = _run("report", "--input", str(p), "--from", "2020-01-01", "--to", "2021-12-31",
+               "--period", "year", "--format", "json")  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    rows = {r["period"]: r for r in _jsonl(res.stdout)}
+    assert rows["2020"]["composite_index"] == 4.08 and rows["2021"]["composite_index"] == 3.92
+    assert rows["2020"]["composite_index_yoy_pct"] is None
+    assert rows["2021"]["composite_index_yoy_pct"] == -3.9
+    assert rows["2021"]["so2_yoy_pct"] == -50.0
+    assert rows["2021"]["primary"] == ["no2", "pm10", "pm2_5"]

@@ -112,3 +112,12 @@ def test_composite_cli_errors(tmp_path):
         app, ["aq", "composite", "--stats", str(missing), "--standard", "2030", "--format", "json"]
     )
     assert res.exit_code != 0 and "--standard" in res.stderr
+
+
+def test_change_rate():
+    from lantian.engine.composite import change_rate
+
+    assert change_rate(Decimal("3.92"), Decimal("4.08")) == Decimal("-3.9")
+    assert change_rate(Decimal("5.25"), Decimal("5.00")) == Decimal("5.0")  # 5.0 exactly
+    assert change_rate(Decimal("1.0025"), Decimal("1")) == Decimal("0.2")  # 0.25 → 0.2 (even)
+    assert change_rate(Decimal(1), None) is None and change_rate(Decimal(1), Decimal(0)) is None

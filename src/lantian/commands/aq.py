@@ -27,7 +27,13 @@ from lantian.commands._common import DbOption, OutputFormat, echo_err, emit_rows
 from lantian.engine.aq_stats import daily_stats, period_stats, place_hourly
 from lantian.engine.aq_targets import target_progress
 from lantian.engine.aqi import hourly_aqi
-from lantian.engine.composite import ROUNDINGS, composite_index, joint_ranks
+from lantian.engine.composite import (
+    ROUNDINGS,
+    change_rate,
+    composite_index,
+    joint_ranks,
+    round_statistic,
+)
 from lantian.errors import LantianError
 from lantian.store.aq_readers import (
     POLLUTANT_COLUMNS,
@@ -233,6 +239,17 @@ def _report_rows(
             group, joint_ranks([g["composite_index"] for g in group]), strict=True
         ):
             row["rank"] = rank
+    if all(str(row["period"]).isdigit() for row in rows):  # yearly: year-on-year change
+        index = {(row["place"], str(row["period"])): row for row in rows}
+        for row in rows:
+            prev = index.get((row["place"], str(int(row["period"]) - 1)))
+            row["composite_index_yoy_pct"] = change_rate(
+                row["composite_index"], prev["composite_index"] if prev else None
+            )
+            for p in ("pm2_5", "no2", "so2"):
+                cur = round_statistic(p, row[p])
+                before = round_statistic(p, prev[p]) if prev else None
+                row[f"{p}_yoy_pct"] = change_rate(cur, before)
     return rows
 
 

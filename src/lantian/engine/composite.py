@@ -30,6 +30,7 @@ from lantian.errors import ConfigurationError
 __all__ = [
     "ROUNDINGS",
     "CompositeResult",
+    "change_rate",
     "composite_index",
     "gbt8170",
     "joint_ranks",
@@ -147,3 +148,14 @@ def joint_ranks(values: Sequence[Decimal | float | None]) -> list[int | None]:
     for pos, v in enumerate(present, start=1):
         first.setdefault(v, pos)
     return [None if v is None else first[v] for v in values]
+
+
+def change_rate(current: Decimal | None, previous: Decimal | None) -> Decimal | None:
+    """Change rate (变化率) [%] = (current − previous) / previous × 100, 1 decimal (GB/T 8170).
+
+    Used for the improvement ranking of the composite index and for year-on-year changes.
+    None when either value is missing or the previous one is zero.
+    """
+    if current is None or previous is None or previous == 0:
+        return None
+    return gbt8170((current - previous) * 100 / previous, 1)
