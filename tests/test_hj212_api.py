@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import lantian.hj212 as hj212
-from lantian.catalog.codes import code_entry, code_table, data_format, from_2005
+from lantian.catalog.codes import code_entry, code_table, column_of, data_format, from_2005
 
 
 def test_exported_members():
@@ -33,3 +33,10 @@ def test_code_table_rows_and_2005_mapping():
     # the standard's own clash is kept and noted
     clash = [r for r in rows if r.code == "g119xx"]
     assert len(clash) == 2 and all("twice" in (r.note or "") for r in clash)
+
+
+def test_glossary_columns_for_2017_and_2005_codes():
+    assert column_of("a21026") == "so2_mg_m3"
+    assert column_of("02") == "so2_mg_m3"
+    assert column_of("S01") == "o2_pct"
+    assert column_of("w01018") is None

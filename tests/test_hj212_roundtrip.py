@@ -184,13 +184,13 @@ def test_requests():
     r = parse_packet(build_request("1012", mn="010000A8900016F000169DC0", pw="123456",
                                    qn="20240601085857223",
                                    params={"SystemTime": "20240601085900"}))
-    assert (r.cn, r.flag, r.qn, r.params) == ("1012", "5", "20240601085857223",
-                                              {"SystemTime": "20240601085900"})
+    assert (r.cn, r.st, r.flag, r.qn, r.params) == ("1012", "31", "5", "20240601085857223",
+                                                    {"SystemTime": "20240601085900"})
     r = parse_packet(build_request("2061", mn="M", pw="123456", qn="20240601085857223",
                                    params={"BeginTime": "20240601000000",
                                            "EndTime": "20240601230000"}))
     assert r.params == {"BeginTime": "20240601000000", "EndTime": "20240601230000"}
-    r = parse_packet(build_request("9013", mn="M", pw="123456", st="91", qn="20240601085857223"))
+    r = parse_packet(build_request("9013", mn="M", pw="123456", qn="20240601085857223"))
     assert (r.st, r.flag, r.needs_reply) == ("91", "4", False)
     r = parse_packet(build_request("9015", mn="M", pw="123456", st="91", version="2025",
                                    qn="20240601085857223"))

@@ -24,6 +24,7 @@ __all__ = [
     "CodeEntry",
     "code_entry",
     "code_table",
+    "column_of",
     "data_format",
     "from_2005",
 ]
@@ -117,3 +118,19 @@ def data_format(code: str) -> tuple[int, int] | None:
     """``(integer digits, decimals)`` allowed for ``code`` by the table, or ``None``."""
     e = code_entry(code)
     return e.digits if e is not None else None
+
+
+def column_of(code: str) -> str | None:
+    """Wide-table column of a factor code (2017 ``a21026`` or 2005 ``02``): ``so2_mg_m3``.
+
+    Only the flue-gas parameters of the glossary (``data/glossary.csv``) have a column;
+    others give ``None`` (they go to the long side table).
+    """
+    from lantian.catalog.glossary import by_code
+
+    entries = by_code()
+    e = entries.get(code)
+    if e is None:
+        new = from_2005(code)
+        e = entries.get(new.code) if new is not None else None
+    return e.column if e is not None else None

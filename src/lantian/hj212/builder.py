@@ -209,7 +209,7 @@ def build_data_reply(packet: Packet, *, now: datetime | None = None) -> bytes:
     return build_packet(st="91", cn="9014", pw=pw, mn=mn, qn=packet.qn, version=version)
 
 
-def build_request(cn: str, *, mn: str, pw: str, st: str = "31", qn: str | None = None,
+def build_request(cn: str, *, mn: str, pw: str, st: str | None = None, qn: str | None = None,
                   params: Mapping[str, Value] | None = None, version: str = "2017",
                   flag: int | None = None, now: datetime | None = None) -> bytes:
     """Build a platform → device request or notification reply.
@@ -219,8 +219,12 @@ def build_request(cn: str, *, mn: str, pw: str, st: str = "31", qn: str | None =
     the notification), ``9015`` heartbeat (2025, unverified).
 
     Requests (CN below 9000) get the A bit (Flag 5 in 2017, 9 in 2025); replies (CN 9xxx)
-    do not. ``qn`` defaults to ``now`` (China Standard Time; default the machine's clock).
+    do not. ``st`` defaults to ``"91"`` (system interaction) for 9xxx and to ``"31"`` (flue
+    gas, HJ 212-2017 Table 5) otherwise; pass the device's own ST where it differs. ``qn``
+    defaults to ``now`` (China Standard Time; default the machine's clock).
     """
+    if st is None:
+        st = "91" if cn.startswith("9") else "31"
     if qn is None:
         qn = qn_from_datetime(now or datetime.now())
     if flag is None:
