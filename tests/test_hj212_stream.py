@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import dataset
 from lantian.errors import PacketError
@@ -166,3 +168,26 @@ def test_sm4_packet_round_trip_crc_over_plaintext():
     assert "no key" in err.value.reason
     with pytest.raises(PacketError):
         parse_packet(enc, sm4_key=b"1" * 16)  # wrong key: garbage plaintext, CRC fails
+
+
+# ------------------------------------------------------------------ property: framing
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.sampled_from([b"\r\n", b"", b"\r\r\n", b"\n"])),
+                min_size=1, max_size=12),
+       st.lists(st.integers(1, 97), min_size=1, max_size=30))
+def test_framer_recovers_every_frame_whatever_the_cuts(spec, cuts):
+    frames = [build_packet(st="31", cn="2011", pw="123456", mn="88888880000001",
+                           data_time="20240601085800",
+                           values={f"a{k:05d}": {"Rtd": 1.5, "Flag": "N"} for k in range(n)})
+              .rstrip(b"\r\n") for n, _ in spec]
+    stream = b"".join(f + sep for f, (_, sep) in zip(frames, spec, strict=True))
+    framer, out, pos, i = Framer(), [], 0, 0
+    while pos < len(stream):
+        step = cuts[i % len(cuts)]
+        out += framer.feed(stream[pos:pos + step])
+        pos += step
+        i += 1
+    out += framer.feed(b"")
+    assert out == frames
