@@ -36,7 +36,8 @@ __all__ = ["COLUMNS", "MODES", "GateRecord", "read_gate_records", "store_gate_re
 COLUMNS = ("enterprise", "time", "plate", "direction", "mode", "material", "tonnes",
            "emission_stage", "fuel")
 MODES = ("road", "rail", "water", "pipe", "belt")
-_DIRECTIONS = {"in": "in", "out": "out", "进": "in", "进厂": "in", "出": "out", "出厂": "out"}
+_DIRECTIONS = {"in": "in", "out": "out", "inbound": "in", "outbound": "out", "进": "in",
+               "进厂": "in", "出": "out", "出厂": "out"}
 
 
 @dataclass(frozen=True)

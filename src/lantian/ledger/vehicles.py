@@ -67,7 +67,8 @@ def parse_stage(text: str | None) -> str | None:
     low = raw.lower()
     if is_nev_fuel(low):
         return NEV
-    m = re.fullmatch(r"(?:china|国)\s*([1-6一二三四五六]|i{1,3}|iv|vi?)(?:\s*-?\s*[ab])?", low)
+    m = re.fullmatch(
+        r"(?:china|国|c)?\s*([1-6一二三四五六]|i{1,3}|iv|vi?)(?:\s*-?\s*[ab])?", low)
     if m:
         num = m.group(1)
         return f"China {_ROMAN.get(num, num.upper())}"
