@@ -19,7 +19,7 @@ D = dt.date
     ("text", "stage"),
     [("国六", "China VI"), ("China VI-b", "China VI"), ("china 5", "China V"), ("国IV", "China IV"),
      ("NEV", "NEV"), ("纯电动", "NEV"), ("非道路第四阶段", "Stage IV"), ("Stage III", "Stage III"),
-     ("", None)],
+     ("VI", "China VI"), ("6", "China VI"), ("", None)],
 )
 def test_parse_stage(text: str, stage: str | None) -> None:
     assert parse_stage(text) == stage
