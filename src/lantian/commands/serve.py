@@ -104,7 +104,7 @@ def register(app: typer.Typer) -> None:
         """
         handler = logging.StreamHandler(sys.stderr)
         fmt = logging.Formatter("%(asctime)s CST %(levelname)s %(name)s: %(message)s")
-        fmt.converter = _cst_time  # type: ignore[method-assign,assignment]
+        fmt.converter = _cst_time
         handler.setFormatter(fmt)
         root = logging.getLogger("lantian")
         root.addHandler(handler)

@@ -256,7 +256,9 @@ class Gateway:
         if verdict is not AuthVerdict.ok:
             self._reject(conn, frame, pkt, verdict.value)
             return
-        point = self.registry[pkt.mn]
+        mn = pkt.mn or ""
+        version = pkt.version or "2017"
+        point = self.registry[mn]
         if getattr(pkt, "encrypted", False) and point.sm4_key:
             try:  # HJ 212-2025 SM4 data area: decode again with this logger's key
                 pkt = gwcodec.parse_packet(frame, strict=False,
@@ -265,9 +267,9 @@ class Gateway:
                 counts["bad_packets"] += 1
                 return
         conn.auth_failures = 0
-        if conn.mn != pkt.mn:
-            conn.mn = pkt.mn
-            self.by_mn[pkt.mn] = conn
+        if conn.mn != mn:
+            conn.mn = mn
+            self.by_mn[mn] = conn
         cn = pkt.cn or ""
         if cn in UPLOAD_CNS:
             if not self.status.accepting:
@@ -280,13 +282,13 @@ class Gateway:
                 self._wake.set()
         elif cn == "1013":  # time calibration request: 9013 then 1012 set time
             conn.write(self._reply(pkt, "9013"))
-            self._send_set_time(conn, pkt.mn, point.password, "time_request", pkt.version)
+            self._send_set_time(conn, mn, point.password, "time_request", version)
         elif cn == "9015":  # 2025 heartbeat (reference/hj212.md §13, unverified)
-            self._touch(pkt.mn)
+            self._touch(mn)
             if pkt.needs_reply:
                 conn.write(self._reply(pkt, "9014"))
         elif cn in {"9011", "9012", "9013", "9014"}:
-            self._touch(pkt.mn)
+            self._touch(mn)
             counts[f"reply_{cn}"] += 1
         else:
             counts["unhandled_cn"] += 1

@@ -23,6 +23,7 @@ import json
 import resource
 import sys
 import time
+from functools import partial
 from typing import Any
 
 from lantian.hj212.builder import build_packet
@@ -32,7 +33,8 @@ from lantian.hj212.gwcodec import now_cst
 __all__ = ["main", "make_packets", "mn_of"]
 
 _FMT = "%Y%m%d%H%M%S"
-_VALUES = {"a34013": {"Min": 4.1, "Avg": 5.2, "Max": 6.3, "ZsAvg": 6.0, "Flag": "N"},
+_VALUES: dict[str, dict[str, float | str]] = {
+    "a34013": {"Min": 4.1, "Avg": 5.2, "Max": 6.3, "ZsAvg": 6.0, "Flag": "N"},
            "a21026": {"Min": 18.0, "Avg": 21.5, "Max": 25.1, "ZsAvg": 24.0, "Flag": "N"},
            "a21002": {"Min": 40.2, "Avg": 45.0, "Max": 52.7, "ZsAvg": 50.1, "Flag": "N"},
            "a19001": {"Min": 10.1, "Avg": 10.6, "Max": 11.2, "Flag": "N"},
@@ -128,7 +130,7 @@ async def _connect_all(n: int, host: str, port: int, factory: Any) -> list[Any]:
     loop = asyncio.get_running_loop()
     protos: list[Any] = []
     for start in range(0, n, 500):
-        res = await asyncio.gather(*(loop.create_connection(lambda i=i: factory(i), host, port)
+        res = await asyncio.gather(*(loop.create_connection(partial(factory, i), host, port)
                                      for i in range(start, min(n, start + 500))))
         protos.extend(p for _, p in res)
     return protos
