@@ -6,11 +6,12 @@ loggers, writes them to a file, then times, each on a fresh database:
 
 * ``import``: the CLI ``lantian import packets FILE --db NEW`` in a subprocess (wall-clock,
   including interpreter start, decoding, storage, the final CHECKPOINT);
-* ``decode``: the codec's bulk decoder alone over the same lines (no storage);
+* ``decode``: the codec's columnar bulk decoder alone over the same lines (no storage);
 * ``raw-load``: DuckDB reading the file's lines straight into a table (no decoding) — the
   floor for putting these bytes into DuckDB.
 
-Prints one JSON object per measurement (median of ``--runs``) on stdout.
+Prints one JSON object per measurement (median of ``--runs``; wall-clock and CPU seconds,
+CPU = user + system of all threads, the steadier figure on a shared machine).
 
     .venv/bin/python benchmarks/bench_import.py --packets 200000 --runs 3
 """
@@ -22,6 +23,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -84,9 +86,15 @@ def generate(path: Path, packets: int, loggers: int) -> None:
             )
 
 
-def run_import(path: Path, work: Path) -> float:
+def _child_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_import(path: Path, work: Path) -> tuple[float, float]:
     db = work / f"imp-{time.monotonic_ns()}.duckdb"
     env = dict(os.environ, LANTIAN_NO_PROGRESS="1")
+    c = _child_cpu()
     t = time.perf_counter()
     subprocess.run(
         [
@@ -104,23 +112,25 @@ def run_import(path: Path, work: Path) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    return time.perf_counter() - t
+    return time.perf_counter() - t, _child_cpu() - c
 
 
-def run_decode(path: Path) -> float:
-    from lantian.hj212.bulk import decode_lines
+def run_decode(path: Path) -> tuple[float, float]:
+    from lantian.hj212.columnar import decode_batch
 
     lines = path.read_bytes().split(b"\n")
+    c = time.process_time()
     t = time.perf_counter()
     for k in range(0, len(lines), 50_000):
-        decode_lines(lines[k : k + 50_000])
-    return time.perf_counter() - t
+        decode_batch(lines[k : k + 50_000])
+    return time.perf_counter() - t, time.process_time() - c
 
 
-def run_raw_load(path: Path, work: Path) -> float:
+def run_raw_load(path: Path, work: Path) -> tuple[float, float]:
     import duckdb
 
     con = duckdb.connect(str(work / f"raw-{time.monotonic_ns()}.duckdb"))
+    c = time.process_time()
     t = time.perf_counter()
     con.execute(
         "CREATE TABLE raw AS SELECT line::BLOB AS raw "
@@ -129,7 +139,7 @@ def run_raw_load(path: Path, work: Path) -> float:
         [str(path)],
     )
     con.execute("CHECKPOINT")
-    el = time.perf_counter() - t
+    el = time.perf_counter() - t, time.process_time() - c
     con.close()
     return el
 
@@ -158,20 +168,21 @@ def main() -> None:
             ("decode", lambda: run_decode(path)),
             ("raw-load", lambda: run_raw_load(path, work)),
         ):
-            times = [fn() for _ in range(args.runs)]
-            med = statistics.median(times)
-            print(
-                json.dumps(
-                    {
-                        **common,
-                        "what": name,
-                        "runs": [round(x, 2) for x in times],
-                        "median_s": round(med, 2),
-                        "packets_per_s": round(args.packets / med),
-                    }
-                ),
-                flush=True,
-            )
+            runs = [fn() for _ in range(args.runs)]
+            med = statistics.median(w for w, _ in runs)
+            cpu = statistics.median(c for _, c in runs)
+            out = {
+                **common,
+                "what": name,
+                "wall_s": [round(w, 2) for w, _ in runs],
+                "cpu_s": [round(c, 2) for _, c in runs],
+                "median_wall_s": round(med, 2),
+                "median_cpu_s": round(cpu, 2),
+                "packets_per_s_wall": round(args.packets / med),
+                "packets_per_cpu_s": round(args.packets / cpu),
+                "load_avg_after": os.getloadavg()[0],
+            }
+            print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":
