@@ -214,3 +214,12 @@ def test_packet_is_frozen():
 def test_non_bytes_input_is_a_packet_error():
     with pytest.raises(PacketError):
         parse_packet("##0009CP=&&&&FFFF")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_error_offset_after_chinese_text_counts_bytes(encoding):
+    f = frame("ST=32;CN=3020;PW=123456;MN=88888880000001;Flag=4;"
+              "CP=&&i11001-Info=//清洗管路//;a21026-Rtd=x1&&", encoding)
+    with pytest.raises(PacketDecodeError) as err:
+        parse_packet(f, encoding=encoding)
+    assert f[err.value.offset:].startswith(b"a21026-Rtd=x1")

@@ -48,20 +48,21 @@ _MN17 = re.compile(r"[0-9A-F]{24}\Z")
 class _Acc:
     """Issues found so far: ``hard`` fail in every mode, ``soft`` only in strict mode."""
 
-    __slots__ = ("hard", "soft", "text", "warnings")
+    __slots__ = ("encoding", "hard", "soft", "text", "warnings")
 
-    def __init__(self) -> None:
+    def __init__(self, encoding: str = "utf-8") -> None:
         self.hard: list[FieldIssue] = []
         self.soft: list[FieldIssue] = []
         self.warnings: list[str] = []
         self.text = ""
+        self.encoding = encoding
 
     def off(self, i: int) -> int:
         """Byte offset in the frame of character ``i`` of the decoded data segment."""
         t = self.text
         if t.isascii():
             return 6 + i
-        return 6 + len(t[:i].encode("utf-8", "replace"))
+        return 6 + len(t[:i].encode(self.encoding, "replace"))
 
 
 def parse_packet(frame: bytes, *, strict: bool = True, encoding: str = "utf-8",
@@ -151,7 +152,7 @@ def _decrypt(data: bytes, key: bytes | None) -> tuple[bytes, bool]:
 def _parse(frame: bytes, strict: bool, encoding: str, sm4_key: bytes | None) -> Packet:
     raw, declared, data, crc_sent = _frame(frame)
     data, encrypted = _decrypt(data, sm4_key)
-    acc = _Acc()
+    acc = _Acc(encoding)
     variant = crc_matches(data, crc_sent, lenient=not strict)
     if variant is None:
         acc.hard.append(FieldIssue(len(raw) - 4, "crc",
