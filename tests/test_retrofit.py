@@ -177,3 +177,32 @@ def test_cli_retrofit(db_path: Path, con) -> None:
                          "--format", "json"])
     assert res.exit_code == 0 and any(json.loads(x)["programme"] == "cement_ule"
                                       for x in res.stdout.splitlines())
+
+
+def test_refresh_list_asks_the_engine_when_no_verdict_table(tmp_path: Path) -> None:
+    """A listed kiln line emitting 100 mg/m³ SO2 all November fails ULE and leaves the list."""
+    from engine_support import make_db, minutes
+    from lantian.cli import app
+
+    db = tmp_path / "e.duckdb"
+    rows = minutes("MN-E1", "2025-11-01 00:00", 30 * 24 * 60, so2=100.0, nox=30.0, pm=5.0,
+                   o2=10.0, flow=50.0)
+    make_db(db, [{"mn": "MN-E1", "source_type": "cement_kiln"}], rows)
+    c = connect(db)
+    c.execute("INSERT INTO enterprise (id, name) VALUES (1, '壬水泥') ON CONFLICT DO NOTHING")
+    c.close()
+    c = connect(db)
+    p = add_plan(c, programme="cement_ule", enterprise="壬水泥", line="1号线",
+                 planned_done=D(2025, 3, 1), who="admin", outlet_ids=(1,))
+    for m, d in (("construction_done", D(2025, 3, 1)), ("stable_month", D(2025, 4, 1)),
+                 ("assessment_monitoring", D(2025, 5, 1)), ("public_listing", D(2025, 6, 1))):
+        record_milestone(c, p, m, d, "x")
+    c.close()
+    res = CliRunner().invoke(app, ["retrofit", "refresh-list", "--db", str(db), "--month",
+                                   "2025-11", "--who", "监管员", "--format", "json"])
+    assert res.exit_code == 0, res.stderr
+    (row,) = [json.loads(x) for x in res.stdout.splitlines()]
+    assert row["failed_points"] == ["MN-E1"] and row["plan_id"] == p
+    c = connect(db)
+    assert c.execute("SELECT removed_on FROM dynamic_list").fetchall() == [(D(2025, 11, 30),)]
+    c.close()

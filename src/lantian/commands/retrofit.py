@@ -15,6 +15,7 @@ Dates are China Standard Time calendar days.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,6 +26,7 @@ from lantian.commands._common import (
     OutputFormat,
     echo_err,
     emit_json,
+    fail,
 )
 from lantian.commands._ledger_common import ledger_date as _date
 from lantian.commands._ledger_common import run_on_db as _run
@@ -112,6 +114,19 @@ def progress_cmd(
         _show(rows, format, ("programme", "target_date", "target_count", "done", "status"))
 
 
+def _engine_verdicts(db: Path, month: str) -> dict[str, bool]:
+    """{mn: ULE passed} computed by the engine (``lantian assess``) for ``month``."""
+    from lantian.engine import backends
+    from lantian.engine.assess import assess_month
+
+    be = backends.connect("duckdb", db=db)
+    try:
+        rows = assess_month(be, month).to_pyarrow().to_pylist()
+    finally:
+        be.disconnect()
+    return {r["mn"]: bool(r["ule_pass"]) for r in rows if r.get("ule_pass") is not None}
+
+
 @retrofit_app.command("refresh-list")
 def refresh_list_cmd(
     db: DbOption,
@@ -119,12 +134,24 @@ def refresh_list_cmd(
     who: Who,
     format: FormatOption = OutputFormat.table,
 ) -> None:
-    """Remove listed lines that failed the monthly ULE test; notify the regulator."""
-    from lantian.ledger.retrofit_progress import refresh_dynamic_list
+    """Remove listed lines that failed the monthly ULE test; notify the regulator.
 
-    rows = _run(lambda con: refresh_dynamic_list(con, month, who), db)
+    Verdicts come from the engine's ``month_ule_verdict`` table when it has the month, else
+    the engine assesses the month now.
+    """
+    from lantian.errors import LantianError
+    from lantian.ledger.retrofit_progress import read_ule_verdicts, refresh_dynamic_list
+
+    verdicts = _run(lambda con: read_ule_verdicts(con, month), db)
+    if not verdicts:
+        try:
+            verdicts = _engine_verdicts(db, month)
+        except LantianError as exc:
+            fail(exc)
+    rows = _run(lambda con: refresh_dynamic_list(con, month, who, verdicts), db)
     _show(rows, format, ("plan_id", "enterprise", "line", "failed_points"))
-    echo_err(f"{len(rows)} line(s) removed from the dynamic list for {month}")
+    echo_err(f"{len(rows)} line(s) removed from the dynamic list for {month} "
+             f"({len(verdicts)} point verdict(s))")
 
 
 @retrofit_app.command("notify")
