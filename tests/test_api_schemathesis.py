@@ -11,9 +11,9 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from test_api_world import PASSWORD, build_world
 
 from lantian.api.app import create_app
+from test_api_world import PASSWORD, build_world
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:schemathesis.*")
 

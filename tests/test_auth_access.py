@@ -13,9 +13,9 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from test_api_world import ENTERPRISES, MONTH, PASSWORD, T0, build_world
 
 from lantian.api.app import create_app, iter_routes
+from test_api_world import ENTERPRISES, MONTH, PASSWORD, T0, build_world
 
 ROLES = ["admin", "reg_hunan", "reg_changsha", "ent_cs", "ent_zz", "maint_yq"]
 QUERY = {"month": MONTH, "start": T0.isoformat(),

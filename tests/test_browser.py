@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from test_api_world import ENTERPRISES, MONTH, PASSWORD, build_world
 
 from lantian.catalog.limits import applicable_limits
+from test_api_world import ENTERPRISES, MONTH, PASSWORD, build_world
 
 pytestmark = pytest.mark.browser
 

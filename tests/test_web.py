@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 from fastapi.testclient import TestClient
-from test_api_world import ENTERPRISES, MONTH, PASSWORD, build_world
 
 from lantian.api.app import create_app
 from lantian.api.params import cst_now
+from test_api_world import ENTERPRISES, MONTH, PASSWORD, build_world
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import duckdb
 from argon2 import PasswordHasher
@@ -43,7 +43,7 @@ _DISTRICT = re.compile(r"^\d{2,12}$")
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """Roles of DESIGN.md capability 10."""
 
     admin = "admin"

@@ -1,5 +1,7 @@
-"""Chart data of an outlet: each pollutant's measured and corrected (折算) values, its limit
-line, flags and invalid periods, exceedances and quality events; O2 and flow beside.
+"""Chart data of an outlet.
+
+Each pollutant's measured and corrected (折算) values, its limit line, flags and invalid
+periods, exceedances and quality events; O2 and flow beside.
 
 Times are China Standard Time wall-clock. Measured = the main wide column (``so2_mg_m3``);
 corrected = the logger's converted value at reference O2 (``so2_zs``, HJ 212-2017 ZsAvg);

@@ -98,7 +98,7 @@ def table_columns(db: Database, table: str) -> frozenset[str]:
 
 
 def get_db(request: Request) -> Database:
-    """The app's :class:`Database`."""
+    """Return the app's :class:`Database`."""
     db: Database = request.app.state.db
     return db
 
@@ -114,7 +114,7 @@ def _token(request: Request) -> str | None:
 
 
 def current_principal(request: Request, db: Db) -> Principal | None:
-    """The caller, from ``Authorization: Bearer`` or the session cookie; ``None`` if anonymous."""
+    """Resolve the caller from the bearer token or session cookie (``None``: anonymous)."""
     cached = getattr(request.state, "principal", False)
     if cached is not False:
         return cached
@@ -130,14 +130,14 @@ def current_principal(request: Request, db: Db) -> Principal | None:
 def require_principal(
     principal: Annotated[Principal | None, Depends(current_principal)],
 ) -> Principal:
-    """The caller; anonymous callers get 401."""
+    """Return the caller; anonymous callers get 401."""
     if principal is None:
         raise Problem(401, "authentication required: log in at /api/auth/login")
     return principal
 
 
 def require_admin(principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
-    """The caller when an admin; others get 403."""
+    """Return the caller when an admin; others get 403."""
     if not principal.is_admin:
         raise Problem(403, "only an admin may do this")
     return principal
@@ -180,7 +180,9 @@ def _scope_sql(p: Principal) -> tuple[str, str, str, list[Any]]:
             pt, codes)
 
 
-def scoped(principal: Principal, sql: str, params: list[Any] | None = None) -> tuple[str, list[Any]]:
+def scoped(
+    principal: Principal, sql: str, params: list[Any] | None = None
+) -> tuple[str, list[Any]]:
     """Prefix ``sql`` with the principal's visibility views; return SQL and parameters.
 
     ``sql`` may reference ``vis_ent(id)``, ``vis_out(id)`` and ``vis_pt(mn)``; it must not

@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import json
 import math
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from fastapi.responses import JSONResponse, Response
@@ -24,7 +24,7 @@ __all__ = ["TableFormat", "cell", "respond"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class TableFormat(str, Enum):
+class TableFormat(StrEnum):
     """How a table is sent: JSON (default), CSV or Excel download."""
 
     json = "json"
@@ -35,7 +35,7 @@ class TableFormat(str, Enum):
 def cell(value: Any) -> Any:
     """JSON-safe value: ISO times (CST, no zone), ``null`` for NaN, lists kept."""
     kind = type(value)
-    if kind is int or kind is str and value[:1] not in ("{", "[") or value is None:
+    if kind is int or (kind is str and value[:1] not in ("{", "[")) or value is None:
         return value
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None
@@ -59,9 +59,11 @@ def cell(value: Any) -> Any:
 
 
 def _flat(value: Any) -> Any:
-    """Cell value for a spreadsheet: nested values as JSON text, control characters removed
-    (not allowed in .xlsx), and text starting with = + - @ quoted so that a spreadsheet does
-    not run it as a formula."""
+    """Return the spreadsheet value of a cell.
+
+    Nested values become JSON text, control characters (not allowed in .xlsx) are removed,
+    and text starting with = + - @ is quoted so that a spreadsheet does not run it.
+    """
     v = cell(value)
     if isinstance(v, list | dict):
         v = json.dumps(v, ensure_ascii=False)

@@ -13,7 +13,9 @@ __all__ = ["District", "Fmt", "MnPath", "Month", "Sector", "cst_now", "this_mont
 
 MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
 
-Month = Annotated[str | None, Query(pattern=MONTH_RE, description="YYYY-MM (CST); default: this month")]
+Month = Annotated[
+    str | None, Query(pattern=MONTH_RE, description="YYYY-MM (CST); default: this month")
+]
 District = Annotated[str | None, Query(pattern=r"^\d{1,12}$",
                                        description="district code prefix (province/city/district)")]
 Sector = Annotated[str | None, Query(min_length=1, max_length=40, pattern=r"^[\w-]+$")]
@@ -22,7 +24,7 @@ MnPath = Annotated[str, "HJ 212 MN"]
 
 
 def cst_now() -> dt.datetime:
-    """Current China Standard Time wall-clock (naive)."""
+    """Return the current China Standard Time wall-clock (naive)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0) + dt.timedelta(hours=8)
 
 

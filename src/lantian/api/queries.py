@@ -123,7 +123,7 @@ def point_visible(db: Database, p: Principal, mn: str) -> bool:
 
 
 def points(db: Database, p: Principal, outlet_id: int | None = None) -> Rows:
-    """Monitoring points in scope (never their password or SM4 key)."""
+    """List monitoring points in scope (never their password or SM4 key)."""
     sql = ("SELECT mp.mn, mp.outlet_id, mp.source_type, mp.protocol, mp.parameters, "
            "mp.flow_unit, mp.active FROM monitoring_point mp "
            "WHERE mp.mn IN (SELECT mn FROM vis_pt)")
@@ -220,8 +220,10 @@ def verdicts(db: Database, p: Principal, month: str | None = None,
 def quality_events(db: Database, p: Principal, month: str | None = None,
                    detector: str | None = None, mn: str | None = None,
                    window: tuple[dt.datetime, dt.datetime] | None = None) -> Rows:
-    """Quality events (table ``quality_event`` of the QC part) in scope; ``window`` keeps
-    events overlapping [start, end) (CST)."""
+    """List quality events (table ``quality_event`` of the QC part) in scope.
+
+    ``window`` keeps the events overlapping [start, end) (CST).
+    """
     cols = db.columns("quality_event")
     extra, args = "", []
     s_col = _pick(cols, "start_ts", "start", "ts_start")
@@ -250,8 +252,9 @@ def trust_scores(db: Database, p: Principal, month: str | None = None) -> Rows:
 
 def limits_for_outlet(db: Database, p: Principal, outlet_id: int,
                       when: dt.datetime) -> dict[str, float]:
-    """Hourly emission limits in force at ``when`` per pollutant key, e.g. ``{"so2": 35.0}``
-    [mg/m3, dry standard state, at the reference O2 of the catalogue row].
+    """Return the hourly limits in force at ``when`` per pollutant, e.g. ``{"so2": 35.0}``.
+
+    Units: mg/m3, dry standard state, at the reference O2 of the catalogue row.
 
     The limit catalogue (:func:`lantian.catalog.limits.applicable_limits`, by the outlet's
     source type and provincial layer) merged with the outlet's own permit limits in force
@@ -286,12 +289,14 @@ def limits_for_outlet(db: Database, p: Principal, outlet_id: int,
     return limits
 
 
-_PASS_WORDS = "('true', 'pass', 'passed', '1', 'yes', '合格', '达标')"
+_PASS_WORDS = (
+    "('true', 'pass', 'passed', '1', 'yes', '合格', '达标')"  # noqa: S105 - not a password
+)
 
 
 def _per_enterprise(db: Database, table: str, month: str,
                     select: str) -> tuple[str, list[Any]] | None:
-    """SQL of ``select`` aggregated per enterprise over ``table`` rows of ``month`` in scope."""
+    """Build SQL aggregating ``select`` per enterprise over ``table`` rows of ``month``."""
     cols = db.columns(table)
     owner = _owner_filter(cols)
     if owner is None:
@@ -393,8 +398,9 @@ def live_points(db: Database, p: Principal, now: dt.datetime, online_minutes: in
 
 
 def rejected_traffic(db: Database, p: Principal, limit: int = 200) -> Rows:
-    """Latest traffic the gateway refused (table ``rejected_traffic``: unknown MN, wrong
-    password…; times CST). Traffic of unknown MNs is visible to admins only.
+    """List the latest traffic the gateway refused (table ``rejected_traffic``).
+
+    Unknown MN, wrong password; times CST. Traffic of unknown MNs is for admins only.
     """
     if not db.columns("rejected_traffic"):
         return Rows(["received_at", "peer", "mn", "reason"], [])

@@ -31,7 +31,9 @@ def add(
     scope: Annotated[list[str] | None, typer.Option(
         "--scope", help="regulator: district code prefix; enterprise: enterprise id or credit "
         "code; maintainer: monitoring point MN. Repeat for several.")] = None,
-    password: Annotated[str | None, typer.Option("--password", help="Password (else generated).")] = None,
+    password: Annotated[
+        str | None, typer.Option("--password", help="Password (else generated).")
+    ] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin",
                                                  help="Read the password from stdin.")] = False,
 ) -> None:

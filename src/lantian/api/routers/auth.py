@@ -31,7 +31,8 @@ def login(body: Login, db: Db, request: Request) -> dict[str, Any]:
     with db.cursor() as cur:
         principal = authenticate(cur, body.name, body.password)
         if principal is None:
-            audit(db, body.name, "login.failed", "api", request.client.host if request.client else None)
+            peer = request.client.host if request.client else None
+            audit(db, body.name, "login.failed", "api", peer)
             raise Problem(401, "wrong user name or password")
         token, expires = create_session(cur, principal, "bearer")
     audit(db, principal.name, "login", "api", None)

@@ -70,7 +70,9 @@ def chart(outlet_id: Id, db: Db, user: User,
           kind: Annotated[Literal["hour", "minute"], Query()] = "hour",
           start: Annotated[dt.datetime | None, Query()] = None,
           end: Annotated[dt.datetime | None, Query()] = None) -> dict[str, Any]:
-    """Measured and corrected values per pollutant with the limit in force, invalid periods,
+    """Return chart data of the outlet's points.
+
+    Measured and corrected values per pollutant with the limit in force, invalid periods,
     exceedances and quality events; O2 and flow. Default window: the last 7 days (hour) or
     the last day (minute) up to now (CST).
     """
@@ -122,7 +124,7 @@ def trust(db: Db, user: User, month: Month = None, fmt: Fmt = TableFormat.json) 
 
 @router.get("/quality", summary="Quality summary: events by detector, trust ranking")
 def quality_summary(db: Db, user: User, month: Month = None) -> dict[str, Any]:
-    """Counts of events per detector and severity, and the trust ranking of the month."""
+    """Count events per detector and give the trust ranking of the month."""
     m = this_month(month)
     events = q.quality_events(db, user, m).rows
     by_det: dict[str, int] = {}

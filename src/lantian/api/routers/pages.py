@@ -68,7 +68,7 @@ def home(request: Request, user: OptionalUser) -> Response:
 
 @router.get("/login")
 def login_page(request: Request, user: OptionalUser, next: str = "/overview") -> Response:
-    """The login form."""
+    """Show the login form."""
     return _render(request, "login.html", None, next=next if next.startswith("/") else "/")
 
 

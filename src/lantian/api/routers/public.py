@@ -25,8 +25,9 @@ _PUBLIC_COLUMNS = ("name", "credit_code", "sector", "district_code")
 
 @router.get("/ule-enterprises", summary="Enterprises that passed the month's ULE assessment")
 def ule_enterprises(db: Db, month: Month = None) -> dict[str, Any]:
-    """Names, credit codes, sectors and districts of enterprises whose every assessed outlet
-    passed in ``month`` (default: this month, CST).
+    """List enterprises whose every assessed point passed in ``month``.
+
+    Names, credit codes, sectors and districts only; default month: this month (CST).
     """
     m = this_month(month)
     rows = q.overview(db, _PUBLIC, m).rows

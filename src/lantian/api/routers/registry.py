@@ -58,5 +58,5 @@ def get_outlet(outlet_id: EntId, db: Db, user: User) -> dict[str, Any]:
 @router.get("/points", summary="Monitoring points (never their password)")
 def list_points(db: Db, user: User, outlet_id: OptId = None,
                 fmt: Fmt = TableFormat.json) -> Response:
-    """Monitoring points the caller may see."""
+    """List the monitoring points the caller may see."""
     return respond(q.points(db, user, outlet_id), fmt, "points", db, user)
