@@ -79,13 +79,13 @@ def crc16_many(segments: Sequence[bytes]) -> npt.NDArray[np.uint16]:
             out[idx] = 0xFFFF
             continue
         rows = [pad * (width - len(s)) + s for s in (segments[i] for i in idx)]
-        mat = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(idx), width).T.copy()
+        mat = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(idx), width)
         x = np.full(len(idx), 0xFF, dtype=np.uint8)
-        np.bitwise_xor(x, mat[0], out=x)
+        np.bitwise_xor(x, mat[:, 0], out=x)
         h = _H
-        for j in range(1, width):
+        for j in range(1, width):  # one step of every packet's state per column
             np.take(h, x, out=x)
-            np.bitwise_xor(x, mat[j], out=x)
+            np.bitwise_xor(x, mat[:, j], out=x)
         res = _T[x]
         res[lengths[idx] == 0] = 0xFFFF
         out[idx] = res
