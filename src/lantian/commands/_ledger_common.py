@@ -12,7 +12,7 @@ import typer
 from lantian.commands._common import OutputFormat, emit_rows, fail
 from lantian.errors import LantianError
 
-__all__ = ["ledger_date", "run_on_db", "show_rows"]
+__all__ = ["engine_ule_verdicts", "ledger_date", "run_on_db", "show_rows"]
 
 R = TypeVar("R")
 
@@ -53,3 +53,19 @@ def show_rows(rows: list[dict[str, Any]], fmt: OutputFormat, cols: tuple[str, ..
         return
     for r in rows:
         typer.echo("\t".join(str(r.get(c, "")) for c in cols))
+
+
+def engine_ule_verdicts(db: Path, month: str) -> dict[str, bool]:
+    """Return {mn: ULE passed} computed by the engine (as ``lantian assess``) for ``month``.
+
+    Used where the engine's ``month_ule_verdict`` table has nothing for the month.
+    """
+    from lantian.engine import backends
+    from lantian.engine.assess import assess_month
+
+    be = backends.connect("duckdb", db=db)
+    try:
+        rows = assess_month(be, month).to_pyarrow().to_pylist()
+    finally:
+        be.disconnect()
+    return {r["mn"]: bool(r["ule_pass"]) for r in rows if r.get("ule_pass") is not None}

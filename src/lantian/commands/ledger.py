@@ -35,7 +35,12 @@ from typing import Annotated, Any
 import typer
 
 from lantian.commands._common import DbOption, FormatOption, OutputFormat, echo_err, fail
-from lantian.commands._ledger_common import ledger_date, run_on_db, show_rows
+from lantian.commands._ledger_common import (
+    engine_ule_verdicts,
+    ledger_date,
+    run_on_db,
+    show_rows,
+)
 
 __all__ = ["register"]
 
@@ -281,9 +286,20 @@ def grades_cmd(
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """A-grade eligibility and downgrade warnings."""
-    from lantian.ledger.grades import gather_grade_evidence
+    from lantian.errors import LantianError
+    from lantian.ledger.grades import gather_grade_evidence, grade_rules, window_months
+    from lantian.ledger.retrofit_progress import read_ule_verdicts
 
-    rows = run_on_db(lambda con: gather_grade_evidence(con, month), db)
+    try:
+        months = window_months(month, int(float(grade_rules()["a_grade_window_months"])))
+    except LantianError as exc:
+        fail(exc)
+    have = run_on_db(lambda con: {m: read_ule_verdicts(con, m) for m in months}, db)
+    try:  # months the verdict table lacks are assessed by the engine now
+        ule = {m: v or engine_ule_verdicts(db, m) for m, v in have.items()}
+    except LantianError as exc:
+        fail(exc)
+    rows = run_on_db(lambda con: gather_grade_evidence(con, month, ule), db)
     show_rows(rows, format, ("enterprise", "grade", "eligible", "downgrade_warning", "reasons"))
 
 

@@ -15,7 +15,6 @@ Dates are China Standard Time calendar days.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,6 +27,7 @@ from lantian.commands._common import (
     emit_json,
     fail,
 )
+from lantian.commands._ledger_common import engine_ule_verdicts
 from lantian.commands._ledger_common import ledger_date as _date
 from lantian.commands._ledger_common import run_on_db as _run
 from lantian.commands._ledger_common import show_rows as _show
@@ -114,19 +114,6 @@ def progress_cmd(
         _show(rows, format, ("programme", "target_date", "target_count", "done", "status"))
 
 
-def _engine_verdicts(db: Path, month: str) -> dict[str, bool]:
-    """{mn: ULE passed} computed by the engine (``lantian assess``) for ``month``."""
-    from lantian.engine import backends
-    from lantian.engine.assess import assess_month
-
-    be = backends.connect("duckdb", db=db)
-    try:
-        rows = assess_month(be, month).to_pyarrow().to_pylist()
-    finally:
-        be.disconnect()
-    return {r["mn"]: bool(r["ule_pass"]) for r in rows if r.get("ule_pass") is not None}
-
-
 @retrofit_app.command("refresh-list")
 def refresh_list_cmd(
     db: DbOption,
@@ -145,7 +132,7 @@ def refresh_list_cmd(
     verdicts = _run(lambda con: read_ule_verdicts(con, month), db)
     if not verdicts:
         try:
-            verdicts = _engine_verdicts(db, month)
+            verdicts = engine_ule_verdicts(db, month)
         except LantianError as exc:
             fail(exc)
     rows = _run(lambda con: refresh_dynamic_list(con, month, who, verdicts), db)

@@ -94,8 +94,15 @@ def a_grade_eligibility(
     return out
 
 
-def gather_grade_evidence(con: duckdb.DuckDBPyConnection, month: str) -> list[dict[str, Any]]:
-    """Read the evidence for the window ending with ``month`` and judge every enterprise."""
+def gather_grade_evidence(
+    con: duckdb.DuckDBPyConnection, month: str,
+    ule: Mapping[str, Mapping[str, bool]] | None = None,
+) -> list[dict[str, Any]]:
+    """Read the evidence for the window ending with ``month`` and judge every enterprise.
+
+    ``ule`` ({month: {mn: passed}}) replaces the ``month_ule_verdict`` table for the months
+    it has.
+    """
     import ibis
 
     from lantian.ledger.transport import clean_transport_month
@@ -108,7 +115,8 @@ def gather_grade_evidence(con: duckdb.DuckDBPyConnection, month: str) -> list[di
     for eid, mn in con.execute("SELECT o.enterprise_id, p.mn FROM monitoring_point p"
                                " JOIN outlet o ON o.id = p.outlet_id").fetchall():
         points_of.setdefault(int(eid), []).append(mn)
-    ule = {m: read_ule_verdicts(con, m) for m in months}
+    given = ule or {}
+    ule = {m: given[m] if m in given else read_ule_verdicts(con, m) for m in months}
     ib = ibis.duckdb.from_connection(con)
     transport: dict[str, dict[int, bool]] = {}
     names = {e["name"]: e["id"] for e in ents}
