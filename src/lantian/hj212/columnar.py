@@ -114,7 +114,7 @@ def _header_pass(frames: list[bytes], crcs: npt.NDArray[np.uint16],
     if len(rows) != n:  # pragma: no cover - a line the pattern cannot cover: all slow
         return [], []
     lf, qn, st, cn, pw, mn, flag, pnum, pno, body, crc = zip(*rows, strict=True)
-    matched = [bool(x) for x in lf]
+    matched = list(map(bool, lf))
     m = np.array(matched, dtype=bool)
     seglen = np.fromiter(map(len, frames), dtype=np.int64, count=n) - 10
     fl = _ints(flag, matched, 0)
