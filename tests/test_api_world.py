@@ -16,9 +16,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
+from argon2 import PasswordHasher
 
+from lantian.api import auth
 from lantian.api.auth import add_user
 from lantian.store.db import connect
+
+# The API tests log in hundreds of times: hash with cheap argon2id parameters here (the
+# production cost, argon2-cffi's defaults, takes ~0.5 s a hash on the shared test machine).
+# test_auth_users_cli.py checks hashes made through the CLI in the same format.
+auth._HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 MONTH = "2026-10"
 T0 = dt.datetime(2026, 10, 1, 0, 0)
