@@ -219,3 +219,59 @@ def test_beijing_yearly_table_is_internally_consistent(beijing):
     assert 0 < row["good_ratio"] < 100 and not math.isnan(row["good_ratio"])
     # Partial years cannot be complete annual means.
     assert not yearly[yearly["period"] == "2017"]["pm2_5_complete"].any()
+
+
+# ------------------------------------------------------------------ real-time moving means
+
+
+def test_moving_means_by_hand():
+    from lantian.engine.aq_stats import moving_means
+
+    # O3 = hour number, hours 3 and 4 missing; PM10 constant 10 from 00:00 for 30 hours.
+    ts = pd.date_range("2019-01-01", periods=30, freq="h")
+    frame = pd.DataFrame({"station": "s", "ts": ts, "o3": np.arange(30.0), "pm10": 10.0})
+    frame["pm2_5"] = float("nan")
+    frame = frame.drop(index=[3, 4]).reset_index(drop=True)
+    frame["ts"] = frame["ts"].astype("datetime64[us]")
+    out = moving_means(ibis.memtable(frame)).order_by("ts").execute().set_index("ts")
+    # CNEMC style: the day's hours so far, at most 8: at 02:00 mean(0, 1, 2) = 1.
+    assert out.loc["2019-01-01 02:00", "o3_8h"] == pytest.approx(1.0)
+    # 07:00: hours 0..7 without 3, 4 → (0+1+2+5+6+7)/6 = 3.5; 13:00: hours 6..13 → 9.5.
+    assert out.loc["2019-01-01 07:00", "o3_8h"] == pytest.approx(3.5)
+    assert out.loc["2019-01-01 13:00", "o3_8h"] == pytest.approx(9.5)
+    # Next day restarts: 2019-01-02 01:00 → mean(24, 25) = 24.5.
+    assert out.loc["2019-01-02 01:00", "o3_8h"] == pytest.approx(24.5)
+    # PM 24-h needs 20 values: at 20:00 there are 19 (21 hours minus 2) → NULL; 21:00 → 10.
+    assert pd.isna(out.loc["2019-01-01 20:00", "pm10_24h"])
+    assert out.loc["2019-01-01 21:00", "pm10_24h"] == pytest.approx(10.0)
+    assert out["pm2_5_24h"].isna().all()
+    # HJ 663 style crosses midnight and needs 6 values: 2019-01-02 01:00 = mean(18..25).
+    hj = moving_means(ibis.memtable(frame), style="hj663").order_by("ts").execute()
+    hj = hj.set_index("ts")
+    assert hj.loc["2019-01-02 01:00", "o3_8h"] == pytest.approx(21.5)
+    assert pd.isna(hj.loc["2019-01-01 05:00", "o3_8h"])  # 0, 1, 2, 5: four values
+
+
+def test_moving_means_reproduce_the_national_files():
+    from lantian.engine.aq_stats import moving_means
+    from lantian.store.aq_readers import read_hourly
+
+    folder = dataset("china-national-stations-2019")
+    frames = [
+        read_hourly(folder / f"china_sites_{d}.csv", period_start=True)
+        for d in ("20190101", "20190102")
+    ]
+    f = pd.concat(frames, ignore_index=True)
+    src = f[["station", "ts", "o3", "pm10", "pm2_5"]]
+    got = moving_means(ibis.memtable(src)).execute()
+    m = got.merge(
+        f[["station", "ts", "o3_8h", "pm10_24h", "pm2_5_24h"]],
+        on=["station", "ts"],
+        suffixes=("", "_off"),
+    )
+    m = m[m["ts"] >= "2019-01-02"]  # a full day of history for the 24-h means
+    for col, share in (("o3_8h", 0.99), ("pm10_24h", 0.98), ("pm2_5_24h", 0.98)):
+        both = m[m[col].notna() & m[f"{col}_off"].notna()]
+        assert len(both) > 20_000
+        same = (np.round(both[col]) == both[f"{col}_off"]).mean()
+        assert same >= share, (col, same)

@@ -24,7 +24,7 @@ import typer
 
 from lantian.catalog import aq as cat
 from lantian.commands._common import DbOption, OutputFormat, echo_err, emit_rows, fail
-from lantian.engine.aq_stats import daily_stats, period_stats, place_hourly
+from lantian.engine.aq_stats import daily_stats, moving_means, period_stats, place_hourly
 from lantian.engine.aq_targets import target_progress
 from lantian.engine.aqi import hourly_aqi
 from lantian.engine.composite import (
@@ -103,7 +103,11 @@ def aqi_cmd(
         hourly = read_hourly(input_file)
     except LantianError as exc:
         fail(exc)
-    result = hourly_aqi(ibis.memtable(hourly)).order_by(["station", "ts"]).execute()
+    table = ibis.memtable(hourly)
+    if detail:
+        # Moving means the file lacks (O3 8-h as CNEMC, PM 24-h), with their own IAQI.
+        table = moving_means(table)
+    result = hourly_aqi(table).order_by(["station", "ts"]).execute()
     result = result[result["aqi"].notna()]
     rows = []
     for r in result.to_dict("records"):
@@ -278,7 +282,7 @@ def report_cmd(
     if rounding not in ROUNDINGS:
         fail(f"--rounding must be one of {', '.join(ROUNDINGS)}")
     try:
-        hourly = read_hourly(input_file)
+        hourly = read_hourly(input_file, period_start=True)
         registry = read_stations(stations) if stations else None
     except LantianError as exc:
         fail(exc)
@@ -327,7 +331,7 @@ def import_cmd(
 
     try:
         kind = detect_format(input_file)
-        hourly = read_hourly(input_file, kind)
+        hourly = read_hourly(input_file, kind, period_start=True)
         registry = read_stations(stations) if stations else None
         con = connect(db)
     except LantianError as exc:

@@ -32,6 +32,7 @@ __all__ = [
     "hj663_percentile",
     "hj663_percentiles",
     "limit_expr",
+    "moving_means",
     "period_stats",
     "place_hourly",
     "year_on_year",
@@ -84,6 +85,51 @@ def place_hourly(hourly: ir.Table, stations: ir.Table, level: str = "city") -> i
         .aggregate(**{p: joined[p].mean() for p in pols})
         .select("station", "ts", *pols)
     )
+
+
+#: Real-time moving means: (source column, output column, hours, validity key).
+MOVING: tuple[tuple[str, str, int, str], ...] = (
+    ("o3", "o3_8h", 8, "o3_8h_window"),
+    ("pm10", "pm10_24h", 24, "daily_mean"),
+    ("pm2_5", "pm2_5_24h", 24, "daily_mean"),
+)
+
+
+def moving_means(
+    hourly: ir.Table, *, keys: Sequence[str] = ("station",), style: str = "cnemc"
+) -> ir.Table:
+    """Add the real-time moving means the table lacks: ``o3_8h``, ``pm10_24h``, ``pm2_5_24h``.
+
+    Each is the mean of the hours ending with the current one (``ts`` = start of the hour),
+    found by time, not by row, so gaps are honoured:
+
+    * PM10, PM2.5: 24 hours across midnight, NULL with fewer than 20 values;
+    * O3 8-h, ``style="cnemc"`` (default): the last 8 hours **within the same day**, from the
+      first hour of the day on — what CNEMC publishes (reproduced on the national files);
+      ``style="hj663"``: 8 hours across midnight, NULL with fewer than 6 values
+      (``gb3095_validity.csv``).
+
+    References
+    ----------
+    [HJ633-2012] §5.2 (real-time report items); [GB3095-2012] Table 4.
+
+    """
+    if style not in ("cnemc", "hj663"):
+        raise ValueError(f"style must be cnemc or hj663, not {style!r}")
+    v = cat.validity()
+    todo = [m for m in MOVING if m[1] not in hourly.columns and m[0] in hourly.columns]
+    if not todo:
+        return hourly
+    t = hourly.mutate(_sec=hourly.ts.epoch_seconds(), _day=hourly.ts.date())
+    added = {}
+    for src, out, hours, key in todo:
+        within_day = style == "cnemc" and out == "o3_8h"
+        group = [*keys, "_day"] if within_day else list(keys)
+        w = ibis.window(group_by=group, order_by=t._sec, range=(-(hours - 1) * 3600, 0))
+        mean, n = t[src].mean().over(w), t[src].count().over(w)
+        need = 1 if within_day else v[key]
+        added[out] = ibis.ifelse(n >= need, mean, ibis.null("float64"))
+    return t.mutate(**added).drop("_sec", "_day")
 
 
 def daily_stats(hourly: ir.Table, *, keys: Sequence[str] = ("station",)) -> ir.Table:

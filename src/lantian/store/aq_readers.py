@@ -4,7 +4,8 @@ The readers live in the store layer because they know file layouts only, no prot
 rule. Each maps its source's names onto Lantian's pollutant keys in exactly one table
 (``*_MAP`` below). Every reader returns a :class:`pandas.DataFrame` with
 
-``station`` (str), ``ts`` (naive datetime, China Standard Time, the file's own hour label),
+``station`` (str), ``ts`` (naive datetime, China Standard Time, the file's own hour label;
+:func:`read_hourly` with ``period_start=True`` turns end-of-hour labels into starts),
 ``so2 no2 pm10 pm2_5 o3`` [µg/m³] and ``co`` [mg/m³] as floats (NaN = missing), plus the
 source's extra columns where it has them (national files: ``aqi_official``, ``so2_24h``,
 ``no2_24h``, ``pm10_24h``, ``pm2_5_24h``, ``co_24h``, ``o3_8h``), and ``city`` where the
@@ -32,6 +33,7 @@ from lantian.errors import InputFileError
 
 __all__ = [
     "BEIJING_MAP",
+    "END_LABELLED",
     "NATIONAL_MAP",
     "POLLUTANT_COLUMNS",
     "detect_format",
@@ -209,13 +211,26 @@ def read_long(path: Path) -> pd.DataFrame:
     return _canonical(wide)
 
 
-def read_hourly(path: Path, fmt: str | None = None) -> pd.DataFrame:
-    """Read any supported hourly file; ``fmt`` None detects the layout from the header."""
+#: Formats whose hour label marks the END of the hour (CNEMC: label 0 = 23:00–24:00 of the
+#: day before; shown by the published O3 8-h values, which restart at label 1).
+END_LABELLED: frozenset[str] = frozenset({"national"})
+
+
+def read_hourly(path: Path, fmt: str | None = None, *, period_start: bool = False) -> pd.DataFrame:
+    """Read any supported hourly file; ``fmt`` None detects the layout from the header.
+
+    ``period_start=True`` moves end-labelled formats (``END_LABELLED``) back one hour so
+    ``ts`` is the start of the hour, as the store and the daily statistics expect; the
+    default keeps the file's own labels.
+    """
     fmt = fmt or detect_format(Path(path))
     readers = {"national": read_national, "beijing": read_beijing, "long": read_long}
     if fmt not in readers:
         raise InputFileError(f"unknown air-quality format {fmt!r}")
-    return readers[fmt](Path(path))
+    frame = readers[fmt](Path(path))
+    if period_start and fmt in END_LABELLED:
+        frame["ts"] = frame["ts"] - pd.Timedelta(hours=1)
+    return frame
 
 
 def read_stations(path: Path) -> pd.DataFrame:
