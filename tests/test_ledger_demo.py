@@ -57,6 +57,11 @@ def test_demo_ledgers_fill_every_ledger_and_obey_rules(db_path: Path) -> None:
         "SELECT max(h) FROM (SELECT outlet_id, sum(date_diff('minute', start_ts, end_ts)) / 60"
         " AS h FROM enterprise_mark WHERE status <> 'rejected' GROUP BY outlet_id)").fetchone()[0]
     assert worst <= 60
+    overlaps = con.execute(
+        "SELECT count(*) FROM enterprise_mark a JOIN enterprise_mark b ON a.outlet_id ="
+        " b.outlet_id AND a.id < b.id AND a.start_ts < b.end_ts AND b.start_ts < a.end_ts"
+        " WHERE a.status <> 'rejected' AND b.status <> 'rejected'").fetchone()[0]
+    assert overlaps == 0
     # milestones in order: each on or after the previous one
     with pytest.warns(CalendarFallbackWarning, match="2027"):
         rows = plan_status(con, TODAY)  # projected dues reach 2027: no holiday data yet

@@ -52,7 +52,7 @@ def test_incineration_annual_cap_60_hours(con) -> None:
     with pytest.raises(LedgerRuleError, match="60 h"):
         _mark(con, "shutting_down", T(2025, 6, 1, 0), T(2025, 6, 1, 1), mn="MN-F1")  # 61 h
     # maintenance is not a capped kind; another outlet/sector has no cap
-    _mark(con, "maintenance", T(2025, 6, 1, 0), T(2025, 6, 5, 0), mn="MN-F1")
+    _mark(con, "maintenance", T(2025, 7, 1, 0), T(2025, 7, 5, 0), mn="MN-F1")
     _mark(con, "faulty", T(2025, 6, 1, 0), T(2025, 6, 10, 0), outlet_id=12)
     # a rejected mark frees its hours
     pend = con.execute("SELECT id FROM enterprise_mark WHERE kind = 'starting'").fetchone()[0]
@@ -149,3 +149,12 @@ def test_cli_add_review_list(db_path: Path, con) -> None:
     res = runner.invoke(app, ["marks", "list", "--db", str(db_path), "--format", "json"])
     (row,) = [json.loads(x) for x in res.stdout.splitlines()]
     assert row["status"] == "accepted" and row["start"] == start.isoformat()
+
+
+def test_overlapping_marks_are_refused(con) -> None:
+    m = _mark(con, "faulty", T(2025, 3, 1, 8), T(2025, 3, 1, 12), outlet_id=12)
+    with pytest.raises(LedgerRuleError, match=f"overlaps mark {m}"):
+        _mark(con, "stopped", T(2025, 3, 1, 11), T(2025, 3, 1, 14), outlet_id=12)
+    _mark(con, "stopped", T(2025, 3, 1, 12), T(2025, 3, 1, 14), outlet_id=12)  # touching: ok
+    review_mark(con, m, "rejected", "监管员", note="无故障记录")
+    _mark(con, "maintenance", T(2025, 3, 1, 9), T(2025, 3, 1, 10), outlet_id=12)  # freed

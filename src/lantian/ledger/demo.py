@@ -95,10 +95,11 @@ def _marks(con: duckdb.DuckDBPyConnection, rng: np.random.Generator, lines: list
     reasons = {"stopped": "计划停产检修", "starting": "点火启炉", "shutting_down": "停炉",
                "faulty": "除尘器故障", "maintenance": "CEMS 例行维护"}
     for oid, *_ in lines:
-        for _ in range(int(rng.integers(0, 4))):
+        # distinct days, at most 10 h from 0-13 h: marks of one outlet never overlap
+        for back in rng.choice(np.arange(3, 90), size=int(rng.integers(0, 4)), replace=False):
             kind = str(rng.choice(list(reasons)))
-            start = dt.datetime.combine(today - dt.timedelta(days=int(rng.integers(3, 90))),
-                                        dt.time(int(rng.integers(0, 24))))
+            start = dt.datetime.combine(today - dt.timedelta(days=int(back)),
+                                        dt.time(int(rng.integers(0, 14))))
             end = start + dt.timedelta(hours=int(rng.integers(1, 11)))
             status = str(rng.choice(["accepted", "accepted", "pending", "rejected"]))
             cols["outlet_id"].append(oid)

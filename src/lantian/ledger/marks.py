@@ -9,8 +9,9 @@ rules such as waste incineration's 60 h per furnace per year), all configurable:
 - **annual cap**: the hours of marks of ``cap_kinds`` per outlet per natural year (pending
   and accepted together; rejected marks do not count) may not exceed ``annual_cap_hours``.
 
-Marks start ``pending``; a regulator accepts or rejects each (with a note), and every entry
-and decision is written to ``audit_log``. The engine honours only ``status = 'accepted'``
+Marks of one outlet may not overlap (pending and accepted ones). Marks start ``pending``;
+a regulator accepts or rejects each (with a note), and every entry and decision is written
+to ``audit_log``. The engine honours only ``status = 'accepted'``
 marks (table ``enterprise_mark``: ``outlet_id``, ``mn``, ``kind``, ``start_ts``, ``end_ts``,
 ``status``); quality detectors see all of them. Times are CST wall-clock.
 """
@@ -157,7 +158,8 @@ def submit_mark(
     ConfigurationError
         Unknown kind, empty reason, or end not after start.
     LedgerRuleError
-        Entered after the deadline, or the annual cap of the outlet would be exceeded.
+        Entered after the deadline, overlapping a pending or accepted mark of the outlet,
+        or the annual cap of the outlet would be exceeded.
 
     """
     if kind not in KINDS:
@@ -175,6 +177,14 @@ def submit_mark(
             f"mark entered {late_h:.1f} h after the period ended; the deadline is "
             f"{rule.deadline_hours:g} h ({rule.source}) / 标记已超过期限"
         )
+    clash = con.execute(
+        "SELECT id, kind, start_ts, end_ts FROM enterprise_mark WHERE outlet_id = ?"
+        " AND status IN ('pending', 'accepted') AND start_ts < ? AND end_ts > ? LIMIT 1",
+        [outlet_id, end, start]).fetchone()
+    if clash is not None:
+        raise LedgerRuleError(
+            f"overlaps mark {clash[0]} ({clash[1]} {clash[2]:%Y-%m-%dT%H:%M:%S}–"
+            f"{clash[3]:%Y-%m-%dT%H:%M:%S}) of the same outlet / 与已有标记时段重叠")
     if rule.annual_cap_hours is not None and kind in rule.cap_kinds:
         _check_cap(con, outlet_id, rule, start, end)
     with transaction(con):
