@@ -3,6 +3,7 @@
 Commands (all times China Standard Time; ``--format json`` = JSON Lines on stdout):
 
 * ``aq aqi --input FILE`` hourly station AQI as CNEMC publishes it;
+* ``aq daily --input FILE`` daily AQI (日报) per station and day;
 * ``aq composite --stats FILE`` composite index and joint ranks from period statistics;
 * ``aq report --input FILE --from DATE --to DATE`` period statistics per station and city;
 * ``aq import --input FILE --db PATH`` hourly data (and registry) into ``aq_hour``;
@@ -26,7 +27,7 @@ from lantian.catalog import aq as cat
 from lantian.commands._common import DbOption, OutputFormat, echo_err, emit_rows, fail
 from lantian.engine.aq_stats import daily_stats, moving_means, period_stats, place_hourly
 from lantian.engine.aq_targets import target_progress
-from lantian.engine.aqi import hourly_aqi
+from lantian.engine.aqi import daily_aqi, hourly_aqi
 from lantian.engine.composite import (
     ROUNDINGS,
     change_rate,
@@ -255,6 +256,39 @@ def _report_rows(
                 before = round_statistic(p, prev[p]) if prev else None
                 row[f"{p}_yoy_pct"] = change_rate(cur, before)
     return rows
+
+
+@aq_app.command("daily")
+def daily_cmd(
+    input_file: InputOption,
+    fmt: FormatOpt = OutputFormat.json,
+) -> None:
+    """Daily AQI (日报) per station and day from hourly data (HJ 633 by date, HJ 663 validity).
+
+    One object per station-day with a daily AQI: station, date (CST), aqi, primary, level,
+    and the daily values used (24-h means, O3 max 1-h and max 8-h; null when invalid).
+    """
+    try:
+        hourly = read_hourly(input_file, period_start=True)
+    except LantianError as exc:
+        fail(exc)
+    daily = daily_stats(ibis.memtable(hourly[["station", "ts", *POLLUTANT_COLUMNS]]))
+    result = daily_aqi(daily).order_by(["station", "day"]).execute()
+    result = result[result["aqi"].notna()]
+    rows = []
+    for r in result.to_dict("records"):
+        row: dict[str, Any] = {
+            "station": r["station"],
+            "date": pd.Timestamp(r["day"]).date(),
+            "aqi": int(r["aqi"]),
+            "primary": _primary(r["primary"]),
+            "level": int(r["level"]),
+        }
+        for c in ("so2", "no2", "pm10", "pm2_5", "co", "o3_1h", "o3_8h"):
+            row[c] = None if pd.isna(r[c]) else round(float(r[c]), 3)
+        rows.append(row)
+    _output(rows, fmt)
+    echo_err(f"{len(rows)} station-days (CST)")
 
 
 @aq_app.command("report")
