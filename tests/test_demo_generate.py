@@ -77,3 +77,27 @@ def test_clean_signals_behave_like_the_source(source_type):
     # daily cycle: hourly medians differ through the day for load-following sources
     if prof.pattern in ("daytime", "foundry"):
         assert run.mean() < 0.8
+
+
+def test_hj212_packets_load_through_the_store_like_parquet(tmp_path):
+    import duckdb
+
+    from lantian.demo.load import load_demo
+
+    generate(tmp_path / "pq", points=1, days=1, seed=9, fault_share=0.0)
+    generate(tmp_path / "hj", points=1, days=1, seed=9, fault_share=0.0, fmt="hj212")
+    text = next(iter((tmp_path / "hj" / "hj212").glob("*.txt"))).read_bytes()
+    lines = text.split(b"\r\n")[:-1]
+    assert len(lines) == 1440
+    assert all(x.startswith(b"##") and b"CN=2051" in x and b"a21026-Avg=" in x for x in lines)
+    a = load_demo(tmp_path / "a.duckdb", tmp_path / "pq")
+    b = load_demo(tmp_path / "b.duckdb", tmp_path / "hj")
+    assert a.minute_rows == b.minute_rows == 1440
+    q = ("SELECT ts, so2_mg_m3, so2_zs, so2_flag, o2_pct, flow_m3_s FROM flue_minute "
+         "ORDER BY ts")
+    rows = []
+    for name in ("a", "b"):
+        con = duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True)
+        rows.append(con.execute(q).fetchall())
+        con.close()
+    assert rows[0] == rows[1]

@@ -1,7 +1,7 @@
 """The statistical detectors on real stack data no one here wrote.
 
-UCI "Gas Turbine CO and NOx Emission Data Set" (Kaya et al. 2019; ``../shared/datasets/
-uci-gas-turbine-co-nox/``): 36,733 hourly rows 2011–2015 in time order, no timestamps. Each
+UCI "Gas Turbine CO and NOx Emission Data Set" (Kaya et al. 2019;
+``../shared/datasets/uci-gas-turbine-co-nox/``): 36,733 hourly rows 2011–2015 in time order, no timestamps. Each
 year is cut into 30-day "months" of consecutive rows (as ``lantian qc`` judges a month) and
 given synthetic hourly timestamps. Every row is a running hour (the turbine yields energy).
 

@@ -20,10 +20,12 @@ def generate_cmd(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
     points: Annotated[int, typer.Option("--points", help="Number of monitoring points.")],
     days: Annotated[int, typer.Option("--days", help="Days of minute data.")],
-    start: Annotated[str, typer.Option("--start", help="First day YYYY-MM-DD (CST).")] = "2026-01-01",
+    start: Annotated[str, typer.Option("--start", help="First day YYYY-MM-DD.")] = "2026-01-01",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="parquet or hj212.")] = "parquet",
-    fault_share: Annotated[float, typer.Option("--fault-share", help="Share of points with faults.")] = 0.6,
+    fault_share: Annotated[
+        float, typer.Option("--fault-share", help="Share of points with faults.")
+    ] = 0.6,
 ) -> None:
     """Generate minute data, registry, O&M records and ground truth (events.csv)."""
     from lantian.demo.generate import generate

@@ -89,12 +89,12 @@ def _store(db: Path, month: str, events: pd.DataFrame, scores: pd.DataFrame) -> 
 @qc_app.callback(invoke_without_command=True)
 def qc(
     ctx: typer.Context,
-    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (created and migrated if missing).")] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file.")] = None,
     month: Annotated[str | None, typer.Option("--month", help="Month YYYY-MM (CST).")] = None,
     engine: Annotated[str, typer.Option("--engine", help="duckdb or spark.")] = "duckdb",
-    lake: Annotated[Path | None, typer.Option("--lake", help="Parquet lake root (Spark, or DuckDB over Parquet).")] = None,
-    scores: Annotated[bool, typer.Option("--scores", help="One trust score per point instead of events.")] = False,
-    explain: Annotated[bool, typer.Option("--explain", help="Add one sentence per event to each score.")] = False,
+    lake: Annotated[Path | None, typer.Option("--lake", help="Parquet lake root.")] = None,
+    scores: Annotated[bool, typer.Option("--scores", help="Trust score per point.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Explain each score.")] = False,
     lang: Annotated[str, typer.Option("--lang", help="zh (default) or en for explanations.")] = "zh",
     fmt: Annotated[str, typer.Option("--format", help="json (JSON Lines) or table.")] = "json",
 ) -> None:

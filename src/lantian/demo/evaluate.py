@@ -37,7 +37,7 @@ class Score:
 
 
 def read_truth(path) -> pd.DataFrame:
-    """The labelled faults of ``events.csv`` (rows with a detector)."""
+    """Read the labelled faults of ``events.csv`` (rows with a detector)."""
     t = pd.read_csv(path, dtype={"mn": str, "detector": str, "pollutant": str},
                     keep_default_na=False)
     t = t[t["detector"] != ""].copy()

@@ -48,7 +48,7 @@ _NEEDS_LIMIT = ("pinned_under_limit", "flag_abuse", "zs_mismatch")
 
 
 def catalogue_profile(prof: SourceProfile, on) -> SourceProfile:
-    """The profile with the limits and reference O2 of the limit catalogue, where it has them.
+    """Return the profile with the limits and reference O2 of the limit catalogue, where it has them.
 
     Faults such as pinned-under-limit are designed around the limit the platform will apply;
     source types the catalogue lacks keep the profile's design values (``from_catalogue``
@@ -162,7 +162,7 @@ def _params(s: PointSignals, prof: SourceProfile) -> Params:
 
 def point_frame(pt: DemoPoint, prof: SourceProfile, s: PointSignals,
                 packet_base: int) -> pd.DataFrame:
-    """The ``flue_minute`` rows of one point (only the columns it sends; others null)."""
+    """Build the ``flue_minute`` rows of one point (only the columns it sends; others null)."""
     df = pd.DataFrame({"mn": pt.mn, "ts": s.ts, "packet_id": packet_base + np.arange(len(s.ts))})
     o2 = s.o2
     for p in POLLUTANTS:

@@ -65,14 +65,15 @@ def load_demo(db: str | Path, directory: str | Path) -> LoadSummary:
     d = Path(directory)
     reg = d / "registry.json"
     if not reg.is_file():
-        raise InputFileError(f"{reg} not found: not a demo directory (run `lantian demo generate`)")
+        raise InputFileError(f"{reg} not found: not a demo folder (run `lantian demo generate`)")
     points = json.loads(reg.read_text("utf-8"))["points"]
     con = connect(db)
     try:
         con.execute("BEGIN")
         register_points(con, points)
         minute_rows = 0
-        files = sorted((d / "flue_minute").glob("*.parquet")) if (d / "flue_minute").is_dir() else []
+        pq_dir = d / "flue_minute"
+        files = sorted(pq_dir.glob("*.parquet")) if pq_dir.is_dir() else []
         if files:
             before = con.execute("SELECT count(*) FROM flue_minute").fetchone()[0]
             con.execute("INSERT OR IGNORE INTO flue_minute BY NAME SELECT * FROM read_parquet(?)",
@@ -100,18 +101,26 @@ def load_demo(db: str | Path, directory: str | Path) -> LoadSummary:
 
 
 def _import_packets(db: str | Path, folder: Path) -> int:
-    """HJ 212 text files through the store's bulk importer."""
+    """HJ 212 text files through the store's bulk importer (journal, de-duplication)."""
+    from lantian.hj212.bulk import decode_lines
+    from lantian.store.bulk import import_packet_file
+    from lantian.store.ingest import PacketStore
+
+    con = connect(db)
+    stored = 0
     try:
-        from lantian.store.bulk import import_files  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise InputFileError("this installation has no HJ 212 bulk importer "
-                             "(lantian.store.bulk.import_files)") from exc
-    res = import_files(db, sorted(folder.glob("*.txt")))
-    return int(getattr(res, "stored", 0))
+        store = PacketStore(con)
+        for f in sorted(folder.glob("*.txt")):
+            s = import_packet_file(store, f, decode=decode_lines)
+            stored += int(s.accepted)
+        store.checkpoint()
+    finally:
+        con.close()
+    return stored
 
 
 def demo_backend(directory: str | Path):
-    """An in-memory Ibis DuckDB backend over a demo folder, without loading it into a file.
+    """Open an in-memory Ibis DuckDB backend over a demo folder without loading it.
 
     ``flue_minute`` is a view over the Parquet files; the registry, parameters and O&M
     records become small tables. Used by tests and benchmarks (province-scale Parquet).
@@ -123,7 +132,8 @@ def demo_backend(directory: str | Path):
     points = json.loads((d / "registry.json").read_text("utf-8"))["points"]
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'Asia/Shanghai'")
-    con.raw_sql(f"CREATE VIEW flue_minute AS SELECT * FROM read_parquet('{d / 'flue_minute'}/*.parquet')")
+    glob = d / "flue_minute" / "*.parquet"
+    con.raw_sql(f"CREATE VIEW flue_minute AS SELECT * FROM read_parquet('{glob}')")
     outlets = sorted({(p["enterprise"], p["outlet"], p["source_type"]) for p in points})
     oid = {o: i + 1 for i, o in enumerate(outlets)}
     con.create_table("outlet", pd.DataFrame({

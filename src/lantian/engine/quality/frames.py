@@ -35,7 +35,7 @@ _EVENT_SCHEMA = ibis.schema({
 
 
 def evidence(**fields: ir.Value | float | int | str | None) -> ir.StringValue:
-    """A JSON object (as an Ibis string) of numbers and strings; nulls become ``null``.
+    """Build a JSON object (as an Ibis string) of numbers and strings; nulls become ``null``.
 
     Numbers are rounded to 4 decimals for reading; they are evidence, not results.
     """
@@ -79,7 +79,7 @@ def event_table(t: ir.Table, detector: str, *, pollutant: ir.Value | None,
 
 
 def empty_events() -> ir.Table:
-    """An empty event table (schema of :data:`EVENT_COLUMNS`)."""
+    """Return an empty event table (schema of :data:`EVENT_COLUMNS`)."""
     import pandas as pd
 
     frame = pd.DataFrame({c: pd.Series(dtype="object") for c in _EVENT_SCHEMA.names})
@@ -109,11 +109,13 @@ def long_minutes(minute: ir.Table, keys: Sequence[str], *, with_zs: bool = False
     parts = []
     for key in keys:
         col = column_of(key)
+        flag = f"{key}_flag"
         cols = {
             "mn": minute.mn, "ts": minute.ts, "running": minute.running,
-            "o2": minute[o2], "pollutant": ibis.literal(key),
+            "o2": minute[o2].cast("float64") if o2 in minute.columns else ibis.null("float64"),
+            "pollutant": ibis.literal(key),
             "value": minute[col].cast("float64"),
-            "flag": minute[f"{key}_flag"].fill_null("N"),
+            "flag": minute[flag].fill_null("N") if flag in minute.columns else ibis.literal("N"),
         }
         if with_zs:
             zs = f"{key}_zs"

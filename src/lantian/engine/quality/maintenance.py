@@ -52,7 +52,8 @@ def read_maintenance(path: str | Path) -> pd.DataFrame:
     df = raw.rename(columns={c: n for c, n in cols.items() if n})
     for need in ("mn", "start", "end", "kind"):
         if need not in df.columns:
-            raise InputFileError(f"{p}: column {need!r} missing (have {', '.join(map(str, raw.columns))})")
+            have = ", ".join(map(str, raw.columns))
+            raise InputFileError(f"{p}: column {need!r} missing (have {have})")
     out = []
     for i, r in enumerate(df.to_dict("records"), start=2):
         try:

@@ -28,7 +28,7 @@ def running_hours(hours: ir.Table, th: Thresholds) -> ir.Table:
 
 
 def dilution(hours: ir.Table, points: ir.Table, th: Thresholds) -> ir.Table:
-    """Running hours with O2 above the source type's normal band (air dilution).
+    """Find running hours with O2 above the source type's normal band (air dilution).
 
     ``hours`` are engine hours with ``running`` (:func:`running_hours`); ``points`` gives
     (mn, source_type). The band edge is ``dilution.o2_max_pct`` for the source type (``*``

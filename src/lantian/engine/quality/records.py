@@ -36,8 +36,9 @@ def missing(minute: ir.Table, start: dt.datetime, end: dt.datetime,
     """Gaps between minute packets longer than ``missing.gap_minutes``.
 
     ``start``/``end`` bound the month (CST, end exclusive); gaps at the month's start and end
-    count too; a month still in progress ends at the newest minute received. Severity ``high`` from ``missing.high_minutes``, else ``medium``. Evidence:
-    gap length and the month's transmission rate of the point.
+    count too; a month still in progress ends at the newest minute received. Severity
+    ``high`` from ``missing.high_minutes``, else ``medium``. Evidence: gap length and the
+    month's transmission rate of the point.
     """
     w = ibis.window(group_by="mn", order_by="ts")
     t = minute.select("mn", "ts").mutate(e=_.ts.epoch_seconds())
@@ -71,7 +72,7 @@ def missing(minute: ir.Table, start: dt.datetime, end: dt.datetime,
 
 def calibration_change(params: ir.Table, maintenance: ir.Table, start: dt.datetime,
                        end: dt.datetime, th: Thresholds) -> ir.Table:
-    """Changes of slope, intercept or range not covered by a maintenance record.
+    """Find changes of slope, intercept or range not covered by a maintenance record.
 
     ``params`` has (mn, ts, code, num, text) — ``value_long`` rows, the pollutant code
     (PolId) in ``text``; ``maintenance`` has (mn, start_ts, end_ts). A value differs from the
@@ -87,7 +88,8 @@ def calibration_change(params: ir.Table, maintenance: ir.Table, start: dt.dateti
                  & (p.ts < ibis.literal(end).cast("timestamp")))
     scale = ibis.greatest(p.prev.abs(), ibis.literal(1.0))
     ch = p.filter(p.prev.notnull()
-                  & ((p.num - p.prev).abs() > th.get("calibration_change", "min_rel_change") * scale))
+                  & ((p.num - p.prev).abs()
+                     > th.get("calibration_change", "min_rel_change") * scale))
     win = int(th.get("calibration_change", "record_window_h") * 3600)
     m = maintenance.select(_mmn=maintenance.mn, _ms=maintenance.start_ts.epoch_seconds(),
                            _me=maintenance.end_ts.epoch_seconds())

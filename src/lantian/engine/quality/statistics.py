@@ -1,6 +1,7 @@
 """Statistical screening of hourly values: sudden ``level_shift`` and isolated ``spike``.
 
-Both work on hourly means corrected to the reference O2 of the limit, valid running hours only (start-ups, stops and invalid hours left out) with
+Both work on hourly means corrected to the reference O2 of the limit, over valid
+running hours only (start-ups, stops and invalid hours left out) with
 rolling medians and interquartile ranges, as the US EIA / Open Grid Emissions hourly
 screening does. Windows count running hours, so a 24-hour window spans a whole daily load
 cycle and ordinary daily swings stay inside the IQR.
@@ -24,7 +25,7 @@ _KEYS = ["mn", "pollutant"]
 
 
 def hour_long(hours: ir.Table, keys: Sequence[str], limits: ir.Table | None = None) -> ir.Table:
-    """Valid running hours stacked per pollutant: (mn, ts, pollutant, value, idx).
+    """Stack valid running hours per pollutant: (mn, ts, pollutant, value, idx).
 
     With ``limits`` (mn, pollutant, o2_ref_pct) the value is corrected to the reference O2
     of the limit (HJ 75-2017), which air dilution does not change, so a dilution episode is
@@ -94,7 +95,7 @@ def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
 
 
 def _runs_idx(t: ir.Table) -> ir.Table:
-    """Runs of consecutive ``idx`` (running-hour numbers) per (mn, pollutant)."""
+    """Number the runs of consecutive ``idx`` (running-hour numbers) per (mn, pollutant)."""
     w = ibis.window(group_by=_KEYS, order_by="idx")
     t = t.mutate(_prev=t.idx.lag().over(w))
     t = t.mutate(_new=ibis.ifelse(t._prev.isnull() | (t.idx - t._prev > 1), 1, 0))

@@ -21,7 +21,7 @@ _KEYS = ("mn", "pollutant")
 
 
 def constant(long: ir.Table, th: Thresholds) -> ir.Table:
-    """Runs of identical minute values while the source runs.
+    """Find runs of identical minute values while the source runs.
 
     A minute is *repeated* when its value, rounded to ``constant.decimals``, equals the
     previous minute's and the two minutes are adjacent. A run of repeats of at least
