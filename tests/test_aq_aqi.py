@@ -174,3 +174,11 @@ def test_hourly_aqi_reproduces_official_values(day):
     assert len(have) > 30_000
     share = (have["aqi"] == have["aqi_official"]).mean()
     assert share >= 0.999, f"only {share:.4%} of station-hours equal the official AQI"
+
+
+def test_exceeding_pollutants_2012_only():
+    from lantian.engine.aqi import exceeding
+
+    iaqis = {"pm2_5": 150, "pm10": 101, "no2": 100, "o3": None}
+    assert exceeding(iaqis, "2012") == ("pm10", "pm2_5")  # IAQI > 100; 100 itself is not
+    assert exceeding(iaqis, "2026") == ()

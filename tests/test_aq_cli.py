@@ -358,3 +358,24 @@ def test_daily_means_agree_with_the_published_24h_values():
         both = m[m[p].notna() & m[f"{p}_24h"].notna()]
         assert len(both) > 1000
         assert (np.round(both[p], decimals) == both[f"{p}_24h"]).mean() >= 0.9, p
+
+
+def test_aqi_detail_adds_iaqi_category_and_moving_means(tmp_path):
+    # Long CSV without moving means: --detail computes O3 8-h (CNEMC style) and PM 24-h.
+    lines = ["station,time,pollutant,value"]
+    for h in range(24):
+        lines.append(f"A,2019-06-01T{h:02d}:00:00,o3,{100 + h}")
+        lines.append(f"A,2019-06-01T{h:02d}:00:00,pm2_5,80")
+    p = tmp_path / "detail.csv"
+    p.write_text("\n".join(lines) + "\n")
+    res = _run("aqi", "--input", str(p), "--format", "json", "--detail")
+    assert res.exit_code == 0, res.stderr
+    last = _jsonl(res.stdout)[-1]
+    # PM2.5 80 on the 24-h column (2012): 100 + 50 × 5 / 40 = 106.25 → 107, exceeding (超标).
+    assert (last["aqi"], last["primary"], last["category"], last["colour"]) == (
+        107, ["pm2_5"], "轻度污染", "orange",
+    )  # fmt: skip
+    assert last["exceeding"] == ["pm2_5"]
+    # O3 8-h at 23:00: mean of 116..123 = 119.5 → 50 + 50 × 19.5 / 60 = 66.25 → 67.
+    assert last["iaqi_o3_8h"] == 67
+    assert last["iaqi_pm2_5_24h"] == 107  # 24 hours of 80

@@ -46,6 +46,7 @@ __all__ = [
     "level_for",
     "levels",
     "overflow",
+    "reports_exceeding",
     "validity",
 ]
 
@@ -126,6 +127,17 @@ def aqi_versions() -> tuple[tuple[str, dt.date, dt.date | None], ...]:
             raise CatalogError(f"aqi_versions.csv: version {r['version']} has no start date")
         out.append((r["version"], start, _date(r["effective_to"])))
     return tuple(out)
+
+
+def reports_exceeding(version: str) -> bool:
+    """Whether HJ 633-``version`` names exceeding pollutants (超标污染物, IAQI > 100).
+
+    HJ 633-2012 §6 does; HJ 633-2026 reportedly drops the concept (``aqi_versions.csv``).
+    """
+    for r in _rows("aqi_versions.csv"):
+        if r["version"] == version:
+            return r["exceeding_pollutants"] == "true"
+    raise ConfigurationError(f"unknown AQI version {version!r}")
 
 
 def aqi_version_for(day: dt.date) -> str:

@@ -27,7 +27,7 @@ from lantian.catalog import aq as cat
 from lantian.commands._common import DbOption, OutputFormat, echo_err, emit_rows, fail
 from lantian.engine.aq_stats import daily_stats, moving_means, period_stats, place_hourly
 from lantian.engine.aq_targets import target_progress
-from lantian.engine.aqi import daily_aqi, hourly_aqi
+from lantian.engine.aqi import PRIMARY_ORDER, daily_aqi, exceeding, hourly_aqi
 from lantian.engine.composite import (
     ROUNDINGS,
     change_rate,
@@ -97,6 +97,8 @@ def aqi_cmd(
 ) -> None:
     """Hourly station AQI (实时报) as CNEMC publishes it, rules by date (HJ 633-2012/-2026).
 
+    ``--detail`` adds category, colour, every IAQI and ``exceeding`` (超标污染物, 2012 rules).
+
     One object per station-hour with data: station, time (the file's hour label, CST), aqi,
     primary (so2 no2 pm10 pm2_5 co o3; empty when AQI ≤ 50), level (1–6).
     """
@@ -127,6 +129,10 @@ def aqi_cmd(
             for k, v in r.items():
                 if str(k).startswith("iaqi_"):
                     row[str(k)] = None if pd.isna(v) else int(v)
+            version = cat.aqi_version_for(pd.Timestamp(r["ts"]).date())
+            row["exceeding"] = list(
+                exceeding({p: row.get(f"iaqi_{p}") for p in PRIMARY_ORDER}, version)
+            )
         rows.append(row)
     _output(rows, fmt)
     msg = f"{len(rows)} station-hours"

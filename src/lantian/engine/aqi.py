@@ -42,6 +42,7 @@ __all__ = [
     "AqiResult",
     "combine",
     "daily_aqi",
+    "exceeding",
     "hourly_aqi",
     "iaqi",
     "iaqi_expr",
@@ -135,6 +136,18 @@ def combine(iaqis: Mapping[str, int | None]) -> AqiResult:
     if threshold is not None and value > threshold:
         primary = tuple(k for k in PRIMARY_ORDER if present.get(k) == value)
     return AqiResult(value, primary, cat.level_for(value).level)
+
+
+def exceeding(iaqis: Mapping[str, int | None], version: str) -> tuple[str, ...]:
+    """Exceeding pollutants (超标污染物) of HJ 633-2012 §6, in contract order.
+
+    Pollutants whose IAQI is above the top of level 2 (100), where the version reports them
+    (HJ 633-2012 does; HJ 633-2026 reportedly not: ``aqi_versions.csv``).
+    """
+    if not cat.reports_exceeding(version):
+        return ()
+    top = max(lv.aqi_high or 0 for lv in cat.levels() if lv.good_day)
+    return tuple(k for k in PRIMARY_ORDER if (iaqis.get(k) or 0) > top)
 
 
 # --------------------------------------------------------------------------- Ibis forms
