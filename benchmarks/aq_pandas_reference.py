@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from lantian.catalog import aq as cat
+from lantian.engine.aq_stats import PERCENTILES
 
 POLS = ("so2", "no2", "pm10", "pm2_5", "co")
 
@@ -85,14 +86,7 @@ def yearly(d: pd.DataFrame) -> pd.DataFrame:
     out = g[cols].mean()
     for p in cols:
         out[f"days_{p}"] = g[p].count()
-    for col, p, name in (
-        ("so2", 98, "so2_p98"),
-        ("no2", 98, "no2_p98"),
-        ("pm10", 95, "pm10_p95"),
-        ("pm2_5", 95, "pm2_5_p95"),
-        ("co", 95, "co_p95"),
-        ("o3_8h", 90, "o3_8h_p90"),
-    ):
+    for col, p, name in PERCENTILES:  # which percentiles (HJ 663 §5), not how
         out[name] = g[col].agg(
             lambda s, p=p: (
                 np.percentile(s.dropna(), p, method="linear") if s.notna().any() else np.nan

@@ -25,6 +25,11 @@ def _run(*args: str):
     return CliRunner().invoke(app, ["aq", *args])
 
 
+def _import(path: Path, db: Path):
+    return _run("import", "--input", str(path), "--db", str(db), "--stations", str(STATIONS),
+                "--format", "json")  # fmt: skip
+
+
 def _jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines()]
 
@@ -180,17 +185,7 @@ def test_report_from_long_csv_by_hand():
 
 def test_import_and_targets(tmp_path):
     db = tmp_path / "new" / "lantian.duckdb"
-    res = _run(
-        "import",
-        "--input",
-        str(LONG),
-        "--db",
-        str(db),
-        "--stations",
-        str(STATIONS),
-        "--format",
-        "json",
-    )
+    res = _import(LONG, db)
     assert res.exit_code == 0, res.stderr
     assert _jsonl(res.stdout) == [{"rows": 216, "stations": 3, "format": "long"}]
     # Importing again replaces, does not duplicate.
@@ -244,17 +239,7 @@ def test_targets_projection_uses_last_year_rest(tmp_path):
             lines.append(f"YQ02,{(day + pd.Timedelta(hours=h)).isoformat()},no2,60")
     extra.write_text("\n".join(lines) + "\n")
     for f in (LONG, extra):
-        res = _run(
-            "import",
-            "--input",
-            str(f),
-            "--db",
-            str(db),
-            "--stations",
-            str(STATIONS),
-            "--format",
-            "json",
-        )
+        res = _import(f, db)
         assert res.exit_code == 0, res.stderr
     res = _run(
         "targets",
