@@ -21,6 +21,7 @@ __all__ = [
     "event_table",
     "evidence",
     "long_minutes",
+    "run_summary",
     "running_minutes",
     "runs",
 ]
@@ -127,7 +128,7 @@ def long_minutes(minute: ir.Table, keys: Sequence[str], *, with_zs: bool = False
 
 def runs(t: ir.Table, keys: Sequence[str], *, step_s: int, gap_s: int | None = None,
          order: str = "ts") -> ir.Table:
-    """Number the runs of consecutive rows of ``t`` per ``keys`` (column ``run``).
+    """Add ``run``: the number of the run of consecutive rows of ``t`` per ``keys``.
 
     Two rows belong to the same run when their ``order`` times are at most ``gap_s``
     seconds apart (default ``step_s``: strictly consecutive minutes or hours).
@@ -140,3 +141,17 @@ def runs(t: ir.Table, keys: Sequence[str], *, step_s: int, gap_s: int | None = N
     t = t.mutate(_new=ibis.ifelse(t._prev.isnull() | ((t._e - t._prev) > gap), 1, 0))
     wc = ibis.window(group_by=list(keys), order_by=order, preceding=None, following=0)
     return t.mutate(run=t._new.sum().over(wc)).drop("_e", "_prev", "_new")
+
+
+def run_summary(t: ir.Table, keys: Sequence[str], *, gap_s: int, min_minutes: float,
+                **aggs: ir.Value) -> ir.Table:
+    """Group minute rows into runs (gaps up to ``gap_s`` seconds) of at least ``min_minutes``.
+
+    Returns per run the ``keys``, ``first`` and ``last`` minute, ``minutes`` (rows) and the
+    extra aggregates ``aggs`` (expressions on ``t``'s columns, resolved on the run table).
+    """
+    r = runs(t, keys, step_s=60, gap_s=gap_s)
+    extra = {name: fn(r) for name, fn in aggs.items()}
+    g = r.group_by([*keys, "run"]).aggregate(first=r.ts.min(), last=r.ts.max(),
+                                             minutes=r.count(), **extra)
+    return g.filter(g.minutes >= int(min_minutes))

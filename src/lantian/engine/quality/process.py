@@ -13,7 +13,7 @@ from ibis import _
 
 from lantian.engine.hours import column_of
 from lantian.engine.oxygen import reference_concentration
-from lantian.engine.quality.frames import event_table, evidence, runs
+from lantian.engine.quality.frames import event_table, evidence, run_summary, runs
 from lantian.engine.quality.thresholds import Thresholds
 
 __all__ = ["dilution", "false_stop", "running_hours", "zs_mismatch"]
@@ -64,9 +64,9 @@ def false_stop(minute: ir.Table, th: Thresholds) -> ir.Table:
 
     ``minute`` carries ``running``. A minute is *declared stopped* when any parameter flag is
     ``F``, *declared running* when flags are present and none is ``F``. Runs of at least
-    ``false_stop.min_minutes`` of declared-stopped running minutes are ``high`` (4 h or more)
-    or ``medium``; runs of declared-running stopped minutes are ``low`` (many loggers do not
-    mark stops at all).
+    ``false_stop.min_minutes`` of declared-stopped running minutes are ``high`` (from
+    ``false_stop.high_minutes``) or ``medium``; runs of declared-running stopped minutes
+    are ``low`` (many loggers do not mark stops at all).
 
     References
     ----------
@@ -82,15 +82,13 @@ def false_stop(minute: ir.Table, th: Thresholds) -> ir.Table:
         any_flag = any_flag | minute[c].notnull()
     t = minute.select("mn", "ts", "running", declared_stop=any_f, flagged=any_flag)
     mismatch = t.filter(t.flagged & (t.declared_stop == t.running))
-    r = runs(mismatch.mutate(kind=ibis.ifelse(mismatch.running, "stop_marked_while_running",
-                                             "running_marked_while_stopped")),
-             ["mn", "kind"], step_s=60, gap_s=300)
-    g = r.group_by(["mn", "kind", "run"]).aggregate(first=r.ts.min(), last=r.ts.max(),
-                                                   minutes=r.count())
-    g = g.filter(g.minutes >= int(th.get("false_stop", "min_minutes")))
+    kind = ibis.ifelse(mismatch.running, "stop_marked_while_running",
+                       "running_marked_while_stopped")
+    g = run_summary(mismatch.mutate(kind=kind), ["mn", "kind"], gap_s=300,
+                    min_minutes=th.get("false_stop", "min_minutes"))
     sev = ibis.cases(
         (g.kind == "running_marked_while_stopped", "low"),
-        (g.minutes >= 240, "high"),
+        (g.minutes >= th.get("false_stop", "high_minutes"), "high"),
         else_="medium",
     )
     return event_table(g, "false_stop", pollutant=None, start=g.first, end=g.last, severity=sev,
@@ -115,12 +113,11 @@ def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds) -> ir.Table:
     tol = ibis.greatest(ibis.literal(th.get("zs_mismatch", "abs_tol")),
                         t.own.abs() * th.get("zs_mismatch", "rel_tol"))
     t = t.filter((t.zs - t.own).abs() > tol)
-    r = runs(t, ["mn", "pollutant"], step_s=60, gap_s=600)
-    g = r.group_by(["mn", "pollutant", "run"]).aggregate(
-        first=r.ts.min(), last=r.ts.max(), minutes=r.count(), zs_mean=r.zs.mean(),
-        own_mean=r.own.mean(), o2_ref=r.o2_ref_pct.max())
-    g = g.filter(g.minutes >= int(th.get("zs_mismatch", "min_minutes")))
-    sev = ibis.ifelse(g.minutes >= 240, "high", "medium")
+    g = run_summary(t, ["mn", "pollutant"], gap_s=600,
+                    min_minutes=th.get("zs_mismatch", "min_minutes"),
+                    zs_mean=lambda r: r.zs.mean(), own_mean=lambda r: r.own.mean(),
+                    o2_ref=lambda r: r.o2_ref_pct.max())
+    sev = ibis.ifelse(g.minutes >= th.get("zs_mismatch", "high_minutes"), "high", "medium")
     return event_table(g, "zs_mismatch", pollutant=g.pollutant, start=g.first, end=g.last,
                        severity=sev, evid=evidence(minutes=g.minutes, logger_zs_mean=g.zs_mean,
                                                    platform_mean=g.own_mean,

@@ -27,8 +27,9 @@ DETECTORS: tuple[str, ...] = (
 
 
 def quality_events(minute: ir.Table, **kwargs) -> ir.Table:
-    """Events of every requested detector for the month, as one table (union of
-    :func:`detector_events`; same arguments).
+    """Return the events of every requested detector for the month as one table.
+
+    The union of :func:`detector_events` (same arguments).
     """
     from lantian.engine.quality.frames import empty_events
 
@@ -54,7 +55,7 @@ def detector_events(
     detectors: Sequence[str] = DETECTORS,
     thresholds: Thresholds | None = None,
 ) -> dict[str, ir.Table]:
-    """One event table per requested detector for ``month`` (``YYYY-MM``, CST).
+    """Return one event table per requested detector for ``month`` (``YYYY-MM``, CST).
 
     Executing the detectors one by one keeps each query small: Ibis compiles a dozen small
     expressions much faster than their union.

@@ -86,7 +86,8 @@ def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
         after=r.after.argmax(r.idx), calm=r.calm.max())
     g = g.filter(g.hours <= int(th.get("spike", "max_hours")))
     abrupt = (g.before.fill_null(0) <= g.calm) & (g.after.fill_null(0) <= g.calm)
-    sev = ibis.cases((~abrupt, "low"), (g.peak >= 5 * g.median, "high"), else_="medium")
+    high = th.get("spike", "high_ratio")
+    sev = ibis.cases((~abrupt, "low"), (g.peak >= high * g.median, "high"), else_="medium")
     return event_table(g, "spike", pollutant=g.pollutant, start=g.first,
                        end=g.last + ibis.interval(minutes=59), severity=sev,
                        evid=evidence(hours=g.hours, peak=g.peak, rolling_median=g.median,
@@ -95,7 +96,7 @@ def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
 
 
 def _runs_idx(t: ir.Table) -> ir.Table:
-    """Number the runs of consecutive ``idx`` (running-hour numbers) per (mn, pollutant)."""
+    """Add ``run``: runs of consecutive ``idx`` (running-hour numbers) per (mn, pollutant)."""
     w = ibis.window(group_by=_KEYS, order_by="idx")
     t = t.mutate(_prev=t.idx.lag().over(w))
     t = t.mutate(_new=ibis.ifelse(t._prev.isnull() | (t.idx - t._prev > 1), 1, 0))
@@ -127,7 +128,8 @@ def level_shift(hl: ir.Table, th: Thresholds) -> ir.Table:
         month_median=r.M.max(), month_iqr=r.Q.max())
     g = g.filter(g.hours >= int(th.get("level_shift", "min_hours")))
     ratio = g.level / ibis.ifelse(g.month_median == 0, ibis.null("float64"), g.month_median)
-    sev = ibis.ifelse((ratio >= 2) | (ratio <= 0.5), "high", "medium").fill_null("medium")
+    high = th.get("level_shift", "high_ratio")
+    sev = ibis.ifelse((ratio >= high) | (ratio <= 1 / high), "high", "medium").fill_null("medium")
     return event_table(g, "level_shift", pollutant=g.pollutant, start=g.first,
                        end=g.last + ibis.interval(minutes=59), severity=sev,
                        evid=evidence(hours=g.hours, level=g.level, month_median=g.month_median,

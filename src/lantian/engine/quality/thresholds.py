@@ -68,7 +68,7 @@ class Thresholds:
         }
 
     def with_value(self, detector: str, name: str, value: float) -> Thresholds:
-        """Return a copy with the ``*`` row of one threshold replaced (for what-if runs and tests)."""
+        """Return a copy with the ``*`` row of one threshold replaced (what-if runs, tests)."""
         rows = tuple(
             Threshold(r.detector, r.name, r.scope, value, r.unit, r.source, r.note)
             if (r.detector, r.name, r.scope) == (detector, name, "*")

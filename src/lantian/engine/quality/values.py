@@ -12,7 +12,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-from lantian.engine.quality.frames import event_table, evidence, runs
+from lantian.engine.quality.frames import event_table, evidence, run_summary, runs
 from lantian.engine.quality.thresholds import Thresholds
 
 __all__ = ["constant", "over_range", "zero"]
@@ -69,18 +69,15 @@ def zero(long: ir.Table, presence: ir.Table, th: Thresholds) -> ir.Table:
     means of the month. The pollutant is *present* when that median is at least
     ``zero.presence_median`` (gas-boiler SO2 near zero is not a fault). Runs of at least
     ``zero.min_minutes`` minutes flagged ``N`` and ≤ 0 are events (``medium``; ``high`` from
-    an hour on).
+    ``zero.high_minutes``).
     """
     pres = presence.filter(presence.month_median >= th.get("zero", "presence_median"))
     pres = pres.select(_pmn=pres.mn, _ppol=pres.pollutant, month_median=pres.month_median)
     t = long.filter(_.running & (_.flag == "N") & (_.value <= 0))
     t = t.inner_join(pres, [t.mn == pres._pmn, t.pollutant == pres._ppol]).drop("_pmn", "_ppol")
-    r = runs(t, _KEYS, step_s=60)
-    g = r.group_by([*_KEYS, "run"]).aggregate(
-        first=r.ts.min(), last=r.ts.max(), minutes=r.count(), low=r.value.min(),
-        month_median=r.month_median.max())
-    g = g.filter(g.minutes >= int(th.get("zero", "min_minutes")))
-    sev = ibis.ifelse(g.minutes >= 60, "high", "medium")
+    g = run_summary(t, _KEYS, gap_s=60, min_minutes=th.get("zero", "min_minutes"),
+                    low=lambda r: r.value.min(), month_median=lambda r: r.month_median.max())
+    sev = ibis.ifelse(g.minutes >= th.get("zero", "high_minutes"), "high", "medium")
     return event_table(g, "zero", pollutant=g.pollutant, start=g.first, end=g.last,
                        severity=sev, evid=evidence(minutes=g.minutes, lowest=g.low,
                                                    month_median=g.month_median))
@@ -91,18 +88,16 @@ def over_range(long: ir.Table, ranges: ir.Table, th: Thresholds) -> ir.Table:
 
     ``ranges`` has (mn, pollutant, range_mg_m3): the range the point reported (``i13001``)
     or ``over_range.default_range_factor`` × the limit. Runs of at least
-    ``over_range.min_minutes`` are events (``medium``; ``high`` from an hour on).
+    ``over_range.min_minutes`` are events (``medium``; ``high`` from ``high_minutes``).
     """
     rg = ranges.select(_rmn=ranges.mn, _rpol=ranges.pollutant, range_mg_m3=ranges.range_mg_m3)
     t = long.left_join(rg, [long.mn == rg._rmn, long.pollutant == rg._rpol]).drop("_rmn", "_rpol")
     hit = (t.flag == "T") | (t.value > t.range_mg_m3).fill_null(False)
     t = t.filter(hit)
-    r = runs(t, _KEYS, step_s=60, gap_s=300)
-    g = r.group_by([*_KEYS, "run"]).aggregate(
-        first=r.ts.min(), last=r.ts.max(), minutes=r.count(), highest=r.value.max(),
-        range_mg_m3=r.range_mg_m3.max(), t_flags=(r.flag == "T").cast("int64").sum())
-    g = g.filter(g.minutes >= int(th.get("over_range", "min_minutes")))
-    sev = ibis.ifelse(g.minutes >= 60, "high", "medium")
+    g = run_summary(t, _KEYS, gap_s=300, min_minutes=th.get("over_range", "min_minutes"),
+                    highest=lambda r: r.value.max(), range_mg_m3=lambda r: r.range_mg_m3.max(),
+                    t_flags=lambda r: (r.flag == "T").cast("int64").sum())
+    sev = ibis.ifelse(g.minutes >= th.get("over_range", "high_minutes"), "high", "medium")
     return event_table(g, "over_range", pollutant=g.pollutant, start=g.first, end=g.last,
                        severity=sev, evid=evidence(minutes=g.minutes, highest=g.highest,
                                                    range_mg_m3=g.range_mg_m3,
