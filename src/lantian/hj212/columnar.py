@@ -194,19 +194,12 @@ _CLASS[[47, 38]] = _ODD
 """Byte classes of a CP buffer: digit, '.', sign, '=', ';', ',', line end, '/' or '&'."""
 
 
-def _span_sum(flags: npt.NDArray[np.uint8], lo: npt.NDArray[np.int64],
+def _span_sum(flags: npt.NDArray[np.bool_], lo: npt.NDArray[np.int64],
               hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Sum of ``flags`` over each span ``[lo, hi)`` (spans sorted, not overlapping)."""
-    out = np.zeros(len(lo), dtype=np.int64)
-    if not len(lo):
-        return out
-    padded = np.concatenate((flags, np.zeros(1, dtype=np.uint8)))
-    idx = np.empty(2 * len(lo), dtype=np.int64)
-    idx[0::2], idx[1::2] = lo, hi
-    sums = np.add.reduceat(padded, idx, dtype=np.int64)[0::2]
-    nonempty = hi > lo
-    out[nonempty] = sums[nonempty]
-    return out
+    """How many ``flags`` are set in each span ``[lo, hi)`` (prefix sums; chunks < 2 GiB)."""
+    prefix = np.zeros(len(flags) + 1, dtype=np.int32)
+    np.cumsum(flags, dtype=np.int32, out=prefix[1:])
+    return (prefix[hi] - prefix[lo]).astype(np.int64)
 
 
 def _valid_times(arr: npt.NDArray[np.uint8], vstart: npt.NDArray[np.int64],
@@ -288,7 +281,7 @@ def _item_pass(fast: list[int], bodies: list[str],
     signs = spos[scls == _SIGN]
     length = vend - vstart
     n_dot, n_sg = _count(dots, vstart, vend), _count(signs, vstart, vend)
-    n_dig = _span_sum((cls == _DIGIT).view(np.uint8), vstart, vend)
+    n_dig = _span_sum(cls == _DIGIT, vstart, vend)
     first_sign = np.zeros(len(vstart), dtype=bool)
     nonempty = length > 0
     first = arr[vstart[nonempty]]
