@@ -3,7 +3,9 @@
 The codec never touches sockets: :class:`Framer` cuts a byte stream into frames,
 :func:`parse_packet` decodes one frame into a :class:`Packet`, :func:`build_packet` and the
 reply builders write frames, :class:`Reassembler` joins split messages, and
-:mod:`lantian.hj212.bulk` decodes many packets at once for imports. See ``docs/hj212.md``.
+:mod:`lantian.hj212.bulk` (``decode_lines``, Packet objects) and
+:mod:`lantian.hj212.columnar` (``decode_batch``, columns) decode many packets at once for
+imports. See ``docs/hj212.md``.
 """
 
 from __future__ import annotations
