@@ -86,6 +86,8 @@ def generate(path: Path, points: int) -> None:
             f"  hours of points {lo}-{hi} written ({time.perf_counter() - t0:.0f} s)",
             file=sys.stderr,
         )
+    con.execute("ALTER TABLE flue_hour ADD PRIMARY KEY (mn, ts)")
+    print(f"  primary key built ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     have = {
         r[0]
         for r in con.execute(

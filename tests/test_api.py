@@ -334,3 +334,10 @@ def test_gateway_status_when_serve_attaches_it(world):
         app.state.gateway = Gw()
         assert c.get("/api/live/gateway", headers=h).json() == {
             "running": True, "accepting": True, "connections": 7}
+
+
+def test_quality_summary_counts_and_lowest_trust(client, admin, world):
+    body = client.get(f"/api/quality?month={MONTH}&limit=2", headers=admin).json()
+    assert body["by_detector"] == {"constant": 3} and body["events"] == 3
+    assert [(r["mn"], r["trust"]) for r in body["trust"]] == [
+        (world.mn["zz"], 61.0), (world.mn["yq"], 80.0)]

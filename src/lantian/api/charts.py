@@ -86,7 +86,7 @@ def outlet_chart(db: Database, p: Principal, outlet_id: int, kind: str, start: d
     step = dt.timedelta(hours=1) if kind == "hour" else dt.timedelta(minutes=1)
     table = q.SERIES_TABLES[kind]
     rows = q.series(db, p, kind, mns, start, end, max_rows * max(len(mns), 1), 0,
-                    _columns(db, table)).rows if mns else []
+                    _columns(db, table), with_total=False).rows if mns else []
     per_point: dict[str, list[dict[str, Any]]] = {mn: [] for mn in mns}
     for r in rows:
         per_point[r["mn"]].append(r)

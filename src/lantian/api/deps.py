@@ -12,6 +12,7 @@ nowhere else.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 COOKIE = "lantian_session"
+PRINCIPAL_TTL = 5.0
+"""Seconds a resolved session is remembered in memory (logout forgets it at once) [s]."""
 
 
 class Database:
@@ -50,7 +53,10 @@ class Database:
         self._con: duckdb.DuckDBPyConnection | None = connect(self.path) if con is None else con
         if con is not None:
             migrate(con)
+        # cursors do not inherit session settings: CST for current_localtimestamp() defaults
+        self._con.execute("SET GLOBAL TimeZone = 'Asia/Shanghai'")
         self._columns: dict[str, frozenset[str]] = {}
+        self._principals: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
     @contextmanager
@@ -62,7 +68,6 @@ class Database:
             con = self._con
         cur = con.cursor()
         try:
-            cur.execute("SET TimeZone = 'Asia/Shanghai'")
             yield cur
         finally:
             cur.close()
@@ -83,6 +88,26 @@ class Database:
             with self._lock:
                 self._columns[table] = cols
         return cols
+
+    def principal(self, token: str) -> Principal | None:
+        """Return the principal of a session token, remembered for ``PRINCIPAL_TTL`` seconds."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._principals.get(token)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self.cursor() as cur:
+            principal = principal_for_token(cur, token)
+        with self._lock:
+            if len(self._principals) > 10_000:
+                self._principals.clear()
+            self._principals[token] = (now + PRINCIPAL_TTL, principal)
+        return principal
+
+    def forget(self, token: str) -> None:
+        """Drop a token from the principal cache (logout)."""
+        with self._lock:
+            self._principals.pop(token, None)
 
     def close(self) -> None:
         """Close the connection when this object opened it."""
@@ -119,10 +144,7 @@ def current_principal(request: Request, db: Db) -> Principal | None:
     if cached is not False:
         return cached
     token = _token(request)
-    principal = None
-    if token:
-        with db.cursor() as cur:
-            principal = principal_for_token(cur, token)
+    principal = db.principal(token) if token else None
     request.state.principal = principal
     return principal
 

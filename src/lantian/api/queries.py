@@ -21,6 +21,7 @@ __all__ = [
     "Rows",
     "contractor_view",
     "enterprise_detail",
+    "event_counts",
     "enterprises",
     "limits_for_outlet",
     "live_points",
@@ -32,6 +33,7 @@ __all__ = [
     "points",
     "quality_events",
     "rejected_traffic",
+    "sectors",
     "series",
     "trust_scores",
     "verdicts",
@@ -88,6 +90,13 @@ def enterprises(db: Database, p: Principal, district: str | None = None,
     return _run(db, p, sql + " ORDER BY e.id", args)
 
 
+def sectors(db: Database, p: Principal) -> list[str]:
+    """Sectors of the enterprises in scope (for the overview filter)."""
+    rows = _run(db, p, "SELECT DISTINCT sector FROM enterprise WHERE sector IS NOT NULL "
+                "AND id IN (SELECT id FROM vis_ent) ORDER BY 1").rows
+    return [r["sector"] for r in rows]
+
+
 def enterprise_detail(db: Database, p: Principal, enterprise_id: int) -> dict[str, Any] | None:
     """One enterprise in scope, or ``None`` (also when it exists but is out of scope)."""
     rows = _run(db, p, "SELECT e.id, e.name, e.credit_code, e.sector, e.district_code, e.grade "
@@ -135,7 +144,8 @@ def points(db: Database, p: Principal, outlet_id: int | None = None) -> Rows:
 
 
 def series(db: Database, p: Principal, kind: str, mns: list[str], start: dt.datetime,
-           end: dt.datetime, limit: int, offset: int, columns: list[str] | None = None) -> Rows:
+           end: dt.datetime, limit: int, offset: int, columns: list[str] | None = None,
+           with_total: bool = True) -> Rows:
     """Minute or hour rows of points in scope with ``start <= ts < end`` (CST), paged."""
     table = SERIES_TABLES[kind]
     have = db.columns(table)
@@ -152,14 +162,14 @@ def series(db: Database, p: Principal, kind: str, mns: list[str], start: dt.date
         res = cur.execute(q, qa)
         names = [d[0] for d in res.description]
         data = res.fetchall()
-        row = cur.execute(cq, ca).fetchone()
+        row = cur.execute(cq, ca).fetchone() if with_total else None
     if columns is None and data:  # default: drop the parameters this point never sent
         filled = [i for i, col in enumerate(zip(*data, strict=True))
                   if i < 2 or any(v is not None for v in col)]
         names = [names[i] for i in filled]
         data = [tuple(r[i] for i in filled) for r in data]
     out = Rows(names, [dict(zip(names, r, strict=True)) for r in data])
-    out.total = int(row[0]) if row else 0
+    out.total = int(row[0]) if row else None
     return out
 
 
@@ -242,12 +252,27 @@ def quality_events(db: Database, p: Principal, month: str | None = None,
     return _derived(db, p, "quality_event", month, extra, args, order)
 
 
-def trust_scores(db: Database, p: Principal, month: str | None = None) -> Rows:
+def trust_scores(db: Database, p: Principal, month: str | None = None,
+                 limit: int | None = None) -> Rows:
     """Monthly trust scores per point (table ``trust_score``) in scope, lowest first."""
     cols = db.columns("trust_score")
     score = _pick(cols, "trust", "score")
-    order = f" ORDER BY t.{score}" if score else ""
+    order = f" ORDER BY t.{score}, t.mn" if score else ""
+    if limit is not None:
+        order += f" LIMIT {int(limit)}"
     return _derived(db, p, "trust_score", month, order=order)
+
+
+def event_counts(db: Database, p: Principal, month: str) -> dict[str, int]:
+    """Number of quality events of ``month`` in scope per detector."""
+    cols = db.columns("quality_event")
+    owner = _owner_filter(cols)
+    if owner is None or "detector" not in cols:
+        return {}
+    mf, margs = _month_filter(cols, month)
+    rows = _run(db, p, f"SELECT t.detector, count(*) AS n FROM quality_event t "
+                f"WHERE {owner[0]}{mf} GROUP BY 1 ORDER BY 1", margs).rows
+    return {str(r["detector"]): int(r["n"]) for r in rows}
 
 
 def limits_for_outlet(db: Database, p: Principal, outlet_id: int,

@@ -49,6 +49,7 @@ def logout(request: Request, db: Db, user: User) -> dict[str, Any]:
     if token:
         with db.cursor() as cur:
             drop_session(cur, token)
+        db.forget(token)
     audit(db, user.name, "logout", "api", None)
     return {"ok": True}
 

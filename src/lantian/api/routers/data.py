@@ -122,16 +122,15 @@ def trust(db: Db, user: User, month: Month = None, fmt: Fmt = TableFormat.json) 
     return respond(q.trust_scores(db, user, m), fmt, f"trust_{m}", db, user)
 
 
-@router.get("/quality", summary="Quality summary: events by detector, trust ranking")
-def quality_summary(db: Db, user: User, month: Month = None) -> dict[str, Any]:
-    """Count events per detector and give the trust ranking of the month."""
+@router.get("/quality", summary="Quality summary: events by detector, lowest trust scores")
+def quality_summary(db: Db, user: User, month: Month = None,
+                    limit: Annotated[int, Query(ge=1, le=10000)] = 50) -> dict[str, Any]:
+    """Count events per detector and list the ``limit`` lowest trust scores of the month."""
     m = this_month(month)
-    events = q.quality_events(db, user, m).rows
-    by_det: dict[str, int] = {}
-    for ev in events:
-        by_det[str(ev.get("detector"))] = by_det.get(str(ev.get("detector")), 0) + 1
-    ranking = [cell(r) for r in q.trust_scores(db, user, m).rows]
-    return {"month": m, "events": len(events), "by_detector": by_det, "trust": ranking}
+    by_det = q.event_counts(db, user, m)
+    ranking = [cell(r) for r in q.trust_scores(db, user, m, limit).rows]
+    return {"month": m, "events": sum(by_det.values()), "by_detector": by_det,
+            "trust": ranking}
 
 
 @router.get("/live/points", summary="Loggers online/offline with their last packet")

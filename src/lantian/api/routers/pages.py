@@ -100,6 +100,7 @@ def logout_form(request: Request, db: Db) -> Response:
     if token:
         with db.cursor() as cur:
             drop_session(cur, token)
+        db.forget(token)
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(COOKIE, path="/")
     return resp
@@ -114,7 +115,7 @@ def overview_page(request: Request, db: Db, user: OptionalUser, month: Month = N
     m = this_month(month)
     rows = q.overview(db, user, m, district, sector).rows
     judged = [r for r in rows if r["verdict"] is not None]
-    sectors = sorted({r["sector"] for r in q.enterprises(db, user).rows if r["sector"]})
+    sectors = q.sectors(db, user)
     query = "&".join(f"{k}={v}" for k, v in
                      (("month", m), ("district", district), ("sector", sector)) if v)
     return _render(request, "overview.html", user, rows=rows, month=m, district=district or "",
