@@ -130,3 +130,14 @@ def test_columnar_agrees_on_generated_packets(xs, strict, data):
             b[j] = data.draw(st.sampled_from(b"0;,=&-A#.+\xe4"))
             lines[i] = bytes(b)
     assert_batch_same(lines, strict)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.binary(max_size=60),
+                          st.binary(max_size=40).map(lambda b: b"##0010" + b + b"&&FFFF"),
+                          packets().map(lambda x: build_packet(**x))), max_size=10),
+       st.booleans())
+def test_both_bulk_decoders_agree_on_garbage_mixed_with_frames(lines, strict):
+    ref = plain(lines, strict)
+    assert_same(decode_lines(lines, strict=strict), ref)
+    assert_batch_same(lines, strict)
