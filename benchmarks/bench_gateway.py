@@ -45,7 +45,7 @@ def run_bare(port: int) -> None:
     from lantian.hj212.crc import crc16_hj212
     from lantian.hj212.framer import Framer
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     class Bare(asyncio.Protocol):
@@ -141,13 +141,28 @@ def register(db: Path, n: int) -> None:
     con.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads [s] (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def scenario(kind: str, db: Path, log, mode: str, conns: int, extra: list[str]) -> dict:
     port = free_port()
+    if kind == "gateway":  # a fresh file each run: no stale gaps, same size every time
+        db = db.with_name(f"run-{time.monotonic_ns()}.duckdb")
+        register(db, 10_000)
     proc = start_server(kind, port, db, log)
     try:
+        cpu0 = cpu_seconds(proc.pid)
         res = load(mode, port, conns, extra)
+        cpu = cpu_seconds(proc.pid) - cpu0
     finally:
         stop_server(proc)
+    acked = res.get("acks") or res.get("acked") or 0
+    # server CPU per acknowledged packet [µs]; includes connection set-up and idle polling
+    res["server_cpu_s"] = round(cpu, 2)
+    res["cpu_us_per_packet"] = round(1e6 * cpu / acked, 1) if acked else None
     res["server"] = kind
     print(json.dumps(res), flush=True)
     return res
@@ -215,6 +230,11 @@ def summarise(results: list[dict]) -> None:
               f"| {g / b:.1f}x |")
     b, g = med("bare", "burst", "drain_s", 1000), med("gateway", "burst", "drain_s", 1000)
     print(f"| burst of 1,000 loggers, time to drain [s] | {b:.2f} | {g:.2f} | {g / b:.1f}x |")
+    for conns in (1000, 10_000):
+        b = med("bare", "closed", "cpu_us_per_packet", conns)
+        g = med("gateway", "closed", "cpu_us_per_packet", conns)
+        print(f"| closed loop, {conns:,} connections, server CPU per packet [µs] | {b:.0f} "
+              f"| {g:.0f} | {g / b:.1f}x |")
     print(f"\nmachine: {os.cpu_count()} CPUs, load average {os.getloadavg()}", file=sys.stderr)
 
 
