@@ -144,8 +144,9 @@ def test_missing_column_and_bad_month(tmp_path: Path, db_path: Path) -> None:
     p.write_text("enterprise,time\nE,2025-01-01 00:00:00\n", encoding="utf-8")
     res = _import(db_path, p)
     assert res.exit_code != 0 and "missing column" in res.stderr
-    res = runner.invoke(app, ["transport", "--db", str(db_path), "--month", "2025-13"])
-    assert res.exit_code != 0 and "YYYY-MM" in res.stderr
+    for bad in ("2025-13", "2025-3", "March"):
+        res = runner.invoke(app, ["transport", "--db", str(db_path), "--month", bad])
+        assert res.exit_code != 0 and "YYYY-MM" in res.stderr
 
 
 def test_excel_gate_records(tmp_path: Path, db_path: Path) -> None:

@@ -16,6 +16,7 @@ decimal tonnes (``clean ≥ 0.8 × total``), so a month at exactly 0.8 passes.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from functools import cache
 
@@ -41,6 +42,8 @@ def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
 
     """
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}", month):
+            raise ValueError(month)
         start = dt.datetime.strptime(month, "%Y-%m")
     except ValueError:
         raise ConfigurationError(f"month {month!r} is not YYYY-MM") from None
@@ -136,7 +139,7 @@ def clean_transport_month(
     passed = ((total > 0) & (clean * den >= total * num)) | (agg.non_compliant_road_trips == 0)
     out = agg.join(enterprise, agg.enterprise_id == enterprise.id).select(
         enterprise=enterprise["name"],
-        month=ibis.literal(month),
+        month=ibis.literal(f"{start:%Y-%m}"),
         clean_ratio=ratio.cast("float64"),
         road_tonnes=road.cast("float64") / 1000,
         clean_tonnes=clean.cast("float64") / 1000,
