@@ -364,3 +364,28 @@ def test_aqi_detail_adds_iaqi_category_and_moving_means(tmp_path):
     # O3 8-h at 23:00: mean of 116..123 = 119.5 → 50 + 50 × 19.5 / 60 = 66.25 → 67.
     assert last["iaqi_o3_8h"] == 67
     assert last["iaqi_pm2_5_24h"] == 107  # 24 hours of 80
+
+
+def test_report_deducts_dust_days(tmp_path):
+    # PM10 60 on 2021-03-01, 500 on 03-02 (a sand-dust day), constant through each day.
+    lines = ["station,time,pollutant,value,city"]
+    for day, pm10 in (("2021-03-01", 60), ("2021-03-02", 500)):
+        for h in range(24):
+            lines.append(f"A,{day}T{h:02d}:00:00,pm10,{pm10},阳泉")
+    data = tmp_path / "dust.csv"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    flags = tmp_path / "dust_days.csv"
+    flags.write_text("place,date\n*,2021-03-02\n", encoding="utf-8")
+    args = ["report", "--input", str(data), "--from", "2021-03-01", "--to", "2021-03-02"]
+    plain = {r["kind"]: r for r in _jsonl(_run(*args, "--format", "json").stdout)}
+    res = _run(*args, "--dust-days", str(flags), "--format", "json")
+    assert res.exit_code == 0, res.stderr
+    dusted = {r["kind"]: r for r in _jsonl(res.stdout)}
+    assert plain["station"]["pm10"] == 280.0 and dusted["station"]["pm10"] == 60.0
+    assert dusted["city"]["pm10"] == 60.0
+    # Day classes keep the dust day: PM10 500 → IAQI 400, one heavy day.
+    assert dusted["station"]["heavy_days"] == 1 and dusted["station"]["aqi_days"] == 2
+    bad = tmp_path / "bad_dust.csv"
+    bad.write_text("place,date\nA,someday\n", encoding="utf-8")
+    res = _run(*args, "--dust-days", str(bad), "--format", "json")
+    assert res.exit_code != 0 and "row 2 column 'date'" in res.stderr

@@ -25,7 +25,13 @@ import typer
 
 from lantian.catalog import aq as cat
 from lantian.commands._common import DbOption, OutputFormat, echo_err, emit_rows, fail
-from lantian.engine.aq_stats import daily_stats, moving_means, period_stats, place_hourly
+from lantian.engine.aq_stats import (
+    daily_stats,
+    flag_dust,
+    moving_means,
+    period_stats,
+    place_hourly,
+)
 from lantian.engine.aq_targets import target_progress
 from lantian.engine.aqi import PRIMARY_ORDER, daily_aqi, exceeding, hourly_aqi
 from lantian.engine.composite import (
@@ -39,6 +45,7 @@ from lantian.errors import LantianError
 from lantian.store.aq_readers import (
     POLLUTANT_COLUMNS,
     detect_format,
+    read_dust_days,
     read_hourly,
     read_stations,
     read_targets,
@@ -307,6 +314,10 @@ def report_cmd(
     ] = "all",
     stations: StationsOption = None,
     rounding: Annotated[str, typer.Option("--rounding", help="per-item or at-end.")] = "per-item",
+    dust_days: Annotated[
+        Path | None,
+        typer.Option("--dust-days", help="CSV place,date of sand-dust days (place * = all)."),
+    ] = None,
     fmt: FormatOpt = OutputFormat.json,
 ) -> None:
     """Period statistics (HJ 663), composite index, good-day ratio, heavy days per station and city.
@@ -324,6 +335,7 @@ def report_cmd(
     try:
         hourly = read_hourly(input_file, period_start=True)
         registry = read_stations(stations) if stations else None
+        dust = read_dust_days(dust_days) if dust_days else None
     except LantianError as exc:
         fail(exc)
     lo = pd.Timestamp(start)
@@ -342,7 +354,12 @@ def report_cmd(
         )
     standard = cat.aqi_version_for(start)
     h = ibis.memtable(hourly[["station", "ts", *POLLUTANT_COLUMNS]])
-    st = period_stats(daily_stats(h), period=period).execute()
+
+    def daily_of(hours: ibis.Table) -> ibis.Table:
+        d = daily_stats(hours)
+        return flag_dust(d, ibis.memtable(dust)) if dust is not None else d
+
+    st = period_stats(daily_of(h), period=period).execute()
     rows = _report_rows(
         st.sort_values(["period", "station"]), "station", city_of, standard, rounding
     )
@@ -350,7 +367,7 @@ def report_cmd(
         reg = ibis.memtable(
             pd.DataFrame({"station": list(city_of), "city": list(city_of.values())})
         )
-        ct = period_stats(daily_stats(place_hourly(h, reg, "city")), period=period).execute()
+        ct = period_stats(daily_of(place_hourly(h, reg, "city")), period=period).execute()
         rows += _report_rows(ct.sort_values(["period", "station"]), "city", {}, standard, rounding)
     else:
         echo_err("warning: no city known for any station (give --stations); city rows left out")

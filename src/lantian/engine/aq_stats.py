@@ -29,6 +29,7 @@ __all__ = [
     "MEAN_POLLUTANTS",
     "PERCENTILES",
     "daily_stats",
+    "flag_dust",
     "hj663_percentile",
     "hj663_percentiles",
     "limit_expr",
@@ -334,6 +335,21 @@ def period_stats(
     out = out.left_join(pt, gkeys).drop(*[f"{k}_right" for k in gkeys])
     out = out.left_join(cls, gkeys).drop(*[f"{k}_right" for k in gkeys])
     return out.fill_null({"aqi_days": 0, "good_days": 0, "heavy_days": 0})
+
+
+def flag_dust(daily: ir.Table, dust: ir.Table) -> ir.Table:
+    """Add the boolean ``dust`` column to daily values from a table of sand-dust days.
+
+    ``dust`` has ``place`` (a station or place name, or ``*`` for every one) and ``day``;
+    :func:`period_stats` then leaves PM10 and PM2.5 of those days out of the means and
+    percentiles (环办监测〔2016〕120号 as CNEMC applies it; reference/regulations.md §5.1).
+    """
+    marks = dust.select(_place=dust.place, _day=dust.day.cast("date")).distinct()
+    exact = marks.filter(marks._place != "*")
+    wild = marks.filter(marks._place == "*").select(_wday=marks._day).distinct()
+    j = daily.left_join(exact, [exact._place == daily.station, exact._day == daily.day])
+    j = j.left_join(wild, j.day == wild._wday)
+    return j.mutate(dust=j._day.notnull() | j._wday.notnull()).drop("_place", "_day", "_wday")
 
 
 def year_on_year(

@@ -38,6 +38,7 @@ __all__ = [
     "POLLUTANT_COLUMNS",
     "detect_format",
     "read_beijing",
+    "read_dust_days",
     "read_hourly",
     "read_long",
     "read_national",
@@ -310,3 +311,19 @@ def read_targets(path: Path) -> pd.DataFrame:
     out["year"] = out["year"].astype(int)
     out["target"] = out["target"].astype(float)
     return out
+
+
+def read_dust_days(path: Path) -> pd.DataFrame:
+    """Read sand-dust days ``place,date`` (``place`` a station, city or ``*`` for all)."""
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, encoding="utf-8-sig", comment="#")
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"{path}: {exc}") from exc
+    if not {"place", "date"} <= set(raw.columns):
+        raise InputFileError(f"{path}: a dust-day file needs columns place and date")
+    day = pd.to_datetime(raw["date"], errors="coerce", format="ISO8601")
+    if day.isna().any():
+        i = int(np.flatnonzero(day.isna().to_numpy())[0])
+        raise InputFileError(f"{path}: row {i + 2} column 'date': bad date {raw['date'].iat[i]!r}")
+    return pd.DataFrame({"place": raw["place"].astype(str).str.strip(), "day": day.dt.date})
