@@ -174,3 +174,14 @@ def test_stdout_is_json_lines_only(db_path: Path) -> None:
     lines = res.stdout.splitlines()
     assert len(lines) == 2 and all(json.loads(x) for x in lines)
     assert "enterprise(s)" in res.stderr
+
+
+def test_optional_vehicle_type_column(tmp_path: Path, db_path: Path) -> None:
+    p = tmp_path / "g.csv"
+    p.write_text(HEADER.strip() + ",vehicle_type\n"
+                 "E,2025-03-01 08:00:00,晋C1,in,road,coal,30,China VI,diesel,重型半挂牵引车\n",
+                 encoding="utf-8")
+    assert _import(db_path, p).exit_code == 0
+    con = duckdb.connect(str(db_path), read_only=True)
+    assert con.execute("SELECT vehicle_type FROM gate_record").fetchall() == [("重型半挂牵引车",)]
+    con.close()

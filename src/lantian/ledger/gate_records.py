@@ -12,6 +12,8 @@ File layout (header row, UTF-8 CSV or the first sheet of an ``.xlsx``)::
   (``China V``, ``China VI``, ``NEV`` …, see :func:`lantian.ledger.vehicles.parse_stage`);
   a new-energy ``fuel`` (electric, hydrogen) with an empty stage counts as ``NEV``.
 
+An optional ``vehicle_type`` column (heavy truck, tanker …) is kept when present.
+
 A file is all-or-nothing: every row is checked first, the first bad row is reported by row
 number (header = row 1) and column, and nothing is written.
 """
@@ -54,6 +56,7 @@ class GateRecord:
     emission_stage: str | None
     fuel: str | None
     row: int
+    vehicle_type: str | None = None
 
 
 def _parse_row(name: str, i: int, row: dict[str, Any]) -> GateRecord:
@@ -91,7 +94,8 @@ def _parse_row(name: str, i: int, row: dict[str, Any]) -> GateRecord:
         if stage is None:
             raise bad("emission_stage", "empty for a road trip")
     return GateRecord(enterprise, time, plate, direction, mode,
-                      cell_text(row.get("material")) or None, tonnes, stage, fuel, i)
+                      cell_text(row.get("material")) or None, tonnes, stage, fuel, i,
+                      cell_text(row.get("vehicle_type")) or None)
 
 
 def read_gate_records(path: str | Path) -> list[GateRecord]:
@@ -129,11 +133,12 @@ def store_gate_records(
             "emission_stage": [r.emission_stage for r in records],
             "fuel": [r.fuel for r in records],
             "source": [f"{source}:{r.row}" for r in records],
+            "vehicle_type": pa.array([r.vehicle_type for r in records], pa.string()),
         })
         con.register("_gate_rows", table)
         try:
             con.execute("INSERT INTO gate_record (enterprise_id, ts, plate, direction, mode,"
-                        " material, tonnes, emission_stage, fuel, source)"
+                        " material, tonnes, emission_stage, fuel, source, vehicle_type)"
                         " SELECT * FROM _gate_rows")
         finally:
             con.unregister("_gate_rows")
