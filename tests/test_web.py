@@ -117,3 +117,17 @@ def test_security_headers(world):
         r = c.get("/overview")
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_overview_page_failing_first_and_paged(world, monkeypatch):
+    from lantian.api.routers import pages
+
+    monkeypatch.setattr(pages, "PAGE_ROWS", 2)
+    with page_client(world, "admin") as c:
+        p1 = c.get(f"/overview?month={MONTH}")
+        p2 = c.get(f"/overview?month={MONTH}&page=2")
+    t1 = p1.text.split('id="overview-table"')[1]
+    # zz failed (600/700): first; then the passing ones by compliance ratio (690/700 each)
+    assert t1.index(ENTERPRISES["zz"][0]) < t1.index(ENTERPRISES["cs"][0])
+    assert ENTERPRISES["yq"][0] not in t1 and "1 / 2 (3)" in p1.text
+    assert ENTERPRISES["yq"][0] in p2.text.split('id="overview-table"')[1]

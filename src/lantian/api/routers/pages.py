@@ -33,6 +33,8 @@ _env = Environment(
     autoescape=select_autoescape(["html"]),
 )
 Id = Annotated[int, Path(ge=1, le=2**62)]
+PAGE_ROWS = 200
+"""Enterprises per overview page."""
 
 
 def _lang(request: Request) -> str:
@@ -108,17 +110,27 @@ def logout_form(request: Request, db: Db) -> Response:
 
 @router.get("/overview")
 def overview_page(request: Request, db: Db, user: OptionalUser, month: Month = None,
-                  district: District = None, sector: Sector = None) -> Response:
-    """Enterprises with this month's ULE verdict, compliance ratio, trust and alerts."""
+                  district: District = None, sector: Sector = None,
+                  page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    """Enterprises with this month's ULE verdict, compliance ratio, trust and alerts.
+
+    Failing enterprises first, then not assessed, then passing; ``PAGE_ROWS`` rows a page.
+    """
     if user is None:
         return _to_login(request)
     m = this_month(month)
     rows = q.overview(db, user, m, district, sector).rows
     judged = [r for r in rows if r["verdict"] is not None]
+    order = {"fail": 0, None: 1, "pass": 2}
+    rows.sort(key=lambda r: (order[r["verdict"]], r["compliance_ratio"] or 0, r["id"]))
+    pages = max(1, -(-len(rows) // PAGE_ROWS))
+    page = min(page, pages)
+    shown = rows[(page - 1) * PAGE_ROWS: page * PAGE_ROWS]
     sectors = q.sectors(db, user)
     query = "&".join(f"{k}={v}" for k, v in
                      (("month", m), ("district", district), ("sector", sector)) if v)
-    return _render(request, "overview.html", user, rows=rows, month=m, district=district or "",
+    return _render(request, "overview.html", user, rows=shown, page=page, pages=pages,
+                   total=len(rows), month=m, district=district or "",
                    sector=sector or "", sectors=sectors, assessed=len(judged),
                    passed=sum(r["verdict"] == "pass" for r in judged), query=query)
 
