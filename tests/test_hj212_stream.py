@@ -191,3 +191,12 @@ def test_framer_recovers_every_frame_whatever_the_cuts(spec, cuts):
         i += 1
     out += framer.feed(b"")
     assert out == frames
+
+
+def test_declared_length_too_long_without_crlf_cuts_at_next_frame():
+    longer = b"##0099" + A[6:]
+    assert Framer().feed(longer + A) == [longer, A]
+    assert Framer().feed(longer + A + b"\r\n") == [longer, A]
+    f = Framer()  # cut in the middle of the second frame
+    assert f.feed(longer + A[:50]) == [longer]
+    assert f.feed(A[50:]) == [A]

@@ -14,6 +14,8 @@ HJ 212-2017 §6.3.1 Table 2 (frame layout); reference notes §1 (lengths up to 9
 
 from __future__ import annotations
 
+import re
+
 from lantian.errors import FieldIssue, PacketError
 
 __all__ = ["DEFAULT_MAX_FRAME", "FrameError", "Framer"]
@@ -22,6 +24,15 @@ DEFAULT_MAX_FRAME = 10_016
 """Largest frame kept [bytes]: ``##`` + 4 + 9999 + CRC 4 + CRLF, rounded up."""
 
 _WS = b"\r\n \t\0"
+
+
+_NEXT = re.compile(rb"&&[0-9A-Fa-f]{4}(?=##[0-9]{4})")
+
+
+def _next_frame_start(buf: bytearray, limit: int) -> int:
+    """Start of a following frame glued on without CRLF (``…&&CCCC##LLLL``) before ``limit``."""
+    m = _NEXT.search(buf, 6, limit + 6)
+    return m.end() if m is not None and m.end() < limit else -1
 
 
 class FrameError(PacketError):
@@ -100,6 +111,10 @@ class Framer:
         nl = buf.find(b"\n", 6, total)
         if nl >= 0:  # declared length too long: the line ends first
             self._emit(nl, nl + 1, out)
+            return True
+        end = _next_frame_start(buf, total)
+        if end >= 0:  # declared length too long, no line end: the next frame begins first
+            self._emit(end, end, out)
             return True
         if len(buf) < total:
             return False
