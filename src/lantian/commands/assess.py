@@ -22,7 +22,7 @@ run, so Spark sees exactly what DuckDB sees.
 from __future__ import annotations
 
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -33,14 +33,14 @@ from lantian.commands._common import DbOption, OutputFormat, echo_err, emit_json
 __all__ = ["register"]
 
 
-class Engine(str, Enum):
+class Engine(StrEnum):
     """Execution engines of the assessment."""
 
     duckdb = "duckdb"
     spark = "spark"
 
 
-class Detail(str, Enum):
+class Detail(StrEnum):
     """Detail levels of ``assess``."""
 
     hours = "hours"

@@ -20,13 +20,71 @@ from lantian.engine.compliance import hourly_verdict, monthly_verdict, point_lim
 from lantian.engine.hours import column_of, complete_month, valid_hours
 from lantian.engine.production import production_hours
 
-__all__ = ["HOUR_FIELDS", "assess_month", "hour_record", "monthly_record"]
+__all__ = [
+    "HOUR_FIELDS",
+    "assess_hours",
+    "assess_month",
+    "hour_record",
+    "monthly_record",
+    "monthly_results",
+]
 
 
 def _pollutants_in(minute: ibis.Table) -> list[str]:
     return [
         k for k in POLLUTANTS if column_of(k) in minute.columns and f"{k}_flag" in minute.columns
     ]
+
+
+def assess_hours(con: Any, month: str, *, mn: str | None = None) -> ibis.Table:
+    """Hourly verdicts of month ``YYYY-MM`` (one row per point and clock hour, CST).
+
+    See :func:`lantian.engine.compliance.hourly_verdict` for the columns.
+    """
+    start, end = month_bounds(month)
+    n_hours = int((end - start).total_seconds() // 3600)
+    minute = minute_table(con, month)
+    if mn is not None:
+        minute = minute.filter(minute.mn == mn)
+    keys = _pollutants_in(minute)
+    hours = complete_month(valid_hours(minute, keys), start, n_hours)
+    if con.name == "pyspark":
+        # Spark inlines common table expressions: without this the minute aggregation would
+        # run once per use of the hour table. DuckDB shares the CTE by itself.
+        hours = hours.cache()
+    mp = registry_table(con, "monitoring_point")
+    outlet = registry_table(con, "outlet")
+    hours = production_hours(
+        hours,
+        _points(con),
+        registry_table(con, "enterprise_mark"),
+        registry_table(con, "status_item"),
+    )
+    limits = point_limits(mp, outlet, registry_table(con, "permit_limit"), start.date())
+    return hourly_verdict(hours, limits, keys)
+
+
+def _points(con: Any) -> ibis.Table:
+    mp = registry_table(con, "monitoring_point")
+    o = registry_table(con, "outlet").select(
+        o_id="id", stop_flow_threshold="stop_flow_threshold", o_type="source_type"
+    )
+    pts = mp.left_join(o, mp.outlet_id == o.o_id)
+    return pts.select(
+        "mn",
+        "outlet_id",
+        "stop_flow_threshold",
+        source_type=ibis.coalesce(pts.source_type, pts.o_type),
+    ).view()
+
+
+def monthly_results(con: Any, verdicts: ibis.Table, month: str) -> ibis.Table:
+    """Monthly verdict per point from hourly verdicts, with ``source_type`` and ``month``."""
+    keys = [k for k in POLLUTANTS if f"{k}_exceed" in verdicts.columns]
+    monthly = monthly_verdict(verdicts, keys)
+    st = _points(con).select(st_mn="mn", source_type="source_type")
+    out = monthly.left_join(st, monthly.mn == st.st_mn).drop("st_mn")
+    return out.mutate(month=ibis.literal(month)).order_by("mn")
 
 
 def assess_month(
@@ -52,34 +110,10 @@ def assess_month(
         Restrict to one monitoring point.
 
     """
-    start, end = month_bounds(month)
-    n_hours = int((end - start).total_seconds() // 3600)
-    minute = minute_table(con, month)
-    if mn is not None:
-        minute = minute.filter(minute.mn == mn)
-    keys = _pollutants_in(minute)
-    hours = complete_month(valid_hours(minute, keys), start, n_hours)
-    mp = registry_table(con, "monitoring_point")
-    outlet = registry_table(con, "outlet")
-    o = outlet.select(o_id="id", stop_flow_threshold="stop_flow_threshold", o_type="source_type")
-    pts = mp.left_join(o, mp.outlet_id == o.o_id)
-    pts = pts.select(
-        "mn",
-        "outlet_id",
-        "stop_flow_threshold",
-        source_type=ibis.coalesce(pts.source_type, pts.o_type),
-    ).view()
-    hours = production_hours(
-        hours, pts, registry_table(con, "enterprise_mark"), registry_table(con, "status_item")
-    )
-    limits = point_limits(mp, outlet, registry_table(con, "permit_limit"), start.date())
-    verdicts = hourly_verdict(hours, limits, keys)
+    verdicts = assess_hours(con, month, mn=mn)
     if detail:
         return verdicts.order_by(["mn", "ts"])
-    monthly = monthly_verdict(verdicts, keys)
-    st = pts.select(st_mn="mn", source_type="source_type")
-    out = monthly.left_join(st, monthly.mn == st.st_mn).drop("st_mn")
-    return out.mutate(month=ibis.literal(month)).order_by("mn")
+    return monthly_results(con, verdicts, month)
 
 
 def _num(v: Any) -> Any:

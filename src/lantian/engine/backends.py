@@ -132,6 +132,9 @@ def _registry_frames(db: Path | None) -> dict[str, pd.DataFrame]:
 def _registry_memtable(name: str, frame: pd.DataFrame) -> ibis.Table:
     frame = frame.copy()
     for col, typ in _EMPTY_REGISTRY[name].items():
+        if not typ.startswith("array"):
+            # NaN is a value on Spark (larger than every number): missing must be null
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
         if typ.startswith("array"):
             frame[col] = pd.Series(
                 [

@@ -24,7 +24,6 @@ import datetime as dt
 from collections.abc import Sequence
 
 import ibis
-import pandas as pd
 from ibis import _
 
 from lantian.catalog.glossary import glossary
@@ -123,10 +122,10 @@ def complete_month(hours: ibis.Table, start: dt.datetime, n_hours: int) -> ibis.
         Clock hours in the month (e.g. 744 for 31 days).
 
     """
-    stamps = pd.date_range(start, periods=n_hours, freq="h").astype("datetime64[us]")
-    grid_hours = ibis.memtable(pd.DataFrame({"ts": stamps}))
     points = hours.select("mn").distinct()
-    grid = points.cross_join(grid_hours)
+    # the hour grid is built by the backend itself (range + unnest), not shipped as data
+    grid = points.select("mn", i=ibis.range(0, n_hours).unnest())
+    grid = grid.select("mn", ts=ibis.literal(start) + grid.i.as_interval("h")).view()
     joined = grid.left_join(hours, ["mn", "ts"]).drop("mn_right", "ts_right")
     fills = {}
     for c in hours.columns:
