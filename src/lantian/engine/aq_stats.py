@@ -279,15 +279,6 @@ def period_stats(
     the day classes.
     """
     keys = list(keys)
-    d = daily
-    if "dust" in d.columns:
-        is_dust = d.dust.fill_null(False)
-        d = d.mutate(
-            pm10=ibis.ifelse(is_dust, ibis.null("float64"), d.pm10),
-            pm2_5=ibis.ifelse(is_dust, ibis.null("float64"), d.pm2_5),
-        )
-    d = d.mutate(period=_period_column(d.day, period), _month=d.day.month())
-    gkeys = [*keys, "period"]
     # A day counts for the day classes when at least one 24-h or 8-h item is valid; the
     # O3 1-h maximum of a few scattered hours alone does not make a monitoring day.
     any_valid = ibis.or_(*[daily[p].notnull() for p in (*MEAN_POLLUTANTS, "o3_8h")])
@@ -296,45 +287,45 @@ def period_stats(
         version=version,
         with_primary=False,
     )
-    a = a.mutate(period=_period_column(a.day, period))
+    if "dust" in a.columns:  # after the daily AQI: dust days keep their day class
+        is_dust = a.dust.fill_null(False)
+        a = a.mutate(
+            pm10=ibis.ifelse(is_dust, ibis.null("float64"), a.pm10),
+            pm2_5=ibis.ifelse(is_dust, ibis.null("float64"), a.pm2_5),
+        )
+    a = a.mutate(period=_period_column(a.day, period), _month=a.day.month())
+    gkeys = [*keys, "period"]
     good_levels = [lv.level for lv in cat.levels() if lv.good_day]
     heavy_levels = [lv.level for lv in cat.levels() if lv.heavy_pollution]
-    cls = a.group_by(gkeys).aggregate(
-        aqi_days=a.aqi.count(),
-        good_days=a.level.isin(good_levels).cast("int64").sum(),
-        heavy_days=a.level.isin(heavy_levels).cast("int64").sum(),
-    )
-    cls = cls.mutate(
-        good_ratio=ibis.ifelse(
-            cls.aqi_days > 0, cls.good_days * 100.0 / cls.aqi_days, ibis.null("float64")
-        )
-    )
     cols = (*MEAN_POLLUTANTS, "o3_8h")
-    means = d.group_by(gkeys).aggregate(
-        **{p: d[p].mean() for p in cols},
-        **{f"days_{p}": d[p].count() for p in cols},
-        _feb=(d._month == 2).cast("int64").max(),
+    # One aggregation: means, day counts, percentiles and day classes. quantile() is linear
+    # interpolation at k = 1 + (n − 1) × p / 100, the HJ 663 formula (DuckDB quantile_cont,
+    # Spark percentile); hj663_percentiles() spells it out and the tests check both agree.
+    out = a.group_by(gkeys).aggregate(
+        **{p: a[p].mean() for p in cols},
+        **{f"days_{p}": a[p].count() for p in cols},
+        **{name: a[col].quantile(pct / 100) for col, pct, name in PERCENTILES},
+        aqi_days=a.aqi.count(),
+        good_days=a.level.isin(good_levels).cast("int64").sum().fill_null(0),
+        heavy_days=a.level.isin(heavy_levels).cast("int64").sum().fill_null(0),
+        _feb=(a._month == 2).cast("int64").max(),
     )
     v = cat.validity()
+    complete = {}
     for p in cols:
-        n = means[f"days_{p}"]
+        n = out[f"days_{p}"]
         if period == "year":
-            ok = n >= v["annual_mean"]
+            complete[f"{p}_complete"] = n >= v["annual_mean"]
         elif period == "month":
-            ok = n >= ibis.ifelse(means._feb == 1, v["monthly_mean_february"], v["monthly_mean"])
+            complete[f"{p}_complete"] = n >= ibis.ifelse(
+                out._feb == 1, v["monthly_mean_february"], v["monthly_mean"]
+            )
         else:
-            ok = ibis.null("boolean")
-        means = means.mutate(**{f"{p}_complete": ok})
-    out = means.drop("_feb")
-    # quantile() is linear interpolation at k = 1 + (n − 1) × p / 100: the HJ 663 formula
-    # (DuckDB quantile_cont). hj663_percentiles() spells the formula out; the tests check
-    # both agree.
-    pt = d.group_by(gkeys).aggregate(
-        **{name: d[col].quantile(pct / 100) for col, pct, name in PERCENTILES}
+            complete[f"{p}_complete"] = ibis.null("boolean")
+    good_ratio = ibis.ifelse(
+        out.aqi_days > 0, out.good_days * 100.0 / out.aqi_days, ibis.null("float64")
     )
-    out = out.left_join(pt, gkeys).drop(*[f"{k}_right" for k in gkeys])
-    out = out.left_join(cls, gkeys).drop(*[f"{k}_right" for k in gkeys])
-    return out.fill_null({"aqi_days": 0, "good_days": 0, "heavy_days": 0})
+    return out.mutate(**complete, good_ratio=good_ratio).drop("_feb")
 
 
 def flag_dust(daily: ir.Table, dust: ir.Table) -> ir.Table:
