@@ -37,6 +37,14 @@ def _columns(db: Database, table: str) -> list[str]:
     return cols + [c for c in ("o2_pct", "o2_flag", "flow_m3_s", "flow_flag") if c in have]
 
 
+def _num(values: list[Any]) -> list[float | None]:
+    """Floats as JSON numbers (NaN and inf become ``None``)."""
+    return [v if v is not None and v == v and v not in (_INF, -_INF) else None for v in values]
+
+
+_INF = float("inf")
+
+
 def _invalid_spans(ts: list[Any], flags: list[Any], step: dt.timedelta) -> list[dict[str, Any]]:
     spans: list[dict[str, Any]] = []
     for t, f in zip(ts, flags, strict=True):
@@ -63,8 +71,8 @@ def _point_series(rows: list[dict[str, Any]], limits: dict[str, float],
         flags = [r.get(f"{e.key}_flag") for r in rows]
         limit = limits.get(e.key)
         pollutants[e.key] = {"name_zh": e.name_zh, "name_en": e.name_en, "unit": e.unit,
-                             "measured": [cell(v) for v in measured],
-                             "corrected": [cell(v) for v in corrected],
+                             "measured": _num(measured),
+                             "corrected": _num(corrected),
                              "flag": flags, "limit": limit}
         if limit is not None:
             for t, m, c in zip(ts, measured, corrected, strict=True):
@@ -72,9 +80,9 @@ def _point_series(rows: list[dict[str, Any]], limits: dict[str, float],
                 if v is not None and v > limit:
                     exceed.append({"ts": cell(t), "pollutant": e.key, "value": v, "limit": limit})
         invalid += [{**s, "pollutant": e.key} for s in _invalid_spans(ts, flags, step)]
-    return {"ts": [cell(t) for t in ts], "pollutants": pollutants,
-            "o2_pct": [cell(r.get("o2_pct")) for r in rows],
-            "flow_m3_s": [cell(r.get("flow_m3_s")) for r in rows],
+    return {"ts": [t.isoformat() for t in ts], "pollutants": pollutants,
+            "o2_pct": _num([r.get("o2_pct") for r in rows]),
+            "flow_m3_s": _num([r.get("flow_m3_s") for r in rows]),
             "invalid": invalid, "exceedances": exceed}
 
 
