@@ -10,14 +10,16 @@ from conftest import dataset
 from lantian.errors import PacketError
 from lantian.hj212 import build_packet, parse_packet
 from lantian.hj212.bulk import decode_lines
+from lantian.hj212.parser import parse_packet_full
 from test_hj212_roundtrip import packets
 
 
-def plain(lines, strict):
+def plain(lines, strict, parse=parse_packet_full):
+    """The reference: the full parser, line by line."""
     out = []
     for ln in lines:
         try:
-            out.append(parse_packet(ln, strict=strict))
+            out.append(parse(ln, strict=strict))
         except PacketError as exc:
             out.append(exc)
     return out
@@ -44,16 +46,26 @@ def test_agrees_on_every_shared_packet(strict):
 
 
 def test_bulk_takes_the_fast_path_on_the_simulator_log():
-    from lantian.hj212.bulk import _fast
     from lantian.hj212.crc import crc16_hj212
+    from lantian.hj212.fastpath import decode_canonical
 
     sim = (dataset("hj212-simulator-log") / "packets.txt").read_bytes().splitlines()
-    assert all(_fast(ln, crc16_hj212(ln[6:-4])) is not None for ln in sim)
+    assert all(decode_canonical(ln, crc16_hj212(ln[6:-4])) is not None for ln in sim)
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_parse_packet_fast_path_equals_full_parser_on_shared_packets(strict):
+    sim = (dataset("hj212-simulator-log") / "packets.txt").read_bytes().splitlines()
+    vec = [ln.split(b"\t")[0] for ln in
+           (dataset("hj212-vectors") / "vectors.tsv").read_bytes().splitlines()]
+    lines = sim + vec + [ln + b"\r\n" for ln in vec]
+    assert_same(plain(lines, strict, parse_packet), plain(lines, strict))
 
 
 @settings(max_examples=120, deadline=None)
 @given(st.lists(packets(), min_size=1, max_size=8), st.booleans(), st.data())
 def test_agrees_on_generated_packets(xs, strict, data):
+    """decode_lines and parse_packet (both with the fast path) equal the full parser."""
     lines = [build_packet(**x) for x in xs]
     # also corrupt some: a flipped byte somewhere
     for i in range(len(lines)):
@@ -63,6 +75,7 @@ def test_agrees_on_generated_packets(xs, strict, data):
             b[j] = data.draw(st.sampled_from(b"0;,=&-A#\xe4"))
             lines[i] = bytes(b)
     assert_same(decode_lines(lines, strict=strict), plain(lines, strict))
+    assert_same(plain(lines, strict, parse_packet), plain(lines, strict))
 
 
 # ------------------------------------------------------------------ columnar decoder

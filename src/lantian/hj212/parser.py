@@ -22,22 +22,32 @@ import re
 from lantian.catalog.codes import data_format
 from lantian.errors import ConfigurationError, FieldIssue, PacketError
 from lantian.hj212.cp import NUMBER_RE, split_cp
-from lantian.hj212.crc import crc_matches
+from lantian.hj212.crc import crc16_hj212, crc_matches
+from lantian.hj212.fastpath import (
+    DIGIT_SUFFIXES,
+    STD_SEGMENT,
+    TIME_PARAMS,
+    decode_canonical,
+    over_digits,
+)
 from lantian.hj212.packet import STRING_SUFFIXES, Packet, PacketDecodeError, version_of_flag
 from lantian.hj212.sm4 import decrypt_area, is_encrypted_area
 from lantian.hj212.times import is_data_time
 
-__all__ = ["MAX_SEGMENT", "STD_SEGMENT", "parse_packet"]
+__all__ = [
+    "DIGIT_SUFFIXES",
+    "MAX_SEGMENT",
+    "STD_SEGMENT",
+    "TIME_PARAMS",
+    "parse_packet",
+    "parse_packet_full",
+]
 
-STD_SEGMENT = 1024
-"""Largest data segment the standard allows [bytes] (HJ 212-2017 Table 2); more → warning."""
 MAX_SEGMENT = 9999
 """Largest data segment the 4-digit length field can declare [bytes]."""
 
 HEADER_KEYS = ("QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO", "RF")
 _KEY_BY_FOLD = {k.casefold(): k for k in HEADER_KEYS}
-TIME_PARAMS = frozenset({"DataTime", "SystemTime", "BeginTime", "EndTime", "RestartTime"})
-DIGIT_SUFFIXES = frozenset({"Rtd", "Min", "Avg", "Max", "ZsRtd", "ZsMin", "ZsAvg", "ZsMax"})
 _HEX4 = re.compile(rb"[0-9A-Fa-f]{4}\Z")
 _NAME = re.compile(r"[A-Za-z0-9_]+\Z")
 _SUFFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -93,6 +103,25 @@ def parse_packet(frame: bytes, *, strict: bool = True, encoding: str = "utf-8",
         reason of every problem; ``partial`` holds the fields read so far. No other exception
         escapes for any byte string.
 
+    """
+    if type(frame) is bytes and encoding in _UTF8:
+        line = frame.rstrip(b"\r\n")
+        if len(line) >= 10:
+            p = decode_canonical(line, crc16_hj212(line[6:-4]))
+            if p is not None:
+                return p
+    return parse_packet_full(frame, strict=strict, encoding=encoding, sm4_key=sm4_key)
+
+
+_UTF8 = frozenset({"utf-8", "utf8", "UTF-8", "UTF8"})
+
+
+def parse_packet_full(frame: bytes, *, strict: bool = True, encoding: str = "utf-8",
+                      sm4_key: bytes | None = None) -> Packet:
+    """Decode one frame with the full parser only (the reference for the fast path).
+
+    Same contract as :func:`parse_packet`, which tries
+    :func:`lantian.hj212.fastpath.decode_canonical` first and gives the same result.
     """
     try:
         codecs.lookup(encoding)
@@ -334,7 +363,7 @@ def _items(groups: tuple[tuple[tuple[str, str], ...], ...],
                     fv = float(value)
                     if suffix in DIGIT_SUFFIXES:
                         fmt = data_format(code)
-                        if fmt is not None and _over(value, fmt):
+                        if fmt is not None and over_digits(value, fmt):
                             digits_off.append(f"{name}={value} (N{fmt[0]}.{fmt[1]})")
             d = values.setdefault(code, {})
             if suffix in d:
@@ -351,12 +380,3 @@ def _at(acc: _Acc, name: str, base: int) -> int | None:
     """Byte offset of the first item called ``name`` in the CP (error path only)."""
     i = acc.text.find(name + "=", base)
     return acc.off(i) if i >= 0 else None
-
-
-def _over(value: str, fmt: tuple[int, int]) -> bool:
-    """Whether a number text has more integer digits or decimals than ``Nn.m`` allows."""
-    v = value.lstrip("+-")
-    dot = v.find(".")
-    if dot < 0:
-        return len(v.lstrip("0") or "0") > fmt[0]
-    return len(v[:dot].lstrip("0") or "0") > fmt[0] or len(v) - dot - 1 > fmt[1]
