@@ -95,9 +95,12 @@ def clean_line(line: bytes) -> bytes:
 
 def _numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
     for n, line in enumerate(lines, start=1):
-        text = clean_line(line)
-        if text.strip():
-            yield n, text
+        if b"\t" in line:
+            line = clean_line(line)
+        else:
+            line = line.rstrip(b"\n").rstrip(b"\r")
+        if line and not line.isspace():
+            yield n, line
 
 
 def _reason(exc: Exception) -> tuple[str, str]:

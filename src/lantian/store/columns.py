@@ -123,15 +123,16 @@ def route_values(
     text = batch.item_text[keep_item]
     n = len(batch)
     cn = np.array([c if c is not None else "" for c in batch.cn], dtype=object)
-    table_of_row = np.array([TABLE_OF_CN.get(c, "") for c in cn], dtype=object)
+    tid = {t: k for k, t in enumerate(WIDE_TABLES)}
+    table_of_row = np.array([tid.get(TABLE_OF_CN.get(c, ""), -1) for c in cn], dtype=np.int8)
     code_i, code_u = pd.factorize(code)
     suf_i, suf_u = pd.factorize(suffix)
     code_u_arr = np.asarray(code_u, dtype=object)
     grids, cols, _, key_of_code = _route_table(code_u_arr, np.asarray(suf_u, dtype=object))
     col_of_item = np.full(len(row), -1, dtype=np.int64)
-    item_table = table_of_row[row] if len(row) else np.zeros(0, dtype=object)
+    item_table = table_of_row[row]
     for table, grid in grids.items():
-        sel = item_table == table
+        sel = item_table == tid[table]
         if sel.any():
             col_of_item[sel] = grid[code_i[sel], suf_i[sel]]
     is_text_col = np.array([is_text_column(c) for c in cols] + [False], dtype=bool)
@@ -155,7 +156,7 @@ def route_values(
                 num,
                 text,
                 cols,
-                table_of_row,
+                item_table == tid[t],
                 ts,
                 base,
                 n,
@@ -215,13 +216,13 @@ def _wide_frame(
     num: npt.NDArray[np.float64],
     text: npt.NDArray[np.object_],
     cols: list[str],
-    table_of_row: npt.NDArray[np.object_],
+    in_table: npt.NDArray[np.bool_],
     ts: npt.NDArray[Any],
     base: int,
     n: int,
 ) -> pa.Table | None:
-    sel = (col_of_item >= 0) & (table_of_row[row] == table) if len(row) else None
-    if sel is None or not sel.any():
+    sel = (col_of_item >= 0) & in_table
+    if not sel.any():
         return None
     rows = np.unique(row[sel])
     pos = np.full(n, -1, dtype=np.int64)
