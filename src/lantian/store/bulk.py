@@ -95,12 +95,9 @@ def clean_line(line: bytes) -> bytes:
 
 def _numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
     for n, line in enumerate(lines, start=1):
-        if b"\t" in line:
-            line = clean_line(line)
-        else:
-            line = line.rstrip(b"\n").rstrip(b"\r")
-        if line and not line.isspace():
-            yield n, line
+        text = clean_line(line) if b"\t" in line else line.rstrip(b"\n").rstrip(b"\r")
+        if text and not text.isspace():
+            yield n, text
 
 
 def _reason(exc: Exception) -> tuple[str, str]:
