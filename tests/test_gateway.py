@@ -354,3 +354,31 @@ def test_settings_file_rejects_unknown_and_missing_keys(tmp_path):
     bad.write_text(text.replace("idle_timeout_s = 300.0", ""), "utf-8")
     with pytest.raises(ConfigurationError, match="idle_timeout_s"):
         load_settings(bad)
+
+
+async def test_split_message_parts_each_acknowledged_and_values_joined(db_path):
+    """PNUM/PNO parts (HJ 212-2017 §6.3.3, C.50): a 9014 per part, one row with all values."""
+    from lantian.hj212 import build_packet
+
+    register(db_path, [mn_of(1)])
+    gw, port = await start_gateway(db_path)
+    try:
+        c = await Client().connect(port)
+        parts = [
+            ("20240301090000001", 1, {"a21026": {"Avg": 21.5, "Flag": "N"}}),
+            ("20240301090000002", 2, {"a19001": {"Avg": 10.6, "Flag": "N"}}),
+        ]
+        for qn, pno, values in parts:
+            raw = build_packet(st="31", cn="2051", pw=PW, mn=mn_of(1), flag=7, qn=qn,
+                               data_time="20240301090000", values=values, pnum=2, pno=pno)
+            await c.send(raw)
+            assert await c.wait_for("9014", qn=qn) is not None, pno
+        await c.close()
+    finally:
+        await gw.stop()
+    con = _db(db_path)
+    rows = con.execute("SELECT so2_mg_m3, o2_pct FROM flue_minute").fetchall()
+    assert rows == [(21.5, 10.6)]
+    verdicts = [r[0] for r in con.execute(
+        "SELECT verdict FROM packet_journal ORDER BY id").fetchall()]
+    assert verdicts == ["rejected:split part 0001/0002 held for reassembly", "accepted"]

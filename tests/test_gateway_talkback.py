@@ -169,3 +169,22 @@ async def test_silent_logger_raises_offline_alert_and_clears_it(db_path):
     con = duckdb.connect(str(db_path), read_only=True)
     rows = con.execute("SELECT mn, kind, cleared_at IS NOT NULL FROM gateway_alert").fetchall()
     assert rows[0] == (mn_of(1), "offline", True)
+
+
+async def test_2025_heartbeat_with_a_bit_is_answered_and_counts_as_seen(db_path):
+    """9015 heartbeat (HJ 212-2025, reference §13, unverified): 9014 with its QN."""
+    register(db_path, [mn_of(1)])
+    gw, port = await start_gateway(db_path)
+    try:
+        c = await Client().connect(port)
+        raw = build_packet(st="31", cn="9015", pw=PW, mn=mn_of(1), flag=9,
+                           qn="20260301080000123", version="2025")
+        await c.send(raw)
+        ack = await c.wait_for("9014", qn="20260301080000123")
+        assert ack is not None and ack.version == "2025"
+        assert gw.loggers[mn_of(1)].last_seen is not None
+        await c.close()
+    finally:
+        await gw.stop()
+    con = duckdb.connect(str(db_path), read_only=True)
+    assert con.execute("SELECT count(*) FROM packet_journal").fetchone()[0] == 0

@@ -27,6 +27,7 @@ from lantian.errors import ConfigurationError
 from lantian.hj212 import gwcodec
 from lantian.hj212.gwsettings import GatewaySettings, load_settings
 from lantian.hj212.gwstore import GatewayStore, Incoming
+from lantian.hj212.reassembly import Reassembler
 from lantian.hj212.talkback import HistoryRequest, LoggerState, SetTime, is_offline, observe
 from lantian.ledger.registry import AuthVerdict, MonitoringPoint, authenticate
 from lantian.store.traffic import free_bytes
@@ -166,7 +167,8 @@ class Gateway:
         self.by_mn: dict[str, _Conn] = {}
         self.loggers: dict[str, LoggerState] = {}
         self.registry: dict[str, MonitoringPoint] = {}
-        self._queue: list[tuple[_Conn, Incoming]] = []
+        self._queue: list[tuple[_Conn, Incoming, Any]] = []  # (conn, item, part to answer)
+        self._reassembler = Reassembler()
         self._wake = asyncio.Event()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-db")
         self._store: GatewayStore | None = None
@@ -275,8 +277,8 @@ class Gateway:
             if not self.status.accepting:
                 counts["not_acknowledged_disk"] += 1
                 return
-            inc = Incoming(pkt, frame, conn.peer, gwcodec.now_cst())
-            self._queue.append((conn, inc))
+            inc = self._incoming(pkt, frame, conn.peer)
+            self._queue.append((conn, inc, pkt))
             conn.add_pending(1)
             if len(self._queue) == 1 or len(self._queue) >= self.settings.batch_max:
                 self._wake.set()
@@ -294,6 +296,22 @@ class Gateway:
             counts["unhandled_cn"] += 1
             if pkt.needs_reply:
                 conn.write(self._reply(pkt, "9013"))
+
+    def _incoming(self, pkt: Any, frame: bytes, peer: str) -> Incoming:
+        """Item for the commit; split messages (PNUM/PNO) are joined before their values.
+
+        Each part is journalled and answered on its own (HJ 212-2017 Appendix C.50: the
+        logger waits for each 9014); parts before the last are journalled as held, and the
+        part completing the message carries the joined values (codec ``Reassembler``).
+        """
+        now = gwcodec.now_cst()
+        if not (pkt.pnum and pkt.pno):
+            return Incoming(pkt, frame, peer, now)
+        whole = self._reassembler.add(pkt)
+        if whole is None:
+            return Incoming(pkt, frame, peer, now,
+                            held=f"split part {pkt.pno}/{pkt.pnum} held for reassembly")
+        return Incoming(whole, frame, peer, now)
 
     def _reply(self, pkt: Any, cn: str) -> bytes:
         now = gwcodec.now_cst()
@@ -346,26 +364,26 @@ class Gateway:
         batch = self._queue[: self.settings.batch_max]
         del self._queue[: len(batch)]
         try:
-            verdicts = await self._run_db(self._store.store_batch, [i for _, i in batch],
+            verdicts = await self._run_db(self._store.store_batch, [i for _, i, _ in batch],
                                           self.forward_to)
         except Exception as exc:  # the store failed: acknowledge nothing, say why
             log.error("commit of %d packets failed, none acknowledged: %s", len(batch), exc)
             self.status.counts["commit_failures"] += 1
-            for conn, _ in batch:
+            for conn, _, _ in batch:
                 conn.add_pending(-1)
             return
         self.status.counts["batches"] += 1
         now = gwcodec.now_cst()
-        for (conn, inc), verdict in zip(batch, verdicts, strict=True):
+        for (conn, inc, part), verdict in zip(batch, verdicts, strict=True):
             conn.add_pending(-1)
-            pkt = inc.packet
             self.status.counts[verdict] += 1
-            if verdict not in {"accepted", "duplicate"}:
+            if verdict not in {"accepted", "duplicate", "held"}:
                 continue
-            if pkt.needs_reply:
-                conn.write(self._reply(pkt, "9014"))
+            if part.needs_reply:  # each part of a split message is answered with its own QN
+                conn.write(self._reply(part, "9014"))
                 self.status.counts["acked"] += 1
-            self._talkback(conn, pkt, now)
+            if verdict != "held":
+                self._talkback(conn, inc.packet, now)
 
     # -- talk-back --------------------------------------------------------------------
     def _talkback(self, conn: _Conn, pkt: Any, now: dt.datetime) -> None:

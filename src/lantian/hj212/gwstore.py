@@ -38,6 +38,7 @@ class Incoming:
     frame: bytes
     peer: str
     received_at: dt.datetime  # CST wall-clock at the platform
+    held: str | None = None  # journal the raw bytes only (a split part awaiting the rest)
 
 
 class GatewayStore:
@@ -85,14 +86,19 @@ class GatewayStore:
     def store_batch(self, items: Sequence[Incoming], forward_to: str | None = None) -> list[str]:
         """Journal and store a batch in one transaction; return one verdict per item.
 
-        Verdicts: ``accepted`` or ``duplicate`` (both durably stored, both acknowledged).
+        Verdicts: ``accepted`` or ``duplicate`` (both durably stored, both acknowledged), or
+        ``held`` for an item with ``held`` set: its raw bytes are journalled (verdict
+        ``rejected:<held>`` in the journal, no values, no de-duplication key claimed).
         With ``forward_to`` the accepted frames are also queued for the upstream platform
         before this returns (so before any acknowledgement).
         """
-        verdicts = self._packets.ingest(
-            [StoreIncoming(i.frame, i.peer, i.received_at, packet=i.packet) for i in items]
-        )
-        out = [v.verdict for v in verdicts]
+        verdicts = self._packets.ingest([
+            StoreIncoming(i.frame, i.peer, i.received_at, packet=None if i.held else i.packet,
+                          error=i.held)
+            for i in items
+        ])
+        out = ["held" if i.held and v.verdict.startswith("rejected:") else v.verdict
+               for i, v in zip(items, verdicts, strict=True)]
         if forward_to:
             frames = [i.frame for i, v in zip(items, out, strict=True) if v == "accepted"]
             self.enqueue_forward(forward_to, frames, cst_now())
