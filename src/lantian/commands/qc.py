@@ -45,7 +45,9 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
         if kw["params"] is None:
             echo_err("warning: no analyser parameters (value_long) on this engine: "
                      "calibration_change skipped")
-        parts = detector_events(**kw, detectors=detectors or DETECTORS)
+        # keep the shared running minutes and hours once instead of once per detector
+        parts = detector_events(**kw, detectors=detectors or DETECTORS,
+                                materialize=lambda t: t.cache())
         frames = [con.execute(expr) for expr in parts.values()]
         events = pd.concat([f for f in frames if len(f)] or [con.execute(empty_events())],
                            ignore_index=True)

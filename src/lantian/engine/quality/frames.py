@@ -90,6 +90,8 @@ def empty_events() -> ir.Table:
 def running_minutes(minute: ir.Table, th: Thresholds) -> ir.Table:
     """Add ``running`` (bool): flow ≥ ``running.flow_fraction`` × the point's month p90 flow.
 
+    Minutes without a flow reading fall back on the declared state (no ``F`` flag).
+
     Flow [logger unit] is compared only with the same point's own flow, so the unit does not
     matter. Flags are not used: the detectors compare declared state with physical state.
     """
@@ -97,7 +99,13 @@ def running_minutes(minute: ir.Table, th: Thresholds) -> ir.Table:
     ref = minute.group_by("mn").aggregate(_flow_p90=minute[flow].approx_quantile(0.9))
     frac = th.get("running", "flow_fraction")
     j = minute.inner_join(ref, "mn")
-    return j.mutate(running=(j[flow] >= j._flow_p90 * frac).fill_null(False)).drop("_flow_p90")
+    # without a flow reading, fall back on the declared state (no F flag)
+    declared = ibis.literal(True)
+    for c in (c for c in minute.columns if c.endswith("_flag")):
+        declared = declared & (j[c] != "F").fill_null(True)
+    running = ibis.ifelse(j[flow].notnull() & j._flow_p90.notnull(),
+                          j[flow] >= j._flow_p90 * frac, declared)
+    return j.mutate(running=running).drop("_flow_p90")
 
 
 def long_minutes(minute: ir.Table, keys: Sequence[str], *, with_zs: bool = False) -> ir.Table:

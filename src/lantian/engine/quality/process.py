@@ -34,14 +34,17 @@ def dilution(hours: ir.Table, points: ir.Table, th: Thresholds) -> ir.Table:
     (mn, source_type). The band edge is ``dilution.o2_max_pct`` for the source type (``*``
     for unknown types). Runs of at least ``dilution.min_hours`` consecutive running hours are
     events: ``high`` when the O2 reaches ``dilution.ambient_pct`` (near ambient air),
-    otherwise ``medium``. Evidence: O2, band edge, flow against the month median flow.
+    ``medium`` when it is also ``dilution.self_delta_pct`` above the point's own month median
+    O2, else ``low`` (high all month: a band that may not fit this plant). Evidence: O2, band
+    edge, month median O2, flow against the month median flow.
     """
     o2 = column_of("o2")
     default = th.get("dilution", "o2_max_pct")
     cases = [(points.source_type == st, v) for st, v in th.scoped("dilution", "o2_max_pct").items()]
     band = ibis.cases(*cases, else_=default) if cases else ibis.literal(default)
     pts = points.select(_pmn=points.mn, band=band)
-    med = hours.filter(_.running).group_by("mn").aggregate(_flow_med=_.flow_raw.approx_median())
+    med = hours.filter(_.running).group_by("mn").aggregate(
+        _flow_med=_.flow_raw.approx_median(), _o2_med=_[o2].approx_median())
     h = hours.filter(_.running & _["o2_valid"])
     h = h.left_join(pts, h.mn == pts._pmn).drop("_pmn")
     h = h.mutate(band=h.band.fill_null(default))
@@ -50,13 +53,17 @@ def dilution(hours: ir.Table, points: ir.Table, th: Thresholds) -> ir.Table:
     r = runs(h, ["mn"], step_s=3600)
     g = r.group_by(["mn", "run"]).aggregate(
         first=r.ts.min(), last=r.ts.max(), hours=r.count(), o2_mean=r[o2].mean(),
-        o2_max=r[o2].max(), band=r.band.max(), flow_ratio=(r.flow_raw / r._flow_med).mean())
+        o2_max=r[o2].max(), band=r.band.max(), flow_ratio=(r.flow_raw / r._flow_med).mean(),
+        o2_month_median=r._o2_med.max())
     g = g.filter(g.hours >= int(th.get("dilution", "min_hours")))
-    sev = ibis.ifelse(g.o2_max >= th.get("dilution", "ambient_pct"), "high", "medium")
+    own = g.o2_mean > g.o2_month_median + th.get("dilution", "self_delta_pct")
+    sev = ibis.cases((g.o2_max >= th.get("dilution", "ambient_pct"), "high"),
+                     (own, "medium"), else_="low")
     end = g.last + ibis.interval(minutes=59)
     return event_table(g, "dilution", pollutant=None, start=g.first, end=end, severity=sev,
                        evid=evidence(hours=g.hours, o2_mean_pct=g.o2_mean, o2_max_pct=g.o2_max,
-                                     o2_band_max_pct=g.band, flow_vs_month_median=g.flow_ratio))
+                                     o2_band_max_pct=g.band, o2_month_median_pct=g.o2_month_median,
+                                     flow_vs_month_median=g.flow_ratio))
 
 
 def false_stop(minute: ir.Table, th: Thresholds) -> ir.Table:

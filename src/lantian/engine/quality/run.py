@@ -7,13 +7,13 @@ unions every detector's events (:data:`DETECTORS` order). It never executes anyt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ibis.expr.types as ir
 from ibis import _
 
 from lantian.engine.backends import month_bounds
-from lantian.engine.hours import valid_hours
+from lantian.engine.hours import column_of, valid_hours
 from lantian.engine.quality import conduct, process, records, statistics, values
 from lantian.engine.quality.frames import long_minutes, running_minutes
 from lantian.engine.quality.thresholds import Thresholds, load_thresholds
@@ -54,6 +54,7 @@ def detector_events(
     keys: Sequence[str] = ("pm", "so2", "nox"),
     detectors: Sequence[str] = DETECTORS,
     thresholds: Thresholds | None = None,
+    materialize: Callable[[ir.Table], ir.Table] | None = None,
 ) -> dict[str, ir.Table]:
     """Return one event table per requested detector for ``month`` (``YYYY-MM``, CST).
 
@@ -75,15 +76,29 @@ def detector_events(
         (mn, start_ts, end_ts); without ``params`` ``calibration_change`` is skipped.
     keys
         Pollutant keys to screen (glossary keys).
-
+    month
+        ``YYYY-MM`` judged (CST).
+    detectors
+        Names of the detectors to run (:data:`DETECTORS` by default).
+    thresholds
+        Threshold table (default: the packaged ``qc_thresholds.csv``).
+    materialize
+        Optional hook the caller gives to keep the shared frames (the running minutes and
+        the hours) instead of recomputing them in every detector, e.g. ``lambda t:
+        t.cache()``; without it everything stays one lazy expression per detector.
     """
     th = thresholds or load_thresholds()
     start, end = month_bounds(month)
     keys = list(keys)
     want = set(detectors)
+    keep = materialize or (lambda x: x)
+    wanted = {"mn", "ts", "running"}
+    for k in (*keys, "o2", "flow", "temp"):
+        wanted |= {column_of(k), f"{k}_flag", f"{k}_zs"}
     m = running_minutes(minute, th)
+    m = keep(m.select(*[c for c in m.columns if c in wanted]))
     out: dict[str, ir.Table] = {}
-    hours = process.running_hours(valid_hours(minute, keys), th)
+    hours = keep(process.running_hours(valid_hours(m, keys), th))
     hl = statistics.hour_long(hours, keys, limits)
     if "constant" in want:
         out["constant"] = values.constant(long_minutes(m, [*keys, "o2", "flow"]), th)
@@ -104,7 +119,7 @@ def detector_events(
     if "false_stop" in want:
         out["false_stop"] = process.false_stop(m, th)
     if "missing" in want:
-        out["missing"] = records.missing(minute, start, end, th)
+        out["missing"] = records.missing(m, start, end, th)
     if "dilution" in want:
         out["dilution"] = process.dilution(hours, points, th)
     if "pinned_under_limit" in want:

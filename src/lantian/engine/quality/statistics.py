@@ -62,9 +62,10 @@ def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
 
     For each hour: median ``m`` and IQR ``q`` over ``spike.window_h`` running hours each side.
     The hour is high when ``value > m + k·max(q, abs_floor)`` and ``value > (1 + min_rel)·m``.
-    Runs of at most ``spike.max_hours`` high hours are spikes; longer runs are episodes, not
-    spikes. Severity: ``low`` when the hours just before or after are already raised (a ramp,
-    as in a real process excursion), else ``medium`` (``high`` at five times the median).
+    Runs of at most ``spike.max_hours`` high hours whose neighbouring hours are ordinary
+    (below median + 2 IQR) are spikes; longer runs, or runs reached by a ramp, are process
+    episodes (such as a real exceedance), not spikes. Severity ``medium``, ``high`` from
+    ``spike.high_ratio`` times the median.
     """
     n = int(th.get("spike", "window_h"))
     w = ibis.window(group_by=_KEYS, order_by="idx", preceding=n, following=n)
@@ -84,10 +85,10 @@ def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
         first=r.ts.min(), last=r.ts.max(), hours=r.count(), peak=r.value.max(),
         median=r.m.max(), iqr=r.q.max(), before=r.before.argmin(r.idx),
         after=r.after.argmax(r.idx), calm=r.calm.max())
-    g = g.filter(g.hours <= int(th.get("spike", "max_hours")))
     abrupt = (g.before.fill_null(0) <= g.calm) & (g.after.fill_null(0) <= g.calm)
+    g = g.filter((g.hours <= int(th.get("spike", "max_hours"))) & abrupt)
     high = th.get("spike", "high_ratio")
-    sev = ibis.cases((~abrupt, "low"), (g.peak >= high * g.median, "high"), else_="medium")
+    sev = ibis.ifelse(g.peak >= high * g.median, "high", "medium")
     return event_table(g, "spike", pollutant=g.pollutant, start=g.first,
                        end=g.last + ibis.interval(minutes=59), severity=sev,
                        evid=evidence(hours=g.hours, peak=g.peak, rolling_median=g.median,
