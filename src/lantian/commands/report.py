@@ -1,0 +1,90 @@
+"""``lantian report``: monthly ULE reports (HTML + PDF), bulletins and Excel ledgers.
+
+Files go to ``--out DIR`` (created if missing). With ``--format json`` one JSON line per file
+written is printed on stdout; a rich progress bar and the summary go to stderr. Times are
+China Standard Time (中国标准时间).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lantian.commands._common import DbOption, OutputFormat, echo_err, emit_json, fail
+
+__all__ = ["register", "report_app"]
+
+report_app = typer.Typer(help="Reports and ledgers (报告与台账). Times are China Standard Time.",
+                         no_args_is_help=True)
+
+MonthOpt = Annotated[str, typer.Option("--month", help="Month YYYY-MM (CST)")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output directory (created if missing)")]
+BureauOpt = Annotated[str | None, typer.Option(
+    "--bureau", help="Issuing bureau for the heading (default $LANTIAN_BUREAU or 生态环境局)")]
+FmtOpt = Annotated[OutputFormat, typer.Option("--format", help="json (JSON Lines) or table")]
+
+
+def _bureau(value: str | None) -> str | None:
+    return value or os.environ.get("LANTIAN_BUREAU") or None
+
+
+def _bar():
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[label]}"), console=Console(stderr=True),
+                    transient=True)
+
+
+@report_app.command("monthly")
+def monthly(
+    db: DbOption,
+    month: MonthOpt,
+    out: OutOpt,
+    enterprise: Annotated[str | None, typer.Option(
+        "--enterprise", help="Enterprise id or exact name (default: every enterprise)")] = None,
+    bureau: BureauOpt = None,
+    no_pdf: Annotated[bool, typer.Option("--no-pdf", help="HTML only")] = False,
+    format: FmtOpt = OutputFormat.table,
+) -> None:
+    """Monthly ULE assessment report per enterprise: HTML and PDF into --out."""
+    from lantian.errors import LantianError
+    from lantian.reports.monthly import resolve_enterprise, write_monthly
+    from lantian.store.db import connect
+
+    try:
+        con = connect(db)
+        try:
+            if enterprise is not None:
+                ids = [resolve_enterprise(con, enterprise)]
+            else:
+                ids = [r[0] for r in con.execute("SELECT id FROM enterprise ORDER BY id")
+                       .fetchall()]
+            if not ids:
+                fail("no enterprises in the database")
+            with _bar() as bar:
+                task = bar.add_task(f"report {month}", total=len(ids), label="")
+                rows = write_monthly(
+                    con, month, ids, out, bureau=_bureau(bureau), pdf=not no_pdf,
+                    progress=lambda done, total, label: bar.update(task, completed=done,
+                                                                   label=label))
+        finally:
+            con.close()
+    except LantianError as exc:
+        fail(exc)
+    for r in rows:
+        if format is OutputFormat.json:
+            emit_json(r)
+        else:
+            verdict = {True: "达标 pass", False: "不达标 fail", None: "—"}[r["ule_pass"]]
+            typer.echo(f"{r['enterprise']}  {verdict}  {r['pdf'] or r['html']}")
+    echo_err(f"wrote {len(rows)} monthly report(s) for {month} into {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``report`` group to the root app."""
+    app.add_typer(report_app, name="report")
