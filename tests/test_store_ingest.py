@@ -267,3 +267,50 @@ def test_protocol_last_seen_is_recorded_for_registered_points(con):
     store.ingest([inc(p), inc(minute(mn="UNREGISTERED"))])
     assert get_point(con, "MN1").protocol == "2005"
     assert con.execute("SELECT count(*) FROM monitoring_point").fetchone()[0] == 1
+
+
+def test_committed_batch_survives_kill_9(db_path):
+    """What ingest() returned is durable: the process is SIGKILLed right after, no checkpoint."""
+    import signal
+    import subprocess
+    import sys
+
+    code = """
+import sys, datetime as dt
+from dataclasses import dataclass, field
+from lantian.store.db import connect
+from lantian.store.ingest import Incoming, PacketStore
+
+@dataclass(frozen=True)
+class P:
+    mn: str; cn: str; data_time: str; values: dict
+    st: str = "31"; qn: str = None; version: str = "2017"
+
+con = connect(sys.argv[1])
+store = PacketStore(con, checkpoint_interval_s=1e9)
+t0 = dt.datetime(2024, 5, 1, 10)
+items = [Incoming(b"##%d" % i, "peer", None, packet=P("K", "2051",
+         (t0 + dt.timedelta(minutes=i)).strftime("%Y%m%d%H%M%S"), {"a21026": {"Avg": float(i)}}))
+         for i in range(100)]
+vs = store.ingest(items)
+print(sum(v.stored for v in vs), flush=True)
+sys.stdin.read()  # wait to be killed
+"""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(db_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "100"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    con = connect(db_path)
+    assert con.execute("SELECT count(*), sum(so2_mg_m3) FROM flue_minute").fetchone() == (
+        100,
+        float(sum(range(100))),
+    )
+    assert con.execute("SELECT count(*) FROM packet_journal").fetchone()[0] == 100
+    con.close()
