@@ -341,3 +341,11 @@ def test_quality_summary_counts_and_lowest_trust(client, admin, world):
     assert body["by_detector"] == {"constant": 3} and body["events"] == 3
     assert [(r["mn"], r["trust"]) for r in body["trust"]] == [
         (world.mn["zz"], 61.0), (world.mn["yq"], 80.0)]
+
+
+def test_https_request_gets_secure_cookie_and_hsts(world):
+    with TestClient(create_app(world.path), base_url="https://testserver") as c:
+        r = c.post("/login", data={"name": "admin", "password": PASSWORD},
+                   follow_redirects=False)
+    assert "secure" in r.headers["set-cookie"].lower()
+    assert r.headers["strict-transport-security"].startswith("max-age=")

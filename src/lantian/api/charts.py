@@ -87,10 +87,14 @@ def _point_series(rows: list[dict[str, Any]], limits: dict[str, float],
 
 
 def outlet_chart(db: Database, p: Principal, outlet_id: int, kind: str, start: dt.datetime,
-                 end: dt.datetime, max_rows: int) -> dict[str, Any]:
-    """Chart data of every monitoring point of ``outlet_id`` in scope, ``start <= ts < end``."""
+                 end: dt.datetime, max_rows: int,
+                 outlet: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Chart data of every monitoring point of ``outlet_id`` in scope, ``start <= ts < end``.
+
+    ``outlet`` is the outlet row when the caller has already read it in scope.
+    """
     mns = [r["mn"] for r in q.points(db, p, outlet_id).rows]
-    limits = q.limits_for_outlet(db, p, outlet_id, start)
+    limits = q.limits_for_outlet(db, p, outlet_id, start, outlet)
     step = dt.timedelta(hours=1) if kind == "hour" else dt.timedelta(minutes=1)
     table = q.SERIES_TABLES[kind]
     rows = q.series(db, p, kind, mns, start, end, max_rows * max(len(mns), 1), 0,

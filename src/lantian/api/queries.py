@@ -275,8 +275,8 @@ def event_counts(db: Database, p: Principal, month: str) -> dict[str, int]:
     return {str(r["detector"]): int(r["n"]) for r in rows}
 
 
-def limits_for_outlet(db: Database, p: Principal, outlet_id: int,
-                      when: dt.datetime) -> dict[str, float]:
+def limits_for_outlet(db: Database, p: Principal, outlet_id: int, when: dt.datetime,
+                      outlet: dict[str, Any] | None = None) -> dict[str, float]:
     """Return the hourly limits in force at ``when`` per pollutant, e.g. ``{"so2": 35.0}``.
 
     Units: mg/m3, dry standard state, at the reference O2 of the catalogue row.
@@ -284,13 +284,16 @@ def limits_for_outlet(db: Database, p: Principal, outlet_id: int,
     The limit catalogue (:func:`lantian.catalog.limits.applicable_limits`, by the outlet's
     source type and provincial layer) merged with the outlet's own permit limits in force
     (table ``permit_limit`` of the ledgers: enterprise, outlet name, pollutant, valid
-    from/to), which override the catalogue.
+    from/to), which override the catalogue. ``outlet``: the outlet row when the caller has
+    already read it in scope (saves a query).
     """
-    out_rows = _run(db, p, "SELECT source_type, jurisdiction FROM outlet "
-                    "WHERE id = ? AND id IN (SELECT id FROM vis_out)", [outlet_id]).rows
-    if not out_rows:
-        return {}
-    o = out_rows[0]
+    if outlet is None:
+        out_rows = _run(db, p, "SELECT source_type, jurisdiction FROM outlet "
+                        "WHERE id = ? AND id IN (SELECT id FROM vis_out)", [outlet_id]).rows
+        if not out_rows:
+            return {}
+        outlet = out_rows[0]
+    o = outlet
     found = applicable_limits(o["source_type"], when.date(), o["jurisdiction"])
     limits = {k: r.limit_mg_m3 for k, r in found.items()}
     cols = db.columns("permit_limit")

@@ -76,13 +76,14 @@ def chart(outlet_id: Id, db: Db, user: User,
     exceedances and quality events; O2 and flow. Default window: the last 7 days (hour) or
     the last day (minute) up to now (CST).
     """
-    if q.outlet_detail(db, user, outlet_id) is None:
+    outlet = q.outlet_detail(db, user, outlet_id)
+    if outlet is None:
         raise Problem(404, f"outlet {outlet_id} not found")
     end = end or cst_now()
     start = start or end - (dt.timedelta(days=7) if kind == "hour" else dt.timedelta(days=1))
     start, end = _window(kind, start, end)
     max_rows = int(MAX_SPAN[kind].total_seconds() // (3600 if kind == "hour" else 60))
-    return outlet_chart(db, user, outlet_id, kind, start, end, max_rows)
+    return outlet_chart(db, user, outlet_id, kind, start, end, max_rows, outlet)
 
 
 @router.get("/overview", summary="Enterprises with this month's ULE verdict, trust, alerts")

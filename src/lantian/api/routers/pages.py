@@ -178,7 +178,7 @@ def outlet_page(request: Request, db: Db, user: OptionalUser, outlet_id: Id,
     start = (start or end - span).replace(tzinfo=None)
     if end <= start or end - start > dt.timedelta(days=31 if kind == "hour" else 2):
         start = end - span
-    data = outlet_chart(db, user, outlet_id, kind, start, end, 31 * 24 * 60)
+    data = outlet_chart(db, user, outlet_id, kind, start, end, 31 * 24 * 60, out)
     lang = _lang(request)
     return _render(request, "outlet.html", user, out=out, kind=kind, data=data,
                    chart_json=json.dumps({**data, "lang": lang}, ensure_ascii=False)
