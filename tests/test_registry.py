@@ -163,3 +163,18 @@ def test_cli_bad_mn_exits_nonzero_with_one_line(tmp_path):
     assert r.exit_code != 0
     assert r.stdout == ""
     assert r.stderr.strip().startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_list_csv_and_table(tmp_path):
+    db = tmp_path / "x.duckdb"
+    con = connect(db)
+    add_point(con, mn="MN1", password="p", outlet="DA001", parameters=["so2", "nox"])
+    con.close()
+    r = runner.invoke(app, ["registry", "list", "--db", str(db), "--format", "csv"])
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "mn,outlet,enterprise,source_type,protocol,parameters,flow_unit,active",
+        "MN1,DA001,,,,nox so2,m3/s,True",
+    ]
+    r = runner.invoke(app, ["registry", "list", "--db", str(db)])
+    assert r.exit_code == 0 and "MN1" in r.stdout and "DA001" in r.stdout
