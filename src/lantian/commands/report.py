@@ -85,6 +85,36 @@ def monthly(
     echo_err(f"wrote {len(rows)} monthly report(s) for {month} into {out}")
 
 
+@report_app.command("ledgers")
+def ledgers(db: DbOption, month: MonthOpt, out: OutOpt, format: FmtOpt = OutputFormat.table,
+            ) -> None:
+    """Excel ledgers of one month (register, verdicts, exceedances, quality, transport)."""
+    from lantian.errors import LantianError
+    from lantian.reports.excel import ledger_rows, write_ledgers
+    from lantian.store.db import connect
+
+    try:
+        con = connect(db)
+        try:
+            with _bar() as bar:
+                task = bar.add_task(f"ledgers {month}", total=2, label="assess")
+                sheets = ledger_rows(con, month)
+                bar.update(task, completed=1, label="write")
+                path = write_ledgers(sheets, out / f"ledgers_{month}.xlsx",
+                                     subtitle=f"{month}（中国标准时间）")
+                bar.update(task, completed=2, label="")
+        finally:
+            con.close()
+    except LantianError as exc:
+        fail(exc)
+    rec = {"month": month, "xlsx": str(path), **{f"{k}_rows": len(v) for k, v in sheets.items()}}
+    if format is OutputFormat.json:
+        emit_json(rec)
+    else:
+        typer.echo(str(path))
+    echo_err(f"wrote {path} ({', '.join(f'{k} {len(v)}' for k, v in sheets.items())} rows)")
+
+
 def register(app: typer.Typer) -> None:
     """Attach the ``report`` group to the root app."""
     app.add_typer(report_app, name="report")

@@ -45,6 +45,7 @@ from lantian.reports.charts import daily_bars_svg, hours_bars_svg
 __all__ = [
     "DEFAULT_BUREAU",
     "gather_monthly",
+    "hour_counts",
     "ibis_backend",
     "render_html",
     "render_pdf",
@@ -128,15 +129,9 @@ def _point_figures(ib: Any, month: str, mn: str) -> dict[str, Any]:
     v = verdicts
     prod = v.production.fill_null(False)
     any_exceed = ibis.literal(False)
-    any_invalid = ibis.literal(False)
     for k in limited:
         any_exceed = any_exceed | v[f"{k}_exceed"].fill_null(False)
-        any_invalid = any_invalid | v[f"{k}_invalid"].fill_null(False)
-    counts = v.aggregate(
-        exceedance_hours=(prod & any_exceed).cast("int64").sum(),
-        invalid_hours=(prod & any_invalid).cast("int64").sum(),
-        stop_hours=(~prod).cast("int64").sum(),
-    ).execute().to_dict("records")[0]
+    counts = hour_counts(v, limited).execute().to_dict("records")[0]
     exc_cols: dict[str, Any] = {"ts": v.ts}
     for k in limited:
         # the value judged: O2-converted where the limit has a reference O2, else measured
@@ -160,11 +155,28 @@ def _point_figures(ib: Any, month: str, mn: str) -> dict[str, Any]:
     verdicts.release()
     return {**rec, "exceedance_by_pollutant": rec["exceedance_hours"],
             "invalid_by_pollutant": rec["invalid_hours"],
-            **{k: int(val or 0) for k, val in counts.items()},
+            **{k: int(val or 0) for k, val in counts.items() if k != "mn"},
             "substituted_hours": int(counts["invalid_hours"] or 0),
             "limited": limited, "exceedances": exceedances,
             "daily": [{"day": d["day"], "production": int(d["production"]),
                        "compliant": int(d["compliant"])} for d in daily]}
+
+
+def hour_counts(verdicts: ibis.Table, keys: list[str]) -> ibis.Table:
+    """Per ``mn``: ``exceedance_hours``, ``invalid_hours`` (production hours where *any* of
+    ``keys`` exceeded / had no valid value) and ``stop_hours`` (non-production) [h]."""
+    v = verdicts
+    prod = v.production.fill_null(False)
+    any_exceed = ibis.literal(False)
+    any_invalid = ibis.literal(False)
+    for k in keys:
+        any_exceed = any_exceed | v[f"{k}_exceed"].fill_null(False)
+        any_invalid = any_invalid | v[f"{k}_invalid"].fill_null(False)
+    return v.group_by("mn").aggregate(
+        exceedance_hours=(prod & any_exceed).cast("int64").sum(),
+        invalid_hours=(prod & any_invalid).cast("int64").sum(),
+        stop_hours=(~prod).cast("int64").sum(),
+    )
 
 
 def _transport(ib: Any, con: duckdb.DuckDBPyConnection, month: str,
