@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from lantian.cli import app
 from lantian.reports.excel import LAYOUTS
-from test_report_world import MONTH, MN, NAME, build
+from test_report_world import MN, MONTH, NAME, build
 
 GOLDEN = Path(__file__).parent / "data" / "reports" / "ledgers_golden.json"
 runner = CliRunner()

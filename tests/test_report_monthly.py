@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from lantian.catalog.limits import applicable_limits
 from lantian.cli import app
 from lantian.reports.charts import hours_bars_svg
-from test_report_world import MONTH, MN, NAME, NAME2, build
+from test_report_world import MN, MONTH, NAME, NAME2, build
 
 runner = CliRunner()
 
@@ -80,7 +80,7 @@ def generated(tmp_path_factory):
 
 
 def test_cli_contract(generated):
-    db, out, res = generated
+    _, out, res = generated
     lines = [json.loads(x) for x in res.stdout.splitlines()]
     assert len(lines) == 1
     rec = lines[0]
@@ -93,7 +93,7 @@ def test_cli_contract(generated):
 
 
 def test_pdf_text_has_name_and_hand_figures(generated):
-    db, out, res = generated
+    db, _, res = generated
     pdf = json.loads(res.stdout.splitlines()[0])["pdf"]
     text = subprocess.run(["pdftotext", "-raw", pdf, "-"], capture_output=True, check=True,
                           text=True).stdout
@@ -124,7 +124,7 @@ def test_pdf_text_has_name_and_hand_figures(generated):
 
 
 def test_html_next_to_pdf(generated):
-    _, out, res = generated
+    _, _, res = generated
     html = Path(json.loads(res.stdout.splitlines()[0])["html"]).read_text(encoding="utf-8")
     assert "<svg" in html and NAME in html
 

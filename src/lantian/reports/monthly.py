@@ -164,7 +164,8 @@ def _point_figures(ib: Any, month: str, mn: str) -> dict[str, Any]:
 
 def hour_counts(verdicts: ibis.Table, keys: list[str]) -> ibis.Table:
     """Per ``mn``: ``exceedance_hours``, ``invalid_hours`` (production hours where *any* of
-    ``keys`` exceeded / had no valid value) and ``stop_hours`` (non-production) [h]."""
+    ``keys`` exceeded / had no valid value) and ``stop_hours`` (non-production) [h].
+    """
     v = verdicts
     prod = v.production.fill_null(False)
     any_exceed = ibis.literal(False)
