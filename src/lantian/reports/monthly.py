@@ -163,8 +163,10 @@ def _point_figures(ib: Any, month: str, mn: str) -> dict[str, Any]:
 
 
 def hour_counts(verdicts: ibis.Table, keys: list[str]) -> ibis.Table:
-    """Per ``mn``: ``exceedance_hours``, ``invalid_hours`` (production hours where *any* of
-    ``keys`` exceeded / had no valid value) and ``stop_hours`` (non-production) [h].
+    """Count hours per ``mn`` [h].
+
+    ``exceedance_hours`` / ``invalid_hours``: production hours where *any* of ``keys``
+    exceeded / had no valid value; ``stop_hours``: non-production hours.
     """
     v = verdicts
     prod = v.production.fill_null(False)
