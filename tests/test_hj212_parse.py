@@ -223,3 +223,16 @@ def test_error_offset_after_chinese_text_counts_bytes(encoding):
     with pytest.raises(PacketDecodeError) as err:
         parse_packet(f, encoding=encoding)
     assert f[err.value.offset:].startswith(b"a21026-Rtd=x1")
+
+
+@pytest.mark.parametrize(("segment", "field", "at"), [
+    ("ST=31;CN=2011;PW=123456;CP=&&&&", "MN", "CP=&&"),
+    ("ST=31;CN=2011;PW=123456;MN=A;Flag=6;PNUM=2;PNO=3;CP=&&&&", "PNO", "PNO=3"),
+    ("ST=31;CN=2011;PW=123456;MN=A;Flag=6;PNO=1;CP=&&&&", "PNUM", "PNO=1"),
+])
+def test_header_errors_have_offsets(segment, field, at):
+    f = frame(segment)
+    with pytest.raises(PacketDecodeError) as err:
+        parse_packet(f)
+    issue = next(i for i in err.value.issues if i.field == field)
+    assert f[issue.offset:].startswith(at.encode())

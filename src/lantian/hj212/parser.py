@@ -278,13 +278,23 @@ def _check_header(key: str, v: str, at: int, acc: _Acc) -> None:  # noqa: C901
         soft.append(FieldIssue(at, key, f"RF {v[:20]!r} is not a number"))
 
 
+def _header_at(acc: _Acc, key: str) -> int | None:
+    """Byte offset of header field ``key=`` (error path only)."""
+    t = acc.text
+    i = t.find(key + "=")
+    while i > 0 and t[i - 1] != ";":
+        i = t.find(key + "=", i + 1)
+    return acc.off(i) if i >= 0 else None
+
+
 def _check_split(fields: dict[str, str], acc: _Acc) -> None:
     pnum, pno, flag = fields.get("PNUM"), fields.get("PNO"), fields.get("Flag")
     if (pnum is None) != (pno is None):
-        acc.soft.append(FieldIssue(None, "PNUM" if pnum is None else "PNO",
+        acc.soft.append(FieldIssue(_header_at(acc, "PNO" if pnum is None else "PNUM"),
+                                   "PNUM" if pnum is None else "PNO",
                                    "PNUM and PNO must come together"))
     elif pnum and pno and pnum.isdigit() and pno.isdigit() and int(pno) > int(pnum):
-        acc.soft.append(FieldIssue(None, "PNO", f"PNO {pno} > PNUM {pnum}"))
+        acc.soft.append(FieldIssue(_header_at(acc, "PNO"), "PNO", f"PNO {pno} > PNUM {pnum}"))
     d_bit = flag is not None and flag.isdigit() and flag.isascii() and int(flag) & 2 == 2
     if d_bit and pnum is None:
         acc.warnings.append("Flag D bit set but no PNUM/PNO")
@@ -297,7 +307,7 @@ def _fields(raw: bytes, text: str, acc: _Acc, strict: bool, variant: str | None,
     pairs, fields, idx = _header(text, acc)
     for need in ("ST", "CN", "MN", "PW"):
         if need not in fields:
-            acc.soft.append(FieldIssue(None, need, "required header field missing"))
+            acc.soft.append(FieldIssue(acc.off(idx), need, "required header field missing"))
     _check_split(fields, acc)
     flag = fields.get("Flag")
     version = version_of_flag(flag) if flag is None or flag.isdigit() else None
