@@ -154,3 +154,13 @@ def test_both_bulk_decoders_agree_on_garbage_mixed_with_frames(lines, strict):
     ref = plain(lines, strict)
     assert_same(decode_lines(lines, strict=strict), ref)
     assert_batch_same(lines, strict)
+
+
+def test_empty_and_all_garbage_inputs():
+    from lantian.hj212.columnar import decode_batch
+
+    assert decode_lines([]) == []
+    assert len(decode_batch([])) == 0
+    b = decode_batch([b"junk"] * 5000)  # more than one chunk
+    assert len(b) == 5000 and not b.ok.any() and len(b.item_packet) == 0
+    assert b.error[4999] == "byte 0 field 'header': frame does not start with '##'"
