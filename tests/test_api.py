@@ -349,3 +349,23 @@ def test_https_request_gets_secure_cookie_and_hsts(world):
                    follow_redirects=False)
     assert "secure" in r.headers["set-cookie"].lower()
     assert r.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_ledger_rows_in_scope(world):
+    with TestClient(create_app(world.path)) as c:
+        if not c.app.state.db.columns("retrofit_plan"):
+            pytest.skip("retrofit_plan ledger (ledgers migration) not present")
+        h = login(c, "reg_changsha")
+        assert "retrofit_plan" in c.get("/api/ledgers", headers=h).json()["items"]
+        rows = c.get("/api/ledgers/retrofit_plan", headers=h).json()["items"]
+        assert [r["enterprise_id"] for r in rows] == [world.ent["cs"]]
+        assert c.get("/api/ledgers/app_user", headers=h).status_code == 404
+        x = c.get("/api/ledgers/retrofit_plan?format=xlsx", headers=h)
+        assert x.headers["content-type"].startswith("application/vnd.openxmlformats")
+
+
+def test_contractor_view_download(client, admin):
+    r = client.get(f"/api/quality/contractors?month={MONTH}&format=csv", headers=admin)
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows == [{"maintainer": "maint_yq", "points": "1", "mean_trust": "80.0",
+                     "events": "1"}]

@@ -70,6 +70,11 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
                 [row[c] for c in cols])
 
 
+def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = ?",
+                            [table]).fetchone())
+
+
 def hour_value(i: int, key: str) -> float:
     """so2 [mg/m3] of hour i: 20 + i % 7, with an exceedance (50) at hour 10 of each point."""
     if key == "so2":
@@ -127,6 +132,11 @@ def _build(path: Path) -> World:
             "severity": "medium", "evidence": json.dumps({"value": 21.0, "minutes": 240})})
         con.execute("INSERT INTO rejected_traffic (received_at, peer, mn, reason) VALUES "
                     "(?, '10.0.0.9:5000', ?, 'wrong_password')", [T0, mn])
+        if _has(con, "retrofit_plan"):
+            _insert(con, "retrofit_plan", {"programme": "ule", "enterprise_id": eid,
+                                           "line": f"{name}一号线", "district_code": district,
+                                           "planned_done": dt.date(2026, 12, 31),
+                                           "created_by": "test"})
     con.execute("INSERT INTO rejected_traffic (received_at, peer, mn, reason) VALUES "
                 "(?, '10.0.0.8:5000', 'UNKNOWN_MN_1', 'unknown_mn')", [T0])
     for name, role, scope in (

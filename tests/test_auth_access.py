@@ -46,7 +46,7 @@ def markers(key: str, world) -> list[str]:
 
 
 ENTITY_PARAMS = {"enterprise_id", "outlet_id", "mn"}
-OTHER_PARAMS = {"name": "limits"}  # catalogue table: not scoped data
+OTHER_PARAMS = {"name": "limits", "table": "retrofit_plan"}  # not themselves scoped data
 
 
 def fill(path: str, key: str | None, world) -> str:

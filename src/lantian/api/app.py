@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from lantian.api.deps import Database
 from lantian.api.problems import install_handlers
-from lantian.api.routers import admin, auth, catalog, data, pages, public, registry
+from lantian.api.routers import admin, auth, catalog, data, ledgers, pages, public, registry
 
 __all__ = ["create_app", "iter_routes"]
 
@@ -81,7 +81,7 @@ def create_app(db_path: Path | str, *, con: duckdb.DuckDBPyConnection | None = N
     app.state.secure_cookies = secure_cookies
     app.state.online_minutes = online_minutes
     install_handlers(app)
-    for r in (auth, public, registry, data, catalog, admin, pages):
+    for r in (auth, public, registry, data, catalog, ledgers, admin, pages):
         app.include_router(r.router)
     static = resources.files("lantian.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

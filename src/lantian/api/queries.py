@@ -21,8 +21,8 @@ __all__ = [
     "Rows",
     "contractor_view",
     "enterprise_detail",
-    "event_counts",
     "enterprises",
+    "event_counts",
     "limits_for_outlet",
     "live_points",
     "month_bounds",
@@ -264,7 +264,7 @@ def trust_scores(db: Database, p: Principal, month: str | None = None,
 
 
 def event_counts(db: Database, p: Principal, month: str) -> dict[str, int]:
-    """Number of quality events of ``month`` in scope per detector."""
+    """Count the quality events of ``month`` in scope per detector."""
     cols = db.columns("quality_event")
     owner = _owner_filter(cols)
     if owner is None or "detector" not in cols:

@@ -134,6 +134,14 @@ def quality_summary(db: Db, user: User, month: Month = None,
             "trust": ranking}
 
 
+@router.get("/quality/contractors", summary="O&M contractor view: points, mean trust, events")
+def contractors(db: Db, user: User, month: Month = None,
+                fmt: Fmt = TableFormat.json) -> Response:
+    """Per maintainer account: points in the caller's scope, mean trust, events of the month."""
+    m = this_month(month)
+    return respond(q.contractor_view(db, user, m), fmt, f"contractors_{m}", db, user)
+
+
 @router.get("/live/points", summary="Loggers online/offline with their last packet")
 def live_points(request: Request, db: Db, user: User, fmt: Fmt = TableFormat.json) -> Response:
     """Online = an accepted packet within the server's ``online_minutes`` (CST)."""
