@@ -24,6 +24,7 @@ import numpy.typing as npt
 from lantian.catalog.codes import data_format
 from lantian.errors import PacketError
 from lantian.hj212.bulk import crc16_many
+from lantian.hj212.cp import NAME_RE, SUFFIX_RE
 from lantian.hj212.packet import STRING_SUFFIXES, VERSION_BITS, Packet
 from lantian.hj212.parser import DIGIT_SUFFIXES, STD_SEGMENT, TIME_PARAMS, parse_packet
 
@@ -32,8 +33,6 @@ __all__ = ["CHUNK", "DecodedBatch", "decode_batch"]
 CHUNK = 4096
 """Lines decoded together in one numpy pass (larger inputs are cut into chunks)."""
 
-_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
-_SUFFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _HEADER_KEYS = ("qn", "st", "cn", "pw", "mn", "flag", "pnum", "pno", "rf", "data_time",
                 "version")
 
@@ -156,8 +155,8 @@ class _Names:
         code, dash, suffix = name.partition("-")
         fmt = None
         if not dash:
-            kind = 4 if name in TIME_PARAMS else (0 if _NAME.match(name) else 3)
-        elif _NAME.match(code) is None or _SUFFIX.match(suffix) is None:
+            kind = 4 if name in TIME_PARAMS else (0 if NAME_RE.match(name) else 3)
+        elif NAME_RE.match(code) is None or SUFFIX_RE.match(suffix) is None:
             kind = 3
         elif suffix in STRING_SUFFIXES:
             kind = 1

@@ -17,13 +17,21 @@ import re
 from lantian.errors import FieldIssue
 
 __all__ = [
+    "NAME_RE",
     "NUMBER_RE",
+    "SUFFIX_RE",
     "format_cp",
     "split_cp",
 ]
 
 NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")
 """A number as HJ 212 writes it (type ``Nn.m``): optional sign, digits, optional point."""
+
+NAME_RE = re.compile(r"[A-Za-z0-9_]+\Z")
+"""A factor code or a CP field name (``a21026``, ``DataTime``, ``SB1``, ``pms_rules``)."""
+
+SUFFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+"""A field suffix after ``-`` (``Rtd``, ``ZsAvg``, extensions such as ``Pa_ave``)."""
 
 Groups = tuple[tuple[tuple[str, str], ...], ...]
 

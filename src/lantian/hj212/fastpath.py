@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from lantian.catalog.codes import data_format
-from lantian.hj212.cp import NUMBER_RE
+from lantian.hj212.cp import NAME_RE, NUMBER_RE, SUFFIX_RE
 from lantian.hj212.packet import STRING_SUFFIXES, Packet, version_of_flag
 from lantian.hj212.times import is_data_time
 
@@ -33,8 +33,6 @@ _CANON = re.compile(
     r"(?:PNUM=(?P<PNUM>[0-9]{1,4});PNO=(?P<PNO>[0-9]{1,4});)?"
     r"CP=&&(?P<cp>[^&/]*)&&(?P<crc>[0-9A-Fa-f]{4})\Z"
 )
-_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
-_SUFFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _HEADER = ("QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO")
 
 # name -> (code, suffix, is_string, fmt) for names that pass the grammar; None otherwise
@@ -44,7 +42,7 @@ _names: dict[str, _NameInfo] = {}
 
 def _name_info(name: str) -> _NameInfo:
     code, dash, suffix = name.partition("-")
-    if not dash or _NAME.match(code) is None or _SUFFIX.match(suffix) is None:
+    if not dash or NAME_RE.match(code) is None or SUFFIX_RE.match(suffix) is None:
         return None
     fmt = data_format(code) if suffix in DIGIT_SUFFIXES else None
     return code, suffix, suffix in STRING_SUFFIXES, fmt
@@ -101,7 +99,7 @@ def decode_canonical(line: bytes, crc: int) -> Packet | None:  # noqa: C901
                 except KeyError:
                     info = names[name] = _name_info(name)
                 if info is None:
-                    if "-" in name or name in params or _NAME.match(name) is None:
+                    if "-" in name or name in params or NAME_RE.match(name) is None:
                         return None
                     if name in TIME_PARAMS and not is_data_time(value):
                         return None

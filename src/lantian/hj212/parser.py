@@ -21,7 +21,7 @@ import re
 
 from lantian.catalog.codes import data_format
 from lantian.errors import ConfigurationError, FieldIssue, PacketError
-from lantian.hj212.cp import NUMBER_RE, split_cp
+from lantian.hj212.cp import NAME_RE, NUMBER_RE, SUFFIX_RE, split_cp
 from lantian.hj212.crc import crc16_hj212, crc_matches
 from lantian.hj212.fastpath import (
     DIGIT_SUFFIXES,
@@ -49,8 +49,6 @@ MAX_SEGMENT = 9999
 HEADER_KEYS = ("QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO", "RF")
 _KEY_BY_FOLD = {k.casefold(): k for k in HEADER_KEYS}
 _HEX4 = re.compile(rb"[0-9A-Fa-f]{4}\Z")
-_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
-_SUFFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _ST = re.compile(r"[0-9A-Za-z]+\Z")
 _MN17 = re.compile(r"[0-9A-F]{24}\Z")
 
@@ -350,7 +348,7 @@ def _items(groups: tuple[tuple[tuple[str, str], ...], ...],
         for name, value in group:
             code, dash, suffix = name.partition("-")
             if not dash:
-                if _NAME.match(name) is None:
+                if NAME_RE.match(name) is None:
                     soft.append(FieldIssue(_at(acc, name, base), name[:40],
                                           "CP field name is not letters, digits or '_'"))
                 if name in params:
@@ -361,7 +359,7 @@ def _items(groups: tuple[tuple[tuple[str, str], ...], ...],
                                           f"{value[:20]!r} is not YYYYMMDDhhmmss"))
                 params[name] = value
                 continue
-            if _NAME.match(code) is None or _SUFFIX.match(suffix) is None:
+            if NAME_RE.match(code) is None or SUFFIX_RE.match(suffix) is None:
                 soft.append(FieldIssue(_at(acc, name, base), name[:40],
                                       "CP field is not code-Suffix"))
             fv: float | str = value
