@@ -32,10 +32,10 @@ def _lantian() -> list[str]:
     return [sys.executable, "-c", "from lantian.cli import main; main()"]
 
 
-def _start(db: Path, port: int, log: Path) -> subprocess.Popen:
+def _start(db: Path, port: int, log: Path, http_port: int = 0) -> subprocess.Popen:
     proc = subprocess.Popen(
         [*_lantian(), "serve", "--db", str(db), "--gateway-port", str(port),
-         "--http-port", "0"],
+         "--http-port", str(http_port)],
         stdout=subprocess.PIPE, stderr=log.open("ab"), env={**os.environ},
     )
     deadline = time.monotonic() + 30
@@ -94,14 +94,26 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_packet(tmp_path):
     await task
     assert len(acked) > 300
 
-    # restart on the same file (WAL replay), then a clean SIGTERM
-    proc = _start(db, port, log)
+    # restart on the same file (WAL replay), now with the HTTP API in the same process
+    http_port = _free_port()
+    proc = _start(db, port, log, http_port)
     c = await Client().connect(port)
     qn, raw = minute_packet(mns[0], 10_000)
     await c.send(raw)
     assert await c.wait_for("9014", qn=qn, timeout=5) is not None
     acked.add((mns[0], qn))
     await c.close()
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        for _ in range(100):
+            try:
+                r = await http.get(f"http://127.0.0.1:{http_port}/openapi.json")
+                break
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    assert r.status_code == 200 and "Lantian" in r.json()["info"]["title"]
+    # then a clean SIGTERM stops both
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0, log.read_text()
     assert proc.stdout is not None and proc.stdout.read() == b""  # stdout stays clean
