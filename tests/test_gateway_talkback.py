@@ -188,3 +188,29 @@ async def test_2025_heartbeat_with_a_bit_is_answered_and_counts_as_seen(db_path)
         await gw.stop()
     con = duckdb.connect(str(db_path), read_only=True)
     assert con.execute("SELECT count(*) FROM packet_journal").fetchone()[0] == 0
+
+
+async def test_many_loggers_dropping_at_once_get_one_open_alert_each(db_path):
+    mns = [mn_of(i) for i in range(60)]
+    register(db_path, mns)
+    gw, port = await start_gateway(db_path)
+    gw.settings = gw.settings.with_(
+        talkback=TalkbackSettings(rtd_interval_s=0.05, offline_factor=4))
+    try:
+        for mn in mns:
+            c = await Client().connect(port)
+            qn, raw = minute_packet(mn, 0)
+            await c.send(raw)
+            assert await c.wait_for("9014", qn=qn) is not None
+            await c.close()
+        for _ in range(100):
+            if gw.status.counts["offline_alerts"] >= len(mns):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # more sweeps: no second alert while one is open
+    finally:
+        await gw.stop()
+    con = duckdb.connect(str(db_path), read_only=True)
+    rows = con.execute("SELECT mn, count(*) FROM gateway_alert WHERE kind = 'offline'"
+                       " AND cleared_at IS NULL GROUP BY mn").fetchall()
+    assert sorted(rows) == [(mn, 1) for mn in mns]

@@ -177,6 +177,8 @@ class Gateway:
         self._last_refresh = 0.0
         self._registry_fp: tuple[int, int] | None = None
         self._side_tasks: set[asyncio.Task[None]] = set()
+        self._went_offline: list[tuple[str, str]] = []  # (MN, detail), written by the sweeper
+        self._back_online: list[str] = []
         self._commands: list[dict[str, Any]] = []
         self._rejected: list[tuple[str, bytes, str, str | None]] = []
         self._stopping = False
@@ -391,8 +393,8 @@ class Gateway:
         state = self.loggers.get(mn)
         if state is None:
             state = self.loggers[mn] = LoggerState(mn)
-        if state.offline and self._store is not None:
-            self._db.submit(self._store.clear_alert, mn, "offline", now)
+        if state.offline:
+            self._back_online.append(mn)
         try:
             ts = gwcodec.data_time_to_datetime(pkt.data_time) if pkt.data_time else None
         except (ValueError, gwcodec.PacketError):
@@ -435,11 +437,15 @@ class Gateway:
         self._commands.append(row)  # written with the next commit or sweep, never one by one
 
     async def _flush_side(self) -> None:
-        if (self._commands or self._rejected) and self._store is not None:
+        pending = self._commands or self._rejected or self._went_offline or self._back_online
+        if pending and self._store is not None:
             commands, rejected = self._commands, self._rejected
+            went, back = self._went_offline, self._back_online
             self._commands, self._rejected = [], []
+            self._went_offline, self._back_online = [], []
             try:
-                await self._run_db(self._store.flush_side, commands, rejected)
+                await self._run_db(self._store.flush_side, commands, rejected, went, back,
+                                   gwcodec.now_cst())
             except Exception as exc:  # side logs never stop the gateway
                 log.error("could not write %d commands / %d rejected rows: %s",
                           len(commands), len(rejected), exc)
@@ -461,9 +467,7 @@ class Gateway:
                     silent = (now - st.last_seen).total_seconds() if st.last_seen else 0
                     log.warning("MN %s offline: silent for %.0f s", st.mn, silent)
                     self.status.counts["offline_alerts"] += 1
-                    if self._store is not None:
-                        self._db.submit(self._store.raise_alert, st.mn, "offline",
-                                        f"silent {silent:.0f} s", now)
+                    self._went_offline.append((st.mn, f"silent {silent:.0f} s"))
             await self._check_disk(now)
             await self._flush_side()
             if mono - self._last_refresh > s.registry_refresh_s:

@@ -135,6 +135,37 @@ class GatewayStore:
             [at, mn, kind],
         )
 
+    def set_offline(self, went: Sequence[tuple[str, str]], back: Sequence[str],
+                    at: dt.datetime) -> None:
+        """Open ``offline`` alerts for ``went`` (MN, detail) and close them for ``back``.
+
+        One statement each, so that thousands of loggers dropping at once (a network outage)
+        do not hold up the commits behind them.
+        """
+        if went:
+            frame = pa.table({
+                "raised_at": pa.array([at] * len(went), pa.timestamp("us")),
+                "mn": pa.array([m for m, _ in went], pa.string()),
+                "kind": pa.array(["offline"] * len(went), pa.string()),
+                "detail": pa.array([d for _, d in went], pa.string()),
+            })
+            self.con.register("_lantian_gw_alerts", frame)
+            try:
+                self.con.execute(
+                    "INSERT INTO gateway_alert (raised_at, mn, kind, detail)"
+                    " SELECT raised_at, mn, kind, detail FROM _lantian_gw_alerts n"
+                    " WHERE NOT EXISTS (SELECT 1 FROM gateway_alert a WHERE a.mn = n.mn"
+                    " AND a.kind = 'offline' AND a.cleared_at IS NULL)"
+                )
+            finally:
+                self.con.unregister("_lantian_gw_alerts")
+        if back:
+            self.con.execute(
+                "UPDATE gateway_alert SET cleared_at = ? WHERE kind = 'offline'"
+                " AND cleared_at IS NULL AND mn IN (SELECT unnest(?))",
+                [at, list(back)],
+            )
+
     def log_commands(self, rows: Sequence[dict[str, Any]]) -> None:
         """Record requests the platform sent to loggers (one statement for all)."""
         if not rows:
@@ -161,8 +192,11 @@ class GatewayStore:
             self.con.unregister("_lantian_gw_rows")
 
     def flush_side(self, commands: Sequence[dict[str, Any]],
-                   rejected: Sequence[tuple[str, bytes, str, str | None]]) -> None:
-        """Write the buffered talk-back log and rejected traffic."""
+                   rejected: Sequence[tuple[str, bytes, str, str | None]],
+                   went: Sequence[tuple[str, str]] = (), back: Sequence[str] = (),
+                   at: dt.datetime | None = None) -> None:
+        """Write the buffered talk-back log, rejected traffic and offline changes."""
+        self.set_offline(went, back, at or cst_now())
         self.log_commands(commands)
         if rejected:
             self.record_rejected(rejected)
