@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from lantian.api.deps import Database
 from lantian.api.problems import install_handlers
 from lantian.api.routers import admin, auth, catalog, data, ledgers, pages, public, registry
+from lantian.api.routers import reports as reports_router
 
 __all__ = ["create_app", "iter_routes"]
 
@@ -83,6 +84,7 @@ def create_app(db_path: Path | str, *, con: duckdb.DuckDBPyConnection | None = N
     install_handlers(app)
     for r in (auth, public, registry, data, catalog, ledgers, admin, pages):
         app.include_router(r.router)
+    app.include_router(reports_router.router)  # reports, jobs, air-quality pages
     static = resources.files("lantian.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

@@ -37,7 +37,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from lantian.catalog.limits import POLLUTANTS
 from lantian.engine.assess import assess_hours, monthly_record, monthly_results
 from lantian.engine.backends import _REGISTRY_SQL, month_bounds
-from lantian.errors import NotFoundError
+from lantian.errors import LantianError, NotFoundError
 from lantian.ledger.retrofit import plan_status
 from lantian.ledger.transport import clean_transport_month
 from lantian.reports.charts import daily_bars_svg, hours_bars_svg
@@ -200,10 +200,15 @@ def _transport(ib: Any, con: duckdb.DuckDBPyConnection, month: str,
 
 
 def _retrofit(con: duckdb.DuckDBPyConnection, enterprise_id: int,
-              on: dt.date) -> list[dict[str, Any]]:
+              on: dt.date) -> tuple[list[dict[str, Any]], str | None]:
+    """Milestones of the enterprise's plans on ``on``, or why they cannot be shown."""
     if not _table_exists(con, "retrofit_plan"):
-        return []
-    return [r for r in plan_status(con, on) if r["enterprise_id"] == enterprise_id]
+        return [], None
+    try:
+        rows = plan_status(con, on)
+    except LantianError as exc:  # e.g. a plan of a programme missing from the catalogue
+        return [], str(exc)
+    return [r for r in rows if r["enterprise_id"] == enterprise_id], None
 
 
 def gather_monthly(con: duckdb.DuckDBPyConnection, month: str, enterprise_id: int, *,
@@ -227,7 +232,8 @@ def gather_monthly(con: duckdb.DuckDBPyConnection, month: str, enterprise_id: in
         ``bureau``, ``month``, ``enterprise`` (row), ``outlets`` (one entry per monitoring
         point: outlet name, ``mn`` and the hour figures of the module docstring),
         ``totals``, ``exceedances``, ``quality_events``, ``trust``, ``transport``,
-        ``retrofit``, ``generated_at`` (CST).
+        ``retrofit`` (milestones), ``retrofit_error`` (why they are missing, or None),
+        ``generated_at`` (CST).
 
     Raises
     ------
@@ -264,6 +270,7 @@ def gather_monthly(con: duckdb.DuckDBPyConnection, month: str, enterprise_id: in
     trust = _rows(con, f"SELECT mn, trust, events FROM trust_score WHERE month = ? "
                        f"AND mn IN ({marks}) ORDER BY mn", [month, *mns])
     last_day = (end - dt.timedelta(days=1)).date()
+    retrofit, retrofit_error = _retrofit(con, enterprise_id, last_day)
     return {
         "bureau": bureau or DEFAULT_BUREAU,
         "month": month,
@@ -276,7 +283,8 @@ def gather_monthly(con: duckdb.DuckDBPyConnection, month: str, enterprise_id: in
         "quality_events": events,
         "trust": trust,
         "transport": _transport(ib, con, month, enterprise_id),
-        "retrofit": _retrofit(con, enterprise_id, last_day),
+        "retrofit": retrofit,
+        "retrofit_error": retrofit_error,
         "generated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=8),
     }
 

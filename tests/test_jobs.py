@@ -1,0 +1,109 @@
+"""Background jobs: monthly report generation through the API and pages, progress in the
+``job`` table, scope checks, failures recorded with their reason."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lantian.api import jobs as jobs_mod
+from lantian.api.app import create_app
+from lantian.api.deps import Database
+from lantian.api.jobs import JobRunner
+from test_api_world import ENTERPRISES, MONTH, PASSWORD, build_world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return build_world(tmp_path_factory.mktemp("jobs") / "w.duckdb")
+
+
+def client(world, name: str) -> TestClient:
+    c = TestClient(create_app(world.path))
+    r = c.post("/login", data={"name": name, "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 303
+    return c
+
+
+def wait(c: TestClient, job_id: int, limit: float = 180) -> dict:
+    deadline = time.monotonic() + limit
+    while True:
+        j = c.get(f"/api/jobs/{job_id}").json()
+        if j["state"] in ("done", "failed") or time.monotonic() > deadline:
+            return j
+        time.sleep(0.3)
+
+
+def test_monthly_report_job_end_to_end(world):
+    with client(world, "ent_cs") as c:
+        r = c.post("/api/jobs", json={"kind": "monthly_report", "month": MONTH,
+                                      "enterprise_id": world.ent["cs"]})
+        assert r.status_code == 202
+        job_id = r.json()["id"]
+        j = wait(c, job_id)
+        assert j["state"] == "done", j
+        assert (j["done"], j["total"], j["percent"]) == (1, 1, 100.0)
+        assert j["created_by"] == "ent_cs" and j["started_at"] <= j["finished_at"]
+        pdf_url = next(u for u in j["downloads"] if u.endswith(".pdf"))
+        pdf = c.get(pdf_url)
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        assert pdf.content[:5] == b"%PDF-"
+        html = c.get(next(u for u in j["downloads"] if u.endswith(".html")))
+        assert ENTERPRISES["cs"][0] in html.text
+        # the progress page of the job
+        page = c.get(f"/jobs/{job_id}")
+        assert page.status_code == 200 and 'id="job-progress"' in page.text
+        # another user with the enterprise in scope still does not see someone else's job
+    with client(world, "reg_changsha") as other:
+        assert other.get(f"/api/jobs/{job_id}").status_code == 404
+        assert other.get(pdf_url).status_code == 404
+    with client(world, "admin") as admin:
+        assert admin.get(f"/api/jobs/{job_id}").json()["state"] == "done"
+
+
+def test_scope_and_validation(world):
+    with client(world, "ent_cs") as c:
+        out_of_scope = c.post("/api/jobs", json={"kind": "monthly_report", "month": MONTH,
+                                                 "enterprise_id": world.ent["zz"]})
+        assert out_of_scope.status_code == 404
+        assert c.post("/api/jobs", json={"kind": "ledgers", "month": MONTH}).status_code == 403
+        assert c.post("/api/jobs", json={"kind": "rm -rf", "month": MONTH}).status_code == 422
+        assert c.post("/api/jobs", json={"kind": "assess", "month": "2026-13"}).status_code == 422
+        assert c.get("/api/jobs/999999").status_code == 404
+    anon = TestClient(create_app(world.path))
+    assert anon.post("/api/jobs", json={"kind": "assess", "month": MONTH}).status_code == 401
+    assert anon.get("/reports", follow_redirects=False).status_code == 303
+
+
+def test_report_form_redirects_to_job_page(world):
+    with client(world, "admin") as c:
+        form = c.get(f"/reports?enterprise={world.ent['zz']}")
+        assert form.status_code == 200 and ENTERPRISES["zz"][0] in form.text
+        r = c.post("/reports/jobs", data={"kind": "assess", "month": MONTH},
+                   follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/jobs/")
+        j = wait(c, int(r.headers["location"].rsplit("/", 1)[1]))
+        assert j["state"] == "done"
+        assert {p["mn"] for p in j["result"]["points"]} == {
+            world.mn[k] for k in ("cs", "zz", "yq")}
+
+
+def test_failure_is_recorded(world, monkeypatch):
+    def boom(con, params, out, progress):
+        progress(1, 3, "step one")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setitem(jobs_mod.KINDS, "assess", boom)
+    db = Database(world.path)
+    runner = JobRunner(db.cursor, db.path)
+    try:
+        job_id = runner.submit("assess", {"month": MONTH}, "admin")
+        runner.shutdown()
+        with db.cursor() as cur:
+            job = jobs_mod.get_job(cur, job_id)
+    finally:
+        db.close()
+    assert job["state"] == "failed" and job["message"] == "RuntimeError: disk full"
+    assert (job["done"], job["total"]) == (1, 3)
