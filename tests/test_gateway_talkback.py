@@ -214,3 +214,17 @@ async def test_many_loggers_dropping_at_once_get_one_open_alert_each(db_path):
     rows = con.execute("SELECT mn, count(*) FROM gateway_alert WHERE kind = 'offline'"
                        " AND cleared_at IS NULL GROUP BY mn").fetchall()
     assert sorted(rows) == [(mn, 1) for mn in mns]
+
+
+def test_gateway_modules_export_what_they_declare():
+    import importlib
+
+    for name in ("gateway", "gwcodec", "gwsettings", "gwstore", "talkback", "forward",
+                 "simulator", "loadgen"):
+        mod = importlib.import_module(f"lantian.hj212.{name}")
+        assert mod.__all__, name
+        for attr in mod.__all__:
+            assert hasattr(mod, attr), (name, attr)
+    from lantian.hj212.gateway import Gateway
+
+    assert {"start", "stop", "connection", "refresh_registry"} <= set(dir(Gateway))
