@@ -126,8 +126,9 @@ def lake_mode(args) -> int:
     con.raw_sql("SET TimeZone = 'Asia/Shanghai'")
     root = args.lake / "flue_minute" / f"month={args.month}"
     files = [str(root / f"mn={mn}" / "part-0.parquet") for mn in pts["mn"]]
-    con.con.execute("CREATE VIEW flue_minute AS SELECT * FROM read_parquet($files, "
-                    "hive_partitioning = false)".replace("$files", repr(files)))
+    con.con.execute("CREATE VIEW flue_minute AS SELECT * EXCLUDE (month) FROM read_parquet("
+                    + repr(files) + ", hive_partitioning = true, "
+                    "hive_types = {'month': VARCHAR, 'mn': VARCHAR})")
     con.create_table("monitoring_point", pd.DataFrame({
         "mn": pts["mn"].astype(str), "outlet_id": 0, "source_type": pts["source_type"],
         "parameters": [["pm", "so2", "nox"]] * len(pts), "flow_unit": "m3/s"}))

@@ -86,6 +86,7 @@ def detector_events(
         Optional hook the caller gives to keep the shared frames (the running minutes and
         the hours) instead of recomputing them in every detector, e.g. ``lambda t:
         t.cache()``; without it everything stays one lazy expression per detector.
+
     """
     th = thresholds or load_thresholds()
     start, end = month_bounds(month)

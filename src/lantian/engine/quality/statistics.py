@@ -63,9 +63,11 @@ def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
     For each hour: median ``m`` and IQR ``q`` over ``spike.window_h`` running hours each side.
     The hour is high when ``value > m + k·max(q, abs_floor)`` and ``value > (1 + min_rel)·m``.
     Runs of at most ``spike.max_hours`` high hours whose neighbouring hours are ordinary
-    (below median + 2 IQR) are spikes; longer runs, or runs reached by a ramp, are process
-    episodes (such as a real exceedance), not spikes. Severity ``medium``, ``high`` from
-    ``spike.high_ratio`` times the median.
+    (below median + max(2 IQR, ``spike.shoulder_frac`` of the jump)) are spikes; longer
+    runs, or runs reached by a ramp, are process episodes (a real exceedance), not spikes.
+    Severity ``medium``, ``high`` from ``spike.high_ratio`` times the median; ``low`` when
+    another pollutant of the point is at ``spike.common_ratio`` times its own rolling median
+    in the same hour (the process moved, not one analyser).
     """
     n = int(th.get("spike", "window_h"))
     w = ibis.window(group_by=_KEYS, order_by="idx", preceding=n, following=n)
@@ -80,20 +82,31 @@ def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
     # shoulders: the running hours just before and after are ordinary (m + 2 IQR), so the
     # rise is abrupt (a glitch or a jump), not a ramp of a real process excursion
     t = t.mutate(calm=t.m + 2 * spread)
-    r = _runs_idx(t.filter(hit))
+    # common mode: another pollutant of the point clearly raised in the same hour
+    rel = t.select(_omn="mn", _ots="ts", _opol="pollutant",
+                   _orel=t.value / ibis.ifelse(t.m == 0, ibis.null("float64"), t.m))
+    hits = t.filter(hit)
+    j = hits.left_join(rel, [hits.mn == rel._omn, hits.ts == rel._ots,
+                             hits.pollutant != rel._opol])
+    hits = j.group_by([*hits.columns]).aggregate(other_rel=j._orel.max())
+    r = _runs_idx(hits)
     g = r.group_by([*_KEYS, "run"]).aggregate(
         first=r.ts.min(), last=r.ts.max(), hours=r.count(), peak=r.value.max(),
         median=r.m.max(), iqr=r.q.max(), before=r.before.argmin(r.idx),
-        after=r.after.argmax(r.idx), calm=r.calm.max())
-    abrupt = (g.before.fill_null(0) <= g.calm) & (g.after.fill_null(0) <= g.calm)
+        after=r.after.argmax(r.idx), calm=r.calm.max(), other_rel=r.other_rel.max())
+    # shoulders below median + max(2 IQR, shoulder_frac of the jump): an abrupt rise
+    frac = th.get("spike", "shoulder_frac")
+    calm = ibis.greatest(g.calm, g.median + frac * (g.peak - g.median))
+    abrupt = (g.before.fill_null(0) <= calm) & (g.after.fill_null(0) <= calm)
     g = g.filter((g.hours <= int(th.get("spike", "max_hours"))) & abrupt)
+    common = (g.other_rel >= th.get("spike", "common_ratio")).fill_null(False)
     high = th.get("spike", "high_ratio")
-    sev = ibis.ifelse(g.peak >= high * g.median, "high", "medium")
+    sev = ibis.cases((common, "low"), (g.peak >= high * g.median, "high"), else_="medium")
     return event_table(g, "spike", pollutant=g.pollutant, start=g.first,
                        end=g.last + ibis.interval(minutes=59), severity=sev,
                        evid=evidence(hours=g.hours, peak=g.peak, rolling_median=g.median,
                                      rolling_iqr=g.iqr, hour_before=g.before,
-                                     hour_after=g.after))
+                                     hour_after=g.after, other_pollutant_ratio=g.other_rel))
 
 
 def _runs_idx(t: ir.Table) -> ir.Table:
@@ -105,13 +118,29 @@ def _runs_idx(t: ir.Table) -> ir.Table:
     return t.mutate(run=t._new.sum().over(wc)).drop("_prev", "_new")
 
 
+def _common_mode(g: ir.Table) -> ir.Value:
+    """Whether another pollutant of the same point has an event overlapping this one.
+
+    A step or spike in one analyser channel is an instrument matter; the same move in
+    several pollutants at once is the process itself (a real excursion), worth a look only.
+    """
+    o = g.view().select(_omn="mn", _opol="pollutant", _of="first", _ol="last")
+    pairs = g.inner_join(o, [g.mn == o._omn, g.pollutant != o._opol, g.first <= o._ol,
+                             o._of <= g.last])
+    pairs = pairs.select(_kmn="mn", _kpol="pollutant", _kfirst="first").distinct()
+    j = g.left_join(pairs, [g.mn == pairs._kmn, g.pollutant == pairs._kpol,
+                            g.first == pairs._kfirst])
+    return j.mutate(common=j._kmn.notnull()).drop("_kmn", "_kpol", "_kfirst")
+
+
 def level_shift(hl: ir.Table, th: Thresholds) -> ir.Table:
     """Sustained departures of the rolling daily median from the month's level.
 
     ``r`` = median over ``level_shift.window_h`` running hours centred on the hour; ``M`` and
     ``Q`` = median and IQR of the month's running hours. The hour is shifted when
     ``|r − M| > max(k·Q, min_rel·M)``; runs of at least ``level_shift.min_hours`` shifted
-    hours are events (``medium``; ``high`` when the level halves or doubles).
+    hours are events (``medium``; ``high`` when the level halves or doubles; ``low`` when
+    other pollutants of the point shift at the same time: a process change, not an analyser).
     """
     half = int(th.get("level_shift", "window_h")) // 2
     w = ibis.window(group_by=_KEYS, order_by="idx", preceding=half, following=half - 1)
@@ -127,10 +156,11 @@ def level_shift(hl: ir.Table, th: Thresholds) -> ir.Table:
     g = r.group_by([*_KEYS, "run"]).aggregate(
         first=r.ts.min(), last=r.ts.max(), hours=r.count(), level=r.r.median(),
         month_median=r.M.max(), month_iqr=r.Q.max())
-    g = g.filter(g.hours >= int(th.get("level_shift", "min_hours")))
+    g = _common_mode(g.filter(g.hours >= int(th.get("level_shift", "min_hours"))))
     ratio = g.level / ibis.ifelse(g.month_median == 0, ibis.null("float64"), g.month_median)
     high = th.get("level_shift", "high_ratio")
-    sev = ibis.ifelse((ratio >= high) | (ratio <= 1 / high), "high", "medium").fill_null("medium")
+    sev = ibis.cases((g.common, "low"), ((ratio >= high) | (ratio <= 1 / high), "high"),
+                     else_="medium")
     return event_table(g, "level_shift", pollutant=g.pollutant, start=g.first,
                        end=g.last + ibis.interval(minutes=59), severity=sev,
                        evid=evidence(hours=g.hours, level=g.level, month_median=g.month_median,
