@@ -17,9 +17,8 @@ __all__ = ["rule", "stop_status_values"]
 
 
 def _read(name: str) -> list[dict[str, str]]:
-    res = resources.files("lantian.catalog").joinpath("data", name)
-    with res.open(encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
+    text = resources.files("lantian.catalog").joinpath("data", name).read_text("utf-8")
+    return list(csv.DictReader(text.splitlines()))
 
 
 @cache

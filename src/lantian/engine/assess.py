@@ -15,7 +15,7 @@ from typing import Any
 import ibis
 
 from lantian.catalog.limits import POLLUTANTS
-from lantian.engine.backends import minute_table, month_bounds, registry_table
+from lantian.engine.backends import minute_table, month_bounds, registry_table, table_names
 from lantian.engine.compliance import hourly_verdict, monthly_verdict, point_limits
 from lantian.engine.hours import column_of, complete_month, valid_hours
 from lantian.engine.production import production_hours
@@ -60,7 +60,10 @@ def assess_hours(con: Any, month: str, *, mn: str | None = None) -> ibis.Table:
         registry_table(con, "enterprise_mark"),
         registry_table(con, "status_item"),
     )
-    limits = point_limits(mp, outlet, registry_table(con, "permit_limit"), start.date())
+    cat = con.table("limit_catalogue") if "limit_catalogue" in table_names(con) else None
+    limits = point_limits(
+        mp, outlet, registry_table(con, "permit_limit"), start.date(), catalogue=cat
+    )
     return hourly_verdict(hours, limits, keys)
 
 

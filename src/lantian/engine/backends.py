@@ -245,6 +245,10 @@ def _connect_spark(
     df.createOrReplaceTempView("flue_minute")
     for name, frame in _registry_frames(db).items():
         con.create_view(name, _registry_memtable(name, frame), overwrite=True)
+    # registered as a view (not an inline memtable) so cached Spark tables can refer to it
+    from lantian.engine.compliance import catalogue_table
+
+    con.create_view("limit_catalogue", catalogue_table(), overwrite=True)
     return con
 
 

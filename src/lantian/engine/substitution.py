@@ -62,6 +62,8 @@ def substitute_loads(hours: ibis.Table, load_col: str) -> ibis.Table:
     hours
         ``mn``, ``ts`` [CST hour start], ``production`` (bool) and ``load_col`` [kg/h].
         Non-production hours are neither valid nor substituted.
+    load_col
+        Name of the hourly load column (e.g. ``so2_load_kg_h``).
 
     Returns
     -------
