@@ -26,8 +26,8 @@ Which limit applies to a point (:func:`applicable_limits`), per pollutant:
 from __future__ import annotations
 
 import csv
-import itertools
 import datetime as dt
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import cache
