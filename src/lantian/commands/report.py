@@ -85,6 +85,44 @@ def monthly(
     echo_err(f"wrote {len(rows)} monthly report(s) for {month} into {out}")
 
 
+@report_app.command("bulletin")
+def bulletin(
+    db: DbOption,
+    month: MonthOpt,
+    out: OutOpt,
+    district: Annotated[str | None, typer.Option(
+        "--district", help="District code prefix (43 = province, 4301 = city)")] = None,
+    bureau: BureauOpt = None,
+    no_pdf: Annotated[bool, typer.Option("--no-pdf", help="HTML only")] = False,
+    format: FmtOpt = OutputFormat.table,
+) -> None:
+    """Province/city monthly bulletin: ULE pass/fail, worst outlets, alarms, AQ ranking."""
+    from lantian.errors import LantianError
+    from lantian.reports.bulletin import write_bulletin
+    from lantian.store.db import connect
+
+    if district is not None and not district.isdigit():
+        fail(f"--district must be digits (an administrative code prefix), got {district!r}")
+    try:
+        con = connect(db)
+        try:
+            with _bar() as bar:
+                task = bar.add_task(f"bulletin {month}", total=1, label="assess")
+                rec = write_bulletin(con, month, out, district=district,
+                                     bureau=_bureau(bureau), pdf=not no_pdf)
+                bar.update(task, completed=1, label="")
+        finally:
+            con.close()
+    except LantianError as exc:
+        fail(exc)
+    if format is OutputFormat.json:
+        emit_json(rec)
+    else:
+        typer.echo(rec["pdf"] or rec["html"])
+    echo_err(f"bulletin {month}: {rec['passed']} pass, {rec['failed']} fail, "
+             f"{rec['unassessed']} not assessed")
+
+
 @report_app.command("ledgers")
 def ledgers(db: DbOption, month: MonthOpt, out: OutOpt, format: FmtOpt = OutputFormat.table,
             ) -> None:
