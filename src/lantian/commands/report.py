@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import Progress
 
 from lantian.commands._common import DbOption, OutputFormat, echo_err, emit_json, fail
 
@@ -31,9 +32,10 @@ def _bureau(value: str | None) -> str | None:
     return value or os.environ.get("LANTIAN_BUREAU") or None
 
 
-def _bar():
+def _bar() -> Progress:
+    """A transient rich progress bar on stderr (stdout stays clean for JSON Lines)."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[label]}"), console=Console(stderr=True),

@@ -63,7 +63,9 @@ def gather_bulletin(con: duckdb.DuckDBPyConnection, month: str, *, district: str
     for v in verdicts:
         if v["ule_pass"] is not None:
             by_ent.setdefault(v["enterprise_id"], []).append(v)
-    passed, failed, unassessed = [], [], []
+    passed: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    unassessed: list[dict[str, Any]] = []
     for e in ents:
         judged = by_ent.get(e["id"])
         if not judged:

@@ -44,7 +44,8 @@ def runner(request: Request) -> JobRunner:
     if getattr(app.state, "jobs", None) is None:
         db: Database = app.state.db
         app.state.jobs = JobRunner(db.cursor, db.path)
-    return app.state.jobs
+    jr: JobRunner = app.state.jobs
+    return jr
 
 
 def _need_user(user: Principal | None) -> Principal:
