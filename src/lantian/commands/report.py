@@ -33,7 +33,7 @@ def _bureau(value: str | None) -> str | None:
 
 
 def _bar() -> Progress:
-    """A transient rich progress bar on stderr (stdout stays clean for JSON Lines)."""
+    """Return a transient rich progress bar on stderr (stdout stays clean for JSON)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
