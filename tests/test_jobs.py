@@ -107,3 +107,29 @@ def test_failure_is_recorded(world, monkeypatch):
         db.close()
     assert job["state"] == "failed" and job["message"] == "RuntimeError: disk full"
     assert (job["done"], job["total"]) == (1, 3)
+
+
+def test_import_packets_job(world, tmp_path):
+    """20 minute packets uploaded and imported as a job; 2 garbage lines are rejected."""
+    from test_import_packets import flue_file
+
+    lines = flue_file(tmp_path / "p.txt", n=10)  # 10 packets of each of two loggers
+    body = b"".join(lines) + b"##garbage\r\n##0005QN=1\r\n"
+    with client(world, "admin") as c:
+        r = c.post("/api/jobs/import-packets", files={"file": ("p.txt", body)})
+        assert r.status_code == 202
+        j = wait(c, r.json()["id"])
+        assert j["state"] == "done", j["message"]
+        s = j["result"]["summary"]
+        assert (s["accepted"], s["rejected"]) == (20, 2)
+        assert (j["done"], j["total"]) == (22, 22)
+        # the same through the page form: redirected to the progress page with the summary
+        r = c.post("/reports/import", files={"file": ("p.txt", body)}, follow_redirects=False)
+        assert r.status_code == 303
+        j2 = wait(c, int(r.headers["location"].rsplit("/", 1)[1]))
+        assert j2["result"]["summary"]["duplicate"] == 20  # same packets again
+        page = c.get(r.headers["location"])
+        assert 'id="job-summary"' in page.text and "duplicate 20" in page.text
+    with client(world, "ent_cs") as c:
+        r = c.post("/api/jobs/import-packets", files={"file": ("p.txt", body)})
+        assert r.status_code == 403

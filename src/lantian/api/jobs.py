@@ -15,6 +15,10 @@ Kinds (``params`` keys):
 ``assess``
     ``month`` → monthly ULE verdict per point (:func:`lantian.engine.assess.assess_month`),
     the figures returned in ``result``.
+``import_packets``
+    ``file`` (uploaded into the job directory) → HJ 212 packets imported through the store
+    (:func:`lantian.store.bulk.import_packet_file`), progress in lines; the import summary
+    (accepted / duplicate / rejected) in ``result``.
 """
 
 from __future__ import annotations
@@ -75,8 +79,32 @@ def _assess(con: duckdb.DuckDBPyConnection, params: dict[str, Any], out: Path,
     return {"files": [], "points": [monthly_record(r) for r in rows]}
 
 
+def _import_packets(con: duckdb.DuckDBPyConnection, params: dict[str, Any], out: Path,
+                    progress: Progress) -> dict[str, Any]:
+    from lantian.hj212.bulk import decode_lines
+    from lantian.store.bulk import import_packet_file
+    from lantian.store.ingest import PacketStore
+
+    path = out / params["file"]
+    with path.open("rb") as fh:
+        total = sum(1 for line in fh if line.strip())
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(min(done, total), total, params["file"])
+
+    store = PacketStore(con)
+    summary = import_packet_file(store, path, decode=decode_lines, progress=advance)
+    store.checkpoint()
+    path.unlink()  # the packets are in the journal now
+    return {"files": [], "summary": summary.as_dict()}
+
+
 KINDS: dict[str, Callable[..., dict[str, Any]]] = {
     "monthly_report": _monthly, "ledgers": _ledgers, "assess": _assess,
+    "import_packets": _import_packets,
 }
 
 
@@ -114,8 +142,12 @@ class JobRunner:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-job")
         self._lock = threading.Lock()
 
-    def submit(self, kind: str, params: dict[str, Any], who: str) -> int:
-        """Queue a job; return its id. Raises :class:`ConfigurationError` on unknown kinds."""
+    def submit(self, kind: str, params: dict[str, Any], who: str,
+               files: dict[str, bytes] | None = None) -> int:
+        """Queue a job; return its id. Raises :class:`ConfigurationError` on unknown kinds.
+
+        ``files`` are written into the job's directory before it starts (uploads).
+        """
         if kind not in KINDS:
             raise ConfigurationError(f"unknown job kind {kind!r} (use one of {', '.join(KINDS)})")
         with self._cursor() as cur:
@@ -124,6 +156,11 @@ class JobRunner:
                 "VALUES (?, ?, 'queued', ?, ?) RETURNING id",
                 [kind, json.dumps(params, ensure_ascii=False), who, cst_now()],
             ).fetchall()[0][0])
+        if files:
+            d = job_dir(self._db_path, job_id)
+            d.mkdir(parents=True, exist_ok=True)
+            for name, data in files.items():
+                (d / Path(name).name).write_bytes(data)
         self._pool.submit(self._run, job_id, kind, params)
         return job_id
 

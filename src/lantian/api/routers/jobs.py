@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
@@ -23,7 +23,7 @@ from lantian.api.export import cell
 from lantian.api.jobs import JobRunner, get_job, job_dir
 from lantian.errors import NotFoundError
 
-__all__ = ["JobRequest", "router", "runner", "start_job", "visible_job"]
+__all__ = ["JobRequest", "router", "runner", "start_import", "start_job", "visible_job"]
 
 router = APIRouter(tags=["jobs"])
 JobId = Annotated[int, Path(ge=1, le=2**62)]
@@ -85,6 +85,31 @@ def create_job(request: Request, db: Db, user: OptionalUser, req: JobRequest) ->
     """Start a job; poll ``GET /api/jobs/{id}``."""
     job_id = start_job(request, db, _need_user(user), req)
     return {"id": job_id, "url": f"/api/jobs/{job_id}"}
+
+
+MAX_UPLOAD = 200 * 1024 * 1024
+"""Largest packet file accepted by upload [bytes]."""
+
+
+@router.post("/api/jobs/import-packets", status_code=202)
+async def create_import_job(request: Request, db: Db, user: OptionalUser,
+                            file: UploadFile) -> dict[str, Any]:
+    """Upload a file of HJ 212 packets (one per line) and import it as a job (admins)."""
+    job_id = await start_import(request, _need_user(user), file)
+    return {"id": job_id, "url": f"/api/jobs/{job_id}"}
+
+
+async def start_import(request: Request, who: Principal, file: UploadFile) -> int:
+    """Check the caller is an administrator, store the upload and queue the import job."""
+    if not who.is_admin:
+        raise HTTPException(403, "imports are for administrators")
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise HTTPException(413, f"file larger than {MAX_UPLOAD} bytes")
+    name = "packets.txt"
+    return runner(request).submit("import_packets", {"file": name,
+                                                     "upload": file.filename or name},
+                                  who.name, files={name: data})
 
 
 @router.get("/api/jobs/{job_id}")

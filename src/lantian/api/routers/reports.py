@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from lantian.api import queries as q
 from lantian.api.deps import Db, OptionalUser
 from lantian.api.params import Month, this_month
 from lantian.api.routers import aq_pages, jobs
-from lantian.api.routers.jobs import JobId, JobRequest, start_job, visible_job
+from lantian.api.routers.jobs import JobId, JobRequest, start_import, start_job, visible_job
 from lantian.api.routers.pages import _render, _to_login
 
 __all__ = ["router"]
@@ -59,6 +59,16 @@ def start_report_job(request: Request, db: Db, user: OptionalUser,
     except ValueError as exc:
         raise HTTPException(422, "bad month or kind") from exc
     job_id = start_job(request, db, user, req)
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+
+
+@router.post("/reports/import")
+async def start_import_job(request: Request, db: Db, user: OptionalUser,
+                           file: UploadFile) -> Response:
+    """Upload an HJ 212 packet file (admins); go to the import job's progress page."""
+    if user is None:
+        return _to_login(request)
+    job_id = await start_import(request, user, file)
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
