@@ -133,7 +133,7 @@ def _build(path: Path) -> World:
         con.execute("INSERT INTO rejected_traffic (received_at, peer, mn, reason) VALUES "
                     "(?, '10.0.0.9:5000', ?, 'wrong_password')", [T0, mn])
         if _has(con, "retrofit_plan"):
-            _insert(con, "retrofit_plan", {"programme": "ule", "enterprise_id": eid,
+            _insert(con, "retrofit_plan", {"programme": "cement_ule", "enterprise_id": eid,
                                            "line": f"{name}一号线", "district_code": district,
                                            "planned_done": dt.date(2026, 12, 31),
                                            "created_by": "test"})

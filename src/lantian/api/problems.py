@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lantian.errors import ConfigurationError, LantianError, NotFoundError
+from lantian.errors import ConfigurationError, LantianError, LedgerRuleError, NotFoundError
 
 __all__ = ["PROBLEM_JSON", "Problem", "install_handlers", "problem_response"]
 
@@ -73,6 +73,10 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConfigurationError)
     async def _bad(request: Request, exc: ConfigurationError) -> JSONResponse:
         return problem_response(400, str(exc))
+
+    @app.exception_handler(LedgerRuleError)
+    async def _rule(request: Request, exc: LedgerRuleError) -> JSONResponse:
+        return problem_response(409, str(exc))
 
     @app.exception_handler(LantianError)
     async def _lantian(request: Request, exc: LantianError) -> JSONResponse:

@@ -42,12 +42,12 @@ def _lang(request: Request) -> str:
     return lang if lang in LANGS else "zh"
 
 
-def _render(request: Request, name: str, user: Principal | None, status: int = 200,
+def _render(request: Request, name: str, user: Principal | None, *, http_status: int = 200,
             **ctx: Any) -> HTMLResponse:
     lang = _lang(request)
     html = _env.get_template(name).render(t=translator(lang), lang=lang, user=user,
                                           path=request.url.path, now=cst_now(), **ctx)
-    resp = HTMLResponse(html, status_code=status)
+    resp = HTMLResponse(html, status_code=http_status)
     if request.query_params.get("lang") in LANGS:
         resp.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
     return resp
@@ -59,7 +59,7 @@ def _to_login(request: Request) -> RedirectResponse:
 
 
 def _not_found(request: Request, user: Principal) -> HTMLResponse:
-    return _render(request, "error.html", user, status=404)
+    return _render(request, "error.html", user, http_status=404)
 
 
 @router.get("/")
@@ -83,7 +83,7 @@ def login_form(request: Request, db: Db, name: Annotated[str, Form(max_length=64
         principal = authenticate(cur, name, password)
         if principal is None:
             audit(db, name, "login.failed", "page", None)
-            return _render(request, "login.html", None, status=401, error=True,
+            return _render(request, "login.html", None, http_status=401, error=True,
                            next=next if next.startswith("/") else "/overview")
         token, _ = create_session(cur, principal, "cookie")
     audit(db, principal.name, "login", "page", None)
