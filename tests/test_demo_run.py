@@ -15,6 +15,7 @@ import pytest
 from lantian.demo.run import (
     demo_fleet,
     free_port,
+    main,
     start_serve,
     stop_serve,
     synthetic_aq,
@@ -96,23 +97,24 @@ def test_accounts_created_once_with_working_passwords(built) -> None:
     assert scopes["maintainer"] in mns
 
 
-def test_rerun_reuses_database_and_keeps_admin(built) -> None:
-    db, first = built
+def test_rerun_reuses_database_and_keeps_admin(built, capsys) -> None:
+    db, _ = built
     minutes = _count(db, "SELECT count(*) FROM flue_minute")
-    res = _run(db)
-    assert res.returncode == 0, res.stderr
-    assert "exists already" in res.stdout
-    assert "users add" in res.stdout  # says how to get a new administrator
-    assert "reusing" in res.stderr
+    rc = main(["--db", str(db), "--points", "6", "--days", "2", "--no-serve"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "exists already" in out
+    assert "users add" in out  # says how to get a new administrator
+    assert "reusing" in err
     assert _count(db, "SELECT count(*) FROM app_user") == 4
     assert _count(db, "SELECT count(*) FROM flue_minute") == minutes
     assert _count(db, "SELECT count(*) FROM audit_log WHERE action = 'demo.build'") == 1
 
 
-def test_bad_size_is_refused(tmp_path: Path) -> None:
-    res = _run(tmp_path / "x.duckdb", "--points", "0")
-    assert res.returncode != 0
-    assert "--points" in res.stderr
+def test_bad_size_is_refused(tmp_path: Path, capsys) -> None:
+    rc = main(["--db", str(tmp_path / "x.duckdb"), "--points", "0", "--no-serve"])
+    assert rc != 0
+    assert "--points" in capsys.readouterr().err
     assert not (tmp_path / "x.duckdb").exists()
 
 
@@ -132,7 +134,8 @@ def test_serve_accepts_live_packets_from_demo_fleet(built, tmp_path: Path) -> No
         wait_port("127.0.0.1", http, proc)
         assert httpx.get(f"http://127.0.0.1:{http}/", follow_redirects=True,
                          timeout=30).status_code == 200
-        stats = asyncio.run(run_fleet(fleet, "127.0.0.1", gw, rate=20, duration=4, seed=1))
+        stats = asyncio.run(run_fleet(fleet, "127.0.0.1", gw, rate=20, duration=4, seed=1,
+                                         timeout=2))
     finally:
         rc = stop_serve(proc)
     assert rc == 0

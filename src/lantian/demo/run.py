@@ -81,7 +81,7 @@ def yesterday_cst() -> dt.date:
 
 
 def has_demo(db: str | Path) -> bool:
-    """True when ``db`` exists and a demo province was built into it."""
+    """Tell whether ``db`` exists and a demo province was built into it."""
     if not Path(db).exists():
         return False
     con = connect(db)
@@ -121,8 +121,9 @@ def synthetic_aq(points: list[dict], first: dt.date, last: dt.date,
             cycle = 1 + 0.35 * np.cos(2 * np.pi * (hod - phase) / 24)
             sigma = np.sqrt(np.log(1 + (sd / mean) ** 2))
             vals = mean * cycle * rng.lognormal(-sigma**2 / 2, sigma, len(hours))
-            frames.append(pd.DataFrame({"station": st, "time": hours.strftime("%Y-%m-%dT%H:%M:%S"),
-                                        "pollutant": pol, "value": np.round(vals, 1 if pol != "co" else 2)}))
+            frames.append(pd.DataFrame({
+                "station": st, "time": hours.strftime("%Y-%m-%dT%H:%M:%S"), "pollutant": pol,
+                "value": np.round(vals, 2 if pol == "co" else 1)}))
     return stations, pd.concat(frames, ignore_index=True)
 
 
@@ -234,7 +235,7 @@ def ensure_accounts(db: str | Path) -> dict[str, str] | None:
 
 
 def demo_fleet(db: str | Path, limit: int | None = None) -> list:
-    """Simulator loggers for the registered demo points (their MN, password, source type)."""
+    """Return simulator loggers for the registered demo points (their MN, password, source type)."""
     from lantian.hj212.simulator import PROFILES, LoggerSpec
 
     con = connect(db, read_only=True)
@@ -251,7 +252,7 @@ def demo_fleet(db: str | Path, limit: int | None = None) -> list:
 
 
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
+    """Return a TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -273,7 +274,7 @@ def start_serve(db: str | Path, host: str, gateway_port: int, http_port: int) ->
     """Start ``lantian serve`` as a child process (its log goes to this stderr)."""
     cmd = [sys.executable, "-c", "from lantian.cli import main; main()", "serve", "--db", str(db),
            "--host", host, "--gateway-port", str(gateway_port), "--http-port", str(http_port)]
-    return subprocess.Popen(cmd)
+    return subprocess.Popen(cmd)  # noqa: S603 - our own interpreter and arguments
 
 
 def stop_serve(proc: subprocess.Popen, timeout: float = 30.0) -> int:
