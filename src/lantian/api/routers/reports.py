@@ -24,12 +24,12 @@ from lantian.api.routers.pages import _render, _to_login
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter()  # pages below are left out of the OpenAPI schema one by one
 router.include_router(jobs.router)
 router.include_router(aq_pages.router)
 
 
-@router.get("/reports")
+@router.get("/reports", include_in_schema=False)
 def reports_page(request: Request, db: Db, user: OptionalUser, month: Month = None,
                  enterprise: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> Response:
     """Form: monthly report of one enterprise (and, for admins, the month's Excel ledgers)."""
@@ -44,7 +44,7 @@ def reports_page(request: Request, db: Db, user: OptionalUser, month: Month = No
                    selected=enterprise, recent=recent)
 
 
-@router.post("/reports/jobs")
+@router.post("/reports/jobs", include_in_schema=False)
 def start_report_job(request: Request, db: Db, user: OptionalUser,
                      kind: Annotated[str, Form(max_length=20)],
                      month: Annotated[str, Form(max_length=7)],
@@ -62,7 +62,7 @@ def start_report_job(request: Request, db: Db, user: OptionalUser,
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
-@router.post("/reports/import")
+@router.post("/reports/import", include_in_schema=False)
 async def start_import_job(request: Request, db: Db, user: OptionalUser,
                            file: UploadFile) -> Response:
     """Upload an HJ 212 packet file (admins); go to the import job's progress page."""
@@ -72,7 +72,7 @@ async def start_import_job(request: Request, db: Db, user: OptionalUser,
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", include_in_schema=False)
 def job_page(request: Request, db: Db, user: OptionalUser, job_id: JobId) -> Response:
     """Progress bar polled from ``/api/jobs/{id}``; download links when done."""
     if user is None:
