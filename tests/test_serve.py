@@ -100,7 +100,7 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_packet(tmp_path):
     c = await Client().connect(port)
     qn, raw = minute_packet(mns[0], 10_000)
     await c.send(raw)
-    assert await c.wait_for("9014", qn=qn, timeout=5) is not None
+    assert await c.wait_for("9014", qn=qn, timeout=15) is not None
     acked.add((mns[0], qn))
     await c.close()
     import httpx

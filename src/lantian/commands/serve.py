@@ -55,6 +55,9 @@ async def run_server(db: Path, host: str, gateway_port: int, http_port: int | No
     from lantian.hj212.gateway import Gateway
 
     gw = Gateway(db, forward_to=forward_to)
+    await gw.open()
+    # build the HTTP app (imports, routers) before loggers can connect: it runs on this loop
+    api = _make_api(gw, host, http_port) if http_port else None
     port = await gw.start(host, gateway_port)
     echo_err(f"lantian gateway on {host}:{port} (HJ 212), database {db}")
     stop = asyncio.Event()
@@ -62,7 +65,6 @@ async def run_server(db: Path, host: str, gateway_port: int, http_port: int | No
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     api_task = None
-    api = _make_api(gw, host, http_port) if http_port else None
     if api is not None:
         api_task = asyncio.create_task(api.serve())
         echo_err(f"lantian HTTP API on http://{host}:{http_port}/")

@@ -187,13 +187,23 @@ class Gateway:
     async def _run_db(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
 
-    async def start(self, host: str = "127.0.0.1", port: int = 9212) -> int:
-        """Open the database, load the registry, listen; return the bound port."""
+    async def open(self) -> None:
+        """Open the database and load the registry and talk-back state (no listening yet).
+
+        ``lantian serve`` builds the HTTP app between :meth:`open` and :meth:`start`, so that
+        nothing slow runs on the event loop once loggers can connect.
+        """
+        if self._store is not None:
+            return
         raise_nofile_limit()
         self._store = await self._run_db(GatewayStore, self.db_path)
         await self.refresh_registry()
         for mn, (minute, hour) in (await self._run_db(self._store.last_period_times)).items():
             self.loggers[mn] = LoggerState(mn, last_minute=minute, last_hour=hour)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 9212) -> int:
+        """Open the database (unless :meth:`open` did), listen; return the bound port."""
+        await self.open()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _Conn(self), host, port, backlog=4096)
         self._tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._sweeper())]
