@@ -46,9 +46,17 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
             echo_err("warning: no analyser parameters (value_long) on this engine: "
                      "calibration_change skipped")
         # keep the shared running minutes and hours once instead of once per detector
-        parts = detector_events(**kw, detectors=detectors or DETECTORS,
-                                materialize=lambda t: t.cache())
+        cached: list = []
+
+        def keep(t):
+            c = t.cache()
+            cached.append(c)
+            return c
+
+        parts = detector_events(**kw, detectors=detectors or DETECTORS, materialize=keep)
         frames = [con.execute(expr) for expr in parts.values()]
+        for c in cached:  # drop the temporary tables while the connection is open
+            c.release()
         events = pd.concat([f for f in frames if len(f)] or [con.execute(empty_events())],
                            ignore_index=True)
         mns = con.execute(kw["minute"].select("mn").distinct())["mn"].tolist()
