@@ -53,7 +53,8 @@ def generate(path: Path, points: int) -> None:
     con.execute(
         "INSERT INTO outlet (id, enterprise_id, name, source_type, jurisdiction) "
         "SELECT i, 1 + (i - 1) // 2, '排放口' || i, "
-        "['cement_kiln','coke_oven_stack','sinter_head','coal_power_boiler'][1 + ((1 + (i - 1) // 2) % 4)], "
+        "['cement_kiln','coke_oven_stack','sinter_head','coal_power_boiler']"
+        "[1 + ((1 + (i - 1) // 2) % 4)], "
         "CASE WHEN (1 + (i - 1) // 2) % 4 < 2 THEN 'CN-43' END FROM range(1, ? + 1) t(i)",
         [points],
     )

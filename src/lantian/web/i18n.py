@@ -35,7 +35,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "compliance_ratio": ("小时达标率", "Compliant-hour ratio"),
     "trust": ("可信度评分", "Trust score"),
     "alerts": ("质量告警", "Quality alerts"),
-    "summary": ("本月已评估 {assessed} 家，达标 {passed} 家", "{assessed} assessed this month, {passed} passed"),
+    "summary": ("本月已评估 {assessed} 家，达标 {passed} 家",
+                "{assessed} assessed this month, {passed} passed"),
     "download": ("下载", "Download"),
     "time_note": ("时间均为中国标准时间（UTC+8）", "All times are China Standard Time (UTC+8)"),
     "verdicts_12": ("近12个月超低排放评估", "ULE verdicts, last 12 months"),
@@ -73,8 +74,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "maintainer": ("运维账号", "Maintainer account"),
     "mean_trust": ("平均可信度", "Mean trust"),
     "chart_note": ("阴影为无效或带标记时段；红点为超标；虚线为限值。",
-                   "Shaded: invalid or flagged periods; red dots: exceedances; dashed line: limit."),
-    "online_rule": ("{m} 分钟内收到有效数据包视为在线", "Online = an accepted packet within {m} minutes"),
+                   "Shaded: invalid or flagged periods; red dots: exceedances; "
+                   "dashed line: limit."),
+    "online_rule": ("{m} 分钟内收到有效数据包视为在线",
+                    "Online = an accepted packet within {m} minutes"),
 }
 
 
