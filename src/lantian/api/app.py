@@ -23,7 +23,18 @@ from fastapi.staticfiles import StaticFiles
 
 from lantian.api.deps import Database
 from lantian.api.problems import install_handlers
-from lantian.api.routers import admin, auth, catalog, data, ledgers, pages, public, registry
+from lantian.api.routers import (
+    admin,
+    auth,
+    catalog,
+    data,
+    ledgers,
+    marks,
+    pages,
+    public,
+    registry,
+)
+from lantian.api.routers import ledger_pages
 from lantian.api.routers import reports as reports_router
 
 __all__ = ["create_app", "iter_routes"]
@@ -82,9 +93,10 @@ def create_app(db_path: Path | str, *, con: duckdb.DuckDBPyConnection | None = N
     app.state.secure_cookies = secure_cookies
     app.state.online_minutes = online_minutes
     install_handlers(app)
-    for r in (auth, public, registry, data, catalog, ledgers, admin, pages):
+    for r in (auth, public, registry, data, catalog, ledgers, marks, admin, pages):
         app.include_router(r.router)
     app.include_router(reports_router.router)  # reports, jobs, air-quality pages
+    app.include_router(ledger_pages.router)  # ledger API routes and pages
     static = resources.files("lantian.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
