@@ -105,11 +105,14 @@ def enterprise_detail(db: Database, p: Principal, enterprise_id: int) -> dict[st
     return rows[0] if rows else None
 
 
+_OUTLETS = ("SELECT o.id, o.enterprise_id, e.name AS enterprise_name, o.name, o.source_type, "
+            "o.jurisdiction FROM outlet o LEFT JOIN enterprise e ON e.id = o.enterprise_id "
+            "WHERE o.id IN (SELECT id FROM vis_out)")
+
+
 def outlets(db: Database, p: Principal, enterprise_id: int | None = None) -> Rows:
     """Outlets in scope with their enterprise."""
-    sql = ("SELECT o.id, o.enterprise_id, e.name AS enterprise_name, o.name, o.source_type, "
-           "o.jurisdiction FROM outlet o LEFT JOIN enterprise e ON e.id = o.enterprise_id "
-           "WHERE o.id IN (SELECT id FROM vis_out)")
+    sql = _OUTLETS
     args: list[Any] = []
     if enterprise_id is not None:
         sql += " AND o.enterprise_id = ?"
@@ -119,10 +122,7 @@ def outlets(db: Database, p: Principal, enterprise_id: int | None = None) -> Row
 
 def outlet_detail(db: Database, p: Principal, outlet_id: int) -> dict[str, Any] | None:
     """One outlet in scope, or ``None``."""
-    sql = ("SELECT o.id, o.enterprise_id, e.name AS enterprise_name, o.name, o.source_type, "
-           "o.jurisdiction FROM outlet o LEFT JOIN enterprise e ON e.id = o.enterprise_id "
-           "WHERE o.id = ? AND o.id IN (SELECT id FROM vis_out)")
-    rows = _run(db, p, sql, [outlet_id]).rows
+    rows = _run(db, p, _OUTLETS + " AND o.id = ?", [outlet_id]).rows
     return rows[0] if rows else None
 
 
