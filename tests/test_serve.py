@@ -75,12 +75,24 @@ async def _stream(port: int, mns: list[str], acked: set, stop: asyncio.Event) ->
 
 
 async def test_sigkill_mid_stream_loses_no_acknowledged_packet(tmp_path):
+    procs: list[subprocess.Popen] = []
+    try:
+        await _sigkill_scenario(tmp_path, procs)
+    finally:  # never leave a server behind when an assertion fails
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+
+
+async def _sigkill_scenario(tmp_path: Path, procs: list[subprocess.Popen]) -> None:
     db = tmp_path / "serve.duckdb"
     log = tmp_path / "serve.log"
     mns = [mn_of(i) for i in range(20)]
     register(db, mns)
     port = _free_port()
     proc = _start(db, port, log)
+    procs.append(proc)
     acked: set[tuple[str, str]] = set()
     stop = asyncio.Event()
     task = asyncio.create_task(_stream(port, mns, acked, stop))
@@ -97,6 +109,7 @@ async def test_sigkill_mid_stream_loses_no_acknowledged_packet(tmp_path):
     # restart on the same file (WAL replay), now with the HTTP API in the same process
     http_port = _free_port()
     proc = _start(db, port, log, http_port)
+    procs.append(proc)
     c = await Client().connect(port)
     qn, raw = minute_packet(mns[0], 10_000)
     await c.send(raw)
