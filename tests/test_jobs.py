@@ -133,3 +133,16 @@ def test_import_packets_job(world, tmp_path):
     with client(world, "ent_cs") as c:
         r = c.post("/api/jobs/import-packets", files={"file": ("p.txt", body)})
         assert r.status_code == 403
+
+
+def test_queue_limit(world):
+    db = Database(world.path)
+    runner = JobRunner(db.cursor, db.path, max_queued=0)
+    try:
+        with pytest.raises(jobs_mod.JobQueueFullError):
+            runner.submit("assess", {"month": MONTH}, "admin")
+        with pytest.raises(jobs_mod.ConfigurationError):
+            runner.submit("format_disk", {}, "admin")
+    finally:
+        runner.shutdown()
+        db.close()

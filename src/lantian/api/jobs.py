@@ -24,9 +24,9 @@ Kinds (``params`` keys):
 from __future__ import annotations
 
 import json
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,12 @@ import duckdb
 from lantian.api.params import cst_now
 from lantian.errors import ConfigurationError, LantianError, NotFoundError
 
-__all__ = ["KINDS", "JobRunner", "get_job", "job_dir"]
+
+class JobQueueFullError(LantianError):
+    """Too many jobs are waiting (the caller should retry later)."""
+
+
+__all__ = ["KINDS", "JobQueueFullError", "JobRunner", "get_job", "job_dir"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -136,11 +141,25 @@ class JobRunner:
     :meth:`lantian.api.deps.Database.cursor`).
     """
 
-    def __init__(self, cursor: Callable[[], Any], db_path: Path) -> None:
+    def __init__(self, cursor: Callable[[], Any], db_path: Path, max_queued: int = 20) -> None:
         self._cursor = cursor
         self._db_path = db_path
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-job")
+        self._queue: queue.Queue[tuple[int, str, dict[str, Any]] | None] = queue.Queue()
+        self._max_queued = max_queued
         self._lock = threading.Lock()
+        # a daemon thread: an exiting server does not wait for a long report to finish
+        self._worker = threading.Thread(target=self._loop, name="lantian-job", daemon=True)
+        self._worker.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self._run(*item)
+            finally:
+                self._queue.task_done()
 
     def submit(self, kind: str, params: dict[str, Any], who: str,
                files: dict[str, bytes] | None = None) -> int:
@@ -150,6 +169,8 @@ class JobRunner:
         """
         if kind not in KINDS:
             raise ConfigurationError(f"unknown job kind {kind!r} (use one of {', '.join(KINDS)})")
+        if self._queue.qsize() >= self._max_queued:
+            raise JobQueueFullError(f"{self._queue.qsize()} jobs are waiting; try again later")
         with self._cursor() as cur:
             job_id = int(cur.execute(
                 "INSERT INTO job (kind, params, state, created_by, created_at) "
@@ -161,7 +182,7 @@ class JobRunner:
             d.mkdir(parents=True, exist_ok=True)
             for name, data in files.items():
                 (d / Path(name).name).write_bytes(data)
-        self._pool.submit(self._run, job_id, kind, params)
+        self._queue.put((job_id, kind, params))
         return job_id
 
     def _set(self, job_id: int, **cols: Any) -> None:
@@ -187,8 +208,9 @@ class JobRunner:
                       message=f"{type(exc).__name__}: {exc}")
 
     def shutdown(self) -> None:
-        """Wait for the running job and stop the worker."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Finish the queued jobs, then stop the worker."""
+        self._queue.put(None)
+        self._worker.join()
 
 
 def _plain(value: Any) -> Any:

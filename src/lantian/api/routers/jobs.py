@@ -20,7 +20,7 @@ from lantian.api import queries as q
 from lantian.api.auth import Principal
 from lantian.api.deps import Database, Db, OptionalUser
 from lantian.api.export import cell
-from lantian.api.jobs import JobRunner, get_job, job_dir
+from lantian.api.jobs import JobQueueFullError, JobRunner, get_job, job_dir
 from lantian.errors import NotFoundError
 
 __all__ = ["JobRequest", "router", "runner", "start_import", "start_job", "visible_job"]
@@ -65,7 +65,15 @@ def start_job(request: Request, db: Database, user: Principal, req: JobRequest) 
             params["bureau"] = req.bureau
     elif not user.is_admin:
         raise HTTPException(403, f"{req.kind} jobs span every enterprise: administrators only")
-    return runner(request).submit(req.kind, params, user.name)
+    return _submit(request, req.kind, params, user.name)
+
+
+def _submit(request: Request, kind: str, params: dict[str, Any], who: str,
+            files: dict[str, bytes] | None = None) -> int:
+    try:
+        return runner(request).submit(kind, params, who, files)
+    except JobQueueFullError as exc:
+        raise HTTPException(429, str(exc)) from None
 
 
 def visible_job(db: Database, user: Principal, job_id: int) -> dict[str, Any]:
@@ -107,9 +115,8 @@ async def start_import(request: Request, who: Principal, file: UploadFile) -> in
     if len(data) > MAX_UPLOAD:
         raise HTTPException(413, f"file larger than {MAX_UPLOAD} bytes")
     name = "packets.txt"
-    return runner(request).submit("import_packets", {"file": name,
-                                                     "upload": file.filename or name},
-                                  who.name, files={name: data})
+    return _submit(request, "import_packets", {"file": name, "upload": file.filename or name},
+                   who.name, files={name: data})
 
 
 @router.get("/api/jobs/{job_id}")
