@@ -51,10 +51,15 @@ class Database:
         self.path = Path(db_path)
         self._owned = con is None
         self._con: duckdb.DuckDBPyConnection | None = connect(self.path) if con is None else con
-        if con is not None:
-            migrate(con)
-        # cursors do not inherit session settings: CST for current_localtimestamp() defaults
-        self._con.execute("SET GLOBAL TimeZone = 'Asia/Shanghai'")
+        # own cursor: a shared connection may be in use by the gateway's writer thread
+        setup = self._con.cursor()
+        try:
+            if con is not None:
+                migrate(setup)
+            # cursors do not inherit session settings: CST for current_localtimestamp()
+            setup.execute("SET GLOBAL TimeZone = 'Asia/Shanghai'")
+        finally:
+            setup.close()
         self._columns: dict[str, frozenset[str]] = {}
         self._principals: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
