@@ -50,7 +50,8 @@ def test_constant_needs_an_hour_of_identical_readings(frozen, expected):
     df.loc[100 : 100 + frozen - 1, "so2_mg_m3"] = 21.125
     m = running_minutes(ibis.memtable(df), TH)
     ev = _con().execute(constant(long_minutes(m, ["so2", "o2", "flow"]), TH))
-    got = [(json.loads(e)["minutes"], s) for e, s in zip(ev["evidence"], ev["severity"], strict=True)]
+    pairs = zip(ev["evidence"], ev["severity"], strict=True)
+    got = [(json.loads(e)["minutes"], s) for e, s in pairs]
     assert got == expected
     if expected:
         assert ev["start"][0] == T0 + pd.Timedelta(minutes=100)

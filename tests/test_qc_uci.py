@@ -1,13 +1,14 @@
 """The statistical detectors on real stack data no one here wrote.
 
 UCI "Gas Turbine CO and NOx Emission Data Set" (Kaya et al. 2019;
-``../shared/datasets/uci-gas-turbine-co-nox/``): 36,733 hourly rows 2011–2015 in time order, no timestamps. Each
-year is cut into 30-day "months" of consecutive rows (as ``lantian qc`` judges a month) and
-given synthetic hourly timestamps. Every row is a running hour (the turbine yields energy).
+``../shared/datasets/uci-gas-turbine-co-nox/``): 36,733 hourly rows 2011–2015 in time
+order, no timestamps. Each year is cut into 30-day "months" of consecutive rows (as
+``lantian qc`` judges a month) and given synthetic hourly timestamps. Every row is a
+running hour (the turbine yields energy).
 
 * False alarms: events of severity medium or high per 1,000 hours on the clean series.
-* Recall (per pollutant): spikes (×4–8 for one or two hours) and level shifts (×0.4 or ×2.2 for two to
-  five days) injected at random places of the NOx and CO series.
+* Recall (per pollutant): spikes (×4–8 for one or two hours) and level shifts (×0.4 or ×2.2
+  for two to five days) injected at random places of the NOx and CO series.
 """
 
 from __future__ import annotations

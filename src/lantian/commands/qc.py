@@ -105,7 +105,7 @@ def qc(
     lake: Annotated[Path | None, typer.Option("--lake", help="Parquet lake root.")] = None,
     scores: Annotated[bool, typer.Option("--scores", help="Trust score per point.")] = False,
     explain: Annotated[bool, typer.Option("--explain", help="Explain each score.")] = False,
-    lang: Annotated[str, typer.Option("--lang", help="zh (default) or en for explanations.")] = "zh",
+    lang: Annotated[str, typer.Option("--lang", help="zh (default) or en.")] = "zh",
     fmt: Annotated[str, typer.Option("--format", help="json (JSON Lines) or table.")] = "json",
 ) -> None:
     """Run every quality detector over one month; print events or trust scores."""

@@ -57,8 +57,12 @@ def _match(ev: pd.Series, tr: pd.Series, slack: pd.Timedelta) -> bool:
 
 
 def score(events: pd.DataFrame, truth: pd.DataFrame, detectors, *,
-          slack: pd.Timedelta = pd.Timedelta(hours=1)) -> dict[str, Score]:
-    """Score every detector in ``detectors`` (events: detector, mn, pollutant, start, end)."""
+          slack: pd.Timedelta | None = None) -> dict[str, Score]:
+    """Score every detector in ``detectors`` (events: detector, mn, pollutant, start, end).
+
+    ``slack`` widens both periods when matching (default one hour).
+    """
+    slack = pd.Timedelta(hours=1) if slack is None else slack
     ev = events.copy()
     ev["start"] = pd.to_datetime(ev["start"])
     ev["end"] = pd.to_datetime(ev["end"])

@@ -48,7 +48,7 @@ _NEEDS_LIMIT = ("pinned_under_limit", "flag_abuse", "zs_mismatch")
 
 
 def catalogue_profile(prof: SourceProfile, on) -> SourceProfile:
-    """Return the profile with the limits and reference O2 of the limit catalogue, where it has them.
+    """Return the profile with the limit catalogue's limits and reference O2, where it has them.
 
     Faults such as pinned-under-limit are designed around the limit the platform will apply;
     source types the catalogue lacks keep the profile's design values (``from_catalogue``
@@ -196,7 +196,7 @@ def _to_arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 def _fault_plan(rng, n_points: int, fault_share: float) -> list[list[str]]:
     """Which fault kinds each point receives (round-robin so every kind appears)."""
     plan: list[list[str]] = [[] for _ in range(n_points)]
-    faulty = rng.permutation(n_points)[: int(round(n_points * fault_share))]
+    faulty = rng.permutation(n_points)[: round(n_points * fault_share)]
     cycle = list(rng.permutation(FAULT_KINDS))
     k = 0
     for idx in faulty:
@@ -218,9 +218,22 @@ def generate(out: str | Path, *, points: int, days: int, start: str = "2026-01-0
 
     Parameters
     ----------
-    points : number of monitoring points.
-    days : days of minute data from ``start`` (a date, CST midnight).
-    fault_share : share of points that receive one or two labelled faults; the rest are clean.
+    out
+        Output folder (created).
+    points
+        Number of monitoring points.
+    days
+        Days of minute data from ``start``.
+    start
+        First day ``YYYY-MM-DD`` (CST midnight).
+    seed
+        Random seed (same seed, same data).
+    fmt
+        ``parquet`` or ``hj212`` (minute packets built by the codec).
+    fault_share
+        Share of points that receive one or two labelled faults; the rest are clean.
+    write_truth
+        Write ``events.csv`` (the ground truth).
 
     """
     if points < 1 or days < 1:
