@@ -22,6 +22,7 @@ from lantian.demo.run import (
     wait_port,
     yesterday_cst,
 )
+from lantian.store.db import connect
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -116,6 +117,21 @@ def test_bad_size_is_refused(tmp_path: Path, capsys) -> None:
     assert rc != 0
     assert "--points" in capsys.readouterr().err
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_refuses_a_database_with_other_data(tmp_path: Path, capsys) -> None:
+    from lantian.ledger.registry import add_point
+
+    db = tmp_path / "mine.duckdb"
+    con = connect(db)
+    add_point(con, mn="MYOWNMN0001", password="123456", source_type="coal_boiler",
+              outlet="1号排口", enterprise="某企业")
+    con.close()
+    rc = main(["--db", str(db), "--points", "2", "--days", "1", "--no-serve"])
+    assert rc == 1
+    assert "no finished demo build" in capsys.readouterr().err
+    assert _count(db, "SELECT count(*) FROM monitoring_point") == 1
+    assert _count(db, "SELECT count(*) FROM app_user") == 0
 
 
 def test_serve_accepts_live_packets_from_demo_fleet(built, tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lantian.errors import LantianError
+from lantian.errors import ConfigurationError, LantianError
 from lantian.store.db import connect
 
 __all__ = [
@@ -162,6 +162,17 @@ def build_demo(db: str | Path, *, points: int = 48, days: int = 30, seed: int = 
     from lantian.ledger.demo import demo_ledgers
 
     Path(db).parent.mkdir(parents=True, exist_ok=True)
+    if Path(db).exists():
+        con = connect(db, read_only=True)
+        try:
+            row = con.execute("SELECT count(*) FROM monitoring_point").fetchone()
+        finally:
+            con.close()
+        if row and row[0]:
+            raise ConfigurationError(
+                f"{db} holds {row[0]} monitoring points but no finished demo build (an earlier "
+                "build was interrupted, or this is not a demo database): delete the file or "
+                "choose another --db")
     with tempfile.TemporaryDirectory(prefix="lantian-demo-") as tmp:
         work = Path(tmp)
         t0 = time.monotonic()
