@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lantian.errors import ConfigurationError
-from lantian.hj212 import gwcodec
+from lantian.hj212 import gwbatch, gwcodec
 from lantian.hj212.gwsettings import GatewaySettings, load_settings
 from lantian.hj212.gwstore import GatewayStore, Incoming
 from lantian.hj212.reassembly import Reassembler
@@ -39,6 +39,8 @@ log = logging.getLogger("lantian.gateway")
 UPLOAD_CNS = frozenset({"2011", "2021", "2031", "2041", "2051", "2061", "2081", "3015",
                         "3019", "3020"})
 """Device→platform uploads answered with 9014 when the A bit is set (2017 Appendix C)."""
+
+_UPLOAD_B = frozenset(cn.encode() for cn in UPLOAD_CNS)
 
 _FMT = "%Y%m%d%H%M%S"
 
@@ -80,6 +82,7 @@ class _Conn(asyncio.Protocol):
         self.pending = 0
         self.paused = False
         self.mn: str | None = None
+        self.auth_closed = False  # closed after auth failures: later queued frames are dropped
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -168,6 +171,7 @@ class Gateway:
         self.loggers: dict[str, LoggerState] = {}
         self.registry: dict[str, MonitoringPoint] = {}
         self._queue: list[tuple[_Conn, Incoming, Any]] = []  # (conn, item, part to answer)
+        self._raw: list[tuple[_Conn, bytes, dt.datetime]] = []  # plain uploads, not decoded
         self._reassembler = Reassembler()
         self._wake = asyncio.Event()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-db")
@@ -226,7 +230,7 @@ class Gateway:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
-        if self._queue:
+        if self._queue or self._raw:
             await self._commit_batch()
         await self._flush_side()
         for c in list(self.conns):
@@ -254,9 +258,25 @@ class Gateway:
 
     # -- packets ----------------------------------------------------------------------
     def on_frame(self, conn: _Conn, frame: bytes) -> None:
-        """Handle one complete frame from ``conn`` (runs on the event loop)."""
+        """Handle one complete frame from ``conn`` (runs on the event loop).
+
+        A frame that looks like a plain upload is only queued (the writer decodes the queue
+        in one pass, :mod:`lantian.hj212.gwbatch`); anything else is parsed here.
+        """
+        self.status.counts["frames"] += 1
+        if conn.auth_closed:
+            return
+        if self.status.accepting and gwbatch.looks_like_upload(frame, _UPLOAD_B):
+            self._raw.append((conn, frame, gwcodec.now_cst()))
+            conn.add_pending(1)
+            if len(self._raw) == 1 or len(self._raw) >= self.settings.batch_max:
+                self._wake.set()
+            return
+        self._on_packet(conn, frame)
+
+    def _on_packet(self, conn: _Conn, frame: bytes) -> None:
+        """Parse, authenticate and dispatch one frame (the per-packet path)."""
         counts = self.status.counts
-        counts["frames"] += 1
         try:
             pkt = gwcodec.parse_packet(frame, strict=False)
         except gwcodec.PacketError as exc:
@@ -350,28 +370,105 @@ class Gateway:
             task.add_done_callback(self._side_tasks.discard)
         if conn.auth_failures >= self.settings.auth_fail_limit:
             self.status.counts["closed_auth"] += 1
+            conn.auth_closed = True
             log.warning("closing %s after %d rejected packets (%s)", conn.peer,
                         conn.auth_failures, reason)
             conn.close()
 
     # -- writer -----------------------------------------------------------------------
     async def _writer(self) -> None:
+        """Group-commit what is queued, adaptively.
+
+        ``batch_wait_s`` is waited only when the writer was idle; under load the next batch
+        is whatever arrived while the previous commit ran.
+        """
+        busy = False
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if not self._queue:
+            if not (self._queue or self._raw):
+                busy = False
                 continue
-            if len(self._queue) < self.settings.batch_max and self.settings.batch_wait_s > 0:
+            waiting = len(self._queue) + len(self._raw)
+            if not busy and waiting < self.settings.batch_max and self.settings.batch_wait_s > 0:
                 await asyncio.sleep(self.settings.batch_wait_s)
             try:
                 await self._commit_batch()
             except Exception:  # never let the writer die: log, and go on with the next batch
                 log.exception("writer: unexpected error after a commit")
                 self.status.counts["writer_errors"] += 1
-            if self._queue:
+            busy = bool(self._queue or self._raw)
+            if busy:
                 self._wake.set()
 
     async def _commit_batch(self) -> None:
+        if self._raw:
+            await self._commit_raw()
+        if self._queue:
+            await self._commit_items()
+
+    async def _commit_raw(self) -> None:
+        """Decode the queued raw uploads together, authenticate, store as columns, reply."""
+        assert self._store is not None
+        raw = self._raw[: self.settings.batch_max]
+        del self._raw[: len(raw)]
+        d = gwbatch.decode_batch([f for _, f, _ in raw], strict=False)
+        ok, crc_ok = d.ok.tolist(), d.crc_ok.tolist()
+        cns, pnums, pnos = d.columns["cn"], d.columns["pnum"], d.columns["pno"]
+        rows: list[int] = []
+        heads: list[tuple[_Conn, gwbatch.Head]] = []
+        for i, (conn, frame, _) in enumerate(raw):
+            conn.add_pending(-1)
+            if conn.auth_closed:
+                continue
+            if not (ok[i] and crc_ok[i]) or cns[i] not in UPLOAD_CNS or pnums[i] is not None \
+                    or pnos[i] is not None:
+                self._on_packet(conn, frame)  # unusual: the per-packet path decides
+                continue
+            head = gwbatch.head_of(d, i)
+            verdict = authenticate(self.registry, head.mn, head.pw)
+            if verdict is not AuthVerdict.ok:
+                self._reject(conn, frame, head, verdict.value)
+                continue
+            mn = head.mn or ""
+            if self.registry[mn].sm4_key:
+                self._on_packet(conn, frame)  # may carry an SM4 data area: per packet
+                continue
+            conn.auth_failures = 0
+            if conn.mn != mn:
+                conn.mn = mn
+                self.by_mn[mn] = conn
+            if not self.status.accepting:
+                self.status.counts["not_acknowledged_disk"] += 1
+                continue
+            conn.add_pending(1)
+            rows.append(i)
+            heads.append((conn, head))
+        if not rows:
+            return
+        batch = gwbatch.column_batch(d, rows, [raw[i][1] for i in rows],
+                                     [raw[i][0].peer for i in rows], [raw[i][2] for i in rows])
+        try:
+            verdicts = await self._run_db(self._store.store_batch, batch, self.forward_to)
+        except Exception as exc:  # the store failed: acknowledge nothing, say why
+            log.error("commit of %d packets failed, none acknowledged: %s", len(rows), exc)
+            self.status.counts["commit_failures"] += 1
+            for conn, _ in heads:
+                conn.add_pending(-1)
+            return
+        self.status.counts["batches"] += 1
+        now = gwcodec.now_cst()
+        for (conn, head), verdict in zip(heads, verdicts, strict=True):
+            conn.add_pending(-1)
+            self.status.counts[verdict] += 1
+            if verdict not in {"accepted", "duplicate"}:
+                continue
+            if head.needs_reply:
+                conn.write(self._reply(head, "9014"))
+                self.status.counts["acked"] += 1
+            self._talkback(conn, head, now)
+
+    async def _commit_items(self) -> None:
         assert self._store is not None
         batch = self._queue[: self.settings.batch_max]
         del self._queue[: len(batch)]

@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from lantian.ledger.registry import MonitoringPoint, points_cache
+from lantian.store.columns import ColumnBatch
 from lantian.store.db import connect
 from lantian.store.ingest import Incoming as StoreIncoming
 from lantian.store.ingest import PacketStore, cst_now
@@ -83,8 +84,13 @@ class GatewayStore:
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     # -- packets ----------------------------------------------------------------------
-    def store_batch(self, items: Sequence[Incoming], forward_to: str | None = None) -> list[str]:
+    def store_batch(self, items: Sequence[Incoming] | ColumnBatch,
+                    forward_to: str | None = None) -> list[str]:
         """Journal and store a batch in one transaction; return one verdict per item.
+
+        ``items`` is either a list of :class:`Incoming` (the per-packet path) or a
+        :class:`~lantian.store.columns.ColumnBatch` of plain uploads decoded together (the
+        batch path, :mod:`lantian.hj212.gwbatch`); both store the same rows.
 
         Verdicts: ``accepted`` or ``duplicate`` (both durably stored, both acknowledged), or
         ``held`` for an item with ``held`` set: its raw bytes are journalled (verdict
@@ -92,6 +98,12 @@ class GatewayStore:
         With ``forward_to`` the accepted frames are also queued for the upstream platform
         before this returns (so before any acknowledgement).
         """
+        if isinstance(items, ColumnBatch):
+            out = [v.verdict for v in self._packets.ingest_columns(items)]
+            if forward_to:
+                frames = [r for r, v in zip(items.raw, out, strict=True) if v == "accepted"]
+                self.enqueue_forward(forward_to, frames, cst_now())
+            return out
         verdicts = self._packets.ingest([
             StoreIncoming(i.frame, i.peer, i.received_at, packet=None if i.held else i.packet,
                           error=i.held)

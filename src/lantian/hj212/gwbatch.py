@@ -1,0 +1,103 @@
+"""The gateway's batch path: raw upload frames decoded together, stored as columns.
+
+Connection readers only frame; a frame that looks like a plain upload (header CN one of
+the upload CNs, no PNUM/PNO) is queued raw (:func:`looks_like_upload`, a few ``bytes.find``
+calls). The writer task decodes the whole queue at once with the codec's vectorised
+:func:`lantian.hj212.columnar.decode_batch` (lenient, the verdicts of ``parse_packet``) and
+keeps on this path only the rows that are decoded, CRC-correct, plain (not split, not
+encrypted) uploads; every other row goes back to the per-packet path, which treats it
+exactly as before (HJ 212-2017 §6.3.3 split messages, 2025 SM4 areas, bad CRC, errors).
+
+:func:`column_batch` builds the store's :class:`~lantian.store.columns.ColumnBatch` of the
+selected rows, so one ``PacketStore.ingest_columns`` call journals and stores them in one
+transaction; :class:`Head` carries the header fields the replies (9014, same QN) and the
+talk-back need. Times are China Standard Time wall-clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lantian.hj212.columnar import DecodedBatch, decode_batch
+from lantian.store.columns import ColumnBatch
+
+__all__ = ["Head", "column_batch", "decode_batch", "head_of", "looks_like_upload"]
+
+
+def looks_like_upload(frame: bytes, upload_cns: frozenset[bytes]) -> bool:
+    """Cheap peek: header ``CN=`` is an upload CN and the frame has no PNUM/PNO.
+
+    Only a hint for routing; the writer checks the decoded header again.
+    """
+    k = frame.find(b"CN=")
+    if k < 0 or frame[k + 3:k + 7] not in upload_cns:
+        return False
+    return frame.find(b"PNUM=") < 0 and frame.find(b"PNO=") < 0
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """Header fields of one decoded upload (strings as sent), enough to reply and talk back.
+
+    Has the attributes of :class:`lantian.hj212.Packet` that ``build_data_reply`` and the
+    gateway's talk-back read (``mn pw cn qn st flag version data_time rf pnum pno params``).
+    """
+
+    mn: str | None
+    pw: str | None
+    cn: str | None
+    qn: str | None
+    st: str | None
+    flag: str | None
+    version: str | None
+    data_time: str | None
+    rf: str | None
+    pnum: str | None = None
+    pno: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def needs_reply(self) -> bool:
+        """Whether the A bit (bit 0) of Flag is set (HJ 212-2017 §6.3.2)."""
+        f = self.flag
+        return f is not None and f.isdigit() and f.isascii() and int(f) & 1 == 1
+
+
+def head_of(d: DecodedBatch, i: int) -> Head:
+    """Return the :class:`Head` of row ``i`` of a decoded batch."""
+    c = d.columns
+    return Head(mn=c["mn"][i], pw=c["pw"][i], cn=c["cn"][i], qn=c["qn"][i], st=c["st"][i],
+                flag=c["flag"][i], version=c["version"][i], data_time=c["data_time"][i],
+                rf=c["rf"][i], pnum=c["pnum"][i], pno=c["pno"][i],
+                params=d.params.get(i, {}))
+
+
+def column_batch(d: DecodedBatch, rows: Sequence[int], raw: Sequence[bytes],
+                 source: Sequence[str], received_at: Sequence[dt.datetime]) -> ColumnBatch:
+    """Store batch of the decoded rows ``rows`` (in that order).
+
+    ``raw``, ``source`` and ``received_at`` are given for the selected rows only.
+    """
+    idx = np.asarray(rows, dtype=np.int64)
+    new_of = np.full(len(d), -1, dtype=np.int64)
+    new_of[idx] = np.arange(len(idx), dtype=np.int64)
+    keep = new_of[d.item_packet] >= 0 if len(d.item_packet) else np.zeros(0, dtype=bool)
+    c = d.columns
+
+    def pick(name: str) -> list[str | None]:
+        col = c[name]
+        return [col[i] for i in rows]
+
+    return ColumnBatch(
+        raw=list(raw), source=list(source), received_at=list(received_at),
+        ok=d.ok[idx], error=[d.error[i] for i in rows],
+        mn=pick("mn"), st=pick("st"), cn=pick("cn"), qn=pick("qn"),
+        data_time=pick("data_time"), version=pick("version"),
+        item_row=new_of[d.item_packet[keep]], item_code=d.item_code[keep],
+        item_suffix=d.item_suffix[keep], item_num=d.item_value[keep],
+        item_text=d.item_text[keep],
+    )
