@@ -16,6 +16,7 @@ from lantian.demo.run import (
     demo_fleet,
     free_port,
     main,
+    months_between,
     start_serve,
     stop_serve,
     synthetic_aq,
@@ -70,6 +71,15 @@ def test_build_fills_registry_minutes_ledgers_aq(built) -> None:
     assert stations == _count(db, "SELECT count(DISTINCT district_code) FROM enterprise")
     assert _count(db, "SELECT count(DISTINCT station) FROM aq_hour") == stations
     assert _count(db, "SELECT count(*) FROM audit_log WHERE action = 'demo.build'") == 1
+    # remote quality control ran over the demo month(s): one trust score per point and month
+    months = len(months_between(last - dt.timedelta(days=1), last))
+    assert _count(db, "SELECT count(*) FROM trust_score") == 6 * months
+
+
+def test_months_between() -> None:
+    assert months_between(dt.date(2026, 11, 30), dt.date(2027, 2, 1)) == [
+        "2026-11", "2026-12", "2027-01", "2027-02"]
+    assert months_between(dt.date(2026, 3, 1), dt.date(2026, 3, 31)) == ["2026-03"]
 
 
 def test_accounts_created_once_with_working_passwords(built) -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "ensure_accounts",
     "has_demo",
     "main",
+    "months_between",
     "synthetic_aq",
 ]
 
@@ -195,6 +196,9 @@ def build_demo(db: str | Path, *, points: int = 48, days: int = 30, seed: int = 
         _say(f"  台账 ledgers: {ledgers}")
         aq = _load_aq(db, reg, first, last, seed, work)
         _say(f"  空气质量 air quality: {aq} station-hours (synthetic demo stations)")
+    for month in months_between(first, last):
+        _say(f"  远程质控 quality control {month} (lantian qc) …")
+        _lantian(["qc", "--db", str(db), "--month", month, "--format", "json"])
     con = connect(db)
     try:
         con.execute("INSERT INTO audit_log (who, action, target, detail) VALUES "
@@ -206,6 +210,23 @@ def build_demo(db: str | Path, *, points: int = 48, days: int = 30, seed: int = 
     _say(f"  done in {time.monotonic() - t0:.0f} s")
     return BuildSummary(True, loaded.points, loaded.minute_rows, ledgers, aq,
                         first.isoformat(), last.isoformat())
+
+
+def months_between(first: dt.date, last: dt.date) -> list[str]:
+    """Return the months ``YYYY-MM`` from ``first`` to ``last`` inclusive (CST dates)."""
+    out, y, m = [], first.year, first.month
+    while (y, m) <= (last.year, last.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _lantian(args: list[str]) -> None:
+    """Run ``lantian ARGS`` in a child process (stdout discarded, stderr passed on)."""
+    cmd = [sys.executable, "-c", "from lantian.cli import main; main()", *args]
+    res = subprocess.run(cmd, stdout=subprocess.DEVNULL, check=False)  # noqa: S603 - own CLI
+    if res.returncode != 0:
+        raise ConfigurationError(f"`lantian {' '.join(args)}` failed (exit {res.returncode})")
 
 
 def ensure_accounts(db: str | Path) -> dict[str, str] | None:
