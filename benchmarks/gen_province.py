@@ -47,9 +47,11 @@ def point_table(i: int, seed: int, start: dt.datetime, days: int) -> tuple[pa.Ta
     t = np.arange(n)
     u = rng.random()
     acc = 0.0
-    for stype, share, o2m, base in TYPES:
-        acc += share
+    stype, _, o2m, base = TYPES[-1]
+    for cand in TYPES:
+        acc += cand[1]
         if u <= acc:
+            stype, _, o2m, base = cand
             break
     mn = f"43{i:012d}"
     load = 1 + 0.15 * np.sin(2 * np.pi * (t % 1440) / 1440 - rng.random() * 6)
