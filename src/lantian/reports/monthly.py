@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import warnings
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -40,6 +41,7 @@ from lantian.engine.backends import _REGISTRY_SQL, month_bounds
 from lantian.errors import LantianError, NotFoundError
 from lantian.ledger.retrofit import plan_status
 from lantian.ledger.transport import clean_transport_month
+from lantian.ledger.workdays import CalendarFallbackWarning
 from lantian.reports.charts import daily_bars_svg, hours_bars_svg
 
 __all__ = [
@@ -205,7 +207,10 @@ def _retrofit(con: duckdb.DuckDBPyConnection, enterprise_id: int,
     if not _table_exists(con, "retrofit_plan"):
         return [], None
     try:
-        rows = plan_status(con, on)
+        with warnings.catch_warnings():
+            # years without holiday data: the rows say so (``due_estimated``), shown in the report
+            warnings.simplefilter("ignore", CalendarFallbackWarning)
+            rows = plan_status(con, on)
     except LantianError as exc:  # e.g. a plan of a programme missing from the catalogue
         return [], str(exc)
     return [r for r in rows if r["enterprise_id"] == enterprise_id], None
