@@ -91,6 +91,13 @@ def test_report_form_redirects_to_job_page(world):
         assert j["state"] == "done"
         assert {p["mn"] for p in j["result"]["points"]} == {
             world.mn[k] for k in ("cs", "zz", "yq")}
+        r = c.post("/api/jobs", json={"kind": "ledgers", "month": MONTH})
+        j = wait(c, r.json()["id"])
+        assert j["state"] == "done", j["message"]
+        assert j["result"]["rows"]["register"] == 3
+        xlsx = c.get(j["downloads"][0])
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"  # a zip container
+        assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
 
 
 def test_failure_is_recorded(world, monkeypatch):
