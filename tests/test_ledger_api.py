@@ -274,3 +274,11 @@ def test_other_ledger_routes_answer_in_scope(env, path):
         assert r.status_code == 200, (role, r.text[:200])
         ids = {x.get("enterprise_id") for x in r.json()["items"]} - {None}
         assert ids <= {world.ent[k] for k in world.visible[role]}, role
+
+
+def test_yoy_for_a_year_without_targets_is_empty_not_an_error(env):
+    _world, client, tokens = env
+    for by in ("enterprise_id", "district_code"):
+        r = client.get("/api/emissions/yoy", params={"year": 2001, "by": by},
+                       headers=h(tokens, "admin"))
+        assert r.status_code == 200 and r.json() == {"items": [], "year": 2001}

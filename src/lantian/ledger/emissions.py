@@ -115,7 +115,9 @@ def yoy_vs_target(loads: ir.Table, year: int, by: str = "enterprise_id") -> ir.T
     change = ((agg.this_t - agg.last_t) / agg.last_t * 100).round(6)
     rows = [r for r in reduction_targets() if r[2] == year]
     tg = ibis.memtable({"jur": [r[0] for r in rows], "t_pollutant": [r[1] for r in rows],
-                        "target_pct": [r[3] for r in rows], "source": [r[4] for r in rows]})
+                        "target_pct": [r[3] for r in rows], "source": [r[4] for r in rows]},
+                       schema={"jur": "string", "t_pollutant": "string", "target_pct": "float64",
+                               "source": "string"})  # typed even when the year has no target
     a = agg.mutate(change_pct=change)
     unit = a[by].cast("string")
     match = (tg.jur == "*") | (unit.startswith(tg.jur) if by == "district_code"

@@ -123,7 +123,7 @@ def _cells(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pages.get("/ledgers/retrofits")
 def retrofits_page(request: Request, db: Db, user: OptionalUser,
-                   today: Annotated[dt.date | None, Query()] = None) -> Response:
+                   today: retrofits.Today = None) -> Response:
     """Plans with their milestones as a timeline, overdue/at-risk highlighted; district chart."""
     if user is None:
         return _to_login(request)

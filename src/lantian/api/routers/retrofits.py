@@ -29,7 +29,8 @@ __all__ = ["district_progress", "plans_in_scope", "router"]
 
 router = APIRouter(prefix="/api/retrofits", tags=["ledgers: retrofits"],
                    dependencies=[Depends(require_principal)])
-Today = Annotated[dt.date | None, Query(description="reference day YYYY-MM-DD (CST); "
+Today = Annotated[dt.date | None, Query(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31),
+                                        description="reference day YYYY-MM-DD (CST); "
                                                     "default today")]
 AtRisk = Annotated[int, Query(ge=0, le=366, description="days before a due date that count "
                                                        "as at risk [d]")]

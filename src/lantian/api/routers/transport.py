@@ -122,7 +122,8 @@ def gate_records(db: Db, user: User, month: Month = None, mode: Mode = None,
 
 @router.get("/fleet", summary="In-plant vehicles and non-road machinery with stage findings")
 def fleet(db: Db, user: User,
-          on: Annotated[dt.date | None, Query(description="day the rules are checked on "
+          on: Annotated[dt.date | None, Query(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31),
+                                              description="day the rules are checked on "
                                                           "(CST); default today")] = None,
           fmt: Fmt = TableFormat.json) -> Response:
     """Registry of in-plant vehicles (厂内车辆) and non-road machinery (非道路移动机械)."""
