@@ -86,7 +86,7 @@ def _assess(con: duckdb.DuckDBPyConnection, params: dict[str, Any], out: Path,
 
 def _import_packets(con: duckdb.DuckDBPyConnection, params: dict[str, Any], out: Path,
                     progress: Progress) -> dict[str, Any]:
-    from lantian.hj212.bulk import decode_lines
+    from lantian.hj212.columnar import column_decoder
     from lantian.store.bulk import import_packet_file
     from lantian.store.ingest import PacketStore
 
@@ -101,7 +101,7 @@ def _import_packets(con: duckdb.DuckDBPyConnection, params: dict[str, Any], out:
         progress(min(done, total), total, params["file"])
 
     store = PacketStore(con)
-    summary = import_packet_file(store, path, decode=decode_lines, progress=advance)
+    summary = import_packet_file(store, path, decode_columns=column_decoder(True), progress=advance)
     store.checkpoint()
     path.unlink()  # the packets are in the journal now
     return {"files": [], "summary": summary.as_dict()}

@@ -38,24 +38,10 @@ SHOW_REJECTED = 20
 
 
 def column_decoder(strict: bool) -> Callable[[Sequence[bytes]], dict[str, Any]]:
-    """Adapt the codec's columnar decoder to :class:`lantian.store.columns.ColumnBatch`."""
-    from lantian.hj212.columnar import decode_batch
+    """Return the codec's :func:`lantian.hj212.columnar.column_decoder` (lazy import)."""
+    from lantian.hj212.columnar import column_decoder as make
 
-    def decode(lines: Sequence[bytes]) -> dict[str, Any]:
-        d = decode_batch(lines, strict=strict)
-        head = {k: d.columns[k] for k in ("mn", "st", "cn", "qn", "data_time", "version")}
-        return {
-            "ok": d.ok,
-            "error": d.error,
-            **head,
-            "item_row": d.item_packet,
-            "item_code": d.item_code,
-            "item_suffix": d.item_suffix,
-            "item_num": d.item_value,
-            "item_text": d.item_text,
-        }
-
-    return decode
+    return make(strict)
 
 
 @import_app.command("packets")

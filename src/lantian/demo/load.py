@@ -102,7 +102,7 @@ def load_demo(db: str | Path, directory: str | Path) -> LoadSummary:
 
 def _import_packets(db: str | Path, folder: Path) -> int:
     """HJ 212 text files through the store's bulk importer (journal, de-duplication)."""
-    from lantian.hj212.bulk import decode_lines
+    from lantian.hj212.columnar import column_decoder
     from lantian.store.bulk import import_packet_file
     from lantian.store.ingest import PacketStore
 
@@ -111,7 +111,7 @@ def _import_packets(db: str | Path, folder: Path) -> int:
     try:
         store = PacketStore(con)
         for f in sorted(folder.glob("*.txt")):
-            s = import_packet_file(store, f, decode=decode_lines)
+            s = import_packet_file(store, f, decode_columns=column_decoder(True))
             stored += int(s.accepted)
         store.checkpoint()
     finally:
