@@ -176,7 +176,11 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=15.0)
     ap.add_argument("--open-duration", type=float, default=30.0)
     ap.add_argument("--quick", action="store_true", help="one short run each (smoke test)")
+    ap.add_argument("--prefix", default=PREFIX,
+                    help="MN prefix (padded with digits to 24 characters); an all-digit MN "
+                         "takes the codec's vectorised path, 'LTBENCH' its per-packet path")
     a = ap.parse_args()
+    globals()["PREFIX"] = a.prefix
     if a.cmd == "bare":
         run_bare(a.port)
         return

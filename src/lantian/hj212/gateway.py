@@ -15,16 +15,15 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import resource
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lantian.errors import ConfigurationError
 from lantian.hj212 import gwbatch, gwcodec
+from lantian.hj212.gwconn import Connection as _Conn
+from lantian.hj212.gwconn import GatewayStatus, raise_nofile_limit
 from lantian.hj212.gwsettings import GatewaySettings, load_settings
 from lantian.hj212.gwstore import GatewayStore, Incoming
 from lantian.hj212.reassembly import Reassembler
@@ -43,103 +42,6 @@ UPLOAD_CNS = frozenset({"2011", "2021", "2031", "2041", "2051", "2061", "2081", 
 _UPLOAD_B = frozenset(cn.encode() for cn in UPLOAD_CNS)
 
 _FMT = "%Y%m%d%H%M%S"
-
-
-def raise_nofile_limit() -> tuple[int, int]:
-    """Raise the open-files soft limit to the hard limit; return (soft, hard) afterwards."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)
-
-
-@dataclass
-class GatewayStatus:
-    """Counters and state shown by logs and the status endpoint."""
-
-    accepting: bool = True
-    reason: str = ""
-    connections: int = 0
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON."""
-        return {"accepting": self.accepting, "reason": self.reason,
-                "connections": self.connections, **dict(self.counts)}
-
-
-class _Conn(asyncio.Protocol):
-    """One logger connection: framing, backpressure, idle tracking."""
-
-    def __init__(self, gw: Gateway) -> None:
-        self.gw = gw
-        self.framer = gwcodec.Framer(max_frame=gw.settings.max_frame)
-        self.transport: asyncio.Transport | None = None
-        self.peer = "?"
-        self.last_rx = time.monotonic()
-        self.auth_failures = 0
-        self.pending = 0
-        self.paused = False
-        self.mn: str | None = None
-        self.auth_closed = False  # closed after auth failures: later queued frames are dropped
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
-        s = self.gw.settings
-        transport.set_write_buffer_limits(high=s.write_buffer_high)
-        self.gw.conns.add(self)
-        self.gw.status.connections = len(self.gw.conns)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.gw.conns.discard(self)
-        self.gw.status.connections = len(self.gw.conns)
-        if self.mn and self.gw.by_mn.get(self.mn) is self:
-            del self.gw.by_mn[self.mn]
-
-    def pause_writing(self) -> None:
-        t = self.transport
-        if t is not None and t.get_write_buffer_size() > self.gw.settings.write_buffer_max:
-            self.gw.status.counts["closed_write_buffer"] += 1
-            t.abort()
-
-    def data_received(self, data: bytes) -> None:
-        self.last_rx = time.monotonic()
-        for item in self.framer.feed(data):
-            if isinstance(item, bytes | bytearray):
-                self.gw.on_frame(self, bytes(item))
-            else:
-                self.gw.status.counts["frame_errors"] += 1
-            if self.transport is None or self.transport.is_closing():
-                return
-
-    def write(self, data: bytes) -> None:
-        t = self.transport
-        if t is not None and not t.is_closing():
-            t.write(data)
-            if t.get_write_buffer_size() > self.gw.settings.write_buffer_max:
-                self.gw.status.counts["closed_write_buffer"] += 1
-                t.abort()
-
-    def close(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
-
-    def add_pending(self, n: int) -> None:
-        self.pending += n
-        t = self.transport
-        if t is None:
-            return
-        if self.pending >= self.gw.settings.max_pending_per_conn and not self.paused:
-            self.paused = True
-            t.pause_reading()
-        elif self.paused and self.pending < self.gw.settings.max_pending_per_conn // 2:
-            self.paused = False
-            if not t.is_closing():
-                t.resume_reading()
 
 
 class Gateway:
@@ -201,6 +103,7 @@ class Gateway:
             return
         raise_nofile_limit()
         self._store = await self._run_db(GatewayStore, self.db_path)
+        await self._run_db(gwbatch.warm_up)
         await self.refresh_registry()
         for mn, (minute, hour) in (await self._run_db(self._store.last_period_times)).items():
             self.loggers[mn] = LoggerState(mn, last_minute=minute, last_hour=hour)

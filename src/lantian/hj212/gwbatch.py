@@ -25,7 +25,7 @@ import numpy as np
 from lantian.hj212.columnar import DecodedBatch, decode_batch
 from lantian.store.columns import ColumnBatch
 
-__all__ = ["Head", "column_batch", "decode_batch", "head_of", "looks_like_upload"]
+__all__ = ["Head", "column_batch", "decode_batch", "head_of", "looks_like_upload", "warm_up"]
 
 
 def looks_like_upload(frame: bytes, upload_cns: frozenset[bytes]) -> bool:
@@ -74,6 +74,16 @@ def head_of(d: DecodedBatch, i: int) -> Head:
                 flag=c["flag"][i], version=c["version"][i], data_time=c["data_time"][i],
                 rf=c["rf"][i], pnum=c["pnum"][i], pno=c["pno"][i],
                 params=d.params.get(i, {}))
+
+
+def warm_up() -> None:
+    """Decode one sample batch, so the first loggers do not wait for one-time set-up costs."""
+    from lantian.hj212.builder import build_packet
+
+    frame = build_packet(st="31", cn="2051", pw="123456", mn="0" * 24, flag=5,
+                         qn="20240101000000000", data_time="20240101000000",
+                         values={"a21026": {"Avg": 1.0, "Flag": "N"}})
+    decode_batch([frame] * 2, strict=False)
 
 
 def column_batch(d: DecodedBatch, rows: Sequence[int], raw: Sequence[bytes],

@@ -1,0 +1,129 @@
+"""Per-connection side of the HJ 212 gateway: framing, backpressure, idle tracking, status.
+
+One :class:`Connection` is one data logger's TCP connection; it frames bytes with the codec's
+``Framer`` (resync on ``##``, at most ``max_frame`` bytes buffered) and hands complete frames
+to :meth:`lantian.hj212.gateway.Gateway.on_frame`. Reading pauses while the connection has
+``max_pending_per_conn`` packets waiting for the commit; a peer that does not read its
+replies is aborted beyond ``write_buffer_max``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lantian.hj212 import gwcodec
+
+if TYPE_CHECKING:
+    from lantian.hj212.gateway import Gateway
+
+__all__ = ["Connection", "GatewayStatus", "raise_nofile_limit"]
+
+
+def raise_nofile_limit() -> tuple[int, int]:
+    """Raise the open-files soft limit to the hard limit; return (soft, hard) afterwards."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+@dataclass
+class GatewayStatus:
+    """Counters and state shown by logs and the status endpoint."""
+
+    accepting: bool = True
+    reason: str = ""
+    connections: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON."""
+        return {"accepting": self.accepting, "reason": self.reason,
+                "connections": self.connections, **dict(self.counts)}
+
+
+class Connection(asyncio.Protocol):
+    """One logger connection: framing, backpressure, idle tracking."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.framer = gwcodec.Framer(max_frame=gw.settings.max_frame)
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.last_rx = time.monotonic()
+        self.auth_failures = 0
+        self.pending = 0
+        self.paused = False
+        self.mn: str | None = None
+        self.auth_closed = False  # closed after auth failures: later queued frames are dropped
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Register the connection with the gateway (asyncio callback)."""
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        s = self.gw.settings
+        transport.set_write_buffer_limits(high=s.write_buffer_high)
+        self.gw.conns.add(self)
+        self.gw.status.connections = len(self.gw.conns)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Forget the connection (asyncio callback)."""
+        self.gw.conns.discard(self)
+        self.gw.status.connections = len(self.gw.conns)
+        if self.mn and self.gw.by_mn.get(self.mn) is self:
+            del self.gw.by_mn[self.mn]
+
+    def pause_writing(self) -> None:
+        """Abort a peer that does not read its replies (asyncio callback)."""
+        t = self.transport
+        if t is not None and t.get_write_buffer_size() > self.gw.settings.write_buffer_max:
+            self.gw.status.counts["closed_write_buffer"] += 1
+            t.abort()
+
+    def data_received(self, data: bytes) -> None:
+        """Frame the bytes and hand each complete frame to the gateway (asyncio callback)."""
+        self.last_rx = time.monotonic()
+        for item in self.framer.feed(data):
+            if isinstance(item, bytes | bytearray):
+                self.gw.on_frame(self, bytes(item))
+            else:
+                self.gw.status.counts["frame_errors"] += 1
+            if self.transport is None or self.transport.is_closing():
+                return
+
+    def write(self, data: bytes) -> None:
+        """Send a reply or request unless closing; abort beyond ``write_buffer_max``."""
+        t = self.transport
+        if t is not None and not t.is_closing():
+            t.write(data)
+            if t.get_write_buffer_size() > self.gw.settings.write_buffer_max:
+                self.gw.status.counts["closed_write_buffer"] += 1
+                t.abort()
+
+    def close(self) -> None:
+        """Close the connection (pending replies are still written)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def add_pending(self, n: int) -> None:
+        """Count packets waiting for the commit; pause/resume reading around the limit."""
+        self.pending += n
+        t = self.transport
+        if t is None:
+            return
+        if self.pending >= self.gw.settings.max_pending_per_conn and not self.paused:
+            self.paused = True
+            t.pause_reading()
+        elif self.paused and self.pending < self.gw.settings.max_pending_per_conn // 2:
+            self.paused = False
+            if not t.is_closing():
+                t.resume_reading()
