@@ -15,6 +15,7 @@ import pytest
 from lantian.demo.run import (
     demo_fleet,
     free_port,
+    logger_hours,
     main,
     months_between,
     start_serve,
@@ -71,9 +72,38 @@ def test_build_fills_registry_minutes_ledgers_aq(built) -> None:
     assert stations == _count(db, "SELECT count(DISTINCT district_code) FROM enterprise")
     assert _count(db, "SELECT count(DISTINCT station) FROM aq_hour") == stations
     assert _count(db, "SELECT count(*) FROM audit_log WHERE action = 'demo.build'") == 1
+    # logger hour rows: one per point and hour that has minutes
+    assert _count(db, "SELECT count(*) FROM flue_hour") == _count(
+        db, "SELECT count(DISTINCT (mn, date_trunc('hour', ts))) FROM flue_minute")
     # remote quality control ran over the demo month(s): one trust score per point and month
     months = len(months_between(last - dt.timedelta(days=1), last))
     assert _count(db, "SELECT count(*) FROM trust_score") == 6 * months
+
+
+def test_logger_hours_worked_example(tmp_path: Path) -> None:
+    db = tmp_path / "h.duckdb"
+    con = connect(db)
+    con.execute("INSERT INTO flue_minute (mn, ts, packet_id, so2_mg_m3, so2_flag, so2_zs, "
+                "flow_m3_s, o2_pct) VALUES "
+                "('M1', '2026-11-01 08:00:00', 1, 10, 'N', 12, 100, 9),"
+                "('M1', '2026-11-01 08:59:00', 2, 20, 'N', 24, 200, 11),"
+                "('M1', '2026-11-01 09:00:00', 3, 30, 'D', 36, 100, 10)")
+    con.close()
+    assert logger_hours(db) == 2
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute("SELECT ts, so2_mg_m3, so2_min, so2_max, so2_zs, so2_cou, so2_flag, "
+                       "flow_m3_s, o2_pct FROM flue_hour ORDER BY ts").fetchall()
+    con.close()
+    # hour 08:00 (CST, period start): mean 15, min 10, max 20, ZsAvg 18; Cou =
+    # (10 mg/m3 × 100 m3/s + 20 × 200) × 60 s / 1e6 = 0.3 kg; flow mean 150, O2 mean 10
+    h8 = rows[0]
+    assert h8[0] == dt.datetime(2026, 11, 1, 8)
+    assert h8[1:5] == (15.0, 10.0, 20.0, 18.0)
+    assert h8[5] == pytest.approx(0.3)
+    assert h8[6:] == ("N", 150.0, 10.0)
+    assert rows[1][0] == dt.datetime(2026, 11, 1, 9) and rows[1][6] == "D"
+    assert rows[1][5] == pytest.approx(30 * 100 * 60 / 1e6)
+    assert logger_hours(db) == 0  # hours already there are kept, nothing doubled
 
 
 def test_months_between() -> None:

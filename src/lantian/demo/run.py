@@ -45,6 +45,7 @@ __all__ = [
     "demo_fleet",
     "ensure_accounts",
     "has_demo",
+    "logger_hours",
     "main",
     "months_between",
     "synthetic_aq",
@@ -194,6 +195,8 @@ def build_demo(db: str | Path, *, points: int = 48, days: int = 30, seed: int = 
         finally:
             con.close()
         _say(f"  台账 ledgers: {ledgers}")
+        hours = logger_hours(db)
+        _say(f"  小时数据 logger hour rows (2061) from the minutes: {hours}")
         aq = _load_aq(db, reg, first, last, seed, work)
         _say(f"  空气质量 air quality: {aq} station-hours (synthetic demo stations)")
     for month in months_between(first, last):
@@ -227,6 +230,46 @@ def _lantian(args: list[str]) -> None:
     res = subprocess.run(cmd, stdout=subprocess.DEVNULL, check=False)  # noqa: S603 - own CLI
     if res.returncode != 0:
         raise ConfigurationError(f"`lantian {' '.join(args)}` failed (exit {res.returncode})")
+
+
+def logger_hours(db: str | Path) -> int:
+    """Write the hour rows a data logger would send (CN 2061) from the demo's minute rows.
+
+    The generator writes minute data only; real loggers also send hour data, which the web
+    charts and the emission ledgers read from ``flue_hour``. Per MN and hour (label = start of
+    the hour, CST, as ``DataTime`` of 2061 data): ``Avg`` and ``ZsAvg`` the mean of the minutes,
+    ``Min``/``Max`` over the minutes, ``Flag`` the most frequent minute flag, and ``Cou``
+    [kg] the sum over the minutes of concentration [mg/m³] × flow [m³/s] × 60 s / 10⁶.
+    Returns the number of rows written (existing hours are kept).
+    """
+    con = connect(db)
+    try:
+        cols = [r[0] for r in con.execute("DESCRIBE flue_hour").fetchall()]
+        have = {r[0]: r[1] for r in con.execute("DESCRIBE flue_minute").fetchall()}
+        keys = [c[: -len("_mg_m3")] for c in cols if c.endswith("_mg_m3")]
+        sel = ["mn", "date_trunc('hour', ts) AS ts", "min(packet_id) AS packet_id"]
+        for c in cols:
+            if c in ("mn", "ts", "packet_id"):
+                continue
+            key = c.rsplit("_", 1)[0]
+            if c.endswith("_min") and key in keys:
+                sel.append(f"min({key}_mg_m3) AS {c}")
+            elif c.endswith("_max") and key in keys:
+                sel.append(f"max({key}_mg_m3) AS {c}")
+            elif c.endswith("_cou") and key in keys:
+                sel.append(f"sum({key}_mg_m3 * flow_m3_s * 60 / 1e6) AS {c}")
+            elif c.endswith("_flag") and c in have:
+                sel.append(f"mode({c}) AS {c}")
+            elif have.get(c) == "DOUBLE":
+                sel.append(f"avg({c}) AS {c}")
+            elif c in have:
+                sel.append(f"any_value({c}) AS {c}")
+        before = con.execute("SELECT count(*) FROM flue_hour").fetchone()[0]
+        con.execute(f"INSERT OR IGNORE INTO flue_hour BY NAME SELECT {', '.join(sel)} "
+                    "FROM flue_minute GROUP BY mn, date_trunc('hour', ts)")
+        return int(con.execute("SELECT count(*) FROM flue_hour").fetchone()[0] - before)
+    finally:
+        con.close()
 
 
 def ensure_accounts(db: str | Path) -> dict[str, str] | None:
