@@ -110,6 +110,10 @@ def test_transport_page_matches_api(env):
     for r in api:
         if r["clean_ratio"] is not None:
             assert f"{r['clean_ratio']:.3f}" in html
+    trips = client.get("/api/transport/gate-records", headers=_bearer(cookies, "admin"),
+                       params={"month": month, "non_compliant": "true", "limit": 10000}).json()
+    assert trips["total"] == sum(r["non_compliant_road_trips"] for r in api)
+    assert _table_rows(html, "trip-table") == min(trips["total"], 200)
 
 
 def test_marks_forms_enter_and_review(env):

@@ -34,6 +34,8 @@ router.include_router(retrofits.router)
 router.include_router(transport.router)
 router.include_router(production.router)
 pages = APIRouter(include_in_schema=False)
+PAGE_TRIPS = 200
+"""Non-compliant road trips listed on the transport page (all in the download)."""
 
 LABELS: dict[str, tuple[str, str]] = {
     "ledgers": ("台账", "Ledgers"),
@@ -218,7 +220,9 @@ def transport_page(request: Request, db: Db, user: OptionalUser,
     m = this_month(month)
     rows = _cells(transport.clean_transport_in_scope(db, user, m))
     fleet = _cells(transport.fleet_in_scope(db, user, cst_now().date()))
+    bad = transport.gate_records_in_scope(db, user, m, non_compliant=True, limit=PAGE_TRIPS)
     return _page(request, "transport.html", user, month=m, rows=rows,
+                 trips=_cells(bad.rows), trips_total=bad.total,
                  fleet=[f for f in fleet if not f["compliant"]], fleet_total=len(fleet))
 
 

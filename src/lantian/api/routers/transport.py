@@ -27,7 +27,7 @@ from lantian.api.routers.ledger_scope import (
     visible_enterprises,
 )
 
-__all__ = ["clean_transport_in_scope", "fleet_in_scope", "router"]
+__all__ = ["clean_transport_in_scope", "fleet_in_scope", "gate_records_in_scope", "router"]
 
 router = APIRouter(prefix="/api/transport", tags=["ledgers: transport"],
                    dependencies=[Depends(require_principal)])
@@ -84,19 +84,18 @@ def clean_transport(db: Db, user: User, month: Month = None,
                    f"clean_transport_{m}", db, user, {"month": m})
 
 
-@router.get("/gate-records", summary="Gate records (门禁记录), paged")
-def gate_records(db: Db, user: User, month: Month = None, mode: Mode = None,
-                 non_compliant: Annotated[bool, Query(description="only road trips by "
-                                                      "vehicles not allowed for haulage")] = False,
-                 limit: Annotated[int, Query(ge=1, le=10000)] = 500,
-                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-                 fmt: Fmt = TableFormat.json) -> Response:
-    """Gate records of visible enterprises in the month (CST), newest first, ``total`` given."""
+def gate_records_in_scope(db: Database, user: Any, month: str, *, mode: str | None = None,
+                          non_compliant: bool = False, limit: int = 500,
+                          offset: int = 0) -> Rows:
+    """Gate records of visible enterprises in ``month`` (CST), newest first, with ``total``.
+
+    ``non_compliant``: only road trips by vehicles not allowed for road haulage on the 1st
+    of the month (catalogue ``clean_road_haulage``, e.g. China VI or new-energy from 2022).
+    """
     from lantian.ledger.transport import month_bounds
     from lantian.ledger.vehicles import allowed_stages
 
-    m = this_month(month)
-    start, end = month_bounds(m)
+    start, end = month_bounds(month)
     where = "g.enterprise_id IN (SELECT id FROM vis_ent) AND g.ts >= ? AND g.ts < ?"
     params: list[Any] = [start, end]
     if mode is not None:
@@ -117,6 +116,20 @@ def gate_records(db: Db, user: User, month: Month = None, mode: Mode = None,
         rows = Rows.fetch(cur, sql, args)
         total = cur.execute(csql, cargs).fetchone()
     rows.total = int(total[0]) if total else 0
+    return rows
+
+
+@router.get("/gate-records", summary="Gate records (门禁记录), paged")
+def gate_records(db: Db, user: User, month: Month = None, mode: Mode = None,
+                 non_compliant: Annotated[bool, Query(description="only road trips by "
+                                                      "vehicles not allowed for haulage")] = False,
+                 limit: Annotated[int, Query(ge=1, le=10000)] = 500,
+                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                 fmt: Fmt = TableFormat.json) -> Response:
+    """Gate records of visible enterprises in the month (CST), newest first, ``total`` given."""
+    m = this_month(month)
+    rows = gate_records_in_scope(db, user, m, mode=mode, non_compliant=non_compliant,
+                                 limit=limit, offset=offset)
     return respond(rows, fmt, f"gate_records_{m}", db, user, {"month": m})
 
 
