@@ -265,6 +265,7 @@ def test_ledger_downloads_are_audited(env):
 @pytest.mark.parametrize("path", ["/api/production/violations", "/api/alerts/actions",
                                   "/api/alerts/violations", "/api/alerts/reduction",
                                   "/api/grades", "/api/emissions/loads", "/api/emissions/yoy",
+                                  "/api/emissions/retrofit-credit",
                                   "/api/transport/fleet", "/api/retrofits/dynamic-list"])
 def test_other_ledger_routes_answer_in_scope(env, path):
     world, client, tokens = env

@@ -61,7 +61,7 @@ class MarkDecision(BaseModel):
 def marks_in_scope(db: Database, user: Any, status: str | None = None,
                    mark_id: int | None = None) -> Rows:
     """Return the marks of outlets the caller may see, newest first."""
-    sql, params = _LIST, []
+    sql, params = _LIST, list[Any]()
     if status is not None:
         sql += " AND m.status = ?"
         params.append(status)
@@ -78,6 +78,7 @@ def _target_visible(db: Database, user: Any, body: NewMark) -> bool:
 
     An O&M account sees only its points, so it names the point by ``mn``.
     """
+    params: list[Any]
     if body.mn is not None:
         sql, params = "SELECT 1 FROM vis_pt WHERE mn = ?", [body.mn]
         if body.outlet_id is not None:

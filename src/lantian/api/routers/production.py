@@ -27,8 +27,8 @@ from lantian.api.routers.ledger_scope import (
 from lantian.errors import LantianError
 
 __all__ = ["alert_actions_in_scope", "alert_violations_in_scope", "grades_in_scope",
-           "intensity_in_scope", "loads_in_scope", "offsets_in_scope", "router",
-           "violations_in_scope", "yoy_in_scope"]
+           "intensity_in_scope", "loads_in_scope", "offsets_in_scope", "retrofit_credit_in_scope",
+           "router", "violations_in_scope", "yoy_in_scope"]
 
 router = APIRouter(prefix="/api", tags=["ledgers: production, alerts, emissions"],
                    dependencies=[Depends(require_principal)])
@@ -41,7 +41,7 @@ def _rows(db: Database, user: Any, build: Any) -> list[dict[str, Any]]:
     ids = visible_enterprises(db, user)
 
     def go(cur: Any) -> list[dict[str, Any]]:
-        return keep_expr(build(ibis_of(cur)), ids).to_pyarrow().to_pylist()
+        return list(keep_expr(build(ibis_of(cur)), ids).to_pyarrow().to_pylist())
 
     try:
         return run_ledger(db, go)[0]
@@ -132,9 +132,35 @@ def yoy_in_scope(db: Database, user: Any, year: int, by: str) -> list[dict[str, 
 
     def go(cur: Any) -> list[dict[str, Any]]:
         loads = keep_expr(_monthly_loads(ibis_of(cur)), ids)
-        return yoy_vs_target(loads, year, by).to_pyarrow().to_pylist()
+        return list(yoy_vs_target(loads, year, by).to_pyarrow().to_pylist())
 
     return run_ledger(db, go)[0]
+
+
+def retrofit_credit_in_scope(db: Database, user: Any, months: int = 3) -> list[dict[str, Any]]:
+    """Return the annual reduction credited to each retrofit of a visible enterprise [t/a].
+
+    Mean monthly load ``months`` before construction vs after the stable month, × 12.
+    """
+    from lantian.ledger.emissions import (
+        line_monthly_loads,
+        retrofit_credit,
+        retrofit_plan_dates,
+    )
+
+    ids = visible_enterprises(db, user)
+
+    def go(cur: Any) -> list[dict[str, Any]]:
+        ib = ibis_of(cur)
+        t = ib.table
+        loads = line_monthly_loads(_monthly_loads(ib), t("production_line_outlet"),
+                                   t("production_line"))
+        plans = retrofit_plan_dates(t("retrofit_plan"), t("retrofit_milestone"))
+        rows = list(retrofit_credit(loads, plans, months).to_pyarrow().to_pylist())
+        owner = dict(cur.execute("SELECT id, enterprise_id FROM retrofit_plan").fetchall())
+        return [{"enterprise_id": owner.get(r["plan_id"]), **r} for r in rows]
+
+    return keep_rows(run_ledger(db, go)[0], ids)
 
 
 def intensity_in_scope(db: Database, user: Any) -> list[dict[str, Any]]:
@@ -230,6 +256,14 @@ def yoy(db: Db, user: User, year: Year = None,
     """Change of the annual load [%] against the target (e.g. −2 % SO2, NOx, VOCs)."""
     y = year or cst_now().year
     return _send(yoy_in_scope(db, user, y, by), fmt, f"yoy_{y}", db, user, year=y)
+
+
+@router.get("/emissions/retrofit-credit", summary="Reduction credited to each retrofit [t/a]")
+def retrofit_credit_rows(db: Db, user: User,
+                         months: Annotated[int, Query(ge=1, le=12)] = 3,
+                         fmt: Fmt = TableFormat.json) -> Response:
+    """Before/after mean monthly load of the retrofitted line and the credit × 12 [t/a]."""
+    return _send(retrofit_credit_in_scope(db, user, months), fmt, "retrofit_credit", db, user)
 
 
 @router.get("/carbon/intensity", summary="CO2 and energy intensity vs sector norms")
