@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -101,7 +101,7 @@ def assess(
     )
 
 
-def _print_table(records: list[dict], hours: bool) -> None:
+def _print_table(records: list[dict[str, Any]], hours: bool) -> None:
     if hours:
         for r in records:
             typer.echo(

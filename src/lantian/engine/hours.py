@@ -85,7 +85,7 @@ def valid_hours(
     keys = list(dict.fromkeys(keys))
     t = minute.mutate(hour=_.ts.truncate("h"))
     aggs: dict[str, ibis.Value] = {}
-    f_any = None
+    f_any: ibis.BooleanValue | None = None
     for key in [*keys, *AUX_KEYS]:
         col = column_of(key)
         value = t[col]
@@ -99,6 +99,8 @@ def valid_hours(
         is_f = t[f"{key}_flag"] == "F"
         f_any = is_f if f_any is None else (f_any | is_f)
     aggs["minutes"] = t.count()
+    if f_any is None:  # pragma: no cover - AUX_KEYS is never empty
+        raise ValueError("no parameters to aggregate")
     aggs["f_minutes"] = f_any.fill_null(False).cast("int64").sum()
     aggs["flow_raw"] = t[column_of("flow")].mean()
     h = t.group_by(mn=t.mn, ts=t.hour).aggregate(**aggs)
