@@ -167,11 +167,14 @@ def _table_rows(html, tid):
     return 0 if "暂无数据" in body or "No rows" in body else body.count("<tr class=")
 
 
+# the world holds 48 hours of flue-gas data, too little for before/after retrofit credits:
+# that table is only checked against the API (both empty)
 @pytest.mark.parametrize(("path", "tid", "api"), [
     ("/ledgers/production", "action-table", "/api/alerts/actions"),
     ("/ledgers/production", "violation-table", "/api/production/violations"),
     ("/ledgers/production", "grade-table", "/api/grades"),
     ("/ledgers/emissions", "offset-table", "/api/offsets"),
+    ("/ledgers/emissions", "credit-table", "/api/emissions/retrofit-credit"),
 ])
 def test_page_tables_match_api(env, path, tid, api):
     _world, client, cookies, _ = env
@@ -180,6 +183,6 @@ def test_page_tables_match_api(env, path, tid, api):
                            headers=_bearer(cookies, role)).json()["items"]
         html = page(client, cookies, role, path, month="2026-10")
         assert _table_rows(html, tid) == len(items), (role, path, tid)
-        if role == "admin":
+        if role == "admin" and tid != "credit-table":
             assert items, f"the demo ledgers give {api} something to show"
         assert f"{api}?" in html  # CSV/Excel links of the table shown

@@ -96,7 +96,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "over": ("超限", "Over"), "offsets": ("倍量削减台账", "Offsets ledger (double offsets)"),
     "project": ("项目", "Project"), "required_t": ("应削减 [t/a]", "Required [t/a]"),
     "credited_t": ("已核定 [t/a]", "Credited [t/a]"), "gap_t": ("缺口 [t/a]", "Gap [t/a]"),
-    "covered": ("已满足", "Covered"), "year": ("年份", "Year"), "month": ("月份", "Month"),
+    "covered": ("已满足", "Covered"),
+    "credit": ("改造减排量", "Reduction credited to retrofits"),
+    "before_t": ("改造前月均 [t]", "Before [t/month]"),
+    "after_t": ("改造后月均 [t]", "After [t/month]"),
+    "credit_t_a": ("减排量 [t/a]", "Credit [t/a]"),
+    "year": ("年份", "Year"), "month": ("月份", "Month"),
     "enterprise": ("企业", "Enterprise"), "outlet": ("排放口", "Outlet"),
     "no_rows": ("暂无数据", "No rows"), "download": ("下载", "Download"),
     "yes": ("是", "yes"), "no": ("否", "no"), "show": ("查看", "Show"),
@@ -244,7 +249,7 @@ def production_page(request: Request, db: Db, user: OptionalUser,
 @pages.get("/ledgers/emissions")
 def emissions_page(request: Request, db: Db, user: OptionalUser,
                    year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> Response:
-    """Monthly loads per enterprise, year-on-year vs targets, intensity, offsets."""
+    """Year-on-year vs targets, monthly loads, retrofit credits, intensity, offsets."""
     if user is None:
         return _to_login(request)
     y = year or cst_now().year
@@ -252,6 +257,7 @@ def emissions_page(request: Request, db: Db, user: OptionalUser,
                  loads=_cells(production.loads_in_scope(db, user, "enterprise_id", "month")),
                  yoy=_cells(production.yoy_in_scope(db, user, y, "enterprise_id")),
                  intensity=_cells(production.intensity_in_scope(db, user)),
+                 credit=_cells(production.retrofit_credit_in_scope(db, user)),
                  offsets=_cells(production.offsets_in_scope(db, user)))
 
 
