@@ -13,6 +13,7 @@ calibration records (CSV or Excel).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -35,11 +36,12 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
     from lantian.engine.backends import connect
     from lantian.engine.quality import DETECTORS, load_thresholds
     from lantian.engine.quality.frames import empty_events
-    from lantian.engine.quality.inputs import read_inputs
+    from lantian.engine.quality.inputs import limit_memory, read_inputs
     from lantian.engine.quality.run import detector_events
 
     th = load_thresholds()
     con = connect(engine, db=db, lake=lake, month=month)
+    spill = limit_memory(con)  # DuckDB: bounded memory, spills to a temporary directory
     try:
         kw = read_inputs(con, month, th)
         if kw["params"] is None:
@@ -64,6 +66,8 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
         disconnect = getattr(con, "disconnect", None)
         if callable(disconnect):
             disconnect()
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
     events = events.sort_values(["mn", "start", "detector"], kind="stable").reset_index(drop=True)
     return events, mns
 

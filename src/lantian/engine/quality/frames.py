@@ -6,7 +6,7 @@ Time wall-clock; ``ts`` is the start of the minute or hour (HJ 212-2017 §6.6).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -87,16 +87,21 @@ def empty_events() -> ir.Table:
     return ibis.memtable(frame, schema=_EVENT_SCHEMA)
 
 
-def running_minutes(minute: ir.Table, th: Thresholds) -> ir.Table:
+def running_minutes(minute: ir.Table, th: Thresholds,
+                    materialize: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
     """Add ``running`` (bool): flow ≥ ``running.flow_fraction`` × the point's month p90 flow.
 
     Minutes without a flow reading fall back on the declared state (no ``F`` flag).
 
     Flow [logger unit] is compared only with the same point's own flow, so the unit does not
     matter. Flags are not used: the detectors compare declared state with physical state.
+    ``materialize`` (e.g. ``lambda t: t.cache()``) keeps the small per-point reference flow, so
+    the minute data are not copied into a common table expression to be read twice.
     """
     flow = column_of("flow")
     ref = minute.group_by("mn").aggregate(_flow_p90=minute[flow].approx_quantile(0.9))
+    if materialize is not None:
+        ref = materialize(ref)
     frac = th.get("running", "flow_fraction")
     j = minute.inner_join(ref, "mn")
     # without a flow reading, fall back on the declared state (no F flag)

@@ -12,7 +12,7 @@ from lantian.catalog.limits import applicable_limits
 from lantian.engine.quality.records import _pollutant_of
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["analyser_ranges", "point_limits"]
+__all__ = ["analyser_ranges", "limit_memory", "point_limits", "read_inputs"]
 
 _LIMIT_SCHEMA = ibis.schema({"mn": "string", "pollutant": "string", "limit_mg_m3": "float64",
                              "o2_ref_pct": "float64"})
@@ -90,3 +90,21 @@ def read_inputs(con, month: str, th: Thresholds) -> dict:
     return {"minute": minute, "month": month, "points": points, "limits": limits,
             "ranges": analyser_ranges(params, limits, th), "params": params,
             "maintenance": maintenance, "keys": keys, "thresholds": th}
+
+
+def limit_memory(con, memory_limit: str = "5GB", temp_dir: str | None = None) -> str | None:
+    """Bound a DuckDB backend's memory and let it spill to disk; no-op on other engines.
+
+    ``qc`` keeps the running minutes and hours as temporary tables; with ``memory_limit``
+    (DuckDB syntax, default 5 GB so the process stays under the 8 GiB of DESIGN.md §6) and a
+    ``temp_directory`` (a new temporary directory unless ``temp_dir`` is given) DuckDB moves
+    what does not fit to disk instead of growing. Returns the directory used, or ``None``.
+    """
+    import tempfile
+
+    if getattr(con, "name", "") != "duckdb":
+        return None
+    path = temp_dir or tempfile.mkdtemp(prefix="lantian-qc-")
+    con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+    con.raw_sql(f"SET temp_directory = '{path}'")
+    return path

@@ -96,13 +96,16 @@ def detector_events(
     wanted = {"mn", "ts", "running"}
     for k in (*keys, "o2", "flow", "temp"):
         wanted |= {column_of(k), f"{k}_flag", f"{k}_zs"}
-    m = running_minutes(minute, th)
+    # read only the columns used (every flag: the declared state falls back on them)
+    narrow = minute.select(*[c for c in minute.columns if c in wanted or c.endswith("_flag")])
+    m = running_minutes(narrow, th, materialize=materialize)
     m = keep(m.select(*[c for c in m.columns if c in wanted]))
     out: dict[str, ir.Table] = {}
     hours = keep(process.running_hours(valid_hours(m, keys), th))
     hl = statistics.hour_long(hours, keys, limits)
     if "constant" in want:
-        out["constant"] = values.constant(long_minutes(m, [*keys, "o2", "flow"]), th)
+        out["constant"] = values.constant_wide(m, [*keys, "o2", "flow"], th,
+                                                materialize=materialize)
     if want & {"zero", "over_range", "zs_mismatch", "flag_abuse"}:
         lp = long_minutes(m, [*keys, "o2"], with_zs=True)
         if "zero" in want:

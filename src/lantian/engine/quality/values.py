@@ -8,16 +8,87 @@ marked invalid are not data a regulator is misled by. ``over_range`` also reads 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import ibis
 import ibis.expr.types as ir
 from ibis import _
 
+from lantian.engine.hours import column_of
 from lantian.engine.quality.frames import event_table, evidence, run_summary, runs
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["constant", "over_range", "zero"]
+__all__ = ["constant", "constant_wide", "over_range", "zero"]
 
 _KEYS = ("mn", "pollutant")
+
+
+def _frozen_runs(t: ir.Table, th: Thresholds) -> ir.Table:
+    """Turn the long rows ``t`` (with rounded ``v``, epoch ``e``) into frozen-run events."""
+    min_run = int(th.get("constant", "min_minutes"))
+    w = ibis.window(group_by=list(_KEYS), order_by="ts")
+    t = t.mutate(pv=t.v.lag().over(w), pe=t.e.lag().over(w))
+    same = t.filter((t.v == t.pv) & (t.e - t.pe == 60))
+    r = runs(same, _KEYS, step_s=60)
+    g = r.group_by([*_KEYS, "run"]).aggregate(
+        first=r.ts.min(), last=r.ts.max(), n=r.count(), value=r.v.max())
+    g = g.mutate(minutes=g.n + 1)
+    g = g.filter(g.minutes >= min_run)
+    sev = ibis.ifelse(g.minutes >= int(th.get("constant", "high_minutes")), "high", "medium")
+    # the first repeated minute equals the minute before it: the run starts one minute earlier
+    start = g.first - ibis.interval(minutes=1)
+    return event_table(g, "constant", pollutant=g.pollutant, start=start, end=g.last,
+                       severity=sev, evid=evidence(value=g.value, minutes=g.minutes))
+
+
+def _block_s(th: Thresholds) -> int:
+    # Any run of at least min_run minutes covers a whole aligned block of half that length.
+    return 60 * max(1, (int(th.get("constant", "min_minutes")) + 1) // 2)
+
+
+def constant_wide(minute: ir.Table, keys: Sequence[str], th: Thresholds,
+                  materialize: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
+    """Find the events of :func:`constant` on ``long_minutes(minute, keys)`` from wide rows.
+
+    ``minute`` is the wide minute frame with ``running`` (:func:`running_minutes`). The frozen
+    aligned blocks of every key are found in one aggregation over the wide rows (one row per
+    minute instead of one per minute and key); only the minutes near a frozen block are
+    stacked into the long frame and ordered. Same rules and thresholds as :func:`constant`.
+    ``materialize`` (e.g. ``lambda t: t.cache()``) keeps the small table of frozen blocks so
+    the wide frame is read twice by two simple queries instead of being copied into a CTE.
+    """
+    from lantian.engine.quality.frames import long_minutes
+
+    dec = int(th.get("constant", "decimals"))
+    lo_level = th.get("constant", "min_level")
+    block_s = _block_s(th)
+    m = minute.mutate(block=minute.ts.epoch_seconds() // block_s)
+    aggs: dict[str, ir.Value] = {}
+    for i, key in enumerate(keys):
+        col, flag = column_of(key), f"{key}_flag"
+        v = m[col].cast("float64")
+        f = m[flag].fill_null("N") if flag in m.columns else ibis.literal("N")
+        ok = m.running & (f == "N") & (v > lo_level)
+        aggs[f"n{i}"] = ok.cast("int64").sum()
+        aggs[f"lo{i}"] = v.round(dec).min(where=ok)
+        aggs[f"hi{i}"] = v.round(dec).max(where=ok)
+    b = m.group_by(["mn", "block"]).aggregate(**aggs)
+    frozen = ibis.union(*[
+        b.filter((b[f"n{i}"] == block_s // 60) & (b[f"lo{i}"] == b[f"hi{i}"])).select(
+            _cmn=b.mn, _cpol=ibis.literal(key), _cb0=b.block)
+        for i, key in enumerate(keys)], distinct=False)
+    near = ibis.union(*[frozen.select("_cmn", "_cpol", _cb=frozen._cb0 + k) for k in (-1, 0, 1)],
+                      distinct=True)
+    if materialize is not None:
+        near = materialize(near)
+    near_mn = near.select(_nmn=near._cmn, _nb=near._cb).distinct()
+    sub = m.semi_join(near_mn, [m.mn == near_mn._nmn, m.block == near_mn._nb]).drop("block")
+    t = long_minutes(sub, keys)
+    t = t.filter(_.running & (_.flag == "N") & (_.value > lo_level))
+    t = t.mutate(v=t.value.round(dec), e=t.ts.epoch_seconds())
+    t = t.mutate(block=t.e // block_s)
+    t = t.semi_join(near, [t.mn == near._cmn, t.pollutant == near._cpol, t.block == near._cb])
+    return _frozen_runs(t, th)
 
 
 def constant(long: ir.Table, th: Thresholds) -> ir.Table:
@@ -34,12 +105,11 @@ def constant(long: ir.Table, th: Thresholds) -> ir.Table:
 
     """
     dec = int(th.get("constant", "decimals"))
-    min_run = int(th.get("constant", "min_minutes"))
     t = long.filter(_.running & (_.flag == "N") & (_.value > th.get("constant", "min_level")))
     t = t.mutate(v=t.value.round(dec), e=t.ts.epoch_seconds())
     # Any run of at least min_run minutes covers a whole aligned block of half that length:
     # find frozen blocks with one hash aggregation, then order only the rows near them.
-    block_s = 60 * max(1, (min_run + 1) // 2)
+    block_s = _block_s(th)
     t = t.mutate(block=t.e // block_s)
     blocks = t.group_by([*_KEYS, "block"]).aggregate(n=t.count(), lo=t.v.min(), hi=t.v.max())
     frozen = blocks.filter((blocks.n == block_s // 60) & (blocks.lo == blocks.hi))
@@ -47,19 +117,7 @@ def constant(long: ir.Table, th: Thresholds) -> ir.Table:
                                       _cb=frozen.block + k) for k in (-1, 0, 1)],
                       distinct=True)
     t = t.semi_join(near, [t.mn == near._cmn, t.pollutant == near._cpol, t.block == near._cb])
-    w = ibis.window(group_by=list(_KEYS), order_by="ts")
-    t = t.mutate(pv=t.v.lag().over(w), pe=t.e.lag().over(w))
-    same = t.filter((t.v == t.pv) & (t.e - t.pe == 60))
-    r = runs(same, _KEYS, step_s=60)
-    g = r.group_by([*_KEYS, "run"]).aggregate(
-        first=r.ts.min(), last=r.ts.max(), n=r.count(), value=r.v.max())
-    g = g.mutate(minutes=g.n + 1)
-    g = g.filter(g.minutes >= min_run)
-    sev = ibis.ifelse(g.minutes >= int(th.get("constant", "high_minutes")), "high", "medium")
-    # the first repeated minute equals the minute before it: the run starts one minute earlier
-    start = g.first - ibis.interval(minutes=1)
-    return event_table(g, "constant", pollutant=g.pollutant, start=start, end=g.last,
-                       severity=sev, evid=evidence(value=g.value, minutes=g.minutes))
+    return _frozen_runs(t, th)
 
 
 def zero(long: ir.Table, presence: ir.Table, th: Thresholds) -> ir.Table:
