@@ -50,7 +50,7 @@ def main() -> int:
     from lantian.demo.generate import generate
     from lantian.demo.load import demo_backend
     from lantian.engine.quality import DETECTORS, load_thresholds
-    from lantian.engine.quality.inputs import read_inputs
+    from lantian.engine.quality.inputs import limit_memory, read_inputs
     from lantian.engine.quality.run import detector_events
 
     data = HERE / "data" / f"qc_{args.points}x{args.days}"
@@ -61,6 +61,7 @@ def main() -> int:
               file=sys.stderr)
     month = args.start[:7]
     con = demo_backend(data)
+    limit_memory(con)  # as `lantian qc` does: 5 GB, spill to a temporary directory
     rows = con.con.sql("SELECT count(*) FROM flue_minute").fetchall()[0][0]
     sums = ", ".join(f"sum({c})" for c in COLS)
     counts = ", ".join(f"count({c})" for c in FLAGS)
@@ -116,7 +117,7 @@ def lake_mode(args) -> int:
     import pandas as pd
 
     from lantian.engine.quality import load_thresholds
-    from lantian.engine.quality.inputs import read_inputs
+    from lantian.engine.quality.inputs import limit_memory, read_inputs
     from lantian.engine.quality.run import detector_events
 
     pts = pd.read_parquet(args.lake / "points.parquet")
@@ -124,6 +125,7 @@ def lake_mode(args) -> int:
         pts = pts.sort_values("mn").head(args.max_points)
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'Asia/Shanghai'")
+    limit_memory(con)
     root = args.lake / "flue_minute" / f"month={args.month}"
     files = [str(root / f"mn={mn}" / "part-0.parquet") for mn in pts["mn"]]
     con.con.execute("CREATE VIEW flue_minute AS SELECT * EXCLUDE (month) FROM read_parquet("
