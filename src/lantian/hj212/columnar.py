@@ -272,9 +272,11 @@ def _item_pass(fast: list[int], bodies: list[str],
     pk = pk[good]
     vstart, vend = q[good] + 1, ends[good]
     reg = _NAMES
-    for nm in set(names).difference(reg.ids):
-        reg.add(nm)
-    ids = np.fromiter(map(reg.ids.__getitem__, names), dtype=np.int64, count=len(names))
+    ids = np.fromiter(map(reg.ids.get, names, repeat(-1)), dtype=np.int64, count=len(names))
+    if (ids < 0).any():  # names not seen before: register them, then look up again
+        for nm in set(names).difference(reg.ids):
+            reg.add(nm)
+        ids = np.fromiter(map(reg.ids.__getitem__, names), dtype=np.int64, count=len(names))
     kind = np.array(reg.kind, dtype=np.int64)[ids]
     bad.update(pk[kind == 3].tolist())
     # number grammar [+-]?(digits[.digits*] | .digits), counted over each value's span
@@ -346,12 +348,12 @@ def _item_pass(fast: list[int], bodies: list[str],
         keep &= ~np.isin(pk, np.fromiter(bad, dtype=np.int64, count=len(bad)))
     numeric = keep & (kind == 2)
     value = np.full(len(values), np.nan)
+    text = np.fromiter(values, dtype=object, count=len(values))
     if numeric.any():  # grammar-checked numbers: Arrow's parse is correctly rounded, as float()
-        strings = pa.array(list(compress(values, numeric.tolist())), pa.string())
+        strings = pa.array(text[numeric], pa.string())
         value[numeric] = pc.cast(strings, pa.float64()).to_numpy(zero_copy_only=False)
     code_tab = np.array(reg.code, dtype=object)
     suffix_tab = np.array(reg.suffix, dtype=object)
-    text = np.fromiter(values, dtype=object, count=len(values))
     return bad, (pk[keep], code_tab[ids[keep]], suffix_tab[ids[keep]], value[keep], text[keep])
 
 
