@@ -179,8 +179,11 @@ def main() -> None:
     ap.add_argument("--prefix", default=PREFIX,
                     help="MN prefix (padded with digits to 24 characters); an all-digit MN "
                          "takes the codec's vectorised path, 'LTBENCH' its per-packet path")
+    ap.add_argument("--only", default="closed,open,burst",
+                    help="comma-separated scenarios to run (closed, open, burst)")
     a = ap.parse_args()
     globals()["PREFIX"] = a.prefix
+    only = set(a.only.split(","))
     if a.cmd == "bare":
         run_bare(a.port)
         return
@@ -198,17 +201,17 @@ def main() -> None:
         run_no += 1
         return ["--base", f"{2000 + run_no}-01-01T00:00:00"]
 
-    for conns in (1000, 10_000):
+    for conns in (1000, 10_000) if "closed" in only else ():
         for _ in range(a.runs):
             for kind in ("bare", "gateway"):
                 results.append(scenario(kind, db, log, "closed", conns,
                                         ["--duration", str(a.duration), *base()]))
-    for _ in range(max(1, a.runs - 1)):
+    for _ in range(max(1, a.runs - 1)) if "open" in only else ():
         for kind in ("bare", "gateway"):
             results.append(scenario(kind, db, log, "open", 10_000,
                                     ["--duration", str(a.open_duration), "--grace", "5",
                                      *base()]))
-    for _ in range(a.runs):
+    for _ in range(a.runs) if "burst" in only else ():
         for kind in ("bare", "gateway"):
             results.append(scenario(kind, db, log, "burst", 1000, ["--grace", "60", *base()]))
     (tmp / "results.jsonl").write_text("\n".join(json.dumps(r) for r in results) + "\n")
