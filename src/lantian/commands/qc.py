@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -48,9 +48,9 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
             echo_err("warning: no analyser parameters (value_long) on this engine: "
                      "calibration_change skipped")
         # keep the shared running minutes and hours once instead of once per detector
-        cached: list = []
+        cached: list[Any] = []
 
-        def keep(t):
+        def keep(t: Any) -> Any:
             c = t.cache()
             cached.append(c)
             return c
@@ -132,7 +132,7 @@ def qc(
         _store(db, month, events, score)
     except DatabaseLockedError as exc:
         echo_err(f"warning: results not stored: {exc}")
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     if scores:
         for r in score.to_dict("records"):
             row = {"mn": r["mn"], "trust": float(r["trust"]), "events": int(r["events"])}
@@ -140,16 +140,16 @@ def qc(
                 row["explanations"] = r["explanations"]
             rows.append(row)
     else:
-        for r in events.to_dict("records"):
-            r = {k: r[k] for k in _EVENT_KEYS}
-            r["evidence"] = json.loads(r["evidence"]) if r["evidence"] else {}
-            rows.append(r)
+        for rec in events.to_dict("records"):
+            ev: dict[str, Any] = {str(k): rec[k] for k in _EVENT_KEYS}
+            ev["evidence"] = json.loads(ev["evidence"]) if ev["evidence"] else {}
+            rows.append(ev)
     if fmt == "json":
-        for r in rows:
-            emit_json(r)
+        for out in rows:
+            emit_json(out)
     else:
-        for r in rows:
-            typer.echo("  ".join(f"{k}={v}" for k, v in r.items()))
+        for out in rows:
+            typer.echo("  ".join(f"{k}={v}" for k, v in out.items()))
     echo_err(f"qc {month}: {len(events)} events on {len(score)} points "
              f"(times China Standard Time)")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -55,7 +56,7 @@ def analyser_ranges(params: ir.Table | None, limits: ir.Table, th: Thresholds) -
                     range_mg_m3=ibis.coalesce(j.rep, j.dflt))
 
 
-def read_inputs(con, month: str, th: Thresholds) -> dict:
+def read_inputs(con: Any, month: str, th: Thresholds) -> dict[str, Any]:
     """Everything :func:`~lantian.engine.quality.run.quality_events` needs from a backend.
 
     ``con`` is an engine backend (:func:`lantian.engine.backends.connect`). Reads the small
@@ -92,7 +93,7 @@ def read_inputs(con, month: str, th: Thresholds) -> dict:
             "maintenance": maintenance, "keys": keys, "thresholds": th}
 
 
-def limit_memory(con, memory_limit: str = "5GB", temp_dir: str | None = None) -> str | None:
+def limit_memory(con: Any, memory_limit: str = "5GB", temp_dir: str | None = None) -> str | None:
     """Bound a DuckDB backend's memory and let it spill to disk; no-op on other engines.
 
     ``qc`` keeps the running minutes and hours as temporary tables; with ``memory_limit``

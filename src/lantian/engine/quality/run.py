@@ -8,6 +8,7 @@ unions every detector's events (:data:`DETECTORS` order). It never executes anyt
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import ibis.expr.types as ir
 from ibis import _
@@ -26,7 +27,7 @@ DETECTORS: tuple[str, ...] = (
 )
 
 
-def quality_events(minute: ir.Table, **kwargs) -> ir.Table:
+def quality_events(minute: ir.Table, **kwargs: Any) -> ir.Table:
     """Return the events of every requested detector for the month as one table.
 
     The union of :func:`detector_events` (same arguments).
