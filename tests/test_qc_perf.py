@@ -15,7 +15,7 @@ import pytest
 
 from lantian.demo.generate import generate
 from lantian.demo.load import demo_backend
-from lantian.engine.quality import load_thresholds, values
+from lantian.engine.quality import load_thresholds, records, values
 from lantian.engine.quality.frames import long_minutes, running_minutes
 from lantian.engine.quality.inputs import limit_memory, read_inputs
 from lantian.engine.quality.run import detector_events
@@ -71,3 +71,53 @@ def test_limit_memory_sets_duckdb_memory_and_spill_directory(small, tmp_path):
     assert got["temp_directory"] == str(tmp_path)
     assert got["memory_limit"].replace(" ", "").upper().startswith(("2.7GIB", "2.8GIB", "3.0GB",
                                                                     "2.7GB", "2.8GB"))
+
+
+def _minutes_with_gaps() -> pd.DataFrame:
+    """Two points, 2026-03-01..03 (CST), with gaps of many shapes (hand-placed).
+
+    Point A: a 1-minute gap (02:10), a gap ending exactly at an hour start (05:59 → 06:00
+    missing, 06:01 back), one starting at :59 (07:59 sent, 08:00-08:30 missing), a whole
+    missing hour (10:00-10:59), a 3-hour gap across midnight, full hours in between, and the
+    month's head missing (first minute 00:07). Point B: sends every minute except a 61-minute
+    gap starting at 12:30 and stops at 2026-03-03 20:00.
+    """
+    import datetime as dt
+
+    def span(a: str, b: str) -> list[dt.datetime]:
+        t0, t1 = dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b)
+        return [t0 + dt.timedelta(minutes=i) for i in range(int((t1 - t0).total_seconds()
+                                                               // 60))]
+
+    full = span("2026-03-01T00:07", "2026-03-04T00:00")
+    holes = [("2026-03-01T02:10", "2026-03-01T02:11"), ("2026-03-01T06:00", "2026-03-01T06:01"),
+             ("2026-03-01T08:00", "2026-03-01T08:31"), ("2026-03-01T10:00", "2026-03-01T11:00"),
+             ("2026-03-01T22:30", "2026-03-02T01:30")]
+    gone = {t for a, b in holes for t in span(a, b)}
+    a = [t for t in full if t not in gone]
+    b_all = span("2026-03-01T00:00", "2026-03-03T20:00")
+    b_gone = set(span("2026-03-02T12:30", "2026-03-02T13:31"))
+    b = [t for t in b_all if t not in b_gone]
+    return pd.DataFrame({"mn": ["A"] * len(a) + ["B"] * len(b), "ts": a + b})
+
+
+@pytest.mark.parametrize("gap_minutes", [0, 20, 60])
+def test_missing_by_hours_equals_minute_lag(gap_minutes):
+    import datetime as dt
+
+    import ibis
+
+    th = load_thresholds().with_value("missing", "gap_minutes", gap_minutes)
+    m = ibis.memtable(_minutes_with_gaps())
+    con = ibis.duckdb.connect()
+    start, end = dt.datetime(2026, 3, 1), dt.datetime(2026, 3, 4)
+    ref = _sorted(con.execute(records.missing(m, start, end, th)))
+    fast = _sorted(con.execute(records.missing(m, start, end, th, by_hours=True)))
+    pd.testing.assert_frame_equal(ref, fast, check_dtype=False)
+    # hand count: gaps longer than the threshold (A: 1, 1, 31, 60, 180 min and a 7-minute
+    # head; B: 61 min and the tail 20:00-23:59 up to the newest minute A sent, 240 min)
+    lengths = {"A": [1, 1, 31, 60, 180, 7], "B": [61, 240]}
+    expect = sorted((mn, n) for mn, ns in lengths.items() for n in ns if n > gap_minutes)
+    got = sorted((r.mn, int(__import__("json").loads(r.evidence)["minutes"]))
+                 for r in fast.itertuples())
+    assert got == expect

@@ -124,7 +124,7 @@ def detector_events(
     if "false_stop" in want:
         out["false_stop"] = process.false_stop(m, th)
     if "missing" in want:
-        out["missing"] = records.missing(m, start, end, th)
+        out["missing"] = records.missing(m, start, end, th, by_hours=True)
     if "dilution" in want:
         out["dilution"] = process.dilution(hours, points, th)
     if "pinned_under_limit" in want:
