@@ -121,3 +121,47 @@ def test_missing_db_is_created(tmp_path):
     )
     assert res.exit_code == 0, res.stderr
     assert res.stdout == "" and path.exists()
+
+
+def test_monthly_verdicts_are_stored_and_replaced(db):
+    from lantian.store.db import connect
+
+    args = ["assess", "--db", str(db), "--month", "2024-05", "--format", "json"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.stderr
+    again = CliRunner().invoke(app, args)  # a second run replaces, never duplicates
+    assert again.exit_code == 0, again.stderr
+    printed = json.loads(again.stdout.splitlines()[0])
+    con = connect(db)
+    try:
+        rows = con.execute(
+            "SELECT mn, month, production_hours, compliant_hours, compliance_ratio, ule_pass,"
+            " exceedance_hours, engine FROM month_ule_verdict"
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(rows) == 1
+    mn, month, prod, ok, ratio, ule, exceed, engine = rows[0]
+    assert (mn, month, engine) == ("K9", "2024-05", "duckdb")
+    assert (prod, ok, ule) == (
+        printed["production_hours"],
+        printed["compliant_hours"],
+        printed["ule_pass"],
+    )
+    assert ratio == printed["compliance_ratio"]
+    assert json.loads(exceed) == printed["exceedance_hours"]
+
+
+def test_no_store_leaves_the_table_alone(tmp_path):
+    from lantian.store.db import connect
+
+    db = tmp_path / "empty.duckdb"
+    res = CliRunner().invoke(
+        app, ["assess", "--db", str(db), "--month", "2024-05", "--no-store", "--format", "json"]
+    )
+    assert res.exit_code == 0, res.stderr
+    con = connect(db)
+    try:
+        assert con.execute("SELECT count(*) FROM month_ule_verdict").fetchone()[0] == 0
+    finally:
+        con.close()

@@ -78,6 +78,9 @@ def test_build_fills_registry_minutes_ledgers_aq(built) -> None:
     # remote quality control ran over the demo month(s): one trust score per point and month
     months = len(months_between(last - dt.timedelta(days=1), last))
     assert _count(db, "SELECT count(*) FROM trust_score") == 6 * months
+    # the ULE assessment ran too: one stored verdict per point and month with minute data
+    assert _count(db, "SELECT count(*) FROM month_ule_verdict") == _count(
+        db, "SELECT count(DISTINCT (mn, strftime(ts, '%Y-%m'))) FROM flue_minute")
 
 
 def test_logger_hours_worked_example(tmp_path: Path) -> None:

@@ -148,10 +148,9 @@ def test_dynamic_list_removal_and_notification(con) -> None:
 
 
 def test_reads_engine_verdict_table(con) -> None:
-    assert read_ule_verdicts(con, "2025-11") == {}  # table absent: nothing
-    con.execute("CREATE TABLE month_ule_verdict (mn VARCHAR, month VARCHAR, ule_pass BOOLEAN)")
-    con.execute("INSERT INTO month_ule_verdict VALUES ('MN-K1', '2025-11', false),"
-                " ('MN-K1', '2025-10', true)")
+    assert read_ule_verdicts(con, "2025-11") == {}  # no verdicts stored: nothing
+    con.execute("INSERT INTO month_ule_verdict (mn, month, ule_pass) VALUES"
+                " ('MN-K1', '2025-11', false), ('MN-K1', '2025-10', true)")
     assert read_ule_verdicts(con, "2025-11") == {"MN-K1": False}
 
 

@@ -60,6 +60,13 @@ def assess(
     format: Annotated[
         OutputFormat, typer.Option("--format", help="json (JSON Lines) or table")
     ] = OutputFormat.table,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store/--no-store",
+            help="Keep the monthly verdicts in the database (table month_ule_verdict)",
+        ),
+    ] = True,
 ) -> None:
     """Assess ULE compliance of each monitoring point for one month (times CST)."""
     from lantian.engine import backends
@@ -82,6 +89,7 @@ def assess(
             con = backends.connect("duckdb", db=db)
         expr = assess_month(con, month, detail=detail is not None, mn=mn)
         df = expr.execute()
+        con.disconnect()
     except LantianError as exc:
         fail(exc)
     rows = df.to_dict("records")
@@ -89,6 +97,8 @@ def assess(
     records = [shape(r) for r in rows]
     if detail is not None and not records:
         fail(f"no minute data for point {mn} in {month}")
+    if store and detail is None:
+        _store(db, records, engine.value)
     if format is OutputFormat.json:
         for rec in records:
             emit_json(rec)
@@ -99,6 +109,24 @@ def assess(
         f"assessed {len(records)} {'hours' if detail else 'points'} of {month} "
         f"on {engine.value} in {took:.1f} s"
     )
+
+
+def _store(db: Path, records: list[dict[str, Any]], engine: str) -> None:
+    """Keep the verdicts; a database held by ``lantian serve`` is reported, not an error."""
+    from lantian.errors import DatabaseLockedError
+    from lantian.store.db import connect
+    from lantian.store.verdicts import save_month_verdicts
+
+    try:
+        con = connect(db)
+    except DatabaseLockedError as exc:
+        echo_err(f"warning: verdicts not stored: {exc}")
+        return
+    try:
+        n = save_month_verdicts(con, records, engine=engine)
+    finally:
+        con.close()
+    echo_err(f"stored {n} monthly verdicts in month_ule_verdict")
 
 
 def _print_table(records: list[dict[str, Any]], hours: bool) -> None:

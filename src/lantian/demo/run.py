@@ -200,6 +200,8 @@ def build_demo(db: str | Path, *, points: int = 48, days: int = 30, seed: int = 
         aq = _load_aq(db, reg, first, last, seed, work)
         _say(f"  空气质量 air quality: {aq} station-hours (synthetic demo stations)")
     for month in months_between(first, last):
+        _say(f"  超低排放评估 ULE assessment {month} (lantian assess) …")
+        _lantian(["assess", "--db", str(db), "--month", month, "--format", "json"])
         _say(f"  远程质控 quality control {month} (lantian qc) …")
         _lantian(["qc", "--db", str(db), "--month", month, "--format", "json"])
     con = connect(db)
