@@ -16,7 +16,7 @@ import pandas as pd
 from lantian.engine.quality import load_thresholds
 from lantian.engine.quality.frames import long_minutes, running_minutes
 from lantian.engine.quality.records import missing
-from lantian.engine.quality.values import constant
+from lantian.engine.quality.values import constant, constant_wide
 
 TH = load_thresholds()
 
@@ -48,3 +48,21 @@ def test_spark_matches_duckdb(spark_ibis):
     spark = _events(spark_ibis)
     assert list(duck["detector"]) == ["constant", "missing"]
     pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
+
+
+def _fast_events(con) -> pd.DataFrame:
+    """The optimised forms ``lantian qc`` runs: ``constant_wide`` and ``missing(by_hours)``."""
+    t = con.create_table("qc_minute_fast", _frame(), overwrite=True)
+    m = running_minutes(t, TH)
+    expr = constant_wide(m, ["so2"], TH).union(
+        missing(t, dt.datetime(2026, 1, 5), dt.datetime(2026, 1, 6), TH, by_hours=True))
+    out = con.execute(expr)
+    return out.sort_values(["detector", "start"]).reset_index(drop=True)
+
+
+def test_spark_matches_duckdb_on_the_optimised_forms(spark_ibis):
+    duck = _events(ibis.duckdb.connect())
+    fast_duck = _fast_events(ibis.duckdb.connect())
+    fast_spark = _fast_events(spark_ibis)
+    pd.testing.assert_frame_equal(duck, fast_duck, check_dtype=False)
+    pd.testing.assert_frame_equal(duck, fast_spark, check_dtype=False)
