@@ -5,22 +5,15 @@ overview → enterprise → outlet, and read the limit line from the ECharts opt
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
-import threading
-import time
-from pathlib import Path
 
 import pytest
 
+from browser_support import served_with_browser
 from lantian.catalog.limits import applicable_limits
 from test_api_world import ENTERPRISES, MONTH, PASSWORD, build_world
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("LANTIAN_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 # role -> the enterprise it walks to, and what its overview must list
 ROLES = {
     "admin": ("zz", {"cs", "zz", "yq"}),
@@ -30,39 +23,11 @@ ROLES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"chromium not found at {CHROMIUM} (apt-get install chromium; "
-                    "`make test` installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    import uvicorn
-
-    from lantian.api.app import create_app
-
     world = build_world(tmp_path_factory.mktemp("browser") / "w.duckdb")
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(world.path), host="127.0.0.1", port=port,
-                                        log_level="warning", lifespan="on"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield world, f"http://127.0.0.1:{port}", browser
-        browser.close()
-    srv.should_exit = True
-    th.join(timeout=10)
+    with served_with_browser(world.path) as (base, browser):
+        yield world, base, browser
 
 
 @pytest.mark.parametrize("role", list(ROLES))

@@ -1,59 +1,33 @@
 """Real headless Chromium (Debian's ``chromium``) driven by Playwright: generate a monthly
 report from the enterprise page, watch the job finish, download the PDF; open the AQ pages.
-Reuses the browser constants of ``test_browser.py``.
+Set-up shared with ``test_browser.py`` in ``browser_support.py``.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from pathlib import Path
-
 import pytest
 
+from browser_support import served_with_browser
 from test_api_world import MONTH, PASSWORD, build_world
 from test_aq_pages import add_air_quality
-from test_browser import ARGS, CHROMIUM, _free_port
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"chromium not found at {CHROMIUM} (apt-get install chromium; "
-                    "`make test` installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    import uvicorn
-
-    from lantian.api.app import create_app
-
     world = build_world(tmp_path_factory.mktemp("rbrowser") / "w.duckdb")
     add_air_quality(world.path)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(world.path), host="127.0.0.1", port=port,
-                                        log_level="warning", lifespan="on"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    with served_with_browser(world.path) as (base, browser):
         ctx = browser.new_context(accept_downloads=True)
         page = ctx.new_page()
-        page.goto(f"http://127.0.0.1:{port}/login")
+        page.goto(f"{base}/login")
         page.fill("#name", "reg_hunan")
         page.fill("#password", PASSWORD)
         page.click("#login-submit")
         page.wait_for_url("**/overview*")
-        yield world, f"http://127.0.0.1:{port}", page
+        yield world, base, page
         ctx.close()
-        browser.close()
-    srv.should_exit = True
-    th.join(timeout=10)
 
 
 def test_generate_and_download_monthly_report(server, tmp_path):
