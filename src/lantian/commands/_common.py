@@ -6,7 +6,8 @@ import datetime as dt
 import json
 import math
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "emit_json",
     "emit_rows",
     "fail",
+    "open_db",
     "to_jsonable",
 ]
 
@@ -111,3 +113,22 @@ def fail(message: str | LantianError, code: int = 1) -> NoReturn:
     text = str(message).replace("\n", " ")
     typer.echo(f"error: {text}", err=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def open_db(db: Path) -> Iterator[Any]:
+    """Open ``db`` (created and migrated if missing) for one command, and close it.
+
+    A Lantian error raised while opening or inside the block exits with its one-line reason
+    on stderr (DESIGN.md §7); the connection is closed either way.
+    """
+    from lantian.store.db import connect
+
+    try:
+        con = connect(db)
+        try:
+            yield con
+        finally:
+            con.close()
+    except LantianError as exc:
+        fail(exc)

@@ -9,8 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from lantian.commands._common import OutputFormat, emit_rows, fail
-from lantian.errors import LantianError
+from lantian.commands._common import OutputFormat, emit_rows, fail, open_db
 
 __all__ = ["engine_ule_verdicts", "ledger_date", "run_on_db", "show_rows"]
 
@@ -34,15 +33,10 @@ def run_on_db(fn: Callable[[Any], R], db: Path) -> R:
 
     A Lantian error (or a missing file) exits with its reason on stderr.
     """
-    from lantian.store.db import connect
-
     try:
-        con = connect(db)
-        try:
+        with open_db(db) as con:
             return fn(con)
-        finally:
-            con.close()
-    except (LantianError, OSError) as exc:
+    except OSError as exc:
         fail(str(exc))
 
 

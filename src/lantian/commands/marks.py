@@ -17,8 +17,15 @@ from typing import Annotated
 
 import typer
 
-from lantian.commands._common import DbOption, FormatOption, OutputFormat, echo_err, emit_json, fail
-from lantian.errors import LantianError
+from lantian.commands._common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    echo_err,
+    emit_json,
+    fail,
+    open_db,
+)
 
 __all__ = ["register"]
 
@@ -46,18 +53,11 @@ def add(
 ) -> None:
     """Enter a mark (before the deadline; within the annual cap)."""
     from lantian.ledger.marks import submit_mark
-    from lantian.store.db import connect
 
     s, e = _ts(start, "--start"), _ts(end, "--end")
-    try:
-        con = connect(db)
-        try:
-            mark_id = submit_mark(con, kind=kind, start=s, end=e, reason=reason, who=who,
-                                  outlet_id=outlet, mn=mn)
-        finally:
-            con.close()
-    except LantianError as exc:
-        fail(exc)
+    with open_db(db) as con:
+        mark_id = submit_mark(con, kind=kind, start=s, end=e, reason=reason, who=who,
+                              outlet_id=outlet, mn=mn)
     echo_err(f"mark {mark_id} entered, pending review / 标记已提交待审核")
     if format is OutputFormat.json:
         emit_json({"id": mark_id, "status": "pending"})
@@ -73,16 +73,9 @@ def review(
 ) -> None:
     """Accept or reject a pending mark (regulator)."""
     from lantian.ledger.marks import review_mark
-    from lantian.store.db import connect
 
-    try:
-        con = connect(db)
-        try:
-            review_mark(con, mark_id, decision, who, note)
-        finally:
-            con.close()
-    except LantianError as exc:
-        fail(exc)
+    with open_db(db) as con:
+        review_mark(con, mark_id, decision, who, note)
     echo_err(f"mark {mark_id} {decision}")
 
 
@@ -93,21 +86,13 @@ def list_marks(
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """List marks (start/end CST)."""
-    from lantian.store.db import connect
-
     sql = ("SELECT id, outlet_id, mn, kind, start_ts AS start, end_ts AS \"end\", status, reason,"
            " entered_by, entered_at, reviewed_by, reviewed_at, review_note FROM enterprise_mark")
-    try:
-        con = connect(db)
-        try:
-            cur = con.execute(sql + (" WHERE status = ?" if status else "") + " ORDER BY id",
-                              [status] if status else [])
-            cols = [d[0] for d in cur.description]
-            rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-        finally:
-            con.close()
-    except LantianError as exc:
-        fail(exc)
+    with open_db(db) as con:
+        cur = con.execute(sql + (" WHERE status = ?" if status else "") + " ORDER BY id",
+                          [status] if status else [])
+        cols = [d[0] for d in cur.description]
+        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
     for r in rows:
         if format is OutputFormat.json:
             emit_json(r)

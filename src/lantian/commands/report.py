@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from lantian.commands._common import DbOption, OutputFormat, echo_err, emit_json, fail
+from lantian.commands._common import DbOption, OutputFormat, echo_err, emit_json, fail, open_db
 
 __all__ = ["register", "report_app"]
 
@@ -54,30 +54,22 @@ def monthly(
     format: FmtOpt = OutputFormat.table,
 ) -> None:
     """Monthly ULE assessment report per enterprise: HTML and PDF into --out."""
-    from lantian.errors import LantianError
     from lantian.reports.monthly import resolve_enterprise, write_monthly
-    from lantian.store.db import connect
 
-    try:
-        con = connect(db)
-        try:
-            if enterprise is not None:
-                ids = [resolve_enterprise(con, enterprise)]
-            else:
-                ids = [r[0] for r in con.execute("SELECT id FROM enterprise ORDER BY id")
-                       .fetchall()]
-            if not ids:
-                fail("no enterprises in the database")
-            with _bar() as bar:
-                task = bar.add_task(f"report {month}", total=len(ids), label="")
-                rows = write_monthly(
-                    con, month, ids, out, bureau=_bureau(bureau), pdf=not no_pdf,
-                    progress=lambda done, total, label: bar.update(task, completed=done,
-                                                                   label=label))
-        finally:
-            con.close()
-    except LantianError as exc:
-        fail(exc)
+    with open_db(db) as con:
+        if enterprise is not None:
+            ids = [resolve_enterprise(con, enterprise)]
+        else:
+            ids = [r[0] for r in con.execute("SELECT id FROM enterprise ORDER BY id")
+                   .fetchall()]
+        if not ids:
+            fail("no enterprises in the database")
+        with _bar() as bar:
+            task = bar.add_task(f"report {month}", total=len(ids), label="")
+            rows = write_monthly(
+                con, month, ids, out, bureau=_bureau(bureau), pdf=not no_pdf,
+                progress=lambda done, total, label: bar.update(task, completed=done,
+                                                               label=label))
     for r in rows:
         if format is OutputFormat.json:
             emit_json(r)
@@ -99,24 +91,15 @@ def bulletin(
     format: FmtOpt = OutputFormat.table,
 ) -> None:
     """Province/city monthly bulletin: ULE pass/fail, worst outlets, alarms, AQ ranking."""
-    from lantian.errors import LantianError
     from lantian.reports.bulletin import write_bulletin
-    from lantian.store.db import connect
 
     if district is not None and not district.isdigit():
         fail(f"--district must be digits (an administrative code prefix), got {district!r}")
-    try:
-        con = connect(db)
-        try:
-            with _bar() as bar:
-                task = bar.add_task(f"bulletin {month}", total=1, label="assess")
-                rec = write_bulletin(con, month, out, district=district,
-                                     bureau=_bureau(bureau), pdf=not no_pdf)
-                bar.update(task, completed=1, label="")
-        finally:
-            con.close()
-    except LantianError as exc:
-        fail(exc)
+    with open_db(db) as con, _bar() as bar:
+        task = bar.add_task(f"bulletin {month}", total=1, label="assess")
+        rec = write_bulletin(con, month, out, district=district,
+                             bureau=_bureau(bureau), pdf=not no_pdf)
+        bar.update(task, completed=1, label="")
     if format is OutputFormat.json:
         emit_json(rec)
     else:
@@ -129,24 +112,15 @@ def bulletin(
 def ledgers(db: DbOption, month: MonthOpt, out: OutOpt, format: FmtOpt = OutputFormat.table,
             ) -> None:
     """Excel ledgers of one month (register, verdicts, exceedances, quality, transport)."""
-    from lantian.errors import LantianError
     from lantian.reports.excel import ledger_rows, write_ledgers
-    from lantian.store.db import connect
 
-    try:
-        con = connect(db)
-        try:
-            with _bar() as bar:
-                task = bar.add_task(f"ledgers {month}", total=2, label="assess")
-                sheets = ledger_rows(con, month)
-                bar.update(task, completed=1, label="write")
-                path = write_ledgers(sheets, out / f"ledgers_{month}.xlsx",
-                                     subtitle=f"{month}（中国标准时间）")
-                bar.update(task, completed=2, label="")
-        finally:
-            con.close()
-    except LantianError as exc:
-        fail(exc)
+    with open_db(db) as con, _bar() as bar:
+        task = bar.add_task(f"ledgers {month}", total=2, label="assess")
+        sheets = ledger_rows(con, month)
+        bar.update(task, completed=1, label="write")
+        path = write_ledgers(sheets, out / f"ledgers_{month}.xlsx",
+                             subtitle=f"{month}（中国标准时间）")
+        bar.update(task, completed=2, label="")
     rec = {"month": month, "xlsx": str(path), **{f"{k}_rows": len(v) for k, v in sheets.items()}}
     if format is OutputFormat.json:
         emit_json(rec)
