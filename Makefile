@@ -10,7 +10,8 @@ export LANTIAN_DATASETS ?= $(abspath ../shared/datasets)
 .venv/.installed: pyproject.toml uv.lock
 	@test -x $(PY) || python3 -m venv .venv
 	@test -x $(UV) || $(PY) -m pip install -q "uv>=0.4,<1"
-	$(UV) sync --frozen --extra dev --inexact
+	$(UV) sync --frozen --extra dev --inexact --compile-bytecode
+	@$(PY) -m compileall -q src >/dev/null  # .pyc: PYTHONDONTWRITEBYTECODE=1 would recompile every start
 	@touch $@
 
 venv: .venv/.installed

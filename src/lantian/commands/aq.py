@@ -17,23 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import ibis
-import pandas as pd
 import typer
 
 from lantian.catalog import aq as cat
 from lantian.commands._common import DbOption, OutputFormat, echo_err, emit_rows, fail
-from lantian.engine.aq_stats import (
-    daily_stats,
-    flag_dust,
-    moving_means,
-    period_stats,
-    place_hourly,
-)
-from lantian.engine.aq_targets import target_progress
-from lantian.engine.aqi import PRIMARY_ORDER, daily_aqi, exceeding, hourly_aqi
+from lantian.commands._lazy import lazy_import
 from lantian.engine.composite import (
     ROUNDINGS,
     change_rate,
@@ -42,14 +32,46 @@ from lantian.engine.composite import (
     round_statistic,
 )
 from lantian.errors import LantianError
-from lantian.store.aq_readers import (
-    POLLUTANT_COLUMNS,
-    detect_format,
-    read_dust_days,
-    read_hourly,
-    read_stations,
-    read_targets,
-)
+
+if TYPE_CHECKING:
+    import ibis
+    import pandas as pd
+
+    from lantian.engine.aq_stats import (
+        daily_stats,
+        flag_dust,
+        moving_means,
+        period_stats,
+        place_hourly,
+    )
+    from lantian.engine.aq_targets import target_progress
+    from lantian.engine.aqi import PRIMARY_ORDER, daily_aqi, exceeding, hourly_aqi
+    from lantian.store.aq_readers import (
+        POLLUTANT_COLUMNS,
+        detect_format,
+        read_dust_days,
+        read_hourly,
+        read_stations,
+        read_targets,
+    )
+else:  # heavy libraries load on first use, not when the CLI is built (commands/_lazy.py)
+    ibis = lazy_import("ibis")
+    pd = lazy_import("pandas")
+    daily_stats, flag_dust, moving_means, period_stats, place_hourly = lazy_import(
+        "lantian.engine.aq_stats",
+        "daily_stats", "flag_dust", "moving_means", "period_stats", "place_hourly",
+    )
+    target_progress = lazy_import("lantian.engine.aq_targets", "target_progress")
+    PRIMARY_ORDER, daily_aqi, exceeding, hourly_aqi = lazy_import(
+        "lantian.engine.aqi", "PRIMARY_ORDER", "daily_aqi", "exceeding", "hourly_aqi"
+    )
+    POLLUTANT_COLUMNS, detect_format, read_dust_days, read_hourly, read_stations, read_targets = (
+        lazy_import(
+            "lantian.store.aq_readers",
+            "POLLUTANT_COLUMNS", "detect_format", "read_dust_days", "read_hourly",
+            "read_stations", "read_targets",
+        )
+    )
 
 __all__ = ["aq_app", "register"]
 

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lantian.commands._common import echo_err, emit_json, fail
+from lantian.commands._lazy import lazy_import
 from lantian.errors import ConfigurationError, PacketError
-from lantian.hj212.bulk import decode_lines
 from lantian.hj212.packet import Packet
 from lantian.hj212.parser import parse_packet
+
+if TYPE_CHECKING:
+    from lantian.hj212.bulk import decode_lines
+else:  # numpy loads on first use, not when the CLI is built (commands/_lazy.py)
+    decode_lines = lazy_import("lantian.hj212.bulk", "decode_lines")
 
 __all__ = ["check_lines", "register", "result_object", "split_input"]
 

@@ -15,13 +15,18 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from lantian.commands._common import DbOption, echo_err, emit_json, fail
+from lantian.commands._lazy import lazy_import
 from lantian.errors import DatabaseLockedError, LantianError
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # pandas loads on first use, not when the CLI is built (commands/_lazy.py)
+    pd = lazy_import("pandas")
 
 __all__ = ["register", "run_qc"]
 
