@@ -3,10 +3,11 @@
 One connection is one data logger. Bytes are framed by the codec's ``Framer`` (resync on
 ``##``, bounded), parsed leniently, authenticated against a cached copy of the registry
 (MN + PW), and handed to one writer task that group-commits batches on the database thread
-and only then sends the 9014 data replies (same QN) for packets with the A bit
-(HJ 212-2017 §6.6, Appendix C). Unknown MN or wrong password: never acknowledged (there is
-no negative reply to uploads, and a 9014 would make the logger drop its buffer), logged and
-counted; the connection is closed after repeated failures. Times are China Standard Time.
+(:mod:`lantian.hj212.gwwriter`, pipelined) and only then sends the 9014 data replies (same
+QN) for packets with the A bit (HJ 212-2017 §6.6, Appendix C). Unknown MN or wrong
+password: never acknowledged (there is no negative reply to uploads, and a 9014 would make
+the logger drop its buffer), logged and counted; the connection is closed after repeated
+failures. Times are China Standard Time.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from lantian.hj212.gwconn import Connection as _Conn
 from lantian.hj212.gwconn import GatewayStatus, raise_nofile_limit
 from lantian.hj212.gwsettings import GatewaySettings, load_settings
 from lantian.hj212.gwstore import GatewayStore, Incoming
+from lantian.hj212.gwtalk import TalkbackMixin
+from lantian.hj212.gwwriter import WriterMixin
 from lantian.hj212.reassembly import Reassembler
-from lantian.hj212.talkback import HistoryRequest, LoggerState, SetTime, is_offline, observe
+from lantian.hj212.talkback import LoggerState, is_offline
 from lantian.ledger.registry import AuthVerdict, MonitoringPoint, authenticate
 from lantian.store.traffic import free_bytes
 
@@ -41,10 +44,8 @@ UPLOAD_CNS = frozenset({"2011", "2021", "2031", "2041", "2051", "2061", "2081", 
 
 _UPLOAD_B = frozenset(cn.encode() for cn in UPLOAD_CNS)
 
-_FMT = "%Y%m%d%H%M%S"
 
-
-class Gateway:
+class Gateway(WriterMixin, TalkbackMixin):
     """HJ 212 gateway over one database.
 
     Parameters
@@ -54,6 +55,8 @@ class Gateway:
     forward_to : ``host:port`` of an upstream platform to relay accepted packets to, or None
 
     """
+
+    upload_cns = UPLOAD_CNS
 
     def __init__(self, db_path: str | Path, settings: GatewaySettings | None = None,
                  forward_to: str | None = None) -> None:
@@ -133,8 +136,7 @@ class Gateway:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
-        if self._queue or self._raw:
-            await self._commit_batch()
+        await self._drain_writer()
         await self._flush_side()
         for c in list(self.conns):
             c.close()
@@ -277,188 +279,6 @@ class Gateway:
             log.warning("closing %s after %d rejected packets (%s)", conn.peer,
                         conn.auth_failures, reason)
             conn.close()
-
-    # -- writer -----------------------------------------------------------------------
-    async def _writer(self) -> None:
-        """Group-commit what is queued, adaptively.
-
-        ``batch_wait_s`` is waited only when the writer was idle; under load the next batch
-        is whatever arrived while the previous commit ran.
-        """
-        busy = False
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if not (self._queue or self._raw):
-                busy = False
-                continue
-            waiting = len(self._queue) + len(self._raw)
-            if not busy and waiting < self.settings.batch_max and self.settings.batch_wait_s > 0:
-                await asyncio.sleep(self.settings.batch_wait_s)
-            try:
-                await self._commit_batch()
-            except Exception:  # never let the writer die: log, and go on with the next batch
-                log.exception("writer: unexpected error after a commit")
-                self.status.counts["writer_errors"] += 1
-            busy = bool(self._queue or self._raw)
-            if busy:
-                self._wake.set()
-
-    async def _commit_batch(self) -> None:
-        if self._raw:
-            await self._commit_raw()
-        if self._queue:
-            await self._commit_items()
-
-    async def _commit_raw(self) -> None:
-        """Decode the queued raw uploads together, authenticate, store as columns, reply."""
-        assert self._store is not None
-        raw = self._raw[: self.settings.batch_max]
-        del self._raw[: len(raw)]
-        d = gwbatch.decode_batch([f for _, f, _ in raw], strict=False)
-        ok, crc_ok = d.ok.tolist(), d.crc_ok.tolist()
-        cns, pnums, pnos = d.columns["cn"], d.columns["pnum"], d.columns["pno"]
-        rows: list[int] = []
-        heads: list[tuple[_Conn, gwbatch.Head]] = []
-        for i, (conn, frame, _) in enumerate(raw):
-            conn.add_pending(-1)
-            if conn.auth_closed:
-                continue
-            if not (ok[i] and crc_ok[i]) or cns[i] not in UPLOAD_CNS or pnums[i] is not None \
-                    or pnos[i] is not None:
-                self._on_packet(conn, frame)  # unusual: the per-packet path decides
-                continue
-            head = gwbatch.head_of(d, i)
-            verdict = authenticate(self.registry, head.mn, head.pw)
-            if verdict is not AuthVerdict.ok:
-                self._reject(conn, frame, head, verdict.value)
-                continue
-            mn = head.mn or ""
-            if self.registry[mn].sm4_key:
-                self._on_packet(conn, frame)  # may carry an SM4 data area: per packet
-                continue
-            conn.auth_failures = 0
-            if conn.mn != mn:
-                conn.mn = mn
-                self.by_mn[mn] = conn
-            if not self.status.accepting:
-                self.status.counts["not_acknowledged_disk"] += 1
-                continue
-            conn.add_pending(1)
-            rows.append(i)
-            heads.append((conn, head))
-        if not rows:
-            return
-        batch = gwbatch.column_batch(d, rows, [raw[i][1] for i in rows],
-                                     [raw[i][0].peer for i in rows], [raw[i][2] for i in rows])
-        try:
-            verdicts = await self._run_db(self._store.store_batch, batch, self.forward_to)
-        except Exception as exc:  # the store failed: acknowledge nothing, say why
-            log.error("commit of %d packets failed, none acknowledged: %s", len(rows), exc)
-            self.status.counts["commit_failures"] += 1
-            for conn, _ in heads:
-                conn.add_pending(-1)
-            return
-        self.status.counts["batches"] += 1
-        now = gwcodec.now_cst()
-        for (conn, head), verdict in zip(heads, verdicts, strict=True):
-            conn.add_pending(-1)
-            self.status.counts[verdict] += 1
-            if verdict not in {"accepted", "duplicate"}:
-                continue
-            if head.needs_reply:
-                conn.write(self._reply(head, "9014"))
-                self.status.counts["acked"] += 1
-            self._talkback(conn, head, now)
-
-    async def _commit_items(self) -> None:
-        assert self._store is not None
-        batch = self._queue[: self.settings.batch_max]
-        del self._queue[: len(batch)]
-        try:
-            verdicts = await self._run_db(self._store.store_batch, [i for _, i, _ in batch],
-                                          self.forward_to)
-        except Exception as exc:  # the store failed: acknowledge nothing, say why
-            log.error("commit of %d packets failed, none acknowledged: %s", len(batch), exc)
-            self.status.counts["commit_failures"] += 1
-            for conn, _, _ in batch:
-                conn.add_pending(-1)
-            return
-        self.status.counts["batches"] += 1
-        now = gwcodec.now_cst()
-        for (conn, inc, part), verdict in zip(batch, verdicts, strict=True):
-            conn.add_pending(-1)
-            self.status.counts[verdict] += 1
-            if verdict not in {"accepted", "duplicate", "held"}:
-                continue
-            if part.needs_reply:  # each part of a split message is answered with its own QN
-                conn.write(self._reply(part, "9014"))
-                self.status.counts["acked"] += 1
-            if verdict != "held":
-                self._talkback(conn, inc.packet, now)
-
-    # -- talk-back --------------------------------------------------------------------
-    def _talkback(self, conn: _Conn, pkt: Any, now: dt.datetime) -> None:
-        mn = pkt.mn
-        state = self.loggers.get(mn)
-        if state is None:
-            state = self.loggers[mn] = LoggerState(mn)
-        if state.offline:
-            self._back_online.append(mn)
-        try:
-            ts = gwcodec.data_time_to_datetime(pkt.data_time) if pkt.data_time else None
-        except (ValueError, gwcodec.PacketError):
-            ts = None
-        if getattr(pkt, "params", {}).get("RF") == "1" or getattr(pkt, "rf", None) in {"1", 1}:
-            ts_for_gaps = None  # re-sent history never opens a gap
-        else:
-            ts_for_gaps = ts
-        point = self.registry.get(mn)
-        pw = point.password if point else (pkt.pw or "")
-        for action in observe(state, pkt.cn or "", ts_for_gaps, now, self.settings.talkback):
-            if isinstance(action, SetTime):
-                log.info("MN %s clock off by %.0f s: sending 1012", mn, action.drift_s)
-                self._send_set_time(conn, mn, pw, "clock_drift", pkt.version)
-            elif isinstance(action, HistoryRequest):
-                self._send_history(conn, mn, pw, action, pkt.version)
-
-    def _send_set_time(self, conn: _Conn, mn: str, pw: str, reason: str, version: str) -> None:
-        now = gwcodec.now_cst()
-        raw = bytes(gwcodec.build_request("1012", mn=mn, pw=pw,
-                                          params={"SystemTime": now.strftime(_FMT)},
-                                          version=version or "2017", now=now))
-        conn.write(raw)
-        self.status.counts["sent_1012"] += 1
-        self._log_command({"sent_at": now, "mn": mn, "cn": "1012", "reason": reason, "raw": raw})
-
-    def _send_history(self, conn: _Conn, mn: str, pw: str, req: HistoryRequest,
-                      version: str) -> None:
-        now = gwcodec.now_cst()
-        params = {"BeginTime": req.begin.strftime(_FMT), "EndTime": req.end.strftime(_FMT)}
-        raw = bytes(gwcodec.build_request(req.cn, mn=mn, pw=pw, params=params,
-                                          version=version or "2017", now=now))
-        conn.write(raw)
-        self.status.counts[f"sent_{req.cn}"] += 1
-        log.info("MN %s missing %s..%s: sent %s history request", mn, req.begin, req.end, req.cn)
-        self._log_command({"sent_at": now, "mn": mn, "cn": req.cn, "reason": req.reason,
-                           "begin_time": req.begin, "end_time": req.end, "raw": raw})
-
-    def _log_command(self, row: dict[str, Any]) -> None:
-        self._commands.append(row)  # written with the next commit or sweep, never one by one
-
-    async def _flush_side(self) -> None:
-        pending = self._commands or self._rejected or self._went_offline or self._back_online
-        if pending and self._store is not None:
-            commands, rejected = self._commands, self._rejected
-            went, back = self._went_offline, self._back_online
-            self._commands, self._rejected = [], []
-            self._went_offline, self._back_online = [], []
-            try:
-                await self._run_db(self._store.flush_side, commands, rejected, went, back,
-                                   gwcodec.now_cst())
-            except Exception as exc:  # side logs never stop the gateway
-                log.error("could not write %d commands / %d rejected rows: %s",
-                          len(commands), len(rejected), exc)
 
     # -- housekeeping -----------------------------------------------------------------
     async def _sweeper(self) -> None:

@@ -1,0 +1,203 @@
+"""The gateway's writer: pipelined group commit, then the 9014 replies.
+
+Readers only frame and queue (:meth:`lantian.hj212.gateway.Gateway.on_frame`). The writer
+task takes what is queued as one batch, decodes and authenticates it on the event loop
+(:mod:`lantian.hj212.gwbatch`), and hands it to the single database thread, which journals
+and stores it in one transaction (:meth:`lantian.hj212.gwstore.GatewayStore.store_batch`).
+While that commit runs, the writer already decodes the next batch; only when a commit has
+returned are its 9014 replies (same QN, HJ 212-2017 §6.6, Appendix C) written and its
+talk-back done — never before. One commit is in flight at a time and the database thread
+runs them in the order they were handed over, so the commit order is the arrival order.
+
+Batch sizes adapt: an idle writer waits ``batch_wait_s`` for more packets; under load a
+batch is whatever arrived while the previous one was being committed, and a new batch is
+started early (beside a running commit) only once at least half as many packets wait as
+are being committed, so two similar cohorts alternate instead of tiny commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lantian.hj212 import gwbatch, gwcodec
+from lantian.hj212.gwreply import data_replies
+from lantian.ledger.registry import AuthVerdict, authenticate
+
+if TYPE_CHECKING:
+    from lantian.hj212.gwconn import Connection
+
+__all__ = ["CommitJob", "WriterMixin"]
+
+log = logging.getLogger("lantian.gateway")
+
+_GW = Any  # the Gateway this is mixed into (methods use its attributes)
+
+_ACKED = frozenset({"accepted", "duplicate"})
+_ACKED_HELD = frozenset({"accepted", "duplicate", "held"})
+
+
+@dataclass
+class CommitJob:
+    """One batch handed to the database thread.
+
+    ``entries`` are ``(connection, packet to answer, packet for talk-back or None)``;
+    ``acked`` the verdicts that are durably stored and so answered.
+    """
+
+    future: asyncio.Future[list[str]]
+    entries: list[tuple[Connection, Any, Any]]
+    acked: frozenset[str]
+
+    @property
+    def size(self) -> int:
+        """Packets in the batch."""
+        return len(self.entries)
+
+
+class WriterMixin:
+    """Writer task of :class:`lantian.hj212.gateway.Gateway` (mixed in)."""
+
+    _inflight: CommitJob | None = None
+
+    def _has_work(self: _GW) -> bool:
+        return bool(self._queue or self._raw)
+
+    async def _writer(self: _GW) -> None:
+        """Group-commit what is queued, pipelined (module docstring)."""
+        busy = False
+        while True:
+            inflight = self._inflight
+            waiting = len(self._queue) + len(self._raw)
+            if not waiting or (inflight is not None and waiting < inflight.size // 2
+                               and waiting < self.settings.batch_max):
+                if inflight is not None:  # let the running commit finish first
+                    self._inflight = None
+                    await self._finish(inflight)
+                    continue
+                busy = False
+                await self._wake.wait()
+                self._wake.clear()
+                continue
+            if inflight is None and not busy and waiting < self.settings.batch_max \
+                    and self.settings.batch_wait_s > 0:
+                await asyncio.sleep(self.settings.batch_wait_s)
+            busy = True
+            try:
+                job = self._prepare()
+            except Exception:  # never let the writer die: log, and go on with the next batch
+                log.exception("writer: unexpected error while preparing a batch")
+                self.status.counts["writer_errors"] += 1
+                job = None
+            if inflight is not None:
+                self._inflight = None
+                await self._finish(inflight)
+            self._inflight = job
+
+    async def _drain_writer(self: _GW) -> None:
+        """Commit and answer everything queued (on stop, after the writer was cancelled)."""
+        while True:
+            if self._inflight is not None:
+                job, self._inflight = self._inflight, None
+                await self._finish(job)
+            if not self._has_work():
+                return
+            self._inflight = self._prepare()
+
+    def _submit(self: _GW, batch: Any, entries: list[tuple[Connection, Any, Any]],
+                acked: frozenset[str]) -> CommitJob:
+        assert self._store is not None
+        fut = asyncio.get_running_loop().run_in_executor(
+            self._db, self._store.store_batch, batch, self.forward_to)
+        return CommitJob(fut, entries, acked)
+
+    def _prepare(self: _GW) -> CommitJob | None:
+        """Take the next batch off the queues and hand it to the database thread."""
+        job = self._prepare_raw() if self._raw else None
+        if job is None and self._queue:
+            job = self._prepare_items()
+        return job
+
+    def _prepare_raw(self: _GW) -> CommitJob | None:
+        """Decode the queued raw uploads together, authenticate, submit them as columns."""
+        raw = self._raw[: self.settings.batch_max]
+        del self._raw[: len(raw)]
+        d = gwbatch.decode_batch([f for _, f, _ in raw], strict=False)
+        ok, crc_ok = d.ok.tolist(), d.crc_ok.tolist()
+        cns, pnums, pnos = d.columns["cn"], d.columns["pnum"], d.columns["pno"]
+        rows: list[int] = []
+        entries: list[tuple[Connection, Any, Any]] = []
+        upload = self.upload_cns
+        for i, (conn, frame, _) in enumerate(raw):
+            conn.add_pending(-1)
+            if conn.auth_closed:
+                continue
+            if not (ok[i] and crc_ok[i]) or cns[i] not in upload or pnums[i] is not None \
+                    or pnos[i] is not None:
+                self._on_packet(conn, frame)  # unusual: the per-packet path decides
+                continue
+            head = gwbatch.head_of(d, i)
+            verdict = authenticate(self.registry, head.mn, head.pw)
+            if verdict is not AuthVerdict.ok:
+                self._reject(conn, frame, head, verdict.value)
+                continue
+            mn = head.mn or ""
+            if self.registry[mn].sm4_key:
+                self._on_packet(conn, frame)  # may carry an SM4 data area: per packet
+                continue
+            conn.auth_failures = 0
+            if conn.mn != mn:
+                conn.mn = mn
+                self.by_mn[mn] = conn
+            if not self.status.accepting:
+                self.status.counts["not_acknowledged_disk"] += 1
+                continue
+            conn.add_pending(1)
+            rows.append(i)
+            entries.append((conn, head, head))
+        if not rows:
+            return None
+        batch = gwbatch.column_batch(d, rows, [raw[i][1] for i in rows],
+                                     [raw[i][0].peer for i in rows], [raw[i][2] for i in rows])
+        job: CommitJob = self._submit(batch, entries, _ACKED)
+        return job
+
+    def _prepare_items(self: _GW) -> CommitJob | None:
+        """Submit queued parsed packets (the per-packet path: split parts, SM4, 2005 …)."""
+        batch = self._queue[: self.settings.batch_max]
+        del self._queue[: len(batch)]
+        if not batch:
+            return None
+        entries = [(conn, part, None if inc.held else inc.packet) for conn, inc, part in batch]
+        job: CommitJob = self._submit([i for _, i, _ in batch], entries, _ACKED_HELD)
+        return job
+
+    async def _finish(self: _GW, job: CommitJob) -> None:
+        """Wait for a commit; then answer (9014) and talk back, in arrival order."""
+        try:
+            verdicts = await job.future
+        except Exception as exc:  # the store failed: acknowledge nothing, say why
+            log.error("commit of %d packets failed, none acknowledged: %s", job.size, exc)
+            self.status.counts["commit_failures"] += 1
+            for conn, _, _ in job.entries:
+                conn.add_pending(-1)
+            return
+        counts = self.status.counts
+        counts["batches"] += 1
+        counts.update(verdicts)
+        now = gwcodec.now_cst()
+        stored = [(e, v) for e, v in zip(job.entries, verdicts, strict=True)]
+        answer = [e[1] for e, v in stored if v in job.acked and e[1].needs_reply]
+        replies: Iterator[bytes] = iter(data_replies(answer, now))
+        for (conn, part, talk), verdict in stored:
+            conn.add_pending(-1)
+            if verdict not in job.acked:
+                continue
+            if part.needs_reply:  # each part of a split message is answered with its own QN
+                conn.write(next(replies))
+                counts["acked"] += 1
+            if talk is not None and verdict != "held":
+                self._talkback(conn, talk, now)

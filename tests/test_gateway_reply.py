@@ -1,0 +1,46 @@
+"""Batch 9014 replies (gwreply) are byte for byte the codec's build_data_reply."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lantian.hj212 import build_data_reply, build_packet, parse_packet
+from lantian.hj212.gwbatch import decode_batch, head_of
+from lantian.hj212.gwreply import data_replies
+
+NOW = dt.datetime(2024, 3, 1, 8, 4, 5)
+
+
+def _upload(version: str, mn: str, pw: str, qn: str | None, **kw: object) -> bytes:
+    flag = {"2005": None, "2017": 5, "2025": 9}[version]
+    return build_packet(st="31", cn="2051", pw=pw, mn=mn, flag=flag, qn=qn,
+                        data_time="20240301080000", values={"a21026": {"Avg": 1.5}},
+                        version=version, **kw)  # type: ignore[arg-type]
+
+
+def test_every_version_and_split_parts_match_the_codec():
+    frames = [
+        _upload("2017", "0" * 24, "123456", "20240301080000123"),
+        _upload("2025", "A1B2" * 6, "pw", "20240301080000999"),
+        _upload("2005", "88888880000001", "123456", None),
+        _upload("2017", "X" * 14, "p", "20240301080000001", pnum=2, pno=1),
+        _upload("2017", "口口", "p", "20240301080000001"),  # not ASCII: the codec writes it
+    ]
+    pkts = [parse_packet(f, strict=False) for f in frames]
+    assert data_replies(pkts, NOW) == [bytes(build_data_reply(p, now=NOW)) for p in pkts]
+    d = decode_batch(frames, strict=False)
+    heads = [head_of(d, i) for i in range(len(frames))]
+    assert data_replies(heads, NOW) == [bytes(build_data_reply(h, now=NOW)) for h in heads]
+    assert data_replies([], NOW) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(mn=st.text("0123456789ABCDEFabc", min_size=1, max_size=24),
+       pw=st.text("0123456789abcdef", min_size=0, max_size=9),
+       qn=st.from_regex(r"\A[0-9]{17}\Z"), version=st.sampled_from(["2017", "2025"]))
+def test_random_headers_match_the_codec(mn, pw, qn, version):
+    pkt = parse_packet(_upload(version, mn, pw, qn), strict=False)
+    assert data_replies([pkt, pkt], NOW) == [bytes(build_data_reply(pkt, now=NOW))] * 2
