@@ -27,6 +27,7 @@ from lantian.catalog.codes import data_format
 from lantian.errors import PacketError
 from lantian.hj212.bulk import crc16_many
 from lantian.hj212.cp import NAME_RE, SUFFIX_RE
+from lantian.hj212.fastpath import mn_warning
 from lantian.hj212.packet import STRING_SUFFIXES, VERSION_BITS, Packet
 from lantian.hj212.parser import DIGIT_SUFFIXES, STD_SEGMENT, TIME_PARAMS, parse_packet
 
@@ -80,7 +81,7 @@ class DecodedBatch:
 
 _LINE = re.compile(
     r"^(?:##([0-9]{4})(?:QN=([0-9]{13}|[0-9]{17});)?ST=([0-9A-Za-z]{2});"
-    r"CN=([0-9]{4});PW=([^;=&\n]{6});MN=([0-9A-F]{24}|[0-9A-Za-z]{14});"
+    r"CN=([0-9]{4});PW=([^;=&\n]{6});MN=([0-9A-Za-z]+);"
     r"(?:Flag=([0-9]{1,3});)?(?:PNUM=([0-9]{1,4});PNO=([0-9]{1,4});)?"
     r"CP=&&([^\n]*)&&([0-9A-Fa-f]{4})|[^\n]*)$",
     re.MULTILINE,
@@ -139,6 +140,10 @@ def _header_pass(frames: list[bytes], crcs: npt.NDArray[np.uint16],
     qlen = np.fromiter(map(len, qn), dtype=np.int64, count=n)
     for i in np.flatnonzero(good & (qlen == 13)).tolist():  # the pattern admits 13 or 17
         warns.setdefault(i, []).append("QN has 13 digits, not 17 (YYYYMMDDhhmmsszzz)")
+    mlen = np.fromiter(map(len, mn), dtype=np.int64, count=n)
+    for i in np.flatnonzero(good & (mlen != 14)).tolist():  # any letters/digits: as the parser
+        if (w := mn_warning(mn[i])) is not None:
+            warns.setdefault(i, []).append(w)
     return fast, list(compress(body, good.tolist()))
 
 

@@ -1,7 +1,8 @@
 """The lean decoding path for frames in the canonical form (shared by parser and bulk).
 
 A frame qualifies when it is ASCII, its header is in HJ 212-2017 Table 3 order with the usual
-field forms (17- or 13-digit QN, 2-character ST, 6-character PW, 24-hex or 14-character MN),
+field forms (17- or 13-digit QN, 2-character ST, 6-character PW, an MN of ASCII letters and
+digits — any length, a warning as in the parser when it is neither 24 hex digits nor 14 characters),
 its length, CRC and Flag bits are consistent, and its CP has no log text and no problem at
 all. Such a frame is decoded here with one regular expression and a split walk; every other
 frame returns ``None`` and goes through the full parser (:func:`parse_packet_full`), which is
@@ -17,7 +18,14 @@ from lantian.hj212.cp import NAME_RE, NUMBER_RE, SUFFIX_RE
 from lantian.hj212.packet import STRING_SUFFIXES, Packet, version_of_flag
 from lantian.hj212.times import is_data_time
 
-__all__ = ["DIGIT_SUFFIXES", "STD_SEGMENT", "TIME_PARAMS", "decode_canonical", "over_digits"]
+__all__ = [
+    "DIGIT_SUFFIXES",
+    "STD_SEGMENT",
+    "TIME_PARAMS",
+    "decode_canonical",
+    "mn_warning",
+    "over_digits",
+]
 
 STD_SEGMENT = 1024
 """Largest data segment the standard allows [bytes] (HJ 212-2017 Table 2); more → warning."""
@@ -29,11 +37,22 @@ DIGIT_SUFFIXES = frozenset({"Rtd", "Min", "Avg", "Max", "ZsRtd", "ZsMin", "ZsAvg
 _CANON = re.compile(
     r"##(?P<len>[0-9]{4})(?:QN=(?P<QN>[0-9]{13}|[0-9]{17});)?ST=(?P<ST>[0-9A-Za-z]{2});"
     r"CN=(?P<CN>[0-9]{4});PW=(?P<PW>[^;=&]{6});"
-    r"MN=(?P<MN>[0-9A-F]{24}|[0-9A-Za-z]{14});(?:Flag=(?P<Flag>[0-9]{1,3});)?"
+    r"MN=(?P<MN>[0-9A-Za-z]+);(?:Flag=(?P<Flag>[0-9]{1,3});)?"
     r"(?:PNUM=(?P<PNUM>[0-9]{1,4});PNO=(?P<PNO>[0-9]{1,4});)?"
     r"CP=&&(?P<cp>[^&/]*)&&(?P<crc>[0-9A-Fa-f]{4})\Z"
 )
 _HEADER = ("QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO")
+_MN17 = re.compile(r"[0-9A-F]{24}\Z")
+
+
+def mn_warning(mn: str) -> str | None:
+    """Return the parser's warning for a non-standard MN, or None for a standard one.
+
+    Standard: 24 hex digits (HJ 212-2017 §6.3.2) or 14 characters (HJ/T 212-2005).
+    """
+    if len(mn) == 14 or _MN17.match(mn) is not None:
+        return None
+    return f"MN {mn[:30]!r} is neither 24 hex digits (2017) nor 14 characters (2005)"
 
 # name -> (code, suffix, is_string, fmt) for names that pass the grammar; None otherwise
 _NameInfo = tuple[str, str, bool, tuple[int, int] | None] | None
@@ -80,6 +99,9 @@ def decode_canonical(line: bytes, crc: int) -> Packet | None:  # noqa: C901
         warnings.append(f"QN has {len(qn)} digits, not 17 (YYYYMMDDhhmmsszzz)")
     if qn is None and version != "2005":
         return None
+    mn = g["MN"]
+    if (mn_warn := mn_warning(mn)) is not None:
+        warnings.append(mn_warn)
     values: dict[str, dict[str, float | str]] = {}
     params: dict[str, str] = {}
     groups = []
@@ -126,7 +148,7 @@ def decode_canonical(line: bytes, crc: int) -> Packet | None:  # noqa: C901
                         + ", ".join(digits_off[:3]) + more)
     header = tuple((k, v) for k in _HEADER if (v := g[k]) is not None)
     return Packet(
-        raw=line, version=version, qn=qn, st=g["ST"], cn=g["CN"], pw=g["PW"], mn=g["MN"],
+        raw=line, version=version, qn=qn, st=g["ST"], cn=g["CN"], pw=g["PW"], mn=mn,
         flag=flag, pnum=pnum, pno=pno, rf=None, data_time=params.pop("DataTime", None),
         values=values, params=params, crc_ok=True, crc_variant="hj212",
         warnings=tuple(warnings), header=header, cp=tuple(groups), encrypted=False,
