@@ -110,6 +110,7 @@ class Gateway(WriterMixin, TalkbackMixin):
         await self.refresh_registry()
         for mn, (minute, hour) in (await self._run_db(self._store.last_period_times)).items():
             self.loggers[mn] = LoggerState(mn, last_minute=minute, last_hour=hour)
+        await self._restore_split_parts()
 
     async def start(self, host: str = "127.0.0.1", port: int = 9212) -> int:
         """Open the database (unless :meth:`open` did), listen; return the bound port."""
@@ -249,6 +250,47 @@ class Gateway(WriterMixin, TalkbackMixin):
             return Incoming(pkt, frame, peer, now,
                             held=f"split part {pkt.pno}/{pkt.pnum} held for reassembly")
         return Incoming(whole, frame, peer, now)
+
+    async def _restore_split_parts(self) -> None:
+        """Rebuild pending split messages (PNUM/PNO) from the journal after a restart.
+
+        Parts held for reassembly are journalled with their raw bytes only; those received
+        within the reassembler's timeout whose message was not stored since are parsed again
+        and re-added with their age, so a message completed after a restart is stored whole.
+        A message the journal shows complete (its completing part was not stored) is
+        stored now.
+        """
+        assert self._store is not None
+        now, mono = gwcodec.now_cst(), time.monotonic()
+        since = now - dt.timedelta(seconds=self._reassembler.timeout)
+        held = await self._run_db(self._store.held_split_parts, since)
+        parts: list[tuple[int, dt.datetime, Any]] = []
+        for jid, received, raw in held:
+            try:
+                pkt = gwcodec.parse_packet(raw, strict=False)
+                ts = gwcodec.data_time_to_datetime(pkt.data_time) if pkt.data_time else None
+            except (gwcodec.PacketError, ValueError):
+                continue
+            point = self.registry.get(pkt.mn or "")
+            if point is not None and point.sm4_key and getattr(pkt, "encrypted", False):
+                pkt = gwcodec.parse_packet(raw, strict=False,
+                                           sm4_key=bytes.fromhex(point.sm4_key))
+            parts.append((jid, received, (pkt, ts)))
+        keys = list({(p.mn, p.cn, ts) for _, _, (p, ts) in parts if ts and p.mn and p.cn})
+        stored = await self._run_db(self._store.last_stored_ids, keys)
+        whole: list[Incoming] = []
+        for jid, received, (pkt, ts) in parts:
+            if stored.get((pkt.mn, pkt.cn, ts), -1) > jid:
+                continue  # its message was completed and stored after this part
+            age = max(0.0, (now - received).total_seconds())
+            done = self._reassembler.add(pkt, now=mono - age)
+            if done is not None:
+                whole.append(Incoming(done, pkt.raw, "journal:reassembly", now))
+        self.status.counts["split_parts_restored"] += len(parts) - len(whole)
+        if whole:
+            await self._run_db(self._store.store_batch, whole)
+        if parts:
+            log.info("restored %d held split-message parts from the journal", len(parts))
 
     def _reply(self, pkt: Any, cn: str) -> bytes:
         now = gwcodec.now_cst()

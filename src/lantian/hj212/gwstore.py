@@ -223,6 +223,36 @@ class GatewayStore:
         ).fetchall()
         return {mn: (m, h) for mn, m, h in rows}
 
+    def held_split_parts(self, since: dt.datetime) -> list[tuple[int, dt.datetime, bytes]]:
+        """Split-message parts journalled as held since ``since`` (CST), in arrival order.
+
+        A part (PNUM/PNO, HJ 212-2017 §6.3.3) is journalled with its raw bytes only, as
+        ``rejected:split part … held for reassembly``, until the part completing its message
+        arrives. Returns ``(journal id, received_at, raw)``.
+        """
+        rows = self.con.execute(
+            "SELECT id, received_at, raw FROM packet_journal"
+            " WHERE verdict LIKE 'rejected:split part %held for reassembly'"
+            " AND received_at >= ? ORDER BY id",
+            [since],
+        ).fetchall()
+        return [(int(i), r, bytes(raw)) for i, r, raw in rows]
+
+    def last_stored_ids(
+        self, keys: Sequence[tuple[str, str, dt.datetime]]
+    ) -> dict[tuple[str, str, dt.datetime], int]:
+        """Latest journal id stored (accepted or duplicate) for each (MN, CN, DataTime)."""
+        if not keys:
+            return {}
+        rows = self.con.execute(
+            "SELECT j.mn, j.cn, j.data_time, max(j.id) FROM packet_journal j"
+            " JOIN (SELECT unnest(?) AS mn, unnest(?) AS cn, unnest(?::TIMESTAMP[]) AS ts) k"
+            " ON j.mn = k.mn AND j.cn = k.cn AND j.data_time = k.ts"
+            " WHERE j.verdict IN ('accepted', 'duplicate') GROUP BY ALL",
+            [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
+        ).fetchall()
+        return {(mn, cn, ts): int(i) for mn, cn, ts, i in rows}
+
     # -- forwarding queue -------------------------------------------------------------
     def enqueue_forward(self, target: str, frames: Sequence[bytes], at: dt.datetime) -> None:
         """Append frames to the persistent forwarding queue."""
