@@ -146,16 +146,21 @@ def load_agreements_cmd(file: FileArg, db: DbOption) -> None:
 
 @ledger_app.command("production-check")
 def production_check(db: DbOption, format: FormatOption = OutputFormat.table) -> None:
-    """Agreement violations with their evidence (flow, power); times CST."""
-    from lantian.ledger.production_control import agreement_violations, operating_evidence
+    """Agreement violations with their evidence (flow, status codes, power); times CST."""
+    from lantian.ledger.production_control import (
+        agreement_violations,
+        operating_evidence,
+        with_enterprise_names,
+    )
 
     def go(con: Any) -> list[dict[str, Any]]:
         ib = _ibis(con)
-        return _pylist(agreement_violations(operating_evidence(ib),
-                                            ib.table("production_agreement")))
+        v = agreement_violations(operating_evidence(ib), ib.table("production_agreement"))
+        return _pylist(with_enterprise_names(v, ib.table("enterprise")).order_by(
+            ["enterprise_id", "line", "period", "rule"]))
 
     rows = run_on_db(go, db)
-    show_rows(rows, format, ("enterprise_id", "line", "rule", "period", "running_hours",
+    show_rows(rows, format, ("enterprise", "line", "rule", "period", "running_hours",
                              "evidence", "detail"))
     echo_err(f"{len(rows)} violation(s)")
 
@@ -172,34 +177,34 @@ def load_alerts_cmd(file: FileArg, db: DbOption, who: WhoOption) -> None:
 @ledger_app.command("alert-check")
 def alert_check(db: DbOption, format: FormatOption = OutputFormat.table) -> None:
     """Lines that had to stop but ran during an alert (by performance grade)."""
-    from lantian.ledger.alerts import alert_violations, required_actions
-    from lantian.ledger.production_control import operating_evidence
+    from lantian.ledger.alerts import alert_violations, required_actions_of
+    from lantian.ledger.production_control import operating_evidence, with_enterprise_names
 
     def go(con: Any) -> list[dict[str, Any]]:
         ib = _ibis(con)
-        req = required_actions(ib.table("alert_period"), ib.table("enterprise"),
-                               ib.table("production_line"))
-        return _pylist(alert_violations(operating_evidence(ib), req))
+        v = alert_violations(operating_evidence(ib), required_actions_of(ib))
+        return _pylist(with_enterprise_names(v, ib.table("enterprise")).order_by(
+            ["alert_id", "enterprise_id", "line"]))
 
     rows = run_on_db(go, db)
-    show_rows(rows, format, ("alert_id", "level", "enterprise_id", "grade", "line",
-                             "running_hours", "first_ts", "last_ts"))
+    show_rows(rows, format, ("alert_id", "level", "enterprise", "grade", "line",
+                             "running_hours", "first_ts", "last_ts", "evidence"))
     echo_err(f"{len(rows)} line(s) ran when they had to stop")
 
 
 @ledger_app.command("alert-measures")
 def alert_measures_cmd(db: DbOption, format: FormatOption = OutputFormat.table) -> None:
     """Measure each line must take in each alert, by performance grade (绩效分级)."""
-    from lantian.ledger.alerts import required_actions
+    from lantian.ledger.alerts import required_actions_of
+    from lantian.ledger.production_control import with_enterprise_names
 
     def go(con: Any) -> list[dict[str, Any]]:
-        t = _ibis(con).table
-        return _pylist(required_actions(t("alert_period"), t("enterprise"),
-                                        t("production_line")).order_by(
-            ["alert_id", "enterprise_id", "line"]))
+        ib = _ibis(con)
+        return _pylist(with_enterprise_names(required_actions_of(ib), ib.table("enterprise"))
+                       .order_by(["alert_id", "enterprise_id", "line"]))
 
     rows = run_on_db(go, db)
-    show_rows(rows, format, ("alert_id", "level", "enterprise_id", "grade", "line", "action"))
+    show_rows(rows, format, ("alert_id", "level", "enterprise", "grade", "line", "action"))
 
 
 @ledger_app.command("loads")

@@ -12,7 +12,13 @@
 - :func:`alert_reduction`: the load reduction achieved during each alert against the mean
   hourly load of the ``baseline_days`` before it, compared with the level's target.
 
-Grades are the enterprises' current ``grade`` column. Functions return Ibis expressions.
+The measures that apply are those of the grade **in force when the alert started**
+(:func:`grade_periods`, from the registry history, :mod:`lantian.ledger.history`): an
+enterprise downgraded from B to C in the middle of the month is judged with B's measures
+in an alert that started before the change and with C's in one that started after. Before
+an enterprise's first recorded version its earliest recorded grade is taken (registries are
+loaded after the fact); enterprises without history use their current ``grade`` column.
+Functions return Ibis expressions.
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ import ibis.expr.types as ir
 from lantian.errors import CatalogError, ConfigurationError, InputFileError
 from lantian.ledger._data import read_rule_csv, transaction
 from lantian.ledger._tabular import cell_text, iter_rows
+from lantian.ledger.production_control import EVIDENCE_KINDS, evidence_flags, evidence_label
 
 __all__ = ["ACTIONS", "LEVELS", "AlertLevel", "alert_levels", "alert_reduction",
-           "alert_violations", "enter_alert", "load_alerts", "measures_table", "required_actions"]
+           "alert_violations", "enter_alert", "grade_periods", "load_alerts", "measures_table",
+           "required_actions", "required_actions_of"]
 
 LEVELS = ("yellow", "orange", "red")
 ACTIONS = {"self_reduce": 1, "reduce": 2, "stop": 3}  # strictness rank
@@ -128,27 +136,82 @@ def load_alerts(con: duckdb.DuckDBPyConnection, path: str | Path, who: str) -> i
     return len(rows)
 
 
-def required_actions(alerts: ir.Table, enterprises: ir.Table, lines: ir.Table) -> ir.Table:
+def grade_periods(history: ir.Table, enterprises: ir.Table) -> ir.Table:
+    """Return the performance grade of each enterprise over time (绩效分级 history).
+
+    ``history``: table ``registry_history`` (enterprise versions keyed by credit code, the
+    grade in ``attrs``); ``enterprises``: table ``enterprise``. Returns ``enterprise_id``,
+    ``grade``, ``valid_from``, ``valid_to`` (CST; NULL = open) and ``grade_basis``:
+    ``history`` (a recorded version; the earliest one is also taken for the time before it)
+    or ``current`` (no history: the enterprise's current grade).
+    """
+    h = history.filter(history.entity == "enterprise")
+    h = h.select(key="entity_key", h_grade=h.attrs["grade"].str, h_from="valid_from",
+                 h_to="valid_to")
+    e = enterprises.select(e_id="id", credit="credit_code", cur_grade="grade")
+    j = h.join(e, h.key == e.credit)
+    first = ibis.row_number().over(ibis.window(group_by=j.e_id, order_by=j.h_from)) == 0
+    hist = j.select(enterprise_id=j.e_id, grade=j.h_grade,
+                    valid_from=ibis.ifelse(first, ibis.null("timestamp"), j.h_from),
+                    valid_to=j.h_to.cast("timestamp"), grade_basis=ibis.literal("history"))
+    rest = e.anti_join(h, e.credit == h.key)
+    cur = rest.select(enterprise_id=rest.e_id, grade=rest.cur_grade,
+                      valid_from=ibis.null("timestamp"), valid_to=ibis.null("timestamp"),
+                      grade_basis=ibis.literal("current"))
+    return ibis.union(hist.mutate(valid_from=hist.valid_from.cast("timestamp")), cur)
+
+
+def required_actions(
+    alerts: ir.Table, enterprises: ir.Table, lines: ir.Table, grades: ir.Table | None = None,
+) -> ir.Table:
     """Return the strictest measure each line must take in each alert.
 
-    Returns ``alert_id``, ``level``, ``start_ts``, ``end_ts``, ``enterprise_id``, ``grade``,
-    ``line``, ``line_kind``, ``action``, ``source``. Lines of ungraded enterprises are absent.
+    ``grades``: :func:`grade_periods`; the grade in force at the alert's start applies.
+    Without it the enterprises' current ``grade`` is used for every alert.
+
+    Returns ``alert_id``, ``level``, ``start_ts``, ``end_ts``, ``enterprise_id``, ``grade``
+    (in force at ``start_ts``), ``grade_basis`` (``history``/``current``, see
+    :func:`grade_periods`), ``line``, ``line_kind``, ``action``, ``source``. Lines of
+    ungraded enterprises are absent.
     """
     a = alerts.select(alert_id="id", a_district="district_code", level="level",
                       start_ts="start_ts", end_ts="end_ts")
-    e = enterprises.select(e_id="id", e_district="district_code", grade="grade")
+    if grades is None:
+        e = enterprises.select(e_id="id", e_district="district_code", grade="grade",
+                               grade_basis=ibis.literal("current"))
+        ae = a.join(e, e.e_district.startswith(a.a_district))
+    else:
+        e = enterprises.select(e_id="id", e_district="district_code")
+        g = grades.select(g_ent="enterprise_id", grade="grade", g_from="valid_from",
+                          g_to="valid_to", grade_basis="grade_basis")
+        ae = (a.join(e, e.e_district.startswith(a.a_district))
+              .join(g, [g.g_ent == e.e_id, g.g_from.isnull() | (g.g_from <= a.start_ts),
+                        g.g_to.isnull() | (g.g_to > a.start_ts)]))
+    ae = ae.select("alert_id", "level", "start_ts", "end_ts", "e_id", "grade", "grade_basis")
     ln = lines.select(enterprise_id="enterprise_id", line="name", line_kind="kind")
     m = measures_table()
-    j = (a.join(e, e.e_district.startswith(a.a_district))
-         .join(ln, ln.enterprise_id == e.e_id)
-         .join(m, [(m.m_level == a.level) | (m.m_level == "*"), m.m_grade == e.grade,
-                   (m.m_kind == ln.line_kind) | (m.m_kind == "*")]))
+    al = ae.join(ln, ln.enterprise_id == ae.e_id)
+    al = al.select("alert_id", "level", "start_ts", "end_ts", "enterprise_id", "grade",
+                   "grade_basis", "line", "line_kind")
+    j = al.join(m, [(m.m_level == al.level) | (m.m_level == "*"), m.m_grade == al.grade,
+                    (m.m_kind == al.line_kind) | (m.m_kind == "*")])
     w = ibis.window(group_by=[j.alert_id, j.enterprise_id, j.line],
                     order_by=[ibis.desc(j.action_rank)])
     ranked = j.mutate(rn=ibis.row_number().over(w))
     best = ranked.filter(ranked.rn == 0)
     return best.select("alert_id", "level", "start_ts", "end_ts", "enterprise_id", "grade",
-                       "line", "line_kind", "action", source=best.m_source)
+                       "grade_basis", "line", "line_kind", "action", source=best.m_source)
+
+
+def required_actions_of(backend: ibis.BaseBackend, alerts: ir.Table | None = None) -> ir.Table:
+    """:func:`required_actions` from ``backend``'s tables, by the grade at each alert's start.
+
+    ``alerts``: a selection of table ``alert_period`` (default: all of it).
+    """
+    t = backend.table
+    return required_actions(t("alert_period") if alerts is None else alerts, t("enterprise"),
+                            t("production_line"),
+                            grade_periods(t("registry_history"), t("enterprise")))
 
 
 def alert_violations(operating: ir.Table, required: ir.Table) -> ir.Table:
@@ -156,17 +219,23 @@ def alert_violations(operating: ir.Table, required: ir.Table) -> ir.Table:
 
     ``operating``: ``enterprise_id``, ``line``, ``ts`` (hour start, CST), ``running``,
     ``evidence``. Returns ``alert_id``, ``level``, ``enterprise_id``, ``grade``, ``line``,
-    ``action``, ``running_hours``, ``first_ts``, ``last_ts``, ``evidence``, ``source``.
+    ``action``, ``running_hours``, ``first_ts``, ``last_ts``, ``evidence`` (every kind that
+    showed the line running, e.g. ``flow+power``), ``source``.
     """
     r = required.filter(required.action == "stop")
-    o = operating.filter(operating.running).select(
-        o_ent="enterprise_id", o_line="line", ts="ts", evidence="evidence")
+    ev = evidence_flags(operating)
+    ev = ev.filter(ev.running)
+    o = ev.select(o_ent="enterprise_id", o_line="line", ts="ts",
+                  **{f"ev_{k}": f"ev_{k}" for k in EVIDENCE_KINDS})
     j = r.join(o, [r.enterprise_id == o.o_ent, r.line == o.o_line,
                    o.ts < r.end_ts, o.ts + ibis.interval(hours=1) > r.start_ts])
-    return j.group_by(["alert_id", "level", "enterprise_id", "grade", "line", "action",
-                       "source"]).aggregate(
+    g = j.group_by(["alert_id", "level", "enterprise_id", "grade", "line", "action",
+                    "source"]).aggregate(
         running_hours=j.ts.nunique(), first_ts=j.ts.min(), last_ts=j.ts.max(),
-        evidence=j.evidence.max()).order_by(["alert_id", "enterprise_id", "line"])
+        **{f"ev_{k}": j[f"ev_{k}"].any() for k in EVIDENCE_KINDS})
+    return g.select("alert_id", "level", "enterprise_id", "grade", "line", "action",
+                    "running_hours", "first_ts", "last_ts", evidence_label(g).name("evidence"),
+                    "source").order_by(["alert_id", "enterprise_id", "line"])
 
 
 def alert_reduction(

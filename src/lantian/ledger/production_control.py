@@ -14,9 +14,12 @@ halt_window          any running hour with month-day in ``from_md``…``to_md`` 
 
 Operating evidence is an Ibis table ``(enterprise_id, line, ts, running, evidence)`` with one
 row per line and clock hour ``[ts, ts + 1 h)`` CST; :func:`running_from_flow` builds it from
-minute flow data, :func:`running_from_power` from hourly power readings. A line counts as
-running in an hour when any evidence says so. Functions return Ibis expressions; nothing
-is executed here.
+minute flow data, :func:`running_from_status` from the HJ 212-2017 ``i12001`` working-state
+readings (Table B.10; stop values in ``production_status.csv``), :func:`running_from_power`
+from hourly power readings. Each kind is used where present. A line counts as running in an
+hour when any evidence says so, and a violation names every kind of evidence that showed it
+running (e.g. ``power`` alone, or ``flow+status``). Functions return Ibis expressions;
+nothing is executed here.
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from lantian.errors import InputFileError
 from lantian.ledger._data import transaction
 from lantian.ledger._tabular import cell_text, ensure_enterprises, iter_rows
 
-__all__ = ["RULES", "agreement_violations", "load_agreements", "operating_evidence",
-           "running_from_flow",
-           "running_from_power"]
+__all__ = ["EVIDENCE_KINDS", "RULES", "agreement_violations", "evidence_flags",
+           "evidence_label", "load_agreements", "operating_evidence", "running_from_flow",
+           "running_from_power", "running_from_status", "with_enterprise_names"]
 
+EVIDENCE_KINDS = ("flow", "status", "power")
+"""Kinds of operating evidence, in the order they are named in a violation."""
 RULES = ("max_hours_per_day", "rest_weekday", "rest_days_per_month", "halt_window")
 _COLUMNS = ("enterprise", "line", "rule", "value", "from_md", "to_md", "valid_from",
             "valid_to", "source")
@@ -131,6 +136,33 @@ def _evidence(t: ir.Table, kind: str) -> ir.Table:
                     evidence=ibis.literal(kind))
 
 
+def running_from_status(
+    status: ir.Table, points: ir.Table, outlets: ir.Table, links: ir.Table, lines: ir.Table,
+) -> ir.Table:
+    """Hourly running evidence of lines from HJ 212 ``i12001`` working-state readings.
+
+    ``status``: ``mn``, ``ts``, ``code``, ``num`` (e.g. table ``value_long``). An hour of a
+    point runs when most of its ``i12001`` readings are values *not* listed as stop evidence
+    in ``production_status.csv`` (HJ 212-2017 Table B.10; 6 power failure, 9 standby are
+    stops); the line runs when any of its points runs.
+    """
+    from lantian.catalog.rules import stop_status_values
+
+    stops = [float(v) for v in stop_status_values("i12001")]
+    s = status.filter((status.code == "i12001") & status.num.notnull())
+    s = s.mutate(hour=s.ts.truncate("h"))
+    hourly = s.group_by(mn=s.mn, ts=s.hour).aggregate(
+        n=s.count(), n_run=(~s.num.isin(stops)).cast("int64").sum())
+    p = points.select(p_mn="mn", p_outlet="outlet_id")
+    lk = links.select(l_line="line_id", l_outlet="outlet_id")
+    ln = lines.select(ln_id="id", enterprise_id="enterprise_id", line="name")
+    j = (hourly.join(p, hourly.mn == p.p_mn).join(lk, p.p_outlet == lk.l_outlet)
+         .join(ln, lk.l_line == ln.ln_id))
+    out = j.group_by(["enterprise_id", "line", "ts"]).aggregate(
+        running=(j.n_run * 2 > j.n).any())
+    return _evidence(out, "status")
+
+
 def running_from_power(power: ir.Table, lines: ir.Table) -> ir.Table:
     """Hourly running evidence from power use: ``kwh`` above the line's idle power × 1 h."""
     ln = lines.select(ln_ent="enterprise_id", ln_name="name", idle_kw="idle_kw")
@@ -138,6 +170,30 @@ def running_from_power(power: ir.Table, lines: ir.Table) -> ir.Table:
     out = j.select(enterprise_id=j.enterprise_id, line=j.line, ts=j.ts,
                    running=j.kwh > j.idle_kw.fill_null(0.0))
     return _evidence(out, "power")
+
+
+def evidence_flags(operating: ir.Table) -> ir.Table:
+    """One row per line and hour: ``running`` and, per kind, whether it showed the line running.
+
+    Returns ``enterprise_id``, ``line``, ``ts``, ``running``, ``ev_flow``, ``ev_status``,
+    ``ev_power`` (booleans).
+    """
+    o = operating
+    return o.group_by(["enterprise_id", "line", "ts"]).aggregate(
+        running=o.running.any(),
+        **{f"ev_{k}": (o.running & (o.evidence == k)).any() for k in EVIDENCE_KINDS})
+
+
+def evidence_label(t: ir.Table) -> ir.Value:
+    """``flow``, ``status``, ``power`` or e.g. ``flow+power`` from ``ev_*`` boolean columns."""
+    parts = [ibis.ifelse(t[f"ev_{k}"], ibis.literal(f"+{k}"), ibis.literal(""))
+             for k in EVIDENCE_KINDS]
+    joined = parts[0] + parts[1] + parts[2]
+    return joined.substr(1)
+
+
+def _any_ev(t: ir.Table) -> dict[str, ir.Value]:
+    return {f"ev_{k}": t[f"ev_{k}"].any() for k in EVIDENCE_KINDS}
 
 
 def _applicable(run: ir.Table, agreements: ir.Table, rule: str) -> ir.Table:
@@ -151,11 +207,16 @@ def _applicable(run: ir.Table, agreements: ir.Table, rule: str) -> ir.Table:
     return j.mutate(day=day)
 
 
-def _out(t: ir.Table, rule: str, period: ir.Value, hours: ir.Value, detail: ir.Value) -> ir.Table:
+def _out(t: ir.Table, rule: str, period: ir.Value, hours: ir.Value, detail: ir.Value,
+         detail_zh: ir.Value) -> ir.Table:
     return t.select(enterprise_id=t.enterprise_id, line=t.line, rule=ibis.literal(rule),
                     period=period.cast("string"), running_hours=hours.cast("int64"),
-                    first_ts=t.first_ts, last_ts=t.last_ts, evidence=t.evidence,
-                    detail=detail, source=t.source)
+                    first_ts=t.first_ts, last_ts=t.last_ts, evidence=evidence_label(t),
+                    detail=detail, detail_zh=detail_zh, source=t.source)
+
+
+def _int_text(v: ir.Value) -> ir.StringValue:
+    return v.cast("int64").cast("string")
 
 
 def agreement_violations(operating: ir.Table, agreements: ir.Table) -> ir.Table:
@@ -166,56 +227,75 @@ def agreement_violations(operating: ir.Table, agreements: ir.Table) -> ir.Table:
     Ibis table
         ``enterprise_id``, ``line``, ``rule``, ``period`` (day ``YYYY-MM-DD`` or month
         ``YYYY-MM``), ``running_hours``, ``first_ts``/``last_ts`` (first and last running hour,
-        CST), ``evidence`` (``flow``, ``power`` or both), ``detail``, ``source``.
+        CST), ``evidence`` (the kinds that showed the line running in those hours, e.g.
+        ``flow``, ``power``, ``flow+status``), ``detail`` (English), ``detail_zh`` (中文),
+        ``source`` (the agreement document).
 
     """
-    hours = operating.group_by(["enterprise_id", "line", "ts"]).aggregate(
-        running=operating.running.any(),
-        ev_lo=operating.evidence.min(where=operating.running),
-        ev_hi=operating.evidence.max(where=operating.running),
-    )
-    hours = hours.mutate(evidence=ibis.ifelse(hours.ev_lo == hours.ev_hi, hours.ev_lo,
-                                              hours.ev_lo + "+" + hours.ev_hi))
+    hours = evidence_flags(operating)
     run = hours.filter(hours.running)
     keys = ["enterprise_id", "line", "day", "source", "value"]
 
     def per_day(t: ir.Table, extra: list[str]) -> ir.Table:
         return t.group_by(keys + extra).aggregate(
-            n=t.count(), first_ts=t.ts.min(), last_ts=t.ts.max(), evidence=t.evidence.max())
+            n=t.count(), first_ts=t.ts.min(), last_ts=t.ts.max(), **_any_ev(t))
 
     a = per_day(_applicable(run, agreements, "max_hours_per_day"), [])
     a = a.filter(a.n > a.value)
     v1 = _out(a, "max_hours_per_day", a.day, a.n,
-              ibis.literal("ran ") + a.n.cast("string") + " h > " + a.value.cast("int64").cast(
-                  "string") + " h a day")
+              ibis.literal("ran ") + a.n.cast("string") + " h > " + _int_text(a.value)
+              + " h a day",
+              ibis.literal("当日运行 ") + a.n.cast("string") + " 小时 > 限值 " + _int_text(a.value)
+              + " 小时")
     w = _applicable(run, agreements, "rest_weekday")
     w = per_day(w.filter(w.ts.day_of_week.index() + 1 == w.value.cast("int64")), [])
     v2 = _out(w, "rest_weekday", w.day, w.n,
-              ibis.literal("ran on rest weekday ") + w.value.cast("int64").cast("string"))
+              ibis.literal("ran on rest weekday ") + _int_text(w.value),
+              ibis.literal("停产日(ISO 星期 ") + _int_text(w.value) + ")生产 "
+              + w.n.cast("string") + " 小时")
     h = _applicable(run, agreements, "halt_window")
     md = h.ts.strftime("%m-%d")
     inside = ibis.ifelse(h.from_md <= h.to_md, (md >= h.from_md) & (md <= h.to_md),
                          (md >= h.from_md) | (md <= h.to_md))
     h = per_day(h.filter(inside).mutate(win=h.from_md + "…" + h.to_md), ["win"])
-    v3 = _out(h, "halt_window", h.day, h.n, ibis.literal("ran in halt window ") + h.win)
+    v3 = _out(h, "halt_window", h.day, h.n, ibis.literal("ran in halt window ") + h.win,
+              ibis.literal("停产时段 ") + h.win + " 内生产 " + h.n.cast("string") + " 小时")
     r = _applicable(run, agreements, "rest_days_per_month")
     r = r.mutate(month=r.ts.truncate("M").date())
     r = r.group_by(["enterprise_id", "line", "month", "source", "value"]).aggregate(
-        n=r.count(), days=r.day.nunique(), first_ts=r.ts.min(), last_ts=r.ts.max(),
-        evidence=r.evidence.max())
+        n=r.count(), days=r.day.nunique(), first_ts=r.ts.min(), last_ts=r.ts.max(), **_any_ev(r))
     month_days = (r.month + ibis.interval(months=1) - ibis.interval(days=1)).day()
     r = r.mutate(rest=month_days - r.days)
     r = r.filter(r.rest < r.value)
     v4 = _out(r, "rest_days_per_month", r.month.strftime("%Y-%m"), r.n,
-              ibis.literal("rest days ") + r.rest.cast("string") + " < "
-              + r.value.cast("int64").cast("string"))
+              ibis.literal("rest days ") + r.rest.cast("string") + " < " + _int_text(r.value),
+              ibis.literal("当月停产 ") + r.rest.cast("string") + " 天 < 应停 "
+              + _int_text(r.value) + " 天")
     return ibis.union(v1, v2, v3, v4).order_by(["enterprise_id", "line", "period", "rule"])
 
 
 def operating_evidence(backend: ibis.BaseBackend) -> ir.Table:
-    """Flow and power evidence of every line from the tables of ``backend`` (unioned)."""
+    """Flow, status-code and power evidence of every line from ``backend``'s tables (unioned).
+
+    Flow from ``flue_minute``, ``i12001`` working states from ``value_long``, power use from
+    ``power_reading``; a kind without rows simply adds nothing.
+    """
     t = backend.table
-    flow = running_from_flow(t("flue_minute"), t("monitoring_point"), t("outlet"),
-                             t("production_line_outlet"), t("production_line"))
+    reg = (t("monitoring_point"), t("outlet"), t("production_line_outlet"),
+           t("production_line"))
+    flow = running_from_flow(t("flue_minute"), *reg)
+    status = running_from_status(t("value_long"), reg[0], reg[1], reg[2], reg[3])
     power = running_from_power(t("power_reading"), t("production_line"))
-    return ibis.union(flow, power)
+    return ibis.union(flow, status, power)
+
+
+def with_enterprise_names(t: ir.Table, enterprises: ir.Table) -> ir.Table:
+    """Add the enterprise's name as column ``enterprise`` right after ``enterprise_id``."""
+    e = enterprises.select(n_id="id", enterprise="name")
+    j = t.left_join(e, t.enterprise_id == e.n_id)
+    cols = []
+    for c in t.columns:
+        cols.append(c)
+        if c == "enterprise_id":
+            cols.append("enterprise")
+    return j.select(*cols)

@@ -85,7 +85,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "target_pct": ("目标 [%]", "Target [%]"),
     "grades": ("A级资格与降级预警", "A-grade eligibility and downgrade warnings"),
     "eligible": ("符合A级", "Eligible for A"), "downgrade": ("降级预警", "Downgrade warning"),
-    "reasons": ("原因", "Reasons"),
+    "reasons": ("原因", "Reasons"), "detail": ("说明", "Detail"),
+    "source": ("依据", "Source"), "grade_at_start": ("预警开始时绩效分级", "Grade at alert start"),
+    "grade_basis": ("分级依据", "Grade from"), "alert": ("预警", "Alert"),
+    "baseline_kg_h": ("预警前均值 [kg/h]", "Before [kg/h]"),
+    "alert_kg_h": ("预警期间均值 [kg/h]", "During [kg/h]"),
+    "all_periods": ("全部时段", "all periods"),
+    "month_hint": ("留空则显示全部时段", "leave empty for all periods"),
+    "cst_note": ("时间均为中国标准时间(北京时间)，小时指 [整点, 整点+1 h)。",
+                 "Times are China Standard Time; an hour is [hh:00, hh:00 + 1 h)."),
     "loads": ("月度排放量", "Monthly loads"), "load_t": ("排放量 [t]", "Load [t]"),
     "flagged_hours": ("标记/替代小时数", "Flagged/substituted hours"),
     "yoy": ("同比变化与减排目标", "Year-on-year change vs target"),
@@ -234,15 +242,29 @@ def transport_page(request: Request, db: Db, user: OptionalUser,
 @pages.get("/ledgers/production")
 def production_page(request: Request, db: Db, user: OptionalUser,
                     month: Month = None) -> Response:
-    """Agreement violations, alert measures, alert violations and reductions, grades."""
+    """Agreement violations, alert measures, alert violations and reductions, grades.
+
+    With ``month`` every table is limited to that month (CST); without it the production
+    and alert tables show all periods and the grades the current month. Enterprises and lines
+    by name; rules, levels, measures and evidence named in the page language.
+    """
     if user is None:
         return _to_login(request)
+    from lantian.ledger.control_labels import translate_rows
+
     m = this_month(month)
-    return _page(request, "alerts.html", user, month=m,
-                 violations=_cells(production.violations_in_scope(db, user)),
-                 actions=_cells(production.alert_actions_in_scope(db, user)),
-                 alert_violations=_cells(production.alert_violations_in_scope(db, user)),
-                 reduction=_cells(production.alert_reduction_in_scope(db, user, 7)),
+    lang = _lang(request)
+
+    def shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        rounded = [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
+                   for r in _cells(rows)]
+        return translate_rows(rounded, lang)
+
+    return _page(request, "alerts.html", user, month=m, month_given=month is not None,
+                 violations=shown(production.violations_in_scope(db, user, month)),
+                 actions=shown(production.alert_actions_in_scope(db, user, month)),
+                 alert_violations=shown(production.alert_violations_in_scope(db, user, month)),
+                 reduction=shown(production.alert_reduction_in_scope(db, user, 7, month)),
                  grades=_cells(production.grades_in_scope(db, user, m)))
 
 

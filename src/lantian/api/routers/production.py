@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from lantian.api.deps import Database, Db, User, require_principal
 from lantian.api.export import TableFormat, respond
-from lantian.api.params import Fmt, Month, cst_now, this_month
+from lantian.api.params import MONTH_RE, Fmt, Month, cst_now, this_month
 from lantian.api.problems import Problem
 from lantian.api.routers.ledger_scope import (
     ibis_of,
@@ -49,36 +49,66 @@ def _rows(db: Database, user: Any, build: Any) -> list[dict[str, Any]]:
         raise Problem(422, str(exc)) from exc
 
 
-def violations_in_scope(db: Database, user: Any) -> list[dict[str, Any]]:
-    """Staggered-production agreement violations with their evidence (flow, power)."""
+def _named(ib: Any, expr: Any, order: list[str]) -> Any:
+    """Add the enterprise name (column ``enterprise``) beside ``enterprise_id``."""
+    from lantian.ledger.production_control import with_enterprise_names
+
+    return with_enterprise_names(expr, ib.table("enterprise")).order_by(order)
+
+
+def _alerts(ib: Any, month: str | None) -> Any:
+    """Alert periods, or those overlapping ``month`` (``YYYY-MM``, CST) when given."""
+    from lantian.ledger.transport import month_bounds
+
+    a = ib.table("alert_period")
+    if month is None:
+        return a
+    lo, hi = month_bounds(month)
+    return a.filter((a.start_ts < hi) & (a.end_ts > lo))
+
+
+def violations_in_scope(db: Database, user: Any, month: str | None = None
+                        ) -> list[dict[str, Any]]:
+    """Staggered-production agreement violations with their evidence (flow, status, power).
+
+    ``month`` (``YYYY-MM``) keeps the violations of that month (days, or the month itself).
+    """
     from lantian.ledger.production_control import agreement_violations, operating_evidence
 
-    return _rows(db, user, lambda ib: agreement_violations(
-        operating_evidence(ib), ib.table("production_agreement")))
-
-
-def alert_actions_in_scope(db: Database, user: Any) -> list[dict[str, Any]]:
-    """Measure each line must take in each alert, by performance grade (绩效分级)."""
-    from lantian.ledger.alerts import required_actions
-
-    return _rows(db, user, lambda ib: required_actions(
-        ib.table("alert_period"), ib.table("enterprise"), ib.table("production_line")))
-
-
-def alert_violations_in_scope(db: Database, user: Any) -> list[dict[str, Any]]:
-    """Lines that had to stop but ran during an alert, with hours and evidence."""
-    from lantian.ledger.alerts import alert_violations, required_actions
-    from lantian.ledger.production_control import operating_evidence
-
     def build(ib: Any) -> Any:
-        req = required_actions(ib.table("alert_period"), ib.table("enterprise"),
-                               ib.table("production_line"))
-        return alert_violations(operating_evidence(ib), req)
+        v = agreement_violations(operating_evidence(ib), ib.table("production_agreement"))
+        if month is not None:
+            v = v.filter(v.period.startswith(month))
+        return _named(ib, v, ["enterprise_id", "line", "period", "rule"])
 
     return _rows(db, user, build)
 
 
-def alert_reduction_in_scope(db: Database, user: Any, baseline_days: int) -> list[dict[str, Any]]:
+def alert_actions_in_scope(db: Database, user: Any, month: str | None = None
+                           ) -> list[dict[str, Any]]:
+    """Measure each line must take in each alert, by the grade (绩效分级) at the alert's start.
+
+    ``month`` keeps the alerts overlapping that month (CST).
+    """
+    from lantian.ledger.alerts import required_actions_of
+
+    return _rows(db, user, lambda ib: _named(ib, required_actions_of(ib, _alerts(ib, month)),
+                                             ["alert_id", "enterprise_id", "line"]))
+
+
+def alert_violations_in_scope(db: Database, user: Any, month: str | None = None
+                              ) -> list[dict[str, Any]]:
+    """Lines that had to stop but ran during an alert, with hours and evidence."""
+    from lantian.ledger.alerts import alert_violations, required_actions_of
+    from lantian.ledger.production_control import operating_evidence
+
+    return _rows(db, user, lambda ib: _named(
+        ib, alert_violations(operating_evidence(ib), required_actions_of(ib, _alerts(ib, month))),
+        ["alert_id", "enterprise_id", "line"]))
+
+
+def alert_reduction_in_scope(db: Database, user: Any, baseline_days: int,
+                             month: str | None = None) -> list[dict[str, Any]]:
     """Load reduction during each alert against the days before, vs the 10/20/30 % target."""
     from lantian.ledger.alerts import alert_reduction
     from lantian.ledger.emissions import hourly_enterprise_loads
@@ -86,8 +116,9 @@ def alert_reduction_in_scope(db: Database, user: Any, baseline_days: int) -> lis
     def build(ib: Any) -> Any:
         t = ib.table
         loads = hourly_enterprise_loads(t("flue_hour"), t("monitoring_point"), t("outlet"))
-        return alert_reduction(loads, t("alert_period"), t("enterprise"),
-                               baseline_days=baseline_days)
+        return _named(ib, alert_reduction(loads, _alerts(ib, month), t("enterprise"),
+                                          baseline_days=baseline_days),
+                      ["alert_id", "enterprise_id", "pollutant"])
 
     return _rows(db, user, build)
 
@@ -204,31 +235,42 @@ def _send(rows: list[dict[str, Any]], fmt: TableFormat, name: str, db: Database,
     return respond(ledger_rows(rows), fmt, name, db, user, extra or None)
 
 
+AnyMonth = Annotated[str | None, Query(pattern=MONTH_RE,
+                                       description="YYYY-MM (CST); default: all periods")]
+
+
 @router.get("/production/violations", summary="Production-control agreement violations")
-def production_violations(db: Db, user: User, fmt: Fmt = TableFormat.json) -> Response:
-    """Violations of staggered-production agreements (错峰生产) with running hours and evidence."""
-    return _send(violations_in_scope(db, user), fmt, "production_violations", db, user)
+def production_violations(db: Db, user: User, month: AnyMonth = None,
+                          fmt: Fmt = TableFormat.json) -> Response:
+    """Violations of staggered-production agreements (错峰生产) with running hours and evidence.
+
+    Each row has ``enterprise_id`` and the enterprise's name ``enterprise``.
+    """
+    return _send(violations_in_scope(db, user, month), fmt, "production_violations", db, user)
 
 
 @router.get("/alerts/actions", summary="Required measures per line in each heavy-pollution alert")
-def alert_actions(db: Db, user: User, fmt: Fmt = TableFormat.json) -> Response:
-    """Strictest measure per line and alert by performance grade (A, B, C, D, leading)."""
-    return _send(alert_actions_in_scope(db, user), fmt, "alert_actions", db, user)
+def alert_actions(db: Db, user: User, month: AnyMonth = None,
+                  fmt: Fmt = TableFormat.json) -> Response:
+    """Strictest measure per line and alert by the performance grade in force at its start."""
+    return _send(alert_actions_in_scope(db, user, month), fmt, "alert_actions", db, user)
 
 
 @router.get("/alerts/violations", summary="Lines that ran when an alert required a stop")
-def alert_violation_rows(db: Db, user: User, fmt: Fmt = TableFormat.json) -> Response:
+def alert_violation_rows(db: Db, user: User, month: AnyMonth = None,
+                         fmt: Fmt = TableFormat.json) -> Response:
     """Alert, line, running hours, first and last running hour (CST), evidence."""
-    return _send(alert_violations_in_scope(db, user), fmt, "alert_violations", db, user)
+    return _send(alert_violations_in_scope(db, user, month), fmt, "alert_violations", db, user)
 
 
 @router.get("/alerts/reduction", summary="Reduction achieved during alerts vs 10/20/30 %")
 def alert_reduction_rows(db: Db, user: User,
                          baseline_days: Annotated[int, Query(ge=1, le=60)] = 7,
+                         month: AnyMonth = None,
                          fmt: Fmt = TableFormat.json) -> Response:
     """Reduction of the mean hourly load during each alert against the days before it [%]."""
-    return _send(alert_reduction_in_scope(db, user, baseline_days), fmt, "alert_reduction",
-                 db, user)
+    return _send(alert_reduction_in_scope(db, user, baseline_days, month), fmt,
+                 "alert_reduction", db, user)
 
 
 @router.get("/grades", summary="A-grade eligibility and downgrade warnings")
