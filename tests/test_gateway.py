@@ -281,7 +281,7 @@ async def test_registry_change_is_picked_up_without_restart(db_path):
 
 
 async def test_forwarding_relays_accepted_packets_after_upstream_comes_back(db_path):
-    from lantian.hj212 import Framer
+    from lantian.hj212 import Framer, build_data_reply, parse_packet
 
     up_port = _free_port()
     register(db_path, [mn_of(1)])
@@ -293,10 +293,13 @@ async def test_forwarding_relays_accepted_packets_after_upstream_comes_back(db_p
     port = await gw.start("127.0.0.1", 0)
     got: list[bytes] = []
 
-    async def upstream(reader, writer):
+    async def upstream(reader, writer):  # answers each packet with its 9014
         fr = Framer()
         while data := await reader.read(65536):
-            got.extend(f for f in fr.feed(data) if isinstance(f, bytes))
+            for f in fr.feed(data):
+                if isinstance(f, bytes):
+                    got.append(f)
+                    writer.write(build_data_reply(parse_packet(f, strict=False)))
         writer.close()
 
     server = None

@@ -263,13 +263,19 @@ class GatewayStore:
                 "raw": pa.array(list(frames), pa.binary()),
             }))
 
-    def peek_forward(self, target: str, limit: int) -> list[tuple[int, bytes]]:
-        """Oldest queued frames for ``target``."""
+    def peek_forward(self, target: str, limit: int) -> list[tuple[int, bytes, int]]:
+        """Oldest queued frames for ``target``: ``(id, raw, attempts so far)``."""
         rows = self.con.execute(
-            "SELECT id, raw FROM forward_queue WHERE target = ? ORDER BY id LIMIT ?",
+            "SELECT id, raw, attempts FROM forward_queue WHERE target = ? ORDER BY id LIMIT ?",
             [target, limit],
         ).fetchall()
-        return [(int(i), bytes(r)) for i, r in rows]
+        return [(int(i), bytes(r), int(a)) for i, r, a in rows]
+
+    def note_forward_attempt(self, ids: Sequence[int]) -> None:
+        """Count one more unanswered send of these queued frames."""
+        if ids:
+            self.con.execute("UPDATE forward_queue SET attempts = attempts + 1"
+                             " WHERE id IN (SELECT unnest(?))", [list(ids)])
 
     def drop_forward(self, ids: Sequence[int]) -> None:
         """Remove frames the upstream platform has taken."""
