@@ -16,7 +16,7 @@ import ibis
 
 from lantian.catalog.limits import POLLUTANTS
 from lantian.engine.backends import minute_table, month_bounds, registry_table, table_names
-from lantian.engine.compliance import hourly_verdict, monthly_verdict, point_limits
+from lantian.engine.compliance import hourly_verdict, monthly_verdict, point_limits_daily
 from lantian.engine.hours import column_of, complete_month, valid_hours
 from lantian.engine.production import production_hours
 
@@ -61,8 +61,9 @@ def assess_hours(con: Any, month: str, *, mn: str | None = None) -> ibis.Table:
         registry_table(con, "status_item"),
     )
     cat = con.table("limit_catalogue") if "limit_catalogue" in table_names(con) else None
-    limits = point_limits(
-        mp, outlet, registry_table(con, "permit_limit"), start.date(), catalogue=cat
+    # limits in force on each day of the month (CST), joined to the hours by date
+    limits = point_limits_daily(
+        mp, outlet, registry_table(con, "permit_limit"), start.date(), n_hours // 24, catalogue=cat
     )
     return hourly_verdict(hours, limits, keys)
 

@@ -1,14 +1,16 @@
 """Limits per point, hourly verdict and monthly ULE verdict (超低排放月度判定).
 
-Limits (:func:`point_limits`), per point and pollutant, from the catalogue
-(:mod:`lantian.catalog.limits`) in force on the first day of the month:
+Limits (:func:`point_limits` for one day, :func:`point_limits_daily` for each day of the
+month), per point and pollutant, from the catalogue (:mod:`lantian.catalog.limits`) in force
+on the day (CST) of the hour judged — a limit whose effective period starts or ends within
+the month applies from the first hour of its first day to the last hour of its last day:
 
 * rows of the point's source type (``monitoring_point.source_type``, else the outlet's);
 * the provincial layer (``outlet.jurisdiction``, e.g. ``CN-43``) replaces national rows of
   the same pollutant; points without a jurisdiction get the national rows;
 * basis ``ule`` before ``local_standard`` before ``national_standard``, then the strictest
   variant;
-* a permit limit of the outlet (``permit_limit``, valid on that day) overrides the
+* a permit limit of the outlet (``permit_limit``, valid on the hour's day) overrides the
   catalogue limit of its pollutant or adds one; it is judged at the catalogue's reference O2
   of that pollutant where there is one, otherwise on the measured concentration;
 * restricted to the parameters the point is registered to monitor, or — where none are
@@ -48,7 +50,13 @@ from lantian.catalog.limits import POLLUTANTS, load_limits
 from lantian.catalog.rules import rule
 from lantian.engine.oxygen import reference_concentration
 
-__all__ = ["catalogue_table", "hourly_verdict", "monthly_verdict", "point_limits"]
+__all__ = [
+    "catalogue_table",
+    "hourly_verdict",
+    "monthly_verdict",
+    "point_limits",
+    "point_limits_daily",
+]
 
 _BASIS_RANK = {"permit": 0, "ule": 1, "local_standard": 2, "national_standard": 3}
 
@@ -94,13 +102,34 @@ def point_limits(
     on: dt.date,
     catalogue: ibis.Table | None = None,
 ) -> ibis.Table:
-    """Return the limits per point (long).
+    """Return the limits per point in force on day ``on`` (long).
 
     Columns ``mn, pollutant, limit_mg_m3, o2_ref_pct, basis, limit_id, registered``.
 
     ``registered`` is true where the point has registered parameters (then only those are
     kept); where it has none every catalogue pollutant is returned with ``registered``
     false and :func:`hourly_verdict` keeps those present in the month's data.
+    """
+    daily = point_limits_daily(monitoring_point, outlet, permit_limit, on, 1, catalogue)
+    return daily.drop("day")
+
+
+def point_limits_daily(
+    monitoring_point: ibis.Table,
+    outlet: ibis.Table,
+    permit_limit: ibis.Table,
+    start: dt.date,
+    n_days: int,
+    catalogue: ibis.Table | None = None,
+) -> ibis.Table:
+    """Return the limits per point and day for the ``n_days`` days from ``start`` (long).
+
+    Columns ``mn, day`` (date, CST) ``, pollutant, limit_mg_m3, o2_ref_pct, basis,
+    limit_id, registered`` (see :func:`point_limits`). Each day takes the catalogue rows and
+    permit limits whose effective period contains it (``effective_from ≤ day ≤
+    effective_to``, open end when ``effective_to`` is empty), so a limit that changes on
+    the 15th applies from 15th 00:00 CST. The day grid is built by the backend
+    (range + unnest) and has ``points × n_days`` rows.
     """
     cat = catalogue if catalogue is not None else catalogue_table()
     o = outlet.select(
@@ -119,35 +148,54 @@ def point_limits(
         stype=ibis.coalesce(p.source_type, p.o_type),
         jur=p.jur.fill_null("CN"),
     ).view()  # a fresh relation: Ibis 12 cannot join again on a computed join projection
-    on_lit = ibis.literal(on)
-    c = cat.filter(
-        (cat.effective_from <= on_lit) & (cat.effective_to.isnull() | (cat.effective_to >= on_lit))
+    first = ibis.literal(dt.datetime.combine(start, dt.time()))
+    pd_ = p.select("mn", "stype", "jur", "o_ent", "o_name", i=ibis.range(0, n_days).unnest())
+    pd_ = pd_.select(
+        "mn", "stype", "jur", "o_ent", "o_name", day=(first + (pd_.i * 24).as_interval("h")).date()
+    ).view()
+    j = pd_.join(
+        cat,
+        [
+            pd_.stype == cat.source_type,
+            (cat.jurisdiction == "CN") | (cat.jurisdiction == pd_.jur),
+            cat.effective_from <= pd_.day,
+            cat.effective_to.isnull() | (cat.effective_to >= pd_.day),
+        ],
     )
-    j = p.join(c, [p.stype == c.source_type, (c.jurisdiction == "CN") | (c.jurisdiction == p.jur)])
     j = j.mutate(
         layer=ibis.cases((j.jurisdiction == "CN", 1), else_=0),
     )
     w = ibis.window(
-        group_by=[j.mn, j.pollutant], order_by=[j.layer, j.basis_rank, j.limit_mg_m3, j.limit_id]
+        group_by=[j.mn, j.day, j.pollutant],
+        order_by=[j.layer, j.basis_rank, j.limit_mg_m3, j.limit_id],
     )
     best = (
         j.mutate(rn=ibis.row_number().over(w))
         .filter(lambda t: t.rn == 0)
-        .select("mn", "pollutant", "limit_mg_m3", "o2_ref_pct", "basis", "limit_id")
+        .select("mn", "day", "pollutant", "limit_mg_m3", "o2_ref_pct", "basis", "limit_id")
     )
-    pl = permit_limit.filter(
-        (permit_limit.valid_from <= on_lit)
-        & (permit_limit.valid_to.isnull() | (permit_limit.valid_to >= on_lit))
-    )
+    pl = permit_limit
     perm = (
-        p.join(pl, [p.o_ent == pl.enterprise_id, p.o_name == pl.outlet])
-        .select("mn", "pollutant", permit_mg_m3="limit_mg_m3")
+        pd_.join(
+            pl,
+            [
+                pd_.o_ent == pl.enterprise_id,
+                pd_.o_name == pl.outlet,
+                pl.valid_from <= pd_.day,
+                pl.valid_to.isnull() | (pl.valid_to >= pd_.day),
+            ],
+        )
+        .select("mn", "day", "pollutant", permit_mg_m3="limit_mg_m3")
         .view()
     )
-    perm = perm.group_by("mn", "pollutant").aggregate(permit_mg_m3=perm.permit_mg_m3.min())
-    merged = best.outer_join(perm, [best.mn == perm.mn, best.pollutant == perm.pollutant])
+    perm = perm.group_by("mn", "day", "pollutant").aggregate(permit_mg_m3=perm.permit_mg_m3.min())
+    merged = best.outer_join(
+        perm,
+        [best.mn == perm.mn, best.day == perm.day, best.pollutant == perm.pollutant],
+    )
     merged = merged.select(
         mn=ibis.coalesce(merged.mn, merged.mn_right),
+        day=ibis.coalesce(merged.day, merged.day_right),
         pollutant=ibis.coalesce(merged.pollutant, merged.pollutant_right),
         limit_mg_m3=ibis.coalesce(merged.permit_mg_m3, merged.limit_mg_m3),
         o2_ref_pct=merged.o2_ref_pct,
@@ -160,6 +208,7 @@ def point_limits(
     m = m.filter(~has_params | m.params.contains(m.pollutant))
     return m.select(
         "mn",
+        "day",
         "pollutant",
         "limit_mg_m3",
         "o2_ref_pct",
@@ -170,13 +219,17 @@ def point_limits(
 
 
 def _wide_limits(limits: ibis.Table, keys: Sequence[str]) -> ibis.Table:
+    """One row per point (and day, when ``limits`` has a ``day`` column)."""
     aggs = {}
     for k in keys:
         is_k = limits.pollutant == k
         aggs[f"{k}_limit"] = limits.limit_mg_m3.max(where=is_k)
         aggs[f"{k}_o2_ref"] = limits.o2_ref_pct.max(where=is_k)
     aggs["registered"] = limits.registered.cast("int64").max()
-    return limits.group_by(lim_mn=limits.mn).aggregate(**aggs)
+    by = {"lim_mn": limits.mn}
+    if "day" in limits.columns:
+        by["lim_day"] = limits.day
+    return limits.group_by(**by).aggregate(**aggs)
 
 
 def hourly_verdict(
@@ -189,7 +242,8 @@ def hourly_verdict(
     hours
         Hours with production (:func:`lantian.engine.production.production_hours`).
     limits
-        Output of :func:`point_limits`.
+        Output of :func:`point_limits_daily` (joined on the hour's day, CST) or of
+        :func:`point_limits` (one set of limits for every hour).
     keys
         Pollutant keys aggregated in ``hours``.
 
@@ -207,7 +261,11 @@ def hourly_verdict(
     present = hours.group_by(p_mn=hours.mn).aggregate(
         **{f"{k}_month_present": hours[f"{k}_present"].sum() for k in keys}
     )
-    h = hours.left_join(wide, hours.mn == wide.lim_mn).drop("lim_mn").view()
+    on = [hours.mn == wide.lim_mn]
+    if "lim_day" in wide.columns:
+        on.append(hours.ts.date() == wide.lim_day)
+    h = hours.left_join(wide, on).drop(*[c for c in ("lim_mn", "lim_day") if c in wide.columns])
+    h = h.view()
     h = h.left_join(present, h.mn == present.p_mn).drop("p_mn").view()
     restrict = h.registered.fill_null(0) == 0
     cols: dict[str, ibis.Value] = {}

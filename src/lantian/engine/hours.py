@@ -43,8 +43,10 @@ def column_of(key: str) -> str:
     raise KeyError(key)
 
 
-def _flag(t: ibis.Table, key: str) -> ibis.Value:
-    return t[f"{key}_flag"].fill_null("N")
+def _valid_flag(t: ibis.Table, key: str) -> ibis.BooleanValue:
+    """Return true where the minute's flag is ``N`` or absent (HJ 212-2017: optional)."""
+    flag = t[f"{key}_flag"]
+    return (flag == "N") | flag.isnull()
 
 
 def valid_hours(
@@ -89,13 +91,18 @@ def valid_hours(
     for key in [*keys, *AUX_KEYS]:
         col = column_of(key)
         value = t[col]
-        flag = _flag(t, key)
-        ok = (flag == "N") & value.notnull()
-        aggs[col] = value.mean(where=ok)
-        aggs[f"{key}_n"] = ok.cast("int64").sum()
+        ok = _valid_flag(t, key)
+        # one pass, plain aggregates: the valid value (null otherwise) is averaged and
+        # counted; ``mean(where=…)`` (``FILTER``) runs about a third slower on DuckDB
+        valid = ibis.cases((ok, value), else_=ibis.null(value.type()))
+        aggs[col] = valid.mean()
+        aggs[f"{key}_n"] = valid.count()
         aggs[f"{key}_present"] = value.count()
         if key in keys and f"{key}_zs" in minute.columns:
-            aggs[f"{key}_zs_mg_m3"] = t[f"{key}_zs"].mean(where=ok)
+            zs = t[f"{key}_zs"]
+            aggs[f"{key}_zs_mg_m3"] = ibis.cases(
+                (ok & value.notnull(), zs), else_=ibis.null(zs.type())
+            ).mean()
         is_f = t[f"{key}_flag"] == "F"
         f_any = is_f if f_any is None else (f_any | is_f)
     aggs["minutes"] = t.count()
