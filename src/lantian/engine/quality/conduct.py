@@ -31,17 +31,8 @@ def _limits(limits: ir.Table) -> ir.Table:
                          o2_ref=limits.o2_ref_pct)
 
 
-def pinned_under_limit(hours: ir.Table, limits: ir.Table, keys: Sequence[str],
-                       th: Thresholds) -> ir.Table:
-    """Most production hours of the month in a narrow band just below the limit.
-
-    Over the valid running hours of the month (production hours) of each (mn, pollutant):
-    ``share`` = fraction of corrected hourly means in ``[band_low·L, L)`` and ``cv`` =
-    standard deviation / mean. With at least ``min_hours`` hours and ``share ≥ min_share``
-    the month is an event: ``high`` when ``cv ≤ max_cv`` (too steady to be a real process
-    under load changes), otherwise ``low`` (close to the limit but moving like a process).
-    Works on a first month: nothing from earlier months is needed.
-    """
+def _production(hours: ir.Table, limits: ir.Table, keys: Sequence[str]) -> ir.Table:
+    """Stack the valid running hours per pollutant, corrected: (mn, ts, pollutant, c, lim)."""
     o2 = column_of("o2")
     parts = []
     for key in keys:
@@ -53,19 +44,54 @@ def pinned_under_limit(hours: ir.Table, limits: ir.Table, keys: Sequence[str],
     lim = _limits(limits)
     t = t.inner_join(lim, [t.mn == lim._lmn, t.pollutant == lim._lpol]).drop("_lmn", "_lpol")
     t = t.mutate(c=reference_concentration(t.value, t.o2, t.o2_ref)).filter(_.c.notnull())
+    return t.select("mn", "ts", "pollutant", "c", "lim")
+
+
+def pinned_under_limit(hours: ir.Table, limits: ir.Table, keys: Sequence[str],
+                       th: Thresholds, history: ir.Table | None = None) -> ir.Table:
+    """Most production hours of the month in a narrow band just below the limit.
+
+    Over the valid running hours of the month (production hours) of each (mn, pollutant):
+    ``share`` = fraction of corrected hourly means [mg/m³ at reference O2] in
+    ``[band_low·L, L)`` and ``cv`` = standard deviation / mean. With at least ``min_hours``
+    hours and ``share ≥ min_share`` the month is an event: ``high`` when ``cv ≤ max_cv`` (too
+    steady to be a real process under load changes); otherwise ``medium`` when the outlet has
+    history and the month's standard deviation is at most ``hist_sd_ratio`` times that of its
+    earlier production hours (a variance far below its own past), else ``low`` (close to the
+    limit but moving like a process). Works on a first month: without ``history`` (or with
+    fewer than ``min_hours`` earlier hours) only the month itself is judged.
+
+    ``history`` has the layout of ``hours`` (engine hours with ``running``) for earlier
+    months of the same points (the caller chooses how many; three is usual).
+    """
+    t = _production(hours, limits, keys)
     low = th.get("pinned_under_limit", "band_low")
+    min_h = int(th.get("pinned_under_limit", "min_hours"))
     in_band = ((t.c >= low * t.lim) & (t.c < t.lim)).cast("float64")
     g = t.group_by(["mn", "pollutant"]).aggregate(
         first=t.ts.min(), last=t.ts.max(), hours=t.count(), share=in_band.mean(),
         mean=t.c.mean(), sd=t.c.std(), lim=t.lim.max())
     g = g.mutate(cv=g.sd / ibis.ifelse(g.mean == 0, ibis.null("float64"), g.mean))
-    g = g.filter((g.hours >= int(th.get("pinned_under_limit", "min_hours")))
-                 & (g.share >= th.get("pinned_under_limit", "min_share")))
-    sev = ibis.ifelse(g.cv <= th.get("pinned_under_limit", "max_cv"), "high", "low")
+    g = g.filter((g.hours >= min_h) & (g.share >= th.get("pinned_under_limit", "min_share")))
+    if history is not None:
+        h = _production(history, limits, keys)
+        hs = h.group_by(["mn", "pollutant"]).aggregate(_hh=h.count(), _hsd=h.c.std())
+        hs = hs.filter(hs._hh >= min_h).rename(_hmn="mn", _hpol="pollutant")
+        g = g.left_join(hs, [g.mn == hs._hmn, g.pollutant == hs._hpol]).drop("_hmn", "_hpol")
+        hist_hours, hist_sd = g._hh, g._hsd
+    else:
+        hist_hours, hist_sd = ibis.null("int64"), ibis.null("float64")
+    g = g.mutate(hist_hours=hist_hours, hist_sd=hist_sd)
+    ratio = g.sd / ibis.ifelse(g.hist_sd == 0, ibis.null("float64"), g.hist_sd)
+    far_below = (ratio <= th.get("pinned_under_limit", "hist_sd_ratio")).fill_null(False)
+    sev = ibis.cases((g.cv <= th.get("pinned_under_limit", "max_cv"), "high"),
+                     (far_below, "medium"), else_="low")
     return event_table(g, "pinned_under_limit", pollutant=g.pollutant, start=g.first,
                        end=g.last + ibis.interval(minutes=59), severity=sev.fill_null("low"),
                        evid=evidence(hours=g.hours, share_in_band=g.share, mean_mg_m3=g.mean,
-                                     cv=g.cv, limit_mg_m3=g.lim, band_low=low))
+                                     cv=g.cv, limit_mg_m3=g.lim, band_low=low,
+                                     history_hours=g.hist_hours, history_sd_mg_m3=g.hist_sd,
+                                     sd_vs_history=ratio))
 
 
 def flag_abuse(long: ir.Table, limits: ir.Table, running_hours: ir.Table,

@@ -16,7 +16,10 @@ from lantian.engine.oxygen import reference_concentration
 from lantian.engine.quality.frames import event_table, evidence, run_summary, runs
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["dilution", "false_stop", "running_hours", "zs_mismatch"]
+__all__ = [
+    "STOP_MARK_KINDS", "dilution", "false_stop", "false_stop_marks", "running_hours",
+    "zs_mismatch",
+]
 
 
 def running_hours(hours: ir.Table, th: Thresholds) -> ir.Table:
@@ -35,8 +38,11 @@ def dilution(hours: ir.Table, points: ir.Table, th: Thresholds) -> ir.Table:
     for unknown types). Runs of at least ``dilution.min_hours`` consecutive running hours are
     events: ``high`` when the O2 reaches ``dilution.ambient_pct`` (near ambient air),
     ``medium`` when it is also ``dilution.self_delta_pct`` above the point's own month median
-    O2, else ``low`` (high all month: a band that may not fit this plant). Evidence: O2, band
-    edge, month median O2, flow against the month median flow.
+    O2, else ``low`` (high all month: a band that may not fit this plant). A run within
+    ``dilution.transition_h`` hours of a stopped hour whose mean flow is below the month
+    median is a start-up or shut-down (excess air of a furnace at low firing; letting air in
+    raises the flow instead): ``low`` whatever the O2. Evidence: O2, band edge, month median
+    O2, flow against the month median flow, whether the run is next to a stop.
     """
     o2 = column_of("o2")
     default = th.get("dilution", "o2_max_pct")
@@ -45,6 +51,10 @@ def dilution(hours: ir.Table, points: ir.Table, th: Thresholds) -> ir.Table:
     pts = points.select(_pmn=points.mn, band=band)
     med = hours.filter(_.running).group_by("mn").aggregate(
         _flow_med=_.flow_raw.approx_median(), _o2_med=_[o2].approx_median())
+    n = int(th.get("dilution", "transition_h"))
+    near = ibis.window(group_by="mn", order_by="ts", preceding=ibis.interval(hours=n),
+                       following=ibis.interval(hours=n))
+    hours = hours.mutate(_near_stop=(~hours.running).cast("int64").max().over(near))
     h = hours.filter(_.running & _["o2_valid"])
     h = h.left_join(pts, h.mn == pts._pmn).drop("_pmn")
     h = h.mutate(band=h.band.fill_null(default))
@@ -54,26 +64,60 @@ def dilution(hours: ir.Table, points: ir.Table, th: Thresholds) -> ir.Table:
     g = r.group_by(["mn", "run"]).aggregate(
         first=r.ts.min(), last=r.ts.max(), hours=r.count(), o2_mean=r[o2].mean(),
         o2_max=r[o2].max(), band=r.band.max(), flow_ratio=(r.flow_raw / r._flow_med).mean(),
-        o2_month_median=r._o2_med.max())
+        o2_month_median=r._o2_med.max(), near_stop=r._near_stop.max())
     g = g.filter(g.hours >= int(th.get("dilution", "min_hours")))
     own = g.o2_mean > g.o2_month_median + th.get("dilution", "self_delta_pct")
-    sev = ibis.cases((g.o2_max >= th.get("dilution", "ambient_pct"), "high"),
+    transition = (g.near_stop == 1) & (g.flow_ratio < 1.0)
+    sev = ibis.cases((transition, "low"), (g.o2_max >= th.get("dilution", "ambient_pct"), "high"),
                      (own, "medium"), else_="low")
     end = g.last + ibis.interval(minutes=59)
     return event_table(g, "dilution", pollutant=None, start=g.first, end=end, severity=sev,
                        evid=evidence(hours=g.hours, o2_mean_pct=g.o2_mean, o2_max_pct=g.o2_max,
                                      o2_band_max_pct=g.band, o2_month_median_pct=g.o2_month_median,
-                                     flow_vs_month_median=g.flow_ratio))
+                                     flow_vs_month_median=g.flow_ratio,
+                                     next_to_stop=g.near_stop))
 
 
-def false_stop(minute: ir.Table, th: Thresholds) -> ir.Table:
-    """Stop marks (flag ``F``) while flow says the source runs; and the opposite.
+#: Enterprise mark kinds (``enterprise_mark.kind``, lantian.ledger.marks) that declare the
+#: source stopped. Start-up, shut-down, fault and maintenance marks concern periods in which
+#: the source may run, so they are not a declared stop.
+STOP_MARK_KINDS: tuple[str, ...] = ("stopped",)
+
+
+def _stop_marks(marks: ir.Table) -> ir.Table:
+    k = marks.filter(marks.kind.isin(list(STOP_MARK_KINDS)))
+    return k.select(_kmn=k.mn.cast("string"), _ks=k.start_ts.cast("timestamp"),
+                    _ke=k.end_ts.cast("timestamp"))
+
+
+def _false_stop_events(g: ir.Table, th: Thresholds) -> ir.Table:
+    sev = ibis.cases(
+        (g.kind == "running_marked_while_stopped", "low"),
+        (g.minutes >= th.get("false_stop", "high_minutes"), "high"),
+        else_="medium",
+    )
+    return event_table(g, "false_stop", pollutant=None, start=g.first, end=g.last, severity=sev,
+                       evid=evidence(kind=g.kind, minutes=g.minutes))
+
+
+def false_stop(minute: ir.Table, th: Thresholds, marks: ir.Table | None = None,
+               every_minute: ir.Table | None = None) -> ir.Table:
+    """Stop marks (flag ``F``, enterprise marks) while flow says the source runs; the opposite.
 
     ``minute`` carries ``running``. A minute is *declared stopped* when any parameter flag is
     ``F``, *declared running* when flags are present and none is ``F``. Runs of at least
     ``false_stop.min_minutes`` of declared-stopped running minutes are ``high`` (from
-    ``false_stop.high_minutes``) or ``medium``; runs of declared-running stopped minutes
-    are ``low`` (many loggers do not mark stops at all).
+    ``false_stop.high_minutes``) or ``medium`` (evidence ``kind``
+    ``stop_marked_while_running``); runs of declared-running stopped minutes are ``low``
+    (``running_marked_while_stopped``: many loggers do not mark stops at all).
+
+    ``marks`` (mn, kind, start_ts, end_ts) are the enterprise's condition marks (every
+    status: a regulator judges pending marks too); running minutes inside a mark of a kind in
+    :data:`STOP_MARK_KINDS` are judged the same way (:func:`false_stop_marks`, evidence kind
+    ``stop_mark_while_running``), and stopped minutes under such a mark are declared stopped
+    (no ``running_marked_while_stopped`` for them). When ``minute`` is a filtered subset
+    (the suspect minutes of ``run.py``), ``every_minute`` gives all running minutes for the
+    marks.
 
     References
     ----------
@@ -89,17 +133,45 @@ def false_stop(minute: ir.Table, th: Thresholds) -> ir.Table:
         any_flag = any_flag | minute[c].notnull()
     t = minute.select("mn", "ts", "running", declared_stop=any_f, flagged=any_flag)
     mismatch = t.filter(t.flagged & (t.declared_stop == t.running))
+    if marks is not None:
+        # a stopped minute under an enterprise stop mark is declared stopped after all
+        k = _stop_marks(marks)
+        idle = mismatch.filter(~mismatch.running)
+        idle = idle.anti_join(k, [idle.mn == k._kmn, idle.ts >= k._ks, idle.ts < k._ke])
+        mismatch = mismatch.filter(mismatch.running).union(idle, distinct=False)
     kind = ibis.ifelse(mismatch.running, "stop_marked_while_running",
                        "running_marked_while_stopped")
     g = run_summary(mismatch.mutate(kind=kind), ["mn", "kind"], gap_s=300,
                     min_minutes=th.get("false_stop", "min_minutes"))
-    sev = ibis.cases(
-        (g.kind == "running_marked_while_stopped", "low"),
-        (g.minutes >= th.get("false_stop", "high_minutes"), "high"),
-        else_="medium",
-    )
-    return event_table(g, "false_stop", pollutant=None, start=g.first, end=g.last, severity=sev,
-                       evid=evidence(kind=g.kind, minutes=g.minutes))
+    out = _false_stop_events(g, th)
+    if marks is not None:
+        whole = minute if every_minute is None else every_minute
+        out = out.union(false_stop_marks(whole, marks, th), distinct=False)
+    return out
+
+
+def false_stop_marks(minute: ir.Table, marks: ir.Table, th: Thresholds) -> ir.Table:
+    """Enterprise ``stopped`` marks over minutes in which flow says the source runs.
+
+    ``minute`` carries ``running`` and must hold every minute of the month (not a filtered
+    subset: the running minutes inside a mark are what is counted). ``marks`` has (mn, kind,
+    start_ts, end_ts), ``end_ts`` exclusive, CST. Runs (gaps up to 5 min) of at least
+    ``false_stop.min_minutes`` running minutes inside marks of :data:`STOP_MARK_KINDS` are
+    events, ``high`` from ``false_stop.high_minutes``, else ``medium``; evidence kind
+    ``stop_mark_while_running``.
+
+    References
+    ----------
+    MEE Announcement 2022 No. 21 ("1+N" marking: a stop mark must match the real
+    operating condition); HJ 75-2017 (running judged from flow).
+
+    """
+    k = _stop_marks(marks)
+    run = minute.filter(minute.running).select("mn", "ts")
+    inside = run.semi_join(k, [run.mn == k._kmn, run.ts >= k._ks, run.ts < k._ke])
+    g = run_summary(inside.mutate(kind=ibis.literal("stop_mark_while_running")),
+                    ["mn", "kind"], gap_s=300, min_minutes=th.get("false_stop", "min_minutes"))
+    return _false_stop_events(g, th)
 
 
 def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds) -> ir.Table:

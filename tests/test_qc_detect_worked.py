@@ -1,0 +1,219 @@
+"""Worked examples (numbers by hand) of false_stop with enterprise marks, pinned_under_limit
+with the outlet's history, dilution at start-up, and calibration_change on Spark.
+
+Times are China Standard Time wall-clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from lantian.engine.quality import load_thresholds
+from lantian.engine.quality.conduct import pinned_under_limit
+from lantian.engine.quality.frames import running_minutes
+from lantian.engine.quality.process import dilution, false_stop, false_stop_marks
+from lantian.engine.quality.records import calibration_change
+
+TH = load_thresholds()
+T0 = pd.Timestamp("2026-03-02 08:00")
+
+
+def _con():
+    return ibis.duckdb.connect()
+
+
+# ---------------------------------------------------------------- false_stop with marks
+
+
+def _minutes(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame({"mn": "P1", "ts": pd.date_range(T0, periods=n, freq="min")})
+    df["so2_mg_m3"] = np.round(20 + rng.normal(0, 0.5, n), 3)
+    df["so2_flag"] = "N"
+    df["flow_m3_s"] = 50.0
+    df["flow_flag"] = "N"
+    df["ts"] = df["ts"].astype("datetime64[us]")
+    return df
+
+
+def _marks(*rows: tuple[str, int, int]) -> ibis.Table:
+    """Marks (kind, first minute, end minute exclusive) of point P1."""
+    frame = pd.DataFrame([{"mn": "P1", "kind": k, "start_ts": T0 + pd.Timedelta(minutes=a),
+                           "end_ts": T0 + pd.Timedelta(minutes=b)} for k, a, b in rows])
+    for c in ("start_ts", "end_ts"):
+        frame[c] = frame[c].astype("datetime64[us]")
+    return ibis.memtable(frame)
+
+
+def test_stop_mark_while_flow_says_running_is_reported_exactly():
+    df = _minutes(600)
+    df.loc[400:599, "flow_m3_s"] = 1.0  # really stopped: 1 < 0.3 × p90 (50)
+    m = running_minutes(ibis.memtable(df), TH)
+    marks = _marks(("stopped", 100, 220),      # 120 running minutes under a stop mark
+                   ("maintenance", 250, 380),  # analyser maintenance: the source may run
+                   ("stopped", 400, 600))      # a true stop: no finding
+    ev = _con().execute(false_stop(m, TH, marks=marks))
+    assert len(ev) == 1
+    e = json.loads(ev["evidence"][0])
+    assert e == {"kind": "stop_mark_while_running", "minutes": 120.0}
+    assert ev["start"][0] == T0 + pd.Timedelta(minutes=100)
+    assert ev["end"][0] == T0 + pd.Timedelta(minutes=219)
+    assert ev["severity"][0] == "medium"  # 120 min < false_stop.high_minutes (240)
+    assert ev["pollutant"].isna().all()
+
+
+@pytest.mark.parametrize(("length", "expected"), [(59, None), (60, "medium"), (240, "high")])
+def test_stop_mark_needs_the_minimum_run(length, expected):
+    m = running_minutes(ibis.memtable(_minutes(400)), TH)
+    ev = _con().execute(false_stop_marks(m, _marks(("stopped", 10, 10 + length)), TH))
+    assert list(ev["severity"]) == ([] if expected is None else [expected])
+
+
+def test_false_stop_without_marks_is_unchanged():
+    df = _minutes(300)
+    df.loc[50:149, ["so2_flag", "flow_flag"]] = "F"  # 100 minutes marked F while running
+    m = running_minutes(ibis.memtable(df), TH)
+    a = _con().execute(false_stop(m, TH))
+    b = _con().execute(false_stop(m, TH, marks=_marks(("stopped", 0, 1))))
+    pd.testing.assert_frame_equal(a, b)
+    assert json.loads(a["evidence"][0]) == {"kind": "stop_marked_while_running",
+                                            "minutes": 100.0}
+
+
+# ------------------------------------------------------- pinned_under_limit with history
+
+
+def _hours(values: list[float], start: str) -> pd.DataFrame:
+    n = len(values)
+    return pd.DataFrame({
+        "mn": "P1", "ts": pd.date_range(start, periods=n, freq="h").astype("datetime64[us]"),
+        "running": True, "so2_mg_m3": values, "so2_valid": True, "o2_pct": 6.0})
+
+
+LIMITS = ibis.memtable(pd.DataFrame({"mn": ["P1"], "pollutant": ["so2"], "limit_mg_m3": [100.0],
+                                     "o2_ref_pct": [None]}).astype({"o2_ref_pct": "float64"}))
+
+
+def _sd(a: float, b: float, n: int) -> float:
+    """Sample standard deviation of n values alternating a and b (n even), by hand."""
+    return abs(a - b) / 2 * math.sqrt(n / (n - 1))
+
+
+def _pinned(month: pd.DataFrame, history: pd.DataFrame | None) -> pd.DataFrame:
+    hist = None if history is None else ibis.memtable(history)
+    return _con().execute(pinned_under_limit(ibis.memtable(month), LIMITS, ["so2"], TH,
+                                             history=hist))
+
+
+MONTH = _hours([86.0, 99.9] * 50, "2026-03-01")  # 100 h in [80, 100): share 1
+
+
+def test_pinned_first_month_is_judged_alone():
+    # mean 92.95, sd = 6.95·√(100/99) = 6.985, cv = 0.0751 > max_cv 0.06: a low finding
+    ev = _pinned(MONTH, None)
+    e = json.loads(ev["evidence"][0])
+    assert ev["severity"][0] == "low"
+    assert e["share_in_band"] == 1.0
+    assert e["cv"] == pytest.approx(round(_sd(86, 99.9, 100) / 92.95, 4))
+    assert e["history_hours"] is None and e["sd_vs_history"] is None
+
+
+@pytest.mark.parametrize(("hist", "n", "expected"), [
+    ((40.0, 80.0), 100, "medium"),  # sd 20.10: ratio 6.985/20.10 = 0.35 ≤ 0.5
+    ((75.0, 105.0), 100, "medium"),  # sd 15.08: ratio 0.46 ≤ 0.5
+    ((82.0, 100.0), 100, "low"),  # sd 9.05: ratio 0.77, as variable as before
+    ((40.0, 80.0), 50, "low"),  # 50 h of history < min_hours (72): first-month rule
+])
+def test_pinned_history_with_far_larger_variance_strengthens(hist, n, expected):
+    history = _hours(list(hist) * (n // 2), "2026-01-01")
+    ev = _pinned(MONTH, history)
+    assert list(ev["severity"]) == [expected]
+    e = json.loads(ev["evidence"][0])
+    if n >= 72:
+        assert e["history_hours"] == n
+        assert e["sd_vs_history"] == pytest.approx(
+            round(_sd(86, 99.9, 100) / _sd(*hist, n), 4), abs=1e-4)
+
+
+def test_pinned_steady_month_is_high_with_or_without_history():
+    steady = _hours([94.0, 96.0] * 50, "2026-03-01")  # cv = 1.005/95 = 0.0106 ≤ 0.06
+    assert list(_pinned(steady, None)["severity"]) == ["high"]
+    assert list(_pinned(steady, _hours([94.0, 96.0] * 50, "2026-01-01"))["severity"]) == ["high"]
+
+
+# ------------------------------------------------------------------ dilution at start-up
+
+
+def test_o2_excess_right_after_a_stop_with_low_flow_is_a_start_up():
+    n = 48
+    running = [h >= 10 for h in range(n)]
+    o2 = [20.9] * 10 + [15.0] * 3 + [6.0] * 35
+    flow = [1.0] * 10 + [40.0] * 3 + [100.0] * 35
+    for h in range(30, 34):  # air let in mid-run: O2 16 %, flow up 30 %
+        o2[h], flow[h] = 16.0, 130.0
+    hours = pd.DataFrame({"mn": "P1", "ts": pd.date_range(T0, periods=n, freq="h")
+                          .astype("datetime64[us]"), "running": running, "o2_pct": o2,
+                          "o2_valid": True, "flow_raw": flow})
+    points = ibis.memtable(pd.DataFrame({"mn": ["P1"], "source_type": ["coal_power_boiler"]}))
+    ev = _con().execute(dilution(ibis.memtable(hours), points, TH)).sort_values("start")
+    ev = ev.reset_index(drop=True)
+    got = [(s, json.loads(e)["next_to_stop"], json.loads(e)["hours"])
+           for s, e in zip(ev["severity"], ev["evidence"], strict=True)]
+    # start-up: hours 10-12, O2 15 > band 10, flow 40/100 = 0.4 of the month median, next
+    # to the stop (hour 9) → low; mid-run: O2 16 > 6 + 2 (own median), flow 1.3 → medium
+    assert got == [("low", 1.0, 3.0), ("medium", 0.0, 4.0)]
+    assert ev["start"][0] == T0 + pd.Timedelta(hours=10)
+
+
+# -------------------------------------------------------------- calibration_change (Spark)
+
+
+def _params() -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows = []
+    for d in range(6):
+        t = pd.Timestamp("2026-03-01") + pd.Timedelta(days=d)
+        slope = 1.0 if d < 2 else (0.95 if d < 4 else 0.80)  # 2nd → 3rd day, 4th → 5th day
+        rng_v = 200.0 if d < 5 else 100.0  # range halved on the 6th day
+        rows += [{"mn": "P1", "ts": t, "code": "i13008", "num": slope, "text": "a21026"},
+                 {"mn": "P1", "ts": t, "code": "i13001", "num": rng_v, "text": "a21026"},
+                 {"mn": "P1", "ts": t, "code": "i13007", "num": 0.0, "text": "a21026"}]
+    p = pd.DataFrame(rows)
+    p["ts"] = p["ts"].astype("datetime64[us]")
+    # O&M record 10 h before the 3rd-day report: the 1.0 → 0.95 change is covered
+    m = pd.DataFrame({"mn": ["P1"], "start_ts": [pd.Timestamp("2026-03-02 12:00")],
+                      "end_ts": [pd.Timestamp("2026-03-02 14:00")]})
+    for c in ("start_ts", "end_ts"):
+        m[c] = m[c].astype("datetime64[us]")
+    return p, m
+
+
+def _calibration(con) -> pd.DataFrame:
+    p, m = _params()
+    params = con.create_table("qc_params", p, overwrite=True)
+    maint = con.create_table("qc_maint", m, overwrite=True)
+    expr = calibration_change(params, maint, dt.datetime(2026, 3, 1), dt.datetime(2026, 4, 1),
+                              TH)
+    return con.execute(expr).sort_values("start").reset_index(drop=True)
+
+
+def test_calibration_change_worked_example_duckdb():
+    ev = _calibration(_con())
+    got = [(str(s), sev, json.loads(e)["parameter"], json.loads(e)["before"],
+            json.loads(e)["after"]) for s, sev, e in zip(ev["start"], ev["severity"],
+                                                         ev["evidence"], strict=True)]
+    assert got == [("2026-03-05 00:00:00", "high", "slope", 0.95, 0.8),
+                   ("2026-03-06 00:00:00", "medium", "range", 200.0, 100.0)]
+    assert set(ev["pollutant"]) == {"so2"}
+
+
+def test_calibration_change_on_spark_matches_duckdb(spark_ibis):
+    duck = _calibration(_con())
+    spark = _calibration(spark_ibis)
+    pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
