@@ -214,15 +214,19 @@ def required_actions_of(backend: ibis.BaseBackend, alerts: ir.Table | None = Non
                             grade_periods(t("registry_history"), t("enterprise")))
 
 
-def alert_violations(operating: ir.Table, required: ir.Table) -> ir.Table:
+def alert_violations(operating: ir.Table, required: ir.Table,
+                     actions: tuple[str, ...] = ("stop",)) -> ir.Table:
     """Lines that had to stop but ran during the alert (one row per alert and line).
+
+    ``actions``: the measures whose lines are checked (default only ``stop``; pass
+    ``tuple(ACTIONS)`` for the running hours of every line during each alert).
 
     ``operating``: ``enterprise_id``, ``line``, ``ts`` (hour start, CST), ``running``,
     ``evidence``. Returns ``alert_id``, ``level``, ``enterprise_id``, ``grade``, ``line``,
     ``action``, ``running_hours``, ``first_ts``, ``last_ts``, ``evidence`` (every kind that
     showed the line running, e.g. ``flow+power``), ``source``.
     """
-    r = required.filter(required.action == "stop")
+    r = required.filter(required.action.isin(list(actions)))
     ev = evidence_flags(operating)
     ev = ev.filter(ev.running)
     o = ev.select(o_ent="enterprise_id", o_line="line", ts="ts",

@@ -12,6 +12,10 @@ targets:
   counted per point, with the point's trust score.
 * Air quality: composite-index ranking of cities and districts and the year's targets as of
   the month's last day with data (:mod:`lantian.reports.airquality`).
+* Production control, heavy-pollution alerts and performance grades of the enterprises
+  (:mod:`lantian.reports.control`): agreement violations with evidence, the measures per
+  line by the grade at each alert's start with compliance and the reduction achieved
+  against the target, A-grade eligibility and downgrade warnings.
 
 ``district`` restricts the enterprises (``enterprise.district_code`` prefix, e.g. ``43`` a
 province, ``4301`` a city). Times are China Standard Time (中国标准时间).
@@ -29,6 +33,7 @@ from lantian.engine.assess import assess_month, monthly_record
 from lantian.engine.backends import month_bounds
 from lantian.reports import airquality as aq
 from lantian.reports.charts import ranking_bars_svg
+from lantian.reports.control import gather_control
 from lantian.reports.monthly import DEFAULT_BUREAU, env, ibis_backend, render_pdf
 
 __all__ = ["WORST_N", "gather_bulletin", "render_bulletin_html", "write_bulletin"]
@@ -98,15 +103,22 @@ def gather_bulletin(con: duckdb.DuckDBPyConnection, month: str, *, district: str
         "ranking_city": aq.ranking(con, month, "city"),
         "ranking_district": aq.ranking(con, month, "district"),
         "targets": aq.targets(con, as_of), "as_of": as_of,
+        "control": gather_control(con, month, district=district,
+                                  ule={month: {v["mn"]: v["ule_pass"] for v in verdicts
+                                               if v["ule_pass"] is not None}}),
         "generated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=8),
     }
 
 
-def render_bulletin_html(b: dict[str, Any]) -> str:
-    """Render the bulletin as a standalone HTML page (inline SVG ranking chart)."""
+def render_bulletin_html(b: dict[str, Any], *, lang: str = "zh") -> str:
+    """Render the bulletin as a standalone HTML page (inline SVG ranking chart).
+
+    ``lang``: ``zh`` (default) or ``en`` for the values of the production-control, alert and
+    grade sections (headings are bilingual).
+    """
     chart = ranking_bars_svg([(r["place"], float(r["composite_index"]))
                               for r in b["ranking_city"] if r["composite_index"] is not None])
-    return env.get_template("bulletin.html").render(b=b, chart=chart)
+    return env.get_template("bulletin.html").render(b=b, chart=chart, lang=lang)
 
 
 def write_bulletin(con: duckdb.DuckDBPyConnection, month: str, out: Path, *,

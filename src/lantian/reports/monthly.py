@@ -43,6 +43,7 @@ from lantian.ledger.retrofit import plan_status
 from lantian.ledger.transport import clean_transport_month
 from lantian.ledger.workdays import CalendarFallbackWarning
 from lantian.reports.charts import daily_bars_svg, hours_bars_svg
+from lantian.reports.control import gather_control, localise_control
 
 __all__ = [
     "DEFAULT_BUREAU",
@@ -66,6 +67,7 @@ env = Environment(
     loader=FileSystemLoader(str(resources.files("lantian.reports").joinpath("templates"))),
     autoescape=select_autoescape(["html"]),
 )
+env.filters["localise_control"] = localise_control
 
 
 def ibis_backend(con: duckdb.DuckDBPyConnection) -> Any:
@@ -238,6 +240,7 @@ def gather_monthly(con: duckdb.DuckDBPyConnection, month: str, enterprise_id: in
         point: outlet name, ``mn`` and the hour figures of the module docstring),
         ``totals``, ``exceedances``, ``quality_events``, ``trust``, ``transport``,
         ``retrofit`` (milestones), ``retrofit_error`` (why they are missing, or None),
+        ``control`` (production control, alerts, grades: :mod:`lantian.reports.control`),
         ``generated_at`` (CST).
 
     Raises
@@ -290,6 +293,8 @@ def gather_monthly(con: duckdb.DuckDBPyConnection, month: str, enterprise_id: in
         "transport": _transport(ib, con, month, enterprise_id),
         "retrofit": retrofit,
         "retrofit_error": retrofit_error,
+        "control": gather_control(con, month, enterprise_id=enterprise_id,
+                                  ule={month: {o["mn"]: o["ule_pass"] for o in assessed}}),
         "generated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=8),
     }
 
