@@ -30,6 +30,7 @@ from lantian.hj212.cp import NAME_RE, SUFFIX_RE
 from lantian.hj212.fastpath import mn_warning
 from lantian.hj212.packet import STRING_SUFFIXES, VERSION_BITS, Packet
 from lantian.hj212.parser import DIGIT_SUFFIXES, STD_SEGMENT, TIME_PARAMS, parse_packet
+from lantian.hj212.times import is_data_time
 
 __all__ = ["CHUNK", "DecodedBatch", "column_decoder", "decode_batch"]
 
@@ -181,65 +182,51 @@ class _Names:
 _NAMES = _Names()
 
 
-def _count(pos: npt.NDArray[np.int64], lo: npt.NDArray[np.int64],
-           hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """How many of the sorted positions ``pos`` fall in each span ``[lo, hi)``."""
-    return np.searchsorted(pos, hi) - np.searchsorted(pos, lo)
-
-
-_DIGIT, _DOT, _SIGN, _EQ, _SEMI, _COMMA, _NL, _ODD = range(1, 9)
-_CLASS = np.zeros(256, dtype=np.uint8)
-_CLASS[48:58] = _DIGIT
-_CLASS[[46]] = _DOT
-_CLASS[[43, 45]] = _SIGN
-_CLASS[[61]] = _EQ
-_CLASS[[59]] = _SEMI
-_CLASS[[44]] = _COMMA
-_CLASS[[10]] = _NL
-_CLASS[[47, 38]] = _ODD
-"""Byte classes of a CP buffer: digit, '.', sign, '=', ';', ',', line end, '/' or '&'."""
-
-
-def _span_sum(flags: npt.NDArray[np.bool_], lo: npt.NDArray[np.int64],
-              hi: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """How many ``flags`` are set in each span ``[lo, hi)`` (prefix sums; chunks < 2 GiB)."""
-    prefix = np.zeros(len(flags) + 1, dtype=np.int32)
-    np.cumsum(flags, dtype=np.int32, out=prefix[1:])
-    return (prefix[hi] - prefix[lo]).astype(np.int64)
-
-
-def _valid_times(arr: npt.NDArray[np.uint8], vstart: npt.NDArray[np.int64],
-                 ok14: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    """Which 14-digit values are real ``YYYYMMDDhhmmss`` times (vectorised calendar check)."""
-    res = np.zeros(len(vstart), dtype=bool)
-    if not ok14.any():
-        return res
-    st = vstart[ok14]
-    d = arr[st[:, None] + np.arange(14)].astype(np.int64) - 48
-
-    def num(a: int, b: int) -> npt.NDArray[np.int64]:
-        out = np.zeros(len(st), dtype=np.int64)
-        for k in range(a, b):
-            out = out * 10 + d[:, k]
-        return out
-
-    y, mo, dd, h, mi, sec = num(0, 4), num(4, 6), num(6, 8), num(8, 10), num(10, 12), num(12, 14)
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    dim = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(mo, 0, 12)]
-    dim = dim + ((mo == 2) & leap)
-    res[ok14] = ((y >= 1) & (mo >= 1) & (mo <= 12) & (dd >= 1) & (dd <= dim) & (h < 24)
-                 & (mi < 60) & (sec < 60))
-    return res
-
+_NUMBER = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+"""HJ 212-2017 §6.3.3 number text, as :data:`lantian.hj212.cp.NUMBER_RE` (RE2 syntax)."""
+_LEAD0 = r"^[+-]?0[0-9]"
+"""An integer part with a leading zero (``012``): its digit count is taken one by one."""
 
 Items = tuple[npt.NDArray[Any], ...]
+
+
+def _np(arr: pa.Array | pa.ChunkedArray, dtype: Any) -> npt.NDArray[Any]:
+    """Return a numeric Arrow array (no nulls) as a numpy array of ``dtype``."""
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def _split_items(owner: npt.NDArray[np.int64], bodies: list[str]
+                 ) -> tuple[npt.NDArray[np.int64], pa.Array, npt.NDArray[np.bool_]]:
+    """Split CP bodies at ``;`` and ``,``: (owner line of each item, items, bad item)."""
+    arr = pc.replace_substring(pa.array(bodies, pa.string()), ",", ";")
+    lists = pc.split_pattern(arr, ";")
+    flat = lists.flatten()
+    pk = owner[_np(pc.list_parent_indices(lists), np.int64)]
+    bad = ((_np(pc.binary_length(flat), np.int64) == 0)
+           | (_np(pc.count_substring(flat, "="), np.int64) != 1)
+           | _np(pc.match_substring(flat, "/"), bool)  # '/' or '&': slow path
+           | _np(pc.match_substring(flat, "&"), bool))
+    return pk, flat, bad
+
+
+def _name_ids(names: pa.Array) -> npt.NDArray[np.int64]:
+    """Registry id (:data:`_NAMES`) of every field name; distinct names looked up once."""
+    enc = pc.dictionary_encode(names)
+    reg = _NAMES
+    distinct = enc.dictionary.to_pylist()
+    for nm in distinct:
+        if nm not in reg.ids:
+            reg.add(nm)
+    lut = np.fromiter(map(reg.ids.__getitem__, distinct), dtype=np.int64, count=len(distinct))
+    out: npt.NDArray[np.int64] = lut[_np(enc.indices, np.int64)]
+    return out
 
 
 def _item_pass(fast: list[int], bodies: list[str],
                params: dict[int, dict[str, str]], cols: dict[str, list[str | None]],
                warns: dict[int, list[str]]
                ) -> tuple[set[int], Items | None]:
-    """Split CP bodies into items with numpy over one joined buffer.
+    """Split CP bodies into items and check them with Arrow compute kernels (vectorised).
 
     Returns the line indexes to redo with the plain parser and the value columns of the
     others.
@@ -249,117 +236,99 @@ def _item_pass(fast: list[int], bodies: list[str],
     if not has:
         return bad, None
     owner = np.array(fast, dtype=np.int64)[has]
-    blob = "\n".join([bodies[j] for j in has])
-    arr = np.frombuffer(blob.encode("ascii"), dtype=np.uint8)
-    cls = _CLASS[arr]  # one pass classifies every byte; the rest works on positions
-    spos = np.flatnonzero(cls >= _DOT)
-    scls = cls[spos]
-    nl_pos = spos[scls == _NL]
-    sep_pos = spos[(scls >= _SEMI) & (scls <= _NL)]
-    starts = np.concatenate(([0], sep_pos + 1))
-    ends = np.concatenate((sep_pos, [len(arr)]))
-    pk = owner[np.searchsorted(nl_pos, starts)]
-    eq_pos = spos[scls == _EQ]
-    bad_item = (ends <= starts) | (_count(eq_pos, starts, ends) != 1)
-    odd_pos = spos[scls == _ODD]  # '/' and '&': slow path
-    bad_item |= _count(odd_pos, starts, ends) > 0
+    pk, flat, bad_item = _split_items(owner, [bodies[j] for j in has])
     bad.update(pk[bad_item].tolist())
     good = ~bad_item
-    q = np.full(len(starts), -1, dtype=np.int64)
-    q[good] = eq_pos[np.searchsorted(eq_pos, starts[good])]
-    if not bad_item.any():  # every item is name=value: split at C speed
-        tokens = blob.replace(";", "=").replace(",", "=").replace("\n", "=").split("=")
-        names, values = tokens[0::2], tokens[1::2]
-    else:
-        s_l, q_l, e_l = starts[good].tolist(), q[good].tolist(), ends[good].tolist()
-        names = [blob[a:b] for a, b in zip(s_l, q_l, strict=True)]
-        values = [blob[b + 1:c] for b, c in zip(q_l, e_l, strict=True)]
     pk = pk[good]
-    vstart, vend = q[good] + 1, ends[good]
+    pairs = pc.split_pattern(flat.filter(pa.array(good)), "=", max_splits=1)
+    names, values = pc.list_element(pairs, 0), pc.list_element(pairs, 1)
     reg = _NAMES
-    ids = np.fromiter(map(reg.ids.get, names, repeat(-1)), dtype=np.int64, count=len(names))
-    if (ids < 0).any():  # names not seen before: register them, then look up again
-        for nm in set(names).difference(reg.ids):
-            reg.add(nm)
-        ids = np.fromiter(map(reg.ids.__getitem__, names), dtype=np.int64, count=len(names))
+    ids = _name_ids(names)
     kind = np.array(reg.kind, dtype=np.int64)[ids]
     bad.update(pk[kind == 3].tolist())
-    # number grammar [+-]?(digits[.digits*] | .digits), counted over each value's span
-    dots = spos[scls == _DOT]
-    signs = spos[scls == _SIGN]
-    length = vend - vstart
-    n_dot, n_sg = _count(dots, vstart, vend), _count(signs, vstart, vend)
-    n_dig = _span_sum(cls == _DIGIT, vstart, vend)
-    first_sign = np.zeros(len(vstart), dtype=bool)
-    nonempty = length > 0
-    first = arr[vstart[nonempty]]
-    first_sign[nonempty] = (first == 43) | (first == 45)
-    is_num = ((n_dig >= 1) & (n_dot <= 1) & (n_dig + n_dot + n_sg == length)
-              & ((n_sg == 0) | ((n_sg == 1) & first_sign)))
-    bad.update(pk[(kind == 2) & ~is_num].tolist())
-    times = kind == 4
-    bad.update(pk[times & ~_valid_times(arr, vstart, times & (length == 14) & (n_dig == 14))]
-               .tolist())
+    numeric_kind = kind == 2
+    is_num = np.zeros(len(ids), dtype=bool)
+    if numeric_kind.any():
+        is_num[numeric_kind] = _np(pc.match_substring_regex(
+            values.filter(pa.array(numeric_kind)), _NUMBER), bool)
+    bad.update(pk[numeric_kind & ~is_num].tolist())
+    # time params (DataTime …): few per packet, each distinct text checked once
+    tj = np.flatnonzero(kind == 4)
+    times = values.take(pa.array(tj)).to_pylist() if len(tj) else []
+    valid = {t: is_data_time(t) for t in set(times)}
+    bad.update(int(pk[j]) for j, t in zip(tj.tolist(), times, strict=True) if not valid[t])
     # a field repeated in one packet
     key = pk * (len(reg.code) + 1) + ids
     srt = np.sort(key)
     dup = srt[1:][srt[1:] == srt[:-1]]
     bad.update((dup // (len(reg.code) + 1)).tolist())
-    # params (no suffix): per packet, DataTime to its column
+    # params (no suffix): per packet; DataTime to its column
     dt_id = reg.ids.get("DataTime", -1)
-    pj = np.flatnonzero(((kind == 0) | times) & (ids != dt_id))
-    for j, i in zip(pj.tolist(), pk[pj].tolist(), strict=True):
-        params.setdefault(i, {})[names[j]] = values[j]
-    dj = np.flatnonzero(ids == dt_id)
-    dcol = cols["data_time"]
-    for j, i in zip(dj.tolist(), pk[dj].tolist(), strict=True):
-        dcol[i] = values[j]
-    # digit counts against the code table's Nn.m (vectorised; text only for offenders)
-    fmt_n = np.array(reg.fmt_n, dtype=np.int64)[ids]
-    fmt_m = np.array(reg.fmt_m, dtype=np.int64)[ids]
-    chk = (kind == 2) & is_num & (fmt_n < 10**6)
-    if chk.any():
-        dp = np.searchsorted(dots, vstart)
-        dot_at = np.where(dp < len(dots), dots[np.minimum(dp, len(dots) - 1)], len(arr))
-        has_dot = (n_dot == 1) & (dot_at < vend)
-        after_sign = vstart + first_sign
-        int_len = np.where(has_dot, dot_at, vend) - after_sign
-        int_digits = np.maximum(int_len, 1)
-        # leading zeros matter only for an integer part like "012": few, done one by one
-        lead0 = chk & (int_len > 1)
-        lead0[lead0] = arr[after_sign[lead0]] == 48
-        for j in np.flatnonzero(lead0).tolist():
-            v = values[j].lstrip("+-")
-            int_digits[j] = len(v.split(".")[0].lstrip("0") or "0")
-        frac = np.where(has_dot, vend - dot_at - 1, 0)
-        over = chk & ((int_digits > fmt_n) | (frac > fmt_m))
-        oj = np.flatnonzero(over)
-        owners, first, counts = np.unique(pk[oj], return_index=True, return_counts=True)
-        # only the first three offenders of a packet are written out
-        rank = np.arange(len(oj)) - np.repeat(first, counts)
-        shown = oj[rank < 3]
-        tail = [f" (N{a}.{b})" for a, b in zip(reg.fmt_n, reg.fmt_m, strict=True)]
-        texts = [names[j] + "=" + values[j] + tail[k]
-                 for j, k in zip(shown.tolist(), ids[shown].tolist(), strict=True)]
-        pos = 0
-        for i, c in zip(owners.tolist(), counts.tolist(), strict=True):
-            k = min(c, 3)
-            more = f" and {c - 3} more" if c > 3 else ""
-            warns.setdefault(i, []).append("more digits than the code table's format: "
-                                           + ", ".join(texts[pos:pos + k]) + more)
-            pos += k
-    keep = (kind == 1) | (kind == 2)
+    pj = np.flatnonzero((kind == 0) | (kind == 4))
+    if len(pj):
+        p_names = names.take(pa.array(pj)).to_pylist()
+        p_values = values.take(pa.array(pj)).to_pylist()
+        dcol = cols["data_time"]
+        for j, i, nm, v in zip(pj.tolist(), pk[pj].tolist(), p_names, p_values, strict=True):
+            if ids[j] == dt_id:
+                dcol[i] = v
+            else:
+                params.setdefault(i, {})[nm] = v
+    _digit_warnings(pk, ids, names, values, numeric_kind & is_num, warns)
+    keep = (kind == 1) | numeric_kind
     if bad:
         keep &= ~np.isin(pk, np.fromiter(bad, dtype=np.int64, count=len(bad)))
-    numeric = keep & (kind == 2)
-    value = np.full(len(values), np.nan)
-    text = np.fromiter(values, dtype=object, count=len(values))
+    kept = values.filter(pa.array(keep))
+    numeric = numeric_kind[keep]
+    value = np.full(len(kept), np.nan)
     if numeric.any():  # grammar-checked numbers: Arrow's parse is correctly rounded, as float()
-        strings = pa.array(text[numeric], pa.string())
-        value[numeric] = pc.cast(strings, pa.float64()).to_numpy(zero_copy_only=False)
+        value[numeric] = _np(pc.cast(kept.filter(pa.array(numeric)), pa.float64()), np.float64)
+    text = np.asarray(kept.to_numpy(zero_copy_only=False), dtype=object)
     code_tab = np.array(reg.code, dtype=object)
     suffix_tab = np.array(reg.suffix, dtype=object)
-    return bad, (pk[keep], code_tab[ids[keep]], suffix_tab[ids[keep]], value[keep], text[keep])
+    return bad, (pk[keep], code_tab[ids[keep]], suffix_tab[ids[keep]], value, text)
+
+
+def _digit_warnings(pk: npt.NDArray[np.int64], ids: npt.NDArray[np.int64], names: pa.Array,
+                    values: pa.Array, numbers: npt.NDArray[np.bool_],
+                    warns: dict[int, list[str]]) -> None:
+    """Warn of values with more digits than the code table's ``Nn.m`` (HJ 212-2017 Annex)."""
+    reg = _NAMES
+    fmt_n = np.array(reg.fmt_n, dtype=np.int64)[ids]
+    fmt_m = np.array(reg.fmt_m, dtype=np.int64)[ids]
+    chk = numbers & (fmt_n < 10**6)
+    if not chk.any():
+        return
+    cj = np.flatnonzero(chk)
+    sel = values.take(pa.array(cj))
+    length = _np(pc.binary_length(sel), np.int64)
+    dot = _np(pc.find_substring(sel, "."), np.int64)
+    signed = _np(pc.or_(pc.starts_with(sel, "+"), pc.starts_with(sel, "-")), np.int64)
+    has_dot = dot >= 0
+    int_digits = np.maximum(np.where(has_dot, dot, length) - signed, 1)
+    lead0 = np.flatnonzero(_np(pc.match_substring_regex(sel, _LEAD0), bool))
+    if len(lead0):  # "012": count the digits without the leading zeros, one by one
+        for k, v in zip(lead0.tolist(), sel.take(pa.array(lead0)).to_pylist(), strict=True):
+            int_digits[k] = len(v.lstrip("+-").split(".")[0].lstrip("0") or "0")
+    frac = np.where(has_dot, length - dot - 1, 0)
+    oj = cj[(int_digits > fmt_n[cj]) | (frac > fmt_m[cj])]
+    if not len(oj):
+        return
+    owners, first, counts = np.unique(pk[oj], return_index=True, return_counts=True)
+    # only the first three offenders of a packet are written out
+    rank = np.arange(len(oj)) - np.repeat(first, counts)
+    shown = oj[rank < 3]
+    idx = pa.array(shown)
+    texts = [f"{nm}={v} (N{reg.fmt_n[k]}.{reg.fmt_m[k]})" for nm, v, k in zip(
+        names.take(idx).to_pylist(), values.take(idx).to_pylist(), ids[shown].tolist(),
+        strict=True)]
+    pos = 0
+    for i, c in zip(owners.tolist(), counts.tolist(), strict=True):
+        k = min(c, 3)
+        more = f" and {c - 3} more" if c > 3 else ""
+        warns.setdefault(i, []).append("more digits than the code table's format: "
+                                       + ", ".join(texts[pos:pos + k]) + more)
+        pos += k
 
 
 def decode_batch(lines: Sequence[bytes], *, strict: bool = True) -> DecodedBatch:

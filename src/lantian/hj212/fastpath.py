@@ -11,6 +11,7 @@ the reference: differential tests check that both give the same packets.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from lantian.catalog.codes import data_format
@@ -45,6 +46,7 @@ _HEADER = ("QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO")
 _MN17 = re.compile(r"[0-9A-F]{24}\Z")
 
 
+@functools.lru_cache(maxsize=4096)
 def mn_warning(mn: str) -> str | None:
     """Return the parser's warning for a non-standard MN, or None for a standard one.
 

@@ -14,6 +14,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -142,33 +143,51 @@ def import_packet_lines(
         raise ValueError("give exactly one of decode and decode_columns")
     summary = ImportSummary(source=source)
     t0 = time.perf_counter()
-    batch: list[tuple[int, bytes]] = []
 
-    def flush() -> None:
+    def prepare(batch: list[tuple[int, bytes]]) -> Callable[[], None]:
+        """Decode ``batch`` (worker thread); return the step that stores it (main thread)."""
         if decode_columns is not None:
-            _store_columns(store, batch, decode_columns, summary)
-        elif decode is not None:
-            _store_batch(store, batch, decode, summary)
-        if progress:
-            progress(len(batch))
+            return _columns_step(store, batch, decode_columns, summary)
+        assert decode is not None
+        return _packets_step(store, batch, decode, summary)
 
-    for item in _numbered(lines):
-        batch.append(item)
-        if len(batch) >= batch_size:
-            flush()
-            batch = []
-    if batch:
-        flush()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-decode") as pool:
+        ahead: Future[Callable[[], None]] | None = None
+        pending = 0
+        for batch in _batches(_numbered(lines), batch_size):
+            nxt = pool.submit(prepare, batch)
+            if ahead is not None:
+                ahead.result()()  # store batch k while batch k+1 is decoded
+                if progress:
+                    progress(pending)
+            ahead, pending = nxt, len(batch)
+        if ahead is not None:
+            ahead.result()()
+            if progress:
+                progress(pending)
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
-def _store_batch(
+def _batches(
+    items: Iterator[tuple[int, bytes]], size: int
+) -> Iterator[list[tuple[int, bytes]]]:
+    batch: list[tuple[int, bytes]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _packets_step(
     store: PacketStore,
     batch: list[tuple[int, bytes]],
     decode: Decoder,
     summary: ImportSummary,
-) -> None:
+) -> Callable[[], None]:
     raws = [raw for _, raw in batch]
     decoded = decode(raws)
     if len(decoded) != len(raws):
@@ -185,15 +204,15 @@ def _store_batch(
         else:
             items.append(Incoming(raw, src, now, packet=result))
             short_reasons.append(None)
-    _count(summary, batch, store.ingest(items), short_reasons)
+    return lambda: _count(summary, batch, store.ingest(items), short_reasons)
 
 
-def _store_columns(
+def _columns_step(
     store: PacketStore,
     batch: list[tuple[int, bytes]],
     decode: ColumnDecoder,
     summary: ImportSummary,
-) -> None:
+) -> Callable[[], None]:
     raws = [raw for _, raw in batch]
     parts = dict(decode(raws))
     if len(parts["ok"]) != len(raws):
@@ -206,7 +225,7 @@ def _store_columns(
         **parts,
     )
     shorts = [None if e is None else _OFFSET.sub("", e) for e in cb.error]
-    _count(summary, batch, store.ingest_columns(cb), shorts)
+    return lambda: _count(summary, batch, store.ingest_columns(cb), shorts)
 
 
 def _count(
