@@ -25,6 +25,8 @@ and pollutant, over the period given (normally a quarter):
 
 from __future__ import annotations
 
+import datetime as dt
+
 import ibis
 
 from lantian.catalog.rules import rule
@@ -54,7 +56,9 @@ def capture_rate(hours: ibis.Table, load_col: str) -> ibis.Table:
     )
 
 
-def substitute_loads(hours: ibis.Table, load_col: str) -> ibis.Table:
+def substitute_loads(
+    hours: ibis.Table, load_col: str, *, capture_from: dt.datetime | None = None
+) -> ibis.Table:
     """Add ``<load_col>_sub`` (substitute load, same unit) and ``<load_col>_filled``.
 
     Parameters
@@ -64,6 +68,10 @@ def substitute_loads(hours: ibis.Table, load_col: str) -> ibis.Table:
         Non-production hours are neither valid nor substituted.
     load_col
         Name of the hourly load column (e.g. ``so2_load_kg_h``).
+    capture_from
+        First hour (CST) of the period over which α is counted (normally the quarter's
+        first hour, :func:`lantian.engine.capture.load_span`); hours before it only serve
+        as the "valid hours before the failure". Default: all of ``hours``.
 
     Returns
     -------
@@ -91,7 +99,8 @@ def substitute_loads(hours: ibis.Table, load_col: str) -> ibis.Table:
     maxima = v.select(x_mn="mn", x_grp="grp", **rows)
     inv = h.filter(~h.is_valid)
     runs = inv.group_by(r_mn=inv.mn, r_grp=inv.grp).aggregate(run_hours=inv.count())
-    alpha = capture_rate(hours, load_col).select(a_mn="mn", alpha_pct="alpha_pct")
+    counted = hours if capture_from is None else hours.filter(hours.ts >= capture_from)
+    alpha = capture_rate(counted, load_col).select(a_mn="mn", alpha_pct="alpha_pct")
     j = h.left_join(runs, [h.mn == runs.r_mn, h.grp == runs.r_grp]).drop("r_mn", "r_grp")
     j = j.left_join(maxima, [j.mn == maxima.x_mn, j.grp == maxima.x_grp]).drop("x_mn", "x_grp")
     j = j.left_join(alpha, j.mn == alpha.a_mn).drop("a_mn").view()
