@@ -217,3 +217,21 @@ def test_calibration_change_on_spark_matches_duckdb(spark_ibis):
     duck = _calibration(_con())
     spark = _calibration(spark_ibis)
     pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
+
+
+def test_history_hours_from_earlier_minutes_feed_the_pinned_test():
+    from lantian.engine.quality.conduct import history_hours
+
+    n_h = 96  # four days of earlier minutes, hourly level alternating 40 / 80 mg/m3
+    ts = pd.date_range("2026-02-01", periods=n_h * 60, freq="min")
+    level = np.where((np.arange(n_h * 60) // 60) % 2 == 0, 40.0, 80.0)
+    before = pd.DataFrame({"mn": "P1", "ts": ts.astype("datetime64[us]"), "so2_mg_m3": level,
+                           "so2_flag": "N", "o2_pct": 6.0, "o2_flag": "N", "flow_m3_s": 50.0,
+                           "flow_flag": "N", "temp_c": 120.0, "temp_flag": "N"})
+    hist = history_hours(ibis.memtable(before), ["so2"], TH)
+    ev = _con().execute(pinned_under_limit(ibis.memtable(MONTH), LIMITS, ["so2"], TH,
+                                           history=hist))
+    e = json.loads(ev["evidence"][0])
+    assert ev["severity"][0] == "medium"
+    assert e["history_hours"] == n_h
+    assert e["history_sd_mg_m3"] == pytest.approx(round(_sd(40, 80, n_h), 4))

@@ -21,7 +21,7 @@ from lantian.engine.oxygen import reference_concentration
 from lantian.engine.quality.frames import event_table, evidence, runs
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["flag_abuse", "pinned_under_limit"]
+__all__ = ["flag_abuse", "history_hours", "pinned_under_limit"]
 
 _INVALID = ("M", "C", "D")
 
@@ -74,7 +74,10 @@ def pinned_under_limit(hours: ir.Table, limits: ir.Table, keys: Sequence[str],
     g = g.mutate(cv=g.sd / ibis.ifelse(g.mean == 0, ibis.null("float64"), g.mean))
     g = g.filter((g.hours >= min_h) & (g.share >= th.get("pinned_under_limit", "min_share")))
     if history is not None:
+        # only the (point, pollutant) pairs already in the band need their history
+        want = g.select(_wmn=g.mn, _wpol=g.pollutant)
         h = _production(history, limits, keys)
+        h = h.semi_join(want, [h.mn == want._wmn, h.pollutant == want._wpol])
         hs = h.group_by(["mn", "pollutant"]).aggregate(_hh=h.count(), _hsd=h.c.std())
         hs = hs.filter(hs._hh >= min_h).rename(_hmn="mn", _hpol="pollutant")
         g = g.left_join(hs, [g.mn == hs._hmn, g.pollutant == hs._hpol]).drop("_hmn", "_hpol")
@@ -92,6 +95,20 @@ def pinned_under_limit(hours: ir.Table, limits: ir.Table, keys: Sequence[str],
                                      cv=g.cv, limit_mg_m3=g.lim, band_low=low,
                                      history_hours=g.hist_hours, history_sd_mg_m3=g.hist_sd,
                                      sd_vs_history=ratio))
+
+
+def history_hours(minutes_before: ir.Table, keys: Sequence[str], th: Thresholds) -> ir.Table:
+    """Engine hours with ``running`` of earlier months, for :func:`pinned_under_limit`.
+
+    ``minutes_before`` are ``flue_minute`` rows of the months before the judged one (the
+    caller picks the span, e.g. three months; CST). Same hours and running rule as the month
+    itself (:func:`lantian.engine.hours.valid_hours`, ``running.flow_fraction`` of the
+    span's 90th-percentile flow).
+    """
+    from lantian.engine.hours import valid_hours
+    from lantian.engine.quality.process import running_hours
+
+    return running_hours(valid_hours(minutes_before, list(keys)), th)
 
 
 def flag_abuse(long: ir.Table, limits: ir.Table, running_hours: ir.Table,
