@@ -25,9 +25,8 @@ T = dt.datetime
 NAME, CREDIT = ENTERPRISES["cs"][0], ENTERPRISES["cs"][3]
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    world = build_world(tmp_path_factory.mktemp("alert_pages") / "w.duckdb")
+def add_alert_data(world) -> None:
+    """Write the grade history, line, alerts and power readings of the module docstring."""
     con = connect(world.path)
     eid = world.ent["cs"]
     attrs = {"name": NAME, "credit_code": CREDIT, "sector": "cement", "district_code": "430102"}
@@ -43,6 +42,12 @@ def env(tmp_path_factory):
         con.execute("INSERT INTO power_reading SELECT ?, '1号窑', ? + to_hours(h), 900"
                     " FROM range(1, 5) r(h)", [eid, start])
     con.close()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    world = build_world(tmp_path_factory.mktemp("alert_pages") / "w.duckdb")
+    add_alert_data(world)
     with TestClient(create_app(world.path)) as client:
         tok = client.post("/api/auth/login", json={"name": "admin", "password": PASSWORD}
                           ).json()["token"]
