@@ -17,6 +17,15 @@ O2-converted values (``<k>_ref_mg_m3``), validity per pollutant, ``production`` 
 ``--engine spark`` reads the Parquet lake: ``--lake DIR``, or by default a lake next to the
 database (``<db stem>.lake``) into which the month is exported from the database on every
 run, so Spark sees exactly what DuckDB sees.
+
+``--loads`` (DuckDB engine) adds emission loads (HJ 75-2017) without changing any key above:
+each monthly object gets ``load_kg`` {pollutant: measured kg}, ``substituted_load_kg``
+{pollutant: kg substituted for invalid production hours}, ``substituted_hours`` and
+``unsubstituted_hours`` {pollutant: h}, ``capture_rate`` {pollutant: quarter-to-date valid
+share of production hours, 0–1} (substitution only for PM, SO2, NOx); the monthly loads are
+kept in table ``month_load`` (with ``--store``). With ``--detail hours`` each hour gets
+``flow_m3_h`` [m³/h], ``<k>_load_kg_h`` [kg/h, measured], ``<k>_substituted`` and
+``<k>_sub_load_kg_h`` [kg/h]. See :mod:`lantian.engine.loads`.
 """
 
 from __future__ import annotations
@@ -67,6 +76,14 @@ def assess(
             help="Keep the monthly verdicts in the database (table month_ule_verdict)",
         ),
     ] = True,
+    loads: Annotated[
+        bool,
+        typer.Option(
+            "--loads",
+            help="Add emission loads [kg], HJ 75 substituted loads and the quarterly capture "
+            "rate (DuckDB engine)",
+        ),
+    ] = False,
 ) -> None:
     """Assess ULE compliance of each monitoring point for one month (times CST)."""
     from lantian.engine import backends
@@ -75,6 +92,8 @@ def assess(
 
     if detail is not None and mn is None:
         fail("--detail hours needs --mn MN")
+    if loads and engine is Engine.spark:
+        fail("--loads runs on --engine duckdb only (loads on Spark are not implemented yet)")
     t0 = time.perf_counter()
     try:
         backends.month_bounds(month)
@@ -89,6 +108,7 @@ def assess(
             con = backends.connect("duckdb", db=db)
         expr = assess_month(con, month, detail=detail is not None, mn=mn)
         df = expr.execute()
+        load_rows = _load_rows(con, month, mn, detail is not None) if loads else None
         con.disconnect()
     except LantianError as exc:
         fail(exc)
@@ -97,8 +117,10 @@ def assess(
     records = [shape(r) for r in rows]
     if detail is not None and not records:
         fail(f"no minute data for point {mn} in {month}")
+    if load_rows is not None:
+        _merge_loads(records, load_rows, detail is not None)
     if store and detail is None:
-        _store(db, records, engine.value)
+        _store(db, records, engine.value, with_loads=loads)
     if format is OutputFormat.json:
         for rec in records:
             emit_json(rec)
@@ -111,10 +133,51 @@ def assess(
     )
 
 
-def _store(db: Path, records: list[dict[str, Any]], engine: str) -> None:
+def _load_rows(con: Any, month: str, mn: str | None, hours: bool) -> list[dict[str, Any]]:
+    """Hourly (``hours``) or monthly load rows of the month (:mod:`lantian.engine.loads`)."""
+    from lantian.engine.backends import month_bounds
+    from lantian.engine.loads import load_hours, month_load_totals
+
+    h = load_hours(con, month, mn=mn)
+    if hours:
+        start, end = month_bounds(month)
+        expr = h.filter((h.ts >= start) & (h.ts < end)).order_by("ts")
+    else:
+        expr = month_load_totals(h, month)
+    return list(expr.execute().to_dict("records"))
+
+
+def _merge_loads(
+    records: list[dict[str, Any]], load_rows: list[dict[str, Any]], hours: bool
+) -> None:
+    """Add the load keys to the contract objects in place (existing keys untouched)."""
+    from lantian.engine.loads import hour_load_record, month_load_record
+
+    if hours:
+        by_ts = {r["ts"]: hour_load_record(r) for r in load_rows}
+        for rec in records:
+            rec.update(by_ts.get(rec["ts"], {}))
+        return
+    by_mn = {r["mn"]: month_load_record(r) for r in load_rows}
+    empty: dict[str, Any] = {
+        k: {}
+        for k in (
+            "load_kg",
+            "substituted_load_kg",
+            "substituted_hours",
+            "unsubstituted_hours",
+            "capture_rate",
+        )
+    }
+    for rec in records:
+        rec.update(by_mn.get(rec["mn"], empty))
+
+
+def _store(db: Path, records: list[dict[str, Any]], engine: str, *, with_loads: bool) -> None:
     """Keep the verdicts; a database held by ``lantian serve`` is reported, not an error."""
     from lantian.errors import DatabaseLockedError
     from lantian.store.db import connect
+    from lantian.store.month_loads import save_month_loads
     from lantian.store.verdicts import save_month_verdicts
 
     try:
@@ -124,9 +187,12 @@ def _store(db: Path, records: list[dict[str, Any]], engine: str) -> None:
         return
     try:
         n = save_month_verdicts(con, records, engine=engine)
+        n_loads = save_month_loads(con, records, engine=engine) if with_loads else None
     finally:
         con.close()
     echo_err(f"stored {n} monthly verdicts in month_ule_verdict")
+    if n_loads is not None:
+        echo_err(f"stored {n_loads} monthly loads in month_load")
 
 
 def _print_table(records: list[dict[str, Any]], hours: bool) -> None:
