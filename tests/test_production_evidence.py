@@ -1,5 +1,8 @@
 """Operating evidence of production control: flow, status codes, power use (issue 9).
 
+Status codes are the HJ 212-2017 equipment run states ``SBxxx-RS`` (CN 2021; 1 running, 0 off,
+``production_run_status.csv``), stored in ``value_long`` as code ``SB1``, field ``RS``.
+
 Each kind of evidence is used when present and named in the violation. Worked examples
 (times CST; 2025-03-02 and 2025-03-09 are Sundays; agreement: the line rests on Sundays,
 ISO weekday 7):
@@ -7,9 +10,9 @@ ISO weekday 7):
 - power use only, no flue-gas data at all: 2号电炉 draws 900 kWh in each of 3 hours on
   Sunday 03-02 (idle 50 kW × 1 h = 50 kWh) → a ``rest_weekday`` violation, evidence
   ``power``;
-- status codes only: 1号冲天炉's logger sends ``i12001`` = 0 (running) for 2 hours on Sunday
-  03-09 and 9 (standby, stop evidence in ``production_status.csv``) for 2 more → 2 running
-  hours, evidence ``status``;
+- status codes only: 1号冲天炉's dust collector reports ``SB1-RS`` = 1 (running) every minute
+  for 2 hours on Sunday 03-09 and 0 (off) for 2 more → 2 running hours, evidence ``status``;
+  the analyser's own state ``i12001`` = 0 (instrument running) is not running evidence;
 - all three in the same hour (Sunday 03-16 10:00) plus flow alone at 11:00 → 2 hours,
   evidence ``flow+status+power``.
 """
@@ -51,10 +54,11 @@ def con(db_path: Path):
     c.close()
 
 
-def _status(con, start: T, minutes: int, value: int) -> None:
+def _status(con, start: T, minutes: int, value: int, code: str = "SB1",
+            field: str = "RS") -> None:
     con.execute("INSERT INTO value_long (packet_id, mn, cn, ts, code, field, num)"
-                " SELECT 0, 'MN-C1', '2011', ? + to_minutes(i), 'i12001', 'Info', ?"
-                " FROM range(?) r(i)", [start, value, minutes])
+                " SELECT 0, 'MN-C1', '2021', ? + to_minutes(i), ?, ?, ?"
+                " FROM range(?) r(i)", [start, code, field, value, minutes])
 
 
 def _violations(con) -> list[dict]:
@@ -76,8 +80,9 @@ def test_power_use_only_no_flow(con) -> None:
 
 
 def test_status_codes_only(con) -> None:
-    _status(con, T(2025, 3, 9, 6), 120, 0)  # 06:00-07:59 running
-    _status(con, T(2025, 3, 9, 8), 120, 9)  # 08:00-09:59 standby: stopped
+    _status(con, T(2025, 3, 9, 6), 120, 1)  # 06:00-07:59 running
+    _status(con, T(2025, 3, 9, 8), 120, 0)  # 08:00-09:59 off
+    _status(con, T(2025, 3, 9, 8), 120, 0, "i12001", "Info")  # analyser running: not evidence
     ib = ibis.duckdb.from_connection(con)
     t = ib.table
     hours = running_from_status(t("value_long"), t("monitoring_point"), t("outlet"),
@@ -88,17 +93,20 @@ def test_status_codes_only(con) -> None:
     assert (v["line"], v["running_hours"], v["evidence"]) == ("1号冲天炉", 2, "status")
 
 
-def test_status_majority_decides_the_hour(con) -> None:
-    # 31 standby minutes and 29 running minutes in one hour: most say stopped → not running
-    _status(con, T(2025, 3, 9, 6), 31, 9)
-    _status(con, T(2025, 3, 9, 6, 31), 29, 0)
-    assert _violations(con) == []
+def test_status_any_running_reading_makes_a_running_hour(con) -> None:
+    # off all hour but one running reading at 06:59 → the hour ran; states 2-5 do not count
+    _status(con, T(2025, 3, 9, 6), 59, 0)
+    _status(con, T(2025, 3, 9, 6, 59), 1, 1)
+    for value in (2, 3, 4, 5):
+        _status(con, T(2025, 3, 9, 10), 60, value)
+    (v,) = _violations(con)
+    assert (v["running_hours"], v["first_ts"], v["evidence"]) == (1, T(2025, 3, 9, 6), "status")
 
 
 def test_every_kind_named(con) -> None:
     con.execute("INSERT INTO flue_minute (mn, ts, packet_id, flow_m3_s) SELECT 'MN-C1',"
                 " TIMESTAMP '2025-03-16 10:00:00' + to_minutes(i), 0, 20.0 FROM range(120) r(i)")
-    _status(con, T(2025, 3, 16, 10), 60, 0)
+    _status(con, T(2025, 3, 16, 10), 60, 1)
     con.execute("INSERT INTO power_reading VALUES (700, '1号冲天炉', '2025-03-16 10:00:00', 800)")
     (v,) = _violations(con)
     assert (v["line"], v["running_hours"], v["evidence"]) == ("1号冲天炉", 2, "flow+status+power")

@@ -22,8 +22,8 @@ CODE_LABELS: dict[str, tuple[str, str]] = {
     "self_reduce": ("自主减排", "reduce on own initiative"), "reduce": ("限产", "reduce output"),
     "stop": ("停产", "stop"),
     # operating evidence
-    "flow": ("烟气流量", "flue-gas flow"), "status": ("工况状态码(i12001)",
-                                                    "working-state codes (i12001)"),
+    "flow": ("烟气流量", "flue-gas flow"),
+    "status": ("设施运行状态(SBxxx-RS)", "equipment run state (SBxxx-RS)"),
     "power": ("用电量", "power use"),
     # grades and where they come from
     "leading": ("引领性", "leading"),

@@ -14,30 +14,32 @@ halt_window          any running hour with month-day in ``from_md``…``to_md`` 
 
 Operating evidence is an Ibis table ``(enterprise_id, line, ts, running, evidence)`` with one
 row per line and clock hour ``[ts, ts + 1 h)`` CST; :func:`running_from_flow` builds it from
-minute flow data, :func:`running_from_status` from the HJ 212-2017 ``i12001`` working-state
-readings (Table B.10; stop values in ``production_status.csv``), :func:`running_from_power`
-from hourly power readings. Each kind is used where present. A line counts as running in an
-hour when any evidence says so, and a violation names every kind of evidence that showed it
-running (e.g. ``power`` alone, or ``flow+status``). Functions return Ibis expressions;
-nothing is executed here.
+minute flow data, :func:`running_from_status` from the HJ 212-2017 equipment run states
+``SBxxx-RS`` (CN 2021; running values in ``production_run_status.csv``),
+:func:`running_from_power` from hourly power readings. Each kind is used where present.
+A line counts as running in an hour when any evidence says so, and a violation names every
+kind of evidence that showed it running (e.g. ``power`` alone, or ``flow+status``).
+Functions return Ibis expressions; nothing is executed here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from pathlib import Path
 
 import duckdb
 import ibis
 import ibis.expr.types as ir
 
-from lantian.errors import InputFileError
-from lantian.ledger._data import transaction
+from lantian.errors import CatalogError, InputFileError
+from lantian.ledger._data import read_rule_csv, transaction
 from lantian.ledger._tabular import cell_text, ensure_enterprises, iter_rows
 
 __all__ = ["EVIDENCE_KINDS", "RULES", "agreement_violations", "evidence_flags",
-           "evidence_label", "load_agreements", "operating_evidence", "running_from_flow",
-           "running_from_power", "running_from_status", "with_enterprise_names"]
+           "evidence_label", "load_agreements", "operating_evidence", "run_status_values",
+           "running_from_flow", "running_from_power", "running_from_status",
+           "with_enterprise_names"]
 
 EVIDENCE_KINDS = ("flow", "status", "power")
 """Kinds of operating evidence, in the order they are named in a violation."""
@@ -136,30 +138,48 @@ def _evidence(t: ir.Table, kind: str) -> ir.Table:
                     evidence=ibis.literal(kind))
 
 
+@cache
+def run_status_values() -> tuple[tuple[str, str, float], ...]:
+    """(code prefix, field, value) of equipment states that are running evidence.
+
+    From ``production_run_status.csv`` (HJ 212-2017 ``SBxxx-RS``: 1 running).
+    """
+    rows = read_rule_csv("production_run_status.csv",
+                         {"code_prefix", "field", "value", "running", "source"})
+    try:
+        return tuple((r["code_prefix"], r["field"], float(r["value"])) for r in rows
+                     if r["running"].lower() == "true")
+    except ValueError as exc:
+        raise CatalogError(f"production_run_status.csv: {exc}") from exc
+
+
 def running_from_status(
     status: ir.Table, points: ir.Table, outlets: ir.Table, links: ir.Table, lines: ir.Table,
 ) -> ir.Table:
-    """Hourly running evidence of lines from HJ 212 ``i12001`` working-state readings.
+    """Hourly running evidence of lines from HJ 212 equipment run states (``SBxxx-RS``).
 
-    ``status``: ``mn``, ``ts``, ``code``, ``num`` (e.g. table ``value_long``). An hour of a
-    point runs when most of its ``i12001`` readings are values *not* listed as stop evidence
-    in ``production_status.csv`` (HJ 212-2017 Table B.10; 6 power failure, 9 standby are
-    stops); the line runs when any of its points runs.
+    ``status``: ``mn``, ``ts``, ``code``, ``field``, ``num`` (table ``value_long``, where the
+    store keeps the CN 2021 equipment states: code ``SB1``, field ``RS``). An hour of a point
+    runs when any of its equipment-state readings in the hour is a running value of
+    ``production_run_status.csv`` (1 running) and is stopped when it has readings but none
+    is; the line runs when any of its points runs. The analyser's own working state
+    ``i12001`` is *not* used: it describes the instrument, not the process.
     """
-    from lantian.catalog.rules import stop_status_values
-
-    stops = [float(v) for v in stop_status_values("i12001")]
-    s = status.filter((status.code == "i12001") & status.num.notnull())
-    s = s.mutate(hour=s.ts.truncate("h"))
-    hourly = s.group_by(mn=s.mn, ts=s.hour).aggregate(
-        n=s.count(), n_run=(~s.num.isin(stops)).cast("int64").sum())
+    cond = ibis.literal(False)
+    seen = ibis.literal(False)
+    for prefix, field, value in run_status_values():
+        is_kind = status.code.startswith(prefix) & (status.field == field)
+        seen = seen | is_kind
+        cond = cond | (is_kind & (status.num == value))
+    s = status.filter(seen & status.num.notnull())
+    s = s.mutate(hour=s.ts.truncate("h"), run=cond)
+    hourly = s.group_by(mn=s.mn, ts=s.hour).aggregate(any_run=s.run.any())
     p = points.select(p_mn="mn", p_outlet="outlet_id")
     lk = links.select(l_line="line_id", l_outlet="outlet_id")
     ln = lines.select(ln_id="id", enterprise_id="enterprise_id", line="name")
     j = (hourly.join(p, hourly.mn == p.p_mn).join(lk, p.p_outlet == lk.l_outlet)
          .join(ln, lk.l_line == ln.ln_id))
-    out = j.group_by(["enterprise_id", "line", "ts"]).aggregate(
-        running=(j.n_run * 2 > j.n).any())
+    out = j.group_by(["enterprise_id", "line", "ts"]).aggregate(running=j.any_run.any())
     return _evidence(out, "status")
 
 
@@ -277,8 +297,8 @@ def agreement_violations(operating: ir.Table, agreements: ir.Table) -> ir.Table:
 def operating_evidence(backend: ibis.BaseBackend) -> ir.Table:
     """Flow, status-code and power evidence of every line from ``backend``'s tables (unioned).
 
-    Flow from ``flue_minute``, ``i12001`` working states from ``value_long``, power use from
-    ``power_reading``; a kind without rows simply adds nothing.
+    Flow from ``flue_minute``, equipment run states ``SBxxx-RS`` from ``value_long``, power
+    use from ``power_reading``; a kind without rows simply adds nothing.
     """
     t = backend.table
     reg = (t("monitoring_point"), t("outlet"), t("production_line_outlet"),

@@ -7,7 +7,7 @@ template partial ``_control.html``. What the sections state, for the month ``YYY
 
 * **错峰生产 production control** — violations of staggered-production agreements in the
   month with their evidence (running hours, first/last running hour, the kinds of operating
-  evidence: flue-gas flow, ``i12001`` working-state codes, power use;
+  evidence: flue-gas flow, ``SBxxx-RS`` equipment run states, power use;
   :mod:`lantian.ledger.production_control`);
 * **重污染天气预警 alerts** — the alerts overlapping the month; per line the measure its
   performance grade *at the alert's start* requires (环办大气函〔2020〕340号,
