@@ -125,7 +125,7 @@ def test_history_before_the_quarter_feeds_the_window(monthly):
 MONTH_KEYS = {"mn", "source_type", "month", "production_hours", "valid_hours",
               "compliant_hours", "compliance_ratio", "ule_pass", "exceedance_hours",
               "invalid_hours"}
-LOAD_KEYS = {"load_kg", "substituted_load_kg", "substituted_hours", "unsubstituted_hours",
+LOAD_KEYS = {"load_kg", "load_hours", "substituted_load_kg", "substituted_hours", "unsubstituted_hours",
              "capture_rate"}
 
 
@@ -143,7 +143,7 @@ def test_cli_loads_keeps_the_contract_and_stores_month_load(db):
         assert set(obj) == MONTH_KEYS | LOAD_KEYS
         assert {k: obj[k] for k in MONTH_KEYS} == plain[mn]  # existing keys unchanged
     h = with_loads["H"]
-    assert h["substituted_hours"] == {"so2": 33}
+    assert h["substituted_hours"] == {"so2": 33} and h["load_hours"] == {"so2": 687}
     assert h["substituted_load_kg"]["so2"] == pytest.approx(345.6)
     assert h["capture_rate"]["so2"] == pytest.approx(687 / 720)
     con = duckdb.connect(str(db), read_only=True)

@@ -19,7 +19,8 @@ database (``<db stem>.lake``) into which the month is exported from the database
 run, so Spark sees exactly what DuckDB sees.
 
 ``--loads`` (DuckDB engine) adds emission loads (HJ 75-2017) without changing any key above:
-each monthly object gets ``load_kg`` {pollutant: measured kg}, ``substituted_load_kg``
+each monthly object gets ``load_kg`` {pollutant: measured kg}, ``load_hours`` {pollutant:
+hours with a measured load}, ``substituted_load_kg``
 {pollutant: kg substituted for invalid production hours}, ``substituted_hours`` and
 ``unsubstituted_hours`` {pollutant: h}, ``capture_rate`` {pollutant: quarter-to-date valid
 share of production hours, 0–1} (substitution only for PM, SO2, NOx); the monthly loads are
@@ -163,6 +164,7 @@ def _merge_loads(
         k: {}
         for k in (
             "load_kg",
+            "load_hours",
             "substituted_load_kg",
             "substituted_hours",
             "unsubstituted_hours",

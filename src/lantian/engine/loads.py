@@ -204,7 +204,8 @@ def _num(v: Any) -> Any:
 def month_load_record(row: Mapping[str, Any]) -> dict[str, Any]:
     """Shape one :func:`month_load_totals` row into the ``assess --loads`` keys.
 
-    ``load_kg`` and ``substituted_load_kg`` [kg] (unrounded), ``substituted_hours`` and
+    ``load_kg`` and ``substituted_load_kg`` [kg] (unrounded), ``load_hours`` (hours with a
+    measured load), ``substituted_hours`` and
     ``unsubstituted_hours`` [h], ``capture_rate`` (fraction 0–1 of the quarter's production
     hours to date, like ``compliance_ratio``; null without production hours). Only the
     pollutants the point measured in the month (any minute with a value) appear.
@@ -214,6 +215,7 @@ def month_load_record(row: Mapping[str, Any]) -> dict[str, Any]:
     cap = {k: _num(row.get(f"{k}_capture_pct")) for k in subs}
     return {
         "load_kg": {k: float(row[f"{k}_load_kg"]) for k in keys},
+        "load_hours": {k: int(row[f"{k}_load_hours"]) for k in keys},
         "substituted_load_kg": {k: float(row[f"{k}_sub_kg"]) for k in subs},
         "substituted_hours": {k: int(row[f"{k}_sub_hours"]) for k in subs},
         "unsubstituted_hours": {k: int(row[f"{k}_unsub_hours"]) for k in subs},

@@ -1,9 +1,13 @@
 """Emission loads by month and year, year-on-year targets, and reductions credited to retrofits.
 
-- :func:`monthly_loads`: loads per point from the hourly ``<key>_cou`` amounts the loggers
-  report (HJ 212 ``-Cou``, [kg] per hour), per outlet, enterprise and district, with the
-  hours whose flag is not ``N`` counted as ``flagged_hours`` (substituted or invalid data
-  shown beside the load).
+- :func:`monthly_loads`: loads per point, outlet, enterprise and district. Where the engine
+  has computed a month (``lantian assess --loads``, table ``month_load``, HJ 75-2017) those
+  stored loads are read: ``load_t`` = measured + substituted load, with
+  ``substituted_t`` and ``substituted_hours`` beside it and ``flagged_hours`` = invalid
+  production hours (substituted or left open). Other months fall back to the hourly
+  ``<key>_cou`` amounts the loggers report (HJ 212 ``-Cou``, [kg] per hour), with the hours
+  whose flag is not ``N`` counted as ``flagged_hours``; ``source`` says which
+  (``engine`` / ``logger_cou``).
 - :func:`yoy_vs_target`: annual load change against ``reduction_targets.csv`` (e.g. −2 %
   SO2, NOx, VOCs as NMHC): ``met`` when change_pct ≤ target (rounded to 1e-6 %).
 - :func:`retrofit_credit`: mean monthly load of a retrofitted line over ``n`` months before
@@ -19,6 +23,7 @@ from functools import cache
 
 import ibis
 import ibis.expr.types as ir
+from ibis.common.exceptions import TableNotFound
 
 from lantian.ledger._data import read_rule_csv
 
@@ -59,23 +64,54 @@ def hourly_enterprise_loads(hours: ir.Table, points: ir.Table, outlets: ir.Table
     return j.group_by(["enterprise_id", "ts", "pollutant"]).aggregate(load_kg=j.kg.sum())
 
 
+def _stored_table(hours: ir.Table) -> ir.Table | None:
+    """``month_load`` of the backend ``hours`` comes from, or None where it has none."""
+    try:
+        return ibis.get_backend(hours).table("month_load")
+    except (TableNotFound, AttributeError, NotImplementedError):
+        return None
+
+
 def monthly_loads(hours: ir.Table, points: ir.Table, outlets: ir.Table,
-                  enterprises: ir.Table) -> ir.Table:
+                  enterprises: ir.Table, stored: ir.Table | None = None) -> ir.Table:
     """Monthly loads per point and pollutant [t] with the unit columns for grouping.
 
-    ``hours``: ``flue_hour`` (``mn``, ``ts``, ``<key>_cou`` [kg], ``<key>_flag``). Returns
-    ``mn``, ``outlet_id``, ``enterprise_id``, ``district_code``, ``month``, ``pollutant``,
-    ``load_t``, ``hours``, ``flagged_hours``.
+    ``hours``: ``flue_hour`` (``mn``, ``ts``, ``<key>_cou`` [kg], ``<key>_flag``).
+    ``stored``: the engine's ``month_load`` (default: that table of the same backend, when
+    it exists); its (point, month) pairs replace the ``-Cou`` sums. Returns ``mn``,
+    ``outlet_id``, ``enterprise_id``, ``district_code``, ``month``, ``pollutant``,
+    ``load_t`` (measured + substituted), ``measured_t``, ``substituted_t`` (null for
+    ``-Cou`` months), ``hours`` (hours with a measured load / with a ``-Cou`` amount),
+    ``flagged_hours``, ``substituted_hours`` (null for ``-Cou`` months), ``source``.
     """
     u = _melt(hours)
     u = u.mutate(month=u.ts.strftime("%Y-%m"))
     agg = u.group_by(["mn", "month", "pollutant"]).aggregate(
         load_t=u.kg.sum() / 1000, hours=u.count(), flagged_hours=u.flagged.sum())
+    agg = agg.select("mn", "month", "pollutant", "load_t", measured_t=agg.load_t,
+                     substituted_t=ibis.null("float64"), hours=agg.hours.cast("int64"),
+                     flagged_hours=agg.flagged_hours.cast("int64"),
+                     substituted_hours=ibis.null("int64"), source=ibis.literal("logger_cou"))
+    stored = _stored_table(hours) if stored is None else stored
+    if stored is not None:
+        s = stored.filter(stored.pollutant.isin(POLLUTANTS))
+        sub_kg = s.substituted_load_kg.fill_null(0.0)
+        s = s.select("mn", "month", "pollutant", load_t=(s.load_kg + sub_kg) / 1000,
+                     measured_t=s.load_kg / 1000, substituted_t=s.substituted_load_kg / 1000,
+                     hours=s.load_hours.cast("int64"),
+                     flagged_hours=(s.substituted_hours.fill_null(0)
+                                    + s.unsubstituted_hours.fill_null(0)).cast("int64"),
+                     substituted_hours=s.substituted_hours.cast("int64"),
+                     source=ibis.literal("engine"))
+        done = s.select(d_mn="mn", d_month="month").distinct()
+        agg = agg.anti_join(done, [agg.mn == done.d_mn, agg.month == done.d_month])
+        agg = ibis.union(agg, s.cast(agg.schema()))
     e = enterprises.select(e_id="id", district_code="district_code")
     j = _with_units(agg, points, outlets)
     j = j.left_join(e, j.enterprise_id == e.e_id)
     return j.select("mn", "outlet_id", "enterprise_id", "district_code", "month", "pollutant",
-                    "load_t", "hours", flagged_hours=j.flagged_hours.cast("int64"))
+                    "load_t", "measured_t", "substituted_t", "hours", "flagged_hours",
+                    "substituted_hours", "source")
 
 
 def line_monthly_loads(loads: ir.Table, links: ir.Table, lines: ir.Table) -> ir.Table:

@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS month_load (
     month               VARCHAR NOT NULL,
     pollutant           VARCHAR NOT NULL,   -- pm, so2, nox, nh3, nmhc, co
     load_kg             DOUBLE NOT NULL,    -- Σ measured hourly loads [kg]
+    load_hours          INTEGER,            -- hours with a measured load [h]
     substituted_load_kg DOUBLE,             -- Σ substitute hourly loads [kg]; NULL: not substituted (HJ 75 covers PM, SO2, NOx)
     substituted_hours   INTEGER,            -- hours filled with a substitute [h]
     unsubstituted_hours INTEGER,            -- invalid production hours left open (α < 75 % or no history) [h]
