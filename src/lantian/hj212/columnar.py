@@ -51,7 +51,8 @@ class DecodedBatch:
     CP items (only lines that have some); ``warnings`` lists each line's warnings. The value
     table holds the values of the packets that are ``ok`` only: ``item_packet`` (line
     index), ``item_code``, ``item_suffix``, ``item_value`` (float64, NaN for text fields such
-    as Flag) and ``item_text`` (as sent).
+    as Flag), ``item_text`` (as sent) and ``item_name`` (the field name's id in this
+    process's name registry, which :func:`column_decoder` turns into code and suffix ids).
     """
 
     ok: npt.NDArray[np.bool_]
@@ -65,6 +66,7 @@ class DecodedBatch:
     item_suffix: npt.NDArray[np.object_]
     item_value: npt.NDArray[np.float64]
     item_text: npt.NDArray[np.object_]
+    item_name: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.error)
@@ -158,6 +160,18 @@ class _Names:
         self.kind: list[int] = []  # 0 param, 1 text field, 2 numeric field, 3 invalid, 4 time
         self.fmt_n: list[int] = []
         self.fmt_m: list[int] = []
+        self.code_ids: dict[str, int] = {}  # distinct codes and suffixes, numbered
+        self.suffix_ids: dict[str, int] = {}
+        self.code_id: list[int] = []  # name id -> code id, suffix id
+        self.suffix_id: list[int] = []
+
+    def id_of(self, name: str) -> int:
+        """Integer id of ``name``, registered on first sight."""
+        i = self.ids.get(name)
+        if i is None:
+            self.add(name)
+            i = self.ids[name]
+        return i
 
     def add(self, name: str) -> None:
         code, dash, suffix = name.partition("-")
@@ -177,6 +191,8 @@ class _Names:
         self.kind.append(kind)
         self.fmt_n.append(fmt[0] if fmt else 10**6)
         self.fmt_m.append(fmt[1] if fmt else 10**6)
+        self.code_id.append(self.code_ids.setdefault(code, len(self.code_ids)))
+        self.suffix_id.append(self.suffix_ids.setdefault(suffix, len(self.suffix_ids)))
 
 
 _NAMES = _Names()
@@ -286,7 +302,7 @@ def _item_pass(fast: list[int], bodies: list[str],
     text = np.asarray(kept.to_numpy(zero_copy_only=False), dtype=object)
     code_tab = np.array(reg.code, dtype=object)
     suffix_tab = np.array(reg.suffix, dtype=object)
-    return bad, (pk[keep], code_tab[ids[keep]], suffix_tab[ids[keep]], value, text)
+    return bad, (pk[keep], code_tab[ids[keep]], suffix_tab[ids[keep]], value, text, ids[keep])
 
 
 def _digit_warnings(pk: npt.NDArray[np.int64], ids: npt.NDArray[np.int64], names: pa.Array,
@@ -367,6 +383,7 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True) -> DecodedBatch
         item_suffix=np.concatenate([b.item_suffix for b in parts]),
         item_value=np.concatenate([b.item_value for b in parts]),
         item_text=np.concatenate([b.item_text for b in parts]),
+        item_name=np.concatenate([_names_of(b) for b in parts]),
     )
 
 
@@ -392,9 +409,31 @@ def column_decoder(strict: bool = True) -> Callable[[Sequence[bytes]], dict[str,
             "item_suffix": d.item_suffix,
             "item_num": d.item_value,
             "item_text": d.item_text,
+            **_code_ids(d),
         }
 
     return decode
+
+
+def _names_of(b: DecodedBatch) -> npt.NDArray[np.int64]:
+    """Name ids of a batch's items (registered now if the batch was built without them)."""
+    if b.item_name is not None:
+        return b.item_name
+    return np.fromiter((_NAMES.id_of(f"{c}-{s}") for c, s in zip(b.item_code, b.item_suffix,
+                                                                  strict=True)),
+                       dtype=np.int64, count=len(b.item_code))
+
+
+def _code_ids(d: DecodedBatch) -> dict[str, Any]:
+    """Integer code and suffix ids of the items with their tables (saves the store a hash)."""
+    reg = _NAMES
+    names = _names_of(d)
+    return {
+        "item_code_id": np.array(reg.code_id, dtype=np.int64)[names],
+        "item_suffix_id": np.array(reg.suffix_id, dtype=np.int64)[names],
+        "code_table": np.array(list(reg.code_ids), dtype=object),
+        "suffix_table": np.array(list(reg.suffix_ids), dtype=object),
+    }
 
 
 def _decode_chunk(lines: Sequence[bytes], strict: bool) -> DecodedBatch:
@@ -433,13 +472,13 @@ def _decode_chunk(lines: Sequence[bytes], strict: bool) -> DecodedBatch:
             params[i] = dict(p.params)
         if ok[i]:
             parts.append(_items_of(i, p))
-    pk, code, suffix, value, text = _concat(parts)
+    pk, code, suffix, value, text, name = _concat(parts)
     warnings: list[tuple[str, ...]] = [()] * n
     for i, w in warns.items():
         warnings[i] = tuple(w)
     return DecodedBatch(ok=ok, crc_ok=crc_ok, error=error, columns=cols, params=params,
                         warnings=warnings, item_packet=pk, item_code=code,
-                        item_suffix=suffix, item_value=value, item_text=text)
+                        item_suffix=suffix, item_value=value, item_text=text, item_name=name)
 
 
 def _items_of(i: int, p: Packet) -> Items:
@@ -448,16 +487,18 @@ def _items_of(i: int, p: Packet) -> Items:
     rows = [r for r in rows if r[1] in p.values.get(r[0], {})]
     value = [p.values[c][s] for c, s, _ in rows]
     num = np.array([v if isinstance(v, float) else np.nan for v in value], dtype=np.float64)
+    names = np.array([_NAMES.id_of(f"{c}-{s}") for c, s, _ in rows], dtype=np.int64)
     return (np.full(len(rows), i, dtype=np.int64), np.array([r[0] for r in rows], dtype=object),
             np.array([r[1] for r in rows], dtype=object), num,
-            np.array([r[2] for r in rows], dtype=object))
+            np.array([r[2] for r in rows], dtype=object), names)
 
 
 def _concat(parts: list[Items]) -> Items:
     if not parts:
         e = np.array([], dtype=object)
-        return np.array([], dtype=np.int64), e, e, np.array([], dtype=np.float64), e
-    cat = [np.concatenate([p[k] for p in parts]) for k in range(5)]
+        i0 = np.array([], dtype=np.int64)
+        return i0, e, e, np.array([], dtype=np.float64), e, i0
+    cat = [np.concatenate([p[k] for p in parts]) for k in range(6)]
     if len(parts) == 1 or not (np.diff(cat[0]) < 0).any():
         return tuple(cat)  # already in packet order (the fast path alone)
     order = np.argsort(cat[0], kind="stable")

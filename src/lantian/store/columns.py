@@ -37,7 +37,8 @@ class ColumnBatch:
     ``ok[i]`` False means packet ``i`` could not be decoded and ``error[i]`` says why.
     Header lists hold strings as sent (None where absent). The value table holds the values
     of decoded packets: ``item_row`` (batch index), ``item_code``, ``item_suffix`` as sent,
-    ``item_num`` (float64; NaN for text) and ``item_text`` (the text as sent).
+    ``item_num`` (float64; NaN for text) and ``item_text`` (the text as sent); optionally
+    integer ids of code and suffix with their tables (see :meth:`factorized`).
     """
 
     raw: Sequence[bytes]
@@ -56,9 +57,29 @@ class ColumnBatch:
     item_suffix: npt.NDArray[np.object_]
     item_num: npt.NDArray[np.float64]
     item_text: npt.NDArray[np.object_]
+    item_code_id: npt.NDArray[np.int64] | None = None
+    item_suffix_id: npt.NDArray[np.int64] | None = None
+    code_table: npt.NDArray[np.object_] | None = None
+    suffix_table: npt.NDArray[np.object_] | None = None
 
     def __len__(self) -> int:
         return len(self.raw)
+
+    def factorized(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_],
+                                  npt.NDArray[np.int64], npt.NDArray[np.object_]]:
+        """Per item (code id, code table, suffix id, suffix table).
+
+        A decoder that knows them passes integer ids and tables (``item_code_id`` …,
+        ``code_table[item_code_id[j]] == item_code[j]``); otherwise the strings are factorized
+        here.
+        """
+        if (self.item_code_id is not None and self.item_suffix_id is not None
+                and self.code_table is not None and self.suffix_table is not None):
+            return self.item_code_id, self.code_table, self.item_suffix_id, self.suffix_table
+        code_i, code_u = pd.factorize(self.item_code)
+        suf_i, suf_u = pd.factorize(self.item_suffix)
+        return (np.asarray(code_i, dtype=np.int64), np.asarray(code_u, dtype=object),
+                np.asarray(suf_i, dtype=np.int64), np.asarray(suf_u, dtype=object))
 
 
 def _route_table(
@@ -124,11 +145,11 @@ def route_values(
     n = len(batch)
     cn = np.array([c if c is not None else "" for c in batch.cn], dtype=object)
     tid = {t: k for k, t in enumerate(WIDE_TABLES)}
-    table_of_row = np.array([tid.get(TABLE_OF_CN.get(c, ""), -1) for c in cn], dtype=np.int8)
-    code_i, code_u = pd.factorize(code)
-    suf_i, suf_u = pd.factorize(suffix)
-    code_u_arr = np.asarray(code_u, dtype=object)
-    grids, cols, _, key_of_code = _route_table(code_u_arr, np.asarray(suf_u, dtype=object))
+    table_id = {c: tid.get(TABLE_OF_CN.get(c, ""), -1) for c in set(cn.tolist())}
+    table_of_row = np.fromiter(map(table_id.__getitem__, cn), dtype=np.int8, count=n)
+    all_code_i, code_u_arr, all_suf_i, suf_u = batch.factorized()
+    code_i, suf_i = all_code_i[keep_item], all_suf_i[keep_item]
+    grids, cols, _, key_of_code = _route_table(code_u_arr, suf_u)
     col_of_item = np.full(len(row), -1, dtype=np.int64)
     item_table = table_of_row[row]
     for table, grid in grids.items():
@@ -141,17 +162,15 @@ def route_values(
     misfit = (col_of_item >= 0) & (is_text_col[col_of_item] != isnan)
     col_of_item[misfit] = -1
     _drop_second_codes(row, code_i, key_of_code, col_of_item)
+    mn = np.array(batch.mn, dtype=object)
     wide = {
         t: f
         for t in WIDE_TABLES
         if (
             f := _wide_frame(
-                t,
-                batch,
+                mn,
                 row,
-                code_u_arr,
-                code_i,
-                key_of_code,
+                _Codes(code_u_arr, code_i, key_of_code),
                 col_of_item,
                 num,
                 text,
@@ -169,7 +188,6 @@ def route_values(
         return wide, None
     lr = row[long_sel]
     lnan = isnan[long_sel]
-    mn = np.array(batch.mn, dtype=object)
     long = pa.table(
         {
             "packet_id": pa.array(lr + base, pa.int64()),
@@ -185,33 +203,44 @@ def route_values(
     return wide, long
 
 
+@dataclass(frozen=True)
+class _Codes:
+    """Code table of a batch, code id of each value, glossary key of each code (or None)."""
+
+    table: npt.NDArray[np.object_]
+    ids: npt.NDArray[np.int64]
+    key_of: npt.NDArray[np.object_]
+
+
 def _drop_second_codes(
     row: npt.NDArray[np.int64],
     code_i: npt.NDArray[np.int64],
     key_of_code: npt.NDArray[np.object_],
     col_of_item: npt.NDArray[np.int64],
 ) -> None:
-    """Send to long the values of a second code for the same parameter in one packet."""
-    keys = [k for k in key_of_code if k is not None]
+    """Send to long the values of a second code for the same parameter in one packet.
+
+    The first code of a parameter (glossary key) in a packet, in the order sent, keeps its
+    columns; values of any other code for that parameter in that packet go to long.
+    """
+    present = np.unique(code_i)
+    keys = [key_of_code[c] for c in present.tolist() if key_of_code[c] is not None]
     if len(keys) == len(set(keys)):
         return  # no parameter under two codes anywhere in the batch
-    seen: dict[tuple[int, str], int] = {}
-    for j in range(len(row)):
-        key = key_of_code[code_i[j]]
-        if key is None:
-            continue
-        first = seen.setdefault((int(row[j]), key), int(code_i[j]))
-        if first != code_i[j]:
-            col_of_item[j] = -1
+    key_ids = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    key_of = np.array([-1 if k is None else key_ids.get(k, -1) for k in key_of_code],
+                      dtype=np.int64)
+    kj = np.flatnonzero(key_of[code_i] >= 0)
+    group = row[kj] * len(key_ids) + key_of[code_i[kj]]
+    _, first, inverse = np.unique(group, return_index=True, return_inverse=True)
+    second = code_i[kj] != code_i[kj[first]][inverse]
+    col_of_item[kj[second]] = -1
 
 
 def _wide_frame(
-    table: str,
-    batch: ColumnBatch,
+    mn: npt.NDArray[np.object_],
     row: npt.NDArray[np.int64],
-    code_u: npt.NDArray[np.object_],
-    code_i: npt.NDArray[np.int64],
-    key_of_code: npt.NDArray[np.object_],
+    codes: _Codes,
     col_of_item: npt.NDArray[np.int64],
     num: npt.NDArray[np.float64],
     text: npt.NDArray[np.object_],
@@ -221,39 +250,46 @@ def _wide_frame(
     base: int,
     n: int,
 ) -> pa.Table | None:
+    """Arrow frame of one wide table: values scattered into a (row × column) matrix at once."""
     sel = (col_of_item >= 0) & in_table
     if not sel.any():
         return None
-    rows = np.unique(row[sel])
+    r, c = row[sel], col_of_item[sel]
+    if len(r) < 2 or (r[1:] >= r[:-1]).all():  # items in packet order (the decoder's)
+        rows = r[np.concatenate(([True], r[1:] != r[:-1]))]
+    else:
+        rows = np.unique(r)
     pos = np.full(n, -1, dtype=np.int64)
     pos[rows] = np.arange(len(rows))
     m = len(rows)
-    items = np.flatnonzero(sel)
-    order = items[np.argsort(col_of_item[items], kind="stable")]
-    ccol = col_of_item[order]
-    bounds = np.flatnonzero(np.diff(ccol)) + 1
-    mn = np.array(batch.mn, dtype=object)
+    p = pos[r]
+    used = np.flatnonzero(np.bincount(c, minlength=len(cols)))  # column ids, ascending
+    slot = np.full(len(cols), -1, dtype=np.int64)
+    slot[used] = np.arange(len(used))
+    k = slot[c]
+    is_text = np.array([is_text_column(cols[u]) for u in used.tolist()], dtype=bool)
+    tx = is_text[k]
+    # numbers and texts in separate (row × column) matrices, column-major for Arrow
+    num_slot = np.cumsum(~is_text) - 1
+    txt_slot = np.cumsum(is_text) - 1
+    nx, tx_i = ~tx, np.flatnonzero(tx)
+    numbers = np.full((m, int((~is_text).sum())), np.nan, order="F")
+    numbers[p[nx], num_slot[k[nx]]] = num[sel][nx]
+    present = np.zeros((m, len(used)), dtype=bool, order="F")
+    present[p, k] = True
+    texts = np.full((m, int(is_text.sum())), None, dtype=object, order="F")
+    texts[p[tx_i], txt_slot[k[tx_i]]] = text[sel][tx_i]
     data: dict[str, pa.Array] = {
         "mn": pa.array(mn[rows], pa.string()),
         "ts": pa.array(ts[rows], pa.timestamp("us")),
         "packet_id": pa.array(rows + base, pa.int64()),
-        "sent_codes": pa.array(
-            _sent_codes(len(rows), pos, row, code_u, code_i, key_of_code, sel), pa.string()
-        ),
+        "sent_codes": pa.array(_sent_codes(len(rows), pos, row, codes, sel), pa.string()),
     }
-    for part in np.split(order, bounds):
-        name = cols[int(col_of_item[part[0]])]
-        p = pos[row[part]]
-        if is_text_column(name):
-            out = np.full(m, None, dtype=object)
-            out[p] = text[part]
-            data[name] = pa.array(out, pa.string())
+    for j, u in enumerate(used.tolist()):
+        if is_text[j]:
+            data[cols[u]] = pa.array(texts[:, txt_slot[j]], pa.string())
         else:
-            vals = np.full(m, np.nan)
-            vals[p] = num[part]
-            present = np.zeros(m, dtype=bool)
-            present[p] = True
-            data[name] = pa.array(vals, pa.float64(), mask=~present)
+            data[cols[u]] = pa.array(numbers[:, num_slot[j]], pa.float64(), mask=~present[:, j])
     return pa.table(data)
 
 
@@ -261,18 +297,18 @@ def _sent_codes(
     m: int,
     pos: npt.NDArray[np.int64],
     row: npt.NDArray[np.int64],
-    code_u: npt.NDArray[np.object_],
-    code_i: npt.NDArray[np.int64],
-    key_of_code: npt.NDArray[np.object_],
+    codes: _Codes,
     sel: npt.NDArray[np.bool_],
 ) -> list[str | None]:
     """Per wide row, the ``sent_codes`` text for codes that are not the 2017 code."""
     out: list[str | None] = [None] * m
     gl = by_code()
+    code_u, code_i, key_of_code = codes.table, codes.ids, codes.key_of
+    present = set(np.unique(code_i[sel]).tolist())
     alt_ids = [
         ci
-        for ci, key in enumerate(key_of_code)
-        if key is not None and gl[str(code_u[ci])].code_2017 != code_u[ci]
+        for ci in present
+        if key_of_code[ci] is not None and gl[str(code_u[ci])].code_2017 != code_u[ci]
     ]
     if not alt_ids:
         return out

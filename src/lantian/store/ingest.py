@@ -243,12 +243,7 @@ class PacketStore:
 
     def _columns_locked(self, b: ColumnBatch) -> list[Verdict]:
         now = cst_now()
-        classified = [
-            _classify_fields(b.mn[i], b.cn[i], b.qn[i], b.data_time[i])
-            if b.ok[i]
-            else _rejected(b.error[i])
-            for i in range(len(b))
-        ]
+        classified = _classify_columns(b)
         journal = {k: list(getattr(b, k)) for k in ("mn", "st", "cn", "qn", "version")}
         received = [r or now for r in b.received_at]
 
@@ -259,7 +254,7 @@ class PacketStore:
             )
             if not accepted.any():
                 return
-            ts64 = np.array(ts_of, dtype="datetime64[us]")
+            ts64 = _timestamps(ts_of).to_numpy(zero_copy_only=False)
             wide, long = route_values(b, accepted, ts64, base)
             for table, frame in wide.items():
                 self._insert(table, frame)
@@ -281,7 +276,7 @@ class PacketStore:
             self._write_values(items, verdict, ts_of, base)
 
         return self._transaction(
-            [_classify(it) for it in items],
+            _columns_of([_classify(it) for it in items]),
             [it.received_at or now for it in items],
             [it.source for it in items],
             [it.raw for it in items],
@@ -291,19 +286,18 @@ class PacketStore:
 
     def _transaction(
         self,
-        classified: list[Classified],
+        classified: tuple[list[str], list[dt.datetime | None], list[Key | None]],
         received: list[dt.datetime],
         source: list[str],
         raw: list[bytes],
         journal: dict[str, list[str | None]],
         write_values: Callable[[list[str], list[dt.datetime | None], int], None],
     ) -> list[Verdict]:
-        n = len(classified)
+        verdict, ts_of, keys = classified
+        n = len(verdict)
         base = self._next_id
-        verdict = [c[0] for c in classified]
-        ts_of = [c[1] for c in classified]
-        key_rows: dict[tuple[str, str, str], int] = {}
-        for i, (_, _, key) in enumerate(classified):
+        key_rows: dict[Key, int] = {}
+        for i, key in enumerate(keys):
             if key is None:
                 continue
             if key in key_rows:
@@ -360,7 +354,7 @@ class PacketStore:
                 "mn": pa.array([k[0] for k in key_rows], pa.string()),
                 "cn": pa.array([k[1] for k in key_rows], pa.string()),
                 "k": pa.array([k[2] for k in key_rows], pa.string()),
-                "ts": pa.array([ts_of[i] or received[i] for i in idx], pa.timestamp("us")),
+                "ts": _timestamps([ts_of[i] or received[i] for i in idx]),
                 "packet_id": pa.array([base + i for i in idx], pa.int64()),
             }
         )
@@ -417,13 +411,13 @@ class PacketStore:
     ) -> None:
         cols = [
             pa.array(range(base, base + len(raw)), pa.int64()),
-            pa.array(received, pa.timestamp("us")),
+            _timestamps(received),
             pa.array(source, pa.string()),
             pa.array(header["mn"], pa.string()),
             pa.array(header["st"], pa.string()),
             pa.array(header["cn"], pa.string()),
             pa.array(header["qn"], pa.string()),
-            pa.array(ts_of, pa.timestamp("us")),
+            _timestamps(ts_of),
             pa.array(header["version"], pa.string()),
             pa.array(verdict, pa.string()),
             pa.array(raw, pa.binary()),
@@ -449,7 +443,61 @@ class PacketStore:
             self._last_checkpoint = time.monotonic()
 
 
-Classified = tuple[str, dt.datetime | None, tuple[str, str, str] | None]
+Key = tuple[str, str, str]
+Classified = tuple[str, dt.datetime | None, Key | None]
+
+
+def _columns_of(
+    classified: list[Classified],
+) -> tuple[list[str], list[dt.datetime | None], list[Key | None]]:
+    return [c[0] for c in classified], [c[1] for c in classified], [c[2] for c in classified]
+
+
+def _classify_columns(
+    b: ColumnBatch,
+) -> tuple[list[str], list[dt.datetime | None], list[Key | None]]:
+    """:func:`_classify` of every item of a column batch, each distinct DataTime parsed once."""
+    parsed: dict[str, dt.datetime | str] = {}
+    for t in set(b.data_time):
+        if t:
+            try:
+                parsed[t] = _parse_cached(t)
+            except ValueError as exc:
+                parsed[t] = f"rejected:{exc}"
+    verdict: list[str] = []
+    ts_of: list[dt.datetime | None] = []
+    keys: list[Key | None] = []
+    for ok, err, mn, cn, qn, t in zip(
+        b.ok.tolist(), b.error, b.mn, b.cn, b.qn, b.data_time, strict=True
+    ):
+        ts = parsed[t] if t else None
+        if not ok or isinstance(ts, str):
+            verdict.append(ts if ok and isinstance(ts, str) else _rejected(err)[0])
+            ts_of.append(None)
+            keys.append(None)
+            continue
+        verdict.append("accepted")
+        ts_of.append(ts)
+        if not mn or not cn:
+            keys.append(None)
+        elif t:
+            keys.append((mn, cn, t))
+        elif qn:
+            keys.append((mn, cn, "QN:" + qn))
+        else:
+            keys.append(None)
+    return verdict, ts_of, keys
+
+
+def _timestamps(values: Sequence[dt.datetime | None]) -> pa.Array:
+    """Arrow ``timestamp[us]`` array of naive CST datetimes; each distinct value converted once."""
+    distinct = dict.fromkeys(values)
+    if len(distinct) * 4 > len(values):
+        return pa.array(values, pa.timestamp("us"))
+    table = pa.array(list(distinct), pa.timestamp("us"))
+    index = {v: i for i, v in enumerate(distinct)}
+    return table.take(pa.array(np.fromiter(map(index.__getitem__, values), dtype=np.int64,
+                                           count=len(values))))
 
 
 def _classify(it: Incoming) -> Classified:
