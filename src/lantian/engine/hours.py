@@ -43,12 +43,6 @@ def column_of(key: str) -> str:
     raise KeyError(key)
 
 
-def _valid_flag(t: ibis.Table, key: str) -> ibis.BooleanValue:
-    """Return true where the minute's flag is ``N`` or absent (HJ 212-2017: optional)."""
-    flag = t[f"{key}_flag"]
-    return (flag == "N") | flag.isnull()
-
-
 def valid_hours(
     minute: ibis.Table,
     keys: Sequence[str],
@@ -91,17 +85,17 @@ def valid_hours(
     for key in [*keys, *AUX_KEYS]:
         col = column_of(key)
         value = t[col]
-        ok = _valid_flag(t, key)
-        # one pass, plain aggregates: the valid value (null otherwise) is averaged and
-        # counted; ``mean(where=…)`` (``FILTER``) runs about a third slower on DuckDB
-        valid = ibis.cases((ok, value), else_=ibis.null(value.type()))
+        invalid = t[f"{key}_flag"] != "N"  # null (no flag sent) compares null: valid
+        # one pass of plain aggregates over the valid value (null otherwise): a single
+        # comparison per minute and no FILTER clauses, the cheapest form on DuckDB
+        valid = ibis.cases((invalid, ibis.null(value.type())), else_=value)
         aggs[col] = valid.mean()
         aggs[f"{key}_n"] = valid.count()
         aggs[f"{key}_present"] = value.count()
         if key in keys and f"{key}_zs" in minute.columns:
             zs = t[f"{key}_zs"]
             aggs[f"{key}_zs_mg_m3"] = ibis.cases(
-                (ok & value.notnull(), zs), else_=ibis.null(zs.type())
+                (invalid | value.isnull(), ibis.null(zs.type())), else_=zs
             ).mean()
         is_f = t[f"{key}_flag"] == "F"
         f_any = is_f if f_any is None else (f_any | is_f)
