@@ -86,6 +86,8 @@ def test_page_in_chinese_names_and_codes(env) -> None:
     assert "登记变更记录" in actions  # grade taken from the registry history
     av = _table(html, "alert-violation-table")
     assert NAME in av and "用电量" in av and ">4<" in av
+    assert "2026-10-20 08:00" in actions and "T08:00" not in actions  # CST wall-clock
+    assert "环大气〔2024〕6号" in html.split('id="reduction-note"', 1)[1]
     assert "中国标准时间" in html
     assert "/api/alerts/actions?month=2026-10&amp;format=csv" in html
 

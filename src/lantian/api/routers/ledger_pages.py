@@ -92,6 +92,22 @@ LABELS: dict[str, tuple[str, str]] = {
     "alert_kg_h": ("预警期间均值 [kg/h]", "During [kg/h]"),
     "all_periods": ("全部时段", "all periods"),
     "month_hint": ("留空则显示全部时段", "leave empty for all periods"),
+    "actions_note": ("措施按预警开始时的绩效分级（环办大气函〔2020〕340号，alert_measures.csv）："
+                     "A级、引领性企业自主减排；应停产的生产线在预警期间有运行小时即列入下表。",
+                     "Measures by the grade in force at the alert's start (环办大气函〔2020〕340号, "
+                     "alert_measures.csv): A and leading reduce on their own initiative; a line "
+                     "that must stop and ran during the alert is listed in the next table."),
+    "reduction_note": ("削减比例 = 1 − 预警期间小时平均排放量 / 预警前 7 日小时平均排放量；"
+                       "目标：黄色/橙色/红色预警 10/20/30 %（环大气〔2024〕6号）。"
+                       "无小时排放量（flue_hour -Cou）时不计算。",
+                       "Reduction = 1 − mean hourly load during the alert / mean hourly load "
+                       "of the 7 days before; targets yellow/orange/red 10/20/30 % "
+                       "(环大气〔2024〕6号). Not computed without hourly loads (flue_hour -Cou)."),
+    "evidence_note": ("运行证据：烟气流量高于停运阈值、设施运行状态 SBxxx-RS 为运行、"
+                      "用电量高于待机功率；任一证据显示运行即计为运行小时。",
+                      "Running evidence: flue-gas flow above the stop threshold, equipment "
+                      "run state SBxxx-RS running, power use above idle; any one makes a "
+                      "running hour."),
     "cst_note": ("时间均为中国标准时间(北京时间)，小时指 [整点, 整点+1 h)。",
                  "Times are China Standard Time; an hour is [hh:00, hh:00 + 1 h)."),
     "loads": ("月度排放量", "Monthly loads"), "load_t": ("排放量 [t]", "Load [t]"),
@@ -256,9 +272,15 @@ def production_page(request: Request, db: Db, user: OptionalUser,
     lang = _lang(request)
 
     def shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        rounded = [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
-                   for r in _cells(rows)]
-        return translate_rows(rounded, lang)
+        """Floats to 0.01, times as ``YYYY-MM-DD HH:MM`` (CST), codes named."""
+        out = []
+        for r in _cells(rows):
+            d = {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
+            for k in ("first_ts", "last_ts", "start_ts", "end_ts"):
+                if isinstance(d.get(k), str):
+                    d[k] = d[k].replace("T", " ")[:16]
+            out.append(d)
+        return translate_rows(out, lang)
 
     return _page(request, "alerts.html", user, month=m, month_given=month is not None,
                  violations=shown(production.violations_in_scope(db, user, month)),
