@@ -96,7 +96,8 @@ LABELS: dict[str, tuple[str, str]] = {
                      "A级、引领性企业自主减排；应停产的生产线在预警期间有运行小时即列入下表。",
                      "Measures by the grade in force at the alert's start "
                      "(环办大气函〔2020〕340号, alert_measures.csv): A and leading reduce "
-                     "on their own initiative; a line that must stop and ran during the alert is listed in the next table."),
+                     "on their own initiative; a line that must stop and ran during the "
+                     "alert is listed in the next table."),
     "reduction_note": ("削减比例 = 1 − 预警期间小时平均排放量 / 预警前 7 日小时平均排放量；"
                        "目标：黄色/橙色/红色预警 10/20/30 %（环大气〔2024〕6号）。"
                        "无小时排放量（flue_hour -Cou）时不计算。",
