@@ -44,6 +44,7 @@ from lantian.ledger.transport import clean_transport_month
 from lantian.ledger.workdays import CalendarFallbackWarning
 from lantian.reports.charts import daily_bars_svg, hours_bars_svg
 from lantian.reports.control import gather_control, localise_control
+from lantian.reports.emissions import gather_emissions
 
 __all__ = [
     "DEFAULT_BUREAU",
@@ -295,6 +296,7 @@ def gather_monthly(con: duckdb.DuckDBPyConnection, month: str, enterprise_id: in
         "retrofit_error": retrofit_error,
         "control": gather_control(con, month, enterprise_id=enterprise_id,
                                   ule={month: {o["mn"]: o["ule_pass"] for o in assessed}}),
+        "emissions": gather_emissions(con, ib, month, enterprise_id, points),
         "generated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=8),
     }
 
