@@ -235,3 +235,40 @@ def test_history_hours_from_earlier_minutes_feed_the_pinned_test():
     assert ev["severity"][0] == "medium"
     assert e["history_hours"] == n_h
     assert e["history_sd_mg_m3"] == pytest.approx(round(_sd(40, 80, n_h), 4))
+
+
+def test_side_tables_read_from_the_database_file(db_path):
+    from lantian.engine.quality.records import read_side_tables
+    from lantian.store.db import connect
+
+    con = connect(db_path)
+    try:
+        con.execute("INSERT INTO value_long (packet_id, mn, cn, ts, code, field, num, text) "
+                    "VALUES (1, 'P1', '3020', '2026-03-01 00:00', 'i13008', 'Info', 1.0, "
+                    "'a21026'), (2, 'P1', '3020', '2026-03-05 00:00', 'i13008', 'Info', 0.8, "
+                    "'a21026'), (3, 'P1', '3020', '2026-03-05 00:00', 'i13008', 'Rtd', 5.0, "
+                    "'a21026'), (4, 'P1', '3020', '2026-04-02 00:00', 'i13008', 'Info', 0.7, "
+                    "'a21026')")
+        con.execute("INSERT INTO maintenance_record (mn, start_ts, end_ts, kind) VALUES "
+                    "('P1', '2026-03-10 08:00', '2026-03-10 10:00', 'calibration')")
+        con.execute("INSERT INTO enterprise_mark (mn, kind, start_ts, end_ts) VALUES "
+                    "('P1', 'stopped', '2026-03-02 00:00', '2026-03-03 00:00')")
+    finally:
+        con.close()
+    side = read_side_tables(db_path, "2026-03")
+    # Info rows before the month's end only (the April report and the Rtd row are not read)
+    assert side["params"]["num"].tolist() == [1.0, 0.8]
+    assert side["maintenance"]["start_ts"].tolist() == [pd.Timestamp("2026-03-10 08:00")]
+    assert side["marks"][["kind"]].to_dict("list") == {"kind": ["stopped"]}
+    ev = _con().execute(calibration_change(
+        ibis.memtable(side["params"]), ibis.memtable(side["maintenance"]),
+        dt.datetime(2026, 3, 1), dt.datetime(2026, 4, 1), TH))
+    assert list(ev["severity"]) == ["high"]  # slope 1.0 → 0.8, no record within 24 h
+
+
+def test_side_tables_of_a_new_database_are_empty(tmp_path):
+    from lantian.engine.quality.records import read_side_tables
+
+    side = read_side_tables(tmp_path / "new.duckdb", "2026-03")
+    assert {k: len(v) for k, v in side.items()} == {"params": 0, "maintenance": 0, "marks": 0}
+    assert list(side["marks"].columns) == ["mn", "kind", "start_ts", "end_ts"]

@@ -10,15 +10,20 @@ O&M contractor around the change.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 from ibis import _
 
 from lantian.engine.quality.frames import event_table, evidence
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["CALIBRATION_CODES", "calibration_change", "missing", "transmission_rates"]
+__all__ = [
+    "CALIBRATION_CODES", "calibration_change", "missing", "read_side_tables", "transmission_rates",
+]
 
 #: HJ 212-2017 Table B.10 instrument parameters watched for changes.
 CALIBRATION_CODES: dict[str, str] = {"i13001": "range", "i13007": "intercept", "i13008": "slope"}
@@ -147,3 +152,52 @@ def _pollutant_of(code: ir.StringValue) -> ir.StringValue:
     for e in glossary():
         cases.append((code == e.code_2017, e.key))
     return ibis.cases(*cases, else_=code)
+
+
+_SIDE_SQL = {
+    # every earlier report is needed: a change is judged against the previous report
+    "params": ("SELECT mn, ts, code, num, text FROM value_long WHERE field = 'Info' "
+               "AND code IN ('i13001', 'i13007', 'i13008') AND ts < ? ORDER BY mn, ts",
+               {"mn": "string", "ts": "datetime64[us]", "code": "string", "num": "float64",
+                "text": "string"}),
+    "maintenance": ("SELECT mn, start_ts, end_ts FROM maintenance_record "
+                    "WHERE start_ts < ? ORDER BY mn, start_ts",
+                    {"mn": "string", "start_ts": "datetime64[us]", "end_ts": "datetime64[us]"}),
+    "marks": ("SELECT mn, kind, start_ts, end_ts FROM enterprise_mark "
+              "WHERE start_ts < ? AND mn IS NOT NULL ORDER BY mn, start_ts",
+              {"mn": "string", "kind": "string", "start_ts": "datetime64[us]",
+               "end_ts": "datetime64[us]"}),
+}
+
+
+def read_side_tables(db, month: str) -> dict[str, pd.DataFrame]:
+    """Small side tables of the detectors from a DuckDB file, for engines without them.
+
+    The Spark engine reads minute data from the Parquet lake, which holds no analyser
+    parameters, O&M records or enterprise marks; ``calibration_change`` and the mark part of
+    ``false_stop`` need them. Returns pandas frames ``params`` (mn, ts, code, num, text: the
+    ``i13001``/``i13007``/``i13008`` Info rows of ``value_long`` before the month's end),
+    ``maintenance`` (mn, start_ts, end_ts) and ``marks`` (mn, kind, start_ts, end_ts); a table
+    the file lacks gives an empty frame. Times CST. The caller registers them on its backend
+    (e.g. ``ibis.memtable``).
+    """
+    from lantian.engine.backends import month_bounds
+    from lantian.store import db as store_db
+
+    _start, end = month_bounds(month)
+    empty = {n: pd.DataFrame({c: pd.Series(dtype=t) for c, t in sch.items()})
+             for n, (_sql, sch) in _SIDE_SQL.items()}
+    if not Path(db).exists():
+        return empty
+    out: dict[str, pd.DataFrame] = {}
+    con = store_db.connect(db, read_only=True)
+    try:
+        for name, (sql, schema) in _SIDE_SQL.items():
+            try:
+                frame = con.execute(sql, [end]).df()
+            except duckdb.CatalogException:
+                frame = empty[name]
+            out[name] = frame.astype(schema)
+    finally:
+        con.close()
+    return out
