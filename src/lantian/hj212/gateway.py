@@ -28,7 +28,7 @@ from lantian.hj212.gwconn import GatewayStatus, raise_nofile_limit
 from lantian.hj212.gwsettings import GatewaySettings, load_settings
 from lantian.hj212.gwstore import GatewayStore, Incoming
 from lantian.hj212.gwtalk import TalkbackMixin
-from lantian.hj212.gwwriter import WriterMixin
+from lantian.hj212.gwwriter import CommitJob, WriterMixin
 from lantian.hj212.reassembly import Reassembler
 from lantian.hj212.talkback import LoggerState, is_offline
 from lantian.ledger.registry import AuthVerdict, MonitoringPoint, authenticate
@@ -80,6 +80,9 @@ class Gateway(WriterMixin, TalkbackMixin):
         self._reassembler = Reassembler()
         self._wake = asyncio.Event()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-db")
+        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-decode")
+        self._jobs: list[CommitJob] = []  # handed to the database thread, not yet answered
+        self._wake_at = self.settings.batch_max  # queued packets that wake a busy writer
         self._store: GatewayStore | None = None
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -144,6 +147,7 @@ class Gateway(WriterMixin, TalkbackMixin):
         if self._store is not None:
             await self._run_db(self._store.close)
         self._db.shutdown(wait=True)
+        self._decoder.shutdown(wait=True)
         log.info("gateway stopped: %s", self.status.as_dict())
 
     @property
@@ -175,7 +179,8 @@ class Gateway(WriterMixin, TalkbackMixin):
         if self.status.accepting and gwbatch.looks_like_upload(frame, _UPLOAD_B):
             self._raw.append((conn, frame, gwcodec.now_cst()))
             conn.add_pending(1)
-            if len(self._raw) == 1 or len(self._raw) >= self.settings.batch_max:
+            n = len(self._raw)
+            if n == 1 or n >= self._wake_at:
                 self._wake.set()
             return
         self._on_packet(conn, frame)

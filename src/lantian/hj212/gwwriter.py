@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lantian.hj212 import gwbatch, gwcodec
+from lantian.hj212.columnar import DecodedBatch
 from lantian.hj212.gwreply import data_replies
 from lantian.ledger.registry import AuthVerdict, authenticate
 
@@ -38,6 +39,10 @@ _GW = Any  # the Gateway this is mixed into (methods use its attributes)
 
 _ACKED = frozenset({"accepted", "duplicate"})
 _ACKED_HELD = frozenset({"accepted", "duplicate", "held"})
+
+
+def _decode(frames: list[bytes]) -> DecodedBatch:
+    return gwbatch.decode_batch(frames, strict=False)
 
 
 @dataclass
@@ -61,51 +66,66 @@ class CommitJob:
 class WriterMixin:
     """Writer task of :class:`lantian.hj212.gateway.Gateway` (mixed in)."""
 
-    _inflight: CommitJob | None = None
-
     def _has_work(self: _GW) -> bool:
         return bool(self._queue or self._raw)
 
     async def _writer(self: _GW) -> None:
-        """Group-commit what is queued, pipelined (module docstring)."""
+        """Group-commit what is queued, pipelined (module docstring).
+
+        ``self._jobs`` holds the submitted batches not yet answered, oldest first (at most
+        two: the one committing and the one handed over behind it); a batch leaves it only
+        once answered, so :meth:`_drain_writer` finishes whatever a cancellation
+        interrupted. Readers wake the writer at the first queued packet and again once
+        ``self._wake_at`` are queued (half the running commit's size).
+        """
         busy = False
+        jobs: list[CommitJob] = self._jobs
+        batch_max = self.settings.batch_max
         while True:
-            inflight = self._inflight
-            waiting = len(self._queue) + len(self._raw)
-            if not waiting or (inflight is not None and waiting < inflight.size // 2
-                               and waiting < self.settings.batch_max):
-                if inflight is not None:  # let the running commit finish first
-                    self._inflight = None
-                    await self._finish(inflight)
-                    continue
-                busy = False
-                await self._wake.wait()
-                self._wake.clear()
+            inflight = jobs[0] if jobs else None
+            if inflight is not None and (inflight.future.done() or len(jobs) > 1):
+                await self._finish(inflight)  # answer the oldest batch once committed
+                jobs.remove(inflight)
                 continue
-            if inflight is None and not busy and waiting < self.settings.batch_max \
+            waiting = len(self._queue) + len(self._raw)
+            enough = min(batch_max, max(1, inflight.size // 2) if inflight else 1)
+            if waiting < enough:
+                self._wake_at = enough
+                self._wake.clear()
+                if inflight is None:
+                    busy = False
+                    await self._wake.wait()
+                else:  # the commit's end, or enough packets for the next batch
+                    woken = asyncio.ensure_future(self._wake.wait())
+                    await asyncio.wait({inflight.future, woken},
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    woken.cancel()
+                continue
+            if inflight is None and not busy and waiting < batch_max \
                     and self.settings.batch_wait_s > 0:
                 await asyncio.sleep(self.settings.batch_wait_s)
             busy = True
             try:
-                job = self._prepare()
+                job = await self._prepare()
             except Exception:  # never let the writer die: log, and go on with the next batch
                 log.exception("writer: unexpected error while preparing a batch")
                 self.status.counts["writer_errors"] += 1
                 job = None
-            if inflight is not None:
-                self._inflight = None
-                await self._finish(inflight)
-            self._inflight = job
+            if job is not None:
+                jobs.append(job)
 
     async def _drain_writer(self: _GW) -> None:
         """Commit and answer everything queued (on stop, after the writer was cancelled)."""
+        jobs: list[CommitJob] = self._jobs
         while True:
-            if self._inflight is not None:
-                job, self._inflight = self._inflight, None
-                await self._finish(job)
+            while jobs:
+                await self._finish(jobs[0])
+                jobs.pop(0)
             if not self._has_work():
                 return
-            self._inflight = self._prepare()
+            job = await self._prepare()
+            if job is not None:
+                jobs.append(job)
 
     def _submit(self: _GW, batch: Any, entries: list[tuple[Connection, Any, Any]],
                 acked: frozenset[str]) -> CommitJob:
@@ -114,18 +134,27 @@ class WriterMixin:
             self._db, self._store.store_batch, batch, self.forward_to)
         return CommitJob(fut, entries, acked)
 
-    def _prepare(self: _GW) -> CommitJob | None:
+    async def _prepare(self: _GW) -> CommitJob | None:
         """Take the next batch off the queues and hand it to the database thread."""
-        job = self._prepare_raw() if self._raw else None
+        job = await self._prepare_raw() if self._raw else None
         if job is None and self._queue:
             job = self._prepare_items()
         return job
 
-    def _prepare_raw(self: _GW) -> CommitJob | None:
-        """Decode the queued raw uploads together, authenticate, submit them as columns."""
+    async def _prepare_raw(self: _GW) -> CommitJob | None:
+        """Decode the queued raw uploads together, authenticate, submit them as columns.
+
+        The decode runs on the decoder thread (the event loop keeps reading and answering
+        meanwhile; numpy, pyarrow and socket calls release the GIL); the rest on the loop.
+        """
         raw = self._raw[: self.settings.batch_max]
         del self._raw[: len(raw)]
-        d = gwbatch.decode_batch([f for _, f, _ in raw], strict=False)
+        try:
+            d = await asyncio.get_running_loop().run_in_executor(
+                self._decoder, _decode, [f for _, f, _ in raw])
+        except asyncio.CancelledError:  # stopping: put the batch back for the drain
+            self._raw[:0] = raw
+            raise
         ok, crc_ok = d.ok.tolist(), d.crc_ok.tolist()
         cns, pnums, pnos = d.columns["cn"], d.columns["pnum"], d.columns["pno"]
         rows: list[int] = []
@@ -178,7 +207,7 @@ class WriterMixin:
     async def _finish(self: _GW, job: CommitJob) -> None:
         """Wait for a commit; then answer (9014) and talk back, in arrival order."""
         try:
-            verdicts = await job.future
+            verdicts = await asyncio.shield(job.future)  # a cancelled writer leaves it running
         except Exception as exc:  # the store failed: acknowledge nothing, say why
             log.error("commit of %d packets failed, none acknowledged: %s", job.size, exc)
             self.status.counts["commit_failures"] += 1
