@@ -65,7 +65,7 @@ def _computed_rows(ib: Any, month: str, mn: str) -> list[dict[str, Any]]:
 
 def _month_loads(ib: Any, con: duckdb.DuckDBPyConnection, month: str,
                  points: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
-    """Stored or freshly computed month loads of ``points``; True when any was computed."""
+    """Return stored or freshly computed month loads of ``points``, and whether any was computed."""
     rows: list[dict[str, Any]] = []
     computed = False
     for p in points:
