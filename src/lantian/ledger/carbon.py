@@ -6,6 +6,9 @@
 - :func:`intensity_check` divides by output and compares with the norms of
   ``catalog/data/intensity_norms.csv`` (e.g. calcium carbide ≤2.1 t CO2/t, ≤823 kgce/t,
   furnace power ≤3,080 kWh/t, GB 21343-2015): ``over`` when the intensity exceeds the norm.
+  All three norms are confidence ``U``: the reference notes (``reference/regulations.md``)
+  do not cover calcium carbide, so the values are as briefed/recalled and must be checked
+  against GB 21343-2015 and the regional carbon norm before a verdict is relied on.
 - :func:`offset_balance`: a new project in a non-attaining area must be offset by reductions
   of ``ratio`` × its new load (倍量削减, ``offset_rules.csv``: 2.0; attaining areas 1.0).
 """
