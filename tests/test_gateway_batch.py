@@ -9,7 +9,13 @@ import pytest
 from conftest import dataset
 from lantian.hj212 import build_data_reply, build_packet, parse_packet
 from lantian.hj212.gateway import UPLOAD_CNS
-from lantian.hj212.gwbatch import column_batch, decode_batch, head_of, looks_like_upload
+from lantian.hj212.gwbatch import (
+    column_batch,
+    decode_batch,
+    decode_uploads,
+    head_of,
+    looks_like_upload,
+)
 from lantian.hj212.gwstore import GatewayStore, Incoming
 from test_gateway_helpers import Client, minute_packet, mn_of, register, start_gateway
 
@@ -73,7 +79,7 @@ def _tables(store: GatewayStore) -> dict[str, list[tuple]]:
 
 def test_batch_and_per_packet_paths_store_identical_rows(tmp_path):
     frames = _frames(400)
-    d = decode_batch(frames, strict=False)
+    d = decode_uploads(frames)  # what the gateway's writer decodes with
     rows = [i for i in range(len(frames)) if d.ok[i] and d.crc_ok[i]]
     assert len(rows) == len(frames)  # every frame here is a good upload
 

@@ -220,7 +220,8 @@ def test_gateway_modules_export_what_they_declare():
     import importlib
 
     for name in ("gateway", "gwcodec", "gwsettings", "gwstore", "talkback", "forward",
-                 "simulator", "loadgen"):
+                 "simulator", "loadgen", "gwbatch", "gwconn", "gwreply", "gwtalk",
+                 "gwwriter", "reassembly"):
         mod = importlib.import_module(f"lantian.hj212.{name}")
         assert mod.__all__, name
         for attr in mod.__all__:

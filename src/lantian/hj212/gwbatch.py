@@ -25,7 +25,17 @@ import numpy as np
 from lantian.hj212.columnar import DecodedBatch, decode_batch
 from lantian.store.columns import ColumnBatch
 
-__all__ = ["Head", "column_batch", "decode_batch", "head_of", "looks_like_upload", "warm_up"]
+__all__ = ["Head", "column_batch", "decode_batch", "decode_uploads", "head_of",
+           "looks_like_upload", "warm_up"]
+
+
+def decode_uploads(frames: Sequence[bytes]) -> DecodedBatch:
+    """Decode queued upload frames as the gateway does (lenient, numbers without their text).
+
+    ``number_text=False``: ``item_text`` holds the text of text fields only, as the store's
+    bulk path expects; the stored rows are those of the per-packet path (tested).
+    """
+    return decode_batch(frames, strict=False, number_text=False)
 
 
 def looks_like_upload(frame: bytes, upload_cns: frozenset[bytes]) -> bool:
@@ -83,7 +93,7 @@ def warm_up() -> None:
     frame = build_packet(st="31", cn="2051", pw="123456", mn="0" * 24, flag=5,
                          qn="20240101000000000", data_time="20240101000000",
                          values={"a21026": {"Avg": 1.0, "Flag": "N"}})
-    decode_batch([frame] * 2, strict=False)
+    decode_uploads([frame] * 2)
 
 
 def column_batch(d: DecodedBatch, rows: Sequence[int], raw: Sequence[bytes],

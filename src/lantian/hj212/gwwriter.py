@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lantian.hj212 import gwbatch, gwcodec
-from lantian.hj212.columnar import DecodedBatch
 from lantian.hj212.gwreply import data_replies
 from lantian.ledger.registry import AuthVerdict, authenticate
 
@@ -39,10 +38,6 @@ _GW = Any  # the Gateway this is mixed into (methods use its attributes)
 
 _ACKED = frozenset({"accepted", "duplicate"})
 _ACKED_HELD = frozenset({"accepted", "duplicate", "held"})
-
-
-def _decode(frames: list[bytes]) -> DecodedBatch:
-    return gwbatch.decode_batch(frames, strict=False)
 
 
 @dataclass
@@ -151,7 +146,7 @@ class WriterMixin:
         del self._raw[: len(raw)]
         try:
             d = await asyncio.get_running_loop().run_in_executor(
-                self._decoder, _decode, [f for _, f, _ in raw])
+                self._decoder, gwbatch.decode_uploads, [f for _, f, _ in raw])
         except asyncio.CancelledError:  # stopping: put the batch back for the drain
             self._raw[:0] = raw
             raise
