@@ -60,6 +60,12 @@ def test_column_decoder_fields() -> None:
     assert parts["item_code"].tolist() == d.item_code.tolist()
     assert parts["item_suffix"].tolist() == d.item_suffix.tolist()
     assert np.array_equal(parts["item_num"], d.item_value, equal_nan=True)
-    assert parts["item_text"].tolist() == d.item_text.tolist()
+    # text fields keep their text; numbers need none in the store (item_num holds them)
+    is_text = np.isnan(d.item_value)
+    assert parts["item_text"][is_text].tolist() == d.item_text[is_text].tolist() == ["N"] * 12
+    assert set(parts["item_text"][~is_text].tolist()) == {None}
+    # integer ids name the same code and suffix as the strings
+    assert parts["code_table"][parts["item_code_id"]].tolist() == d.item_code.tolist()
+    assert parts["suffix_table"][parts["item_suffix_id"]].tolist() == d.item_suffix.tolist()
     # items are in packet order (the fast path is not re-sorted)
     assert (np.diff(parts["item_row"]) >= 0).all()

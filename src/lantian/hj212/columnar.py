@@ -240,7 +240,7 @@ def _name_ids(names: pa.Array) -> npt.NDArray[np.int64]:
 
 def _item_pass(fast: list[int], bodies: list[str],
                params: dict[int, dict[str, str]], cols: dict[str, list[str | None]],
-               warns: dict[int, list[str]]
+               warns: dict[int, list[str]], number_text: bool = True
                ) -> tuple[set[int], Items | None]:
     """Split CP bodies into items and check them with Arrow compute kernels (vectorised).
 
@@ -299,7 +299,11 @@ def _item_pass(fast: list[int], bodies: list[str],
     value = np.full(len(kept), np.nan)
     if numeric.any():  # grammar-checked numbers: Arrow's parse is correctly rounded, as float()
         value[numeric] = _np(pc.cast(kept.filter(pa.array(numeric)), pa.float64()), np.float64)
-    text = np.asarray(kept.to_numpy(zero_copy_only=False), dtype=object)
+    if number_text or not numeric.any():
+        text = np.asarray(kept.to_numpy(zero_copy_only=False), dtype=object)
+    else:  # the store reads only the text of text fields (Flag …): skip building the others
+        text = np.full(len(kept), None, dtype=object)
+        text[~numeric] = kept.filter(pa.array(~numeric)).to_numpy(zero_copy_only=False)
     code_tab = np.array(reg.code, dtype=object)
     suffix_tab = np.array(reg.suffix, dtype=object)
     return bad, (pk[keep], code_tab[ids[keep]], suffix_tab[ids[keep]], value, text, ids[keep])
@@ -347,7 +351,8 @@ def _digit_warnings(pk: npt.NDArray[np.int64], ids: npt.NDArray[np.int64], names
         pos += k
 
 
-def decode_batch(lines: Sequence[bytes], *, strict: bool = True) -> DecodedBatch:
+def decode_batch(lines: Sequence[bytes], *, strict: bool = True,
+                 number_text: bool = True) -> DecodedBatch:
     """Decode many frames into columns, with the verdicts :func:`parse_packet` gives.
 
     Parameters
@@ -356,6 +361,10 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True) -> DecodedBatch
         One frame each (``##LLLL…CCCC``), CRLF optional.
     strict : bool
         Strict or lenient checking, as in :func:`parse_packet`.
+    number_text : bool
+        Keep the text as sent of numeric values in ``item_text`` too. False leaves it None
+        for the numbers of canonical frames (text fields keep their text), which saves
+        building millions of strings the store never reads.
 
     Notes
     -----
@@ -363,8 +372,9 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True) -> DecodedBatch
 
     """
     if len(lines) <= CHUNK:
-        return _decode_chunk(lines, strict)
-    parts = [_decode_chunk(lines[lo:lo + CHUNK], strict) for lo in range(0, len(lines), CHUNK)]
+        return _decode_chunk(lines, strict, number_text)
+    parts = [_decode_chunk(lines[lo:lo + CHUNK], strict, number_text)
+             for lo in range(0, len(lines), CHUNK)]
     offsets = np.cumsum([0] + [len(b) for b in parts[:-1]]).tolist()
     params: dict[int, dict[str, str]] = {}
     for off, b in zip(offsets, parts, strict=True):
@@ -394,11 +404,13 @@ def column_decoder(strict: bool = True) -> Callable[[Sequence[bytes]], dict[str,
     :class:`lantian.store.columns.ColumnBatch` other than ``raw``, ``source`` and
     ``received_at`` (pass it as ``decode_columns`` to
     :func:`lantian.store.bulk.import_packet_file`). Verdicts and values are those of
-    :func:`decode_batch` with the given ``strict``.
+    :func:`decode_batch` with the given ``strict`` (``number_text=False``: ``item_text``
+    holds the text of text fields; numbers may have None there). Code and suffix come also
+    as integer ids with their tables (``item_code_id``, ``code_table`` …).
     """
 
     def decode(lines: Sequence[bytes]) -> dict[str, Any]:
-        d = decode_batch(lines, strict=strict)
+        d = decode_batch(lines, strict=strict, number_text=False)
         head = {k: d.columns[k] for k in ("mn", "st", "cn", "qn", "data_time", "version")}
         return {
             "ok": d.ok,
@@ -436,7 +448,8 @@ def _code_ids(d: DecodedBatch) -> dict[str, Any]:
     }
 
 
-def _decode_chunk(lines: Sequence[bytes], strict: bool) -> DecodedBatch:
+def _decode_chunk(lines: Sequence[bytes], strict: bool, number_text: bool = True
+                  ) -> DecodedBatch:
     frames = [ln.rstrip(b"\r\n") for ln in lines]
     n = len(frames)
     crcs = crc16_many([f[6:-4] if len(f) >= 10 else b"" for f in frames])
@@ -444,7 +457,7 @@ def _decode_chunk(lines: Sequence[bytes], strict: bool) -> DecodedBatch:
     warns: dict[int, list[str]] = {}
     params: dict[int, dict[str, str]] = {}
     fast, bodies = _header_pass(frames, crcs, cols, warns) if n else ([], [])
-    bad, items = _item_pass(fast, bodies, params, cols, warns)
+    bad, items = _item_pass(fast, bodies, params, cols, warns, number_text)
     ok = np.zeros(n, dtype=bool)
     ok[fast] = True
     crc_ok = ok.copy()

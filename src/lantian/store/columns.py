@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
 
 from lantian.catalog.glossary import by_code
@@ -76,6 +75,8 @@ class ColumnBatch:
         if (self.item_code_id is not None and self.item_suffix_id is not None
                 and self.code_table is not None and self.suffix_table is not None):
             return self.item_code_id, self.code_table, self.item_suffix_id, self.suffix_table
+        import pandas as pd  # only for decoders without ids (pandas costs start-up time)
+
         code_i, code_u = pd.factorize(self.item_code)
         suf_i, suf_u = pd.factorize(self.item_suffix)
         return (np.asarray(code_i, dtype=np.int64), np.asarray(code_u, dtype=object),
