@@ -32,7 +32,7 @@ from lantian.hj212.packet import STRING_SUFFIXES, VERSION_BITS, Packet
 from lantian.hj212.parser import DIGIT_SUFFIXES, STD_SEGMENT, TIME_PARAMS, parse_packet
 from lantian.hj212.times import is_data_time
 
-__all__ = ["CHUNK", "DecodedBatch", "column_decoder", "decode_batch"]
+__all__ = ["CHUNK", "DecodedBatch", "code_ids", "column_decoder", "decode_batch"]
 
 CHUNK = 4096
 """Lines decoded together in one numpy pass (larger inputs are cut into chunks)."""
@@ -421,7 +421,7 @@ def column_decoder(strict: bool = True) -> Callable[[Sequence[bytes]], dict[str,
             "item_suffix": d.item_suffix,
             "item_num": d.item_value,
             "item_text": d.item_text,
-            **_code_ids(d),
+            **code_ids(d),
         }
 
     return decode
@@ -436,8 +436,15 @@ def _names_of(b: DecodedBatch) -> npt.NDArray[np.int64]:
                        dtype=np.int64, count=len(b.item_code))
 
 
-def _code_ids(d: DecodedBatch) -> dict[str, Any]:
-    """Integer code and suffix ids of the items with their tables (saves the store a hash)."""
+def code_ids(d: DecodedBatch) -> dict[str, Any]:
+    """Return integer code and suffix ids of ``d``'s items with their tables.
+
+    ``{"item_code_id", "item_suffix_id", "code_table", "suffix_table"}``, with
+    ``code_table[item_code_id[j]] == d.item_code[j]`` (likewise suffixes): optional fields of
+    :class:`lantian.store.columns.ColumnBatch` that spare the store hashing every value's
+    code and suffix strings. Select items with the same mask as ``item_code`` when a batch
+    keeps only some rows; the tables stay whole.
+    """
     reg = _NAMES
     names = _names_of(d)
     return {
