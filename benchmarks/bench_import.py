@@ -1,19 +1,30 @@
 """Benchmark of ``lantian import packets`` (issue 2: target ≥50,000 packets/s).
 
+Re-run (one command; the lock keeps two benchmarks from running at once)::
+
+    flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_import.py \
+        --packets 100000 --runs 3
+    flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_import.py \
+        --packets 1000000 --loggers 1000 --runs 1 --only startup,import --file /tmp/p1m.txt
+
 Generates flue-gas minute packets (HJ 212-2017, CN 2051, 11 factors with Avg/Min/Max/ZsAvg/
 Cou/Flag as a CEMS sends them) with the codec's ``build_packet`` for ``--loggers`` data
-loggers, writes them to a file, then times, each on a fresh database:
+loggers, writes them to a file (``--file`` keeps it for the next run), then times, each on a
+fresh database:
 
+* ``startup``: the CLI importing a one-packet file (interpreter start, building the CLI,
+  creating and migrating the database) — paid once per run, reported apart;
 * ``import``: the CLI ``lantian import packets FILE --db NEW`` in a subprocess (wall-clock,
-  including interpreter start, decoding, storage, the final CHECKPOINT);
+  including start-up, decoding, storage, the final CHECKPOINT); ``import_s`` is the CLI's
+  own timing of the import loop (without start-up);
 * ``decode``: the codec's columnar bulk decoder alone over the same lines (no storage);
+* ``store``: ``PacketStore.ingest_columns`` alone on batches decoded beforehand;
 * ``raw-load``: DuckDB reading the file's lines straight into a table (no decoding) — the
   floor for putting these bytes into DuckDB.
 
 Prints one JSON object per measurement (median of ``--runs``; wall-clock and CPU seconds,
-CPU = user + system of all threads, the steadier figure on a shared machine).
-
-    .venv/bin/python benchmarks/bench_import.py --packets 200000 --runs 3
+CPU = user + system of all threads, the steadier figure on a shared machine; the load
+average before and after).
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 # factor -> (typical value, decimals of the code table's format N n.m)
 FACTORS = {
@@ -91,12 +103,14 @@ def _child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_import(path: Path, work: Path) -> tuple[float, float]:
+def run_import(path: Path, work: Path, batch_size: int | None = None) -> tuple[float, float, float]:
+    """(wall s, CPU s, the CLI's own import seconds) of one CLI import on a fresh database."""
     db = work / f"imp-{time.monotonic_ns()}.duckdb"
     env = dict(os.environ, LANTIAN_NO_PROGRESS="1")
+    extra = ["--batch-size", str(batch_size)] if batch_size else []
     c = _child_cpu()
     t = time.perf_counter()
-    subprocess.run(
+    out = subprocess.run(
         [
             str(Path(sys.executable).parent / "lantian"),
             "import",
@@ -106,13 +120,51 @@ def run_import(path: Path, work: Path) -> tuple[float, float]:
             str(db),
             "--format",
             "json",
+            *extra,
         ],
         check=True,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
-    return time.perf_counter() - t, _child_cpu() - c
+    wall, cpu = time.perf_counter() - t, _child_cpu() - c
+    for p in work.glob(db.name + "*"):
+        p.unlink()
+    return wall, cpu, float(json.loads(out.stdout)["seconds"])
+
+
+def run_store(path: Path, work: Path, batch_size: int) -> tuple[float, float]:
+    """``ingest_columns`` alone (decoded beforehand), including the final CHECKPOINT."""
+    from lantian.hj212.columnar import column_decoder
+    from lantian.store.columns import ColumnBatch
+    from lantian.store.db import connect
+    from lantian.store.ingest import PacketStore, cst_now
+
+    lines = path.read_bytes().split(b"\n")
+    lines = lines[:-1] if not lines[-1] else lines
+    decode = column_decoder(True)
+    batches = []
+    for k in range(0, len(lines), batch_size):
+        raws = lines[k : k + batch_size]
+        batches.append(
+            ColumnBatch(
+                raw=raws,
+                source=[f"file:b:{k + i + 1}" for i in range(len(raws))],
+                received_at=[cst_now()] * len(raws),
+                **decode(raws),
+            )
+        )
+    db = work / f"store-{time.monotonic_ns()}.duckdb"
+    con = connect(db)
+    store = PacketStore(con)
+    c = time.process_time()
+    t = time.perf_counter()
+    for b in batches:
+        store.ingest_columns(b)
+    store.checkpoint()
+    el = time.perf_counter() - t, time.process_time() - c
+    con.close()
+    return el
 
 
 def run_decode(path: Path) -> tuple[float, float]:
@@ -146,42 +198,74 @@ def run_raw_load(path: Path, work: Path) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--packets", type=int, default=200_000)
+    ap.add_argument("--packets", type=int, default=100_000)
     ap.add_argument("--loggers", type=int, default=100)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument(
+        "--batch-size", type=int, default=None, help="passed to the CLI (default: the CLI's own)"
+    )
+    ap.add_argument(
+        "--only",
+        default="startup,import,decode,store,raw-load",
+        help="comma-separated measurements",
+    )
+    ap.add_argument(
+        "--file",
+        type=Path,
+        default=None,
+        help="packet file to reuse (generated there when missing)",
+    )
     args = ap.parse_args()
+    only = set(args.only.split(","))
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
-        path = work / "packets.txt"
-        generate(path, args.packets, args.loggers)
+        path = args.file or work / "packets.txt"
+        if not path.exists():
+            generate(path, args.packets, args.loggers)
+        one = work / "one.txt"
+        with path.open("rb") as fh:
+            one.write_bytes(fh.readline())
         size = path.stat().st_size
         common = {
             "packets": args.packets,
             "loggers": args.loggers,
             "bytes": size,
+            "batch_size": args.batch_size,
             "machine": f"{platform.machine()} {os.cpu_count()} CPUs, Python "
             f"{platform.python_version()}",
-            "load_avg": os.getloadavg()[0],
         }
-        for name, fn in (
-            ("import", lambda: run_import(path, work)),
-            ("decode", lambda: run_decode(path)),
-            ("raw-load", lambda: run_raw_load(path, work)),
-        ):
+        store_batch = args.batch_size or 50_000
+        tests: dict[str, Any] = {
+            "startup": lambda: run_import(one, work)[:2],
+            "import": lambda: run_import(path, work, args.batch_size),
+            "decode": lambda: run_decode(path),
+            "store": lambda: run_store(path, work, store_batch),
+            "raw-load": lambda: run_raw_load(path, work),
+        }
+        for name, fn in tests.items():
+            if name not in only:
+                continue
+            load_before = os.getloadavg()[0]
             runs = [fn() for _ in range(args.runs)]
-            med = statistics.median(w for w, _ in runs)
-            cpu = statistics.median(c for _, c in runs)
+            n = 1 if name == "startup" else args.packets
+            med = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[1] for r in runs)
             out = {
                 **common,
                 "what": name,
-                "wall_s": [round(w, 2) for w, _ in runs],
-                "cpu_s": [round(c, 2) for _, c in runs],
+                "wall_s": [round(r[0], 2) for r in runs],
+                "cpu_s": [round(r[1], 2) for r in runs],
                 "median_wall_s": round(med, 2),
                 "median_cpu_s": round(cpu, 2),
-                "packets_per_s_wall": round(args.packets / med),
-                "packets_per_cpu_s": round(args.packets / cpu),
+                "packets_per_s_wall": round(n / med) if name != "startup" else None,
+                "packets_per_cpu_s": round(n / cpu) if name != "startup" else None,
+                "load_avg_before": load_before,
                 "load_avg_after": os.getloadavg()[0],
             }
+            if name == "import":
+                loop = statistics.median(r[2] for r in runs)
+                out["median_import_loop_s"] = round(loop, 2)
+                out["packets_per_s_import_loop"] = round(n / loop)
             print(json.dumps(out), flush=True)
 
 

@@ -58,7 +58,7 @@ def import_packets(
     ] = False,
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Packets per transaction.")
-    ] = 50_000,
+    ] = 100_000,
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """Import a file of HJ 212 packets (导入报文): journal, de-duplication, data tables."""
