@@ -17,7 +17,10 @@ Hour figures per monitoring point (counts of clock hours ``[ts, ts + 1 h)``):
   value (they count against the ratio);
 * ``substituted_hours`` — of those, the hours whose emissions are to be filled with
   substitute data per HJ 75-2017 (缺失/无效时段数据补遗): the same hours as
-  ``invalid_hours``; listed separately because the bureau's form asks for both;
+  ``invalid_hours``; listed separately because the bureau's form asks for both. These are
+  hours *needing* substitution, not the substituted load: the loads actually substituted
+  (and the hours left open when α < 75 %) are in the emissions section
+  (:mod:`lantian.reports.emissions`);
 * ``stop_hours`` — hours judged non-production.
 """
 
