@@ -125,8 +125,8 @@ def test_history_before_the_quarter_feeds_the_window(monthly):
 MONTH_KEYS = {"mn", "source_type", "month", "production_hours", "valid_hours",
               "compliant_hours", "compliance_ratio", "ule_pass", "exceedance_hours",
               "invalid_hours"}
-LOAD_KEYS = {"load_kg", "load_hours", "substituted_load_kg", "substituted_hours", "unsubstituted_hours",
-             "capture_rate"}
+LOAD_KEYS = {"load_kg", "load_hours", "substituted_load_kg", "substituted_hours",
+             "unsubstituted_hours", "capture_rate"}
 
 
 def _run(args):
@@ -176,3 +176,14 @@ def test_cli_loads_on_spark_is_refused(db):
     res = CliRunner().invoke(app, ["assess", "--db", str(db), "--month", "2024-04",
                                    "--engine", "spark", "--loads", "--format", "json"])
     assert res.exit_code != 0 and "duckdb" in res.stderr and res.stdout == ""
+
+
+def test_a_silent_month_of_the_quarter_counts_against_capture(db):
+    # May 2024: H sent nothing, so α = 687 valid of 720 + 744 production hours = 46.9 % < 75 %
+    con = backends.connect("duckdb", db=db)
+    rows = month_load_totals(load_hours(con, "2024-05", mn="H"), "2024-05").execute()
+    con.disconnect()
+    (h,) = [month_load_record(r) for r in rows.to_dict("records")]
+    assert h["capture_rate"]["so2"] == pytest.approx(687 / (720 + 744))
+    assert h["load_kg"]["so2"] == 0.0 and h["substituted_hours"]["so2"] == 0
+    assert h["unsubstituted_hours"]["so2"] == 744

@@ -97,9 +97,10 @@ def load_hours(con: Any, month: str, *, mn: str | None = None, lookback: int = 3
     """Hourly measured and substitute loads of the hours month ``YYYY-MM`` needs.
 
     The hours are those of :func:`lantian.engine.capture.load_span` (``lookback`` months
-    before the quarter, then the quarter up to ``month``), each month through
+    before the quarter, then the quarter up to ``month``), each month of the quarter through
     :func:`lantian.engine.assess.assess_hours` (valid hours, complete month grid,
-    production hours).
+    production hours); a point with data in any month of the quarter gets every hour of the
+    quarter to date (an hour with no data at all is a production hour without valid data).
 
     Returns
     -------
@@ -120,6 +121,8 @@ def load_hours(con: Any, month: str, *, mn: str | None = None, lookback: int = 3
         v = assess_hours(con, m, mn=mn)
         keys = [k for k in POLLUTANTS if f"{k}_valid" in v.columns]
         cols = [c for k in keys for c in (column_of(k), f"{k}_valid", f"{k}_present")]
+        # each month materialised on its own (a temporary table): the month pipelines are
+        # large expressions, and several of them in one query repeat their named parts
         parts.append(
             v.select(
                 "mn",
@@ -128,8 +131,11 @@ def load_hours(con: Any, month: str, *, mn: str | None = None, lookback: int = 3
                 "flow_valid",
                 *cols,
                 production=v.production.fill_null(False),
-            )
+            ).cache()
         )
+    # a point silent for a whole month of the quarter still has those hours: production
+    # hours without valid data (no stop evidence), as within a month
+    parts = [_quarter_grid(parts, capture_from, month)]
     if len(months) > len(quarter):
         # before the quarter the hours only serve as "valid hours before the failure": one
         # scan of their minutes, every hour with data taken as a production hour
@@ -166,30 +172,51 @@ def load_hours(con: Any, month: str, *, mn: str | None = None, lookback: int = 3
     return h
 
 
-def month_load_totals(hours: ibis.Table, month: str) -> ibis.Table:
-    """Monthly load figures per point from :func:`load_hours` (hours of ``month`` only).
+def _quarter_grid(parts: list[ibis.Table], capture_from: Any, month: str) -> ibis.Table:
+    """Every hour from ``capture_from`` to the end of ``month`` for each point in ``parts``."""
+    q = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    n = int((month_bounds(month)[1] - capture_from).total_seconds() // 3600)
+    grid = q.select("mn").distinct()
+    grid = grid.select("mn", i=ibis.range(0, n).unnest())
+    grid = grid.select("mn", ts=ibis.literal(capture_from) + grid.i.as_interval("h"))
+    j = grid.left_join(q, ["mn", "ts"]).drop("mn_right", "ts_right")
+    fills: dict[str, ibis.Value] = {"production": j.production.fill_null(True)}
+    for c in j.columns:
+        if c.endswith("_valid"):
+            fills[c] = j[c].fill_null(False)
+        elif c.endswith("_present"):
+            fills[c] = j[c].fill_null(0)
+    return j.mutate(**fills).select(*q.columns)
 
-    Per key ``k``: ``<k>_present`` (minutes with a value), ``<k>_load_kg`` (Σ measured
-    hourly loads [kg]), ``<k>_load_hours``; per substituted key also ``<k>_sub_kg``
-    (Σ substitute loads [kg]), ``<k>_sub_hours`` (hours substituted),
-    ``<k>_unsub_hours`` (invalid production hours left without a substitute: α < 75 % or
-    no valid hour before the failure) and ``<k>_capture_pct`` (quarter to date [%]).
+
+def month_load_totals(hours: ibis.Table, month: str) -> ibis.Table:
+    """Monthly load figures per point from :func:`load_hours` (hours of ``month``).
+
+    Per key ``k``: ``<k>_present`` (minutes with a value in the quarter to date: the point
+    measures ``k``), ``<k>_load_kg`` (Σ measured hourly loads of the month [kg]),
+    ``<k>_load_hours``; per substituted key also ``<k>_sub_kg`` (Σ substitute loads [kg]),
+    ``<k>_sub_hours`` (hours substituted), ``<k>_unsub_hours`` (invalid production hours
+    left without a substitute: α < 75 % or no valid hour before the failure) and
+    ``<k>_capture_pct`` (quarter to date [%]). Points with no hour in the quarter to date
+    are left out.
     """
     start, end = month_bounds(month)
-    h = hours.filter((hours.ts >= start) & (hours.ts < end))
+    q_start = load_span(month, 0)[1]
+    h = hours.filter((hours.ts >= q_start) & (hours.ts < end))
+    m = h.ts >= start
     keys = [k for k in POLLUTANTS if f"{k}_load_kg_h" in h.columns]
-    aggs: dict[str, ibis.Value] = {"production_hours": h.production.cast("int64").sum()}
+    aggs: dict[str, ibis.Value] = {"production_hours": (h.production & m).cast("int64").sum()}
     for k in keys:
         load = h[f"{k}_load_kg_h"]
         aggs[f"{k}_present"] = h[f"{k}_present"].sum()
-        aggs[f"{k}_load_kg"] = load.sum().fill_null(0.0)
-        aggs[f"{k}_load_hours"] = load.count()
+        aggs[f"{k}_load_kg"] = load.sum(where=m).fill_null(0.0)
+        aggs[f"{k}_load_hours"] = load.count(where=m)
         if f"{k}_sub_load_kg_h" in h.columns:
             sub = h[f"{k}_sub_load_kg_h"]
-            aggs[f"{k}_sub_kg"] = sub.sum().fill_null(0.0)
-            aggs[f"{k}_sub_hours"] = sub.count()
+            aggs[f"{k}_sub_kg"] = sub.sum(where=m).fill_null(0.0)
+            aggs[f"{k}_sub_hours"] = sub.count(where=m)
             aggs[f"{k}_unsub_hours"] = (
-                (h.production & load.isnull() & sub.isnull()).cast("int64").sum()
+                (m & h.production & load.isnull() & sub.isnull()).cast("int64").sum()
             )
             aggs[f"{k}_capture_pct"] = h[f"{k}_capture_pct"].max()
     return h.group_by("mn").aggregate(**aggs).order_by("mn")
@@ -208,7 +235,7 @@ def month_load_record(row: Mapping[str, Any]) -> dict[str, Any]:
     measured load), ``substituted_hours`` and
     ``unsubstituted_hours`` [h], ``capture_rate`` (fraction 0–1 of the quarter's production
     hours to date, like ``compliance_ratio``; null without production hours). Only the
-    pollutants the point measured in the month (any minute with a value) appear.
+    pollutants the point measured in the quarter to date (any minute with a value) appear.
     """
     keys = [k for k in POLLUTANTS if int(_num(row.get(f"{k}_present")) or 0) > 0]
     subs = [k for k in keys if f"{k}_sub_kg" in row]
