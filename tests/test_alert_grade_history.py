@@ -126,3 +126,28 @@ def test_cli_alert_check_and_measures_use_grade_at_start(con, db_path: Path) -> 
     assert sorted((r["alert_id"], r["enterprise"]) for r in checked) == [
         (1, "乙水泥"), (2, "乙水泥"), (2, "甲水泥"), (3, "乙水泥"), (4, "乙水泥")]
     assert "5 line(s) ran when they had to stop" in res.stderr
+
+
+def test_compliance_per_line(con) -> None:
+    """Stop lines comply with 0 running hours; reduce lines by their reduction (no load data
+    here: NULL); running hours of every line are counted."""
+    from lantian.ledger.alerts import alert_compliance, alert_reduction
+    from lantian.ledger.emissions import hourly_enterprise_loads
+
+    ib = ibis.duckdb.from_connection(con)
+    t = ib.table
+    red = alert_reduction(hourly_enterprise_loads(t("flue_hour"), t("monitoring_point"),
+                                                  t("outlet")), t("alert_period"), t("enterprise"))
+    rows = alert_compliance(operating_evidence(ib), required_actions_of(ib), red)
+    got = {(r["alert_id"], r["enterprise_id"]): (r["action"], r["running_hours"], r["evidence"],
+                                                 r["complied"])
+           for r in rows.to_pyarrow().to_pylist()}
+    assert got[(1, 1)] == ("reduce", 6, "power", None)
+    assert got[(2, 1)] == ("stop", 6, "power", False)
+    # 乙's power readings of alert 4 removed: it complied with the stop
+    con.execute("DELETE FROM power_reading WHERE enterprise_id = 2 AND ts < '2025-01-01'")
+    rows = alert_compliance(operating_evidence(ib), required_actions_of(ib), red)
+    (r,) = [r for r in rows.to_pyarrow().to_pylist() if (r["alert_id"], r["enterprise_id"])
+            == (4, 2)]
+    assert (r["action"], r["running_hours"], r["evidence"], r["complied"]) == ("stop", 0, "",
+                                                                             True)

@@ -67,10 +67,11 @@ def _table(html: str, tid: str) -> str:
 def test_api_keeps_ids_and_adds_names(env) -> None:
     world, client, headers = env
     items = _get(client, headers, "/api/alerts/actions", month="2026-10").json()["items"]
-    mine = sorted((r["alert_id"], r["enterprise_id"], r["enterprise"], r["grade"], r["action"])
-                  for r in items if r["line"] == "1号窑")
+    mine = sorted((r["alert_id"], r["enterprise_id"], r["enterprise"], r["grade"], r["action"],
+                   r["running_hours"], r["complied"]) for r in items if r["line"] == "1号窑")
     eid = world.ent["cs"]
-    assert mine == [(1, eid, NAME, "B", "reduce"), (2, eid, NAME, "C", "stop")]
+    # the world has no hourly loads in the alerts: a reduce measure cannot be judged (null)
+    assert mine == [(1, eid, NAME, "B", "reduce", 4, None), (2, eid, NAME, "C", "stop", 4, False)]
     (v,) = _get(client, headers, "/api/alerts/violations").json()["items"]
     assert (v["alert_id"], v["enterprise_id"], v["enterprise"], v["running_hours"],
             v["evidence"]) == (2, eid, NAME, 4, "power")
@@ -84,6 +85,7 @@ def test_page_in_chinese_names_and_codes(env) -> None:
     assert NAME in actions and "预警开始时绩效分级" in actions
     assert "橙色预警" in actions and "限产" in actions and "停产" in actions
     assert "登记变更记录" in actions  # grade taken from the registry history
+    assert "未落实" in actions and "不作判定" in actions
     av = _table(html, "alert-violation-table")
     assert NAME in av and "用电量" in av and ">4<" in av
     assert "2026-10-20 08:00" in actions and "T08:00" not in actions  # CST wall-clock
@@ -98,6 +100,7 @@ def test_page_in_english(env) -> None:
     actions = _table(html, "action-table")
     assert "Grade at alert start" in actions and "orange" in actions
     assert "reduce output" in actions and ">stop<" in actions and "橙色预警" not in actions
+    assert ">breached<" in actions and ">not judged<" in actions
     assert "power use" in _table(html, "alert-violation-table")
     assert "China Standard Time" in html
 

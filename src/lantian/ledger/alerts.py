@@ -37,9 +37,21 @@ from lantian.ledger._data import read_rule_csv, transaction
 from lantian.ledger._tabular import cell_text, iter_rows
 from lantian.ledger.production_control import EVIDENCE_KINDS, evidence_flags, evidence_label
 
-__all__ = ["ACTIONS", "LEVELS", "AlertLevel", "alert_levels", "alert_reduction",
-           "alert_violations", "enter_alert", "grade_periods", "load_alerts", "measures_table",
-           "required_actions", "required_actions_of"]
+__all__ = [
+    "ACTIONS",
+    "LEVELS",
+    "AlertLevel",
+    "alert_compliance",
+    "alert_levels",
+    "alert_reduction",
+    "alert_violations",
+    "enter_alert",
+    "grade_periods",
+    "load_alerts",
+    "measures_table",
+    "required_actions",
+    "required_actions_of",
+]
 
 LEVELS = ("yellow", "orange", "red")
 ACTIONS = {"self_reduce": 1, "reduce": 2, "stop": 3}  # strictness rank
@@ -240,6 +252,32 @@ def alert_violations(operating: ir.Table, required: ir.Table,
     return g.select("alert_id", "level", "enterprise_id", "grade", "line", "action",
                     "running_hours", "first_ts", "last_ts", evidence_label(g).name("evidence"),
                     "source").order_by(["alert_id", "enterprise_id", "line"])
+
+
+def alert_compliance(operating: ir.Table, required: ir.Table, reduction: ir.Table) -> ir.Table:
+    """Compliance of every line with the measure its grade required in each alert.
+
+    ``required``: :func:`required_actions`; ``reduction``: :func:`alert_reduction`. Adds to
+    ``required`` the ``running_hours`` during the alert (0 when no evidence of running),
+    the ``evidence`` kinds, and ``complied``: for ``stop`` true when the line did not run;
+    for ``reduce`` true when every pollutant of the enterprise reached the level's reduction
+    target (NULL when no load data); for ``self_reduce`` NULL (not judged).
+    """
+    ran = alert_violations(operating, required, tuple(ACTIONS)).select(
+        r_alert="alert_id", r_ent="enterprise_id", r_line="line", ran_h="running_hours",
+        ran_ev="evidence")
+    red = reduction.group_by(d_alert=reduction.alert_id, d_ent=reduction.enterprise_id
+                             ).aggregate(red_ok=reduction.passed.all())
+    j = (required.left_join(ran, [required.alert_id == ran.r_alert,
+                                  required.enterprise_id == ran.r_ent,
+                                  required.line == ran.r_line])
+         .left_join(red, [required.alert_id == red.d_alert,
+                          required.enterprise_id == red.d_ent]))
+    hours = j.ran_h.fill_null(0)
+    complied = ibis.cases((j.action == "stop", hours == 0), (j.action == "reduce", j.red_ok),
+                          else_=ibis.null("boolean"))
+    return j.select(*required.columns, running_hours=hours.cast("int64"),
+                    evidence=j.ran_ev.fill_null(""), complied=complied)
 
 
 def alert_reduction(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CODE_LABELS", "code_label", "evidence_text", "translate_rows"]
+__all__ = ["CODE_LABELS", "code_label", "compliance_text", "evidence_text", "translate_rows"]
 
 CODE_LABELS: dict[str, tuple[str, str]] = {
     # agreement rules (错峰生产协议)
@@ -25,6 +25,9 @@ CODE_LABELS: dict[str, tuple[str, str]] = {
     "flow": ("烟气流量", "flue-gas flow"),
     "status": ("设施运行状态(SBxxx-RS)", "equipment run state (SBxxx-RS)"),
     "power": ("用电量", "power use"),
+    # compliance with an alert measure (alert_compliance)
+    "complied": ("落实", "complied"), "breached": ("未落实", "breached"),
+    "not_judged": ("不作判定", "not judged"),
     # grades and where they come from
     "leading": ("引领性", "leading"),
     "history": ("登记变更记录", "registry history"), "current": ("当前登记", "current registry"),
@@ -46,6 +49,12 @@ def evidence_text(evidence: Any, lang: str = "zh") -> str:
         return ""
     sep = ", " if lang == "en" else "、"
     return sep.join(code_label(k, lang) for k in str(evidence).split("+"))
+
+
+def compliance_text(complied: bool | None, lang: str = "zh") -> str:
+    """``complied``/``breached``/``not judged`` (落实/未落实/不作判定) of a compliance flag."""
+    key = "not_judged" if complied is None else ("complied" if complied else "breached")
+    return code_label(key, lang)
 
 
 def translate_rows(rows: list[dict[str, Any]], lang: str = "zh",

@@ -14,7 +14,8 @@ template partial ``_control.html``. What the sections state, for the month ``YYY
   ``alert_measures.csv``), the running hours during the alert and the compliance: a line
   that must stop complies with 0 running hours; a line that must reduce complies when its
   enterprise's load reduction reached the level's target (10/20/30 %, 环大气〔2024〕6号,
-  ``alert_levels.csv``); self-reduction (A, leading) is not judged;
+  ``alert_levels.csv``); self-reduction (A, leading) is not judged
+  (:func:`lantian.ledger.alerts.alert_compliance`);
 * **绩效分级 grades** — A-grade eligibility and downgrade warnings for the window ending
   with the month (:mod:`lantian.ledger.grades`).
 """
@@ -28,12 +29,7 @@ import duckdb
 import ibis
 
 from lantian.errors import LantianError
-from lantian.ledger.alerts import (
-    ACTIONS,
-    alert_reduction,
-    alert_violations,
-    required_actions_of,
-)
+from lantian.ledger.alerts import alert_compliance, alert_reduction, required_actions_of
 from lantian.ledger.control_labels import translate_rows
 from lantian.ledger.emissions import hourly_enterprise_loads
 from lantian.ledger.grades import gather_grade_evidence
@@ -52,14 +48,6 @@ BASELINE_DAYS = 7
 
 def _pylist(expr: Any) -> list[dict[str, Any]]:
     return list(expr.to_pyarrow().to_pylist())
-
-
-def _compliance(action: str, running_hours: int, reduction_ok: bool | None) -> bool | None:
-    if action == "stop":
-        return running_hours == 0
-    if action == "reduce":
-        return reduction_ok
-    return None  # self-reduction: not judged
 
 
 def gather_control(con: duckdb.DuckDBPyConnection, month: str, *,
@@ -112,24 +100,12 @@ def gather_control(con: duckdb.DuckDBPyConnection, month: str, *,
     a = t("alert_period")
     a = a.filter((a.start_ts < hi) & (a.end_ts > lo))
     req = mine(required_actions_of(ib, a))
-    measures = _pylist(with_enterprise_names(req, t("enterprise")).order_by(
-        ["alert_id", "enterprise_id", "line"]))
-    ran = {(r["alert_id"], r["enterprise_id"], r["line"]): r for r in _pylist(
-        alert_violations(op, req, tuple(ACTIONS)))}
     loads = hourly_enterprise_loads(t("flue_hour"), t("monitoring_point"), t("outlet"))
-    reduction = _pylist(with_enterprise_names(
-        alert_reduction(mine(loads), a, t("enterprise"), baseline_days=BASELINE_DAYS),
-        t("enterprise")).order_by(["alert_id", "enterprise_id", "pollutant"]))
-    red_ok: dict[tuple[int, int], bool] = {}
-    for r in reduction:
-        key = (r["alert_id"], r["enterprise_id"])
-        red_ok[key] = red_ok.get(key, True) and bool(r["passed"])
-    for m in measures:
-        hit = ran.get((m["alert_id"], m["enterprise_id"], m["line"]))
-        m["running_hours"] = hit["running_hours"] if hit else 0
-        m["evidence"] = hit["evidence"] if hit else ""
-        m["complied"] = _compliance(m["action"], m["running_hours"],
-                                    red_ok.get((m["alert_id"], m["enterprise_id"])))
+    red = alert_reduction(mine(loads), a, t("enterprise"), baseline_days=BASELINE_DAYS)
+    reduction = _pylist(with_enterprise_names(red, t("enterprise")).order_by(
+        ["alert_id", "enterprise_id", "pollutant"]))
+    measures = _pylist(with_enterprise_names(alert_compliance(op, req, red), t("enterprise"))
+                       .order_by(["alert_id", "enterprise_id", "line"]))
     alert_ids = sorted({m["alert_id"] for m in measures})
     alerts = _pylist(a.filter(a.id.isin(alert_ids or [-1])).order_by("start_ts"))
     grades_error = None

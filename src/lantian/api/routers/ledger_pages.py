@@ -88,6 +88,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "reasons": ("原因", "Reasons"), "detail": ("说明", "Detail"),
     "source": ("依据", "Source"), "grade_at_start": ("预警开始时绩效分级", "Grade at alert start"),
     "grade_basis": ("分级依据", "Grade from"), "alert": ("预警", "Alert"),
+    "complied": ("落实情况", "Complied"),
     "baseline_kg_h": ("预警前均值 [kg/h]", "Before [kg/h]"),
     "alert_kg_h": ("预警期间均值 [kg/h]", "During [kg/h]"),
     "all_periods": ("全部时段", "all periods"),
@@ -267,7 +268,7 @@ def production_page(request: Request, db: Db, user: OptionalUser,
     """
     if user is None:
         return _to_login(request)
-    from lantian.ledger.control_labels import translate_rows
+    from lantian.ledger.control_labels import compliance_text, translate_rows
 
     m = this_month(month)
     lang = _lang(request)
@@ -276,10 +277,13 @@ def production_page(request: Request, db: Db, user: OptionalUser,
         """Floats to 0.01, times as ``YYYY-MM-DD HH:MM`` (CST), codes named."""
         out = []
         for r in _cells(rows):
-            d = {k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
+            d: dict[str, Any] = {k: round(v, 2) if isinstance(v, float) else v
+                                 for k, v in r.items()}
             for k in ("first_ts", "last_ts", "start_ts", "end_ts"):
                 if isinstance(d.get(k), str):
                     d[k] = d[k].replace("T", " ")[:16]
+            if "complied" in d:
+                d["complied"] = compliance_text(d["complied"], lang)
             out.append(d)
         return translate_rows(out, lang)
 

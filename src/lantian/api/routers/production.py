@@ -84,16 +84,27 @@ def violations_in_scope(db: Database, user: Any, month: str | None = None
     return _rows(db, user, build)
 
 
-def alert_actions_in_scope(db: Database, user: Any, month: str | None = None
-                           ) -> list[dict[str, Any]]:
-    """Measure each line must take in each alert, by the grade (绩效分级) at the alert's start.
+def alert_actions_in_scope(db: Database, user: Any, month: str | None = None,
+                           baseline_days: int = 7) -> list[dict[str, Any]]:
+    """Measure per line and alert by the grade (绩效分级) at the alert's start, and compliance.
 
-    ``month`` keeps the alerts overlapping that month (CST).
+    Running hours during the alert and ``complied`` from ``alert_compliance``; ``month``
+    keeps the alerts overlapping that month (CST).
     """
-    from lantian.ledger.alerts import required_actions_of
+    from lantian.ledger.alerts import alert_compliance, alert_reduction, required_actions_of
+    from lantian.ledger.emissions import hourly_enterprise_loads
+    from lantian.ledger.production_control import operating_evidence
 
-    return _rows(db, user, lambda ib: _named(ib, required_actions_of(ib, _alerts(ib, month)),
-                                             ["alert_id", "enterprise_id", "line"]))
+    def build(ib: Any) -> Any:
+        t = ib.table
+        alerts = _alerts(ib, month)
+        loads = hourly_enterprise_loads(t("flue_hour"), t("monitoring_point"), t("outlet"))
+        red = alert_reduction(loads, alerts, t("enterprise"), baseline_days=baseline_days)
+        return _named(ib, alert_compliance(operating_evidence(ib),
+                                           required_actions_of(ib, alerts), red),
+                      ["alert_id", "enterprise_id", "line"])
+
+    return _rows(db, user, build)
 
 
 def alert_violations_in_scope(db: Database, user: Any, month: str | None = None
@@ -252,7 +263,12 @@ def production_violations(db: Db, user: User, month: AnyMonth = None,
 @router.get("/alerts/actions", summary="Required measures per line in each heavy-pollution alert")
 def alert_actions(db: Db, user: User, month: AnyMonth = None,
                   fmt: Fmt = TableFormat.json) -> Response:
-    """Strictest measure per line and alert by the performance grade in force at its start."""
+    """Strictest measure per line and alert by the performance grade in force at its start.
+
+    With ``running_hours`` during the alert, the ``evidence`` kinds and ``complied`` (stop:
+    did not run; reduce: the enterprise reached the level's target over the 7 days before;
+    null: self-reduction or no load data).
+    """
     return _send(alert_actions_in_scope(db, user, month), fmt, "alert_actions", db, user)
 
 
