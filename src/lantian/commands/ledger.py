@@ -176,7 +176,7 @@ def load_alerts_cmd(file: FileArg, db: DbOption, who: WhoOption) -> None:
 
 @ledger_app.command("alert-check")
 def alert_check(db: DbOption, format: FormatOption = OutputFormat.table) -> None:
-    """Lines that had to stop but ran during an alert (by performance grade)."""
+    """Lines that had to stop but ran during an alert (by the grade at the alert's start)."""
     from lantian.ledger.alerts import alert_violations, required_actions_of
     from lantian.ledger.production_control import operating_evidence, with_enterprise_names
 
@@ -194,7 +194,7 @@ def alert_check(db: DbOption, format: FormatOption = OutputFormat.table) -> None
 
 @ledger_app.command("alert-measures")
 def alert_measures_cmd(db: DbOption, format: FormatOption = OutputFormat.table) -> None:
-    """Measure each line must take in each alert, by performance grade (绩效分级)."""
+    """Measure each line must take in each alert, by the grade (绩效分级) at its start."""
     from lantian.ledger.alerts import required_actions_of
     from lantian.ledger.production_control import with_enterprise_names
 
