@@ -116,12 +116,19 @@ def reference_hours(
     out = []
     for mn, g in df.groupby("mn"):
         p = next(x for x in points if x["mn"] == mn)
-        lims = applicable_limits(p["source_type"], start.date(), p.get("jurisdiction"))
         reg = p.get("parameters")
-        if reg:
-            lims = {k: v for k, v in lims.items() if k in reg}
-        else:
-            lims = {k: v for k, v in lims.items() if k in keys and g[col(k)].notna().any()}
+
+        def keep(lims: dict, reg=reg, g=g) -> dict:
+            if reg:
+                return {k: v for k, v in lims.items() if k in reg}
+            return {k: v for k, v in lims.items() if k in keys and g[col(k)].notna().any()}
+
+        # limits in force on each day of the month (CST)
+        by_day = {
+            d.date(): keep(applicable_limits(p["source_type"], d.date(), p.get("jurisdiction")))
+            for d in pd.date_range(start, end, freq="D", inclusive="left")
+        }
+        lims = {k: v for day in by_day.values() for k, v in day.items()}
         hours = pd.date_range(start, end, freq="h", inclusive="left")
         rows = []
         for h in hours:
@@ -155,20 +162,31 @@ def reference_hours(
             stop |= (s < hdf.ts + pd.Timedelta(hours=1)) & (e > hdf.ts)
         hdf["production"] = ~stop
         within_all = pd.Series(True, index=hdf.index)
-        for k, lim in lims.items():
+        day = hdf.ts.dt.date
+        o2ok = hdf.o2_valid & (hdf.o2_pct < 21)
+        for k in lims:
+            on_day = day.map(lambda d, k=k, by_day=by_day: by_day[d].get(k))
+            limit = on_day.map(lambda v: np.nan if v is None else v.limit_mg_m3).astype(float)
+            ref = on_day.map(
+                lambda v: np.nan if v is None or v.o2_ref_pct is None else v.o2_ref_pct
+            ).astype(float)
             mean = hdf[col(k)]
-            if lim.o2_ref_pct is None:
-                judged = mean
-            else:
-                o2ok = hdf.o2_valid & (hdf.o2_pct < 21)
-                judged = (mean * (21 - lim.o2_ref_pct) / (21 - hdf.o2_pct)).where(o2ok)
-                hdf[f"{k}_ref_mg_m3"] = judged
+            converted = (mean * (21 - ref) / (21 - hdf.o2_pct)).where(o2ok)
+            judged = mean.where(ref.isna(), converted)
+            if ref.notna().any():
+                hdf[f"{k}_ref_mg_m3"] = converted.where(ref.notna())
+            is_lim = limit.notna()
+            hdf[f"{k}_limited_hour"] = is_lim
             ok = hdf[f"{k}_valid"] & judged.notna()
             hdf[f"{k}_hour_valid"] = ok
-            hdf[f"{k}_exceed"] = ok & (judged > lim.limit_mg_m3)
-            hdf[f"{k}_invalid"] = ~ok
-            within_all &= ok & (judged <= lim.limit_mg_m3)
-        hdf["compliant"] = (hdf.production & within_all) if lims else None
+            hdf[f"{k}_exceed"] = is_lim & ok & (judged > limit)
+            hdf[f"{k}_invalid"] = is_lim & ~ok
+            within_all &= ~is_lim | (ok & (judged <= limit))
+        # an hour without any limit in force that day is not judged (engine: null)
+        any_lim = pd.Series(False, index=hdf.index)
+        for k in lims:
+            any_lim |= hdf[f"{k}_limited_hour"]
+        hdf["compliant"] = (hdf.production & within_all & any_lim) if lims else None
         hdf.attrs["limits"] = lims
         out.append((mn, hdf, lims))
     return out
@@ -184,8 +202,11 @@ def reference_monthly(
         ph = int(prod.sum())
         ch = int((h.compliant.fillna(False).astype(bool)).sum()) if lims else 0
         allok = pd.Series(True, index=h.index)
+        limited = pd.Series(False, index=h.index)
         for k in lims:
-            allok &= h[f"{k}_hour_valid"]
+            allok &= h[f"{k}_hour_valid"] | ~h[f"{k}_limited_hour"]
+            limited |= h[f"{k}_limited_hour"]
+        allok &= limited
         p = next(x for x in points if x["mn"] == mn)
         judged = bool(lims) and ph > 0
         res[mn] = {

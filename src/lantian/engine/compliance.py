@@ -153,27 +153,44 @@ def point_limits_daily(
     pd_ = pd_.select(
         "mn", "stype", "jur", "o_ent", "o_name", day=(first + (pd_.i * 24).as_interval("h")).date()
     ).view()
-    j = pd_.join(
+    # the catalogue choice depends only on (source type, jurisdiction, day): rank the
+    # candidates once per such combination (a few hundred rows), then give them to the points
+    layers = pd_.select("stype", "jur", "day").distinct()
+    j = layers.join(
         cat,
         [
-            pd_.stype == cat.source_type,
-            (cat.jurisdiction == "CN") | (cat.jurisdiction == pd_.jur),
-            cat.effective_from <= pd_.day,
-            cat.effective_to.isnull() | (cat.effective_to >= pd_.day),
+            layers.stype == cat.source_type,
+            (cat.jurisdiction == "CN") | (cat.jurisdiction == layers.jur),
+            cat.effective_from <= layers.day,
+            cat.effective_to.isnull() | (cat.effective_to >= layers.day),
         ],
     )
     j = j.mutate(
         layer=ibis.cases((j.jurisdiction == "CN", 1), else_=0),
     )
     w = ibis.window(
-        group_by=[j.mn, j.day, j.pollutant],
+        group_by=[j.stype, j.jur, j.day, j.pollutant],
         order_by=[j.layer, j.basis_rank, j.limit_mg_m3, j.limit_id],
     )
-    best = (
+    chosen = (
         j.mutate(rn=ibis.row_number().over(w))
         .filter(lambda t: t.rn == 0)
-        .select("mn", "day", "pollutant", "limit_mg_m3", "o2_ref_pct", "basis", "limit_id")
+        .select(
+            c_stype="stype",
+            c_jur="jur",
+            c_day="day",
+            pollutant="pollutant",
+            limit_mg_m3="limit_mg_m3",
+            o2_ref_pct="o2_ref_pct",
+            basis="basis",
+            limit_id="limit_id",
+        )
+        .view()
     )
+    best = pd_.join(
+        chosen,
+        [pd_.stype == chosen.c_stype, pd_.jur == chosen.c_jur, pd_.day == chosen.c_day],
+    ).select("mn", "day", "pollutant", "limit_mg_m3", "o2_ref_pct", "basis", "limit_id")
     pl = permit_limit
     perm = (
         pd_.join(

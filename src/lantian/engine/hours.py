@@ -136,4 +136,6 @@ def complete_month(hours: ibis.Table, start: dt.datetime, n_hours: int) -> ibis.
             fills[c] = joined[c].fill_null(0)
         elif c.endswith("_valid"):
             fills[c] = joined[c].fill_null(False)
-    return joined.mutate(**fills).view()
+    # an aliased relation is one common table expression: every later use (production
+    # hours, median flow, verdicts) reads the same grid instead of joining it again
+    return joined.mutate(**fills).alias("lantian_month_hours")
