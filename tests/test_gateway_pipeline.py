@@ -37,7 +37,7 @@ async def _until(cond, timeout: float = 5.0) -> None:
 
 async def test_next_batch_is_handed_over_during_a_commit_and_answered_after_its_own(db_path):
     register(db_path, [mn_of(i) for i in range(6)])
-    gw, port = await start_gateway(db_path)
+    gw, port = await start_gateway(db_path, pipeline_min=1)
     release, sizes = _block_first_commit(gw)
     try:
         first = await Client().connect(port)
@@ -82,3 +82,31 @@ async def test_stop_during_a_commit_still_answers_what_it_stores(db_path):
     await c.close()
     con = duckdb.connect(str(db_path), read_only=True)
     assert con.execute("SELECT count(*) FROM flue_minute").fetchone()[0] == 1
+
+
+async def test_light_load_does_not_start_a_batch_beside_a_running_commit(db_path):
+    """Below ``pipeline_min`` waiting packets, commits stay one after another (fewer,
+    larger commits: each has a fixed cost)."""
+    register(db_path, [mn_of(i) for i in range(4)])
+    gw, port = await start_gateway(db_path)
+    assert gw.settings.pipeline_min == 100
+    release, sizes = _block_first_commit(gw)
+    try:
+        clients = [await Client().connect(port) for _ in range(4)]
+        qns = []
+        for i, c in enumerate(clients):
+            qn, raw = minute_packet(mn_of(i), 0)
+            await c.send(raw)
+            qns.append(qn)
+            if i == 0:
+                await _until(lambda: len(sizes) == 1)
+        await asyncio.sleep(0.2)
+        assert len(gw._jobs) == 1 and len(gw._raw) == 3
+        release.set()
+        for c, qn in zip(clients, qns, strict=True):
+            assert await c.wait_for("9014", qn=qn) is not None
+            await c.close()
+        assert sizes == [1, 3]
+    finally:
+        release.set()
+        await gw.stop()

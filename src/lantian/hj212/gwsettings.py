@@ -28,6 +28,7 @@ class GatewaySettings:
     max_pending_per_conn: int
     batch_max: int
     batch_wait_s: float
+    pipeline_min: int
     min_free_bytes: int
     registry_refresh_s: float
     sweep_interval_s: float
@@ -72,6 +73,7 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
             max_pending_per_conn=int(doc["connection"]["max_pending_per_conn"]),
             batch_max=int(doc["commit"]["batch_max"]),
             batch_wait_s=float(doc["commit"]["batch_wait_s"]),
+            pipeline_min=int(doc["commit"]["pipeline_min"]),
             min_free_bytes=int(doc["commit"]["min_free_bytes"]),
             registry_refresh_s=float(doc["commit"]["registry_refresh_s"]),
             sweep_interval_s=float(tb_doc["sweep_interval_s"]),

@@ -12,7 +12,9 @@ runs them in the order they were handed over, so the commit order is the arrival
 Batch sizes adapt: an idle writer waits ``batch_wait_s`` for more packets; under load a
 batch is whatever arrived while the previous one was being committed, and a new batch is
 started early (beside a running commit) only once at least half as many packets wait as
-are being committed, so two similar cohorts alternate instead of tiny commits.
+are being committed, and at least ``pipeline_min`` (100): under light load commits stay
+one after another with whatever arrived meanwhile (each commit has a fixed cost), under
+heavy load two similar cohorts alternate.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ class WriterMixin:
         two: the one committing and the one handed over behind it); a batch leaves it only
         once answered, so :meth:`_drain_writer` finishes whatever a cancellation
         interrupted. Readers wake the writer at the first queued packet and again once
-        ``self._wake_at`` are queued (half the running commit's size).
+        ``self._wake_at`` are queued (half the running commit's size, at least
+        ``pipeline_min``).
         """
         busy = False
         jobs: list[CommitJob] = self._jobs
@@ -83,7 +86,8 @@ class WriterMixin:
                 jobs.remove(inflight)
                 continue
             waiting = len(self._queue) + len(self._raw)
-            enough = min(batch_max, max(1, inflight.size // 2) if inflight else 1)
+            enough = min(batch_max, max(self.settings.pipeline_min, inflight.size // 2)
+                         if inflight else 1)
             if waiting < enough:
                 self._wake_at = enough
                 self._wake.clear()
