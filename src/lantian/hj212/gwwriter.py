@@ -143,17 +143,22 @@ class WriterMixin:
     async def _prepare_raw(self: _GW) -> CommitJob | None:
         """Decode the queued raw uploads together, authenticate, submit them as columns.
 
-        The decode runs on the decoder thread (the event loop keeps reading and answering
-        meanwhile; numpy, pyarrow and socket calls release the GIL); the rest on the loop.
+        A batch of ``pipeline_min`` or more is decoded on the decoder thread (the event loop
+        keeps reading and answering meanwhile; numpy, pyarrow and socket calls release the
+        GIL), a smaller one on the loop; the rest runs on the loop.
         """
         raw = self._raw[: self.settings.batch_max]
         del self._raw[: len(raw)]
-        try:
-            d = await asyncio.get_running_loop().run_in_executor(
-                self._decoder, gwbatch.decode_uploads, [f for _, f, _ in raw])
-        except asyncio.CancelledError:  # stopping: put the batch back for the drain
-            self._raw[:0] = raw
-            raise
+        frames = [f for _, f, _ in raw]
+        if len(frames) < self.settings.pipeline_min:  # light load: no thread hand-off
+            d = gwbatch.decode_uploads(frames)
+        else:
+            try:
+                d = await asyncio.get_running_loop().run_in_executor(
+                    self._decoder, gwbatch.decode_uploads, frames)
+            except asyncio.CancelledError:  # stopping: put the batch back for the drain
+                self._raw[:0] = raw
+                raise
         ok, crc_ok = d.ok.tolist(), d.crc_ok.tolist()
         cns, pnums, pnos = d.columns["cn"], d.columns["pnum"], d.columns["pno"]
         rows: list[int] = []
