@@ -643,6 +643,8 @@ def main(argv: list[str] | None = None) -> int:
                                              "low_events"]].sum()
     agg["precision"] = agg["true"] / (agg["true"] + agg["false"]).replace(0, np.nan)
     agg["recall"] = agg["found"] / agg["faults"]
+    # strict: collateral alarms (overlapping a fault of another detector) counted as false
+    agg["precision_strict"] = agg["true"] / agg["alarms"].replace(0, np.nan)
     agg["min_precision_seed"] = s.groupby("detector", sort=False)["precision"].min()
     agg["min_recall_seed"] = s.groupby("detector", sort=False)["recall"].min()
     pd.set_option("display.width", 200)

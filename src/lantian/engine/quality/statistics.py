@@ -67,7 +67,8 @@ def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
     runs, or runs reached by a ramp, are process episodes (a real exceedance), not spikes.
     Severity ``medium``, ``high`` from ``spike.high_ratio`` times the median; ``low`` when
     another pollutant of the point is at ``spike.common_ratio`` times its own rolling median
-    in the same hour (the process moved, not one analyser).
+    in the same hour and above its own median + 2·max(IQR, ``abs_floor``) (the process
+    moved, not one analyser).
     """
     n = int(th.get("spike", "window_h"))
     w = ibis.window(group_by=_KEYS, order_by="idx", preceding=n, following=n)
@@ -83,8 +84,12 @@ def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
     # rise is abrupt (a glitch or a jump), not a ramp of a real process excursion
     t = t.mutate(calm=t.m + 2 * spread)
     # common mode: another pollutant of the point clearly raised in the same hour
+    # (qc-detect) the other pollutant counts only when its own rise is outside its ordinary
+    # spread (above m + 2 IQR): a widely varying partner reaches 1.3 x its median by chance
     rel = t.select(_omn="mn", _ots="ts", _opol="pollutant",
-                   _orel=t.value / ibis.ifelse(t.m == 0, ibis.null("float64"), t.m))
+                   _orel=ibis.ifelse(t.value > t.m + 2 * spread,
+                                     t.value / ibis.ifelse(t.m == 0, ibis.null("float64"), t.m),
+                                     ibis.null("float64")))
     hits = t.filter(hit)
     j = hits.left_join(rel, [hits.mn == rel._omn, hits.ts == rel._ots,
                              hits.pollutant != rel._opol])
@@ -137,21 +142,25 @@ def level_shift(hl: ir.Table, th: Thresholds) -> ir.Table:
     """Sustained departures of the rolling daily median from the month's level.
 
     ``r`` = median over ``level_shift.window_h`` running hours centred on the hour; ``M`` and
-    ``Q`` = median and IQR of the month's running hours. The hour is shifted when
+    ``Q`` = median and IQR of the month's running hours. Only hours whose window holds all
+    ``window_h`` running hours are judged (not the first and last half-window of the month).
+    The hour is shifted when
     ``|r − M| > max(k·Q, min_rel·M)``; runs of at least ``level_shift.min_hours`` shifted
     hours are events (``medium``; ``high`` when the level halves or doubles; ``low`` when
     other pollutants of the point shift at the same time: a process change, not an analyser).
     """
     half = int(th.get("level_shift", "window_h")) // 2
     w = ibis.window(group_by=_KEYS, order_by="idx", preceding=half, following=half - 1)
-    t = hl.mutate(r=hl.value.median().over(w))
+    # (qc-detect) only hours whose window holds the full 2·half running hours are judged: at
+    # the month's edges a truncated window's median is dominated by a few hours' episode
+    t = hl.mutate(r=hl.value.median().over(w), _wn=hl.value.count().over(w))
     month = hl.group_by(_KEYS).aggregate(
         M=hl.value.median(), Q=hl.value.quantile(0.75) - hl.value.quantile(0.25),
         nh=hl.count())
     t = t.inner_join(month, _KEYS)
     lim = ibis.greatest(th.get("level_shift", "k_iqr") * t.Q,
                         th.get("level_shift", "min_rel") * t.M.abs())
-    t = t.filter(((t.r - t.M).abs() > lim) & (t.nh >= 3 * 2 * half))
+    t = t.filter(((t.r - t.M).abs() > lim) & (t.nh >= 3 * 2 * half) & (t._wn >= 2 * half))
     r = _runs_idx(t)
     g = r.group_by([*_KEYS, "run"]).aggregate(
         first=r.ts.min(), last=r.ts.max(), hours=r.count(), level=r.r.median(),
