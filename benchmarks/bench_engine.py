@@ -10,9 +10,13 @@ For each size (points) it measures, each in a fresh subprocess (peak RSS = ru_ma
   hour, …), at the sizes given with ``--pandas-points``.
 
 Data: ``benchmarks/gen_province.py --out benchmarks/data/province --points 5000 --days 30``.
-Usage::
+Re-run (one command; the lock keeps two benchmarks from running at once)::
 
-    python benchmarks/bench_engine.py --data benchmarks/data/province --points 500 5000
+    flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_engine.py \
+        --data benchmarks/data/province --points 500 5000 --pandas-points 500 --repeat 3
+
+Each line of output is one size; ``load_avg`` gives the 1-minute load average before and
+after that size (the machine is shared: above 2 on 2 cores the times are inflated).
 """
 
 from __future__ import annotations
@@ -250,13 +254,14 @@ def main() -> None:
     registry_db(a.data)
     for n in a.points:
         root = subset(a.data, n)
+        load_before = os.getloadavg()[0]
         res: dict[str, list[dict]] = {"scan": [], "engine": []}
         for _ in range(a.repeat):  # interleaved, so load changes hit both alike
             res["scan"].append(measure("scan", root, a.data))
             res["engine"].append(measure("engine", root, a.data))
         if n in a.pandas_points:
             res["pandas"] = [measure("pandas", root, a.data) for _ in range(max(1, a.repeat - 1))]
-        summary = {"points": n}
+        summary: dict = {"points": n, "load_avg": [load_before, os.getloadavg()[0]]}
         for kind, runs in res.items():
             secs = [r["seconds"] for r in runs if r.get("seconds") is not None]
             summary[kind] = {
