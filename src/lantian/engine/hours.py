@@ -21,6 +21,7 @@ Values are never rounded here; comparisons use the unrounded means.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 
 import ibis
@@ -30,6 +31,8 @@ from lantian.catalog.glossary import glossary
 from lantian.catalog.rules import rule
 
 __all__ = ["AUX_KEYS", "column_of", "complete_month", "valid_hours"]
+
+_GRID_IDS = itertools.count(1)
 
 #: Flue-gas parameters every hour keeps besides the pollutants.
 AUX_KEYS: tuple[str, ...] = ("o2", "flow", "temp")
@@ -137,5 +140,6 @@ def complete_month(hours: ibis.Table, start: dt.datetime, n_hours: int) -> ibis.
         elif c.endswith("_valid"):
             fills[c] = joined[c].fill_null(False)
     # an aliased relation is one common table expression: every later use (production
-    # hours, median flow, verdicts) reads the same grid instead of joining it again
-    return joined.mutate(**fills).alias("lantian_month_hours")
+    # hours, median flow, verdicts) reads the same grid instead of joining it again. The
+    # name is unique per call, so several completed months can meet in one expression.
+    return joined.mutate(**fills).alias(f"lantian_month_hours_{next(_GRID_IDS)}")
