@@ -138,18 +138,20 @@ def route_values(
 
     """
     keep_item = accepted[batch.item_row] if len(batch.item_row) else np.zeros(0, bool)
-    row = batch.item_row[keep_item]
-    code = batch.item_code[keep_item]
-    suffix = batch.item_suffix[keep_item]
-    num = batch.item_num[keep_item]
-    text = batch.item_text[keep_item]
+    # the items to write, as indexes into the batch's items (None: all of them); object
+    # arrays (code, suffix, text) are indexed only where their strings are needed
+    src = None if keep_item.all() else np.flatnonzero(keep_item)
+    row = batch.item_row if src is None else batch.item_row[src]
+    num = batch.item_num if src is None else batch.item_num[src]
+    items = _Items(batch, src)
     n = len(batch)
     cn = np.array([c if c is not None else "" for c in batch.cn], dtype=object)
     tid = {t: k for k, t in enumerate(WIDE_TABLES)}
     table_id = {c: tid.get(TABLE_OF_CN.get(c, ""), -1) for c in set(cn.tolist())}
     table_of_row = np.fromiter(map(table_id.__getitem__, cn), dtype=np.int8, count=n)
     all_code_i, code_u_arr, all_suf_i, suf_u = batch.factorized()
-    code_i, suf_i = all_code_i[keep_item], all_suf_i[keep_item]
+    code_i = all_code_i if src is None else all_code_i[src]
+    suf_i = all_suf_i if src is None else all_suf_i[src]
     grids, cols, _, key_of_code = _route_table(code_u_arr, suf_u)
     col_of_item = np.full(len(row), -1, dtype=np.int64)
     item_table = table_of_row[row]
@@ -174,7 +176,7 @@ def route_values(
                 _Codes(code_u_arr, code_i, key_of_code),
                 col_of_item,
                 num,
-                text,
+                items,
                 cols,
                 item_table == tid[t],
                 ts,
@@ -189,19 +191,36 @@ def route_values(
         return wide, None
     lr = row[long_sel]
     lnan = isnan[long_sel]
+    lj = items.index(np.flatnonzero(long_sel))
     long = pa.table(
         {
             "packet_id": pa.array(lr + base, pa.int64()),
             "mn": pa.array(mn[lr], pa.string()),
             "cn": pa.array(cn[lr], pa.string()),
             "ts": pa.array(ts[lr], pa.timestamp("us")),
-            "code": pa.array(code[long_sel], pa.string()),
-            "field": pa.array(suffix[long_sel], pa.string()),
+            "code": pa.array(batch.item_code[lj], pa.string()),
+            "field": pa.array(batch.item_suffix[lj], pa.string()),
             "num": pa.array(num[long_sel], pa.float64(), mask=lnan),
-            "text": pa.array(text[long_sel], pa.string(), mask=~lnan),
+            "text": pa.array(batch.item_text[lj], pa.string(), mask=~lnan),
         }
     )
     return wide, long
+
+
+@dataclass(frozen=True)
+class _Items:
+    """The batch's items being written: ``src`` maps their positions to the batch's items."""
+
+    batch: ColumnBatch
+    src: npt.NDArray[np.int64] | None
+
+    def index(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Batch item indexes of the written items at ``positions``."""
+        return positions if self.src is None else self.src[positions]
+
+    def text(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+        """Text as sent of the written items at ``positions``."""
+        return self.batch.item_text[self.index(positions)]
 
 
 @dataclass(frozen=True)
@@ -224,7 +243,7 @@ def _drop_second_codes(
     The first code of a parameter (glossary key) in a packet, in the order sent, keeps its
     columns; values of any other code for that parameter in that packet go to long.
     """
-    present = np.unique(code_i)
+    present = np.flatnonzero(np.bincount(code_i, minlength=len(key_of_code)))
     keys = [key_of_code[c] for c in present.tolist() if key_of_code[c] is not None]
     if len(keys) == len(set(keys)):
         return  # no parameter under two codes anywhere in the batch
@@ -244,7 +263,7 @@ def _wide_frame(
     codes: _Codes,
     col_of_item: npt.NDArray[np.int64],
     num: npt.NDArray[np.float64],
-    text: npt.NDArray[np.object_],
+    items: _Items,
     cols: list[str],
     in_table: npt.NDArray[np.bool_],
     ts: npt.NDArray[Any],
@@ -255,7 +274,8 @@ def _wide_frame(
     sel = (col_of_item >= 0) & in_table
     if not sel.any():
         return None
-    r, c = row[sel], col_of_item[sel]
+    at = np.flatnonzero(sel)
+    r, c = row[at], col_of_item[at]
     if len(r) < 2 or (r[1:] >= r[:-1]).all():  # items in packet order (the decoder's)
         rows = r[np.concatenate(([True], r[1:] != r[:-1]))]
     else:
@@ -275,11 +295,11 @@ def _wide_frame(
     txt_slot = np.cumsum(is_text) - 1
     nx, tx_i = ~tx, np.flatnonzero(tx)
     numbers = np.full((m, int((~is_text).sum())), np.nan, order="F")
-    numbers[p[nx], num_slot[k[nx]]] = num[sel][nx]
+    numbers[p[nx], num_slot[k[nx]]] = num[at[nx]]
     present = np.zeros((m, len(used)), dtype=bool, order="F")
     present[p, k] = True
     texts = np.full((m, int(is_text.sum())), None, dtype=object, order="F")
-    texts[p[tx_i], txt_slot[k[tx_i]]] = text[sel][tx_i]
+    texts[p[tx_i], txt_slot[k[tx_i]]] = items.text(at[tx_i])
     data: dict[str, pa.Array] = {
         "mn": pa.array(mn[rows], pa.string()),
         "ts": pa.array(ts[rows], pa.timestamp("us")),
@@ -305,7 +325,7 @@ def _sent_codes(
     out: list[str | None] = [None] * m
     gl = by_code()
     code_u, code_i, key_of_code = codes.table, codes.ids, codes.key_of
-    present = set(np.unique(code_i[sel]).tolist())
+    present = np.flatnonzero(np.bincount(code_i[sel], minlength=len(code_u))).tolist()
     alt_ids = [
         ci
         for ci in present
