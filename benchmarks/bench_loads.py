@@ -17,7 +17,9 @@ For each size, each in a fresh subprocess (peak RSS = ru_maxrss), on the same Pa
 * ``engine`` — ``assess_month`` (the monthly ULE verdicts, DuckDB), executed;
 * ``loads``  — ``load_hours`` + ``month_load_totals`` (hourly loads, HJ 75 substitution by
   the quarter-to-date capture rate, monthly totals), executed — the extra work of
-  ``--loads`` (the 3 months of history before the quarter are empty reads here).
+  ``--loads`` (the 3 months of history before the quarter are empty reads here);
+* ``both``   — what ``assess --loads`` runs: the month's hours once (cached), the monthly
+  verdicts and the loads from them.
 
 Prints one JSON line per run and a median summary per size to stdout.
 """
@@ -68,9 +70,24 @@ def run_loads(root: Path, data: Path) -> dict:
     }
 
 
+def run_both(root: Path, data: Path) -> dict:
+    """What ``assess --loads`` runs: the month's hours once, verdicts and loads from them."""
+    from lantian.engine import backends
+    from lantian.engine.assess import assess_hours, monthly_results
+    from lantian.engine.loads import load_hours, month_load_totals
+
+    t0 = time.perf_counter()
+    con = backends.connect("duckdb", db=registry_db(data), lake=root, memory_limit=MEM)
+    hours = assess_hours(con, MONTH).cache()
+    df = monthly_results(con, hours, MONTH).execute()
+    loads = month_load_totals(load_hours(con, MONTH, month_hours=hours), MONTH).execute()
+    return {"seconds": time.perf_counter() - t0, "points": len(df),
+            "so2_sub_t": float(loads.so2_sub_kg.sum()) / 1000}
+
+
 def child(kind: str, data: Path, n: int) -> None:
     root = subset(data, n)
-    out = {"engine": run_engine, "loads": run_loads}[kind](root, data)
+    out = {"engine": run_engine, "loads": run_loads, "both": run_both}[kind](root, data)
     out.update(kind=kind, points_requested=n,
                peak_rss_gib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
     print(json.dumps(out))
@@ -89,9 +106,9 @@ def main() -> None:
         child(a.child[0], a.data, int(a.child[1]))
         return
     for n in a.points:
-        res: dict[str, list[dict]] = {"engine": [], "loads": []}
+        res: dict[str, list[dict]] = {"engine": [], "loads": [], "both": []}
         for _ in range(a.repeat):
-            for kind in ("engine", "loads"):
+            for kind in ("engine", "loads", "both"):
                 p = subprocess.run([sys.executable, __file__, "--data", str(a.data), "--month",
                                     a.month, "--child", kind, str(n)],
                                    capture_output=True, text=True, check=True)
@@ -102,6 +119,8 @@ def main() -> None:
         print(json.dumps({"points": n, "engine_median_s": med["engine"],
                           "loads_median_s": med["loads"],
                           "loads_over_engine": med["loads"] / med["engine"],
+                          "both_median_s": med["both"],
+                          "both_over_engine": med["both"] / med["engine"],
                           "peak_rss_gib": max(r["peak_rss_gib"] for v in res.values()
                                               for r in v)}), flush=True)
 

@@ -88,7 +88,13 @@ def assess(
 ) -> None:
     """Assess ULE compliance of each monitoring point for one month (times CST)."""
     from lantian.engine import backends
-    from lantian.engine.assess import assess_month, hour_record, monthly_record
+    from lantian.engine.assess import (
+        assess_hours,
+        assess_month,
+        hour_record,
+        monthly_record,
+        monthly_results,
+    )
     from lantian.errors import LantianError
 
     if detail is not None and mn is None:
@@ -107,9 +113,20 @@ def assess(
             con = backends.connect("spark", db=db, lake=lake, month=month)
         else:
             con = backends.connect("duckdb", db=db)
-        expr = assess_month(con, month, detail=detail is not None, mn=mn)
-        df = expr.execute()
-        load_rows = _load_rows(con, month, mn, detail is not None) if loads else None
+        if loads:
+            # the month's hours computed once, for the verdicts and the loads
+            verdicts = assess_hours(con, month, mn=mn).cache()
+            expr = (
+                verdicts.order_by(["mn", "ts"])
+                if detail is not None
+                else monthly_results(con, verdicts, month)
+            )
+            df = expr.execute()
+            load_rows = _load_rows(con, month, mn, detail is not None, verdicts)
+            verdicts.release()  # before the connection closes
+        else:
+            df = assess_month(con, month, detail=detail is not None, mn=mn).execute()
+            load_rows = None
         con.disconnect()
     except LantianError as exc:
         fail(exc)
@@ -134,12 +151,14 @@ def assess(
     )
 
 
-def _load_rows(con: Any, month: str, mn: str | None, hours: bool) -> list[dict[str, Any]]:
+def _load_rows(
+    con: Any, month: str, mn: str | None, hours: bool, month_hours: Any
+) -> list[dict[str, Any]]:
     """Hourly (``hours``) or monthly load rows of the month (:mod:`lantian.engine.loads`)."""
     from lantian.engine.backends import month_bounds
     from lantian.engine.loads import load_hours, month_load_totals
 
-    h = load_hours(con, month, mn=mn)
+    h = load_hours(con, month, mn=mn, month_hours=month_hours)
     if hours:
         start, end = month_bounds(month)
         expr = h.filter((h.ts >= start) & (h.ts < end)).order_by("ts")

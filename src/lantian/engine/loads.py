@@ -93,7 +93,14 @@ def daily_loads(loads: ibis.Table, keys: Sequence[str]) -> ibis.Table:
     )
 
 
-def load_hours(con: Any, month: str, *, mn: str | None = None, lookback: int = 3) -> ibis.Table:
+def load_hours(
+    con: Any,
+    month: str,
+    *,
+    mn: str | None = None,
+    lookback: int = 3,
+    month_hours: ibis.Table | None = None,
+) -> ibis.Table:
     """Hourly measured and substitute loads of the hours month ``YYYY-MM`` needs.
 
     The hours are those of :func:`lantian.engine.capture.load_span` (``lookback`` months
@@ -101,6 +108,8 @@ def load_hours(con: Any, month: str, *, mn: str | None = None, lookback: int = 3
     :func:`lantian.engine.assess.assess_hours` (valid hours, complete month grid,
     production hours); a point with data in any month of the quarter gets every hour of the
     quarter to date (an hour with no data at all is a production hour without valid data).
+    ``month_hours``: the caller's own ``assess_hours(con, month, mn=mn)`` (e.g. cached for
+    the verdicts), used for ``month`` instead of computing it again.
 
     Returns
     -------
@@ -118,7 +127,7 @@ def load_hours(con: Any, month: str, *, mn: str | None = None, lookback: int = 3
     parts = []
     keys: list[str] = []
     for m in quarter:
-        v = assess_hours(con, m, mn=mn)
+        v = month_hours if (m == month and month_hours is not None) else assess_hours(con, m, mn=mn)
         keys = [k for k in POLLUTANTS if f"{k}_valid" in v.columns]
         cols = [c for k in keys for c in (column_of(k), f"{k}_valid", f"{k}_present")]
         # each month materialised on its own (a temporary table): the month pipelines are
