@@ -170,7 +170,7 @@ _SIDE_SQL = {
 }
 
 
-def read_side_tables(db, month: str) -> dict[str, pd.DataFrame]:
+def read_side_tables(db: str | Path, month: str) -> dict[str, pd.DataFrame]:
     """Small side tables of the detectors from a DuckDB file, for engines without them.
 
     The Spark engine reads minute data from the Parquet lake, which holds no analyser
