@@ -6,6 +6,10 @@ Lines are decoded in large batches by a decoder passed in by the caller (the sto
 no protocol: ``lantian import packets`` passes the codec's bulk decoder) and each batch is
 stored in one transaction, so a bad line never costs lines already stored — it is
 journalled as ``rejected:<reason>`` and reported with its line number.
+
+A worker thread decodes batch *k+1* while the caller's thread stores batch *k* (DuckDB and
+most numpy/Arrow kernels release the GIL); at most two batches are held in memory. Batches
+are stored strictly in file order, so packet ids and verdicts are those of a sequential run.
 """
 
 from __future__ import annotations
