@@ -1,8 +1,14 @@
 """Gateway benchmarks: the Lantian gateway beside a bare asyncio server, same load generator.
 
-Run by hand (never as a timed test)::
+Run by hand (never as a timed test), one benchmark at a time on the machine::
 
-    .venv/bin/python benchmarks/bench_gateway.py [--runs 3] [--duration 15] [--quick]
+    flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_gateway.py \
+        --prefix 8888 --runs 2 --duration 8 --open-duration 15
+    flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_gateway.py parts
+
+``parts`` measures, in this process, the CPU per packet of each stage of the gateway's batch
+path (decode, batch building, the store's commit, 9014 replies + talk-back) at batch sizes
+60 and 1,000 — where the gateway's time goes, without sockets.
 
 Servers and the load generator run as separate processes:
 
@@ -74,6 +80,64 @@ def run_bare(port: int) -> None:
         srv.close()
 
     asyncio.run(main())
+
+
+# -- where the time goes ------------------------------------------------------------------
+def run_parts(repeats: int = 5) -> None:
+    """CPU per packet of each stage of the batch path, medians of ``repeats`` batches."""
+    import datetime as dt
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from lantian.hj212 import gwbatch, gwcodec
+    from lantian.hj212.gwreply import data_replies
+    from lantian.hj212.gwsettings import load_settings
+    from lantian.hj212.gwstore import GatewayStore
+    from lantian.hj212.loadgen import make_packets, mn_of
+    from lantian.hj212.talkback import LoggerState, observe
+
+    tmp = Path(tempfile.mkdtemp(prefix="lantian-bench-parts-"))
+    register(tmp / "p.duckdb", 10_000)
+    store = GatewayStore(tmp / "p.duckdb")
+    tb = load_settings().talkback
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    day = 0
+    for n in (60, 1000):
+        per: dict[str, list[float]] = {}
+        for k in range(repeats + 1):
+            day += 1
+            base = dt.datetime(2030, 1, 1) + dt.timedelta(days=day)
+            frames = [make_packets(mn_of(PREFIX, i), PW, "2051", [base])[0].rstrip(b"\r\n")
+                      for i in range(n)]
+            now = gwcodec.now_cst()
+            marks = [cpu()]
+            d = gwbatch.decode_uploads(frames)
+            marks.append(cpu())
+            rows = list(range(n))
+            heads = [gwbatch.head_of(d, i) for i in rows]
+            batch = gwbatch.column_batch(d, rows, frames, ["127.0.0.1:1"] * n, [now] * n)
+            marks.append(cpu())
+            store.store_batch(batch)
+            marks.append(cpu())
+            data_replies(heads, now)
+            states: dict[str, LoggerState] = {}
+            for h in heads:
+                st = states.setdefault(h.mn or "", LoggerState(h.mn or ""))
+                observe(st, h.cn or "", gwcodec.data_time_to_datetime(h.data_time or ""), now, tb)
+            marks.append(cpu())
+            if k == 0:
+                continue  # first batch: one-time set-up costs
+            for name, a, b in zip(("decode", "batch+heads", "store commit", "replies+talk-back"),
+                                  marks, marks[1:], strict=False):
+                per.setdefault(name, []).append(1e6 * (b - a) / n)
+        for name, xs in per.items():
+            print(json.dumps({"batch": n, "stage": name,
+                              "cpu_us_per_packet": round(statistics.median(xs), 1)}))
+    store.close()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()}", file=sys.stderr)
 
 
 # -- orchestration ----------------------------------------------------------------------
@@ -170,7 +234,7 @@ def scenario(kind: str, db: Path, log, mode: str, conns: int, extra: list[str]) 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", nargs="?", default="all", choices=["all", "bare"])
+    ap.add_argument("cmd", nargs="?", default="all", choices=["all", "bare", "parts"])
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duration", type=float, default=15.0)
@@ -186,6 +250,9 @@ def main() -> None:
     only = set(a.only.split(","))
     if a.cmd == "bare":
         run_bare(a.port)
+        return
+    if a.cmd == "parts":
+        run_parts()
         return
     if a.quick:
         a.runs, a.duration, a.open_duration = 1, 5.0, 10.0
