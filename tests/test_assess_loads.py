@@ -187,3 +187,12 @@ def test_a_silent_month_of_the_quarter_counts_against_capture(db):
     assert h["capture_rate"]["so2"] == pytest.approx(687 / (720 + 744))
     assert h["load_kg"]["so2"] == 0.0 and h["substituted_hours"]["so2"] == 0
     assert h["unsubstituted_hours"]["so2"] == 744
+
+
+def test_cli_table_shows_loads(db):
+    res = CliRunner().invoke(app, ["assess", "--db", str(db), "--month", "2024-04", "--loads",
+                                   "--no-store"])
+    assert res.exit_code == 0, res.stderr
+    # H: 2,484 kg measured + 345.6 kg substituted in 33 h, α = 687/720 = 95.4 %
+    assert ("so2 排放量 load 2484.000 kg + 替代 substituted 345.600 kg (33 h, open 0 h, "
+            "捕集率 capture 95.4%)") in res.stdout

@@ -236,6 +236,16 @@ def _print_table(records: list[dict[str, Any]], hours: bool) -> None:
             f"{r['mn']:24} {r['source_type'] or '':18} {r['production_hours']:>6} "
             f"{r['valid_hours']:>7} {r['compliant_hours']:>6} {ratio:>7} {verdict}"
         )
+        for k, kg in r.get("load_kg", {}).items():
+            line = f"    {k} 排放量 load {kg:.3f} kg"
+            if k in r["substituted_load_kg"]:
+                alpha = r["capture_rate"][k]
+                line += (
+                    f" + 替代 substituted {r['substituted_load_kg'][k]:.3f} kg"
+                    f" ({r['substituted_hours'][k]} h, open {r['unsubstituted_hours'][k]} h,"
+                    f" 捕集率 capture {'—' if alpha is None else f'{alpha * 100:.1f}%'})"
+                )
+            typer.echo(line)
     echo_err("ratio shown to 4 decimals; ule_pass compares the unrounded ratio with 0.95")
 
 
