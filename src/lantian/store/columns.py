@@ -290,16 +290,17 @@ def _wide_frame(
     k = slot[c]
     is_text = np.array([is_text_column(cols[u]) for u in used.tolist()], dtype=bool)
     tx = is_text[k]
-    # numbers and texts in separate (row × column) matrices, column-major for Arrow
+    # numbers and texts in separate (row × column) matrices, column-major and flat (column
+    # j is the slice [j*m, (j+1)*m)), filled by one 1-D scatter each
     num_slot = np.cumsum(~is_text) - 1
     txt_slot = np.cumsum(is_text) - 1
-    nx, tx_i = ~tx, np.flatnonzero(tx)
-    numbers = np.full((m, int((~is_text).sum())), np.nan, order="F")
-    numbers[p[nx], num_slot[k[nx]]] = num[at[nx]]
-    present = np.zeros((m, len(used)), dtype=bool, order="F")
-    present[p, k] = True
-    texts = np.full((m, int(is_text.sum())), None, dtype=object, order="F")
-    texts[p[tx_i], txt_slot[k[tx_i]]] = items.text(at[tx_i])
+    nx, tx_i = np.flatnonzero(~tx), np.flatnonzero(tx)
+    numbers = np.full(int((~is_text).sum()) * m, np.nan)
+    numbers[num_slot[k[nx]] * m + p[nx]] = num[at[nx]]
+    present = np.zeros(len(used) * m, dtype=bool)
+    present[k * m + p] = True
+    texts = np.full(int(is_text.sum()) * m, None, dtype=object)
+    texts[txt_slot[k[tx_i]] * m + p[tx_i]] = items.text(at[tx_i])
     data: dict[str, pa.Array] = {
         "mn": pa.array(mn[rows], pa.string()),
         "ts": pa.array(ts[rows], pa.timestamp("us")),
@@ -308,9 +309,11 @@ def _wide_frame(
     }
     for j, u in enumerate(used.tolist()):
         if is_text[j]:
-            data[cols[u]] = pa.array(texts[:, txt_slot[j]], pa.string())
+            t = txt_slot[j] * m
+            data[cols[u]] = pa.array(texts[t:t + m], pa.string())
         else:
-            data[cols[u]] = pa.array(numbers[:, num_slot[j]], pa.float64(), mask=~present[:, j])
+            q, r0 = num_slot[j] * m, j * m
+            data[cols[u]] = pa.array(numbers[q:q + m], pa.float64(), mask=~present[r0:r0 + m])
     return pa.table(data)
 
 
