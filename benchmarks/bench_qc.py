@@ -39,9 +39,11 @@ def main() -> int:
     ap.add_argument("--start", default="2026-01-01")
     ap.add_argument("--lake", type=Path, default=None,
                     help="time qc on the engine's province lake (gen_province.py) instead")
-    ap.add_argument("--month", default=None, help="month of the lake (YYYY-MM)")
-    ap.add_argument("--max-points", type=int, default=None,
-                    help="lake mode: only the first N points (scaling runs)")
+    ap.add_argument("--month", default="2024-06", help="month of the lake (YYYY-MM)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100],
+                    help="lake mode: numbers of points (first N of the lake)")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--root", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.lake is not None:
         return lake_mode(args)
@@ -111,59 +113,115 @@ def main() -> int:
     return 0
 
 
-def lake_mode(args) -> int:
-    """Time qc over the engine's province lake (no ground truth there: timing only)."""
-    import ibis
-    import pandas as pd
-
+def _qc_child(root: Path, data: Path, month: str) -> dict:
+    """Run ``lantian qc``'s detectors on a lake root as the command does; time each one."""
+    from lantian.engine import backends
     from lantian.engine.quality import load_thresholds
     from lantian.engine.quality.inputs import limit_memory, read_inputs
     from lantian.engine.quality.run import detector_events
 
-    pts = pd.read_parquet(args.lake / "points.parquet")
-    if args.max_points:
-        pts = pts.sort_values("mn").head(args.max_points)
-    con = ibis.duckdb.connect()
-    con.raw_sql("SET TimeZone = 'Asia/Shanghai'")
+    t0 = time.perf_counter()
+    con = backends.connect("duckdb", db=bench_engine().registry_db(data), lake=root)
     limit_memory(con)
-    root = args.lake / "flue_minute" / f"month={args.month}"
-    files = [str(root / f"mn={mn}" / "part-0.parquet") for mn in pts["mn"]]
-    con.con.execute("CREATE VIEW flue_minute AS SELECT * EXCLUDE (month) FROM read_parquet("
-                    + repr(files) + ", hive_partitioning = true, "
-                    "hive_types = {'month': VARCHAR, 'mn': VARCHAR})")
-    con.create_table("monitoring_point", pd.DataFrame({
-        "mn": pts["mn"].astype(str), "outlet_id": 0, "source_type": pts["source_type"],
-        "parameters": [["pm", "so2", "nox"]] * len(pts), "flow_unit": "m3/s"}))
-    rows = con.con.sql("SELECT count(*) FROM flue_minute").fetchall()[0][0]
-    have = {r[0] for r in con.con.sql("DESCRIBE flue_minute").fetchall()}
-    cols = [c for c in COLS if c in have]
-    flags = [c for c in FLAGS if c in have]
-    scan_sql = ("SELECT count(*), " + ", ".join(f"sum({c})" for c in cols) + ", "
-                + ", ".join(f"count({c})" for c in flags) + " FROM flue_minute")
-    scan_times, qc_times = [], []
-    per: dict[str, list[float]] = {}
+    kw = read_inputs(con, month, load_thresholds())
+    per: dict[str, float] = {}
     n_events = 0
-    for _ in range(args.runs):
-        t = time.perf_counter()
-        con.con.sql(scan_sql).fetchall()
-        scan_times.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        kw = read_inputs(con, args.month, load_thresholds())
-        n_events = 0
-        for name, expr in detector_events(**kw, materialize=lambda x: x.cache()).items():
-            t1 = time.perf_counter()
-            n_events += len(con.execute(expr))
-            per.setdefault(name, []).append(time.perf_counter() - t1)
-        qc_times.append(time.perf_counter() - t)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
-    scan, qc = statistics.median(scan_times), statistics.median(qc_times)
-    print(f"### qc on the engine lake: {len(pts)} points, {rows:,} minute rows ({args.month})\n")
-    print(f"- bare DuckDB scan (count + sums of {len(cols)} columns, counts of {len(flags)} "
-          f"flags): median {scan:.2f} s of {args.runs}")
-    print(f"- all 12 detectors incl. their hours: median {qc:.2f} s ({qc / scan:.1f}× the "
-          f"bare scan); peak RSS {peak:.2f} GiB; {n_events} events")
-    print("- per detector (median s): " + ", ".join(
-        f"{d} {statistics.median(v):.2f}" for d, v in per.items()))
+    cached = []
+
+    def keep(t):
+        t1 = time.perf_counter()
+        c = t.cache()
+        cached.append(c)
+        per[f"(kept {len(cached)})"] = time.perf_counter() - t1
+        return c
+
+    t1 = time.perf_counter()
+    parts = detector_events(**kw, materialize=keep)
+    per["(build)"] = time.perf_counter() - t1
+    for name, expr in parts.items():
+        t1 = time.perf_counter()
+        n_events += len(con.execute(expr))
+        per[name] = time.perf_counter() - t1
+    return {"seconds": time.perf_counter() - t0, "events": n_events, "per": per}
+
+
+def bench_engine():
+    """The engine benchmark module (its lake subsets, registry and ``run_engine``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_engine", HERE / "bench_engine.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _child_main(kind: str, root: Path, data: Path, month: str) -> None:
+    import json
+
+    be = bench_engine()
+    be.MONTH = month
+    out = _qc_child(root, data, month) if kind == "qc" else be.run_engine(root, data)
+    out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(json.dumps(out))
+
+
+def _measure(kind: str, root: Path, data: Path, month: str) -> dict:
+    import json
+    import subprocess
+
+    cp = subprocess.run([sys.executable, __file__, "--child", kind, "--root", str(root),
+                         "--lake", str(data), "--month", month],
+                        capture_output=True, text=True, check=False)
+    if cp.returncode != 0:
+        tail = cp.stderr.strip().splitlines()[-1] if cp.stderr.strip() else "failed"
+        return {"error": tail, "seconds": None, "peak_rss_gib": None}
+    return json.loads(cp.stdout.strip().splitlines()[-1])
+
+
+def lake_mode(args) -> int:
+    """Time qc beside the engine's ``assess_month`` on the engine's province lake.
+
+    Each measurement runs in a fresh subprocess (peak RSS = its max RSS), engine and qc
+    interleaved so a change of machine load hits both alike. No ground truth there: timing
+    only (the events count is printed so runs of different code can be compared).
+    """
+    import os
+
+    if args.child:
+        _child_main(args.child, args.root, args.lake, args.month)
+        return 0
+    be = bench_engine()
+    be.MONTH = args.month
+    be.registry_db(args.lake)
+    for n in args.sizes:
+        root = be.subset(args.lake, n)
+        res: dict[str, list[dict]] = {"engine": [], "qc": []}
+        loads = []
+        for _ in range(args.runs):
+            loads.append(os.getloadavg()[0])
+            res["engine"].append(_measure("engine", root, args.lake, args.month))
+            loads.append(os.getloadavg()[0])
+            res["qc"].append(_measure("qc", root, args.lake, args.month))
+        loads.append(os.getloadavg()[0])
+        med = {}
+        for kind, rs in res.items():
+            secs = [r["seconds"] for r in rs if r.get("seconds") is not None]
+            med[kind] = statistics.median(secs) if secs else None
+            errs = [r["error"] for r in rs if r.get("error")]
+            peak = max((r.get("peak_rss_gib") or 0) for r in rs)
+            shown = None if med[kind] is None else round(med[kind], 2)
+            print(f"{n} points {kind}: median {shown} s, runs {[round(s, 2) for s in secs]}, "
+                  f"peak RSS {peak:.2f} GiB"
+                  + (f", errors {errs}" if errs else ""), flush=True)
+        ok = [r for r in res["qc"] if r.get("per")]
+        if ok:
+            per = {k: statistics.median(r["per"][k] for r in ok) for k in ok[-1]["per"]}
+            print(f"{n} points qc per detector (median s): "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in per.items())
+                  + f"; events {ok[-1]['events']}", flush=True)
+        if med["engine"] and med["qc"]:
+            print(f"{n} points qc / engine = {med['qc'] / med['engine']:.2f}; load average "
+                  f"(1 min) {min(loads):.1f}-{max(loads):.1f}", flush=True)
     return 0
 
 

@@ -61,12 +61,12 @@ def read_inputs(con: Any, month: str, th: Thresholds) -> dict[str, Any]:
 
     ``con`` is an engine backend (:func:`lantian.engine.backends.connect`). Reads the small
     registry tables (points, outlets) eagerly; the minute data stay lazy. Returns keyword
-    arguments for ``quality_events`` plus ``mns`` (points with minute data are found later).
+    arguments for ``quality_events`` (``marks``: enterprise marks of the month, or ``None``).
     """
     from lantian.catalog.limits import POLLUTANTS
     from lantian.engine.backends import minute_table, month_bounds, registry_table, table_names
 
-    start, _end = month_bounds(month)
+    start, end = month_bounds(month)
     mp = registry_table(con, "monitoring_point")
     ol = registry_table(con, "outlet")
     j = mp.left_join(ol, mp.outlet_id == ol.id)
@@ -86,11 +86,18 @@ def read_inputs(con: Any, month: str, th: Thresholds) -> dict[str, Any]:
     maintenance = None
     if "maintenance_record" in tables:
         maintenance = con.table("maintenance_record").select("mn", "start_ts", "end_ts")
+    # enterprise condition marks overlapping the month (every status), for false_stop; none
+    # when there are none, so false_stop does not read every minute a second time for nothing
+    em = registry_table(con, "enterprise_mark")
+    em = em.filter(em.mn.notnull() & (em.start_ts < end) & (em.end_ts >= start))
+    marks = em.select("mn", "kind", "start_ts", "end_ts")
+    if int(con.execute(marks.count())) == 0:
+        marks = None
     pframe = pts[["mn", "source_type"]].astype({"mn": "string", "source_type": "string"})
     points = ibis.memtable(pframe, schema=ibis.schema({"mn": "string", "source_type": "string"}))
     return {"minute": minute, "month": month, "points": points, "limits": limits,
             "ranges": analyser_ranges(params, limits, th), "params": params,
-            "maintenance": maintenance, "keys": keys, "thresholds": th}
+            "maintenance": maintenance, "marks": marks, "keys": keys, "thresholds": th}
 
 
 def limit_memory(con: Any, memory_limit: str = "5GB", temp_dir: str | None = None) -> str | None:

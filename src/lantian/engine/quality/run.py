@@ -17,6 +17,7 @@ from lantian.engine.backends import month_bounds
 from lantian.engine.hours import column_of, valid_hours
 from lantian.engine.quality import conduct, process, records, statistics, values
 from lantian.engine.quality.frames import long_minutes, running_minutes
+from lantian.engine.quality.suspects import suspect_minutes
 from lantian.engine.quality.thresholds import Thresholds, load_thresholds
 
 __all__ = ["DETECTORS", "detector_events", "quality_events"]
@@ -56,6 +57,8 @@ def detector_events(
     detectors: Sequence[str] = DETECTORS,
     thresholds: Thresholds | None = None,
     materialize: Callable[[ir.Table], ir.Table] | None = None,
+    marks: ir.Table | None = None,
+    history_hours: ir.Table | None = None,
 ) -> dict[str, ir.Table]:
     """Return one event table per requested detector for ``month`` (``YYYY-MM``, CST).
 
@@ -83,6 +86,12 @@ def detector_events(
         Names of the detectors to run (:data:`DETECTORS` by default).
     thresholds
         Threshold table (default: the packaged ``qc_thresholds.csv``).
+    marks
+        Enterprise condition marks (mn, kind, start_ts, end_ts), every status, for
+        ``false_stop`` (stop marks while the source runs); optional.
+    history_hours
+        Engine hours with ``running`` (:func:`~lantian.engine.quality.process.running_hours`)
+        of earlier months, for ``pinned_under_limit``'s history test; optional.
     materialize
         Optional hook the caller gives to keep the shared frames (the running minutes and
         the hours) instead of recomputing them in every detector, e.g. ``lambda t:
@@ -100,35 +109,35 @@ def detector_events(
     # read only the columns used (every flag: the declared state falls back on them)
     narrow = minute.select(*[c for c in minute.columns if c in wanted or c.endswith("_flag")])
     m = running_minutes(narrow, th, materialize=materialize)
-    m = keep(m.select(*[c for c in m.columns if c in wanted]))
+    m = m.select(*[c for c in m.columns if c in wanted])
     out: dict[str, ir.Table] = {}
-    hours = keep(process.running_hours(valid_hours(m, keys), th))
-    hl = statistics.hour_long(hours, keys, limits)
+    # hours from the minutes as read (the running state is not needed for them), only the
+    # columns the detectors read: DuckDB then drops the other aggregates of valid_hours
+    vh = valid_hours(narrow, keys)
+    hour_cols = ["mn", "ts", "flow_raw"]
+    for k in (*keys, "o2"):
+        hour_cols += [column_of(k), f"{k}_valid"]
+    hours = keep(process.running_hours(vh.select(*hour_cols), th))
+    hl = keep(statistics.hour_long(hours, keys, limits))
     if "constant" in want:
         out["constant"] = values.constant_wide(m, [*keys, "o2", "flow"], th,
                                                 materialize=materialize)
-    if want & {"zero", "over_range", "zs_mismatch", "flag_abuse"}:
-        lp = long_minutes(m, [*keys, "o2"], with_zs=True)
-        if "zero" in want:
-            pres = statistics.hour_long(hours, [*keys, "o2"]).group_by(["mn", "pollutant"])
-            pres = pres.aggregate(month_median=_.value.median())
-            out["zero"] = values.zero(lp, pres, th)
-        lp = lp.filter(_.pollutant != "o2")
-        if "over_range" in want:
-            out["over_range"] = values.over_range(lp, ranges, th)
-        if "zs_mismatch" in want:
-            out["zs_mismatch"] = process.zs_mismatch(lp, limits, th)
-        if "flag_abuse" in want:
-            run_h = hours.filter(_.running).group_by("mn").aggregate(hours=_.count())
-            out["flag_abuse"] = conduct.flag_abuse(lp, limits, run_h, th)
+    # the minute detectors below see only the suspect minutes: the same events (suspects.py)
+    sus = m
+    if want & {"zero", "over_range", "zs_mismatch", "flag_abuse", "false_stop"}:
+        sus = keep(suspect_minutes(m, keys, limits=limits, ranges=ranges, th=th))
+    out.update(_long_minute_detectors(sus, hours, keys, want, limits, ranges, th))
     if "false_stop" in want:
-        out["false_stop"] = process.false_stop(m, th)
+        # qc-detect: enterprise stop marks are judged on every running minute (m)
+        out["false_stop"] = process.false_stop(sus, th, marks=marks, every_minute=m)
     if "missing" in want:
-        out["missing"] = records.missing(m, start, end, th, by_hours=True)
+        out["missing"] = records.missing(narrow.select("mn", "ts"), start, end, th,
+                                         by_hours=True)
     if "dilution" in want:
         out["dilution"] = process.dilution(hours, points, th)
     if "pinned_under_limit" in want:
-        out["pinned_under_limit"] = conduct.pinned_under_limit(hours, limits, keys, th)
+        out["pinned_under_limit"] = conduct.pinned_under_limit(hours, limits, keys, th,
+                                                               history=history_hours)
     if "level_shift" in want:
         out["level_shift"] = statistics.level_shift(hl, th)
     if "spike" in want:
@@ -136,4 +145,27 @@ def detector_events(
     if "calibration_change" in want and params is not None and maintenance is not None:
         out["calibration_change"] = records.calibration_change(params, maintenance, start, end,
                                                                th)
+    return out
+
+
+def _long_minute_detectors(sus: ir.Table, hours: ir.Table, keys: list[str], want: set[str],
+                           limits: ir.Table, ranges: ir.Table,
+                           th: Thresholds) -> dict[str, ir.Table]:
+    """``zero``, ``over_range``, ``zs_mismatch``, ``flag_abuse`` on the long suspect minutes."""
+    out: dict[str, ir.Table] = {}
+    if not want & {"zero", "over_range", "zs_mismatch", "flag_abuse"}:
+        return out
+    lp = long_minutes(sus, [*keys, "o2"], with_zs=True)
+    if "zero" in want:
+        pres = statistics.hour_long(hours, [*keys, "o2"]).group_by(["mn", "pollutant"])
+        pres = pres.aggregate(month_median=_.value.median())
+        out["zero"] = values.zero(lp, pres, th)
+    lp = lp.filter(_.pollutant != "o2")
+    if "over_range" in want:
+        out["over_range"] = values.over_range(lp, ranges, th)
+    if "zs_mismatch" in want:
+        out["zs_mismatch"] = process.zs_mismatch(lp, limits, th)
+    if "flag_abuse" in want:
+        run_h = hours.filter(_.running).group_by("mn").aggregate(hours=_.count())
+        out["flag_abuse"] = conduct.flag_abuse(lp, limits, run_h, th)
     return out

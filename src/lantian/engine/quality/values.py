@@ -69,9 +69,11 @@ def constant_wide(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         v = m[col].cast("float64")
         f = m[flag].fill_null("N") if flag in m.columns else ibis.literal("N")
         ok = m.running & (f == "N") & (v > lo_level)
-        aggs[f"n{i}"] = ok.cast("int64").sum()
-        aggs[f"lo{i}"] = v.round(dec).min(where=ok)
-        aggs[f"hi{i}"] = v.round(dec).max(where=ok)
+        # one value per key and minute (null unless it counts): three plain aggregates
+        x = ibis.ifelse(ok, v.round(dec), ibis.null("float64"))
+        aggs[f"n{i}"] = x.count()
+        aggs[f"lo{i}"] = x.min()
+        aggs[f"hi{i}"] = x.max()
     b = m.group_by(["mn", "block"]).aggregate(**aggs)
     frozen = ibis.union(*[
         b.filter((b[f"n{i}"] == block_s // 60) & (b[f"lo{i}"] == b[f"hi{i}"])).select(
