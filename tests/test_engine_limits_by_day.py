@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,3 +124,20 @@ def test_point_limits_on_one_day_equals_that_day_of_the_daily_table(db):
     )
     perm = one.set_index("mn").loc["PERM"]
     assert perm.limit_mg_m3 == 25.0 and perm.basis == "permit"
+
+
+def test_spark_gives_the_same_month(db, results, spark_session, tmp_path):
+    monthly, _ = results
+    con = backends.connect(
+        "spark", db=db, lake=tmp_path / "lake", month=MONTH, session=spark_session
+    )
+    cat = _catalogue_changing_on_the_15th()
+    cat = cat.astype(object).where(cat.notna(), None)  # missing must be null on Spark
+    con.create_view(
+        "limit_catalogue", ibis.memtable(cat, schema=catalogue_table().schema()), overwrite=True
+    )
+    spark_monthly = {
+        r["mn"]: monthly_record(r) for r in assess_month(con, MONTH).execute().to_dict("records")
+    }
+    # 528 / 408 exceedance hours only come out with the limits of each hour's day
+    assert spark_monthly == monthly
