@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lantian.hj212.columnar import DecodedBatch, decode_batch
+from lantian.hj212.columnar import DecodedBatch, code_ids, decode_batch
 from lantian.store.columns import ColumnBatch
 
 __all__ = ["Head", "column_batch", "decode_batch", "decode_uploads", "head_of",
@@ -107,6 +107,7 @@ def column_batch(d: DecodedBatch, rows: Sequence[int], raw: Sequence[bytes],
     new_of[idx] = np.arange(len(idx), dtype=np.int64)
     keep = new_of[d.item_packet] >= 0 if len(d.item_packet) else np.zeros(0, dtype=bool)
     c = d.columns
+    ids = code_ids(d)  # integer code/suffix ids: the store need not hash every value's names
 
     def pick(name: str) -> list[str | None]:
         col = c[name]
@@ -120,4 +121,6 @@ def column_batch(d: DecodedBatch, rows: Sequence[int], raw: Sequence[bytes],
         item_row=new_of[d.item_packet[keep]], item_code=d.item_code[keep],
         item_suffix=d.item_suffix[keep], item_num=d.item_value[keep],
         item_text=d.item_text[keep],
+        item_code_id=ids["item_code_id"][keep], item_suffix_id=ids["item_suffix_id"][keep],
+        code_table=ids["code_table"], suffix_table=ids["suffix_table"],
     )
