@@ -215,7 +215,12 @@ def loads_cmd(
     period: Annotated[str, typer.Option("--period", help="month or year")] = "month",
     format: FormatOption = OutputFormat.table,
 ) -> None:
-    """Emission loads [t] by month or year per unit, with flagged (substituted/invalid) hours."""
+    """Emission loads [t] by month or year per unit: measured and substituted beside.
+
+    ``load_t`` = ``measured_t`` + ``substituted_t``; HJ 75 substitution applies to loads only
+    (负荷/排放量替代), never to concentrations. ``substituted_t``/``substituted_hours`` are
+    empty for months summed from the logger's -Cou values (no ``assess --loads`` run).
+    """
     from lantian.ledger.emissions import monthly_loads
 
     if by not in ("mn", "outlet_id", "enterprise_id", "district_code"):
@@ -228,11 +233,16 @@ def loads_cmd(
         m = monthly_loads(t("flue_hour"), t("monitoring_point"), t("outlet"), t("enterprise"))
         m = m.mutate(period=m.month if period == "month" else m.month.substr(0, 4))
         agg = m.group_by([by, "period", "pollutant"]).aggregate(
-            load_t=m.load_t.sum(), hours=m.hours.sum(), flagged_hours=m.flagged_hours.sum())
+            load_t=m.load_t.sum(), measured_t=m.measured_t.sum(),
+            substituted_t=m.substituted_t.sum(), hours=m.hours.sum(),
+            flagged_hours=m.flagged_hours.sum(), substituted_hours=m.substituted_hours.sum())
         return _pylist(agg.order_by([by, "period", "pollutant"]))
 
     rows = run_on_db(go, db)
-    show_rows(rows, format, (by, "period", "pollutant", "load_t", "hours", "flagged_hours"))
+    show_rows(rows, format, (by, "period", "pollutant", "load_t", "measured_t", "substituted_t",
+                             "hours", "flagged_hours", "substituted_hours"))
+    echo_err("HJ 75 substitution applies to loads only, never to concentrations "
+             "(负荷/排放量替代，浓度不替代)")
 
 
 @ledger_app.command("alert-reduction")

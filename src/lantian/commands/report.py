@@ -8,6 +8,7 @@ China Standard Time (中国标准时间).
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,18 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Output directory (created i
 BureauOpt = Annotated[str | None, typer.Option(
     "--bureau", help="Issuing bureau for the heading (default $LANTIAN_BUREAU or 生态环境局)")]
 FmtOpt = Annotated[OutputFormat, typer.Option("--format", help="json (JSON Lines) or table")]
+
+
+class Lang(StrEnum):
+    """Language of the report's values (headings are bilingual)."""
+
+    zh = "zh"
+    en = "en"
+
+
+LangOpt = Annotated[Lang, typer.Option(
+    "--lang", help="zh (default) or en: language of the values of the production-control, "
+    "alert, grade and emissions sections")]
 
 
 def _bureau(value: str | None) -> str | None:
@@ -52,6 +65,7 @@ def monthly(
     bureau: BureauOpt = None,
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="HTML only")] = False,
     format: FmtOpt = OutputFormat.table,
+    lang: LangOpt = Lang.zh,
 ) -> None:
     """Monthly ULE assessment report per enterprise: HTML and PDF into --out."""
     from lantian.reports.monthly import resolve_enterprise, write_monthly
@@ -67,7 +81,7 @@ def monthly(
         with _bar() as bar:
             task = bar.add_task(f"report {month}", total=len(ids), label="")
             rows = write_monthly(
-                con, month, ids, out, bureau=_bureau(bureau), pdf=not no_pdf,
+                con, month, ids, out, bureau=_bureau(bureau), pdf=not no_pdf, lang=lang.value,
                 progress=lambda done, total, label: bar.update(task, completed=done,
                                                                label=label))
     for r in rows:
@@ -89,6 +103,7 @@ def bulletin(
     bureau: BureauOpt = None,
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="HTML only")] = False,
     format: FmtOpt = OutputFormat.table,
+    lang: LangOpt = Lang.zh,
 ) -> None:
     """Province/city monthly bulletin: ULE pass/fail, worst outlets, alarms, AQ ranking."""
     from lantian.reports.bulletin import write_bulletin
@@ -98,7 +113,7 @@ def bulletin(
     with open_db(db) as con, _bar() as bar:
         task = bar.add_task(f"bulletin {month}", total=1, label="assess")
         rec = write_bulletin(con, month, out, district=district,
-                             bureau=_bureau(bureau), pdf=not no_pdf)
+                             bureau=_bureau(bureau), pdf=not no_pdf, lang=lang.value)
         bar.update(task, completed=1, label="")
     if format is OutputFormat.json:
         emit_json(rec)

@@ -123,12 +123,15 @@ def render_bulletin_html(b: dict[str, Any], *, lang: str = "zh") -> str:
 
 def write_bulletin(con: duckdb.DuckDBPyConnection, month: str, out: Path, *,
                    district: str | None = None, bureau: str | None = None,
-                   pdf: bool = True) -> dict[str, Any]:
-    """Write ``bulletin_<month>[_<district>].html`` and ``.pdf`` into ``out`` (created)."""
+                   pdf: bool = True, lang: str = "zh") -> dict[str, Any]:
+    """Write ``bulletin_<month>[_<district>].html`` and ``.pdf`` into ``out`` (created).
+
+    ``lang``: ``zh`` (default) or ``en``, passed to :func:`render_bulletin_html`.
+    """
     b = gather_bulletin(con, month, district=district, bureau=bureau)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"bulletin_{month}" + (f"_{district}" if district else "")
-    html = render_bulletin_html(b)
+    html = render_bulletin_html(b, lang=lang)
     html_path = out / f"{stem}.html"
     html_path.write_text(html, encoding="utf-8")
     pdf_path = render_pdf(html, out / f"{stem}.pdf") if pdf else None

@@ -347,20 +347,22 @@ def report_filename(report: dict[str, Any], suffix: str) -> str:
 def write_monthly(con: duckdb.DuckDBPyConnection, month: str, enterprise_ids: list[int],
                   out: Path, *, bureau: str | None = None, pdf: bool = True,
                   progress: Callable[[int, int, str], None] | None = None,
-                  ) -> list[dict[str, Any]]:
+                  lang: str = "zh") -> list[dict[str, Any]]:
     """Write ``monthly_<month>_<id>.html`` (and ``.pdf``) for each enterprise into ``out``.
 
     ``out`` is created if missing. ``progress(done, total, label)`` is called after each
     enterprise (the CLI draws a rich bar, jobs store it). Returns one summary per enterprise:
     ``enterprise_id``, ``enterprise``, ``month``, ``ule_pass``, ``production_hours``,
     ``compliant_hours``, ``html``, ``pdf`` (paths as text; ``pdf`` null when not printed).
+    ``lang``: ``zh`` (default) or ``en`` for the values of the production-control, alert,
+    grade and emissions sections (:func:`render_html`).
     """
     month_bounds(month)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for i, eid in enumerate(enterprise_ids, start=1):
         rep = gather_monthly(con, month, eid, bureau=bureau)
-        html = render_html(rep)
+        html = render_html(rep, lang=lang)
         html_path = out / report_filename(rep, "html")
         html_path.write_text(html, encoding="utf-8")
         pdf_path = render_pdf(html, out / report_filename(rep, "pdf")) if pdf else None

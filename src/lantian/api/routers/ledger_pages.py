@@ -114,6 +114,16 @@ LABELS: dict[str, tuple[str, str]] = {
                  "Times are China Standard Time; an hour is [hh:00, hh:00 + 1 h)."),
     "loads": ("月度排放量", "Monthly loads"), "load_t": ("排放量 [t]", "Load [t]"),
     "flagged_hours": ("标记/替代小时数", "Flagged/substituted hours"),
+    "measured_t": ("实测排放量 [t]", "Measured [t]"),
+    "substituted_t": ("替代排放量 [t]", "Substituted [t]"),
+    "substituted_hours": ("替代小时数 [h]", "Substituted hours [h]"),
+    "loads_note": ("排放量 = 实测排放量 + 替代排放量。HJ 75-2017 的数据替代只用于负荷/排放量"
+                   "（颗粒物、SO2、NOx 无效生产小时的排放量），从不替代浓度；替代排放量为空的"
+                   "月份由数采仪 -Cou 累计，未经 lantian assess --loads 计算。",
+                   "Load = measured + substituted. HJ 75-2017 substitution applies to loads "
+                   "only (the load of invalid production hours for PM, SO2, NOx), never to "
+                   "concentrations; months with an empty substituted load are the logger's "
+                   "-Cou sums, not computed by lantian assess --loads."),
     "yoy": ("同比变化与减排目标", "Year-on-year change vs target"),
     "last_t": ("上年 [t]", "Last year [t]"), "this_t": ("本年 [t]", "This year [t]"),
     "change_pct": ("变化 [%]", "Change [%]"),

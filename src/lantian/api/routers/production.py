@@ -143,14 +143,22 @@ def _monthly_loads(ib: Any) -> Any:
 
 
 def loads_in_scope(db: Database, user: Any, by: str, period: str) -> list[dict[str, Any]]:
-    """Return loads [t] per unit ``by`` and month or year, flagged (substituted) hours beside."""
+    """Return loads [t] per unit ``by`` and month or year, flagged (substituted) hours beside.
+
+    ``load_t`` = ``measured_t`` + ``substituted_t`` [t]; ``substituted_t`` and
+    ``substituted_hours`` are the HJ 75-2017 substitutes of invalid production hours from
+    ``lantian assess --loads`` (``month_load``), null for months summed from the logger's
+    ``-Cou`` values. Substitution applies to loads only, never to concentrations.
+    """
 
     def build(ib: Any) -> Any:
         m = _monthly_loads(ib)
         m = m.mutate(period=m.month if period == "month" else m.month.substr(0, 4))
         keys = list(dict.fromkeys(["enterprise_id", by, "period", "pollutant"]))
         return m.group_by(keys).aggregate(
-            load_t=m.load_t.sum(), hours=m.hours.sum(), flagged_hours=m.flagged_hours.sum()
+            load_t=m.load_t.sum(), measured_t=m.measured_t.sum(),
+            substituted_t=m.substituted_t.sum(), hours=m.hours.sum(),
+            flagged_hours=m.flagged_hours.sum(), substituted_hours=m.substituted_hours.sum(),
         ).order_by([by, "period", "pollutant"])
 
     rows = _rows(db, user, build)
@@ -160,9 +168,13 @@ def loads_in_scope(db: Database, user: Any, by: str, period: str) -> list[dict[s
     for r in rows:  # several enterprises per district: sum what is in scope
         key = (r[by], r["period"], r["pollutant"])
         a = acc.setdefault(key, {by: key[0], "period": key[1], "pollutant": key[2],
-                                 "load_t": 0.0, "hours": 0, "flagged_hours": 0})
-        for c in ("load_t", "hours", "flagged_hours"):
+                                 "load_t": 0.0, "measured_t": 0.0, "substituted_t": None,
+                                 "hours": 0, "flagged_hours": 0, "substituted_hours": None})
+        for c in ("load_t", "measured_t", "hours", "flagged_hours"):
             a[c] += r[c] or 0
+        for c in ("substituted_t", "substituted_hours"):  # null: no engine month in the sum
+            if r[c] is not None:
+                a[c] = (a[c] or 0) + r[c]
     return list(acc.values())
 
 
