@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 
 from lantian.cli import app
 from lantian.reports.excel import LAYOUTS
+from lantian.store.db import connect
 from test_report_world import MN, MONTH, NAME, build
 
 GOLDEN = Path(__file__).parent / "data" / "reports" / "ledgers_golden.json"
@@ -44,14 +46,21 @@ def describe(path: Path) -> dict:
     return out
 
 
-@pytest.fixture(scope="module")
-def workbook(tmp_path_factory):
-    d = tmp_path_factory.mktemp("xl")
-    db = build(d / "w.duckdb")
+def _ledgers(db: Path, out: Path) -> dict:
     res = runner.invoke(app, ["report", "ledgers", "--db", str(db), "--month", MONTH,
-                              "--out", str(d / "out"), "--format", "json"])
+                              "--out", str(out), "--format", "json"])
     assert res.exit_code == 0, res.output
     return json.loads(res.stdout)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    return build(tmp_path_factory.mktemp("xl") / "w.duckdb")
+
+
+@pytest.fixture(scope="module")
+def workbook(world, tmp_path_factory):
+    return _ledgers(world, tmp_path_factory.mktemp("xl_out"))
 
 
 def test_golden(workbook):
@@ -85,3 +94,44 @@ def test_hand_figures(workbook):
         ("2026-10-01 05:00:00", "so2", 40.0, 35.0), ("2026-10-02 16:00:00", "nox", 60.0, 50.0)]
     assert [r[3] for r in got["transport"]["rows"]] == ["rail", "road"]
     assert workbook["register_rows"] == 2 and workbook["quality_rows"] == 1
+
+
+# Emissions sheet, worked by hand on the report world (see test_emissions_report): MN sends
+# 72 hours at 50 m³/s = 0.18 kg/h per mg/m³; SO2 valid in 67 hours (30–33 stopped, hour 10
+# short of minutes), NOx in 68; 740 production hours in October → α = 67/740 and 68/740
+# < 75 %: nothing substituted, 740 − 67 = 673 and 740 − 68 = 672 hours left open.
+KG_H = 50 * 3600 * 1e-6
+SO2_T = sum(40.0 if h == 5 else 20.0 + h % 5
+            for h in range(72) if not 30 <= h <= 33 and h != 10) * KG_H / 1000
+NOX_T = sum(60.0 if h == 40 else 30.0 for h in range(72) if not 30 <= h <= 33) * KG_H / 1000
+
+
+def test_emissions_sheet_computed(workbook):
+    got = describe(Path(workbook["xlsx"]))["emissions"]
+    assert "替代仅用于排放量，不替代浓度" in got["title"]
+    rows = {r[3]: r for r in got["rows"]}
+    assert set(rows) == {"so2", "nox"}
+    assert rows["so2"][:3] == [NAME, "1号窑尾", MN]
+    # tonnes to the gram and the rate to 10⁻⁶ in the sheet
+    assert rows["so2"][4:9] == [pytest.approx(SO2_T, abs=1e-6), 0.0, 0, 673,
+                                pytest.approx(67 / 740, abs=1e-6)]
+    assert rows["nox"][4:9] == [pytest.approx(NOX_T, abs=1e-6), 0.0, 0, 672,
+                                pytest.approx(68 / 740, abs=1e-6)]
+    assert rows["so2"][9] == "本表计算 computed"
+    assert got["formats"][4:9] == ["0.0000", "0.0000", "0", "0", "0.00%"]
+    assert workbook["emissions_rows"] == 2
+
+
+def test_emissions_sheet_reads_stored_loads(world, tmp_path):
+    """Loads stored by ``assess --loads`` (month_load) are shown as stored, not recomputed."""
+    db = tmp_path / "w.duckdb"
+    shutil.copy(world, db)
+    con = connect(db)
+    con.execute("INSERT INTO month_load (mn, month, pollutant, load_kg, load_hours, "
+                "substituted_load_kg, substituted_hours, unsubstituted_hours, capture_rate) "
+                "VALUES (?, ?, 'so2', 1200, 700, 300, 5, 2, 0.95)", [MN, MONTH])
+    con.close()
+    rows = describe(Path(_ledgers(db, tmp_path / "out")["xlsx"]))["emissions"]["rows"]
+    # the stored (point, month) replaces the computation: only its SO2 row, 1.2 t + 0.3 t
+    assert rows == [[NAME, "1号窑尾", MN, "so2", pytest.approx(1.2), pytest.approx(0.3), 5, 2,
+                     pytest.approx(0.95), "已存储 stored"]]

@@ -37,7 +37,7 @@ from lantian.ledger.emissions import (
     yoy_vs_target,
 )
 
-__all__ = ["gather_emissions"]
+__all__ = ["gather_emissions", "point_month_loads"]
 
 _STORED = ("mn", "month", "pollutant", "load_kg", "load_hours", "substituted_load_kg",
            "substituted_hours", "unsubstituted_hours", "capture_rate")
@@ -63,9 +63,15 @@ def _computed_rows(ib: Any, month: str, mn: str) -> list[dict[str, Any]]:
     return out
 
 
-def _month_loads(ib: Any, con: duckdb.DuckDBPyConnection, month: str,
-                 points: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
-    """Return stored or freshly computed month loads of ``points``, and whether any was computed."""
+def point_month_loads(ib: Any, con: duckdb.DuckDBPyConnection, month: str,
+                      points: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+    """Return stored or freshly computed month loads of ``points``, and whether any was computed.
+
+    ``points``: dicts with ``mn`` and ``outlet``. Rows carry the ``month_load`` columns
+    (``load_kg`` measured, ``substituted_load_kg``, ``substituted_hours``,
+    ``unsubstituted_hours``, ``capture_rate``; kg, h, 0–1) plus ``outlet``, ``source``
+    (``stored`` or ``computed``), ``total_kg`` and ``substituted_share``.
+    """
     rows: list[dict[str, Any]] = []
     computed = False
     for p in points:
@@ -116,7 +122,7 @@ def gather_emissions(con: duckdb.DuckDBPyConnection, ib: Any, month: str,
 
     """
     year, mm = int(month[:4]), month[5:]
-    loads, computed = _month_loads(ib, con, month, points)
+    loads, computed = point_month_loads(ib, con, month, points)
     t = ib.table
     stored = _stored_table(ib, [r for r in loads if r["source"] == "computed"])
     ml = monthly_loads(t("flue_hour"), t("monitoring_point"), t("outlet"), t("enterprise"),

@@ -2,10 +2,13 @@
 
 One workbook, one sheet per ledger: enterprise and outlet register (企业及排放口名录),
 monthly ULE verdicts (月度超低排放评估), exceedance list (超标时段清单), quality events
-(质控事件), transport ledger (运输台账). Every sheet has a title row, a bilingual header row
-with the unit in brackets, bold headers on a filled background, frozen panes below the
-header and left of the first data column, and fixed column widths. Times are China Standard
-Time (中国标准时间), written as ``YYYY-MM-DD HH:MM:SS`` text so spreadsheets never shift them.
+(质控事件), transport ledger (运输台账), emissions (排放量: per point and pollutant the measured
+and the HJ 75-2017 substituted load [t], substituted hours and the quarter-to-date capture
+rate; substitution applies to loads only, never to concentrations). Every sheet has a title
+row, a bilingual header row with the unit in brackets, bold headers on a filled background,
+frozen panes below the header and left of the first data column, and fixed column widths.
+Times are China Standard Time (中国标准时间), written as ``YYYY-MM-DD HH:MM:SS`` text so
+spreadsheets never shift them.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from lantian.catalog.limits import POLLUTANTS
 from lantian.engine.assess import assess_hours, monthly_record, monthly_results
 from lantian.engine.backends import month_bounds
+from lantian.reports.emissions import point_month_loads
 from lantian.reports.monthly import hour_counts, ibis_backend
 
-__all__ = ["LAYOUTS", "Column", "ledger_rows", "write_ledgers"]
+__all__ = ["LAYOUTS", "Column", "emission_rows", "ledger_rows", "write_ledgers"]
 
 HEADER_FILL = "DDE6F2"
 _THIN = Side(style="thin", color="999999")
@@ -98,6 +102,20 @@ LAYOUTS: dict[str, tuple[str, tuple[Column, ...]]] = {
         Column("tonnes", "重量", "Weight", "t", 12, "0.000"),
         Column("plate", "车牌", "Plate", width=12),
         Column("emission_stage", "排放阶段", "Emission stage", width=14),
+    )),
+    "emissions": ("排放量 Emissions（HJ 75-2017 替代仅用于排放量，不替代浓度 substitution applies "
+                  "to loads only）", (
+        Column("enterprise", "企业名称", "Enterprise", width=30),
+        Column("outlet", "排放口", "Outlet", width=16),
+        Column("mn", "监测点编码", "MN", width=26),
+        Column("pollutant", "污染物", "Pollutant", width=10),
+        Column("measured_t", "实测排放量", "Measured", "t", 13, "0.0000"),
+        Column("substituted_t", "替代排放量", "Substituted", "t", 13, "0.0000"),
+        Column("substituted_hours", "替代小时", "Substituted", "h", 12, "0"),
+        Column("unsubstituted_hours", "未替代无效小时", "Left open", "h", 14, "0"),
+        Column("capture_rate", "季度有效数据捕集率", "Capture rate (quarter to date)", "%",
+               16, "0.00%"),
+        Column("source", "来源", "Source", width=12),
     )),
 }
 
@@ -198,4 +216,29 @@ def ledger_rows(con: duckdb.DuckDBPyConnection, month: str) -> dict[str, list[di
                            "JOIN enterprise e ON e.id = g.enterprise_id "
                            "WHERE g.ts >= ? AND g.ts < ? ORDER BY g.ts, g.id", [start, end])
     return {"register": register, "verdicts": verdicts, "exceedances": exceed,
-            "quality": quality, "transport": transport}
+            "quality": quality, "transport": transport,
+            "emissions": emission_rows(con, ib, month, register)}
+
+
+def emission_rows(con: duckdb.DuckDBPyConnection, ib: Any, month: str,
+                  register: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the emissions sheet: one per monitoring point and pollutant [t, h, 0–1].
+
+    Loads stored by ``lantian assess --loads`` (``month_load``), else computed from the
+    minute data (``source`` = ``computed``), as in the monthly report's emissions section.
+    """
+    points = [r for r in register if r["mn"]]
+    loads, _ = point_month_loads(ib, con, month, points)
+    owner = {p["mn"]: p["enterprise"] for p in points}
+
+    def tonnes(kg: float | None) -> float | None:  # to the gram: stable across summation order
+        return None if kg is None else round(kg / 1000, 6)
+
+    return [{"enterprise": owner[r["mn"]], "outlet": r["outlet"], "mn": r["mn"],
+             "pollutant": r["pollutant"], "measured_t": tonnes(r["load_kg"]),
+             "substituted_t": tonnes(r["substituted_load_kg"]),
+             "substituted_hours": r["substituted_hours"],
+             "unsubstituted_hours": r["unsubstituted_hours"],
+             "capture_rate": None if r["capture_rate"] is None else round(r["capture_rate"], 6),
+             "source": {"stored": "已存储 stored", "computed": "本表计算 computed"}[r["source"]]}
+            for r in loads]
