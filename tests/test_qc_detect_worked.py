@@ -272,3 +272,44 @@ def test_side_tables_of_a_new_database_are_empty(tmp_path):
     side = read_side_tables(tmp_path / "new.duckdb", "2026-03")
     assert {k: len(v) for k, v in side.items()} == {"params": 0, "maintenance": 0, "marks": 0}
     assert list(side["marks"].columns) == ["mn", "kind", "start_ts", "end_ts"]
+
+
+def test_qc_cli_reports_a_stop_mark_while_the_source_runs(tmp_path):
+    """End to end: ``lantian qc`` reads ``enterprise_mark`` and reports the false stop."""
+    import duckdb
+    from typer.testing import CliRunner
+
+    from lantian.cli import app
+
+    run = CliRunner().invoke
+    out, db = tmp_path / "demo", tmp_path / "lantian.duckdb"
+    r = run(app, ["demo", "generate", "--out", str(out), "--points", "2", "--days", "3",
+                  "--start", "2026-01-01", "--seed", "11", "--fault-share", "0"])
+    assert r.exit_code == 0, r.output
+    assert run(app, ["demo", "load", str(out), "--db", str(db)]).exit_code == 0
+    con = duckdb.connect(str(db))
+    m = con.execute("SELECT mn, ts, flow_m3_s FROM flue_minute ORDER BY mn, ts").df()
+    # a 120-minute window (on the hour) whose every minute runs: flow ≥ 0.3 × the point's p90
+    m["run"] = m["flow_m3_s"] >= 0.3 * m.groupby("mn")["flow_m3_s"].transform(
+        lambda s: s.quantile(0.9))
+    m["hour"] = m["ts"].dt.floor("h")
+    ok = m.groupby(["mn", "hour"])["run"].agg(["sum", "size"]).reset_index()
+    ok = ok[(ok["sum"] == 60) & (ok["size"] == 60)]
+    ok["next"] = ok.groupby("mn")["hour"].shift(-1)
+    pick = ok[ok["next"] == ok["hour"] + pd.Timedelta(hours=1)].iloc[0]
+    start = pick["hour"]
+    con.execute("INSERT INTO enterprise_mark (mn, kind, start_ts, end_ts, status) "
+                "VALUES (?, 'stopped', ?, ?, 'pending')",
+                [pick["mn"], start.to_pydatetime(),
+                 (start + pd.Timedelta(hours=2)).to_pydatetime()])
+    con.close()
+    r = run(app, ["qc", "--db", str(db), "--month", "2026-01", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    hits = [x for x in rows if x["detector"] == "false_stop"
+            and x["evidence"]["kind"] == "stop_mark_while_running"]
+    assert len(hits) == 1
+    assert hits[0]["mn"] == pick["mn"]
+    assert hits[0]["start"] == start.strftime("%Y-%m-%dT%H:%M:%S")
+    assert hits[0]["evidence"]["minutes"] == 120
+    assert hits[0]["severity"] == "medium"
