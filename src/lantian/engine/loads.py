@@ -162,11 +162,15 @@ def load_hours(
     # materialised once (a temporary table, as assess_hours does on Spark): the substitution
     # reads these hours several times per pollutant, and re-running the minute aggregation
     # for each read costs minutes instead of seconds
-    h = hourly_loads(h, registry_table(con, "monitoring_point"), keys).cache()
+    base = hourly_loads(h, registry_table(con, "monitoring_point"), keys).cache()
+    # each pollutant's substitution reads the materialised hours, never the previous
+    # pollutant's join: chained, every step repeated the whole tree below it several times
+    # and Spark's planner ran out of heap on inlining the copies (CTEs are inlined there)
+    h = base
     for k in (k for k in SUBSTITUTED if k in keys):
         col = f"{k}_load_kg_h"
         s = substitute_loads(
-            h.select("mn", "ts", "production", col), col, capture_from=capture_from
+            base.select("mn", "ts", "production", col), col, capture_from=capture_from
         )
         s = s.select(
             s_mn="mn",
