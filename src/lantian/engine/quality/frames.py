@@ -108,8 +108,9 @@ def running_minutes(minute: ir.Table, th: Thresholds,
     declared = ibis.literal(True)
     for c in (c for c in minute.columns if c.endswith("_flag")):
         declared = declared & (j[c] != "F").fill_null(True)
-    running = ibis.ifelse(j[flow].notnull() & j._flow_p90.notnull(),
-                          j[flow] >= j._flow_p90 * frac, declared)
+    # the comparison is null exactly when the flow or its reference is missing; coalesce
+    # evaluates the declared state only for those rows (an if-else costs it on every row)
+    running = ibis.coalesce(j[flow] >= j._flow_p90 * frac, declared)
     return j.mutate(running=running).drop("_flow_p90")
 
 
