@@ -1,6 +1,16 @@
 """Benchmark of remote quality control (``lantian qc``) on a generated demo province.
 
-Run by hand (never from the test suite)::
+Run by hand (never from the test suite). The time target of DESIGN.md §6 (``qc`` ≤ 1× the
+engine's ``assess_month`` on the same data), on the engine's province lake
+(``benchmarks/gen_province.py``; subsets of the first N points are hard-linked by
+``bench_engine.subset``)::
+
+    flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_qc.py \
+        --lake benchmarks/data/province --sizes 500 5000 --runs 3
+
+(engine and qc each in a fresh subprocess, interleaved; prints medians, per-detector and
+per-kept-frame times, peak RSS, events and the load average). Precision/recall and time on
+a generated demo province with labelled faults::
 
     .venv/bin/python benchmarks/bench_qc.py --points 100 --days 30 --runs 3
 
