@@ -172,12 +172,6 @@ def test_cli_detail_hours_marks_substituted_hours(db):
     assert gap["so2_mg_m3"] is None or gap["so2_valid"] is False
 
 
-def test_cli_loads_on_spark_is_refused(db):
-    res = CliRunner().invoke(app, ["assess", "--db", str(db), "--month", "2024-04",
-                                   "--engine", "spark", "--loads", "--format", "json"])
-    assert res.exit_code != 0 and "duckdb" in res.stderr and res.stdout == ""
-
-
 def test_a_silent_month_of_the_quarter_counts_against_capture(db):
     # May 2024: H sent nothing, so α = 687 valid of 720 + 744 production hours = 46.9 % < 75 %
     con = backends.connect("duckdb", db=db)

@@ -18,9 +18,10 @@ O2-converted values (``<k>_ref_mg_m3``), validity per pollutant, ``production`` 
 database (``<db stem>.lake``) into which the month is exported from the database on every
 run, so Spark sees exactly what DuckDB sees.
 
-``--loads`` (DuckDB engine) adds emission loads (HJ 75-2017) without changing any key above:
-each monthly object gets ``load_kg`` {pollutant: measured kg}, ``load_hours`` {pollutant:
-hours with a measured load}, ``substituted_load_kg``
+``--loads`` (DuckDB or Spark; on Spark the default lake gets the months the loads need: the
+quarter to date and the three months before it) adds emission loads (HJ 75-2017) without
+changing any key above: each monthly object gets ``load_kg`` {pollutant: measured kg},
+``load_hours`` {pollutant: hours with a measured load}, ``substituted_load_kg``
 {pollutant: kg substituted for invalid production hours}, ``substituted_hours`` and
 ``unsubstituted_hours`` {pollutant: h}, ``capture_rate`` {pollutant: quarter-to-date valid
 share of production hours, 0–1} (substitution only for PM, SO2, NOx); the monthly loads are
@@ -95,12 +96,11 @@ def assess(
         monthly_record,
         monthly_results,
     )
+    from lantian.engine.capture import load_span
     from lantian.errors import LantianError
 
     if detail is not None and mn is None:
         fail("--detail hours needs --mn MN")
-    if loads and engine is Engine.spark:
-        fail("--loads runs on --engine duckdb only (loads on Spark are not implemented yet)")
     t0 = time.perf_counter()
     try:
         backends.month_bounds(month)
@@ -109,7 +109,9 @@ def assess(
                 if not db.exists():
                     backends.connect("duckdb", db=db)  # create and migrate
                 lake = db.parent / f"{db.stem}.lake"
-                backends.export_month_to_lake(db, lake, month)
+                # loads also need the quarter to date and the months before it (load_span)
+                for m in load_span(month)[0] if loads else [month]:
+                    backends.export_month_to_lake(db, lake, m)
             con = backends.connect("spark", db=db, lake=lake, month=month)
         else:
             con = backends.connect("duckdb", db=db)
