@@ -269,6 +269,46 @@ def test_protocol_last_seen_is_recorded_for_registered_points(con):
     assert con.execute("SELECT count(*) FROM monitoring_point").fetchone()[0] == 1
 
 
+
+def test_protocol_written_again_only_when_it_changes(con):
+    """Each change of version is recorded; repeats of the recorded version write nothing."""
+    from lantian.ledger.registry import add_point, get_point
+
+    add_point(con, mn="MN1", password="1")
+    store = PacketStore(con)
+    seq = [("2017", "20240501100000"), ("2005", "20240501100100"),
+           ("2017", "20240501100200"), ("2017", "20240501100300")]
+    for version, t in seq:
+        store.ingest([inc(P("MN1", "2051", t, {"a21026": {"Avg": 1.0}}, version=version))])
+        assert get_point(con, "MN1").protocol == version
+    # a repeat of the version this store recorded last issues no UPDATE: an outside reset
+    # (registry edit) stays until the logger's version changes
+    con.execute("UPDATE monitoring_point SET protocol = NULL WHERE mn = 'MN1'")
+    store.ingest([inc(P("MN1", "2051", "20240501100400", {"a21026": {"Avg": 1.0}}))])
+    assert get_point(con, "MN1").protocol is None
+
+
+def test_protocol_of_a_rolled_back_batch_is_not_remembered(con, monkeypatch):
+    from lantian.errors import StoreError
+    from lantian.ledger.registry import add_point, get_point
+
+    add_point(con, mn="MN1", password="1")
+    store = PacketStore(con)
+
+    real = store._note_protocol
+
+    def noted_then_failed(*args, **kwargs):
+        real(*args, **kwargs)  # the UPDATE ran inside the transaction, then the batch fails
+        raise StoreError("disk gone")
+
+    monkeypatch.setattr(store, "_note_protocol", noted_then_failed)
+    with pytest.raises(StoreError):
+        store.ingest([inc(minute())])
+    assert get_point(con, "MN1").protocol is None
+    monkeypatch.undo()
+    store.ingest([inc(minute())])
+    assert get_point(con, "MN1").protocol == "2017"
+
 def test_committed_batch_survives_kill_9(db_path):
     """What ingest() returned is durable: the process is SIGKILLed right after, no checkpoint."""
     import signal

@@ -195,6 +195,9 @@ class PacketStore:
         self._lock = threading.Lock()
         self._next_id = self._max_id() + 1
         self._last_checkpoint = time.monotonic()
+        # protocol version last written per MN by this store: a commit whose points all sent
+        # the version already recorded skips the UPDATE (about 1.7 ms CPU per commit)
+        self._protocol_seen: dict[str, str] = {}
 
     def _max_id(self) -> int:
         row = self.con.execute("SELECT coalesce(max(id), 0) FROM packet_journal").fetchone()
@@ -311,24 +314,31 @@ class PacketStore:
                 self._claim_keys(key_rows, ts_of, received, base, verdict)
             write_values(verdict, ts_of, base)
             self._write_journal(journal, source, raw, verdict, ts_of, received, base)
-            self._note_protocol(journal["mn"], journal["version"], verdict)
+            noted = self._note_protocol(journal["mn"], journal["version"], verdict)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        self._protocol_seen.update(noted)
         self._next_id = base + n
         return [Verdict(base + i, v) for i, v in enumerate(verdict)]
 
     def _note_protocol(
         self, mns: list[str | None], versions: list[str | None], verdict: list[str]
-    ) -> None:
-        """Record the protocol version last seen from each registered point."""
+    ) -> dict[str, str]:
+        """Record the protocol version last seen from each registered point.
+
+        Returns the versions written (MN -> version); MNs whose version equals the one this
+        store wrote last are not written again.
+        """
         last: dict[str, str] = {}
         for mn, version, v in zip(mns, versions, verdict, strict=True):
             if mn and version and v == "accepted":
                 last[mn] = version
+        seen = self._protocol_seen
+        last = {mn: ver for mn, ver in last.items() if seen.get(mn) != ver}
         if not last:
-            return
+            return last
         frame = pa.table({"mn": list(last), "version": list(last.values())})
         self.con.register("_lantian_proto", frame)
         try:
@@ -339,6 +349,7 @@ class PacketStore:
             )
         finally:
             self.con.unregister("_lantian_proto")
+        return last
 
     def _claim_keys(
         self,
