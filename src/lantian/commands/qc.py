@@ -49,6 +49,11 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
     spill = limit_memory(con)  # DuckDB: bounded memory, spills to a temporary directory
     try:
         kw = read_inputs(con, month, th)
+        if engine != "duckdb":  # the lake has no analyser parameters or O&M records
+            _side_tables(con, kw, db, month, th)
+        history = _history(con, kw, month, th) if engine == "duckdb" else None
+        if history is not None:
+            kw["history_hours"] = history
         if kw["params"] is None:
             echo_err("warning: no analyser parameters (value_long) on this engine: "
                      "calibration_change skipped")
@@ -75,6 +80,38 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
             shutil.rmtree(spill, ignore_errors=True)
     events = events.sort_values(["mn", "start", "detector"], kind="stable").reset_index(drop=True)
     return events, mns
+
+
+def _history(con: Any, kw: dict[str, Any], month: str, th: Any) -> Any:
+    """Hours of the earlier months for ``pinned_under_limit`` (None without earlier data)."""
+    from lantian.engine.quality.conduct import history_hours
+    from lantian.engine.quality.inputs import history_minutes
+
+    minutes = history_minutes(con, month, kw["limits"], kw["keys"], th)
+    return None if minutes is None else history_hours(minutes, kw["keys"], th)
+
+
+def _side_tables(con: Any, kw: dict[str, Any], db: Path, month: str, th: Any) -> None:
+    """Prepare the small inputs for an engine reading the Parquet lake (Spark).
+
+    The lake has no analyser parameters or O&M records: they are read from the DuckDB file
+    (:func:`~lantian.engine.quality.records.read_side_tables`). Every in-memory table is
+    registered as a view, because Spark's cached tables cannot refer to inline memtables.
+    """
+    import ibis
+
+    from lantian.engine.quality.inputs import analyser_ranges
+    from lantian.engine.quality.records import read_side_tables
+
+    side = read_side_tables(db, month)
+    if kw["params"] is None and len(side["params"]):
+        kw["params"] = ibis.memtable(side["params"])
+    if kw["maintenance"] is None:
+        kw["maintenance"] = ibis.memtable(side["maintenance"])
+    for name in ("limits", "points", "params", "maintenance"):
+        if kw[name] is not None:
+            kw[name] = con.create_view(f"qc_{name}", kw[name], overwrite=True)
+    kw["ranges"] = analyser_ranges(kw["params"], kw["limits"], th)
 
 
 def _store(db: Path, month: str, events: pd.DataFrame, scores: pd.DataFrame) -> None:

@@ -13,7 +13,7 @@ from lantian.catalog.limits import applicable_limits
 from lantian.engine.quality.records import _pollutant_of
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["analyser_ranges", "limit_memory", "point_limits", "read_inputs"]
+__all__ = ["analyser_ranges", "history_minutes", "limit_memory", "point_limits", "read_inputs"]
 
 _LIMIT_SCHEMA = ibis.schema({"mn": "string", "pollutant": "string", "limit_mg_m3": "float64",
                              "o2_ref_pct": "float64"})
@@ -98,6 +98,41 @@ def read_inputs(con: Any, month: str, th: Thresholds) -> dict[str, Any]:
     return {"minute": minute, "month": month, "points": points, "limits": limits,
             "ranges": analyser_ranges(params, limits, th), "params": params,
             "maintenance": maintenance, "marks": marks, "keys": keys, "thresholds": th}
+
+
+def history_minutes(con: Any, month: str, limits: ir.Table, keys: list[str],
+                    th: Thresholds) -> ir.Table | None:
+    """Minute rows of the months before ``month`` for ``pinned_under_limit``'s history test.
+
+    Reads up to ``pinned_under_limit.history_months`` calendar months before ``month`` (CST),
+    whichever of them hold minute data, only of the points and pollutants that have a limit
+    (``limits``: mn, pollutant, ...) and only the columns the hours of ``keys`` need. Returns
+    the minutes, or ``None`` when no earlier month has data (a first month
+    is judged alone).
+    """
+    from lantian.engine.backends import minute_table
+    from lantian.engine.hours import column_of
+
+    lim = con.execute(limits.select("mn", "pollutant"))
+    if not set(keys) & set(lim["pollutant"]):
+        return None
+    first = pd.Period(month, "M")
+    n = int(th.get("pinned_under_limit", "history_months"))
+    parts = []
+    for i in range(1, n + 1):
+        t = minute_table(con, str(first - i))
+        if int(con.execute(t.limit(1).count())):
+            parts.append(t)
+    if not parts:
+        return None
+    t = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+    cols = {"mn", "ts"}
+    for k in (*keys, "o2", "flow", "temp"):
+        cols |= {column_of(k), f"{k}_flag"}
+    t = t.select(*[c for c in t.columns if c in cols or c.endswith("_flag")])
+    pts = lim[["mn"]].drop_duplicates().astype({"mn": "string"})
+    mns = ibis.memtable(pts, schema=ibis.schema({"mn": "string"})).rename(_hmn="mn")
+    return t.semi_join(mns, t.mn == mns._hmn)
 
 
 def limit_memory(con: Any, memory_limit: str = "5GB", temp_dir: str | None = None) -> str | None:
