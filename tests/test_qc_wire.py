@@ -128,3 +128,112 @@ def test_qc_spark_sees_calibration_changes_and_stop_marks_like_duckdb(tmp_path):
     assert ("calibration_change", "2026-03-11T00:00:00", "high") in got
     assert ("false_stop", "2026-03-10T06:00:00", "medium") in got
     assert spark == duck
+
+
+# ------------------------------------------- constant against the channel's natural runs
+
+
+def _const(values: np.ndarray, start: str = "2026-03-01") -> pd.DataFrame:
+    """``constant`` events of one SO2 channel (long and wide forms agree), sorted by start."""
+    import ibis
+
+    from lantian.engine.quality import load_thresholds
+    from lantian.engine.quality.frames import long_minutes, running_minutes
+    from lantian.engine.quality.values import constant, constant_wide
+
+    th = load_thresholds()
+    n = len(values)
+    df = pd.DataFrame({"mn": "P1", "ts": pd.date_range(start, periods=n, freq="min").astype(
+        "datetime64[us]"), "so2_mg_m3": values, "so2_flag": "N", "flow_m3_s": 50.0,
+        "flow_flag": "N"})
+    con = ibis.duckdb.connect()
+    m = running_minutes(ibis.memtable(df), th)
+    wide = con.execute(constant_wide(m, ["so2"], th)).sort_values("start").reset_index(drop=True)
+    long = con.execute(constant(long_minutes(m, ["so2"]), th)).sort_values("start")
+    pd.testing.assert_frame_equal(wide, long.reset_index(drop=True), check_dtype=False)
+    return wide
+
+
+def _ar1(n: int, sd: float, seed: int, phi: float = 0.8) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    e = rng.normal(0, sd * np.sqrt(1 - phi**2), n)
+    x = np.empty(n)
+    x[0] = rng.normal(0, sd)
+    for i in range(1, n):
+        x[i] = phi * x[i - 1] + e[i]
+    return x
+
+
+def _longest(v: np.ndarray) -> int:
+    return int(np.bincount(np.cumsum(np.r_[True, v[1:] != v[:-1]])).max())
+
+
+MONTH_MIN = 30 * 1440
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_quiet_one_decimal_channel_raises_nothing_above_low(seed):
+    # 1.5 mg/m3, AR(1) sd 0.03 sent with 1 decimal: natural runs of 2-3 hours in a month
+    v = np.round(1.5 + _ar1(MONTH_MIN, 0.03, seed), 1)
+    assert _longest(v) > 120  # the regime where a fixed 60-minute threshold alarms
+    ev = _const(v)
+    assert set(ev["severity"]) <= {"info", "low"}
+
+
+def test_frozen_three_decimal_channel_for_70_minutes_alarms():
+    rng = np.random.default_rng(5)
+    v = np.round(20 + rng.normal(0, 0.5, 3 * 1440), 3)
+    v[1000:1070] = 19.876
+    (ev,) = _const(v).itertuples()
+    e = json.loads(ev.evidence)
+    assert (ev.severity, e["minutes"], e["natural_run_minutes"], e["medium_from_minutes"]) == (
+        "medium", 70, 0.0, 60)
+    assert ev.start == pd.Timestamp("2026-03-01") + pd.Timedelta(minutes=1000)
+
+
+def test_frozen_one_decimal_channel_that_normally_varies_alarms_after_hours():
+    v = np.round(20 + _ar1(MONTH_MIN, 0.3, 7), 1)
+    v[20000:20300] = 19.9  # five hours
+    ev = _const(v)
+    alarms = ev[ev["severity"].isin(["medium", "high"])]
+    assert len(alarms) == 1 and alarms["severity"].iloc[0] == "high"
+    assert json.loads(alarms["evidence"].iloc[0])["minutes"] == 300
+
+
+def test_quiet_channel_frozen_for_a_working_shift_is_high():
+    v = np.round(1.5 + _ar1(MONTH_MIN, 0.03, 2), 1)
+    v[30000:30000 + 500] = 1.4  # more than constant.shift_minutes (480)
+    ev = _const(v)
+    alarms = ev[ev["severity"].isin(["medium", "high"])]
+    assert list(alarms["severity"]) == ["high"]
+    assert json.loads(alarms["evidence"].iloc[0])["minutes"] >= 500
+
+
+def _natural_frame(run: int) -> np.ndarray:
+    """Two days alternating 20.0/20.1 (never a repeat), 24 frozen aligned 30-minute blocks
+    (0, 3, ..., 69) each at its own value, and one frozen run of ``run`` minutes from block 80."""
+    v = np.where(np.arange(2880) % 2 == 0, 20.0, 20.1)
+    for k, blk in enumerate(range(0, 70, 3)):
+        v[blk * 30:(blk + 1) * 30] = 25.0 + 0.5 * k
+    v[2400:2400 + run] = 30.0
+    return v
+
+
+@pytest.mark.parametrize(("run", "own", "expected"), [(150, 5, "info"), (250, 8, "medium")])
+def test_natural_run_worked_example(run, own, expected):
+    import math
+
+    # 96 full blocks, 24 frozen outside the run: q = 0.25, p = q^(1/29) (30-minute blocks)
+    p = 0.25 ** (1 / 29)
+    natural = math.log(96 * 30 * (1 - p)) / math.log(1 / p) + 1  # ≈ 103.5 minutes
+    medium_at = math.ceil(max(60, 2 * natural))  # natural_factor 2, below shift_minutes 480
+    (ev,) = _const(_natural_frame(run)).itertuples()
+    e = json.loads(ev.evidence)
+    assert own == run // 30
+    assert e["natural_run_minutes"] == pytest.approx(round(natural, 1))
+    assert e["medium_from_minutes"] == medium_at
+    assert (ev.severity, e["minutes"]) == (expected, run)
+
+
+def test_run_shorter_than_the_natural_one_is_not_reported():
+    assert len(_const(_natural_frame(100))) == 0  # 100 < 103.5 natural minutes

@@ -23,8 +23,12 @@ __all__ = ["constant", "constant_wide", "over_range", "zero"]
 _KEYS = ("mn", "pollutant")
 
 
-def _frozen_runs(t: ir.Table, th: Thresholds) -> ir.Table:
-    """Turn the long rows ``t`` (with rounded ``v``, epoch ``e``) into frozen-run events."""
+def _frozen_runs(t: ir.Table, th: Thresholds, chan: ir.Table) -> ir.Table:
+    """Turn the long rows ``t`` (with rounded ``v``, epoch ``e``) into frozen-run events.
+
+    ``chan`` has (mn, pollutant, full, frozen): the channel's aligned blocks of the month
+    whose every minute counts, and how many of them hold one value (:func:`_natural`).
+    """
     min_run = int(th.get("constant", "min_minutes"))
     w = ibis.window(group_by=list(_KEYS), order_by="ts")
     t = t.mutate(pv=t.v.lag().over(w), pe=t.e.lag().over(w))
@@ -34,11 +38,53 @@ def _frozen_runs(t: ir.Table, th: Thresholds) -> ir.Table:
         first=r.ts.min(), last=r.ts.max(), n=r.count(), value=r.v.max())
     g = g.mutate(minutes=g.n + 1)
     g = g.filter(g.minutes >= min_run)
-    sev = ibis.ifelse(g.minutes >= int(th.get("constant", "high_minutes")), "high", "medium")
     # the first repeated minute equals the minute before it: the run starts one minute earlier
-    start = g.first - ibis.interval(minutes=1)
-    return event_table(g, "constant", pollutant=g.pollutant, start=start, end=g.last,
-                       severity=sev, evid=evidence(value=g.value, minutes=g.minutes))
+    g = g.mutate(start=g.first - ibis.interval(minutes=1))
+    g = _natural(g, chan, th)
+    g = g.filter(g.minutes >= g.natural)  # runs no longer than the channel's usual: nothing
+    sev = ibis.cases((g.minutes >= g.high_at, "high"), (g.minutes >= g.medium_at, "medium"),
+                     else_="info")
+    return event_table(g, "constant", pollutant=g.pollutant, start=g.start, end=g.last,
+                       severity=sev, evid=evidence(value=g.value, minutes=g.minutes,
+                                                   natural_run_minutes=g.natural,
+                                                   medium_from_minutes=g.medium_at))
+
+
+def _natural(g: ir.Table, chan: ir.Table, th: Thresholds) -> ir.Table:
+    """Add the channel's natural longest run and the run lengths that alarm to runs ``g``.
+
+    Readings sent with few decimals whose minute noise is below the last digit repeat
+    naturally (a quiet 1-decimal channel: runs of 40-200 minutes in a month). The share
+    ``q`` of the channel's fully counted aligned blocks of ``b`` minutes that hold one value,
+    leaving out the blocks inside the judged run, gives the chance ``p = q^(1/(b-1))`` that
+    a minute repeats the one before; with ``N`` counted minutes the expected longest run of
+    repeats is ``ln(N·(1-p)) / ln(1/p)`` (+1 minute) [longest run of a geometric sequence].
+    A run is ``medium`` from ``max(min_minutes, natural_factor × natural)`` minutes and
+    ``high`` from ``max(high_minutes, 2 × that)``, both capped at ``constant.shift_minutes``
+    (a working shift of one value is an alarm on any channel); shorter runs are ``info`` and
+    runs not longer than the natural one are not reported.
+    A channel that changes every minute has ``q = 0``: an hour of identical readings alarms.
+    """
+    block_s = _block_s(th)
+    b = block_s // 60
+    c = chan.select(_cmn=chan.mn, _cpol=chan.pollutant, _full=chan.full, _frozen=chan.frozen)
+    g = g.left_join(c, [g.mn == c._cmn, g.pollutant == c._cpol]).drop("_cmn", "_cpol")
+    s0 = g.start.epoch_seconds()
+    e1 = g.last.epoch_seconds() + 60
+    own = ibis.greatest(e1 // block_s - (s0 + block_s - 1) // block_s, 0)
+    full = g._full.fill_null(0).cast("float64")
+    other = ibis.greatest(g._frozen.fill_null(0) - own, 0).cast("float64")
+    q = ibis.ifelse(full > 0, other / ibis.greatest(full, 1), 0.0)
+    p = q.pow(1.0 / (b - 1))
+    n_min = ibis.greatest(full * b * (1 - p), 1.0)
+    shift = th.get("constant", "shift_minutes")
+    nat = ibis.cases((q <= 0, 0.0), (q >= 1, shift),
+                     else_=n_min.ln() / (1.0 / p).ln() + 1)
+    med = ibis.least(ibis.greatest(th.get("constant", "min_minutes"),
+                                   th.get("constant", "natural_factor") * nat), shift)
+    high = ibis.least(ibis.greatest(th.get("constant", "high_minutes"), 2 * med), shift)
+    return g.mutate(natural=nat.round(1), medium_at=med.ceil().cast("int64"),
+                    high_at=high.ceil().cast("int64")).drop("_full", "_frozen")
 
 
 def _block_s(th: Thresholds) -> int:
@@ -75,6 +121,17 @@ def constant_wide(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         aggs[f"lo{i}"] = x.min()
         aggs[f"hi{i}"] = x.max()
     b = m.group_by(["mn", "block"]).aggregate(**aggs)
+    per_mn: dict[str, ir.Value] = {}
+    for i in range(len(keys)):
+        full = b[f"n{i}"] == block_s // 60
+        per_mn[f"f{i}"] = full.cast("int64").sum()
+        per_mn[f"z{i}"] = (full & (b[f"lo{i}"] == b[f"hi{i}"])).cast("int64").sum()
+    agg = b.group_by("mn").aggregate(**per_mn)
+    if materialize is not None:
+        agg = materialize(agg)
+    chan = ibis.union(*[agg.select("mn", pollutant=ibis.literal(key), full=agg[f"f{i}"],
+                                   frozen=agg[f"z{i}"]) for i, key in enumerate(keys)],
+                      distinct=False)
     frozen = ibis.union(*[
         b.filter((b[f"n{i}"] == block_s // 60) & (b[f"lo{i}"] == b[f"hi{i}"])).select(
             _cmn=b.mn, _cpol=ibis.literal(key), _cb0=b.block)
@@ -90,7 +147,7 @@ def constant_wide(minute: ir.Table, keys: Sequence[str], th: Thresholds,
     t = t.mutate(v=t.value.round(dec), e=t.ts.epoch_seconds())
     t = t.mutate(block=t.e // block_s)
     t = t.semi_join(near, [t.mn == near._cmn, t.pollutant == near._cpol, t.block == near._cb])
-    return _frozen_runs(t, th)
+    return _frozen_runs(t, th, chan)
 
 
 def constant(long: ir.Table, th: Thresholds) -> ir.Table:
@@ -114,12 +171,15 @@ def constant(long: ir.Table, th: Thresholds) -> ir.Table:
     block_s = _block_s(th)
     t = t.mutate(block=t.e // block_s)
     blocks = t.group_by([*_KEYS, "block"]).aggregate(n=t.count(), lo=t.v.min(), hi=t.v.max())
-    frozen = blocks.filter((blocks.n == block_s // 60) & (blocks.lo == blocks.hi))
+    full = blocks.n == block_s // 60
+    frozen = blocks.filter(full & (blocks.lo == blocks.hi))
+    chan = blocks.group_by(list(_KEYS)).aggregate(
+        full=full.cast("int64").sum(), frozen=(full & (blocks.lo == blocks.hi)).cast("int64").sum())
     near = ibis.union(*[frozen.select(_cmn=frozen.mn, _cpol=frozen.pollutant,
                                       _cb=frozen.block + k) for k in (-1, 0, 1)],
                       distinct=True)
     t = t.semi_join(near, [t.mn == near._cmn, t.pollutant == near._cpol, t.block == near._cb])
-    return _frozen_runs(t, th)
+    return _frozen_runs(t, th, chan)
 
 
 def zero(long: ir.Table, presence: ir.Table, th: Thresholds) -> ir.Table:
