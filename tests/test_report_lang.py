@@ -59,6 +59,10 @@ def test_monthly_lang_en_and_default_zh(db: Path, tmp_path: Path) -> None:
     assert "Concentrations are never substituted" in em_en and "浓度不替代" not in em_en
     assert "浓度不替代" in em_zh and "Concentrations are never substituted" not in em_zh
     assert '<html lang="en">' in en_page and '<html lang="zh-CN">' in zh_page
+    # the notes under the control tables follow the language too
+    assert "Operating evidence: flue-gas flow" in en and "运行证据" not in en
+    assert "grade in force when the alert started" in en and "措施按预警开始时" not in en
+    assert "运行证据" in zh and "措施按预警开始时" in zh and "Operating evidence" not in zh
 
 
 def test_bulletin_lang_en(db: Path, tmp_path: Path) -> None:
