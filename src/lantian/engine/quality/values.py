@@ -121,21 +121,24 @@ def constant_wide(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         aggs[f"lo{i}"] = x.min()
         aggs[f"hi{i}"] = x.max()
     b = m.group_by(["mn", "block"]).aggregate(**aggs)
-    per_mn: dict[str, ir.Value] = {}
+    # per block and key only two booleans (all minutes count; one value): small to keep, and
+    # read twice (frozen blocks; the channel's month totals for the natural run)
+    flags: dict[str, ir.Value] = {}
     for i in range(len(keys)):
         full = b[f"n{i}"] == block_s // 60
-        per_mn[f"f{i}"] = full.cast("int64").sum()
-        per_mn[f"z{i}"] = (full & (b[f"lo{i}"] == b[f"hi{i}"])).cast("int64").sum()
-    agg = b.group_by("mn").aggregate(**per_mn)
+        flags[f"u{i}"] = full
+        flags[f"z{i}"] = full & (b[f"lo{i}"] == b[f"hi{i}"])
+    bs = b.select("mn", "block", **flags)
     if materialize is not None:
-        agg = materialize(agg)
-    chan = ibis.union(*[agg.select("mn", pollutant=ibis.literal(key), full=agg[f"f{i}"],
+        bs = materialize(bs)
+    agg = bs.group_by("mn").aggregate(**{
+        f"{c}{i}": bs[f"{c}{i}"].cast("int64").sum() for i in range(len(keys)) for c in "uz"})
+    chan = ibis.union(*[agg.select("mn", pollutant=ibis.literal(key), full=agg[f"u{i}"],
                                    frozen=agg[f"z{i}"]) for i, key in enumerate(keys)],
                       distinct=False)
-    frozen = ibis.union(*[
-        b.filter((b[f"n{i}"] == block_s // 60) & (b[f"lo{i}"] == b[f"hi{i}"])).select(
-            _cmn=b.mn, _cpol=ibis.literal(key), _cb0=b.block)
-        for i, key in enumerate(keys)], distinct=False)
+    frozen = ibis.union(*[bs.filter(bs[f"z{i}"]).select(
+        _cmn=bs.mn, _cpol=ibis.literal(key), _cb0=bs.block) for i, key in enumerate(keys)],
+        distinct=False)
     near = ibis.union(*[frozen.select("_cmn", "_cpol", _cb=frozen._cb0 + k) for k in (-1, 0, 1)],
                       distinct=True)
     if materialize is not None:
