@@ -41,7 +41,7 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
     from lantian.engine.backends import connect
     from lantian.engine.quality import DETECTORS, load_thresholds
     from lantian.engine.quality.frames import empty_events
-    from lantian.engine.quality.inputs import limit_memory, read_inputs
+    from lantian.engine.quality.inputs import history_minutes, limit_memory, read_inputs
     from lantian.engine.quality.run import detector_events
 
     th = load_thresholds()
@@ -51,9 +51,8 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
         kw = read_inputs(con, month, th)
         if engine != "duckdb":  # the lake has no analyser parameters or O&M records
             _side_tables(con, kw, db, month, th)
-        history = _history(con, kw, month, th) if engine == "duckdb" else None
-        if history is not None:
-            kw["history_hours"] = history
+        if engine == "duckdb":  # earlier months for pinned_under_limit (none: first month)
+            kw["history_minutes"] = history_minutes(con, month, kw["limits"], kw["keys"], th)
         if kw["params"] is None:
             echo_err("warning: no analyser parameters (value_long) on this engine: "
                      "calibration_change skipped")
@@ -80,15 +79,6 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
             shutil.rmtree(spill, ignore_errors=True)
     events = events.sort_values(["mn", "start", "detector"], kind="stable").reset_index(drop=True)
     return events, mns
-
-
-def _history(con: Any, kw: dict[str, Any], month: str, th: Any) -> Any:
-    """Hours of the earlier months for ``pinned_under_limit`` (None without earlier data)."""
-    from lantian.engine.quality.conduct import history_hours
-    from lantian.engine.quality.inputs import history_minutes
-
-    minutes = history_minutes(con, month, kw["limits"], kw["keys"], th)
-    return None if minutes is None else history_hours(minutes, kw["keys"], th)
 
 
 def _side_tables(con: Any, kw: dict[str, Any], db: Path, month: str, th: Any) -> None:

@@ -48,7 +48,8 @@ def _production(hours: ir.Table, limits: ir.Table, keys: Sequence[str]) -> ir.Ta
 
 
 def pinned_under_limit(hours: ir.Table, limits: ir.Table, keys: Sequence[str],
-                       th: Thresholds, history: ir.Table | None = None) -> ir.Table:
+                       th: Thresholds, history: ir.Table | None = None,
+                       history_minutes: ir.Table | None = None) -> ir.Table:
     """Most production hours of the month in a narrow band just below the limit.
 
     Over the valid running hours of the month (production hours) of each (mn, pollutant):
@@ -62,7 +63,9 @@ def pinned_under_limit(hours: ir.Table, limits: ir.Table, keys: Sequence[str],
     fewer than ``min_hours`` earlier hours) only the month itself is judged.
 
     ``history`` has the layout of ``hours`` (engine hours with ``running``) for earlier
-    months of the same points (the caller chooses how many; three is usual).
+    months of the same points (the caller chooses how many; three is usual). Or
+    ``history_minutes``: ``flue_minute`` rows of those months, whose hours
+    (:func:`history_hours`) are built only for the points already in the band this month.
     """
     t = _production(hours, limits, keys)
     low = th.get("pinned_under_limit", "band_low")
@@ -73,6 +76,10 @@ def pinned_under_limit(hours: ir.Table, limits: ir.Table, keys: Sequence[str],
         mean=t.c.mean(), sd=t.c.std(), lim=t.lim.max())
     g = g.mutate(cv=g.sd / ibis.ifelse(g.mean == 0, ibis.null("float64"), g.mean))
     g = g.filter((g.hours >= min_h) & (g.share >= th.get("pinned_under_limit", "min_share")))
+    if history is None and history_minutes is not None:
+        band = g.select(_bmn=g.mn).distinct()
+        hm = history_minutes.semi_join(band, history_minutes.mn == band._bmn)
+        history = history_hours(hm, keys, th)
     if history is not None:
         # only the (point, pollutant) pairs already in the band need their history
         want = g.select(_wmn=g.mn, _wpol=g.pollutant)

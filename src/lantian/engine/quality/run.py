@@ -59,6 +59,7 @@ def detector_events(
     materialize: Callable[[ir.Table], ir.Table] | None = None,
     marks: ir.Table | None = None,
     history_hours: ir.Table | None = None,
+    history_minutes: ir.Table | None = None,
 ) -> dict[str, ir.Table]:
     """Return one event table per requested detector for ``month`` (``YYYY-MM``, CST).
 
@@ -92,6 +93,9 @@ def detector_events(
     history_hours
         Engine hours with ``running`` (:func:`~lantian.engine.quality.process.running_hours`)
         of earlier months, for ``pinned_under_limit``'s history test; optional.
+    history_minutes
+        Instead of ``history_hours``: ``flue_minute`` rows of earlier months; their hours are
+        built only for the points already in the band this month (bounded cost).
     materialize
         Optional hook the caller gives to keep the shared frames (the running minutes and
         the hours) instead of recomputing them in every detector, e.g. ``lambda t:
@@ -137,7 +141,8 @@ def detector_events(
         out["dilution"] = process.dilution(hours, points, th)
     if "pinned_under_limit" in want:
         out["pinned_under_limit"] = conduct.pinned_under_limit(hours, limits, keys, th,
-                                                               history=history_hours)
+                                                               history=history_hours,
+                                                               history_minutes=history_minutes)
     if "level_shift" in want:
         out["level_shift"] = statistics.level_shift(hl, th)
     if "spike" in want:
