@@ -156,3 +156,58 @@ def test_queue_limit(world):
     finally:
         runner.shutdown()
         db.close()
+
+
+def test_stop_interrupts_the_running_job_so_the_database_closes(tmp_path, monkeypatch):
+    """Server shutdown with a long job running: the job is interrupted and marked failed with
+    the reason, a queued job stays queued, and the app's connection closes without
+    DuckDB's "connection is busy" refusal."""
+    import threading
+
+    started = threading.Event()
+
+    def endless(con, params, out, progress):
+        started.set()
+        con.execute("SELECT count(*) FROM range(1000000000000) a, range(10) b").fetchall()
+
+    monkeypatch.setitem(jobs_mod.KINDS, "assess", endless)
+    db = Database(tmp_path / "jobs.duckdb")
+    runner = JobRunner(db.cursor, db.path)
+    running = runner.submit("assess", {"month": MONTH}, "admin")
+    queued = runner.submit("assess", {"month": MONTH}, "admin")
+    assert started.wait(30)
+    t0 = time.monotonic()
+    runner.stop(timeout=30)
+    assert time.monotonic() - t0 < 30  # interrupted, not run to the end
+    with db.cursor() as cur:
+        first, second = jobs_mod.get_job(cur, running), jobs_mod.get_job(cur, queued)
+    db.close()  # raised ResourceInUseException while the job's cursor was busy
+    assert first["state"] == "failed" and first["message"].startswith("stopped: the server")
+    assert second["state"] == "queued"
+
+
+def test_app_shutdown_stops_the_job_runner(tmp_path, monkeypatch):
+    """``create_app``'s lifespan stops the runner before closing its own connection."""
+    import threading
+
+    started = threading.Event()
+
+    def endless(con, params, out, progress):
+        started.set()
+        con.execute("SELECT count(*) FROM range(1000000000000) a, range(10) b").fetchall()
+
+    monkeypatch.setitem(jobs_mod.KINDS, "assess", endless)
+    app = create_app(tmp_path / "app.duckdb")
+    with TestClient(app):
+        runner = JobRunner(app.state.db.cursor, app.state.db.path)
+        app.state.jobs = runner
+        job_id = runner.submit("assess", {"month": MONTH}, "admin")
+        assert started.wait(30)
+    # lifespan exit: runner stopped, connection closed without an error
+    assert not runner._worker.is_alive()
+    db = Database(tmp_path / "app.duckdb")
+    try:
+        with db.cursor() as cur:
+            assert jobs_mod.get_job(cur, job_id)["state"] == "failed"
+    finally:
+        db.close()

@@ -28,13 +28,13 @@ from lantian.api.routers import (
     auth,
     catalog,
     data,
+    ledger_pages,
     ledgers,
     marks,
     pages,
     public,
     registry,
 )
-from lantian.api.routers import ledger_pages
 from lantian.api.routers import reports as reports_router
 
 __all__ = ["create_app", "iter_routes"]
@@ -84,6 +84,9 @@ def create_app(db_path: Path | str, *, con: duckdb.DuckDBPyConnection | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        jobs = getattr(app.state, "jobs", None)
+        if jobs is not None:  # a running report must not hold the connection being closed
+            jobs.stop()
         db.close()
 
     app = FastAPI(title="Lantian 蓝天 API", version="0.1.0", lifespan=lifespan,

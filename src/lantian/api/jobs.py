@@ -23,6 +23,7 @@ Kinds (``params`` keys):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -134,6 +135,10 @@ def get_job(cur: duckdb.DuckDBPyConnection, job_id: int) -> dict[str, Any]:
     return rec
 
 
+class JobStopped(Exception):
+    """The job runner was stopped while this job ran (server shutdown)."""
+
+
 class JobRunner:
     """Runs jobs one at a time on a worker thread; state lives in the ``job`` table.
 
@@ -147,6 +152,8 @@ class JobRunner:
         self._queue: queue.Queue[tuple[int, str, dict[str, Any]] | None] = queue.Queue()
         self._max_queued = max_queued
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._running: Any = None  # the cursor of the job in progress (to interrupt it)
         # a daemon thread: an exiting server does not wait for a long report to finish
         self._worker = threading.Thread(target=self._loop, name="lantian-job", daemon=True)
         self._worker.start()
@@ -155,8 +162,8 @@ class JobRunner:
         while True:
             item = self._queue.get()
             try:
-                if item is None:
-                    return
+                if item is None or self._stopping.is_set():
+                    return  # jobs still queued stay ``queued`` in the table
                 self._run(*item)
             finally:
                 self._queue.task_done()
@@ -194,23 +201,46 @@ class JobRunner:
         self._set(job_id, state="running", started_at=cst_now(), message="")
 
         def progress(done: int, total: int, label: str) -> None:
+            if self._stopping.is_set():
+                raise JobStopped("stopped: the server shut down (停止：服务关闭)")
             self._set(job_id, done=done, total=total, message=label)
 
         try:
             with self._cursor() as cur:
-                result = KINDS[kind](cur, params, job_dir(self._db_path, job_id), progress)
+                self._running = cur
+                try:
+                    result = KINDS[kind](cur, params, job_dir(self._db_path, job_id), progress)
+                finally:
+                    self._running = None
             self._set(job_id, state="done", finished_at=cst_now(),
                       result=json.dumps(_plain(result), ensure_ascii=False))
         except LantianError as exc:
             self._set(job_id, state="failed", finished_at=cst_now(), message=str(exc))
         except Exception as exc:
-            self._set(job_id, state="failed", finished_at=cst_now(),
-                      message=f"{type(exc).__name__}: {exc}")
+            message = (str(exc) if isinstance(exc, JobStopped) else
+                       "stopped: the server shut down (停止：服务关闭)"
+                       if self._stopping.is_set() else f"{type(exc).__name__}: {exc}")
+            self._set(job_id, state="failed", finished_at=cst_now(), message=message)
 
     def shutdown(self) -> None:
         """Finish the queued jobs, then stop the worker."""
         self._queue.put(None)
         self._worker.join()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop at server shutdown: interrupt the running job, start no queued one.
+
+        The running job is marked ``failed`` with the reason; queued jobs stay ``queued``.
+        Waits at most ``timeout`` seconds [s] for the worker, so that the database can be
+        closed afterwards (DuckDB refuses to close a connection a cursor is busy on).
+        """
+        self._stopping.set()
+        self._queue.put(None)
+        cur = self._running
+        if cur is not None:
+            with contextlib.suppress(Exception):
+                cur.interrupt()
+        self._worker.join(timeout)
 
 
 def _plain(value: Any) -> Any:

@@ -160,13 +160,18 @@ def _load_rows(
     from lantian.engine.backends import month_bounds
     from lantian.engine.loads import load_hours, month_load_totals
 
-    h = load_hours(con, month, mn=mn, month_hours=month_hours)
-    if hours:
-        start, end = month_bounds(month)
-        expr = h.filter((h.ts >= start) & (h.ts < end)).order_by("ts")
-    else:
-        expr = month_load_totals(h, month)
-    return list(expr.execute().to_dict("records"))
+    kept: list[Any] = []
+    try:
+        h = load_hours(con, month, mn=mn, month_hours=month_hours, kept=kept)
+        if hours:
+            start, end = month_bounds(month)
+            expr = h.filter((h.ts >= start) & (h.ts < end)).order_by("ts")
+        else:
+            expr = month_load_totals(h, month)
+        return list(expr.execute().to_dict("records"))
+    finally:
+        for t in kept:  # temporary tables dropped before the connection closes
+            t.release()
 
 
 def _merge_loads(

@@ -100,6 +100,7 @@ def load_hours(
     mn: str | None = None,
     lookback: int = 3,
     month_hours: ibis.Table | None = None,
+    kept: list[ibis.Table] | None = None,
 ) -> ibis.Table:
     """Hourly measured and substitute loads of the hours month ``YYYY-MM`` needs.
 
@@ -109,7 +110,11 @@ def load_hours(
     production hours); a point with data in any month of the quarter gets every hour of the
     quarter to date (an hour with no data at all is a production hour without valid data).
     ``month_hours``: the caller's own ``assess_hours(con, month, mn=mn)`` (e.g. cached for
-    the verdicts), used for ``month`` instead of computing it again.
+    the verdicts), used for ``month`` instead of computing it again. ``kept``: a list that
+    receives the tables materialised on the way (temporary tables), so that the caller can
+    ``release()`` them once the result is executed and before the connection closes —
+    otherwise they are dropped whenever Python collects them, which may be after the
+    connection is gone.
 
     Returns
     -------
@@ -142,6 +147,8 @@ def load_hours(
                 production=v.production.fill_null(False),
             ).cache()
         )
+        if kept is not None:
+            kept.append(parts[-1])
     # a point silent for a whole month of the quarter still has those hours: production
     # hours without valid data (no stop evidence), as within a month
     parts = [_quarter_grid(parts, capture_from, month)]
@@ -163,6 +170,8 @@ def load_hours(
     # reads these hours several times per pollutant, and re-running the minute aggregation
     # for each read costs minutes instead of seconds
     base = hourly_loads(h, registry_table(con, "monitoring_point"), keys).cache()
+    if kept is not None:
+        kept.append(base)
     # each pollutant's substitution reads the materialised hours, never the previous
     # pollutant's join: chained, every step repeated the whole tree below it several times
     # and Spark's planner ran out of heap on inlining the copies (CTEs are inlined there)

@@ -49,7 +49,12 @@ def _pylist(expr: Any) -> list[dict[str, Any]]:
 
 def _computed_rows(ib: Any, month: str, mn: str) -> list[dict[str, Any]]:
     """``month_load``-shaped rows of one point computed by the engine now."""
-    totals = month_load_totals(load_hours(ib, month, mn=mn), month).execute()
+    kept: list[Any] = []
+    try:
+        totals = month_load_totals(load_hours(ib, month, mn=mn, kept=kept), month).execute()
+    finally:
+        for t in kept:  # temporary tables dropped now, while the connection is open
+            t.release()
     out = []
     for row in totals.to_dict("records"):
         rec = month_load_record(row)
