@@ -158,10 +158,8 @@ def test_queue_limit(world):
         db.close()
 
 
-def test_stop_interrupts_the_running_job_so_the_database_closes(tmp_path, monkeypatch):
-    """Server shutdown with a long job running: the job is interrupted and marked failed with
-    the reason, a queued job stays queued, and the app's connection closes without
-    DuckDB's "connection is busy" refusal."""
+def _endless_assess(monkeypatch):
+    """Replace the ``assess`` job by a query that runs for hours; return its start event."""
     import threading
 
     started = threading.Event()
@@ -171,6 +169,13 @@ def test_stop_interrupts_the_running_job_so_the_database_closes(tmp_path, monkey
         con.execute("SELECT count(*) FROM range(1000000000000) a, range(10) b").fetchall()
 
     monkeypatch.setitem(jobs_mod.KINDS, "assess", endless)
+    return started
+
+def test_stop_interrupts_the_running_job_so_the_database_closes(tmp_path, monkeypatch):
+    """Server shutdown with a long job running: the job is interrupted and marked failed with
+    the reason, a queued job stays queued, and the app's connection closes without
+    DuckDB's "connection is busy" refusal."""
+    started = _endless_assess(monkeypatch)
     db = Database(tmp_path / "jobs.duckdb")
     runner = JobRunner(db.cursor, db.path)
     running = runner.submit("assess", {"month": MONTH}, "admin")
@@ -188,15 +193,7 @@ def test_stop_interrupts_the_running_job_so_the_database_closes(tmp_path, monkey
 
 def test_app_shutdown_stops_the_job_runner(tmp_path, monkeypatch):
     """``create_app``'s lifespan stops the runner before closing its own connection."""
-    import threading
-
-    started = threading.Event()
-
-    def endless(con, params, out, progress):
-        started.set()
-        con.execute("SELECT count(*) FROM range(1000000000000) a, range(10) b").fetchall()
-
-    monkeypatch.setitem(jobs_mod.KINDS, "assess", endless)
+    started = _endless_assess(monkeypatch)
     app = create_app(tmp_path / "app.duckdb")
     with TestClient(app):
         runner = JobRunner(app.state.db.cursor, app.state.db.path)
