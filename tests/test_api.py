@@ -264,7 +264,8 @@ def test_users_created_by_admin_only(client, admin):
                                                          "scope": ["Hunan"]})
     assert bad.status_code == 422 and "district" in bad.json()["detail"]
     h = login(client, "reg_hunan")
-    assert client.post("/api/users", headers=h, json={"name": "x", "role": "admin"}).status_code == 403
+    r = client.post("/api/users", headers=h, json={"name": "x", "role": "admin"})
+    assert r.status_code == 403
 
 
 def test_secure_cookie_with_tls(world):

@@ -100,21 +100,23 @@ def _build(path: Path) -> World:
     w = World(path)
     _ensure_verdict_table(con)
     for key, (name, sector, district, credit, oname, stype, jur, mn) in ENTERPRISES.items():
-        eid = con.execute("INSERT INTO enterprise (name, credit_code, sector, district_code, grade) "
-                          "VALUES (?, ?, ?, ?, 'B') RETURNING id",
+        eid = con.execute("INSERT INTO enterprise (name, credit_code, sector, district_code, "
+                          "grade) VALUES (?, ?, ?, ?, 'B') RETURNING id",
                           [name, credit, sector, district]).fetchone()[0]
         oid = con.execute("INSERT INTO outlet (enterprise_id, name, source_type, jurisdiction) "
-                          "VALUES (?, ?, ?, ?) RETURNING id", [eid, oname, stype, jur]).fetchone()[0]
-        con.execute("INSERT INTO monitoring_point (mn, password, outlet_id, source_type, protocol) "
-                    "VALUES (?, 'secretpw', ?, ?, '2017')", [mn, oid, stype])
+                          "VALUES (?, ?, ?, ?) RETURNING id",
+                          [eid, oname, stype, jur]).fetchone()[0]
+        con.execute("INSERT INTO monitoring_point (mn, password, outlet_id, source_type, "
+                    "protocol) VALUES (?, 'secretpw', ?, ?, '2017')", [mn, oid, stype])
         w.ent[key], w.outlet[key], w.mn[key] = eid, oid, mn
         for i in range(HOURS):
             flag = "M" if i in (20, 21) else "N"
             con.execute(
                 "INSERT INTO flue_hour (mn, ts, packet_id, so2_mg_m3, so2_zs, so2_flag, nox_mg_m3, "
                 "nox_zs, nox_flag, o2_pct, flow_m3_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [mn, T0 + dt.timedelta(hours=i), i, hour_value(i, "so2"), hour_value(i, "so2") * 1.1,
-                 flag, hour_value(i, "nox"), hour_value(i, "nox") * 1.1, "N", 11.0, 52.0])
+                [mn, T0 + dt.timedelta(hours=i), i, hour_value(i, "so2"),
+                 hour_value(i, "so2") * 1.1, flag, hour_value(i, "nox"),
+                 hour_value(i, "nox") * 1.1, "N", 11.0, 52.0])
         con.execute("INSERT INTO flue_minute (mn, ts, packet_id, so2_mg_m3, so2_flag, o2_pct) "
                     "SELECT ?, ? + to_minutes(i), 1000 + i, 20.0 + i % 3, 'N', 11.0 "
                     "FROM range(60) t(i)", [mn, T0])

@@ -242,7 +242,7 @@ def test_mark_review_only_inside_scope(env, role):
     db = client.app.state.db
     admin = headers("admin", tokens, False)
     ids = {}
-    for i, key in enumerate(ENTERPRISES):
+    for key in ENTERPRISES:
         # one 10-minute slot per role, 47 h ago: inside the marking deadline, no overlaps
         start = cst_now() - dt.timedelta(hours=47) + dt.timedelta(minutes=15 * ROLES.index(role))
         r = client.post("/api/marks", headers=admin, json={

@@ -39,8 +39,8 @@ def test_gather_from_database(db_path: Path) -> None:
     con.execute("INSERT INTO enterprise (id, name, grade) VALUES (1, '甲水泥', 'A')")
     con.execute("INSERT INTO outlet (id, enterprise_id, name) VALUES (10, 1, '窑尾')")
     con.execute("INSERT INTO monitoring_point (mn, password, outlet_id) VALUES ('M1', 'p', 10)")
-    con.execute("INSERT INTO month_ule_verdict (mn, month, ule_pass) VALUES ('M1', '2025-08', true),"
-                " ('M1', '2025-09', true), ('M1', '2025-10', true)")
+    con.execute("INSERT INTO month_ule_verdict (mn, month, ule_pass) VALUES "
+                "('M1', '2025-08', true), ('M1', '2025-09', true), ('M1', '2025-10', true)")
     for m in MONTHS:  # 80 t by rail, 20 t by a China VI truck: 0.8, passes
         con.execute("INSERT INTO gate_record (enterprise_id, ts, plate, direction, mode, tonnes,"
                     " emission_stage) VALUES (1, ?, NULL, 'in', 'rail', 80, NULL),"

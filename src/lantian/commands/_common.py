@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(str, Enum):  # noqa: UP042 (typer shows str-Enum choices by value)
     """Output formats shared by listing commands."""
 
     json = "json"

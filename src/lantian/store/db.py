@@ -62,6 +62,7 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     DatabaseLockedError
         When another process (usually ``lantian serve``) holds the file. The message says
         what to do instead.
+
     """
     path = Path(path)
     if read_only and not path.exists():
