@@ -23,7 +23,6 @@ import typer
 
 from lantian.catalog import aq as cat
 from lantian.commands._common import DbOption, OutputFormat, echo_err, emit_rows, fail
-from lantian.commands._lazy import lazy_import
 from lantian.engine.composite import (
     ROUNDINGS,
     change_rate,
@@ -36,42 +35,6 @@ from lantian.errors import LantianError
 if TYPE_CHECKING:
     import ibis
     import pandas as pd
-
-    from lantian.engine.aq_stats import (
-        daily_stats,
-        flag_dust,
-        moving_means,
-        period_stats,
-        place_hourly,
-    )
-    from lantian.engine.aq_targets import target_progress
-    from lantian.engine.aqi import PRIMARY_ORDER, daily_aqi, exceeding, hourly_aqi
-    from lantian.store.aq_readers import (
-        POLLUTANT_COLUMNS,
-        detect_format,
-        read_dust_days,
-        read_hourly,
-        read_stations,
-        read_targets,
-    )
-else:  # heavy libraries load on first use, not when the CLI is built (commands/_lazy.py)
-    ibis = lazy_import("ibis")
-    pd = lazy_import("pandas")
-    daily_stats, flag_dust, moving_means, period_stats, place_hourly = lazy_import(
-        "lantian.engine.aq_stats",
-        "daily_stats", "flag_dust", "moving_means", "period_stats", "place_hourly",
-    )
-    target_progress = lazy_import("lantian.engine.aq_targets", "target_progress")
-    PRIMARY_ORDER, daily_aqi, exceeding, hourly_aqi = lazy_import(
-        "lantian.engine.aqi", "PRIMARY_ORDER", "daily_aqi", "exceeding", "hourly_aqi"
-    )
-    POLLUTANT_COLUMNS, detect_format, read_dust_days, read_hourly, read_stations, read_targets = (
-        lazy_import(
-            "lantian.store.aq_readers",
-            "POLLUTANT_COLUMNS", "detect_format", "read_dust_days", "read_hourly",
-            "read_stations", "read_targets",
-        )
-    )
 
 __all__ = ["aq_app", "register"]
 
@@ -98,6 +61,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _output(rows: list[dict[str, Any]], fmt: OutputFormat) -> None:
+    import pandas as pd
+
     if fmt is OutputFormat.json:
         emit_rows(rows)
         return
@@ -109,6 +74,8 @@ def _output(rows: list[dict[str, Any]], fmt: OutputFormat) -> None:
 
 
 def _time(value: Any) -> str:
+    import pandas as pd
+
     return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%S")
 
 
@@ -131,6 +98,13 @@ def aqi_cmd(
     One object per station-hour with data: station, time (the file's hour label, CST), aqi,
     primary (so2 no2 pm10 pm2_5 co o3; empty when AQI ≤ 50), level (1–6).
     """
+    import ibis
+    import pandas as pd
+
+    from lantian.engine.aq_stats import moving_means
+    from lantian.engine.aqi import PRIMARY_ORDER, exceeding, hourly_aqi
+    from lantian.store.aq_readers import read_hourly
+
     try:
         hourly = read_hourly(input_file)
     except LantianError as exc:
@@ -185,6 +159,10 @@ def composite_cmd(
     fmt: FormatOpt = OutputFormat.json,
 ) -> None:
     """Composite index (综合指数) and joint ranks (并列) from period statistics."""
+    import pandas as pd
+
+    from lantian.store.aq_readers import POLLUTANT_COLUMNS
+
     if rounding not in ROUNDINGS:
         fail(f"--rounding must be one of {', '.join(ROUNDINGS)}, not {rounding!r}")
     if standard not in ("2012", "2026"):
@@ -246,6 +224,8 @@ _STAT_FIELDS = (
 def _report_rows(
     stats: pd.DataFrame, kind: str, city_of: dict[str, str], standard: str, rounding: str
 ) -> list[dict[str, Any]]:
+    import pandas as pd
+
     rows = []
     for r in stats.to_dict("records"):
         c = {
@@ -303,6 +283,13 @@ def daily_cmd(
     One object per station-day with a daily AQI: station, date (CST), aqi, primary, level,
     and the daily values used (24-h means, O3 max 1-h and max 8-h; null when invalid).
     """
+    import ibis
+    import pandas as pd
+
+    from lantian.engine.aq_stats import daily_stats
+    from lantian.engine.aqi import daily_aqi
+    from lantian.store.aq_readers import POLLUTANT_COLUMNS, read_hourly
+
     try:
         hourly = read_hourly(input_file, period_start=True)
     except LantianError as exc:
@@ -347,6 +334,17 @@ def report_cmd(
     Rules (AQI version, GB 3095 limits) follow each day's date; the composite index uses the
     S_i of the standard in force on --from.
     """
+    import ibis
+    import pandas as pd
+
+    from lantian.engine.aq_stats import daily_stats, flag_dust, period_stats, place_hourly
+    from lantian.store.aq_readers import (
+        POLLUTANT_COLUMNS,
+        read_dust_days,
+        read_hourly,
+        read_stations,
+    )
+
     start, end = _parse_date(date_from, "--from"), _parse_date(date_to, "--to")
     if end < start:
         fail("--to is before --from")
@@ -405,6 +403,9 @@ def import_cmd(
     fmt: FormatOpt = OutputFormat.json,
 ) -> None:
     """Import hourly data into ``aq_hour`` (and the station registry into ``aq_station``)."""
+    import pandas as pd
+
+    from lantian.store.aq_readers import detect_format, read_hourly, read_stations
     from lantian.store.aq_tables import upsert_hours, upsert_stations
     from lantian.store.db import connect
 
@@ -450,6 +451,12 @@ def targets_cmd(
     The targets are stored in ``aq_target``; the places' hourly values are the means of their
     stations in ``aq_hour`` (registry ``aq_station``: city and district).
     """
+    import ibis
+    import pandas as pd
+
+    from lantian.engine.aq_stats import daily_stats, place_hourly
+    from lantian.engine.aq_targets import target_progress
+    from lantian.store.aq_readers import read_targets
     from lantian.store.aq_tables import upsert_targets
     from lantian.store.db import connect
 

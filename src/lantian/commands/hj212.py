@@ -10,20 +10,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from lantian.commands._common import echo_err, emit_json, fail
-from lantian.commands._lazy import lazy_import
 from lantian.errors import ConfigurationError, PacketError
 from lantian.hj212.packet import Packet
 from lantian.hj212.parser import parse_packet
-
-if TYPE_CHECKING:
-    from lantian.hj212.bulk import decode_lines
-else:  # numpy loads on first use, not when the CLI is built (commands/_lazy.py)
-    decode_lines = lazy_import("lantian.hj212.bulk", "decode_lines")
 
 __all__ = ["check_lines", "register", "result_object", "split_input"]
 
@@ -71,6 +65,8 @@ def result_object(result: Packet | PacketError, *, warnings: bool = False) -> di
 
 def check_lines(lines: list[bytes], *, strict: bool, encoding: str) -> list[Packet | PacketError]:
     """Decode lines (bulk decoder for UTF-8, per-line parser for other encodings)."""
+    from lantian.hj212.bulk import decode_lines
+
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
         return decode_lines(lines, strict=strict)
     out: list[Packet | PacketError] = []

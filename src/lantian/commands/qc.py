@@ -20,13 +20,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lantian.commands._common import DbOption, echo_err, emit_json, fail
-from lantian.commands._lazy import lazy_import
 from lantian.errors import DatabaseLockedError, LantianError
 
 if TYPE_CHECKING:
     import pandas as pd
-else:  # pandas loads on first use, not when the CLI is built (commands/_lazy.py)
-    pd = lazy_import("pandas")
 
 __all__ = ["register", "run_qc"]
 
@@ -38,6 +35,8 @@ _EVENT_KEYS = ("mn", "detector", "pollutant", "start", "end", "severity", "evide
 def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = None,
            detectors: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Detect the month's events; return (events frame, points with minute data)."""
+    import pandas as pd
+
     from lantian.engine.backends import connect
     from lantian.engine.quality import DETECTORS, load_thresholds
     from lantian.engine.quality.frames import empty_events
