@@ -11,6 +11,8 @@ from typing import Any
 
 import duckdb
 
+from lantian.store.month_rows import replace_month_rows
+
 __all__ = ["save_month_loads"]
 
 _COLUMNS = (
@@ -53,19 +55,5 @@ def save_month_loads(
         for r in recs
         for k, kg in r["load_kg"].items()
     ]
-    placeholders = ", ".join("?" for _ in _COLUMNS)
-    con.execute("BEGIN")
-    try:
-        con.executemany(
-            "DELETE FROM month_load WHERE mn = ? AND month = ?",
-            [[r["mn"], r["month"]] for r in recs],
-        )
-        if rows:
-            con.executemany(
-                f"INSERT INTO month_load ({', '.join(_COLUMNS)}) VALUES ({placeholders})", rows
-            )
-        con.execute("COMMIT")
-    except duckdb.Error:
-        con.execute("ROLLBACK")
-        raise
-    return len(rows)
+    return replace_month_rows(con, "month_load", _COLUMNS, rows,
+                              keys=[(r["mn"], r["month"]) for r in recs])

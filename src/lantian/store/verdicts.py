@@ -12,6 +12,8 @@ from typing import Any
 
 import duckdb
 
+from lantian.store.month_rows import replace_month_rows
+
 __all__ = ["save_month_verdicts"]
 
 _COLUMNS = (
@@ -54,19 +56,4 @@ def save_month_verdicts(
         ]
         for r in records
     ]
-    if not rows:
-        return 0
-    placeholders = ", ".join("?" for _ in _COLUMNS)
-    con.execute("BEGIN")
-    try:
-        con.executemany(
-            "DELETE FROM month_ule_verdict WHERE mn = ? AND month = ?", [r[:2] for r in rows]
-        )
-        con.executemany(
-            f"INSERT INTO month_ule_verdict ({', '.join(_COLUMNS)}) VALUES ({placeholders})", rows
-        )
-        con.execute("COMMIT")
-    except duckdb.Error:
-        con.execute("ROLLBACK")
-        raise
-    return len(rows)
+    return replace_month_rows(con, "month_ule_verdict", _COLUMNS, rows)
