@@ -186,19 +186,8 @@ def _merge_loads(
             rec.update(by_ts.get(rec["ts"], {}))
         return
     by_mn = {r["mn"]: month_load_record(r) for r in load_rows}
-    empty: dict[str, Any] = {
-        k: {}
-        for k in (
-            "load_kg",
-            "load_hours",
-            "substituted_load_kg",
-            "substituted_hours",
-            "unsubstituted_hours",
-            "capture_rate",
-        )
-    }
-    for rec in records:
-        rec.update(by_mn.get(rec["mn"], empty))
+    for rec in records:  # a point without load rows gets the same keys, with empty maps
+        rec.update(by_mn.get(rec["mn"]) or month_load_record({}))
 
 
 def _store(db: Path, records: list[dict[str, Any]], engine: str, *, with_loads: bool) -> None:
