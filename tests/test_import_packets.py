@@ -22,6 +22,25 @@ MN17 = "010000A8900016F000169DC0"
 MN05 = "1234567ABCDEFG"
 
 
+def stored_tables(con, journal_exclude: str = "received_at") -> dict[str, list]:
+    """Every row the store wrote, in a run-independent order (for path-equality tests).
+
+    Packets without DataTime are keyed at their receive time, which differs per run, so the
+    ``packet_key`` time of QN keys and the journal's ``journal_exclude`` columns are left out.
+    """
+    out = {
+        t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+        for t in ("flue_rtd", "flue_minute", "flue_hour", "flue_day", "value_long")
+    }
+    out["packet_key"] = con.execute(
+        "SELECT * REPLACE (CASE WHEN k LIKE 'QN:%' THEN NULL ELSE ts END AS ts) "
+        "FROM packet_key ORDER BY ALL"
+    ).fetchall()
+    out["journal"] = con.execute(
+        f"SELECT * EXCLUDE ({journal_exclude}) FROM packet_journal ORDER BY id"
+    ).fetchall()
+    return out
+
 def minute_values(i: int, v2005: bool = False) -> dict:
     so2, o2, flow = ("02", "S01", "B02") if v2005 else ("a21026", "a19001", "a00000")
     return {
@@ -312,18 +331,7 @@ def test_columnar_and_packet_paths_write_identical_tables(tmp_path):
             else {"decode": lambda x: decode_lines(x)}
         )
         s = import_packet_lines(PacketStore(con), lines, source="f", batch_size=9, **kw)
-        out = {
-            t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
-            for t in ("flue_rtd", "flue_minute", "flue_hour", "flue_day", "value_long")
-        }
-        # packets without DataTime are keyed at their receive time, which differs per run
-        out["packet_key"] = con.execute(
-            "SELECT * REPLACE (CASE WHEN k LIKE 'QN:%' THEN NULL ELSE ts END AS ts) "
-            "FROM packet_key ORDER BY ALL"
-        ).fetchall()
-        out["journal"] = con.execute(
-            "SELECT * EXCLUDE (received_at, verdict) FROM packet_journal ORDER BY id"
-        ).fetchall()
+        out = stored_tables(con, journal_exclude="received_at, verdict")
         out["verdicts"] = [
             v[0].split(":")[0]
             for v in con.execute("SELECT verdict FROM packet_journal ORDER BY id").fetchall()

@@ -21,7 +21,7 @@ from lantian.hj212.columnar import column_decoder
 from lantian.store.bulk import import_packet_lines
 from lantian.store.db import connect
 from lantian.store.ingest import PacketStore
-from test_import_packets import MN17, flue_file, odd_packets
+from test_import_packets import MN17, flue_file, odd_packets, stored_tables
 
 ID_KEYS = ("item_code_id", "item_suffix_id", "code_table", "suffix_table")
 
@@ -40,21 +40,6 @@ def extra_packets() -> list[bytes]:
     out.append(build_packet(st="31", cn="2011", pw="1", mn=MN17, data_time="20240501100200",
                             values={"a21026": {"Rtd": 7.0, "Avg": 7.5, "Flag": "N"},
                                     "a19001": {"Rtd": 8.5, "Info": "ok"}}))
-    return out
-
-
-def _tables(con) -> dict[str, list]:
-    out = {
-        t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
-        for t in ("flue_rtd", "flue_minute", "flue_hour", "flue_day", "value_long")
-    }
-    out["packet_key"] = con.execute(
-        "SELECT * REPLACE (CASE WHEN k LIKE 'QN:%' THEN NULL ELSE ts END AS ts) "
-        "FROM packet_key ORDER BY ALL"
-    ).fetchall()
-    out["journal"] = con.execute(
-        "SELECT * EXCLUDE (received_at) FROM packet_journal ORDER BY id"
-    ).fetchall()
     return out
 
 
@@ -80,7 +65,7 @@ def test_three_paths_write_identical_tables(tmp_path, batch_size):
     for name, kw in paths.items():
         con = connect(tmp_path / f"{name}.duckdb")
         s = import_packet_lines(PacketStore(con), lines, source="f", batch_size=batch_size, **kw)
-        got[name] = ((s.accepted, s.duplicate, s.rejected), _tables(con))
+        got[name] = ((s.accepted, s.duplicate, s.rejected), stored_tables(con))
         con.close()
     ref = got["packets"]
     assert ref[0] == (len(lines) - 7, 5, 2)  # counted by hand: 5 repeats, 2 garbage lines
