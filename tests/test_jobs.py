@@ -158,14 +158,18 @@ def test_queue_limit(world):
         db.close()
 
 
-def _endless_assess(monkeypatch):
-    """Replace the ``assess`` job by a query that runs for hours; return its start event."""
+def _endless_assess(monkeypatch, delay=0.0):
+    """Replace the ``assess`` job by a query that runs for hours; return its start event.
+
+    ``delay`` [s] passes between the start event and the query (an interrupt sent then is lost
+    by DuckDB: nothing runs yet)."""
     import threading
 
     started = threading.Event()
 
     def endless(con, params, out, progress):
         started.set()
+        time.sleep(delay)
         con.execute("SELECT count(*) FROM range(1000000000000) a, range(10) b").fetchall()
 
     monkeypatch.setitem(jobs_mod.KINDS, "assess", endless)
@@ -189,6 +193,21 @@ def test_stop_interrupts_the_running_job_so_the_database_closes(tmp_path, monkey
     db.close()  # raised ResourceInUseException while the job's cursor was busy
     assert first["state"] == "failed" and first["message"].startswith("stopped: the server")
     assert second["state"] == "queued"
+
+
+def test_stop_interrupts_a_query_that_starts_after_the_stop_request(tmp_path, monkeypatch):
+    """The job is between two statements when the server stops (CI failure of stop 11: the single
+    interrupt was lost and the job ran on): the runner keeps interrupting until the job has left."""
+    started = _endless_assess(monkeypatch, delay=0.5)
+    db = Database(tmp_path / "jobs.duckdb")
+    runner = JobRunner(db.cursor, db.path)
+    running = runner.submit("assess", {"month": MONTH}, "admin")
+    assert started.wait(30)
+    runner.stop(timeout=20)
+    assert not runner._worker.is_alive()
+    with db.cursor() as cur:
+        assert jobs_mod.get_job(cur, running)["state"] == "failed"
+    db.close()
 
 
 def test_app_shutdown_stops_the_job_runner(tmp_path, monkeypatch):

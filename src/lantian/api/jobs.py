@@ -27,6 +27,7 @@ import contextlib
 import json
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -236,11 +237,15 @@ class JobRunner:
         """
         self._stopping.set()
         self._queue.put(None)
-        cur = self._running
-        if cur is not None:
-            with contextlib.suppress(Exception):
-                cur.interrupt()
-        self._worker.join(timeout)
+        deadline = time.monotonic() + timeout
+        # Interrupt repeatedly: an interrupt sent between two statements of a job (or just
+        # before its query starts) is lost, so keep sending until the worker has left.
+        while self._worker.is_alive() and time.monotonic() < deadline:
+            cur = self._running
+            if cur is not None:
+                with contextlib.suppress(Exception):
+                    cur.interrupt()
+            self._worker.join(min(0.1, max(0.0, deadline - time.monotonic())))
 
 
 def _plain(value: Any) -> Any:
