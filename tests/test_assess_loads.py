@@ -83,6 +83,52 @@ def monthly(db):
     return {r["mn"]: month_load_record(r) for r in rows.to_dict("records")}
 
 
+def test_a_list_of_points_gives_each_point_what_it_gets_alone(db, monthly):
+    """``load_hours(mn=[...])`` (one query for the points a report lacks) equals the points
+    computed one by one and the month of every point; the points outside the list are absent."""
+    con = backends.connect("duckdb", db=db)
+    try:
+        both = month_load_totals(load_hours(con, "2024-04", mn=["P", "L"]), "2024-04").execute()
+        alone = month_load_totals(load_hours(con, "2024-04", mn="P"), "2024-04").execute()
+    finally:
+        con.disconnect()
+    got = {r["mn"]: month_load_record(r) for r in both.to_dict("records")}
+    assert sorted(got) == ["L", "P"]
+    assert got == {"P": monthly["P"], "L": monthly["L"]}
+    assert month_load_record(alone.to_dict("records")[0]) == monthly["P"]
+    # P's March history (before the quarter) still reaches its substitution through the list
+    assert got["P"]["substituted_load_kg"]["so2"] == pytest.approx(27.0)
+
+
+def test_report_loads_mix_stored_and_computed_points(db, monthly, tmp_path):
+    """The report's ``point_month_loads``: a point with ``month_load`` rows shows them as
+    stored; the points without are computed together and match their own month."""
+    import shutil
+
+    from lantian.reports.emissions import point_month_loads
+    from lantian.reports.monthly import ibis_backend
+
+    copy = tmp_path / "mix.duckdb"
+    shutil.copyfile(db, copy)
+    raw = duckdb.connect(str(copy))
+    raw.execute("INSERT INTO month_load (mn, month, pollutant, load_kg, load_hours) "
+                "VALUES ('H', '2024-04', 'so2', 1234.5, 700)")
+    try:
+        pts = [{"mn": mn, "outlet": f"o{mn}"} for mn in ("H", "L", "P")]
+        rows, computed = point_month_loads(ibis_backend(raw), raw, "2024-04", pts)
+    finally:
+        raw.close()
+    assert computed is True
+    by = {(r["mn"], r["pollutant"]): r for r in rows}
+    assert by[("H", "so2")]["source"] == "stored" and by[("H", "so2")]["load_kg"] == 1234.5
+    for mn in ("L", "P"):
+        r = by[(mn, "so2")]
+        assert (r["source"], r["outlet"]) == ("computed", f"o{mn}")
+        assert r["load_kg"] == pytest.approx(monthly[mn]["load_kg"]["so2"])
+        assert r["substituted_load_kg"] == pytest.approx(monthly[mn]["substituted_load_kg"]["so2"])
+    assert [r["mn"] for r in rows] == sorted(r["mn"] for r in rows)  # in the order of points
+
+
 def test_measured_load_kg_from_mg_m3_and_m3_h(monthly):
     # H: 687 valid hours, 685 × 3.6 + 7.2 + 10.8
     assert monthly["H"]["load_kg"]["so2"] == pytest.approx(685 * 3.6 + 7.2 + 10.8)

@@ -9,7 +9,7 @@ callers execute the returned expressions and shape rows with :func:`monthly_reco
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ibis
@@ -27,6 +27,7 @@ __all__ = [
     "hour_record",
     "monthly_record",
     "monthly_results",
+    "of_points",
 ]
 
 
@@ -36,16 +37,24 @@ def _pollutants_in(minute: ibis.Table) -> list[str]:
     ]
 
 
-def assess_hours(con: Any, month: str, *, mn: str | None = None) -> ibis.Table:
+def of_points(t: ibis.Table, mn: str | Sequence[str] | None) -> ibis.Table:
+    """Rows of ``t`` for one point (``mn`` a string), several (a sequence) or all (``None``)."""
+    if mn is None:
+        return t
+    if isinstance(mn, str):
+        return t.filter(t.mn == mn)
+    return t.filter(t.mn.isin(list(mn)))
+
+
+def assess_hours(con: Any, month: str, *, mn: str | Sequence[str] | None = None) -> ibis.Table:
     """Hourly verdicts of month ``YYYY-MM`` (one row per point and clock hour, CST).
 
+    ``mn``: one point, a list of points, or ``None`` for every point.
     See :func:`lantian.engine.compliance.hourly_verdict` for the columns.
     """
     start, end = month_bounds(month)
     n_hours = int((end - start).total_seconds() // 3600)
-    minute = minute_table(con, month)
-    if mn is not None:
-        minute = minute.filter(minute.mn == mn)
+    minute = of_points(minute_table(con, month), mn)
     keys = _pollutants_in(minute)
     hours = complete_month(valid_hours(minute, keys), start, n_hours)
     if con.name == "pyspark":

@@ -27,7 +27,7 @@ from typing import Any
 import ibis
 
 from lantian.catalog.limits import POLLUTANTS
-from lantian.engine.assess import assess_hours
+from lantian.engine.assess import assess_hours, of_points
 from lantian.engine.backends import month_bounds, registry_table
 from lantian.engine.capture import load_span
 from lantian.engine.hours import column_of, valid_hours
@@ -97,7 +97,7 @@ def load_hours(
     con: Any,
     month: str,
     *,
-    mn: str | None = None,
+    mn: str | Sequence[str] | None = None,
     lookback: int = 3,
     month_hours: ibis.Table | None = None,
     kept: list[ibis.Table] | None = None,
@@ -159,9 +159,7 @@ def load_hours(
         minute = con.table("flue_minute")
         if "month" in minute.columns:
             minute = minute.drop("month")
-        minute = minute.filter((minute.ts >= first) & (minute.ts < capture_from))
-        if mn is not None:
-            minute = minute.filter(minute.mn == mn)
+        minute = of_points(minute.filter((minute.ts >= first) & (minute.ts < capture_from)), mn)
         before = valid_hours(minute, keys)
         before = before.select(*parts[0].columns[:-1], production=ibis.literal(True))
         parts.insert(0, before.cast(parts[0].schema()))

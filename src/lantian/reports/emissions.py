@@ -47,11 +47,11 @@ def _pylist(expr: Any) -> list[dict[str, Any]]:
     return list(expr.to_pyarrow().to_pylist())
 
 
-def _computed_rows(ib: Any, month: str, mn: str) -> list[dict[str, Any]]:
-    """``month_load``-shaped rows of one point computed by the engine now."""
+def _computed_rows(ib: Any, month: str, mns: list[str]) -> list[dict[str, Any]]:
+    """``month_load``-shaped rows of the points ``mns`` computed by the engine now (one query)."""
     kept: list[Any] = []
     try:
-        totals = month_load_totals(load_hours(ib, month, mn=mn, kept=kept), month).execute()
+        totals = month_load_totals(load_hours(ib, month, mn=mns, kept=kept), month).execute()
     finally:
         for t in kept:  # temporary tables dropped now, while the connection is open
             t.release()
@@ -59,7 +59,7 @@ def _computed_rows(ib: Any, month: str, mn: str) -> list[dict[str, Any]]:
     for row in totals.to_dict("records"):
         rec = month_load_record(row)
         for k, kg in rec["load_kg"].items():
-            out.append({"mn": mn, "month": month, "pollutant": k, "load_kg": kg,
+            out.append({"mn": row["mn"], "month": month, "pollutant": k, "load_kg": kg,
                         "load_hours": rec["load_hours"][k],
                         "substituted_load_kg": rec["substituted_load_kg"].get(k),
                         "substituted_hours": rec["substituted_hours"].get(k),
@@ -75,25 +75,29 @@ def point_month_loads(ib: Any, con: duckdb.DuckDBPyConnection, month: str,
     ``points``: dicts with ``mn`` and ``outlet``. Rows carry the ``month_load`` columns
     (``load_kg`` measured, ``substituted_load_kg``, ``substituted_hours``,
     ``unsubstituted_hours``, ``capture_rate``; kg, h, 0–1) plus ``outlet``, ``source``
-    (``stored`` or ``computed``), ``total_kg`` and ``substituted_share``.
+    (``stored`` or ``computed``), ``total_kg`` and ``substituted_share``. Points without stored
+    rows are computed together, in one engine query.
     """
-    rows: list[dict[str, Any]] = []
-    computed = False
+    stored: dict[str, list[dict[str, Any]]] = {}
     for p in points:
         cur = con.execute(f"SELECT {', '.join(_STORED)} FROM month_load WHERE mn = ? AND "
                           "month = ? ORDER BY pollutant", [p["mn"], month])
-        stored = [dict(zip(_STORED, r, strict=True)) for r in cur.fetchall()]
-        source = "stored"
-        if not stored:
-            stored, source = _computed_rows(ib, month, p["mn"]), "computed"
-            computed = computed or bool(stored)
-        rows += [{**r, "outlet": p["outlet"], "source": source} for r in stored]
+        stored[p["mn"]] = [dict(zip(_STORED, r, strict=True)) for r in cur.fetchall()]
+    missing = [p["mn"] for p in points if not stored[p["mn"]]]
+    fresh: dict[str, list[dict[str, Any]]] = {}
+    for r in _computed_rows(ib, month, missing) if missing else []:
+        fresh.setdefault(r["mn"], []).append(r)
+    rows: list[dict[str, Any]] = []
+    for p in points:
+        source = "stored" if stored[p["mn"]] else "computed"
+        got = stored[p["mn"]] or fresh.get(p["mn"], [])
+        rows += [{**r, "outlet": p["outlet"], "source": source} for r in got]
     for r in rows:
         sub = r["substituted_load_kg"]
         total = r["load_kg"] + (sub or 0.0)
         r["total_kg"] = total
         r["substituted_share"] = None if sub is None or total <= 0 else sub / total
-    return rows, computed
+    return rows, bool(fresh)
 
 
 def _stored_table(ib: Any, extra: list[dict[str, Any]]) -> Any:
