@@ -19,7 +19,7 @@ from lantian.engine.oxygen import reference_concentration
 from lantian.engine.quality.frames import event_table, evidence
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["hour_long", "level_shift", "spike"]
+__all__ = ["hour_long", "level_shift", "minute_steps", "spike"]
 
 _KEYS = ["mn", "pollutant"]
 
@@ -57,7 +57,7 @@ def hour_long(hours: ir.Table, keys: Sequence[str], limits: ir.Table | None = No
     return t.mutate(idx=ibis.row_number().over(w))
 
 
-def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
+def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None) -> ir.Table:
     """Isolated hours far above the rolling median of the surrounding running hours.
 
     For each hour: median ``m`` and IQR ``q`` over ``spike.window_h`` running hours each side.
@@ -69,6 +69,13 @@ def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
     another pollutant of the point is at ``spike.common_ratio`` times its own rolling median
     in the same hour and above its own median + 2·max(IQR, ``abs_floor``) (the process
     moved, not one analyser).
+
+    With ``minutes`` (``flue_minute`` rows: mn, ts, ``<key>_mg_m3``, ``<key>_flag``) the
+    abruptness is read from the minutes of the candidate runs instead of the neighbouring
+    hours (:func:`minute_steps`): a glitch rises and falls within a minute or two, a process
+    ramp over tens of minutes, and the partial edge hours of a glitch off the clock hour
+    (HJ 212-2017 hourly values are clock-hour means) no longer count against it. Only the
+    minutes from one hour before the run to one hour after it are read.
     """
     n = int(th.get("spike", "window_h"))
     w = ibis.window(group_by=_KEYS, order_by="idx", preceding=n, following=n)
@@ -99,11 +106,26 @@ def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
         first=r.ts.min(), last=r.ts.max(), hours=r.count(), peak=r.value.max(),
         median=r.m.max(), iqr=r.q.max(), before=r.before.argmin(r.idx),
         after=r.after.argmax(r.idx), calm=r.calm.max(), other_rel=r.other_rel.max())
+    max_h = int(th.get("spike", "max_hours"))
+    g = g.filter(g.hours <= max_h)
     # shoulders below median + max(2 IQR, shoulder_frac of the jump): an abrupt rise
     frac = th.get("spike", "shoulder_frac")
     calm = ibis.greatest(g.calm, g.median + frac * (g.peak - g.median))
     abrupt = (g.before.fill_null(0) <= calm) & (g.after.fill_null(0) <= calm)
-    g = g.filter((g.hours <= int(th.get("spike", "max_hours"))) & abrupt)
+    rise = fall = jump = ibis.null("float64")
+    if minutes is not None:
+        st = minute_steps(g, minutes)
+        g = g.left_join(st, [g.mn == st._smn, g.pollutant == st._spol, g.run == st._srun])
+        a = th.get("spike", "abrupt_frac")
+        # abrupt both ways, rise before fall, and the raised minutes (rise to fall) last
+        # at most max_hours: a longer step up and down is a level change, not a spike
+        by_minutes = ((g.rise >= a * g.jump) & (g.fall >= a * g.jump) & (g.jump > 0)
+                      & (g.t_rise < g.t_fall)
+                      & (g.t_fall <= g.t_rise + ibis.interval(hours=max_h)))
+        # the minutes decide where they exist; hours without minutes keep the hourly test
+        abrupt = ibis.ifelse(g.jump.notnull(), by_minutes.fill_null(False), abrupt)
+        rise, fall, jump = g.rise, g.fall, g.jump
+    g = g.filter(abrupt)
     common = (g.other_rel >= th.get("spike", "common_ratio")).fill_null(False)
     high = th.get("spike", "high_ratio")
     sev = ibis.cases((common, "low"), (g.peak >= high * g.median, "high"), else_="medium")
@@ -111,7 +133,70 @@ def spike(hl: ir.Table, th: Thresholds) -> ir.Table:
                        end=g.last + ibis.interval(minutes=59), severity=sev,
                        evid=evidence(hours=g.hours, peak=g.peak, rolling_median=g.median,
                                      rolling_iqr=g.iqr, hour_before=g.before,
-                                     hour_after=g.after, other_pollutant_ratio=g.other_rel))
+                                     hour_after=g.after, other_pollutant_ratio=g.other_rel,
+                                     minute_rise=rise, minute_fall=fall, minute_jump=jump))
+
+
+def minute_steps(runs: ir.Table, minutes: ir.Table) -> ir.Table:
+    """Largest two-minute rise and fall around each candidate spike run, from the minutes.
+
+    ``runs`` has (mn, pollutant, run, first, last) with ``first``/``last`` the first and last
+    hour (start, CST) of the run. The valid minutes (flag ``N`` or none, HJ 212-2017 §6.6.4)
+    of the measured value from one hour before ``first`` to one hour after the run are read
+    (a range join on the few candidate runs, not a scan of the month's minute frame per
+    point). Returns (_smn, _spol, _srun, rise, fall, jump) [mg/m³, measured, not O2-corrected]:
+
+    * ``rise`` / ``fall``: largest increase / decrease between a minute value and the one two
+      readings earlier. A step inside one minute's averaging period shows in at most two
+      consecutive minute means, so the two-minute difference holds a glitch's whole step.
+    * ``t_rise`` / ``t_fall``: minute (start, CST) that ends the largest rise / fall.
+    * ``jump``: upper quartile of the run's minutes minus the lower quartile of the whole
+      span (the run is at most ``spike.max_hours`` of the span's hours, so the lower
+      quartile is the level around it even when the run fills three clock hours).
+    """
+    one = ibis.interval(hours=1)
+    parts = []
+    for key in _keys_in(minutes):
+        col, flag = column_of(key), f"{key}_flag"
+        c = runs.filter(runs.pollutant == key).select(
+            _cmn=runs.mn, _crun=runs.run, _ws=runs.first - one, _rs=runs.first,
+            _re=runs.last + one, _we=runs.last + 2 * one)
+        v = minutes[col].cast("float64")
+        if flag in minutes.columns:
+            v = ibis.ifelse((minutes[flag] != "N").fill_null(False), ibis.null("float64"), v)
+        m = minutes.select("mn", "ts", v=v)
+        j = m.inner_join(c, [m.mn == c._cmn, m.ts >= c._ws, m.ts < c._we])
+        parts.append(j.select(_smn=j.mn, _spol=ibis.literal(key), _srun=j._crun, ts=j.ts, v=j.v,
+                              inrun=(j.ts >= j._rs) & (j.ts < j._re)))
+    if not parts:
+        return runs.select(_smn=runs.mn, _spol=runs.pollutant, _srun=runs.run,
+                           rise=ibis.null("float64"), fall=ibis.null("float64"),
+                           t_rise=ibis.null("timestamp"), t_fall=ibis.null("timestamp"),
+                           jump=ibis.null("float64")).limit(0)
+    u = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+    u = u.filter(u.v.notnull())
+    w = ibis.window(group_by=["_smn", "_spol", "_srun"], order_by="ts")
+    u = u.mutate(d2=u.v - u.v.lag(2).over(w))
+    g = u.group_by(["_smn", "_spol", "_srun"]).aggregate(
+        rise=u.d2.max(), fall=(-u.d2).max(), t_rise=u.ts.argmax(u.d2),
+        t_fall=u.ts.argmin(u.d2), _lo=u.v.quantile(0.25),
+        _hi=u.v.quantile(0.75, where=u.inrun))
+    return g.select("_smn", "_spol", "_srun", "rise", "fall", "t_rise", "t_fall",
+                    jump=g._hi - g._lo)
+
+
+def _keys_in(minutes: ir.Table) -> list[str]:
+    """Glossary keys of the pollutant columns (``<key>_mg_m3``) present in ``minutes``."""
+    out = []
+    for c in minutes.columns:
+        key = c.removesuffix("_mg_m3")
+        if key != c and not key.endswith("_zs"):
+            try:
+                if column_of(key) == c:
+                    out.append(key)
+            except KeyError:
+                continue
+    return out
 
 
 def _runs_idx(t: ir.Table) -> ir.Table:
