@@ -12,6 +12,7 @@ differential test compares the two paths on every shared packet.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from lantian.hj212.packet import STRING_SUFFIXES, VERSION_BITS, Packet
 from lantian.hj212.parser import DIGIT_SUFFIXES, STD_SEGMENT, TIME_PARAMS, parse_packet
 from lantian.hj212.times import is_data_time
 
-__all__ = ["CHUNK", "DecodedBatch", "code_ids", "column_decoder", "decode_batch"]
+__all__ = ["CHUNK", "DecodedBatch", "code_ids", "column_decoder", "decode_batch", "decode_columns"]
 
 CHUNK = 4096
 """Lines decoded together in one numpy pass (larger inputs are cut into chunks)."""
@@ -403,28 +404,33 @@ def column_decoder(strict: bool = True) -> Callable[[Sequence[bytes]], dict[str,
     Returns a function mapping a batch of lines to the fields of
     :class:`lantian.store.columns.ColumnBatch` other than ``raw``, ``source`` and
     ``received_at`` (pass it as ``decode_columns`` to
-    :func:`lantian.store.bulk.import_packet_file`). Verdicts and values are those of
-    :func:`decode_batch` with the given ``strict`` (``number_text=False``: ``item_text``
-    holds the text of text fields; numbers may have None there). Code and suffix come also
-    as integer ids with their tables (``item_code_id``, ``code_table`` …).
+    :func:`lantian.store.bulk.import_packet_file`): :func:`decode_columns` with the given
+    ``strict``. The function is picklable, so an import may run it in worker processes.
     """
+    return functools.partial(decode_columns, strict=strict)
 
-    def decode(lines: Sequence[bytes]) -> dict[str, Any]:
-        d = decode_batch(lines, strict=strict, number_text=False)
-        head = {k: d.columns[k] for k in ("mn", "st", "cn", "qn", "data_time", "version")}
-        return {
-            "ok": d.ok,
-            "error": d.error,
-            **head,
-            "item_row": d.item_packet,
-            "item_code": d.item_code,
-            "item_suffix": d.item_suffix,
-            "item_num": d.item_value,
-            "item_text": d.item_text,
-            **code_ids(d),
-        }
 
-    return decode
+def decode_columns(lines: Sequence[bytes], strict: bool = True) -> dict[str, Any]:
+    """Decode ``lines`` into the fields of :class:`lantian.store.columns.ColumnBatch`.
+
+    Verdicts and values are those of :func:`decode_batch` with the given ``strict``
+    (``number_text=False``: ``item_text`` holds the text of text fields; numbers may have
+    None there). Code and suffix come also as integer ids with their tables
+    (``item_code_id``, ``code_table`` …); the ids are those of this process.
+    """
+    d = decode_batch(lines, strict=strict, number_text=False)
+    head = {k: d.columns[k] for k in ("mn", "st", "cn", "qn", "data_time", "version")}
+    return {
+        "ok": d.ok,
+        "error": d.error,
+        **head,
+        "item_row": d.item_packet,
+        "item_code": d.item_code,
+        "item_suffix": d.item_suffix,
+        "item_num": d.item_value,
+        "item_text": d.item_text,
+        **code_ids(d),
+    }
 
 
 def _names_of(b: DecodedBatch) -> npt.NDArray[np.int64]:

@@ -33,8 +33,11 @@ __all__ = [
     "ImportSummary",
     "RejectedLine",
     "clean_line",
+    "count_verdicts",
     "import_packet_file",
     "import_packet_lines",
+    "numbered_lines",
+    "short_reason",
 ]
 
 Decoder = Callable[[Sequence[bytes]], Sequence["PacketLike | Exception"]]
@@ -98,7 +101,8 @@ def clean_line(line: bytes) -> bytes:
     return line.rstrip(b"\n").rstrip(b"\r")
 
 
-def _numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+def numbered_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(line number from 1, cleaned line) of every non-blank line (see :func:`clean_line`)."""
     for n, line in enumerate(lines, start=1):
         text = clean_line(line) if b"\t" in line else line.rstrip(b"\n").rstrip(b"\r")
         if text and not text.isspace():
@@ -158,7 +162,7 @@ def import_packet_lines(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-decode") as pool:
         ahead: Future[Callable[[], None]] | None = None
         pending = 0
-        for batch in _batches(_numbered(lines), batch_size):
+        for batch in _batches(numbered_lines(lines), batch_size):
             nxt = pool.submit(prepare, batch)
             if ahead is not None:
                 ahead.result()()  # store batch k while batch k+1 is decoded
@@ -208,7 +212,8 @@ def _packets_step(
         else:
             items.append(Incoming(raw, src, now, packet=result))
             short_reasons.append(None)
-    return lambda: _count(summary, batch, store.ingest(items), short_reasons)
+    numbers = [n for n, _ in batch]
+    return lambda: count_verdicts(summary, numbers, store.ingest(items), short_reasons)
 
 
 def _columns_step(
@@ -228,18 +233,25 @@ def _columns_step(
         received_at=[now] * len(raws),
         **parts,
     )
-    shorts = [None if e is None else _OFFSET.sub("", e) for e in cb.error]
-    return lambda: _count(summary, batch, store.ingest_columns(cb), shorts)
+    shorts = [None if e is None else short_reason(e) for e in cb.error]
+    numbers = [n for n, _ in batch]
+    return lambda: count_verdicts(summary, numbers, store.ingest_columns(cb), shorts)
 
 
-def _count(
+def short_reason(error: str) -> str:
+    """Return the decoder's error without its ``byte N`` prefix (the reason a summary counts)."""
+    return _OFFSET.sub("", error)
+
+
+def count_verdicts(
     summary: ImportSummary,
-    batch: list[tuple[int, bytes]],
+    numbers: Sequence[int],
     verdicts: list[Verdict],
     short_reasons: Sequence[str | None],
 ) -> None:
+    """Add a stored batch's verdicts (lines ``numbers``) to ``summary``."""
     summary.lines += len(verdicts)
-    for (n, _), v, short in zip(batch, verdicts, short_reasons, strict=True):
+    for n, v, short in zip(numbers, verdicts, short_reasons, strict=True):
         if v.verdict == "accepted":
             summary.accepted += 1
         elif v.verdict == "duplicate":
@@ -260,8 +272,13 @@ def import_packet_file(
     batch_size: int = 50_000,
     progress: Callable[[int], None] | None = None,
     decode_columns: ColumnDecoder | None = None,
+    workers: int = 0,
 ) -> ImportSummary:
     """Import the packet file ``path`` (see :func:`import_packet_lines`).
+
+    With ``workers`` ≥ 1 (and ``decode_columns``, which must then be picklable), decoding
+    and preparing run in that many worker processes
+    (:func:`lantian.store.bulkpool.import_lines_parallel`); same tables and verdicts.
 
     Raises
     ------
@@ -275,6 +292,18 @@ def import_packet_file(
     except OSError as exc:
         raise InputFileError(f"cannot read {p}: {exc.strerror or exc}") from exc
     with fh:
+        if workers > 0 and decode_columns is not None:
+            from lantian.store.bulkpool import import_lines_parallel
+
+            return import_lines_parallel(
+                store,
+                fh,
+                decode_columns,
+                source=p.name,
+                workers=workers,
+                batch_size=batch_size,
+                progress=progress,
+            )
         return import_packet_lines(
             store,
             fh,

@@ -31,22 +31,27 @@ methods are serialised by a lock, so the gateway may call them from a worker thr
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from lantian.errors import StoreError
 from lantian.store.cells import DataRow, LongRows, long_table, wide_table
-from lantian.store.columns import ColumnBatch, route_values
+from lantian.store.columns import ColumnBatch
+from lantian.store.prepared import (
+    JOURNAL_SCHEMA,
+    PreparedBatch,
+    first_copies,
+    prepare_batch,
+    write_prepared,
+)
 from lantian.store.routing import TABLE_OF_CN
+from lantian.store.times import cst_now, parse_cached, parse_data_time, timestamps
 
 __all__ = [
     "ColumnBatch",
@@ -57,42 +62,6 @@ __all__ = [
     "cst_now",
     "parse_data_time",
 ]
-
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def cst_now() -> dt.datetime:
-    """Return the current China Standard Time wall-clock time (naive, second precision ok)."""
-    return dt.datetime.now(CST).replace(tzinfo=None)
-
-
-def parse_data_time(text: str) -> dt.datetime:
-    """Parse an HJ 212 ``YYYYMMDDhhmmss`` time (CST wall-clock) into a naive datetime.
-
-    Raises
-    ------
-    ValueError
-        When ``text`` is not 14 digits forming a valid date and time.
-
-    """
-    if len(text) != 14 or not text.isdigit():
-        raise ValueError(f"DataTime {text!r} is not YYYYMMDDhhmmss")
-    try:
-        return dt.datetime(
-            int(text[0:4]),
-            int(text[4:6]),
-            int(text[6:8]),
-            int(text[8:10]),
-            int(text[10:12]),
-            int(text[12:14]),
-        )
-    except ValueError as exc:
-        raise ValueError(f"DataTime {text!r} is not a valid time: {exc}") from None
-
-
-#: Many loggers send the same DataTime: parse each distinct text once.
-_parse_cached = functools.lru_cache(maxsize=1 << 16)(parse_data_time)
-
 
 class PacketLike(Protocol):
     """What the store reads from a decoded packet (``lantian.hj212.Packet`` fits)."""
@@ -157,23 +126,6 @@ class Verdict:
         return self.verdict in ("accepted", "duplicate")
 
 
-_JOURNAL_SCHEMA = pa.schema(
-    [
-        ("id", pa.int64()),
-        ("received_at", pa.timestamp("us")),
-        ("source", pa.string()),
-        ("mn", pa.string()),
-        ("st", pa.string()),
-        ("cn", pa.string()),
-        ("qn", pa.string()),
-        ("data_time", pa.timestamp("us")),
-        ("version", pa.string()),
-        ("verdict", pa.string()),
-        ("raw", pa.binary()),
-    ]
-)
-
-
 class PacketStore:
     """Batch writer of packets into one DuckDB database (see the module docstring).
 
@@ -235,38 +187,55 @@ class PacketStore:
         """
         if not len(batch):
             return []
+        return self.ingest_prepared([prepare_batch(batch)])
+
+    def ingest_prepared(self, parts: Sequence[PreparedBatch]) -> list[Verdict]:
+        """Store consecutive prepared batches in ONE transaction; one verdict per line, in order.
+
+        ``parts`` come from :func:`lantian.store.prepared.prepare_batch` (which may run in
+        another process); the result is that of :meth:`ingest_columns` on the batches joined
+        in order: the first copy of a packet is accepted, later ones are duplicates.
+
+        Raises
+        ------
+        StoreError
+            When the transaction failed; nothing of any part is stored then.
+
+        """
+        parts = [p for p in parts if p.n]
+        if not parts:
+            return []
         with self._lock:
             try:
-                verdicts = self._columns_locked(batch)
+                verdicts = self._prepared_locked(parts)
             except duckdb.Error as exc:
                 self._next_id = self._max_id() + 1
-                raise StoreError(f"batch of {len(batch)} packets not stored: {exc}") from exc
+                n = sum(p.n for p in parts)
+                raise StoreError(f"batch of {n} packets not stored: {exc}") from exc
             self._maybe_checkpoint_locked()
             return verdicts
 
-    def _columns_locked(self, b: ColumnBatch) -> list[Verdict]:
-        now = cst_now()
-        classified = _classify_columns(b)
-        journal = {k: list(getattr(b, k)) for k in ("mn", "st", "cn", "qn", "version")}
-        received = [r or now for r in b.received_at]
-
-        def write_values(verdict: list[str], ts_of: list[dt.datetime | None], base: int) -> None:
-            accepted = np.array(
-                [v == "accepted" and t is not None for v, t in zip(verdict, ts_of, strict=True)],
-                dtype=bool,
-            )
-            if not accepted.any():
-                return
-            ts64 = _timestamps(ts_of).to_numpy(zero_copy_only=False)
-            wide, long = route_values(b, accepted, ts64, base)
-            for table, frame in wide.items():
-                self._insert(table, frame)
-            if long is not None:
-                self._insert("value_long", long)
-
-        return self._transaction(
-            classified, received, list(b.source), list(b.raw), journal, write_values
-        )
+    def _prepared_locked(self, parts: Sequence[PreparedBatch]) -> list[Verdict]:
+        con = self.con
+        base = self._next_id
+        verdicts: list[Verdict] = []
+        last: dict[str, str] = {}
+        con.execute("BEGIN TRANSACTION")
+        try:
+            at = base
+            for p in parts:
+                verdict, seen = write_prepared(con, p, at)
+                verdicts.extend(map(Verdict, range(at, at + p.n), verdict))
+                last.update(seen)
+                at += p.n
+            noted = self._write_protocol(last)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self._protocol_seen.update(noted)
+        self._next_id = at
+        return verdicts
 
     def _ingest_locked(self, items: Sequence[Incoming]) -> list[Verdict]:
         now = cst_now()
@@ -299,14 +268,7 @@ class PacketStore:
         verdict, ts_of, keys = classified
         n = len(verdict)
         base = self._next_id
-        key_rows: dict[Key, int] = {}
-        for i, key in enumerate(keys):
-            if key is None:
-                continue
-            if key in key_rows:
-                verdict[i] = "duplicate"
-            else:
-                key_rows[key] = i
+        key_rows = first_copies(keys, verdict)
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -326,15 +288,19 @@ class PacketStore:
     def _note_protocol(
         self, mns: list[str | None], versions: list[str | None], verdict: list[str]
     ) -> dict[str, str]:
-        """Record the protocol version last seen from each registered point.
-
-        Returns the versions written (MN -> version); MNs whose version equals the one this
-        store wrote last are not written again.
-        """
+        """Record the protocol version last seen from each registered point (see below)."""
         last: dict[str, str] = {}
         for mn, version, v in zip(mns, versions, verdict, strict=True):
             if mn and version and v == "accepted":
                 last[mn] = version
+        return self._write_protocol(last)
+
+    def _write_protocol(self, last: dict[str, str]) -> dict[str, str]:
+        """Write ``monitoring_point.protocol`` from ``{MN: version}`` (last accepted).
+
+        Returns the versions written; MNs whose version equals the one this store wrote
+        last are not written again.
+        """
         seen = self._protocol_seen
         last = {mn: ver for mn, ver in last.items() if seen.get(mn) != ver}
         if not last:
@@ -365,7 +331,7 @@ class PacketStore:
                 "mn": pa.array([k[0] for k in key_rows], pa.string()),
                 "cn": pa.array([k[1] for k in key_rows], pa.string()),
                 "k": pa.array([k[2] for k in key_rows], pa.string()),
-                "ts": _timestamps([ts_of[i] or received[i] for i in idx]),
+                "ts": timestamps([ts_of[i] or received[i] for i in idx]),
                 "packet_id": pa.array([base + i for i in idx], pa.int64()),
             }
         )
@@ -422,18 +388,18 @@ class PacketStore:
     ) -> None:
         cols = [
             pa.array(range(base, base + len(raw)), pa.int64()),
-            _timestamps(received),
+            timestamps(received),
             pa.array(source, pa.string()),
             pa.array(header["mn"], pa.string()),
             pa.array(header["st"], pa.string()),
             pa.array(header["cn"], pa.string()),
             pa.array(header["qn"], pa.string()),
-            _timestamps(ts_of),
+            timestamps(ts_of),
             pa.array(header["version"], pa.string()),
             pa.array(verdict, pa.string()),
             pa.array(raw, pa.binary()),
         ]
-        self._insert("packet_journal", pa.Table.from_arrays(cols, schema=_JOURNAL_SCHEMA))
+        self._insert("packet_journal", pa.Table.from_arrays(cols, schema=JOURNAL_SCHEMA))
 
     def _insert(self, table: str, frame: pa.Table) -> None:
         self.con.register("_lantian_frame", frame)
@@ -464,53 +430,6 @@ def _columns_of(
     return [c[0] for c in classified], [c[1] for c in classified], [c[2] for c in classified]
 
 
-def _classify_columns(
-    b: ColumnBatch,
-) -> tuple[list[str], list[dt.datetime | None], list[Key | None]]:
-    """:func:`_classify` of every item of a column batch, each distinct DataTime parsed once."""
-    parsed: dict[str, dt.datetime | str] = {}
-    for t in set(b.data_time):
-        if t:
-            try:
-                parsed[t] = _parse_cached(t)
-            except ValueError as exc:
-                parsed[t] = f"rejected:{exc}"
-    verdict: list[str] = []
-    ts_of: list[dt.datetime | None] = []
-    keys: list[Key | None] = []
-    for ok, err, mn, cn, qn, t in zip(
-        b.ok.tolist(), b.error, b.mn, b.cn, b.qn, b.data_time, strict=True
-    ):
-        ts = parsed[t] if t else None
-        if not ok or isinstance(ts, str):
-            verdict.append(ts if ok and isinstance(ts, str) else _rejected(err)[0])
-            ts_of.append(None)
-            keys.append(None)
-            continue
-        verdict.append("accepted")
-        ts_of.append(ts)
-        if not mn or not cn:
-            keys.append(None)
-        elif t:
-            keys.append((mn, cn, t))
-        elif qn:
-            keys.append((mn, cn, "QN:" + qn))
-        else:
-            keys.append(None)
-    return verdict, ts_of, keys
-
-
-def _timestamps(values: Sequence[dt.datetime | None]) -> pa.Array:
-    """Arrow ``timestamp[us]`` array of naive CST datetimes; each distinct value converted once."""
-    distinct = dict.fromkeys(values)
-    if len(distinct) * 4 > len(values):
-        return pa.array(values, pa.timestamp("us"))
-    table = pa.array(list(distinct), pa.timestamp("us"))
-    index = {v: i for i, v in enumerate(distinct)}
-    return table.take(pa.array(np.fromiter(map(index.__getitem__, values), dtype=np.int64,
-                                           count=len(values))))
-
-
 def _classify(it: Incoming) -> Classified:
     """Return (provisional verdict, DataTime, de-duplication key or None) of one item."""
     p = it.packet
@@ -530,7 +449,7 @@ def _classify_fields(
     ts = None
     if data_time:
         try:
-            ts = _parse_cached(data_time)
+            ts = parse_cached(data_time)
         except ValueError as exc:
             return f"rejected:{exc}", None, None
     if not mn or not cn:
