@@ -14,6 +14,7 @@ from lantian.hj212.gwbatch import (
     decode_batch,
     decode_uploads,
     head_of,
+    heads_of,
     looks_like_upload,
 )
 from lantian.hj212.gwstore import GatewayStore, Incoming
@@ -53,6 +54,8 @@ def test_head_replies_like_the_parsed_packet():
             pkt.mn, pkt.pw, pkt.cn, pkt.qn, pkt.version, pkt.data_time)
         assert head.needs_reply == pkt.needs_reply == (i != 2)
         assert build_data_reply(head, now=now) == build_data_reply(pkt, now=now)
+    assert heads_of(d) == [head_of(d, i) for i in range(len(frames))]
+    assert heads_of(d)[1] != heads_of(d)[0]
 
 
 def _frames(n_sim: int) -> list[bytes]:
@@ -148,3 +151,17 @@ async def test_mixed_traffic_on_one_connection_goes_both_ways(db_path):
         await c.close()
     finally:
         await gw.stop()
+
+
+def test_gateway_store_sets_the_checkpoint_threshold(tmp_path):
+    """The write-ahead log size before DuckDB checkpoints comes from gateway.toml."""
+    from lantian.hj212.gwsettings import load_settings
+
+    mib = load_settings().checkpoint_threshold_mib
+    assert mib >= 16
+    store = GatewayStore(tmp_path / "c.duckdb", checkpoint_threshold_mib=mib)
+    try:
+        got = store.con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+        assert got == f"{float(mib)} MiB"
+    finally:
+        store.close()

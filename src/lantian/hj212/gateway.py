@@ -94,6 +94,7 @@ class Gateway(WriterMixin, TalkbackMixin):
         self._commands: list[dict[str, Any]] = []
         self._rejected: list[tuple[str, bytes, str, str | None]] = []
         self._stopping = False
+        self._dt_cache: dict[str, dt.datetime | None] = {}  # DataTime text → datetime
 
     # -- life cycle -------------------------------------------------------------------
     async def _run_db(self, fn: Any, *args: Any) -> Any:
@@ -108,7 +109,8 @@ class Gateway(WriterMixin, TalkbackMixin):
         if self._store is not None:
             return
         raise_nofile_limit()
-        self._store = await self._run_db(GatewayStore, self.db_path)
+        self._store = await self._run_db(GatewayStore, self.db_path,
+                                         self.settings.checkpoint_threshold_mib)
         await self._run_db(gwbatch.warm_up)
         await self.refresh_registry()
         for mn, (minute, hour) in (await self._run_db(self._store.last_period_times)).items():

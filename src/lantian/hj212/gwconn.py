@@ -22,7 +22,7 @@ from lantian.hj212 import gwcodec
 if TYPE_CHECKING:
     from lantian.hj212.gateway import Gateway
 
-__all__ = ["Connection", "GatewayStatus", "raise_nofile_limit"]
+__all__ = ["Connection", "GatewayStatus", "raise_nofile_limit", "whole_frame"]
 
 
 def raise_nofile_limit() -> tuple[int, int]:
@@ -47,6 +47,26 @@ class GatewayStatus:
         """Plain dict for JSON."""
         return {"accepting": self.accepting, "reason": self.reason,
                 "connections": self.connections, **dict(self.counts)}
+
+
+def whole_frame(data: bytes, max_frame: int) -> bytes | None:
+    """Return the frame when ``data`` is exactly one well-formed frame plus CRLF, else None.
+
+    ``##`` + 4-digit length ``L`` + ``L`` bytes + 4 CRC characters + CRLF, no other ``##``
+    and no line feed before the CRLF, at most ``max_frame`` bytes without the CRLF: the
+    codec's :class:`~lantian.hj212.framer.Framer` cuts exactly this frame from such a read
+    (``tests/test_gateway_framing_fast.py``). The framer's stream offsets, used only in
+    its error reports, do not count bytes taken here; the gateway only counts errors.
+    """
+    total = len(data) - 2
+    if total < 10 or total > max_frame or data[:2] != b"##" or data[total:] != b"\r\n":
+        return None
+    lf = data[2:6]
+    if not (lf.isdigit() and lf.isascii()) or int(lf) + 10 != total:
+        return None
+    if data.find(b"\n", 6, total) >= 0 or data.find(b"##", 2) >= 0:
+        return None
+    return data[:total].rstrip(b"\r")
 
 
 class Connection(asyncio.Protocol):
@@ -90,9 +110,21 @@ class Connection(asyncio.Protocol):
             t.abort()
 
     def data_received(self, data: bytes) -> None:
-        """Frame the bytes and hand each complete frame to the gateway (asyncio callback)."""
+        """Frame the bytes and hand each complete frame to the gateway (asyncio callback).
+
+        The usual read is exactly one whole frame with its CRLF (a logger sends one packet
+        and waits for the reply): :func:`whole_frame` recognises it with a few byte
+        comparisons and the codec's ``Framer`` is skipped (same frame, tested); anything
+        else goes through the ``Framer``.
+        """
         self.last_rx = time.monotonic()
-        for item in self.framer.feed(data):
+        framer = self.framer
+        if not framer.buffered:
+            frame = whole_frame(data, framer.max_frame)
+            if frame is not None:
+                self.gw.on_frame(self, frame)
+                return
+        for item in framer.feed(data):
             if isinstance(item, bytes | bytearray):
                 self.gw.on_frame(self, bytes(item))
             else:

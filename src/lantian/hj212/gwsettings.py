@@ -30,6 +30,7 @@ class GatewaySettings:
     batch_wait_s: float
     pipeline_min: int
     min_free_bytes: int
+    checkpoint_threshold_mib: int
     registry_refresh_s: float
     sweep_interval_s: float
     forward_retry_interval_s: float
@@ -75,6 +76,7 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
             batch_wait_s=float(doc["commit"]["batch_wait_s"]),
             pipeline_min=int(doc["commit"]["pipeline_min"]),
             min_free_bytes=int(doc["commit"]["min_free_bytes"]),
+            checkpoint_threshold_mib=int(doc["commit"]["checkpoint_threshold_mib"]),
             registry_refresh_s=float(doc["commit"]["registry_refresh_s"]),
             sweep_interval_s=float(tb_doc["sweep_interval_s"]),
             forward_retry_interval_s=float(doc["forward"]["retry_interval_s"]),

@@ -45,9 +45,11 @@ class Incoming:
 class GatewayStore:
     """Blocking database operations of the gateway (one instance, one thread)."""
 
-    def __init__(self, db_path: str | Path) -> None:
+    def __init__(self, db_path: str | Path, checkpoint_threshold_mib: int | None = None) -> None:
         self.path = Path(db_path)
         self.con = connect(self.path)
+        if checkpoint_threshold_mib is not None:  # write-ahead log size before a checkpoint
+            self.con.execute(f"SET checkpoint_threshold = '{int(checkpoint_threshold_mib)}MiB'")
         self._packets = PacketStore(self.con)
         self._warm_up()
 

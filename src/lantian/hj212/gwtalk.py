@@ -38,10 +38,7 @@ class TalkbackMixin:
             state = self.loggers[mn] = LoggerState(mn)
         if state.offline:
             self._back_online.append(mn)
-        try:
-            ts = gwcodec.data_time_to_datetime(pkt.data_time) if pkt.data_time else None
-        except (ValueError, gwcodec.PacketError):
-            ts = None
+        ts = self._data_time(pkt.data_time)
         if getattr(pkt, "params", {}).get("RF") == "1" or getattr(pkt, "rf", None) in {"1", 1}:
             ts_for_gaps = None  # re-sent history never opens a gap
         else:
@@ -54,6 +51,28 @@ class TalkbackMixin:
                 self._send_set_time(conn, mn, pw, "clock_drift", pkt.version)
             elif isinstance(action, HistoryRequest):
                 self._send_history(conn, mn, pw, action, pkt.version)
+
+    def _data_time(self: _GW, text: str | None) -> dt.datetime | None:
+        """``DataTime`` text → datetime (CST), None when absent or unreadable; cached.
+
+        Loggers of one site send the same few DataTimes (the current minute, hour), so a
+        small dictionary saves the parse on most packets; it is emptied when it grows.
+        """
+        if not text:
+            return None
+        cache: dict[str, dt.datetime | None] = self._dt_cache
+        try:
+            return cache[text]
+        except KeyError:
+            pass
+        try:
+            ts: dt.datetime | None = gwcodec.data_time_to_datetime(text)
+        except (ValueError, gwcodec.PacketError):
+            ts = None
+        if len(cache) >= 4096:
+            cache.clear()
+        cache[text] = ts
+        return ts
 
     def _send_set_time(self: _GW, conn: Connection, mn: str, pw: str, reason: str,
                        version: str) -> None:

@@ -160,35 +160,38 @@ class WriterMixin:
                 self._raw[:0] = raw
                 raise
         ok, crc_ok = d.ok.tolist(), d.crc_ok.tolist()
-        cns, pnums, pnos = d.columns["cn"], d.columns["pnum"], d.columns["pno"]
+        heads = gwbatch.heads_of(d)
         rows: list[int] = []
         entries: list[tuple[Connection, Any, Any]] = []
         upload = self.upload_cns
+        registry, by_mn, accepting = self.registry, self.by_mn, self.status.accepting
         for i, (conn, frame, _) in enumerate(raw):
-            conn.add_pending(-1)
-            if conn.auth_closed:
+            head = heads[i]
+            # the usual row stays pending (queued → committing): no pending count changes
+            if conn.auth_closed or not (ok[i] and crc_ok[i]) or head.cn not in upload \
+                    or head.pnum is not None or head.pno is not None:
+                conn.add_pending(-1)
+                if not conn.auth_closed:
+                    self._on_packet(conn, frame)  # unusual: the per-packet path decides
                 continue
-            if not (ok[i] and crc_ok[i]) or cns[i] not in upload or pnums[i] is not None \
-                    or pnos[i] is not None:
-                self._on_packet(conn, frame)  # unusual: the per-packet path decides
-                continue
-            head = gwbatch.head_of(d, i)
-            verdict = authenticate(self.registry, head.mn, head.pw)
+            verdict = authenticate(registry, head.mn, head.pw)  # constant-time PW compare
             if verdict is not AuthVerdict.ok:
+                conn.add_pending(-1)
                 self._reject(conn, frame, head, verdict.value)
                 continue
             mn = head.mn or ""
-            if self.registry[mn].sm4_key:
+            if registry[mn].sm4_key:
+                conn.add_pending(-1)
                 self._on_packet(conn, frame)  # may carry an SM4 data area: per packet
                 continue
             conn.auth_failures = 0
             if conn.mn != mn:
                 conn.mn = mn
-                self.by_mn[mn] = conn
-            if not self.status.accepting:
+                by_mn[mn] = conn
+            if not accepting:
+                conn.add_pending(-1)
                 self.status.counts["not_acknowledged_disk"] += 1
                 continue
-            conn.add_pending(1)
             rows.append(i)
             entries.append((conn, head, head))
         if not rows:
@@ -222,15 +225,19 @@ class WriterMixin:
         counts["batches"] += 1
         counts.update(verdicts)
         now = gwcodec.now_cst()
-        stored = [(e, v) for e, v in zip(job.entries, verdicts, strict=True)]
-        answer = [e[1] for e, v in stored if v in job.acked and e[1].needs_reply]
+        acked = job.acked
+        answer = [e[1] for e, v in zip(job.entries, verdicts, strict=True)
+                  if v in acked and e[1].needs_reply]
         replies: Iterator[bytes] = iter(data_replies(answer, now))
-        for (conn, part, talk), verdict in stored:
+        talkback = self._talkback
+        n_acked = 0
+        for (conn, part, talk), verdict in zip(job.entries, verdicts, strict=True):
             conn.add_pending(-1)
-            if verdict not in job.acked:
+            if verdict not in acked:
                 continue
             if part.needs_reply:  # each part of a split message is answered with its own QN
                 conn.write(next(replies))
-                counts["acked"] += 1
+                n_acked += 1
             if talk is not None and verdict != "held":
-                self._talkback(conn, talk, now)
+                talkback(conn, talk, now)
+        counts["acked"] += n_acked
