@@ -114,3 +114,21 @@ def test_minutes_under_an_invalid_flag_are_not_read():
     # quartile is at position 0.25 × 169 = 42.25 → 50.5, so the jump is 150.5 − 50.5
     assert (evd["minute_rise"], evd["minute_fall"], evd["minute_jump"]) == (100.0, 100.0,
                                                                             100.0)
+
+
+def test_spark_gives_the_same_spike_as_duckdb(spark_ibis):
+    # the off-clock glitch of the first test, minutes and hours as Spark tables
+    df = _base()
+    _set(df, "10:35", "12:05", 150.0)
+    df["ts"] = df["ts"].astype("datetime64[us]")
+    hours = _hours(df).to_pandas()
+    hours["ts"] = hours["ts"].astype("datetime64[us]")
+
+    def run(con) -> pd.DataFrame:
+        m = con.create_table("spike_minutes", df, overwrite=True)
+        h = con.create_table("spike_hours", hours, overwrite=True)
+        return con.execute(spike(h, TH, minutes=m))
+
+    duck, spark = run(ibis.duckdb.connect()), run(spark_ibis)
+    assert len(duck) == 1
+    pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
