@@ -105,11 +105,12 @@ def _ints(col: Sequence[str], sel: list[bool], default: int,
 
 def _header_pass(frames: list[bytes], crcs: npt.NDArray[np.uint16],
                  cols: dict[str, list[str | None]], warns: dict[int, list[str]]
-                 ) -> tuple[list[int], list[str]]:
+                 ) -> tuple[list[int], pa.Array]:
     """Read the canonical headers of all frames at once; return fast indexes and CP bodies.
 
     One ``findall`` over the joined frames yields one tuple per line; checks on lengths,
-    CRC, Flag bits and split fields run on numpy columns.
+    CRC, Flag bits and split fields run on numpy columns. The CP bodies of the fast lines
+    come back as an Arrow string array cut out of the joined frames (:func:`_bodies`).
     """
     n = len(frames)
     blob = b"\n".join(frames)
@@ -118,7 +119,7 @@ def _header_pass(frames: list[bytes], crcs: npt.NDArray[np.uint16],
         blob = b"\n".join(frames)
     rows = _LINE.findall(blob.decode("ascii"))
     if len(rows) != n:  # pragma: no cover - a line the pattern cannot cover: all slow
-        return [], []
+        return [], pa.array([], pa.string())
     lf, qn, st, cn, pw, mn, flag, pnum, pno, body, crc = zip(*rows, strict=True)
     matched = list(map(bool, lf))
     m = np.array(matched, dtype=bool)
@@ -148,7 +149,32 @@ def _header_pass(frames: list[bytes], crcs: npt.NDArray[np.uint16],
     for i in np.flatnonzero(good & (mlen != 14)).tolist():  # any letters/digits: as the parser
         if (w := mn_warning(mn[i])) is not None:
             warns.setdefault(i, []).append(w)
-    return fast, list(compress(body, good.tolist()))
+    return fast, _bodies(blob, frames, body, np.flatnonzero(good))
+
+
+def _bodies(blob: bytes, frames: list[bytes], body: Sequence[str],
+            rows: npt.NDArray[np.int64]) -> pa.Array:
+    """CP bodies of lines ``rows`` as an Arrow string array, without a Python string each.
+
+    ``blob`` is the frames joined by LF and ``body[i]`` the CP text the header pattern
+    captured for line ``i`` (it ends 6 bytes before the line end: ``&&`` and the CRC). The
+    blob is viewed as one string array alternating the text between bodies and the bodies
+    (offsets only, no copy); the bodies of ``rows`` are then taken out in one step.
+    """
+    n = len(frames)
+    flen = np.fromiter(map(len, frames), dtype=np.int64, count=n)
+    start = np.zeros(n, dtype=np.int64)
+    np.cumsum(flen[:-1] + 1, out=start[1:])
+    blen = np.fromiter(map(len, body), dtype=np.int64, count=n)
+    end = np.where(blen > 0, start + flen - 6, start)
+    large = len(blob) >= 2**31  # 32-bit offsets of a string array
+    off = np.empty(2 * n + 2, dtype=np.int64 if large else np.int32)
+    off[0], off[-1] = 0, len(blob)
+    off[1:-1:2] = end - blen
+    off[2:-1:2] = end
+    kind = pa.LargeStringArray if large else pa.StringArray
+    alt = kind.from_buffers(2 * n + 1, pa.py_buffer(off), pa.py_buffer(blob))
+    return alt.take(pa.array(2 * rows + 1)).cast(pa.string())
 
 
 class _Names:
@@ -212,17 +238,18 @@ def _np(arr: pa.Array | pa.ChunkedArray, dtype: Any) -> npt.NDArray[Any]:
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
-def _split_items(owner: npt.NDArray[np.int64], bodies: list[str]
+def _split_items(owner: npt.NDArray[np.int64], bodies: pa.Array
                  ) -> tuple[npt.NDArray[np.int64], pa.Array, npt.NDArray[np.bool_]]:
     """Split CP bodies at ``;`` and ``,``: (owner line of each item, items, bad item)."""
-    arr = pc.replace_substring(pa.array(bodies, pa.string()), ",", ";")
+    arr = pc.replace_substring(bodies, ",", ";")
     lists = pc.split_pattern(arr, ";")
     flat = lists.flatten()
-    pk = owner[_np(pc.list_parent_indices(lists), np.int64)]
+    parent = _np(pc.list_parent_indices(lists), np.int64)
+    pk = owner[parent]
+    slash = _np(pc.match_substring_regex(bodies, "[/&]"), bool)  # '/' or '&': slow path
     bad = ((_np(pc.binary_length(flat), np.int64) == 0)
            | (_np(pc.count_substring(flat, "="), np.int64) != 1)
-           | _np(pc.match_substring(flat, "/"), bool)  # '/' or '&': slow path
-           | _np(pc.match_substring(flat, "&"), bool))
+           | slash[parent])
     return pk, flat, bad
 
 
@@ -239,7 +266,7 @@ def _name_ids(names: pa.Array) -> npt.NDArray[np.int64]:
     return out
 
 
-def _item_pass(fast: list[int], bodies: list[str],
+def _item_pass(fast: list[int], bodies: pa.Array,
                params: dict[int, dict[str, str]], cols: dict[str, list[str | None]],
                warns: dict[int, list[str]], number_text: bool = True
                ) -> tuple[set[int], Items | None]:
@@ -249,11 +276,11 @@ def _item_pass(fast: list[int], bodies: list[str],
     others.
     """
     bad: set[int] = set()
-    has = [j for j, b in enumerate(bodies) if b]
-    if not has:
+    has = np.flatnonzero(_np(pc.binary_length(bodies), np.int64) > 0) if len(bodies) else []
+    if not len(has):
         return bad, None
     owner = np.array(fast, dtype=np.int64)[has]
-    pk, flat, bad_item = _split_items(owner, [bodies[j] for j in has])
+    pk, flat, bad_item = _split_items(owner, bodies.take(pa.array(has)))
     bad.update(pk[bad_item].tolist())
     good = ~bad_item
     pk = pk[good]
@@ -275,10 +302,7 @@ def _item_pass(fast: list[int], bodies: list[str],
     valid = {t: is_data_time(t) for t in set(times)}
     bad.update(int(pk[j]) for j, t in zip(tj.tolist(), times, strict=True) if not valid[t])
     # a field repeated in one packet
-    key = pk * (len(reg.code) + 1) + ids
-    srt = np.sort(key)
-    dup = srt[1:][srt[1:] == srt[:-1]]
-    bad.update((dup // (len(reg.code) + 1)).tolist())
+    bad.update(_repeated_fields(pk, ids, len(reg.code)))
     # params (no suffix): per packet; DataTime to its column
     dt_id = reg.ids.get("DataTime", -1)
     pj = np.flatnonzero((kind == 0) | (kind == 4))
@@ -310,6 +334,28 @@ def _item_pass(fast: list[int], bodies: list[str],
     return bad, (pk[keep], code_tab[ids[keep]], suffix_tab[ids[keep]], value, text, ids[keep])
 
 
+def _repeated_fields(pk: npt.NDArray[np.int64], ids: npt.NDArray[np.int64],
+                     names: int) -> list[int]:
+    """Lines (``pk``) in which a field name id (``ids``, fewer than ``names``) repeats.
+
+    Counted in one ``bincount`` over (line, name) when that table is small, else by sorting.
+    """
+    if not len(pk):
+        return []
+    width = names + 1
+    lo = int(pk[0]) if (pk[1:] >= pk[:-1]).all() else int(pk.min())
+    size = (int(pk.max()) - lo + 1) * width
+    key = (pk - lo) * width + ids
+    if size <= 8 * len(key) + 4096:
+        counts = np.bincount(key, minlength=size)
+        if counts.max(initial=0) < 2:
+            return []
+        return np.unique(np.flatnonzero(counts > 1) // width + lo).tolist()
+    srt = np.sort(key)
+    dup = srt[1:][srt[1:] == srt[:-1]]
+    return (dup // width + lo).tolist()
+
+
 def _digit_warnings(pk: npt.NDArray[np.int64], ids: npt.NDArray[np.int64], names: pa.Array,
                     values: pa.Array, numbers: npt.NDArray[np.bool_],
                     warns: dict[int, list[str]]) -> None:
@@ -324,8 +370,17 @@ def _digit_warnings(pk: npt.NDArray[np.int64], ids: npt.NDArray[np.int64], names
     sel = values.take(pa.array(cj))
     length = _np(pc.binary_length(sel), np.int64)
     dot = _np(pc.find_substring(sel, "."), np.int64)
-    signed = _np(pc.or_(pc.starts_with(sel, "+"), pc.starts_with(sel, "-")), np.int64)
     has_dot = dot >= 0
+    # the integer part's length, sign included, bounds its digit count: only values over
+    # the format by that bound are looked at closely (sign, leading zeros)
+    frac_all = np.where(has_dot, length - dot - 1, 0)
+    near = ((np.maximum(np.where(has_dot, dot, length), 1) > fmt_n[cj])
+            | (frac_all > fmt_m[cj]))
+    if not near.any():
+        return
+    cj, sel = cj[near], sel.filter(pa.array(near))
+    length, dot, has_dot = length[near], dot[near], has_dot[near]
+    signed = _np(pc.or_(pc.starts_with(sel, "+"), pc.starts_with(sel, "-")), np.int64)
     int_digits = np.maximum(np.where(has_dot, dot, length) - signed, 1)
     lead0 = np.flatnonzero(_np(pc.match_substring_regex(sel, _LEAD0), bool))
     if len(lead0):  # "012": count the digits without the leading zeros, one by one
@@ -469,7 +524,8 @@ def _decode_chunk(lines: Sequence[bytes], strict: bool, number_text: bool = True
     cols: dict[str, list[str | None]] = {k: [None] * n for k in _HEADER_KEYS}
     warns: dict[int, list[str]] = {}
     params: dict[int, dict[str, str]] = {}
-    fast, bodies = _header_pass(frames, crcs, cols, warns) if n else ([], [])
+    fast, bodies = (_header_pass(frames, crcs, cols, warns) if n
+                    else ([], pa.array([], pa.string())))
     bad, items = _item_pass(fast, bodies, params, cols, warns, number_text)
     ok = np.zeros(n, dtype=bool)
     ok[fast] = True
