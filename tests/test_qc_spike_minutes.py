@@ -71,17 +71,19 @@ def test_glitch_off_the_clock_hour_is_a_spike_by_its_minutes():
                                       T0 + pd.Timedelta(hours=11, minutes=59))
     assert e["severity"] == "medium"  # 150 < 5 × 50 (spike.high_ratio)
     evd = json.loads(e["evidence"])
-    # the step is whole within one minute; same-parity minutes cancel the ±0.5
-    assert evd["minute_rise"] == 100.0 and evd["minute_fall"] == 100.0
-    # jump: upper quartile of hour 11 (30 × 149.5, 30 × 150.5 → 150.5) minus the lower
-    # quartile of 10:00–12:59 (45 × 49.5, 45 × 50.5, 90 raised: position 44.75 → 50.25)
-    assert evd["minute_jump"] == 100.25
+    # the step is whole within one minute. Five-minute means (spike.step_minutes): 10:35–10:39
+    # (three odd minutes) = 150.1 over 10:30–10:34 (three even) = 49.9; 12:05–12:09 = 50.1
+    # under 12:00–12:04 = 149.9
+    assert evd["minute_rise"] == 100.2 and evd["minute_fall"] == 99.8
+    # jump: upper quartile of hour 11's minutes (30 × 149.5, 30 × 150.5 → 150.5) scaled by
+    # the hours' rise over the rolling median, 1 − 50/150: 150.5 × 2/3 = 100.3333
+    assert evd["minute_jump"] == 100.3333
 
 
 def test_a_ramp_of_tens_of_minutes_is_not_a_spike():
     # 50 → 150 over 40 minutes from 10:00, held, back to 50 over 40 minutes to 13:00:
     # hours 10, 11, 12 are high (116.7, 150, 116.7), hours 9 and 13 calm, so the hourly
-    # shoulder test alone took it for a spike; its largest two-minute rise is 2·100/40 = 5
+    # shoulder test alone took it for a spike; its largest five-minute step is 5·100/40 = 12.5
     # < 0.5 × the jump
     df = _base()
     _set(df, "10:00", "10:40", 50 + 100 * np.arange(1, 41) / 40)
@@ -101,7 +103,7 @@ def test_an_abrupt_step_held_longer_than_max_hours_is_not_a_spike():
 
 def test_minutes_under_an_invalid_flag_are_not_read():
     # the glitch of the first test plus a span check (C flag, span gas 400) at 12:30–12:40:
-    # had the C minutes been read, the largest rise would be about 350
+    # had the C minutes been read, the largest rise would be 350 (five minutes of 400 over 50)
     df = _base()
     _set(df, "10:35", "12:05", 150.0)
     i, j = _at("12:30"), _at("12:40")
@@ -110,10 +112,8 @@ def test_minutes_under_an_invalid_flag_are_not_read():
     ev = _spikes(df)
     assert len(ev) == 1
     evd = json.loads(ev.iloc[0]["evidence"])
-    # 10 baseline minutes fewer in the span (40 × 49.5, 40 × 50.5, 90 raised): the lower
-    # quartile is at position 0.25 × 169 = 42.25 → 50.5, so the jump is 150.5 − 50.5
-    assert (evd["minute_rise"], evd["minute_fall"], evd["minute_jump"]) == (100.0, 100.0,
-                                                                            100.0)
+    assert (evd["minute_rise"], evd["minute_fall"], evd["minute_jump"]) == (100.2, 99.8,
+                                                                            100.3333)
 
 
 def test_spark_gives_the_same_spike_as_duckdb(spark_ibis):

@@ -114,14 +114,20 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None) -> ir.T
     abrupt = (g.before.fill_null(0) <= calm) & (g.after.fill_null(0) <= calm)
     rise = fall = jump = ibis.null("float64")
     if minutes is not None:
-        st = minute_steps(g, minutes)
+        st = minute_steps(g, minutes, th)
         g = g.left_join(st, [g.mn == st._smn, g.pollutant == st._spol, g.run == st._srun])
         a = th.get("spike", "abrupt_frac")
-        # abrupt both ways, rise before fall, and the raised minutes (rise to fall) last
-        # at most max_hours: a longer step up and down is a level change, not a spike
+        # the jump in measured units: the run's raised minutes less the rolling median of the
+        # hours, scaled as the hours are (peak and median O2-corrected alike)
+        g = g.mutate(jump=g.top * (1 - g.median / ibis.ifelse(g.peak > 0, g.peak,
+                                                               ibis.null("float64"))))
+        # abrupt both ways, rise before fall, the raised minutes (rise to fall) last at most
+        # max_hours (a longer step up and down is a level change), and the span begins and
+        # ends at the surrounding level (else the episode is longer than the span)
         by_minutes = ((g.rise >= a * g.jump) & (g.fall >= a * g.jump) & (g.jump > 0)
                       & (g.t_rise < g.t_fall)
-                      & (g.t_fall <= g.t_rise + ibis.interval(hours=max_h)))
+                      & (g.t_fall <= g.t_rise + ibis.interval(hours=max_h))
+                      & (g.edge <= g.top - a * g.jump))
         # the minutes decide where they exist; hours without minutes keep the hourly test
         abrupt = ibis.ifelse(g.jump.notnull(), by_minutes.fill_null(False), abrupt)
         rise, fall, jump = g.rise, g.fall, g.jump
@@ -137,23 +143,26 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None) -> ir.T
                                      minute_rise=rise, minute_fall=fall, minute_jump=jump))
 
 
-def minute_steps(runs: ir.Table, minutes: ir.Table) -> ir.Table:
-    """Largest two-minute rise and fall around each candidate spike run, from the minutes.
+def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
+    """Largest step up and down around each candidate spike run, from the minutes.
 
     ``runs`` has (mn, pollutant, run, first, last) with ``first``/``last`` the first and last
     hour (start, CST) of the run. The valid minutes (flag ``N`` or none, HJ 212-2017 §6.6.4)
-    of the measured value from one hour before ``first`` to one hour after the run are read
-    (a range join on the few candidate runs, not a scan of the month's minute frame per
-    point). Returns (_smn, _spol, _srun, rise, fall, jump) [mg/m³, measured, not O2-corrected]:
+    of the measured value from one hour before ``first`` to one hour after the run (the
+    "span") are read: a range join on the few candidate runs, not a pass over the month's
+    minutes. With ``k`` = ``spike.step_minutes`` valid minutes, returns
+    (_smn, _spol, _srun, rise, fall, t_rise, t_fall, top, edge) [mg/m³, measured, not
+    O2-corrected]:
 
-    * ``rise`` / ``fall``: largest increase / decrease between a minute value and the one two
-      readings earlier. A step inside one minute's averaging period shows in at most two
-      consecutive minute means, so the two-minute difference holds a glitch's whole step.
-    * ``t_rise`` / ``t_fall``: minute (start, CST) that ends the largest rise / fall.
-    * ``jump``: upper quartile of the run's minutes minus the lower quartile of the whole
-      span (the run is at most ``spike.max_hours`` of the span's hours, so the lower
-      quartile is the level around it even when the run fills three clock hours).
+    * ``rise`` / ``fall``: largest increase / decrease of the mean of ``k`` minutes over the
+      mean of the ``k`` minutes just before. A glitch's step (inside one minute) shows whole;
+      a process ramp over ``r`` minutes moves only about ``k/r`` of its rise; analyser noise
+      is averaged over ``k`` readings.
+    * ``t_rise`` / ``t_fall``: first minute (start, CST) after the largest rise / fall.
+    * ``top``: upper quartile of the run's minutes (the raised level).
+    * ``edge``: the higher of the means of the first and the last ``k`` minutes of the span.
     """
+    k = int(th.get("spike", "step_minutes"))
     one = ibis.interval(hours=1)
     parts = []
     for key in _keys_in(minutes):
@@ -172,17 +181,21 @@ def minute_steps(runs: ir.Table, minutes: ir.Table) -> ir.Table:
         return runs.select(_smn=runs.mn, _spol=runs.pollutant, _srun=runs.run,
                            rise=ibis.null("float64"), fall=ibis.null("float64"),
                            t_rise=ibis.null("timestamp"), t_fall=ibis.null("timestamp"),
-                           jump=ibis.null("float64")).limit(0)
+                           top=ibis.null("float64"), edge=ibis.null("float64")).limit(0)
     u = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
     u = u.filter(u.v.notnull())
-    w = ibis.window(group_by=["_smn", "_spol", "_srun"], order_by="ts")
-    u = u.mutate(d2=u.v - u.v.lag(2).over(w))
-    g = u.group_by(["_smn", "_spol", "_srun"]).aggregate(
-        rise=u.d2.max(), fall=(-u.d2).max(), t_rise=u.ts.argmax(u.d2),
-        t_fall=u.ts.argmin(u.d2), _lo=u.v.quantile(0.25),
-        _hi=u.v.quantile(0.75, where=u.inrun))
-    return g.select("_smn", "_spol", "_srun", "rise", "fall", "t_rise", "t_fall",
-                    jump=g._hi - g._lo)
+    grp = ["_smn", "_spol", "_srun"]
+    w = ibis.window(group_by=grp, order_by="ts")
+    ahead = ibis.window(group_by=grp, order_by="ts", preceding=0, following=k - 1)
+    u = u.mutate(_a=u.v.mean().over(ahead), _rn=ibis.row_number().over(w),
+                 _n=u.v.count().over(ibis.window(group_by=grp)))
+    u = u.mutate(_d=u._a - u._a.lag(k).over(w))
+    g = u.group_by(grp).aggregate(
+        rise=u._d.max(), fall=(-u._d).max(), t_rise=u.ts.argmax(u._d),
+        t_fall=u.ts.argmin(u._d), top=u.v.quantile(0.75, where=u.inrun), _e0=u.v.mean(where=u._rn < k),
+        _e1=u.v.mean(where=u._rn >= u._n - k))
+    return g.select(*grp, "rise", "fall", "t_rise", "t_fall", "top",
+                    edge=ibis.greatest(g._e0, g._e1))
 
 
 def _keys_in(minutes: ir.Table) -> list[str]:
