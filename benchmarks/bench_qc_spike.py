@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from lantian.engine import backends
     from lantian.engine.hours import column_of, valid_hours
-    from lantian.engine.quality import load_thresholds, process, statistics as st
+    from lantian.engine.quality import load_thresholds, process
+    from lantian.engine.quality import statistics as st
     from lantian.engine.quality.inputs import limit_memory, read_inputs
 
     be = _bench_engine()

@@ -192,8 +192,8 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
     u = u.mutate(_d=u._a - u._a.lag(k).over(w))
     g = u.group_by(grp).aggregate(
         rise=u._d.max(), fall=(-u._d).max(), t_rise=u.ts.argmax(u._d),
-        t_fall=u.ts.argmin(u._d), top=u.v.quantile(0.75, where=u.inrun), _e0=u.v.mean(where=u._rn < k),
-        _e1=u.v.mean(where=u._rn >= u._n - k))
+        t_fall=u.ts.argmin(u._d), top=u.v.quantile(0.75, where=u.inrun),
+        _e0=u.v.mean(where=u._rn < k), _e1=u.v.mean(where=u._rn >= u._n - k))
     return g.select(*grp, "rise", "fall", "t_rise", "t_fall", "top",
                     edge=ibis.greatest(g._e0, g._e1))
 
