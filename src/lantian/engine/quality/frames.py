@@ -21,6 +21,7 @@ __all__ = [
     "event_table",
     "evidence",
     "long_minutes",
+    "reference_flow",
     "run_summary",
     "running_minutes",
     "runs",
@@ -87,8 +88,15 @@ def empty_events() -> ir.Table:
     return ibis.memtable(frame, schema=_EVENT_SCHEMA)
 
 
+def reference_flow(minute: ir.Table) -> ir.Table:
+    """Per point (mn, ``_flow_p90``): the month's p90 of the minute flow [logger unit]."""
+    return minute.group_by("mn").aggregate(
+        _flow_p90=minute[column_of("flow")].approx_quantile(0.9))
+
+
 def running_minutes(minute: ir.Table, th: Thresholds,
-                    materialize: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
+                    materialize: Callable[[ir.Table], ir.Table] | None = None,
+                    ref: ir.Table | None = None) -> ir.Table:
     """Add ``running`` (bool): flow ≥ ``running.flow_fraction`` × the point's month p90 flow.
 
     Minutes without a flow reading fall back on the declared state (no ``F`` flag).
@@ -97,11 +105,14 @@ def running_minutes(minute: ir.Table, th: Thresholds,
     matter. Flags are not used: the detectors compare declared state with physical state.
     ``materialize`` (e.g. ``lambda t: t.cache()``) keeps the small per-point reference flow, so
     the minute data are not copied into a common table expression to be read twice.
+    ``ref`` (:func:`reference_flow` of every minute of the month) lets ``minute`` be a subset
+    of the month's minutes; without it the reference is taken from ``minute`` itself.
     """
     flow = column_of("flow")
-    ref = minute.group_by("mn").aggregate(_flow_p90=minute[flow].approx_quantile(0.9))
-    if materialize is not None:
-        ref = materialize(ref)
+    if ref is None:
+        ref = reference_flow(minute)
+        if materialize is not None:
+            ref = materialize(ref)
     frac = th.get("running", "flow_fraction")
     j = minute.inner_join(ref, "mn")
     # without a flow reading, fall back on the declared state (no F flag)

@@ -22,7 +22,8 @@ from lantian.engine.quality.frames import event_table, evidence
 from lantian.engine.quality.thresholds import Thresholds
 
 __all__ = [
-    "CALIBRATION_CODES", "calibration_change", "missing", "read_side_tables", "transmission_rates",
+    "CALIBRATION_CODES", "calibration_change", "missing", "missing_from_blocks", "read_side_tables",
+    "transmission_rates",
 ]
 
 #: HJ 212-2017 Table B.10 instrument parameters watched for changes.
@@ -83,15 +84,53 @@ def missing(minute: ir.Table, start: dt.datetime, end: dt.datetime,
     per = src.group_by("mn").aggregate(first=_.ts.min(), last=_.ts.max(), n=_.count())
     if n_per is not None:
         per = per.drop("n").inner_join(n_per, "mn")
+    return _gap_events(inner, per, src.ts.max().as_scalar(), start, end, th)
+
+
+def missing_from_blocks(blocks: ir.Table, start: dt.datetime, end: dt.datetime,
+                        th: Thresholds, block_minutes: int) -> ir.Table | None:
+    """Find the events of :func:`missing` from per-block minute counts, without the minutes.
+
+    ``blocks`` has one row per (mn, block) of ``block_minutes`` aligned minutes that hold a
+    minute row: ``n`` (rows), ``t0``/``t1`` (first and last minute, CST)
+    (:func:`lantian.engine.quality.blocks.minute_blocks`). Two minutes of one block are at
+    most ``block_minutes − 2`` missing minutes apart, so when that is not above
+    ``missing.gap_minutes`` every reportable gap lies between the last minute of a block and
+    the first minute of the next block holding data, or at the month's ends: exactly the
+    events of :func:`missing`. Returns ``None`` when the blocks are too long for that (then
+    use :func:`missing`).
+    """
+    if block_minutes - 2 > th.get("missing", "gap_minutes"):
+        return None
+    w = ibis.window(group_by="mn", order_by="t0")
+    t = blocks.select("mn", "t0", "t1", "n")
+    t = t.mutate(pts=t.t1.lag().over(w))
+    t = t.mutate(e=t.t0.epoch_seconds(), pe=t.pts.epoch_seconds())
+    t = t.filter((t.e - t.pe) > 60)
+    inner = t.select(
+        "mn", gap_start=t.pts + ibis.interval(minutes=1),
+        gap_end=t.t0 - ibis.interval(minutes=1), minutes=((t.e - t.pe) // 60 - 1))
+    per = blocks.group_by("mn").aggregate(first=_.t0.min(), last=_.t1.max(), n=_.n.sum())
+    return _gap_events(inner, per, blocks.t1.max().as_scalar(), start, end, th)
+
+
+def _gap_events(inner: ir.Table, per: ir.Table, newest_minute: ir.Value, start: dt.datetime,
+                end: dt.datetime, th: Thresholds) -> ir.Table:
+    """Build ``missing`` events of the inner gaps and the month's head and tail gaps.
+
+    ``per`` has (mn, first, last, n) per point (n: minutes received, for the transmission
+    rate); the month ends at ``end`` or one minute after the newest minute any point sent
+    (a month in progress).
+    """
     s_lit = ibis.literal(start).cast("timestamp")
-    # the month ends at its end or at the newest minute any point sent (a month in progress)
-    newest = src.ts.max().as_scalar() + ibis.interval(minutes=1)
-    e_lit = ibis.least(ibis.literal(end).cast("timestamp"), newest)
+    e_lit = ibis.least(ibis.literal(end).cast("timestamp"),
+                       newest_minute + ibis.interval(minutes=1))
     head = per.select("mn", gap_start=s_lit, gap_end=per.first - ibis.interval(minutes=1),
                       minutes=(per.first.epoch_seconds() - s_lit.epoch_seconds()) // 60)
     tail = per.select("mn", gap_start=per.last + ibis.interval(minutes=1),
                       gap_end=e_lit - ibis.interval(minutes=1),
                       minutes=(e_lit.epoch_seconds() - per.last.epoch_seconds()) // 60 - 1)
+
     def _norm(x: ir.Table) -> ir.Table:
         return x.select(mn=x.mn.cast("string"), gap_start=x.gap_start.cast("timestamp"),
                         gap_end=x.gap_end.cast("timestamp"), minutes=x.minutes.cast("int64"))

@@ -14,9 +14,16 @@ import ibis.expr.types as ir
 from ibis import _
 
 from lantian.engine.backends import month_bounds
-from lantian.engine.hours import column_of, valid_hours
+from lantian.engine.hours import column_of
 from lantian.engine.quality import conduct, process, records, statistics, values
-from lantian.engine.quality.frames import long_minutes, running_minutes
+from lantian.engine.quality.blocks import (
+    block_hours,
+    block_seconds,
+    frozen_blocks,
+    minute_blocks,
+    suspect_blocks,
+)
+from lantian.engine.quality.frames import long_minutes, reference_flow, running_minutes
 from lantian.engine.quality.suspects import suspect_minutes
 from lantian.engine.quality.thresholds import Thresholds, load_thresholds
 
@@ -112,31 +119,38 @@ def detector_events(
         wanted |= {column_of(k), f"{k}_flag", f"{k}_zs"}
     # read only the columns used (every flag: the declared state falls back on them)
     narrow = minute.select(*[c for c in minute.columns if c in wanted or c.endswith("_flag")])
-    m = running_minutes(narrow, th, materialize=materialize)
+    # one scan of the minutes gives every per-block and per-hour frame (blocks.py); the
+    # per-point reference flow (running state) is the only other full read
+    ref = keep(reference_flow(narrow))
+    m = running_minutes(narrow, th, ref=ref)
     m = m.select(*[c for c in m.columns if c in wanted])
     out: dict[str, ir.Table] = {}
-    # hours from the minutes as read (the running state is not needed for them), only the
-    # columns the detectors read: DuckDB then drops the other aggregates of valid_hours
-    vh = valid_hours(narrow, keys)
-    hour_cols = ["mn", "ts", "flow_raw"]
-    for k in (*keys, "o2"):
-        hour_cols += [column_of(k), f"{k}_valid"]
-    hours = keep(process.running_hours(vh.select(*hour_cols), th))
+    blocks = keep(minute_blocks(narrow, keys, th))
+    hours = keep(process.running_hours(block_hours(blocks, keys, th), th))
     hl = keep(statistics.hour_long(hours, keys, limits))
     if "constant" in want:
-        out["constant"] = values.constant_wide(m, [*keys, "o2", "flow"], th,
-                                                materialize=materialize)
-    # the minute detectors below see only the suspect minutes: the same events (suspects.py)
+        chans = [*keys, "o2", "flow"]
+        out["constant"] = values.constant_blocks(narrow, frozen_blocks(blocks, ref, chans, th),
+                                                 ref, chans, th, materialize=materialize)
+    # the minute detectors below see only the suspect minutes of the suspect blocks: the
+    # same events (suspects.py, blocks.suspect_blocks)
     sus = m
     if want & {"zero", "over_range", "zs_mismatch", "flag_abuse", "false_stop"}:
-        sus = keep(suspect_minutes(m, keys, limits=limits, ranges=ranges, th=th))
+        cand = keep(suspect_blocks(blocks, ref, keys, limits=limits, ranges=ranges, th=th))
+        bsec = block_seconds(th)
+        nb = narrow.mutate(_blk=narrow.ts.epoch_seconds() // bsec)
+        nb = nb.semi_join(cand, [nb.mn == cand.mn, nb._blk == cand.block]).drop("_blk")
+        sm = running_minutes(nb, th, ref=ref)
+        sm = sm.select(*[c for c in sm.columns if c in wanted])
+        sus = keep(suspect_minutes(sm, keys, limits=limits, ranges=ranges, th=th))
     out.update(_long_minute_detectors(sus, hours, keys, want, limits, ranges, th))
     if "false_stop" in want:
         # qc-detect: enterprise stop marks are judged on every running minute (m)
         out["false_stop"] = process.false_stop(sus, th, marks=marks, every_minute=m)
     if "missing" in want:
-        out["missing"] = records.missing(narrow.select("mn", "ts"), start, end, th,
-                                         by_hours=True)
+        gaps = records.missing_from_blocks(blocks, start, end, th, block_seconds(th) // 60)
+        out["missing"] = gaps if gaps is not None else records.missing(
+            narrow.select("mn", "ts"), start, end, th, by_hours=True)
     if "dilution" in want:
         out["dilution"] = process.dilution(hours, points, th)
     if "pinned_under_limit" in want:
@@ -146,7 +160,7 @@ def detector_events(
     if "level_shift" in want:
         out["level_shift"] = statistics.level_shift(hl, th)
     if "spike" in want:
-        out["spike"] = statistics.spike(hl, th)
+        out["spike"] = statistics.spike(hl, th, minutes=narrow)  # qc-spike: minute steps
     if "calibration_change" in want and params is not None and maintenance is not None:
         out["calibration_change"] = records.calibration_change(params, maintenance, start, end,
                                                                th)

@@ -34,12 +34,12 @@ from lantian.engine.hours import column_of
 from lantian.engine.oxygen import reference_concentration
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["suspect_minutes"]
+__all__ = ["per_point_ranges", "suspect_minutes"]
 
 _ODD_FLAGS = ("T", "M", "C", "D")
 
 
-def _per_point(keys: Sequence[str], limits: ir.Table, ranges: ir.Table) -> ir.Table:
+def per_point_ranges(keys: Sequence[str], limits: ir.Table, ranges: ir.Table) -> ir.Table:
     """One row per point: ``_rng_<k>`` (smallest range) and ``_ref_<k>`` (reference O2)."""
     rg = ranges.group_by("mn").aggregate(**{
         f"_rng_{k}": ranges.range_mg_m3.min(where=ranges.pollutant == k) for k in keys})
@@ -76,7 +76,7 @@ def suspect_minutes(minute: ir.Table, keys: Sequence[str], *, limits: ir.Table,
 
     """
     o2 = column_of("o2")
-    pp = _per_point(keys, limits, ranges)
+    pp = per_point_ranges(keys, limits, ranges)
     j = minute.left_join(pp, minute.mn == pp._pmn)
     o2v = j[o2].cast("float64") if o2 in j.columns else ibis.null("float64")
     o2_max = th.get("zs_mismatch", "o2_max_pct")

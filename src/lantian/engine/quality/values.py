@@ -15,10 +15,11 @@ import ibis.expr.types as ir
 from ibis import _
 
 from lantian.engine.hours import column_of
+from lantian.engine.quality.blocks import constant_block_seconds as _block_s
 from lantian.engine.quality.frames import event_table, evidence, run_summary, runs
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["constant", "constant_wide", "over_range", "zero"]
+__all__ = ["constant", "constant_blocks", "constant_wide", "over_range", "zero"]
 
 _KEYS = ("mn", "pollutant")
 
@@ -87,11 +88,6 @@ def _natural(g: ir.Table, chan: ir.Table, th: Thresholds) -> ir.Table:
                     high_at=high.ceil().cast("int64")).drop("_full", "_frozen")
 
 
-def _block_s(th: Thresholds) -> int:
-    # Any run of at least min_run minutes covers a whole aligned block of half that length.
-    return 60 * max(1, (int(th.get("constant", "min_minutes")) + 1) // 2)
-
-
 def constant_wide(minute: ir.Table, keys: Sequence[str], th: Thresholds,
                   materialize: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
     """Find the events of :func:`constant` on ``long_minutes(minute, keys)`` from wide rows.
@@ -103,8 +99,6 @@ def constant_wide(minute: ir.Table, keys: Sequence[str], th: Thresholds,
     ``materialize`` (e.g. ``lambda t: t.cache()``) keeps the small table of frozen blocks so
     the wide frame is read twice by two simple queries instead of being copied into a CTE.
     """
-    from lantian.engine.quality.frames import long_minutes
-
     dec = int(th.get("constant", "decimals"))
     lo_level = th.get("constant", "min_level")
     block_s = _block_s(th)
@@ -129,6 +123,46 @@ def constant_wide(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         flags[f"u{i}"] = full
         flags[f"z{i}"] = full & (b[f"lo{i}"] == b[f"hi{i}"])
     bs = b.select("mn", "block", **flags)
+    return _constant_from_blocks(m, bs, keys, th, materialize)
+
+
+def constant_blocks(minute: ir.Table, frozen: ir.Table, ref: ir.Table, keys: Sequence[str],
+                    th: Thresholds,
+                    materialize: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
+    """Find the events of :func:`constant` from a ready table of frozen blocks.
+
+    ``frozen`` is :func:`lantian.engine.quality.blocks.frozen_blocks` (mn, block, ``u<i>``,
+    ``z<i>`` per channel of ``keys``) from the one scan of the minutes; ``minute`` the wide
+    minute rows of the month *without* ``running`` and ``ref`` the per-point reference flow
+    (:func:`~lantian.engine.quality.frames.reference_flow`): only the minutes near a frozen
+    block are read again, given their running state and ordered. Same events as
+    :func:`constant_wide`.
+    """
+    from lantian.engine.quality.frames import running_minutes
+
+    block_s = _block_s(th)
+    m = minute.mutate(block=minute.ts.epoch_seconds() // block_s)
+
+    def near_minutes(near_mn: ir.Table) -> ir.Table:
+        sub = m.semi_join(near_mn, [m.mn == near_mn._nmn, m.block == near_mn._nb])
+        return running_minutes(sub, th, ref=ref)
+
+    return _constant_from_blocks(near_minutes, frozen, keys, th, materialize)
+
+
+def _constant_from_blocks(m: ir.Table | Callable[[ir.Table], ir.Table], bs: ir.Table,
+                          keys: Sequence[str], th: Thresholds,
+                          materialize: Callable[[ir.Table], ir.Table] | None) -> ir.Table:
+    """Frozen-run events from the block flags ``bs`` and the minutes near frozen blocks.
+
+    ``m`` is the wide minute frame with ``running`` and ``block``, or a function giving the
+    minutes (with ``running`` and ``block``) of the (``_nmn``, ``_nb``) blocks it is passed.
+    """
+    from lantian.engine.quality.frames import long_minutes
+
+    dec = int(th.get("constant", "decimals"))
+    lo_level = th.get("constant", "min_level")
+    block_s = _block_s(th)
     if materialize is not None:
         bs = materialize(bs)
     agg = bs.group_by("mn").aggregate(**{
@@ -144,7 +178,10 @@ def constant_wide(minute: ir.Table, keys: Sequence[str], th: Thresholds,
     if materialize is not None:
         near = materialize(near)
     near_mn = near.select(_nmn=near._cmn, _nb=near._cb).distinct()
-    sub = m.semi_join(near_mn, [m.mn == near_mn._nmn, m.block == near_mn._nb]).drop("block")
+    if callable(m) and not isinstance(m, ir.Table):
+        sub = m(near_mn).drop("block")
+    else:
+        sub = m.semi_join(near_mn, [m.mn == near_mn._nmn, m.block == near_mn._nb]).drop("block")
     t = long_minutes(sub, keys)
     t = t.filter(_.running & (_.flag == "N") & (_.value > lo_level))
     t = t.mutate(v=t.value.round(dec), e=t.ts.epoch_seconds())

@@ -1,0 +1,244 @@
+"""One scan of the minutes for every block-level frame of ``lantian qc``.
+
+:func:`minute_blocks` reads the wide minute rows once and keeps one row per point and
+aligned block of minutes (30 minutes with the default thresholds; the block divides both the
+clock hour and ``constant``'s block) with plain aggregates. Everything the detectors need
+per hour or per block is derived from that small table instead of a scan of its own:
+
+* :func:`block_hours` — the engine's valid hours (HJ 75-2017: mean of the ≥ 45 valid minutes
+  of the clock hour, :func:`lantian.engine.hours.valid_hours`) of the pollutants and O2, and
+  ``flow_raw``, from the blocks' sums and counts;
+* :func:`frozen_blocks` — ``constant``'s fully counted and frozen blocks per channel,
+  with the running state of every minute of the block decided from the block's smallest flow
+  and its declared-stop minutes (no join of the minutes with the reference flow);
+* :func:`suspect_blocks` — the blocks that can hold a minute any of ``zero``,
+  ``over_range``, ``zs_mismatch``, ``flag_abuse`` or ``false_stop`` keeps;
+* ``missing`` from the blocks' minute counts and first/last minutes
+  (:func:`lantian.engine.quality.records.missing_from_blocks`).
+
+No function executes anything. Times are China Standard Time wall-clock; ``ts`` is the
+period start (HJ 212-2017 §6.6); ``block`` is ``epoch_seconds(ts) // block_s`` of the
+naive CST timestamp, so blocks are aligned to the clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import ibis
+import ibis.expr.types as ir
+
+from lantian.engine.hours import column_of
+from lantian.engine.quality.thresholds import Thresholds
+
+__all__ = ["block_hours", "block_seconds", "frozen_blocks", "minute_blocks", "suspect_blocks"]
+
+_RATIO_EPS = 1e-9  # relative widening of the Zs ratio band (float rounding; superset)
+
+
+def constant_block_seconds(th: Thresholds) -> int:
+    """``constant``'s aligned block [s]: any run of ``min_minutes`` covers a whole one."""
+    return 60 * max(1, (int(th.get("constant", "min_minutes")) + 1) // 2)
+
+
+def block_seconds(th: Thresholds) -> int:
+    """Return the length of the scan's blocks [s].
+
+    The greatest common divisor of the clock hour and ``constant``'s block
+    (:func:`constant_block_seconds`), so both are whole numbers of blocks.
+    """
+    return 60 * math.gcd(60, constant_block_seconds(th) // 60)
+
+
+def _valid(t: ir.Table, key: str) -> ir.Value:
+    """Return the minute value where it is valid (flag ``N`` or no flag, HJ 212-2017 §6.6.4)."""
+    value = t[column_of(key)].cast("float64")
+    flag = f"{key}_flag"
+    if flag not in t.columns:
+        return value
+    # the same form as valid_hours: null flag compares null and keeps the value
+    return ibis.cases((t[flag] != "N", ibis.null("float64")), else_=value)
+
+
+def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds) -> ir.Table:
+    """Aggregate wide minute rows into one row per (mn, block) of :func:`block_seconds`.
+
+    Parameters
+    ----------
+    minute
+        Wide minute rows (``flue_minute`` layout): ``mn``, ``ts`` [CST minute start], the
+        value columns of ``keys``, ``o2_pct`` [%], ``flow_m3_s`` [logger unit], their flags
+        and any other ``*_flag`` columns (every flag counts for the declared state), and
+        ``<k>_zs`` [mg/m³] where sent.
+    keys
+        Pollutant keys screened (glossary keys).
+    th
+        Thresholds (``zs_mismatch.o2_max_pct``).
+
+    Returns
+    -------
+    ibis.Table
+        ``mn``, ``block`` (int), ``n`` (rows), ``t0``/``t1`` (first/last minute),
+        ``fs``/``fn``/``fmin`` (sum, count and smallest of every flow reading), ``nd``
+        (minutes without flow with an ``F`` flag), ``nx`` (minutes with a flag other than
+        ``N``); per channel ``k`` of ``keys`` + ``o2`` + ``flow``: ``s_k``, ``n_k``,
+        ``lo_k``, ``hi_k`` (sum, count, smallest and largest valid value); per pollutant,
+        where ``<k>_zs`` is sent, ``rlo_k``/``rhi_k``, the range of ``Zs × (21 − O2) / C`` over
+        the valid minutes with ``C`` > 0 and O2 below ``zs_mismatch.o2_max_pct``.
+
+    """
+    flow = column_of("flow")
+    o2 = column_of("o2")
+    bs = block_seconds(th)
+    m = minute.mutate(block=minute.ts.epoch_seconds() // bs)
+    flags = [c for c in minute.columns if c.endswith("_flag")]
+    any_f: ir.BooleanValue = ibis.literal(False)
+    not_n: ir.BooleanValue = ibis.literal(False)
+    for c in flags:
+        any_f = any_f | (m[c] == "F")
+        not_n = not_n | (m[c] != "N")  # null flag: read as N
+    fv = m[flow].cast("float64")
+    aggs: dict[str, ir.Value] = {
+        "n": m.count(), "t0": m.ts.min(), "t1": m.ts.max(),
+        "fs": fv.sum(), "fn": fv.count(), "fmin": fv.min(),
+        # FILTER clauses: the flag tests run only on the rows the first condition keeps
+        "nd": m.count(where=fv.isnull() & any_f),
+        "nx": m.count(where=not_n),
+    }
+    o2v = m[o2].cast("float64")
+    o2_max = th.get("zs_mismatch", "o2_max_pct")
+    for k in [*keys, "o2", "flow"]:
+        v = _valid(m, k)
+        if k != "flow":
+            aggs[f"s_{k}"] = v.sum()
+        aggs[f"n_{k}"] = v.count()
+        aggs[f"lo_{k}"] = v.min()
+        aggs[f"hi_{k}"] = v.max()
+        if k in ("o2", "flow"):
+            continue
+        if f"{k}_zs" not in m.columns:
+            continue  # no Zs sent: nothing for zs_mismatch
+        r = ibis.cases(((v > 0) & (o2v < o2_max),
+                        m[f"{k}_zs"].cast("float64") * (21.0 - o2v) / v),
+                       else_=ibis.null("float64"))
+        aggs[f"rlo_{k}"] = r.min()
+        aggs[f"rhi_{k}"] = r.max()
+    return m.group_by(["mn", "block"]).aggregate(**aggs)
+
+
+def block_hours(blocks: ir.Table, keys: Sequence[str], th: Thresholds,
+                min_valid_minutes: int | None = None) -> ir.Table:
+    """Aggregate the valid hours of ``keys`` and O2, and ``flow_raw``, from :func:`minute_blocks`.
+
+    The same values as :func:`lantian.engine.hours.valid_hours` (columns ``mn``, ``ts`` =
+    hour start [CST], ``flow_raw`` [logger unit, mean of every flow reading], and per key
+    the mean of the valid minutes in its wide column [mg/m³ or %] and ``<k>_valid``: at
+    least ``min_valid_minutes`` valid minutes, default 45 from the catalogue, HJ 75-2017),
+    up to the order of floating-point additions.
+    """
+    from lantian.catalog.rules import rule
+
+    need = int(min_valid_minutes if min_valid_minutes is not None else rule("min_valid_minutes"))
+    b = blocks
+    hour = b.t0.truncate("h")  # a block lies inside one clock hour
+    aggs: dict[str, ir.Value] = {"_fs": b.fs.sum(), "_fn": b.fn.sum()}
+    for k in [*keys, "o2"]:
+        aggs[f"_s_{k}"] = b[f"s_{k}"].sum()
+        aggs[f"_n_{k}"] = b[f"n_{k}"].sum()
+    h = b.group_by(mn=b.mn, _h=hour).aggregate(**aggs)
+    cols: dict[str, ir.Value] = {
+        "ts": h._h,
+        "flow_raw": ibis.ifelse(h._fn > 0, h._fs / h._fn, ibis.null("float64")),
+    }
+    for k in [*keys, "o2"]:
+        n = h[f"_n_{k}"]
+        cols[column_of(k)] = ibis.ifelse(n > 0, h[f"_s_{k}"] / n, ibis.null("float64"))
+        cols[f"{k}_valid"] = n >= need
+    return h.select("mn", **cols)
+
+
+def _fully_running(blocks: ir.Table, ref: ir.Table, th: Thresholds) -> ir.Table:
+    """Join the reference flow and add ``_thr`` and ``_allrun`` (every minute running).
+
+    A minute runs when its flow is at least ``running.flow_fraction`` × the point's
+    reference flow, or, without a flow reading (or reference), when no flag is ``F``
+    (:func:`~lantian.engine.quality.frames.running_minutes`). So every minute of a block
+    runs exactly when its smallest flow reaches the threshold (or it has none) and no minute
+    without flow has an ``F`` flag.
+    """
+    r = ref.select(_rmn=ref.mn, _p90=ref._flow_p90)
+    j = blocks.left_join(r, blocks.mn == r._rmn).drop("_rmn")
+    thr = j._p90 * th.get("running", "flow_fraction")
+    allrun = (j.fmin.isnull() | thr.isnull() | (j.fmin >= thr)).fill_null(False) & (j.nd == 0)
+    return j.mutate(_thr=thr, _allrun=allrun)
+
+
+def frozen_blocks(blocks: ir.Table, ref: ir.Table, keys: Sequence[str],
+                  th: Thresholds) -> ir.Table:
+    """``constant``'s blocks: per (mn, block) and channel ``i`` of ``keys`` two booleans.
+
+    ``u<i>``: every minute of the block counts (running, flag ``N``, value above
+    ``constant.min_level``); ``z<i>``: it counts and holds one value after rounding to
+    ``constant.decimals`` (rounding is monotone, so the rounded smallest and largest values
+    are the smallest and largest rounded ones). ``block`` is numbered in
+    :func:`constant_block_seconds` units. ``ref`` is the per-point reference flow
+    (mn, ``_flow_p90``).
+    """
+    dec = int(th.get("constant", "decimals"))
+    lo_level = th.get("constant", "min_level")
+    cb = constant_block_seconds(th)
+    per = cb // block_seconds(th)
+    j = _fully_running(blocks, ref, th)
+    if per > 1:  # several scan blocks per constant block: combine them
+        aggs: dict[str, ir.Value] = {"_allrun": j._allrun.cast("int64").min()}
+        for k in keys:
+            aggs[f"n_{k}"] = j[f"n_{k}"].sum()
+            aggs[f"lo_{k}"] = j[f"lo_{k}"].min()
+            aggs[f"hi_{k}"] = j[f"hi_{k}"].max()
+        j = j.group_by(mn=j.mn, block=j.block // per).aggregate(**aggs)
+        j = j.mutate(_allrun=j._allrun == 1)
+    out: dict[str, ir.Value] = {}
+    for i, k in enumerate(keys):
+        full = j._allrun & (j[f"n_{k}"] == cb // 60) & (j[f"lo_{k}"] > lo_level)
+        out[f"u{i}"] = full.fill_null(False)
+        out[f"z{i}"] = (full & (j[f"lo_{k}"].round(dec) == j[f"hi_{k}"].round(dec))).fill_null(
+            False)
+    return j.select("mn", "block", **out)
+
+
+def suspect_blocks(blocks: ir.Table, ref: ir.Table, keys: Sequence[str], *,
+                   limits: ir.Table, ranges: ir.Table, th: Thresholds) -> ir.Table:
+    """(mn, block) of the blocks that can hold a suspect minute (a superset).
+
+    A block is kept when a minute of it can meet a first filter of ``zero``,
+    ``over_range``, ``zs_mismatch``, ``flag_abuse`` or ``false_stop``
+    (:mod:`~lantian.engine.quality.suspects`): a ``T``/``M``/``C``/``D`` flag; a valid value
+    ≤ 0 of a pollutant or O2; a flag other than ``N`` (``T``/``M``/``C``/``D``/``F``…); a
+    valid value above the point's smallest analyser range (without other flags every value
+    is valid); a flow below the running threshold (declared and physical state may differ);
+    a ``Zs`` whose ratio to the platform's correction ``C × (21 − O2_ref)/(21 − O2)``
+    (HJ 75-2017) leaves ``1 ± zs_mismatch.rel_tol`` (necessary for
+    ``|Zs − own| > max(abs_tol, rel_tol × own)`` when ``own`` > 0), where the reference O2
+    is known.
+    """
+    from lantian.engine.quality.suspects import per_point_ranges
+
+    rel = th.get("zs_mismatch", "rel_tol")
+    j = _fully_running(blocks, ref, th)
+    pp = per_point_ranges(keys, limits, ranges)
+    j = j.left_join(pp, j.mn == pp._pmn).drop("_pmn")
+    # a flag other than N covers T/M/C/D (over_range, flag_abuse) and F (false_stop), and
+    # without one every value is valid, so the largest valid value is the largest value
+    cond = (j.nx > 0) | (j.fmin < j._thr).fill_null(False)
+    for k in [*keys, "o2"]:
+        cond = cond | (j[f"lo_{k}"] <= 0).fill_null(False)
+    for k in keys:
+        cond = cond | (j[f"hi_{k}"] > j[f"_rng_{k}"]).fill_null(False)
+        if f"rlo_{k}" not in j.columns:
+            continue
+        base = 21.0 - j[f"_ref_{k}"]
+        lo_edge = base * (1 - rel) * (1 - _RATIO_EPS)
+        hi_edge = base * (1 + rel) * (1 + _RATIO_EPS)
+        cond = cond | ((j[f"rlo_{k}"] < lo_edge) | (j[f"rhi_{k}"] > hi_edge)).fill_null(False)
+    return j.filter(cond).select("mn", "block")
