@@ -5,7 +5,7 @@ Re-run (one command; the lock keeps two benchmarks from running at once)::
     flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_import.py \
         --packets 100000 --runs 3
     flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_import.py \
-        --packets 1000000 --loggers 1000 --runs 1 --only startup,import --file /tmp/p1m.txt
+        --packets 1000000 --loggers 1000 --runs 1 --only import,import-seq --file /tmp/p1m.txt
 
 Generates flue-gas minute packets (HJ 212-2017, CN 2051, 11 factors with Avg/Min/Max/ZsAvg/
 Cou/Flag as a CEMS sends them) with the codec's ``build_packet`` for ``--loggers`` data
@@ -15,8 +15,12 @@ fresh database:
 * ``startup``: the CLI importing a one-packet file (interpreter start, building the CLI,
   creating and migrating the database) — paid once per run, reported apart;
 * ``import``: the CLI ``lantian import packets FILE --db NEW`` in a subprocess (wall-clock,
-  including start-up, decoding, storage, the final CHECKPOINT); ``import_s`` is the CLI's
-  own timing of the import loop (without start-up);
+  including start-up, decoding, storage, the final CHECKPOINT; with the CLI's default
+  worker processes, or ``--workers``); ``import_s`` is the CLI's own timing of the import
+  loop (without start-up); CPU includes the worker processes; peak RSS is the sum of the
+  CLI process and its workers, sampled every 50 ms;
+* ``import-seq``: the same with ``--workers 0`` (decoding in a thread of the CLI process,
+  the path of session 2) — the baseline of the worker processes;
 * ``decode``: the codec's columnar bulk decoder alone over the same lines (no storage);
 * ``store``: ``PacketStore.ingest_columns`` alone on batches decoded beforehand;
 * ``raw-load``: DuckDB reading the file's lines straight into a table (no decoding) — the
@@ -103,14 +107,40 @@ def _child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_import(path: Path, work: Path, batch_size: int | None = None) -> tuple[float, float, float]:
-    """(wall s, CPU s, the CLI's own import seconds) of one CLI import on a fresh database."""
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory of ``pid`` and its direct children (the decoding workers) [kB]."""
+    total = 0
+    pids = [pid]
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(k) for k in kids]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def run_import(
+    path: Path, work: Path, batch_size: int | None = None, workers: int | None = None
+) -> tuple[float, float, float, float]:
+    """(wall s, CPU s, the CLI's own import seconds, peak RSS MB of the CLI and its workers)
+    of one CLI import on a fresh database."""
+    import threading
+
     db = work / f"imp-{time.monotonic_ns()}.duckdb"
     env = dict(os.environ, LANTIAN_NO_PROGRESS="1")
     extra = ["--batch-size", str(batch_size)] if batch_size else []
+    if workers is not None:
+        extra += ["--workers", str(workers)]
     c = _child_cpu()
     t = time.perf_counter()
-    out = subprocess.run(
+    proc = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "lantian"),
             "import",
@@ -122,15 +152,27 @@ def run_import(path: Path, work: Path, batch_size: int | None = None) -> tuple[f
             "json",
             *extra,
         ],
-        check=True,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
+    peak = [0]
+
+    def sample() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
     wall, cpu = time.perf_counter() - t, _child_cpu() - c
+    sampler.join()
+    if proc.returncode:
+        raise SystemExit(f"import failed with exit code {proc.returncode}")
     for p in work.glob(db.name + "*"):
         p.unlink()
-    return wall, cpu, float(json.loads(out.stdout)["seconds"])
+    return wall, cpu, float(json.loads(out)["seconds"]), peak[0] / 1024
 
 
 def run_store(path: Path, work: Path, batch_size: int) -> tuple[float, float]:
@@ -205,8 +247,14 @@ def main() -> None:
         "--batch-size", type=int, default=None, help="passed to the CLI (default: the CLI's own)"
     )
     ap.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="passed to the CLI for 'import' (default: the CLI's own, one per CPU)",
+    )
+    ap.add_argument(
         "--only",
-        default="startup,import,decode,store,raw-load",
+        default="startup,import,import-seq,decode,store,raw-load",
         help="comma-separated measurements",
     )
     ap.add_argument(
@@ -231,13 +279,15 @@ def main() -> None:
             "loggers": args.loggers,
             "bytes": size,
             "batch_size": args.batch_size,
+            "workers": args.workers,
             "machine": f"{platform.machine()} {os.cpu_count()} CPUs, Python "
             f"{platform.python_version()}",
         }
         store_batch = args.batch_size or 50_000
         tests: dict[str, Any] = {
             "startup": lambda: run_import(one, work)[:2],
-            "import": lambda: run_import(path, work, args.batch_size),
+            "import": lambda: run_import(path, work, args.batch_size, args.workers),
+            "import-seq": lambda: run_import(path, work, args.batch_size, 0),
             "decode": lambda: run_decode(path),
             "store": lambda: run_store(path, work, store_batch),
             "raw-load": lambda: run_raw_load(path, work),
@@ -262,10 +312,11 @@ def main() -> None:
                 "load_avg_before": load_before,
                 "load_avg_after": os.getloadavg()[0],
             }
-            if name == "import":
+            if name.startswith("import"):
                 loop = statistics.median(r[2] for r in runs)
                 out["median_import_loop_s"] = round(loop, 2)
                 out["packets_per_s_import_loop"] = round(n / loop)
+                out["peak_rss_mb"] = [round(r[3]) for r in runs]
             print(json.dumps(out), flush=True)
 
 

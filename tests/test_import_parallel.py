@@ -25,8 +25,13 @@ from lantian.commands.importing import PARALLEL_FROM, default_workers
 from lantian.errors import InputFileError
 from lantian.hj212.bulk import decode_lines
 from lantian.hj212.columnar import column_decoder, decode_columns
-from lantian.store.bulk import import_packet_file, import_packet_lines
-from lantian.store.bulkpool import import_lines_parallel
+from lantian.store.bulk import (
+    import_packet_file,
+    import_packet_lines,
+    numbered_lines,
+    split_block,
+)
+from lantian.store.bulkpool import import_file_parallel
 from lantian.store.columns import ColumnBatch
 from lantian.store.db import connect
 from lantian.store.ingest import PacketStore
@@ -40,12 +45,15 @@ runner = CliRunner()
 def mixed_lines(tmp_path) -> list[bytes]:
     lines = flue_file(tmp_path / "f.txt", 6) + odd_packets() + extra_packets()
     # repeats: inside a chunk, across chunks, across transactions; and two garbage lines
-    return lines + lines[:5] + [b"##0010garbage", b"not a packet"] + lines[3:4]
+    lines = lines + lines[:5] + [b"##0010garbage", b"not a packet"] + lines[3:4]
+    return [ln.rstrip(b"\r\n") for ln in lines]
 
 
 def fail_on_third_chunk(lines: Sequence[bytes]) -> dict[str, Any]:
-    """A column decoder (picklable) that fails on the chunk starting with the 13th line of
-    :func:`flue_file` (the 2017 logger's 09:36 packet)."""
+    """Return the columns of ``lines``; fail on the 13th line of :func:`flue_file`.
+
+    (The 2017 logger's 09:36 packet; a module-level function, so it pickles.)
+    """
     if lines and b"DataTime=20240501093600" in lines[0] and MN17.encode() in lines[0]:
         raise InputFileError("decoder broke on the third chunk")
     return decode_columns(lines)
@@ -62,10 +70,12 @@ def test_worker_processes_write_the_tables_of_the_per_packet_path(tmp_path):
                               decode_columns=column_decoder(True))
     con.close()
     progress: list[int] = []
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"\n".join(lines))  # no LF after the last line
     con = connect(tmp_path / "par.duckdb")
-    got = import_lines_parallel(PacketStore(con), lines, column_decoder(True), source="f",
-                                workers=2, batch_size=7, chunk_size=3,
-                                progress=progress.append)
+    got = import_file_parallel(PacketStore(con), path, column_decoder(True), source="f",
+                               workers=2, batch_size=7, chunk_bytes=700,
+                               progress=progress.append)
     got_tables = stored_tables(con)
     con.close()
     counts = (ref.accepted, ref.duplicate, ref.rejected)
@@ -73,7 +83,8 @@ def test_worker_processes_write_the_tables_of_the_per_packet_path(tmp_path):
     assert (got.accepted, got.duplicate, got.rejected) == counts
     assert got.rejected_by_reason == seq.rejected_by_reason
     assert got.rejected_lines == seq.rejected_lines == ref.rejected_lines
-    assert sum(progress) == len(lines) and all(n in (9, len(lines) % 9) for n in progress)
+    assert sum(progress) == len(lines) and len(progress) > 3
+    assert all(n >= 7 for n in progress[:-1])  # whole blocks until a transaction has 7 lines
     for table in ref_tables:
         assert got_tables[table] == ref_tables[table], table
 
@@ -119,15 +130,17 @@ def test_prepared_batch_keeps_raw_bytes_unchanged(tmp_path):
 
 
 def test_decoder_failure_in_a_worker_keeps_the_transactions_before(tmp_path):
-    lines = flue_file(tmp_path / "f.txt", 10)  # 20 packets
+    lines = flue_file(tmp_path / "f.txt", 10)  # 20 packets, CRLF-terminated
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"".join(lines))
     con = connect(tmp_path / "d.duckdb")
-    with pytest.raises(InputFileError, match="third chunk"):
-        import_lines_parallel(PacketStore(con), lines, fail_on_third_chunk, source="f",
-                              workers=1, batch_size=6, chunk_size=6)
+    with pytest.raises(InputFileError, match="third chunk"):  # blocks of one line each
+        import_file_parallel(PacketStore(con), path, fail_on_third_chunk, source="f",
+                             workers=1, batch_size=6, chunk_bytes=1)
     stored = con.execute("SELECT count(*) FROM packet_journal").fetchone()[0]
     rows = con.execute("SELECT count(*) FROM flue_minute").fetchone()[0]
     con.close()
-    assert stored == rows == 12  # chunks 1 and 2 (one transaction each) were committed
+    assert stored == rows == 12  # two transactions of 6 lines were committed
 
 
 def test_cli_workers_option_gives_the_same_tables(tmp_path):
@@ -161,6 +174,14 @@ def test_import_packet_file_with_workers(tmp_path):
     con.close()
     assert (s.lines, s.accepted) == (10, 10)
     assert raw == lines  # CR and blank line dropped, bytes otherwise unchanged
+
+
+def test_split_block_follows_the_line_rules():
+    block = b"##a\r\n\n  \n##b\tcomment\n##c"
+    assert split_block(block, 5) == ([5, 8, 9], [b"##a", b"##b", b"##c"])
+    assert split_block(b"##a\n##b\n", 1) == (range(1, 3), [b"##a", b"##b"])
+    lines = [b"##a\r\n", b"\n", b"  \n", b"##b\tcomment\n", b"##c"]
+    assert list(numbered_lines(lines)) == [(1, b"##a"), (4, b"##b"), (5, b"##c")]
 
 
 def test_default_workers():

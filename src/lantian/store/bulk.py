@@ -38,6 +38,7 @@ __all__ = [
     "import_packet_lines",
     "numbered_lines",
     "short_reason",
+    "split_block",
 ]
 
 Decoder = Callable[[Sequence[bytes]], Sequence["PacketLike | Exception"]]
@@ -107,6 +108,26 @@ def numbered_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
         text = clean_line(line) if b"\t" in line else line.rstrip(b"\n").rstrip(b"\r")
         if text and not text.isspace():
             yield n, text
+
+
+def split_block(block: bytes, first: int) -> tuple[Sequence[int], list[bytes]]:
+    """Lines of ``block`` (whole lines of a file) by the rules of :func:`numbered_lines`.
+
+    ``first`` is the file line number of the block's first line. Returns the line numbers
+    and the cleaned lines, blank lines left out.
+    """
+    parts = block.split(b"\n")
+    if block.endswith(b"\n"):
+        parts.pop()
+    if (b"\t" not in block and b"\r" not in block and all(parts)
+            and not any(map(bytes.isspace, parts))):
+        return range(first, first + len(parts)), parts
+    numbers: list[int] = []
+    lines: list[bytes] = []
+    for n, text in numbered_lines(parts):
+        numbers.append(n + first - 1)
+        lines.append(text)
+    return numbers, lines
 
 
 def _reason(exc: Exception) -> tuple[str, str]:
@@ -293,11 +314,11 @@ def import_packet_file(
         raise InputFileError(f"cannot read {p}: {exc.strerror or exc}") from exc
     with fh:
         if workers > 0 and decode_columns is not None:
-            from lantian.store.bulkpool import import_lines_parallel
+            from lantian.store.bulkpool import import_file_parallel
 
-            return import_lines_parallel(
+            return import_file_parallel(
                 store,
-                fh,
+                p,
                 decode_columns,
                 source=p.name,
                 workers=workers,

@@ -1,50 +1,60 @@
 """Bulk import on several cores: decode and prepare in worker processes, write in this one.
 
-The file's lines are cut into chunks of ``chunk_size`` lines. Each chunk goes to a worker
-process (``spawn``: a fresh interpreter, no state of this one), which decodes it with the
-caller's column decoder and prepares it for the database
+The file is cut into blocks of whole lines (``chunk_bytes``, 8 MB by default). Each block
+goes to a worker process (``spawn``: a fresh interpreter, no state of this one), which reads
+it from the file itself (the bytes never cross a pipe), decodes it with the caller's column
+decoder and prepares it for the database
 (:func:`lantian.store.prepared.prepare_batch`: classification, de-duplication inside the
 chunk, routing into wide/long frames, the journal frame) and sends the result back as Arrow
-tables. This process keeps only what needs the database: consecutive chunks of about
+tables (without the raw lines, which this process split from the same block). This process
+keeps only what needs the database: consecutive blocks of about
 ``batch_size`` lines are written in one transaction
-(:meth:`~lantian.store.ingest.PacketStore.ingest_prepared`), strictly in file order, so
-packet ids and verdicts are those of a sequential run. DuckDB releases the GIL while it
-writes, and the workers have their own, so decoding, preparing and writing overlap.
+(:meth:`~lantian.store.ingest.PacketStore.ingest_prepared`) by a writer thread, one after
+the other, strictly in file order, so packet ids and verdicts are those of a sequential
+run. DuckDB releases the GIL while it writes, and the workers have their own, so reading,
+decoding, preparing and writing overlap: while transaction *k* is written, the blocks of
+*k+1* are decoded.
 
-Memory is bounded: at most ``2 × workers`` chunks are being decoded or waiting, plus the
-chunks of the transaction being assembled.
+Memory is bounded: at most ``2 × workers`` blocks are being decoded or waiting, plus the
+blocks of the transaction being assembled and of the one being written.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 
 from lantian.store.bulk import (
     ColumnDecoder,
     ImportSummary,
     count_verdicts,
-    numbered_lines,
     short_reason,
+    split_block,
 )
 from lantian.store.columns import ColumnBatch
 from lantian.store.ingest import PacketStore
 from lantian.store.prepared import PreparedBatch, prepare_batch
 
-__all__ = ["import_lines_parallel", "prepare_chunk"]
-
-Chunk = tuple[list[int], list[bytes]]
+__all__ = ["import_file_parallel", "prepare_block"]
 
 
-def prepare_chunk(
-    decode: ColumnDecoder, numbers: list[int], raws: list[bytes], source: str
+def prepare_block(
+    decode: ColumnDecoder, path: str, offset: int, length: int, first: int, source: str
 ) -> tuple[PreparedBatch, list[str | None]]:
-    """Decode and prepare one chunk (runs in a worker process).
+    """Read, decode and prepare one block of the file (runs in a worker process).
 
-    Returns the prepared batch and, per line, the short rejection reason (None if decoded).
+    The block is ``length`` bytes at ``offset`` of ``path``, whole lines, the first being
+    line ``first``; the worker reads it itself, so the bytes never go through a pipe.
+    Returns the prepared batch (journal without ``raw``: the caller holds the lines) and,
+    per line, the short rejection reason (None if decoded).
     """
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        block = fh.read(length)
+    numbers, raws = split_block(block, first)
     parts = dict(decode(raws))
     if len(parts["ok"]) != len(raws):
         from lantian.errors import InputFileError
@@ -60,38 +70,92 @@ def prepare_chunk(
     return prepare_batch(cb, with_raw=False), shorts
 
 
-def _chunks(items: Iterator[tuple[int, bytes]], size: int) -> Iterator[Chunk]:
-    numbers: list[int] = []
-    raws: list[bytes] = []
-    for n, raw in items:
-        numbers.append(n)
-        raws.append(raw)
-        if len(raws) >= size:
-            yield numbers, raws
-            numbers, raws = [], []
-    if raws:
-        yield numbers, raws
+Block = tuple[int, int, int, bytes]
 
 
-def import_lines_parallel(
+def _blocks(path: Path, size: int) -> Iterator[Block]:
+    """(offset, length, first line number, bytes) of blocks of about ``size`` bytes.
+
+    Each block holds whole lines (it is extended to the next LF).
+    """
+    offset, first = 0, 1
+    with path.open("rb") as fh:
+        while block := fh.read(size):
+            if not block.endswith(b"\n"):
+                block += fh.readline()
+            yield offset, len(block), first, block
+            offset += len(block)
+            first += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+
+
+Part = tuple[PreparedBatch, Sequence[int], list[str | None]]
+Result = tuple[PreparedBatch, list[str | None]]
+
+
+class _Writer:
+    """Assembles prepared blocks into transactions and writes them in a thread, in order."""
+
+    def __init__(self, store: PacketStore, summary: ImportSummary, batch_size: int,
+                 progress: Callable[[int], None] | None) -> None:
+        self.store, self.summary, self.batch_size, self.progress = (
+            store, summary, batch_size, progress)
+        self.group: list[Part] = []
+        self.writing: Future[None] | None = None  # the transaction being written
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-write")
+
+    def add(self, fut: Future[Result], numbers: Sequence[int], raws: list[bytes]) -> None:
+        """Add a block's result (waits for it); hand over a full transaction."""
+        prepared, shorts = fut.result()
+        self.group.append((prepared.with_raw(raws), numbers, shorts))
+        if sum(p.n for p, _, _ in self.group) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Wait for the transaction being written; hand over the assembled one."""
+        self.wait()
+        if self.group:
+            self.writing = self.thread.submit(self._write, self.group)
+            self.group = []
+
+    def wait(self) -> None:
+        """Wait until the transaction handed over is committed (raise what it raised)."""
+        if self.writing is not None:
+            w, self.writing = self.writing, None
+            w.result()
+
+    def close(self) -> None:
+        """Wait for the writer thread to end."""
+        self.thread.shutdown(wait=True)
+
+    def _write(self, parts: list[Part]) -> None:
+        numbers = [n for _, ns, _ in parts for n in ns]
+        shorts = [s for _, _, ss in parts for s in ss]
+        verdicts = self.store.ingest_prepared([p for p, _, _ in parts])
+        count_verdicts(self.summary, numbers, verdicts, shorts)
+        if self.progress:
+            self.progress(len(numbers))
+
+
+def import_file_parallel(
     store: PacketStore,
-    lines: Iterable[bytes],
+    path: str | Path,
     decode_columns: ColumnDecoder,
     *,
     source: str,
     workers: int,
     batch_size: int = 100_000,
-    chunk_size: int = 10_000,
+    chunk_bytes: int = 8 << 20,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
-    """Import ``lines`` with ``workers`` decoding processes (see the module docstring).
+    """Import the file ``path`` with ``workers`` decoding processes (see the module docstring).
 
     Parameters
     ----------
     store
         Where packets go.
-    lines
-        Raw lines, each ending (or not) with LF.
+    path
+        The packet file (one packet per line, the rules of
+        :func:`lantian.store.bulk.numbered_lines`).
     decode_columns
         Picklable column decoder (the codec's ``column_decoder(strict)``).
     source
@@ -99,62 +163,50 @@ def import_lines_parallel(
     workers
         Worker processes (≥ 1).
     batch_size
-        Lines per transaction [lines] (whole chunks: a transaction holds at least one).
-    chunk_size
-        Lines per worker task [lines].
+        Lines per transaction [lines]: whole blocks are written together until they hold at
+        least this many lines.
+    chunk_bytes
+        Bytes per worker task [bytes] (a block is extended to the end of its last line).
     progress
-        Called with the number of lines stored after each transaction.
+        Called (from the writer thread) with the number of lines stored after each
+        transaction.
 
     Raises
     ------
     Exception
-        Whatever the decoder or the store raised; transactions committed before stay.
+        Whatever the decoder or the store raised. Transactions committed before stay; a
+        transaction already handed to the writer when a later block fails is committed.
 
     """
     import time
 
     if workers < 1:
         raise ValueError("workers must be at least 1")
+    path = Path(path)
     summary = ImportSummary(source=source)
     t0 = time.perf_counter()
-    chunk_size = max(1, min(chunk_size, batch_size))
-    group: list[tuple[PreparedBatch, list[int], list[str | None]]] = []
-    Pending = tuple[Future[tuple[PreparedBatch, list[str | None]]], list[int], list[bytes]]
-
-    def flush() -> None:
-        if not group:
-            return
-        numbers = [n for _, ns, _ in group for n in ns]
-        shorts = [s for _, _, ss in group for s in ss]
-        verdicts = store.ingest_prepared([p for p, _, _ in group])
-        count_verdicts(summary, numbers, verdicts, shorts)
-        group.clear()
-        if progress:
-            progress(len(numbers))
-
-    def take(fut: Future[tuple[PreparedBatch, list[str | None]]], numbers: list[int],
-             raws: list[bytes]) -> None:
-        prepared, shorts = fut.result()
-        group.append((prepared.with_raw(raws), numbers, shorts))
-        if sum(p.n for p, _, _ in group) >= batch_size:
-            flush()
-
+    writer = _Writer(store, summary, batch_size, progress)
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending: deque[Pending] = deque()
-        try:
-            for numbers, raws in _chunks(numbered_lines(lines), chunk_size):
-                fut = pool.submit(prepare_chunk, decode_columns, numbers, raws, source)
-                pending.append((fut, numbers, raws))
-                while len(pending) > 2 * workers:
-                    take(*pending.popleft())
-            while pending:
-                take(*pending.popleft())
-            flush()
-        except BaseException:
-            for fut, _, _ in pending:
-                fut.cancel()
-            raise
+    pending: deque[tuple[Future[Result], Sequence[int], list[bytes]]] = deque()
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            try:
+                for offset, length, first, block in _blocks(path, chunk_bytes):
+                    numbers, raws = split_block(block, first)
+                    if raws:
+                        fut = pool.submit(prepare_block, decode_columns, str(path), offset,
+                                          length, first, source)
+                        pending.append((fut, numbers, raws))
+                    while len(pending) > 2 * workers:
+                        writer.add(*pending.popleft())
+                while pending:
+                    writer.add(*pending.popleft())
+                writer.flush()
+            finally:
+                for fut, _, _ in pending:
+                    fut.cancel()
+                writer.wait()
+    finally:
+        writer.close()
     summary.seconds = time.perf_counter() - t0
     return summary
-
