@@ -37,7 +37,7 @@ async def _until(cond, timeout: float = 5.0) -> None:
 
 async def test_next_batch_is_handed_over_during_a_commit_and_answered_after_its_own(db_path):
     register(db_path, [mn_of(i) for i in range(6)])
-    gw, port = await start_gateway(db_path, pipeline_min=1)
+    gw, port = await start_gateway(db_path, pipeline=True, pipeline_min=1)
     release, sizes = _block_first_commit(gw)
     try:
         first = await Client().connect(port)
@@ -84,12 +84,16 @@ async def test_stop_during_a_commit_still_answers_what_it_stores(db_path):
     assert con.execute("SELECT count(*) FROM flue_minute").fetchone()[0] == 1
 
 
-async def test_light_load_does_not_start_a_batch_beside_a_running_commit(db_path):
-    """Below ``pipeline_min`` waiting packets, commits stay one after another (fewer,
-    larger commits: each has a fixed cost)."""
+@pytest.mark.parametrize("changes", [{"pipeline": True}, {"pipeline_min": 1}])
+async def test_no_batch_starts_beside_a_running_commit_below_pipeline_min_or_unpipelined(
+        db_path, changes):
+    """Pipelined, below ``pipeline_min`` waiting packets, and always when pipelining is off
+    (the default), commits stay one after another (fewer, larger commits: each has a fixed
+    cost)."""
     register(db_path, [mn_of(i) for i in range(4)])
-    gw, port = await start_gateway(db_path)
-    assert gw.settings.pipeline_min == 100
+    gw, port = await start_gateway(db_path, **changes)
+    assert gw.settings.pipeline_min == changes.get("pipeline_min", 100)
+    assert gw.settings.pipeline == changes.get("pipeline", False)
     release, sizes = _block_first_commit(gw)
     try:
         clients = [await Client().connect(port) for _ in range(4)]

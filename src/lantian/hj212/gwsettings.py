@@ -28,7 +28,9 @@ class GatewaySettings:
     max_pending_per_conn: int
     batch_max: int
     batch_wait_s: float
+    pipeline: bool
     pipeline_min: int
+    decode_thread_min: int
     min_free_bytes: int
     checkpoint_threshold_mib: int
     registry_refresh_s: float
@@ -74,7 +76,9 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
             max_pending_per_conn=int(doc["connection"]["max_pending_per_conn"]),
             batch_max=int(doc["commit"]["batch_max"]),
             batch_wait_s=float(doc["commit"]["batch_wait_s"]),
+            pipeline=bool(doc["commit"]["pipeline"]),
             pipeline_min=int(doc["commit"]["pipeline_min"]),
+            decode_thread_min=int(doc["commit"]["decode_thread_min"]),
             min_free_bytes=int(doc["commit"]["min_free_bytes"]),
             checkpoint_threshold_mib=int(doc["commit"]["checkpoint_threshold_mib"]),
             registry_refresh_s=float(doc["commit"]["registry_refresh_s"]),
