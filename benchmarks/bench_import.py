@@ -107,30 +107,53 @@ def _child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory of ``pid`` and its direct children (the decoding workers) [kB]."""
-    total = 0
-    pids = [pid]
-    try:
-        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(k) for k in kids]
-    except OSError:
-        pass
-    for p in pids:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid``'s children, grandchildren … (the decoding workers hang below a forkserver)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                kids = [int(k) for k in (task / "children").read_text().split()]
+                out += kids
+                todo += kids
         except OSError:
             pass
-    return total
+    return out
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` so far (None when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def run_import(
     path: Path, work: Path, batch_size: int | None = None, workers: int | None = None
 ) -> tuple[float, float, float, float]:
-    """(wall s, CPU s, the CLI's own import seconds, peak RSS MB of the CLI and its workers)
-    of one CLI import on a fresh database."""
+    """Time one CLI import on a fresh database.
+
+    Returns (wall s, CPU s of the CLI and its workers, the CLI's own import seconds, peak RSS
+    MB of the CLI and its workers). The workers' CPU is read from ``/proc`` every 50 ms (up
+    to 50 ms per worker may be missed at its end).
+    """
     import threading
 
     db = work / f"imp-{time.monotonic_ns()}.duckdb"
@@ -157,10 +180,15 @@ def run_import(
         stderr=subprocess.DEVNULL,
     )
     peak = [0]
+    cpu_of: dict[int, float] = {}  # descendants' CPU, last seen (they are not our children)
 
     def sample() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+            kids = _descendants(proc.pid)
+            peak[0] = max(peak[0], _rss_kb(proc.pid) + sum(map(_rss_kb, kids)))
+            for k in kids:
+                if (c := _cpu_s(k)) is not None:
+                    cpu_of[k] = c
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -168,6 +196,7 @@ def run_import(
     out, _ = proc.communicate()
     wall, cpu = time.perf_counter() - t, _child_cpu() - c
     sampler.join()
+    cpu += sum(cpu_of.values())  # the workers (forked by a forkserver, never our children)
     if proc.returncode:
         raise SystemExit(f"import failed with exit code {proc.returncode}")
     for p in work.glob(db.name + "*"):

@@ -14,7 +14,6 @@ are stored strictly in file order, so packet ids and verdicts are those of a seq
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from lantian.errors import InputFileError
+from lantian.store.blocks import clean_line, numbered_lines, short_reason, split_block
 from lantian.store.columns import ColumnBatch
 from lantian.store.ingest import Incoming, PacketLike, PacketStore, Verdict, cst_now
 
@@ -47,8 +47,6 @@ Decoder = Callable[[Sequence[bytes]], Sequence["PacketLike | Exception"]]
 ColumnDecoder = Callable[[Sequence[bytes]], Mapping[str, Any]]
 """Decodes a batch of lines into the fields of :class:`~lantian.store.columns.ColumnBatch`
 other than ``raw``, ``source`` and ``received_at`` (the fast path for large files)."""
-
-_OFFSET = re.compile(r"^byte \d+ ")
 
 #: How many rejected lines a summary keeps in full (the rest are only counted).
 MAX_REJECTED_KEPT = 1000
@@ -92,42 +90,6 @@ class ImportSummary:
             "seconds": round(self.seconds, 3),
             "packets_per_s": round(self.packets_per_s, 1),
         }
-
-
-def clean_line(line: bytes) -> bytes:
-    """Drop the line end: the LF, a trailing CR, and anything from the first TAB on."""
-    tab = line.find(b"\t")
-    if tab >= 0:
-        line = line[:tab]
-    return line.rstrip(b"\n").rstrip(b"\r")
-
-
-def numbered_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
-    """(line number from 1, cleaned line) of every non-blank line (see :func:`clean_line`)."""
-    for n, line in enumerate(lines, start=1):
-        text = clean_line(line) if b"\t" in line else line.rstrip(b"\n").rstrip(b"\r")
-        if text and not text.isspace():
-            yield n, text
-
-
-def split_block(block: bytes, first: int) -> tuple[Sequence[int], list[bytes]]:
-    """Lines of ``block`` (whole lines of a file) by the rules of :func:`numbered_lines`.
-
-    ``first`` is the file line number of the block's first line. Returns the line numbers
-    and the cleaned lines, blank lines left out.
-    """
-    parts = block.split(b"\n")
-    if block.endswith(b"\n"):
-        parts.pop()
-    if (b"\t" not in block and b"\r" not in block and all(parts)
-            and not any(map(bytes.isspace, parts))):
-        return range(first, first + len(parts)), parts
-    numbers: list[int] = []
-    lines: list[bytes] = []
-    for n, text in numbered_lines(parts):
-        numbers.append(n + first - 1)
-        lines.append(text)
-    return numbers, lines
 
 
 def _reason(exc: Exception) -> tuple[str, str]:
@@ -257,11 +219,6 @@ def _columns_step(
     shorts = [None if e is None else short_reason(e) for e in cb.error]
     numbers = [n for n, _ in batch]
     return lambda: count_verdicts(summary, numbers, store.ingest_columns(cb), shorts)
-
-
-def short_reason(error: str) -> str:
-    """Return the decoder's error without its ``byte N`` prefix (the reason a summary counts)."""
-    return _OFFSET.sub("", error)
 
 
 def count_verdicts(

@@ -1,7 +1,8 @@
 """Bulk import on several cores: decode and prepare in worker processes, write in this one.
 
 The file is cut into blocks of whole lines (``chunk_bytes``, 8 MB by default). Each block
-goes to a worker process (``spawn``: a fresh interpreter, no state of this one), which reads
+goes to a worker process (forked from a clean ``forkserver`` process that imported the
+worker's modules once: no state of this one, no import per worker), which reads
 it from the file itself (the bytes never cross a pipe), decodes it with the caller's column
 decoder and prepares it for the database
 (:func:`lantian.store.prepared.prepare_batch`: classification, de-duplication inside the
@@ -27,50 +28,27 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-from lantian.store.bulk import (
-    ColumnDecoder,
-    ImportSummary,
-    count_verdicts,
-    short_reason,
-    split_block,
-)
-from lantian.store.columns import ColumnBatch
+from lantian.store.blocks import prepare_block, split_block
+from lantian.store.bulk import ColumnDecoder, ImportSummary, count_verdicts
 from lantian.store.ingest import PacketStore
-from lantian.store.prepared import PreparedBatch, prepare_batch
+from lantian.store.prepared import PreparedBatch
 
-__all__ = ["import_file_parallel", "prepare_block"]
-
-
-def prepare_block(
-    decode: ColumnDecoder, path: str, offset: int, length: int, first: int, source: str
-) -> tuple[PreparedBatch, list[str | None]]:
-    """Read, decode and prepare one block of the file (runs in a worker process).
-
-    The block is ``length`` bytes at ``offset`` of ``path``, whole lines, the first being
-    line ``first``; the worker reads it itself, so the bytes never go through a pipe.
-    Returns the prepared batch (journal without ``raw``: the caller holds the lines) and,
-    per line, the short rejection reason (None if decoded).
-    """
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        block = fh.read(length)
-    numbers, raws = split_block(block, first)
-    parts = dict(decode(raws))
-    if len(parts["ok"]) != len(raws):
-        from lantian.errors import InputFileError
-
-        raise InputFileError(f"decoder returned {len(parts['ok'])} results for {len(raws)} lines")
-    cb = ColumnBatch(
-        raw=raws,
-        source=[f"file:{source}:{n}" for n in numbers],
-        received_at=[None] * len(raws),
-        **parts,
-    )
-    shorts = [None if e is None else short_reason(e) for e in cb.error]
-    return prepare_batch(cb, with_raw=False), shorts
+__all__ = ["import_file_parallel"]
 
 
 Block = tuple[int, int, int, bytes]
+
+
+def _context(decode: ColumnDecoder) -> multiprocessing.context.BaseContext:
+    """Return the ``forkserver`` context, with the worker's modules to import once.
+
+    One clean server process imports :mod:`lantian.store.blocks` and the decoder's module;
+    every worker is forked from it (no import per worker, no state of this process).
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    module = getattr(getattr(decode, "func", decode), "__module__", None)
+    ctx.set_forkserver_preload(["lantian.store.blocks", *([module] if module else [])])
+    return ctx
 
 
 def _blocks(path: Path, size: int) -> Iterator[Block]:
@@ -186,7 +164,7 @@ def import_file_parallel(
     summary = ImportSummary(source=source)
     t0 = time.perf_counter()
     writer = _Writer(store, summary, batch_size, progress)
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _context(decode_columns)
     pending: deque[tuple[Future[Result], Sequence[int], list[bytes]]] = deque()
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:

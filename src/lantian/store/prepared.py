@@ -23,8 +23,8 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -32,6 +32,9 @@ import pyarrow.compute as pc
 
 from lantian.store.columns import ColumnBatch, route_values
 from lantian.store.times import cst_now, parse_cached, timestamps
+
+if TYPE_CHECKING:  # the worker processes of an import need no database driver
+    import duckdb
 
 __all__ = [
     "JOURNAL_SCHEMA",

@@ -1,0 +1,100 @@
+"""Lines of a packet file, and the work an import does on a block of them in a worker.
+
+Kept apart from :mod:`lantian.store.bulk` so that the worker processes of a parallel import
+(:mod:`lantian.store.bulkpool`) import only this, the routing and the caller's decoder — no
+database driver.
+
+Line rules (the same as ``lantian hj212 check``): lines end at LF only; a trailing CR and
+anything after a TAB are ignored; blank lines are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from lantian.store.columns import ColumnBatch
+from lantian.store.prepared import PreparedBatch, prepare_batch
+
+__all__ = ["clean_line", "numbered_lines", "prepare_block", "short_reason", "split_block"]
+
+_OFFSET = re.compile(r"^byte \d+ ")
+
+ColumnDecoder = Callable[[Sequence[bytes]], Mapping[str, Any]]
+
+
+def clean_line(line: bytes) -> bytes:
+    """Drop the line end: the LF, a trailing CR, and anything from the first TAB on."""
+    tab = line.find(b"\t")
+    if tab >= 0:
+        line = line[:tab]
+    return line.rstrip(b"\n").rstrip(b"\r")
+
+
+def numbered_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(line number from 1, cleaned line) of every non-blank line (see :func:`clean_line`)."""
+    for n, line in enumerate(lines, start=1):
+        text = clean_line(line) if b"\t" in line else line.rstrip(b"\n").rstrip(b"\r")
+        if text and not text.isspace():
+            yield n, text
+
+
+def split_block(block: bytes, first: int) -> tuple[Sequence[int], list[bytes]]:
+    """Lines of ``block`` (whole lines of a file) by the rules of :func:`numbered_lines`.
+
+    ``first`` is the file line number of the block's first line. Returns the line numbers
+    and the cleaned lines, blank lines left out.
+    """
+    parts = block.split(b"\n")
+    if block.endswith(b"\n"):
+        parts.pop()
+    if (b"\t" not in block and b"\r" not in block and all(parts)
+            and not any(map(bytes.isspace, parts))):
+        return range(first, first + len(parts)), parts
+    numbers: list[int] = []
+    lines: list[bytes] = []
+    for n, text in numbered_lines(parts):
+        numbers.append(n + first - 1)
+        lines.append(text)
+    return numbers, lines
+
+
+def short_reason(error: str) -> str:
+    """Return the decoder's error without its ``byte N`` prefix (the reason a summary counts)."""
+    return _OFFSET.sub("", error)
+
+
+def prepare_block(
+    decode: ColumnDecoder, path: str, offset: int, length: int, first: int, source: str
+) -> tuple[PreparedBatch, list[str | None]]:
+    """Read, decode and prepare one block of the file (runs in a worker process).
+
+    The block is ``length`` bytes at ``offset`` of ``path``, whole lines, the first being
+    line ``first``; the worker reads it itself, so the bytes never go through a pipe.
+    Returns the prepared batch (journal without ``raw``: the caller holds the lines) and,
+    per line, the short rejection reason (None if decoded).
+
+    Raises
+    ------
+    InputFileError
+        When the decoder returns a different number of results than lines.
+
+    """
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        block = fh.read(length)
+    numbers, raws = split_block(block, first)
+    parts = dict(decode(raws))
+    if len(parts["ok"]) != len(raws):
+        from lantian.errors import InputFileError
+
+        raise InputFileError(f"decoder returned {len(parts['ok'])} results for {len(raws)} lines")
+    cb = ColumnBatch(
+        raw=raws,
+        source=[f"file:{source}:{n}" for n in numbers],
+        received_at=[None] * len(raws),
+        **parts,
+    )
+    shorts = [None if e is None else short_reason(e) for e in cb.error]
+    return prepare_batch(cb, with_raw=False), shorts
