@@ -69,3 +69,41 @@ def test_column_decoder_fields() -> None:
     assert parts["suffix_table"][parts["item_suffix_id"]].tolist() == d.item_suffix.tolist()
     # items are in packet order (the fast path is not re-sorted)
     assert (np.diff(parts["item_row"]) >= 0).all()
+
+
+# a21026 is N5.2 and a34013 N4.0 in the code table: texts at, over and just under the limits,
+# with signs, leading zeros and leading/trailing dots (session 3: digit counts are looked at
+# closely only for values whose text is long enough to exceed the format)
+DIGIT_TEXTS = ["12345.12", "123456", "+12345", "-12345.1", "+123456", "00012345.1", "-0012.123",
+               "12.123", ".123", "123.", "1.", "+.12", "99999", "0", "-000000.1"]
+
+
+def _digit_lines() -> list[bytes]:
+    return [
+        build_packet(st="31", cn="2051", pw="123456", mn="0100000000000000000000AB",
+                     data_time=f"2024010100{k:02d}00", qn=f"2024010100{k:02d}00000", values={
+                         "a21026": {"Avg": text, "Flag": "N"}, "a34013": {"Avg": text}})
+        for k, text in enumerate(DIGIT_TEXTS)
+    ]
+
+
+def test_digit_count_warnings_equal_the_parsers() -> None:
+    lines = _digit_lines()
+    d = decode_batch(lines)
+    want = [parse_packet(ln).warnings for ln in lines]
+    assert [tuple(w) for w in d.warnings] == [tuple(w) for w in want]
+    # worked by hand: "12345.12" fits a21026 (N5.2) but not a34013 (N4.0)
+    assert any("a34013-Avg=12345.12" in w for w in d.warnings[0])
+    assert not any("a21026" in w for w in d.warnings[0])
+    assert any("a21026-Avg=123456" in w for w in d.warnings[1])  # six integer digits
+    assert not any("a21026" in w for w in d.warnings[5])  # 00012345.1: leading zeros
+    assert d.warnings[13] == ()  # "0"
+
+
+def test_digit_warnings_off_changes_nothing_else() -> None:
+    lines = _digit_lines()
+    on, off = decode_batch(lines), decode_batch(lines, digit_warnings=False)
+    assert any(on.warnings) and not any(off.warnings)
+    assert on.ok.tolist() == off.ok.tolist() == [True] * len(lines)
+    assert np.array_equal(on.item_value, off.item_value, equal_nan=True)
+    assert on.item_text.tolist() == off.item_text.tolist()

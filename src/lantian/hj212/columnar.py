@@ -268,7 +268,8 @@ def _name_ids(names: pa.Array) -> npt.NDArray[np.int64]:
 
 def _item_pass(fast: list[int], bodies: pa.Array,
                params: dict[int, dict[str, str]], cols: dict[str, list[str | None]],
-               warns: dict[int, list[str]], number_text: bool = True
+               warns: dict[int, list[str]], number_text: bool = True,
+               digit_warnings: bool = True
                ) -> tuple[set[int], Items | None]:
     """Split CP bodies into items and check them with Arrow compute kernels (vectorised).
 
@@ -315,7 +316,8 @@ def _item_pass(fast: list[int], bodies: pa.Array,
                 dcol[i] = v
             else:
                 params.setdefault(i, {})[nm] = v
-    _digit_warnings(pk, ids, names, values, numeric_kind & is_num, warns)
+    if digit_warnings:
+        _digit_warnings(pk, ids, names, values, numeric_kind & is_num, warns)
     keep = (kind == 1) | numeric_kind
     if bad:
         keep &= ~np.isin(pk, np.fromiter(bad, dtype=np.int64, count=len(bad)))
@@ -408,7 +410,7 @@ def _digit_warnings(pk: npt.NDArray[np.int64], ids: npt.NDArray[np.int64], names
 
 
 def decode_batch(lines: Sequence[bytes], *, strict: bool = True,
-                 number_text: bool = True) -> DecodedBatch:
+                 number_text: bool = True, digit_warnings: bool = True) -> DecodedBatch:
     """Decode many frames into columns, with the verdicts :func:`parse_packet` gives.
 
     Parameters
@@ -421,6 +423,10 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True,
         Keep the text as sent of numeric values in ``item_text`` too. False leaves it None
         for the numbers of canonical frames (text fields keep their text), which saves
         building millions of strings the store never reads.
+    digit_warnings : bool
+        False skips the warnings of values with more digits than the code table's format
+        for canonical frames (their ``warnings`` then lack them; frames that go through
+        the parser keep all its warnings). Verdicts and values are unchanged.
 
     Notes
     -----
@@ -428,8 +434,8 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True,
 
     """
     if len(lines) <= CHUNK:
-        return _decode_chunk(lines, strict, number_text)
-    parts = [_decode_chunk(lines[lo:lo + CHUNK], strict, number_text)
+        return _decode_chunk(lines, strict, number_text, digit_warnings)
+    parts = [_decode_chunk(lines[lo:lo + CHUNK], strict, number_text, digit_warnings)
              for lo in range(0, len(lines), CHUNK)]
     offsets = np.cumsum([0] + [len(b) for b in parts[:-1]]).tolist()
     params: dict[int, dict[str, str]] = {}
@@ -470,10 +476,11 @@ def decode_columns(lines: Sequence[bytes], strict: bool = True) -> dict[str, Any
 
     Verdicts and values are those of :func:`decode_batch` with the given ``strict``
     (``number_text=False``: ``item_text`` holds the text of text fields; numbers may have
-    None there). Code and suffix come also as integer ids with their tables
-    (``item_code_id``, ``code_table`` …); the ids are those of this process.
+    None there; ``digit_warnings=False``: the store keeps no warnings). Code and suffix
+    come also as integer ids with their tables (``item_code_id``, ``code_table`` …); the
+    ids are those of this process.
     """
-    d = decode_batch(lines, strict=strict, number_text=False)
+    d = decode_batch(lines, strict=strict, number_text=False, digit_warnings=False)
     head = {k: d.columns[k] for k in ("mn", "st", "cn", "qn", "data_time", "version")}
     return {
         "ok": d.ok,
@@ -516,8 +523,8 @@ def code_ids(d: DecodedBatch) -> dict[str, Any]:
     }
 
 
-def _decode_chunk(lines: Sequence[bytes], strict: bool, number_text: bool = True
-                  ) -> DecodedBatch:
+def _decode_chunk(lines: Sequence[bytes], strict: bool, number_text: bool = True,
+                  digit_warnings: bool = True) -> DecodedBatch:
     frames = [ln.rstrip(b"\r\n") for ln in lines]
     n = len(frames)
     crcs = crc16_many([f[6:-4] if len(f) >= 10 else b"" for f in frames])
@@ -526,7 +533,7 @@ def _decode_chunk(lines: Sequence[bytes], strict: bool, number_text: bool = True
     params: dict[int, dict[str, str]] = {}
     fast, bodies = (_header_pass(frames, crcs, cols, warns) if n
                     else ([], pa.array([], pa.string())))
-    bad, items = _item_pass(fast, bodies, params, cols, warns, number_text)
+    bad, items = _item_pass(fast, bodies, params, cols, warns, number_text, digit_warnings)
     ok = np.zeros(n, dtype=bool)
     ok[fast] = True
     crc_ok = ok.copy()
