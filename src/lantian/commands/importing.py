@@ -83,13 +83,18 @@ def import_packets(
 
     if not file.is_file():
         fail(f"cannot read {file}: no such file")
+    total = _count_lines(file)
+    if workers is None:
+        workers = default_workers(total)
+    decode = column_decoder(not lenient)
+    if workers:  # the worker processes start while the database opens
+        from lantian.store.bulkpool import warm_up
+
+        warm_up(decode)
     try:
         con = connect(db)
     except LantianError as exc:
         fail(exc)
-    total = _count_lines(file)
-    if workers is None:
-        workers = default_workers(total)
     try:
         with Progress(
             TextColumn("[bold]import[/] {task.description}"),
@@ -106,7 +111,7 @@ def import_packets(
                 store,
                 file,
                 batch_size=batch_size,
-                decode_columns=column_decoder(not lenient),
+                decode_columns=decode,
                 progress=lambda n: bar.advance(task, n),
                 workers=workers,
             )

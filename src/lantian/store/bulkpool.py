@@ -33,7 +33,7 @@ from lantian.store.bulk import ColumnDecoder, ImportSummary, count_verdicts
 from lantian.store.ingest import PacketStore
 from lantian.store.prepared import PreparedBatch
 
-__all__ = ["import_file_parallel"]
+__all__ = ["import_file_parallel", "warm_up"]
 
 
 Block = tuple[int, int, int, bytes]
@@ -49,6 +49,18 @@ def _context(decode: ColumnDecoder) -> multiprocessing.context.BaseContext:
     module = getattr(getattr(decode, "func", decode), "__module__", None)
     ctx.set_forkserver_preload(["lantian.store.blocks", *([module] if module else [])])
     return ctx
+
+
+def warm_up(decode: ColumnDecoder) -> None:
+    """Start the forkserver now (it imports the worker's modules while the caller goes on).
+
+    Optional: :func:`import_file_parallel` starts it when needed. Calling this before
+    opening the database lets the imports overlap the caller's own start-up.
+    """
+    from multiprocessing import forkserver
+
+    _context(decode)
+    forkserver.ensure_running()
 
 
 def _blocks(path: Path, size: int) -> Iterator[Block]:
