@@ -160,7 +160,7 @@ def detector_events(
     if "level_shift" in want:
         out["level_shift"] = statistics.level_shift(hl, th)
     if "spike" in want:
-        out["spike"] = statistics.spike(hl, th, minutes=narrow)  # qc-spike: minute steps
+        out["spike"] = statistics.spike(hl, th, minutes=narrow, materialize=materialize)
     if "calibration_change" in want and params is not None and maintenance is not None:
         out["calibration_change"] = records.calibration_change(params, maintenance, start, end,
                                                                th)

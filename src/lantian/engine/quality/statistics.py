@@ -9,7 +9,7 @@ cycle and ordinary daily swings stay inside the IQR.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -57,7 +57,8 @@ def hour_long(hours: ir.Table, keys: Sequence[str], limits: ir.Table | None = No
     return t.mutate(idx=ibis.row_number().over(w))
 
 
-def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None) -> ir.Table:
+def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
+          materialize: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
     """Isolated hours far above the rolling median of the surrounding running hours.
 
     For each hour: median ``m`` and IQR ``q`` over ``spike.window_h`` running hours each side.
@@ -75,7 +76,9 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None) -> ir.T
     hours (:func:`minute_steps`): a glitch rises and falls within a minute or two, a process
     ramp over tens of minutes, and the partial edge hours of a glitch off the clock hour
     (HJ 212-2017 hourly values are clock-hour means) no longer count against it. Only the
-    minutes from one hour before the run to one hour after it are read.
+    minutes from one hour before the run to one hour after it are read. ``materialize``
+    (the caller's hook, e.g. ``lambda t: t.cache()``) keeps the few candidate runs, which the
+    minute test reads twice; without it the rolling windows run twice.
     """
     n = int(th.get("spike", "window_h"))
     w = ibis.window(group_by=_KEYS, order_by="idx", preceding=n, following=n)
@@ -108,6 +111,8 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None) -> ir.T
         after=r.after.argmax(r.idx), calm=r.calm.max(), other_rel=r.other_rel.max())
     max_h = int(th.get("spike", "max_hours"))
     g = g.filter(g.hours <= max_h)
+    if minutes is not None and materialize is not None:
+        g = materialize(g)  # the candidate runs, read twice by the minute test
     # shoulders below median + max(2 IQR, shoulder_frac of the jump): an abrupt rise
     frac = th.get("spike", "shoulder_frac")
     calm = ibis.greatest(g.calm, g.median + frac * (g.peak - g.median))
@@ -163,26 +168,39 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
     * ``edge``: the higher of the means of the first and the last ``k`` minutes of the span.
     """
     k = int(th.get("spike", "step_minutes"))
-    one = ibis.interval(hours=1)
-    parts = []
-    for key in _keys_in(minutes):
-        col, flag = column_of(key), f"{key}_flag"
-        c = runs.filter(runs.pollutant == key).select(
-            _cmn=runs.mn, _crun=runs.run, _ws=runs.first - one, _rs=runs.first,
-            _re=runs.last + one, _we=runs.last + 2 * one)
-        v = minutes[col].cast("float64")
-        if flag in minutes.columns:
-            v = ibis.ifelse((minutes[flag] != "N").fill_null(False), ibis.null("float64"), v)
-        m = minutes.select("mn", "ts", v=v)
-        j = m.inner_join(c, [m.mn == c._cmn, m.ts >= c._ws, m.ts < c._we])
-        parts.append(j.select(_smn=j.mn, _spol=ibis.literal(key), _srun=j._crun, ts=j.ts, v=j.v,
-                              inrun=(j.ts >= j._rs) & (j.ts < j._re)))
-    if not parts:
+    max_h = int(th.get("spike", "max_hours"))
+    keys = _keys_in(minutes)
+    if not keys:
         return runs.select(_smn=runs.mn, _spol=runs.pollutant, _srun=runs.run,
                            rise=ibis.null("float64"), fall=ibis.null("float64"),
                            t_rise=ibis.null("timestamp"), t_fall=ibis.null("timestamp"),
                            top=ibis.null("float64"), edge=ibis.null("float64")).limit(0)
-    u = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+    # the clock hours of each span (at most max_hours + 2), then one equi-join of the minutes
+    # on (mn, hour): a single pass with a small hash table, no per-key or range join
+    offs = ibis.memtable({"_off": list(range(max_h + 2))})
+    sp = runs.select(_smn=runs.mn, _spol=runs.pollutant, _srun=runs.run, _f=runs.first,
+                     _l=runs.last).cross_join(offs)
+    sp = sp.mutate(_h=sp._f - ibis.interval(hours=1) + sp._off.as_interval("h"))
+    sp = sp.filter(sp._h <= sp._l + ibis.interval(hours=1))
+    sp = sp.mutate(inrun=(sp._h >= sp._f) & (sp._h <= sp._l)).drop("_f", "_l", "_off")
+    hrs = sp.select(_hmn=sp._smn, _hh=sp._h).distinct()
+    cols = [c for key in keys for c in (column_of(key), f"{key}_flag") if c in minutes.columns]
+    m = minutes.select("mn", "ts", *cols)
+    m = m.mutate(_h=m.ts.truncate("h"))
+    m = m.inner_join(hrs, [m.mn == hrs._hmn, m._h == hrs._hh]).drop("_hmn", "_hh")
+    # stack the keys of the few joined minutes only; minutes under any flag but N are left out
+    pol = ibis.memtable({"_p": keys})
+    x = m.cross_join(pol)
+    v = ibis.null("float64")
+    for key in keys:
+        val = x[column_of(key)].cast("float64")
+        flag = f"{key}_flag"
+        if flag in x.columns:
+            val = ibis.ifelse((x[flag] != "N").fill_null(False), ibis.null("float64"), val)
+        v = ibis.ifelse(x._p == key, val, v)
+    x = x.select(mn=x.mn, ts=x.ts, _h=x._h, _p=x._p, v=v)
+    u = x.inner_join(sp, [x.mn == sp._smn, x._p == sp._spol, x._h == sp._h])
+    u = u.select("_smn", "_spol", "_srun", "ts", "v", "inrun")
     u = u.filter(u.v.notnull())
     grp = ["_smn", "_spol", "_srun"]
     w = ibis.window(group_by=grp, order_by="ts")
