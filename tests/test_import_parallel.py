@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from lantian.cli import app
@@ -182,6 +184,17 @@ def test_split_block_follows_the_line_rules():
     assert split_block(b"##a\n##b\n", 1) == (range(1, 3), [b"##a", b"##b"])
     lines = [b"##a\r\n", b"\n", b"  \n", b"##b\tcomment\n", b"##c"]
     assert list(numbered_lines(lines)) == [(1, b"##a"), (4, b"##b"), (5, b"##c")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"#", b"a", b"\r", b"\n", b"\t", b" ", b"\x0b"]),
+                max_size=16).map(b"".join), st.integers(1, 10**6))
+def test_split_block_equals_the_line_by_line_rules(block, first):
+    lines = [ln + b"\n" for ln in block.split(b"\n")]
+    lines[-1] = lines[-1][:-1]  # the file's last line may lack its LF
+    want = [(n + first - 1, text) for n, text in numbered_lines(lines)]
+    numbers, got = split_block(block, first)
+    assert list(zip(numbers, got, strict=True)) == want
 
 
 def test_default_workers():

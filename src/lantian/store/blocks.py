@@ -49,9 +49,11 @@ def split_block(block: bytes, first: int) -> tuple[Sequence[int], list[bytes]]:
     parts = block.split(b"\n")
     if block.endswith(b"\n"):
         parts.pop()
-    if (b"\t" not in block and b"\r" not in block and all(parts)
-            and not any(map(bytes.isspace, parts))):
-        return range(first, first + len(parts)), parts
+    if b"\t" not in block:  # the common case: no comments; CRLF or LF line ends
+        if b"\r" in block:
+            parts = [p.rstrip(b"\r") for p in parts]
+        if all(parts) and not any(map(bytes.isspace, parts)):
+            return range(first, first + len(parts)), parts
     numbers: list[int] = []
     lines: list[bytes] = []
     for n, text in numbered_lines(parts):
