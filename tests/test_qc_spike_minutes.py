@@ -132,3 +132,18 @@ def test_spark_gives_the_same_spike_as_duckdb(spark_ibis):
     duck, spark = run(ibis.duckdb.connect()), run(spark_ibis)
     assert len(duck) == 1
     pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
+
+
+def test_a_disturbance_already_under_way_where_the_span_begins_is_not_a_spike():
+    # 140 at 09:00–09:09 (hour 9 = 50 + 90·10/60 = 65: not high), 50 again, then 150 at
+    # 10:00–10:59 (hour 10 high, the run). Rise 100 at 10:00 and fall 100 at 11:00 (the fall
+    # at 09:10 is only 90), 60 min apart: abrupt both ways. But the span (09:00–11:59) begins
+    # at 140 (±0.5), above the run's level less half the jump: 150.5 − 0.5 × 100.33 = 100.3
+    df = _base()
+    _set(df, "09:00", "09:10", 140.0)
+    _set(df, "10:00", "11:00", 150.0)
+    assert _spikes(df).empty
+    # the same glitch without the earlier disturbance is a spike
+    df = _base()
+    _set(df, "10:00", "11:00", 150.0)
+    assert len(_spikes(df)) == 1
