@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-from lantian.store.blocks import prepare_block, split_block
+from lantian.store.blocks import prepare_block, split_block, worker_init
 from lantian.store.bulk import ColumnDecoder, ImportSummary, count_verdicts
 from lantian.store.ingest import PacketStore
 from lantian.store.prepared import PreparedBatch
@@ -179,7 +179,8 @@ def import_file_parallel(
     ctx = _context(decode_columns)
     pending: deque[tuple[Future[Result], Sequence[int], list[bytes]]] = deque()
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                 initializer=worker_init) as pool:
             try:
                 for offset, length, first, block in _blocks(path, chunk_bytes):
                     numbers, raws = split_block(block, first)
