@@ -200,3 +200,35 @@ def test_split_block_equals_the_line_by_line_rules(block, first):
 def test_default_workers():
     assert default_workers(PARALLEL_FROM) == 0
     assert 1 <= default_workers(PARALLEL_FROM + 1) <= 4
+
+
+def test_ingest_prepared_stores_nothing_when_a_later_part_fails(tmp_path):
+    import dataclasses
+
+    import pyarrow as pa
+
+    from lantian.errors import StoreError
+
+    lines = [ln.rstrip(b"\r\n") for ln in flue_file(tmp_path / "f.txt", 3)]  # 6 packets
+
+    def part(lo: int, hi: int):
+        raws = lines[lo:hi]
+        return prepare_batch(ColumnBatch(raw=raws, source=["s"] * len(raws),
+                                         received_at=[None] * len(raws),
+                                         **decode_columns(raws)))
+
+    good, bad = part(0, 3), part(3, 6)
+    frame = bad.wide["flue_minute"]
+    broken = frame.append_column("no_such_column", pa.array([1.0] * frame.num_rows))
+    bad = dataclasses.replace(bad, wide={"flue_minute": broken})
+    con = connect(tmp_path / "d.duckdb")
+    store = PacketStore(con)
+    with pytest.raises(StoreError, match="batch of 6 packets not stored"):
+        store.ingest_prepared([good, bad])
+    counts = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+              for t in ("packet_journal", "packet_key", "flue_minute")]
+    # the store goes on: the same good part is accepted afterwards, ids from 1
+    verdicts = store.ingest_prepared([good])
+    con.close()
+    assert counts == [0, 0, 0]
+    assert [(v.packet_id, v.verdict) for v in verdicts] == [(i, "accepted") for i in (1, 2, 3)]
