@@ -43,9 +43,12 @@ class TalkbackMixin:
             ts_for_gaps = None  # re-sent history never opens a gap
         else:
             ts_for_gaps = ts
+        actions = observe(state, pkt.cn or "", ts_for_gaps, now, self.settings.talkback)
+        if not actions:  # the usual case
+            return
         point = self.registry.get(mn)
         pw = point.password if point else (pkt.pw or "")
-        for action in observe(state, pkt.cn or "", ts_for_gaps, now, self.settings.talkback):
+        for action in actions:
             if isinstance(action, SetTime):
                 log.info("MN %s clock off by %.0f s: sending 1012", mn, action.drift_s)
                 self._send_set_time(conn, mn, pw, "clock_drift", pkt.version)

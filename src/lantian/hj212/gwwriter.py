@@ -231,18 +231,16 @@ class WriterMixin:
         counts.update(verdicts)
         now = gwcodec.now_cst()
         acked = job.acked
-        answer = [e[1] for e, v in zip(job.entries, verdicts, strict=True)
-                  if v in acked and e[1].needs_reply]
-        replies: Iterator[bytes] = iter(data_replies(answer, now))
+        rows = [(conn, part, talk, verdict, verdict in acked and part.needs_reply)
+                for (conn, part, talk), verdict in zip(job.entries, verdicts, strict=True)]
+        replies: Iterator[bytes] = iter(data_replies([r[1] for r in rows if r[4]], now))
         talkback = self._talkback
         n_acked = 0
-        for (conn, part, talk), verdict in zip(job.entries, verdicts, strict=True):
+        for conn, _part, talk, verdict, reply in rows:
             conn.add_pending(-1)
-            if verdict not in acked:
-                continue
-            if part.needs_reply:  # each part of a split message is answered with its own QN
+            if reply:  # each part of a split message is answered with its own QN
                 conn.write(next(replies))
                 n_acked += 1
-            if talk is not None and verdict != "held":
+            if talk is not None and verdict in acked and verdict != "held":
                 talkback(conn, talk, now)
         counts["acked"] += n_acked
