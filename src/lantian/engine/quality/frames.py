@@ -89,9 +89,13 @@ def empty_events() -> ir.Table:
 
 
 def reference_flow(minute: ir.Table) -> ir.Table:
-    """Per point (mn, ``_flow_p90``): the month's p90 of the minute flow [logger unit]."""
-    return minute.group_by("mn").aggregate(
-        _flow_p90=minute[column_of("flow")].approx_quantile(0.9))
+    """Per point (mn, ``_flow_p90``): the month's p90 of the minute flow [logger unit].
+
+    The exact quantile (linear interpolation; DuckDB ``quantile_cont``): on DuckDB 2.0 it
+    costs half the time of the approximate t-digest quantile over a month of minutes, and
+    it does not depend on the order in which threads merge their digests.
+    """
+    return minute.group_by("mn").aggregate(_flow_p90=minute[column_of("flow")].quantile(0.9))
 
 
 def running_minutes(minute: ir.Table, th: Thresholds,
