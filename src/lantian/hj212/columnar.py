@@ -277,7 +277,9 @@ def _item_pass(fast: list[int], bodies: pa.Array,
     others.
     """
     bad: set[int] = set()
-    has = np.flatnonzero(_np(pc.binary_length(bodies), np.int64) > 0) if len(bodies) else []
+    if not len(bodies):
+        return bad, None
+    has = np.flatnonzero(_np(pc.binary_length(bodies), np.int64) > 0)
     if not len(has):
         return bad, None
     owner = np.array(fast, dtype=np.int64)[has]
@@ -352,10 +354,12 @@ def _repeated_fields(pk: npt.NDArray[np.int64], ids: npt.NDArray[np.int64],
         counts = np.bincount(key, minlength=size)
         if counts.max(initial=0) < 2:
             return []
-        return np.unique(np.flatnonzero(counts > 1) // width + lo).tolist()
+        lines: list[int] = np.unique(np.flatnonzero(counts > 1) // width + lo).tolist()
+        return lines
     srt = np.sort(key)
     dup = srt[1:][srt[1:] == srt[:-1]]
-    return (dup // width + lo).tolist()
+    lines = (dup // width + lo).tolist()
+    return lines
 
 
 def _digit_warnings(pk: npt.NDArray[np.int64], ids: npt.NDArray[np.int64], names: pa.Array,
