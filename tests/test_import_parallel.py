@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from lantian.cli import app
-from lantian.commands.importing import BATCH, PARALLEL_FROM, default_batch, default_workers
+from lantian.commands.importing import PARALLEL_FROM, default_workers
 from lantian.errors import InputFileError
 from lantian.hj212.bulk import decode_lines
 from lantian.hj212.columnar import column_decoder, decode_columns
@@ -200,14 +200,6 @@ def test_split_block_equals_the_line_by_line_rules(block, first):
 def test_default_workers():
     assert default_workers(PARALLEL_FROM) == 0
     assert 1 <= default_workers(PARALLEL_FROM + 1) <= 4
-
-
-def test_default_batch():
-    assert default_batch(100_000, 2) == 25_000  # a quarter of a small file
-    assert default_batch(250_001, 2) == 62_501
-    assert default_batch(30_000, 2) == 25_000  # at least MIN_BATCH
-    assert default_batch(400_000, 2) == default_batch(10**6, 2) == BATCH == 100_000
-    assert default_batch(100_000, 0) == BATCH  # one process: the largest transactions
 
 
 def test_ingest_prepared_stores_nothing_when_a_later_part_fails(tmp_path):

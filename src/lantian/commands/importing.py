@@ -30,16 +30,7 @@ from lantian.errors import LantianError
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = [
-    "BATCH",
-    "DEFAULT_DB",
-    "MIN_BATCH",
-    "PARALLEL_FROM",
-    "column_decoder",
-    "default_batch",
-    "default_workers",
-    "register",
-]
+__all__ = ["DEFAULT_DB", "PARALLEL_FROM", "column_decoder", "default_workers", "register"]
 
 DEFAULT_DB = "lantian.duckdb"
 
@@ -48,10 +39,6 @@ SHOW_REJECTED = 20
 
 #: Files of more lines than this are decoded in worker processes by default [lines].
 PARALLEL_FROM = 20_000
-
-#: Packets per transaction by default [packets], and the least chosen for a small file.
-BATCH = 100_000
-MIN_BATCH = 25_000
 
 
 def column_decoder(strict: bool) -> Callable[[Sequence[bytes]], dict[str, Any]]:
@@ -74,14 +61,8 @@ def import_packets(
         bool, typer.Option("--lenient", help="Lenient decoding (e.g. Modbus-CRC variant).")
     ] = False,
     batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size",
-            min=1,
-            help="Packets per transaction (default 100,000; with worker processes and a "
-            "file of fewer than 400,000 lines, a quarter of the file, at least 25,000).",
-        ),
-    ] = None,
+        int, typer.Option("--batch-size", min=1, help="Packets per transaction.")
+    ] = 100_000,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -105,8 +86,6 @@ def import_packets(
     total = _count_lines(file)
     if workers is None:
         workers = default_workers(total)
-    if batch_size is None:
-        batch_size = default_batch(total, workers)
     decode = column_decoder(not lenient)
     if workers:  # the worker processes start while the database opens
         from lantian.store.bulkpool import warm_up
@@ -165,19 +144,6 @@ def default_workers(lines: int) -> int:
     if lines <= PARALLEL_FROM:
         return 0
     return max(1, min(4, os.cpu_count() or 1))
-
-
-def default_batch(lines: int, workers: int) -> int:
-    """Return the packets per transaction for a file of ``lines`` lines.
-
-    :data:`BATCH` (larger transactions cost DuckDB less per packet), except with worker
-    processes on a file of fewer than ``4 × BATCH`` lines: a quarter of the file (at least
-    :data:`MIN_BATCH`), so that writing a transaction overlaps decoding the next — the last
-    transaction of a file is written after all decoding.
-    """
-    if workers and lines < 4 * BATCH:
-        return max(MIN_BATCH, -(-lines // 4))
-    return BATCH
 
 
 def _count_lines(path: Path) -> int:
