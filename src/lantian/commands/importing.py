@@ -38,7 +38,7 @@ DEFAULT_DB = "lantian.duckdb"
 SHOW_REJECTED = 20
 
 #: Files of more lines than this are decoded in worker processes by default [lines].
-PARALLEL_FROM = 20_000
+PARALLEL_FROM = 60_000
 
 
 def column_decoder(strict: bool) -> Callable[[Sequence[bytes]], dict[str, Any]]:
@@ -69,7 +69,7 @@ def import_packets(
             "--workers",
             min=0,
             help="Decoding processes (0 = decode in this process; default: one per CPU, "
-            "for files of more than 20,000 lines).",
+            "for files of more than 60,000 lines).",
         ),
     ] = None,
     format: FormatOption = OutputFormat.table,
