@@ -46,7 +46,9 @@ from lantian.store.columns import ColumnBatch
 from lantian.store.prepared import (
     JOURNAL_SCHEMA,
     PreparedBatch,
+    claim_keys,
     first_copies,
+    keys_frame,
     prepare_batch,
     write_prepared,
 )
@@ -325,27 +327,9 @@ class PacketStore:
         base: int,
         verdict: list[str],
     ) -> None:
-        idx = list(key_rows.values())
-        keys = pa.table(
-            {
-                "mn": pa.array([k[0] for k in key_rows], pa.string()),
-                "cn": pa.array([k[1] for k in key_rows], pa.string()),
-                "k": pa.array([k[2] for k in key_rows], pa.string()),
-                "ts": timestamps([ts_of[i] or received[i] for i in idx]),
-                "packet_id": pa.array([base + i for i in idx], pa.int64()),
-            }
-        )
-        self.con.register("_lantian_keys", keys)
-        try:
-            got = self.con.execute(
-                "INSERT OR IGNORE INTO packet_key BY NAME SELECT * FROM _lantian_keys "
-                "RETURNING packet_id"
-            ).fetchall()
-        finally:
-            self.con.unregister("_lantian_keys")
-        fresh = {r[0] for r in got}
-        for i in idx:
-            verdict[i] = "accepted" if base + i in fresh else "duplicate"
+        fresh = set(claim_keys(self.con, keys_frame(key_rows, ts_of, received), base).tolist())
+        for i in key_rows.values():
+            verdict[i] = "accepted" if i in fresh else "duplicate"
 
     def _write_values(
         self,

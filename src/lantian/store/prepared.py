@@ -39,7 +39,9 @@ if TYPE_CHECKING:  # the worker processes of an import need no database driver
 __all__ = [
     "JOURNAL_SCHEMA",
     "PreparedBatch",
+    "claim_keys",
     "first_copies",
+    "keys_frame",
     "prepare_batch",
     "write_prepared",
 ]
@@ -151,6 +153,25 @@ def first_copies(keys: Sequence[Key | None], verdict: list[str]) -> dict[Key, in
     return first
 
 
+def keys_frame(first: dict[Key, int], ts_of: Sequence[dt.datetime | None],
+               received: Sequence[dt.datetime]) -> pa.Table:
+    """De-dup keys to claim, from ``{key: row}`` (:func:`first_copies`).
+
+    Columns ``mn``, ``cn``, ``k``, ``ts`` (DataTime, else the receive time) and ``row`` (the
+    packet's row in its batch).
+    """
+    rows = list(first.values())
+    return pa.table(
+        {
+            "mn": pa.array([k[0] for k in first], pa.string()),
+            "cn": pa.array([k[1] for k in first], pa.string()),
+            "k": pa.array([k[2] for k in first], pa.string()),
+            "ts": timestamps([ts_of[i] or received[i] for i in rows]),
+            "row": pa.array(rows, pa.int64()),
+        }
+    )
+
+
 def prepare_batch(b: ColumnBatch, *, with_raw: bool = True) -> PreparedBatch:
     """Classify, de-duplicate within the batch, route and journal ``b`` (no database).
 
@@ -163,18 +184,7 @@ def prepare_batch(b: ColumnBatch, *, with_raw: bool = True) -> PreparedBatch:
     first = first_copies(keys, verdict)
     now = cst_now()
     received = [r or now for r in b.received_at]
-    key_table = None
-    if first:
-        rows = list(first.values())
-        key_table = pa.table(
-            {
-                "mn": pa.array([k[0] for k in first], pa.string()),
-                "cn": pa.array([k[1] for k in first], pa.string()),
-                "k": pa.array([k[2] for k in first], pa.string()),
-                "ts": timestamps([ts_of[i] or received[i] for i in rows]),
-                "row": pa.array(rows, pa.int64()),
-            }
-        )
+    key_table = keys_frame(first, ts_of, received) if first else None
     ts_arr = timestamps(ts_of)
     wide: dict[str, pa.Table] = {}
     long = None
@@ -224,7 +234,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pa.Table) -> None
         con.unregister("_lantian_frame")
 
 
-def _claim(con: duckdb.DuckDBPyConnection, keys: pa.Table, base: int) -> npt.NDArray[np.int64]:
+def claim_keys(con: duckdb.DuckDBPyConnection, keys: pa.Table, base: int) -> npt.NDArray[np.int64]:
     """Insert the keys not yet stored; return the rows (in the part) whose key was new."""
     frame = keys.append_column("packet_id", pc.add(keys.column("row"), base)).drop(["row"])
     con.register("_lantian_keys", frame)
@@ -262,7 +272,7 @@ def write_prepared(
     if p.keys is not None and p.keys.num_rows:
         rows = p.keys.column("row").to_numpy()
         fresh = np.zeros(p.n, dtype=bool)
-        fresh[_claim(con, p.keys, base)] = True
+        fresh[claim_keys(con, p.keys, base)] = True
         for i in rows[~fresh[rows]].tolist():
             verdict[i] = "duplicate"
             accepted[i] = False
