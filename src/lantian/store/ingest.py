@@ -45,15 +45,21 @@ from lantian.store.cells import DataRow, LongRows, long_table, wide_table
 from lantian.store.columns import ColumnBatch
 from lantian.store.prepared import (
     JOURNAL_SCHEMA,
+    Classified,
+    Key,
     PreparedBatch,
     claim_keys,
+    classified_columns,
+    classify_fields,
     first_copies,
+    insert_frame,
     keys_frame,
     prepare_batch,
+    rejected,
     write_prepared,
 )
 from lantian.store.routing import TABLE_OF_CN
-from lantian.store.times import cst_now, parse_cached, parse_data_time, timestamps
+from lantian.store.times import cst_now, parse_data_time, timestamps
 
 __all__ = [
     "ColumnBatch",
@@ -250,7 +256,7 @@ class PacketStore:
             self._write_values(items, verdict, ts_of, base)
 
         return self._transaction(
-            _columns_of([_classify(it) for it in items]),
+            classified_columns([_classify(it) for it in items]),
             [it.received_at or now for it in items],
             [it.source for it in items],
             [it.raw for it in items],
@@ -386,11 +392,7 @@ class PacketStore:
         self._insert("packet_journal", pa.Table.from_arrays(cols, schema=JOURNAL_SCHEMA))
 
     def _insert(self, table: str, frame: pa.Table) -> None:
-        self.con.register("_lantian_frame", frame)
-        try:
-            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _lantian_frame")
-        finally:
-            self.con.unregister("_lantian_frame")
+        insert_frame(self.con, table, frame)
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file (``CHECKPOINT``)."""
@@ -404,42 +406,9 @@ class PacketStore:
             self._last_checkpoint = time.monotonic()
 
 
-Key = tuple[str, str, str]
-Classified = tuple[str, dt.datetime | None, Key | None]
-
-
-def _columns_of(
-    classified: list[Classified],
-) -> tuple[list[str], list[dt.datetime | None], list[Key | None]]:
-    return [c[0] for c in classified], [c[1] for c in classified], [c[2] for c in classified]
-
-
 def _classify(it: Incoming) -> Classified:
     """Return (provisional verdict, DataTime, de-duplication key or None) of one item."""
     p = it.packet
     if p is None:
-        return _rejected(it.error)
-    return _classify_fields(p.mn, p.cn, p.qn, p.data_time)
-
-
-def _rejected(error: str | None) -> Classified:
-    reason = (error or "undecodable").replace("\n", " ")
-    return f"rejected:{reason}", None, None
-
-
-def _classify_fields(
-    mn: str | None, cn: str | None, qn: str | None, data_time: str | None
-) -> Classified:
-    ts = None
-    if data_time:
-        try:
-            ts = parse_cached(data_time)
-        except ValueError as exc:
-            return f"rejected:{exc}", None, None
-    if not mn or not cn:
-        return "accepted", ts, None
-    if data_time:
-        return "accepted", ts, (mn, cn, data_time)
-    if qn:
-        return "accepted", ts, (mn, cn, "QN:" + qn)
-    return "accepted", ts, None
+        return rejected(it.error)
+    return classify_fields(p.mn, p.cn, p.qn, p.data_time)

@@ -38,11 +38,17 @@ if TYPE_CHECKING:  # the worker processes of an import need no database driver
 
 __all__ = [
     "JOURNAL_SCHEMA",
+    "Classified",
+    "Key",
     "PreparedBatch",
     "claim_keys",
+    "classified_columns",
+    "classify_fields",
     "first_copies",
+    "insert_frame",
     "keys_frame",
     "prepare_batch",
+    "rejected",
     "write_prepared",
 ]
 
@@ -96,48 +102,57 @@ class PreparedBatch:
 
 
 Key = tuple[str, str, str]
+Classified = tuple[str, dt.datetime | None, Key | None]
+"""Provisional verdict, DataTime and de-duplication key (or None) of one item."""
+
+
+def rejected(error: str | None) -> Classified:
+    """Classify an item the codec could not decode (``error``: its reason)."""
+    reason = (error or "undecodable").replace("\n", " ")
+    return f"rejected:{reason}", None, None
+
+
+def classify_fields(
+    mn: str | None, cn: str | None, qn: str | None, data_time: str | None
+) -> Classified:
+    """Classify a decoded item by its header: DataTime valid? de-duplication key.
+
+    The key is (MN, CN, DataTime as sent), or (MN, CN, ``QN:<qn>``) without DataTime, or None
+    (no MN or CN: journalled, never de-duplicated). Distinct DataTime texts are parsed once
+    (:func:`lantian.store.times.parse_cached`).
+    """
+    ts = None
+    if data_time:
+        try:
+            ts = parse_cached(data_time)
+        except ValueError as exc:
+            return f"rejected:{exc}", None, None
+    if not mn or not cn:
+        return "accepted", ts, None
+    if data_time:
+        return "accepted", ts, (mn, cn, data_time)
+    if qn:
+        return "accepted", ts, (mn, cn, "QN:" + qn)
+    return "accepted", ts, None
+
+
+def classified_columns(
+    classified: Sequence[Classified],
+) -> tuple[list[str], list[dt.datetime | None], list[Key | None]]:
+    """Split classifications into the verdict, DataTime and key lists."""
+    return [c[0] for c in classified], [c[1] for c in classified], [c[2] for c in classified]
 
 
 def _classify(
     b: ColumnBatch,
 ) -> tuple[list[str], list[dt.datetime | None], list[Key | None]]:
-    """Provisional verdict, DataTime and de-duplication key of every item.
-
-    Each distinct DataTime text is parsed once (many loggers send the same minute).
-    """
-    parsed: dict[str, dt.datetime | str] = {}
-    for t in set(b.data_time):
-        if t:
-            try:
-                parsed[t] = parse_cached(t)
-            except ValueError as exc:
-                parsed[t] = f"rejected:{exc}"
-    verdict: list[str] = []
-    ts_of: list[dt.datetime | None] = []
-    keys: list[Key | None] = []
-    for ok, err, mn, cn, qn, t in zip(
-        b.ok.tolist(), b.error, b.mn, b.cn, b.qn, b.data_time, strict=True
-    ):
-        ts = parsed[t] if t else None
-        if not ok or isinstance(ts, str):
-            if ok and isinstance(ts, str):
-                verdict.append(ts)
-            else:
-                verdict.append("rejected:" + (err or "undecodable").replace("\n", " "))
-            ts_of.append(None)
-            keys.append(None)
-            continue
-        verdict.append("accepted")
-        ts_of.append(ts)
-        if not mn or not cn:
-            keys.append(None)
-        elif t:
-            keys.append((mn, cn, t))
-        elif qn:
-            keys.append((mn, cn, "QN:" + qn))
-        else:
-            keys.append(None)
-    return verdict, ts_of, keys
+    """:func:`classify_fields` (or :func:`rejected`) of every item of ``b``."""
+    return classified_columns([
+        classify_fields(mn, cn, qn, t) if ok else rejected(err)
+        for ok, err, mn, cn, qn, t in zip(
+            b.ok.tolist(), b.error, b.mn, b.cn, b.qn, b.data_time, strict=True
+        )
+    ])
 
 
 def first_copies(keys: Sequence[Key | None], verdict: list[str]) -> dict[Key, int]:
@@ -226,7 +241,8 @@ def prepare_batch(b: ColumnBatch, *, with_raw: bool = True) -> PreparedBatch:
     )
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pa.Table) -> None:
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pa.Table) -> None:
+    """``INSERT INTO table BY NAME`` the rows of the Arrow ``frame``."""
     con.register("_lantian_frame", frame)
     try:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _lantian_frame")
@@ -279,15 +295,15 @@ def write_prepared(
     for table, frame in p.wide.items():
         kept = _kept(frame, accepted, base)
         if kept is not None:
-            _insert(con, table, kept)
+            insert_frame(con, table, kept)
     if p.long is not None:
         kept = _kept(p.long, accepted, base)
         if kept is not None:
-            _insert(con, "value_long", kept)
+            insert_frame(con, "value_long", kept)
     journal = p.journal.append_column(
         "id", pa.array(np.arange(base, base + p.n, dtype=np.int64))
     ).append_column("verdict", pa.array(verdict, pa.string()))
-    _insert(con, "packet_journal", journal)
+    insert_frame(con, "packet_journal", journal)
     last: dict[str, str] = {}
     if len(p.proto_row):
         ok = accepted[p.proto_row].tolist()
