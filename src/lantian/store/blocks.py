@@ -10,15 +10,18 @@ anything after a TAB are ignored; blank lines are skipped.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from lantian.errors import InputFileError
 from lantian.store.columns import ColumnBatch
 from lantian.store.prepared import PreparedBatch, prepare_batch
 
 __all__ = [
     "clean_line",
+    "decoded_batch",
     "numbered_lines",
     "prepare_block",
     "short_reason",
@@ -29,6 +32,8 @@ __all__ = [
 _OFFSET = re.compile(r"^byte \d+ ")
 
 ColumnDecoder = Callable[[Sequence[bytes]], Mapping[str, Any]]
+"""Decodes a batch of lines into the fields of :class:`~lantian.store.columns.ColumnBatch`
+other than ``raw``, ``source`` and ``received_at`` (the fast path for large files)."""
 
 
 def clean_line(line: bytes) -> bytes:
@@ -86,6 +91,37 @@ def worker_init() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
+def decoded_batch(
+    decode: ColumnDecoder,
+    numbers: Sequence[int],
+    raws: list[bytes],
+    source: str,
+    received_at: dt.datetime | None,
+) -> tuple[ColumnBatch, list[str | None]]:
+    """Decode the file lines ``raws`` (line numbers ``numbers``) into a column batch.
+
+    Each line is journalled as ``file:<source>:<line>`` received at ``received_at`` (None:
+    when it is stored). Returns the batch and, per line, the short rejection reason (None if
+    decoded).
+
+    Raises
+    ------
+    InputFileError
+        When the decoder returns a different number of results than lines.
+
+    """
+    parts = dict(decode(raws))
+    if len(parts["ok"]) != len(raws):
+        raise InputFileError(f"decoder returned {len(parts['ok'])} results for {len(raws)} lines")
+    cb = ColumnBatch(
+        raw=raws,
+        source=[f"file:{source}:{n}" for n in numbers],
+        received_at=[received_at] * len(raws),
+        **parts,
+    )
+    return cb, [None if e is None else short_reason(e) for e in cb.error]
+
+
 def prepare_block(
     decode: ColumnDecoder, path: str, offset: int, length: int, first: int, source: str
 ) -> tuple[PreparedBatch, list[str | None]]:
@@ -106,16 +142,5 @@ def prepare_block(
         fh.seek(offset)
         block = fh.read(length)
     numbers, raws = split_block(block, first)
-    parts = dict(decode(raws))
-    if len(parts["ok"]) != len(raws):
-        from lantian.errors import InputFileError
-
-        raise InputFileError(f"decoder returned {len(parts['ok'])} results for {len(raws)} lines")
-    cb = ColumnBatch(
-        raw=raws,
-        source=[f"file:{source}:{n}" for n in numbers],
-        received_at=[None] * len(raws),
-        **parts,
-    )
-    shorts = [None if e is None else short_reason(e) for e in cb.error]
+    cb, shorts = decoded_batch(decode, numbers, raws, source, None)
     return prepare_batch(cb, with_raw=False), shorts

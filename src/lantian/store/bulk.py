@@ -16,15 +16,21 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from lantian.errors import InputFileError
-from lantian.store.blocks import clean_line, numbered_lines, short_reason, split_block
-from lantian.store.columns import ColumnBatch
+from lantian.store.blocks import (
+    ColumnDecoder,
+    clean_line,
+    decoded_batch,
+    numbered_lines,
+    short_reason,
+    split_block,
+)
 from lantian.store.ingest import Incoming, PacketLike, PacketStore, Verdict, cst_now
 
 __all__ = [
@@ -43,10 +49,6 @@ __all__ = [
 
 Decoder = Callable[[Sequence[bytes]], Sequence["PacketLike | Exception"]]
 """Decodes a batch of lines; returns per line a packet or the exception explaining why not."""
-
-ColumnDecoder = Callable[[Sequence[bytes]], Mapping[str, Any]]
-"""Decodes a batch of lines into the fields of :class:`~lantian.store.columns.ColumnBatch`
-other than ``raw``, ``source`` and ``received_at`` (the fast path for large files)."""
 
 #: How many rejected lines a summary keeps in full (the rest are only counted).
 MAX_REJECTED_KEPT = 1000
@@ -205,19 +207,9 @@ def _columns_step(
     decode: ColumnDecoder,
     summary: ImportSummary,
 ) -> Callable[[], None]:
-    raws = [raw for _, raw in batch]
-    parts = dict(decode(raws))
-    if len(parts["ok"]) != len(raws):
-        raise InputFileError(f"decoder returned {len(parts['ok'])} results for {len(raws)} lines")
-    now = cst_now()
-    cb = ColumnBatch(
-        raw=raws,
-        source=[f"file:{summary.source}:{n}" for n, _ in batch],
-        received_at=[now] * len(raws),
-        **parts,
-    )
-    shorts = [None if e is None else short_reason(e) for e in cb.error]
     numbers = [n for n, _ in batch]
+    cb, shorts = decoded_batch(decode, numbers, [raw for _, raw in batch], summary.source,
+                               cst_now())
     return lambda: count_verdicts(summary, numbers, store.ingest_columns(cb), shorts)
 
 
@@ -256,7 +248,7 @@ def import_packet_file(
 
     With ``workers`` ≥ 1 (and ``decode_columns``, which must then be picklable), decoding
     and preparing run in that many worker processes
-    (:func:`lantian.store.bulkpool.import_lines_parallel`); same tables and verdicts.
+    (:func:`lantian.store.bulkpool.import_file_parallel`); same tables and verdicts.
 
     Raises
     ------
