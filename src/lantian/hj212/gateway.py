@@ -94,7 +94,6 @@ class Gateway(WriterMixin, TalkbackMixin):
         self._commands: list[dict[str, Any]] = []
         self._rejected: list[tuple[str, bytes, str, str | None]] = []
         self._stopping = False
-        self._dt_cache: dict[str, dt.datetime | None] = {}  # DataTime text → datetime
 
     # -- life cycle -------------------------------------------------------------------
     async def _run_db(self, fn: Any, *args: Any) -> Any:

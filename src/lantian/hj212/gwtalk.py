@@ -10,6 +10,7 @@ next side flush (never one row at a time). Times are China Standard Time wall-cl
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,19 @@ _GW = Any  # the Gateway this is mixed into (methods use its attributes)
 _FMT = "%Y%m%d%H%M%S"
 
 
+@functools.lru_cache(maxsize=4096)
+def _data_time(text: str) -> dt.datetime | None:
+    """``DataTime`` text → datetime (CST), None when unreadable.
+
+    Cached: the loggers of a site send the same few DataTimes (the current minute, hour),
+    so most packets skip the parse.
+    """
+    try:
+        return gwcodec.data_time_to_datetime(text)
+    except (ValueError, gwcodec.PacketError):
+        return None
+
+
 class TalkbackMixin:
     """Talk-back of :class:`lantian.hj212.gateway.Gateway` (mixed in)."""
 
@@ -38,7 +52,7 @@ class TalkbackMixin:
             state = self.loggers[mn] = LoggerState(mn)
         if state.offline:
             self._back_online.append(mn)
-        ts = self._data_time(pkt.data_time)
+        ts = _data_time(pkt.data_time) if pkt.data_time else None
         if getattr(pkt, "params", {}).get("RF") == "1" or getattr(pkt, "rf", None) in {"1", 1}:
             ts_for_gaps = None  # re-sent history never opens a gap
         else:
@@ -54,28 +68,6 @@ class TalkbackMixin:
                 self._send_set_time(conn, mn, pw, "clock_drift", pkt.version)
             elif isinstance(action, HistoryRequest):
                 self._send_history(conn, mn, pw, action, pkt.version)
-
-    def _data_time(self: _GW, text: str | None) -> dt.datetime | None:
-        """``DataTime`` text → datetime (CST), None when absent or unreadable; cached.
-
-        Loggers of one site send the same few DataTimes (the current minute, hour), so a
-        small dictionary saves the parse on most packets; it is emptied when it grows.
-        """
-        if not text:
-            return None
-        cache: dict[str, dt.datetime | None] = self._dt_cache
-        try:
-            return cache[text]
-        except KeyError:
-            pass
-        try:
-            ts: dt.datetime | None = gwcodec.data_time_to_datetime(text)
-        except (ValueError, gwcodec.PacketError):
-            ts = None
-        if len(cache) >= 4096:
-            cache.clear()
-        cache[text] = ts
-        return ts
 
     def _send_set_time(self: _GW, conn: Connection, mn: str, pw: str, reason: str,
                        version: str) -> None:
