@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import ibis
 import ibis.expr.types as ir
 
+from lantian.catalog.limits import POLLUTANTS
 from lantian.engine.hours import column_of
 from lantian.engine.oxygen import reference_concentration
 from lantian.engine.quality.frames import event_table, evidence
@@ -154,10 +155,10 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
     ``runs`` has (mn, pollutant, run, first, last) with ``first``/``last`` the first and last
     hour (start, CST) of the run. The valid minutes (flag ``N`` or none, HJ 212-2017 §6.6.4)
     of the measured value from one hour before ``first`` to one hour after the run (the
-    "span") are read: a range join on the few candidate runs, not a pass over the month's
-    minutes. With ``k`` = ``spike.step_minutes`` valid minutes, returns
-    (_smn, _spol, _srun, rise, fall, t_rise, t_fall, top, edge) [mg/m³, measured, not
-    O2-corrected]:
+    "span") are read: one equi-join of the minutes on (mn, clock hour) with the few spans'
+    hours, so only the spans' minutes are stacked and windowed. With ``k`` =
+    ``spike.step_minutes`` valid minutes, returns (_smn, _spol, _srun, rise, fall, t_rise,
+    t_fall, top, edge) [mg/m³, measured, not O2-corrected]:
 
     * ``rise`` / ``fall``: largest increase / decrease of the mean of ``k`` minutes over the
       mean of the ``k`` minutes just before. A glitch's step (inside one minute) shows whole;
@@ -169,7 +170,7 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
     """
     k = int(th.get("spike", "step_minutes"))
     max_h = int(th.get("spike", "max_hours"))
-    keys = _keys_in(minutes)
+    keys = [k for k in POLLUTANTS if column_of(k) in minutes.columns]
     if not keys:
         return runs.select(_smn=runs.mn, _spol=runs.pollutant, _srun=runs.run,
                            rise=ibis.null("float64"), fall=ibis.null("float64"),
@@ -214,20 +215,6 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
         _e0=u.v.mean(where=u._rn < k), _e1=u.v.mean(where=u._rn >= u._n - k))
     return g.select(*grp, "rise", "fall", "t_rise", "t_fall", "top",
                     edge=ibis.greatest(g._e0, g._e1))
-
-
-def _keys_in(minutes: ir.Table) -> list[str]:
-    """Glossary keys of the pollutant columns (``<key>_mg_m3``) present in ``minutes``."""
-    out = []
-    for c in minutes.columns:
-        key = c.removesuffix("_mg_m3")
-        if key != c and not key.endswith("_zs"):
-            try:
-                if column_of(key) == c:
-                    out.append(key)
-            except KeyError:
-                continue
-    return out
 
 
 def _runs_idx(t: ir.Table) -> ir.Table:
