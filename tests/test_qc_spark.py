@@ -51,7 +51,11 @@ def test_spark_matches_duckdb(spark_ibis):
 
 
 def _fast_events(con) -> pd.DataFrame:
-    """The optimised forms ``lantian qc`` runs: ``constant_wide`` and ``missing(by_hours)``."""
+    """The wide-frame forms ``constant_wide`` and ``missing(by_hours)``.
+
+    ``lantian qc`` itself now runs the block forms (``quality/blocks.py``); those are compared
+    with DuckDB on Spark end to end by ``tests/test_qc_wire.py`` (``--engine spark``).
+    """
     t = con.create_table("qc_minute_fast", _frame(), overwrite=True)
     m = running_minutes(t, TH)
     expr = constant_wide(m, ["so2"], TH).union(
