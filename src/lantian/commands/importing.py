@@ -69,7 +69,7 @@ def import_packets(
             "--workers",
             min=0,
             help="Decoding processes (0 = decode in this process; default: one per CPU, "
-            "for files of more than 60,000 lines).",
+            f"for files of more than {PARALLEL_FROM:,} lines).",
         ),
     ] = None,
     format: FormatOption = OutputFormat.table,
