@@ -102,6 +102,10 @@ def test_batch_and_per_packet_paths_store_identical_rows(tmp_path):
             seen.add(key)
         assert dups >= 12  # at least our own 12 retransmissions
         assert v1.count("duplicate") == dups and v1.count("accepted") == len(frames) - dups
+        # journal-first: the batch path's values are written by the materialiser
+        assert batch.materialiser.pending_packets == v2.count("accepted")
+        assert batch.con.execute("SELECT count(*) FROM flue_minute").fetchone()[0] == 0
+        assert batch.materialise() == v2.count("accepted")
         t1, t2 = _tables(per_packet), _tables(batch)
         for name in t1:
             assert t1[name] == t2[name], name

@@ -32,10 +32,12 @@ def _lantian() -> list[str]:
     return [sys.executable, "-c", "from lantian.cli import main; main()"]
 
 
-def _start(db: Path, port: int, log: Path, http_port: int = 0) -> subprocess.Popen:
+def _start(db: Path, port: int, log: Path, http_port: int = 0,
+           settings: Path | None = None) -> subprocess.Popen:
+    extra = ["--settings", str(settings)] if settings else []
     proc = subprocess.Popen(
         [*_lantian(), "serve", "--db", str(db), "--gateway-port", str(port),
-         "--http-port", str(http_port)],
+         "--http-port", str(http_port), *extra],
         stdout=subprocess.PIPE, stderr=log.open("ab"), env={**os.environ},
     )
     deadline = time.monotonic() + 30
@@ -91,7 +93,14 @@ async def _sigkill_scenario(tmp_path: Path, procs: list[subprocess.Popen]) -> No
     mns = [mn_of(i) for i in range(20)]
     register(db, mns)
     port = _free_port()
-    proc = _start(db, port, log)
+    # journal-first: the materialiser never runs before the kill (values only in memory)
+    from importlib import resources
+
+    packaged = resources.files("lantian.catalog").joinpath("data/gateway.toml").read_text()
+    lazy = tmp_path / "lazy.toml"
+    lazy.write_text(packaged.replace("interval_s = 1.0", "interval_s = 3600.0")
+                    .replace("max_pending = 5000", "max_pending = 100000000"))
+    proc = _start(db, port, log, settings=lazy)
     procs.append(proc)
     acked: set[tuple[str, str]] = set()
     stop = asyncio.Event()
@@ -105,6 +114,24 @@ async def _sigkill_scenario(tmp_path: Path, procs: list[subprocess.Popen]) -> No
     stop.set()
     await task
     assert len(acked) > 300
+    con = duckdb.connect(str(db))
+    assert con.execute("SELECT count(*) FROM flue_minute").fetchone()[0] == 0  # a tail to replay
+    con.close()
+
+    # restart: before listening, the un-materialised tail of the journal is decoded again and
+    # its values written; kill -9 again right away and look at the wide table
+    proc = _start(db, port, log)
+    procs.append(proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert "journalled packets without values after a restart" in log.read_text()
+    con = duckdb.connect(str(db))
+    in_wide = set(con.execute(
+        "SELECT j.mn, j.qn FROM packet_journal j JOIN flue_minute f ON f.packet_id = j.id"
+        " AND f.mn = j.mn AND f.ts = j.data_time").fetchall())
+    con.close()
+    no_values = acked - in_wide
+    assert not no_values, f"{len(no_values)} acknowledged packets not in flue_minute after catch-up"
 
     # restart on the same file (WAL replay), now with the HTTP API in the same process
     http_port = _free_port()
@@ -138,6 +165,7 @@ async def _sigkill_scenario(tmp_path: Path, procs: list[subprocess.Popen]) -> No
     assert not missing, f"{len(missing)} acknowledged packets lost, e.g. {sorted(missing)[:3]}"
     n_min = con.execute("SELECT count(*) FROM flue_minute").fetchone()[0]
     assert n_min >= len(acked)
+    assert con.execute("SELECT count(*) FROM materialise_failure").fetchone()[0] == 0
 
 
 def test_serve_reports_a_port_in_use(tmp_path):
@@ -154,3 +182,15 @@ def test_serve_reports_a_port_in_use(tmp_path):
     assert r.exit_code != 0
     assert r.stdout == ""
     assert f"error: cannot listen on 127.0.0.1:{port}" in r.stderr
+
+
+def test_serve_reports_an_unreadable_settings_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from lantian.cli import app
+
+    missing = tmp_path / "none.toml"
+    r = CliRunner().invoke(app, ["serve", "--db", str(tmp_path / "x.duckdb"), "--gateway-port",
+                                 "0", "--http-port", "0", "--settings", str(missing)])
+    assert r.exit_code != 0 and r.stdout == ""
+    assert "cannot read gateway settings" in r.stderr and str(missing) in r.stderr

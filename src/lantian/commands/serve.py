@@ -50,11 +50,12 @@ def _make_api(gw: Any, host: str, port: int) -> Any | None:
 
 
 async def run_server(db: Path, host: str, gateway_port: int, http_port: int | None,
-                     forward_to: str | None = None) -> None:
+                     forward_to: str | None = None, settings: Path | None = None) -> None:
     """Run until SIGTERM/SIGINT; then stop accepting, commit what is queued, close."""
     from lantian.hj212.gateway import Gateway
+    from lantian.hj212.gwsettings import load_settings
 
-    gw = Gateway(db, forward_to=forward_to)
+    gw = Gateway(db, load_settings(settings), forward_to=forward_to)
     await gw.open()
     # build the HTTP app (imports, routers) before loggers can connect: it runs on this loop
     api = _make_api(gw, host, http_port) if http_port else None
@@ -98,6 +99,11 @@ def register(app: typer.Typer) -> None:
                          "accepted packets to (off by default)."),
         ] = None,
         log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
+        settings: Annotated[
+            Path | None,
+            typer.Option("--settings", help="Gateway settings file (TOML, all keys of the "
+                         "packaged catalog/data/gateway.toml); the packaged one by default."),
+        ] = None,
     ) -> None:
         """Run the HJ 212 gateway (and the HTTP API) over one database. Logs on stderr.
 
@@ -112,7 +118,8 @@ def register(app: typer.Typer) -> None:
         root.addHandler(handler)
         root.setLevel(log_level.upper())
         try:
-            asyncio.run(run_server(db, host, gateway_port, http_port or None, forward_to))
+            asyncio.run(run_server(db, host, gateway_port, http_port or None, forward_to,
+                                   settings))
         except LantianError as exc:
             fail(exc)
         except OSError as exc:

@@ -3,8 +3,12 @@
 One connection is one data logger. Bytes are framed by the codec's ``Framer`` (resync on
 ``##``, bounded), parsed leniently, authenticated against a cached copy of the registry
 (MN + PW), and handed to one writer task that group-commits batches on the database thread
-(:mod:`lantian.hj212.gwwriter`, pipelined) and only then sends the 9014 data replies (same
-QN) for packets with the A bit (HJ 212-2017 §6.6, Appendix C). Unknown MN or wrong
+(:mod:`lantian.hj212.gwwriter`) and only then sends the 9014 data replies (same QN) for
+packets with the A bit (HJ 212-2017 §6.6, Appendix C). Journal-first (``[materialise]`` in
+``gateway.toml``): the acknowledging commit holds the journal and the de-duplication keys;
+the value rows follow within ``interval_s`` (:mod:`lantian.store.materialise`), and after a
+restart the un-materialised tail of the journal is decoded again and written before any
+logger is served. Unknown MN or wrong
 password: never acknowledged (there is no negative reply to uploads, and a 9014 would make
 the logger drop its buffer), logged and counted; the connection is closed after repeated
 failures. Times are China Standard Time.
@@ -21,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from lantian.errors import ConfigurationError
+from lantian.errors import ConfigurationError, StoreError
 from lantian.hj212 import gwbatch, gwcodec
 from lantian.hj212.gwconn import Connection as _Conn
 from lantian.hj212.gwconn import GatewayStatus, raise_nofile_limit
@@ -94,6 +98,7 @@ class Gateway(WriterMixin, TalkbackMixin):
         self._commands: list[dict[str, Any]] = []
         self._rejected: list[tuple[str, bytes, str, str | None]] = []
         self._stopping = False
+        self._materialise_now = asyncio.Event()  # set once max_pending values wait
 
     # -- life cycle -------------------------------------------------------------------
     async def _run_db(self, fn: Any, *args: Any) -> Any:
@@ -109,8 +114,16 @@ class Gateway(WriterMixin, TalkbackMixin):
             return
         raise_nofile_limit()
         self._store = await self._run_db(GatewayStore, self.db_path,
-                                         self.settings.checkpoint_threshold_mib)
+                                         self.settings.checkpoint_threshold_mib,
+                                         self.settings.journal_first)
+        self.status.extra = self._store.materialiser.lag
         await self._run_db(gwbatch.warm_up)
+        done = await self._run_db(self._store.catch_up, gwbatch.decode_journal)
+        if done.replayed:
+            log.warning("materialiser: %d journalled packets without values after a restart, "
+                        "%d written now, %d failed (listed in materialise_failure)",
+                        done.replayed, done.written, len(done.failed))
+        self.status.counts["materialise_replayed"] += done.replayed
         await self.refresh_registry()
         for mn, (minute, hour) in (await self._run_db(self._store.last_period_times)).items():
             self.loggers[mn] = LoggerState(mn, last_minute=minute, last_hour=hour)
@@ -121,7 +134,8 @@ class Gateway(WriterMixin, TalkbackMixin):
         await self.open()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _Conn(self), host, port, backlog=4096)
-        self._tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._sweeper())]
+        self._tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._sweeper()),
+                       asyncio.create_task(self._materialise_loop())]
         if self.forward_to:
             from lantian.hj212.forward import forward_loop
 
@@ -142,6 +156,7 @@ class Gateway(WriterMixin, TalkbackMixin):
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         await self._drain_writer()
+        await self._materialise()
         await self._flush_side()
         for c in list(self.conns):
             c.close()
@@ -329,6 +344,33 @@ class Gateway(WriterMixin, TalkbackMixin):
             conn.close()
 
     # -- housekeeping -----------------------------------------------------------------
+    def _note_journalled(self) -> None:
+        """After a journal commit: wake the materialiser once ``max_pending`` values wait."""
+        store = self._store
+        if store is not None and \
+                store.materialiser.pending_packets >= self.settings.materialise_max_pending:
+            self._materialise_now.set()
+
+    async def _materialise(self) -> None:
+        """Write the pending values on the database thread (behind the commits queued)."""
+        assert self._store is not None
+        if not self._store.materialiser.pending_packets:
+            return
+        try:
+            await self._run_db(self._store.materialise)
+        except StoreError as exc:  # values stay pending and are tried again next time
+            self.status.counts["materialise_errors"] += 1
+            log.error("%s", exc)
+
+    async def _materialise_loop(self) -> None:
+        """Every ``interval_s`` (or at ``max_pending`` values) write the pending values."""
+        interval = self.settings.materialise_interval_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._materialise_now.wait(), interval)
+            self._materialise_now.clear()
+            await self._materialise()
+
     async def _sweeper(self) -> None:
         s = self.settings
         while True:

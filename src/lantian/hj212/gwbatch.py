@@ -24,7 +24,7 @@ import numpy as np
 from lantian.hj212.columnar import DecodedBatch, code_ids, decode_batch
 from lantian.store.columns import ColumnBatch
 
-__all__ = ["Head", "column_batch", "decode_batch", "decode_uploads", "head_of",
+__all__ = ["Head", "column_batch", "decode_batch", "decode_journal", "decode_uploads", "head_of",
            "heads_of", "looks_like_upload", "warm_up"]
 
 
@@ -35,6 +35,18 @@ def decode_uploads(frames: Sequence[bytes]) -> DecodedBatch:
     bulk path expects; the stored rows are those of the per-packet path (tested).
     """
     return decode_batch(frames, strict=False, number_text=False)
+
+
+def decode_journal(frames: Sequence[bytes]) -> ColumnBatch:
+    """Store batch of journalled raw uploads, decoded again as the writer decoded them.
+
+    The materialiser's decoder after a restart (:func:`lantian.store.materialise.catch_up`):
+    the same :func:`decode_uploads` and :func:`column_batch` as the live path, so the rows
+    written are the same. Receive time and peer are not needed for value rows.
+    """
+    d = decode_uploads(frames)
+    n = len(frames)
+    return column_batch(d, range(n), frames, ["journal"] * n, [None] * n)
 
 
 def looks_like_upload(frame: bytes, upload_cns: frozenset[bytes]) -> bool:
@@ -127,7 +139,8 @@ def warm_up() -> None:
 
 
 def column_batch(d: DecodedBatch, rows: Sequence[int], raw: Sequence[bytes],
-                 source: Sequence[str], received_at: Sequence[dt.datetime]) -> ColumnBatch:
+                 source: Sequence[str],
+                 received_at: Sequence[dt.datetime | None]) -> ColumnBatch:
     """Store batch of the decoded rows ``rows`` (in that order).
 
     ``raw``, ``source`` and ``received_at`` are given for the selected rows only.

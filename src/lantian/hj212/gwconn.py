@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from lantian.hj212 import gwcodec
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lantian.hj212.gateway import Gateway
 
 __all__ = ["Connection", "GatewayStatus", "raise_nofile_limit", "whole_frame"]
@@ -42,11 +44,14 @@ class GatewayStatus:
     reason: str = ""
     connections: int = 0
     counts: Counter[str] = field(default_factory=Counter)
+    #: more fields computed when asked (the materialiser's lag behind the journal)
+    extra: Callable[[], dict[str, Any]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON."""
         return {"accepting": self.accepting, "reason": self.reason,
-                "connections": self.connections, **dict(self.counts)}
+                "connections": self.connections, **dict(self.counts),
+                **(self.extra() if self.extra is not None else {})}
 
 
 def whole_frame(data: bytes, max_frame: int) -> bytes | None:

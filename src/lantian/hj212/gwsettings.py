@@ -37,6 +37,9 @@ class GatewaySettings:
     sweep_interval_s: float
     forward_retry_interval_s: float
     forward_batch_max: int
+    journal_first: bool
+    materialise_interval_s: float
+    materialise_max_pending: int
     talkback: TalkbackSettings
 
     def with_(self, **changes: Any) -> GatewaySettings:
@@ -56,8 +59,14 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
     if path is None:
         text = resources.files("lantian.catalog").joinpath("data/gateway.toml").read_text("utf-8")
     else:
-        text = Path(path).read_text("utf-8")
-    doc = tomllib.loads(text)
+        try:
+            text = Path(path).read_text("utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read gateway settings {path}: {exc}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"gateway settings {path} are not valid TOML: {exc}") from None
     try:
         tb_keys = {f.name for f in fields(TalkbackSettings)}
         tb_doc = doc["talkback"]
@@ -85,6 +94,9 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
             sweep_interval_s=float(tb_doc["sweep_interval_s"]),
             forward_retry_interval_s=float(doc["forward"]["retry_interval_s"]),
             forward_batch_max=int(doc["forward"]["batch_max"]),
+            journal_first=bool(doc["materialise"]["journal_first"]),
+            materialise_interval_s=float(doc["materialise"]["interval_s"]),
+            materialise_max_pending=int(doc["materialise"]["max_pending"]),
             talkback=tb,
         )
     except KeyError as exc:

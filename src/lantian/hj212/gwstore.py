@@ -24,6 +24,9 @@ from lantian.store.columns import ColumnBatch
 from lantian.store.db import connect
 from lantian.store.ingest import Incoming as StoreIncoming
 from lantian.store.ingest import PacketStore, cst_now
+from lantian.store.journal_write import journal_part, pending_of
+from lantian.store.materialise import CatchUp, Materialiser, catch_up
+from lantian.store.prepared import prepare_batch
 from lantian.store.traffic import RejectedTraffic, log_rejected_traffic, rejected_traffic_counts
 
 __all__ = ["GatewayStore", "Incoming"]
@@ -45,8 +48,11 @@ class Incoming:
 class GatewayStore:
     """Blocking database operations of the gateway (one instance, one thread)."""
 
-    def __init__(self, db_path: str | Path, checkpoint_threshold_mib: int | None = None) -> None:
+    def __init__(self, db_path: str | Path, checkpoint_threshold_mib: int | None = None,
+                 journal_first: bool = True) -> None:
         self.path = Path(db_path)
+        self.journal_first = journal_first
+        self.materialiser = Materialiser("gateway")
         self.con = connect(self.path)
         if checkpoint_threshold_mib is not None:  # write-ahead log size before a checkpoint
             self.con.execute(f"SET checkpoint_threshold = '{int(checkpoint_threshold_mib)}MiB'")
@@ -66,8 +72,9 @@ class GatewayStore:
             cur.close()
 
     def close(self) -> None:
-        """Checkpoint and close the connection."""
+        """Write the pending values, checkpoint and close the connection."""
         try:
+            self.materialise()
             self.con.execute("CHECKPOINT")
         finally:
             self.con.close()
@@ -100,6 +107,12 @@ class GatewayStore:
         With ``forward_to`` the accepted frames are also queued for the upstream platform
         before this returns (so before any acknowledgement).
         """
+        if isinstance(items, ColumnBatch) and self.journal_first:
+            out = self._journal_first(items)
+            if forward_to:
+                frames = [r for r, v in zip(items.raw, out, strict=True) if v == "accepted"]
+                self.enqueue_forward(forward_to, frames, cst_now())
+            return out
         if isinstance(items, ColumnBatch):
             out = [v.verdict for v in self._packets.ingest_columns(items)]
             if forward_to:
@@ -117,6 +130,30 @@ class GatewayStore:
             frames = [i.frame for i, v in zip(items, out, strict=True) if v == "accepted"]
             self.enqueue_forward(forward_to, frames, cst_now())
         return out
+
+    def _journal_first(self, batch: ColumnBatch) -> list[str]:
+        """Commit journal + de-dup keys of a column batch now; queue its values.
+
+        The verdicts, journal ids and journal lines are those of ``ingest_columns``; the
+        wide / long rows are written later by :meth:`materialise`
+        (:mod:`lantian.store.materialise`).
+        """
+        p = prepare_batch(batch)
+        verdicts = self._packets.ingest_prepared([journal_part(p)])
+        out = [v.verdict for v in verdicts]
+        self.materialiser.add(pending_of(p, [v.packet_id for v in verdicts], out))
+        return out
+
+    def materialise(self) -> int:
+        """Write the values of every journalled packet still pending; return how many."""
+        return self.materialiser.run(self.con)
+
+    def catch_up(self, decode: Any) -> CatchUp:
+        """After a restart: write the values of the journal's un-materialised tail.
+
+        ``decode(raw lines) -> ColumnBatch`` is the gateway's batch decoder.
+        """
+        return catch_up(self.con, decode, self.materialiser.name)
 
     def record_rejected(self, rows: Sequence[tuple[str, bytes, str, str | None]]) -> None:
         """Log rejected packets ``(peer, frame, reason, MN)``; their data is stored nowhere."""

@@ -244,3 +244,4 @@ class WriterMixin:
             if talk is not None and verdict in acked and verdict != "held":
                 talkback(conn, talk, now)
         counts["acked"] += n_acked
+        self._note_journalled()

@@ -1,0 +1,117 @@
+"""Journal-first writes: the journal and the de-duplication keys now, the values later.
+
+The gateway acknowledges a packet (9014) once its raw bytes are durably journalled and its
+de-duplication key claimed — the journal is the system of record (DESIGN.md §2: every
+derived value can be traced back to it). Writing the wide and long value rows in the same
+transaction costs DuckDB a fixed ≈ 60–70 µs per column of every table touched (session 3),
+so those rows are written later, in larger transactions, by
+:class:`lantian.store.materialise.Materialiser`.
+
+On top of the store's write path (:mod:`lantian.store.prepared`, owned by "storewrite"):
+
+* :func:`journal_part` — the prepared batch without its value frames: handed to
+  ``PacketStore.ingest_prepared`` it claims the keys, journals every line with its final
+  verdict and notes the protocol version, in one transaction (the journal ids, verdicts and
+  de-duplication are exactly those of a full write);
+* :func:`pending_of` — the value frames kept in memory for the materialiser, with the
+  journal id of every row and which rows were finally accepted.
+
+The store knows no protocol: nothing here parses bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from lantian.store.prepared import PreparedBatch
+
+__all__ = ["Pending", "accepted_ids", "journal_part", "pending_of", "values_of"]
+
+
+@dataclass
+class Pending:
+    """Values of journalled packets not yet written to the wide / long tables.
+
+    ``ids``: journal id of each row of the batch; ``accepted``: per row, finally accepted
+    (its values are to be written); ``wide`` / ``long``: the frames of
+    :func:`lantian.store.prepared.prepare_batch`, ``packet_id`` = row in the batch;
+    ``journalled_at``: :func:`time.monotonic` when the journal commit returned [s].
+    """
+
+    ids: npt.NDArray[np.int64]
+    accepted: npt.NDArray[np.bool_]
+    wide: dict[str, pa.Table]
+    long: pa.Table | None
+    journalled_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def n_accepted(self) -> int:
+        """Packets whose values this holds."""
+        return int(self.accepted.sum())
+
+    @property
+    def last_id(self) -> int:
+        """Highest journal id this batch covers (0 for an empty one)."""
+        return int(self.ids.max()) if len(self.ids) else 0
+
+
+def journal_part(p: PreparedBatch) -> PreparedBatch:
+    """``p`` without value frames: writes journal, keys and protocol only."""
+    return dataclasses.replace(p, wide={}, long=None)
+
+
+def pending_of(p: PreparedBatch, packet_ids: Sequence[int], verdicts: Sequence[str],
+               journalled_at: float | None = None) -> Pending:
+    """Values of ``p`` to write later, given the journal's ids and final verdicts per row."""
+    if len(packet_ids) != p.n or len(verdicts) != p.n:
+        raise ValueError(f"{len(packet_ids)} ids / {len(verdicts)} verdicts for {p.n} rows")
+    return Pending(
+        ids=np.asarray(packet_ids, dtype=np.int64),
+        accepted=np.fromiter((v == "accepted" for v in verdicts), dtype=bool, count=p.n),
+        wide=p.wide,
+        long=p.long,
+        journalled_at=time.monotonic() if journalled_at is None else journalled_at,
+    )
+
+
+def _rows_of(frame: pa.Table, pend: Pending, only: int | None) -> pa.Table | None:
+    """Rows of accepted packets (of packet ``only``), ``packet_id`` mapped to journal ids."""
+    row = frame.column("packet_id").to_numpy()
+    ids = pend.ids[row]
+    keep = pend.accepted[row] if only is None else pend.accepted[row] & (ids == only)
+    if not keep.any():
+        return None
+    if not keep.all():
+        frame, ids = frame.filter(pa.array(keep)), ids[keep]
+    i = frame.schema.get_field_index("packet_id")
+    return frame.set_column(i, "packet_id", pa.array(ids, pa.int64()))
+
+
+def values_of(pend: Pending, only: int | None = None) -> dict[str, pa.Table]:
+    """``{table: frame}`` to insert for ``pend`` (``value_long`` for the long frame).
+
+    With ``only`` (a journal id): the rows of that packet alone.
+    """
+    out: dict[str, pa.Table] = {}
+    frames = [*pend.wide.items(), *([("value_long", pend.long)] if pend.long is not None
+                                    else [])]
+    for table, frame in frames:
+        if frame is None or not frame.num_rows:
+            continue
+        rows = _rows_of(frame, pend, only)
+        if rows is not None:
+            out[table] = rows
+    return out
+
+
+def accepted_ids(pend: Pending) -> list[int]:
+    """Journal ids of the accepted packets of ``pend``, in order."""
+    ids: list[int] = pend.ids[pend.accepted].tolist()
+    return ids
