@@ -107,15 +107,3 @@ def test_digit_warnings_off_changes_nothing_else() -> None:
     assert on.ok.tolist() == off.ok.tolist() == [True] * len(lines)
     assert np.array_equal(on.item_value, off.item_value, equal_nan=True)
     assert on.item_text.tolist() == off.item_text.tolist()
-
-
-def test_repeated_fields_both_ways() -> None:
-    from lantian.hj212.columnar import _repeated_fields
-
-    pk = np.array([3, 3, 3, 4, 4, 7, 7, 7], dtype=np.int64)
-    ids = np.array([0, 1, 0, 2, 1, 5, 6, 5], dtype=np.int64)
-    # by hand: line 3 repeats name 0, line 7 repeats name 5, line 4 repeats nothing
-    assert _repeated_fields(pk, ids, 10) == [3, 7]  # small table: one bincount
-    assert _repeated_fields(pk, ids, 10**6) == [3, 7]  # large table: by sorting
-    assert _repeated_fields(pk[3:5], ids[3:5], 10) == []
-    assert _repeated_fields(pk[:0], ids[:0], 10) == []

@@ -1,0 +1,178 @@
+"""The canonical path of the columnar decoder: compiled scan, then columns in a few numpy steps.
+
+:func:`fast_pass` runs :func:`lantian.hj212.scan.scan_frames` over a chunk of frames and turns
+its spans into the header columns, parameters, warnings and value table of the frames it
+accepted (status :data:`~lantian.hj212.scan.FAST`); the caller sends every other frame
+through :func:`lantian.hj212.parse_packet`. Warnings are the parser's, in its order: the
+13-digit QN, the non-standard MN, then values with more digits than the code table's
+``Nn.m`` (the first three written out).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lantian.hj212.columnar_names import NAMES, NUMERIC, PARAM, TEXT, TIME
+from lantian.hj212.fastpath import mn_warning
+from lantian.hj212.packet import VERSION_BITS, version_of_flag
+from lantian.hj212.scan import (
+    F_OVER,
+    F_PYFLOAT,
+    FAST,
+    H_COLS,
+    SLOW,
+    UNKNOWN,
+    intern_spans,
+    scan_frames,
+)
+
+__all__ = ["FastResult", "fast_pass"]
+
+_LITS = (b"QN=", b"ST=", b"CN=", b"PW=", b"MN=", b"Flag=", b"PNUM=", b";PNO=", b"CP=&&")
+_LIT_BUF = np.frombuffer(b"".join(_LITS), dtype=np.uint8)
+_LIT_OFF = np.concatenate([[0], np.cumsum([len(x) for x in _LITS])]).astype(np.int64)
+_VERSION_OK = np.array([VERSION_BITS.get(v) is not None for v in range(64)], dtype=np.bool_)
+_REQUIRED = frozenset({"st", "cn", "pw", "mn"})
+_ITEM_SEP = re.compile("[;,]")
+
+Items = tuple[npt.NDArray[Any], ...]
+
+
+@dataclass
+class FastResult:
+    """What the canonical path found: ``status`` per frame and the accepted frames' data."""
+
+    status: npt.NDArray[np.int8]
+    columns: dict[str, list[str | None]]
+    params: dict[int, dict[str, str]]
+    warnings: dict[int, list[str]]
+    items: Items | None
+
+
+_version = functools.lru_cache(maxsize=1024)(version_of_flag)
+
+
+def _register_names(frames: Sequence[bytes], lines: npt.NDArray[np.int64]) -> bool:
+    """Register the CP field names of ``lines`` (ASCII frames); whether any was new."""
+    before = len(NAMES.full)
+    for i in lines.tolist():
+        text = frames[i].decode("ascii")
+        body = text[text.index("CP=&&") + 5:-6]
+        for item in _ITEM_SEP.split(body):
+            name, eq, value = item.partition("=")
+            if eq and "=" not in value:
+                NAMES.id_of(name)
+    return len(NAMES.full) > before
+
+
+def _scan(frames: Sequence[bytes], buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
+          ends: npt.NDArray[np.int64], digit_warnings: bool) -> tuple[Any, ...]:
+    """Scan until no frame has an unregistered name (a frame that keeps one is slow)."""
+    cap = len(buf) // 16 + 64
+    while True:
+        t = NAMES.scan_tables()
+        out = scan_frames(buf, starts, ends, _LIT_BUF, _LIT_OFF, _VERSION_OK, t.slots,
+                          t.names, t.name_off, t.kind, t.fmt_n, t.fmt_m, t.dt_id,
+                          digit_warnings, cap)
+        if out[2] < 0:  # more items than room: once more with room for any number
+            cap = len(buf) // 2 + 64
+            continue
+        unknown = np.flatnonzero(out[0] == UNKNOWN)
+        if not len(unknown):
+            return (t, *out)
+        if not _register_names(frames, unknown):  # pragma: no cover - defensive
+            out[0][unknown] = SLOW
+            return (t, *out)
+
+
+def fast_pass(frames: Sequence[bytes], digit_warnings: bool = True,
+              number_text: bool = True) -> FastResult:
+    """Decode the canonical frames of ``frames`` (no CR/LF); see the module docstring.
+
+    ``columns`` has every header key of the fast frames (``None`` elsewhere); ``items`` is
+    ``(line, code, suffix, value, text, name id)`` for their text and numeric fields, in
+    line order; ``number_text=False`` leaves the text of numbers ``None``.
+    """
+    n = len(frames)
+    lens = np.fromiter(map(len, frames), dtype=np.int64, count=n)
+    ends = np.cumsum(lens)
+    starts = ends - lens
+    blob = b"".join(frames)
+    buf = np.frombuffer(blob, dtype=np.uint8) if blob else np.zeros(1, dtype=np.uint8)
+    t, status, hs, nit, il, iname, ivs, ive, ival, iflag = _scan(frames, buf, starts, ends,
+                                                                digit_warnings)
+    fast = np.flatnonzero(status == FAST)
+    hs[status != FAST] = -1
+    il, iname, ivs, ive = il[:nit], iname[:nit], ivs[:nit], ive[:nit]
+    ival, iflag = ival[:nit], iflag[:nit]
+    kind = t.kind[iname]
+    keep = np.flatnonzero((kind == TEXT) | (kind == NUMERIC))
+    # every header text and the kept items' texts numbered at once: strings for distinct ones
+    texted = keep if number_text else keep[kind[keep] == TEXT]
+    sa = np.concatenate([hs[:, 0::2].ravel(), ivs[texted]])
+    sb = np.concatenate([hs[:, 1::2].ravel(), ive[texted]])
+    ids, first = intern_spans(buf, sa, sb)
+    text = blob.decode("latin-1")
+    vocab = np.array([text[x:y] for x, y in zip(sa[first].tolist(), sb[first].tolist(),
+                                                 strict=True)] + [None], dtype=object)
+    head = ids[:n * len(H_COLS)].reshape(n, len(H_COLS))
+    columns: dict[str, list[str | None]] = {
+        key: vocab[head[:, c]].tolist() for c, key in enumerate(H_COLS)}
+    # version from the Flag text; no Flag: 2005 (index −2); not a fast frame: None (−1)
+    versions = np.array([_version(v) for v in vocab[:-1].tolist()] + [_version(None), None],
+                        dtype=object)
+    flag_ids = np.where(head[:, 5] >= 0, head[:, 5], -2)
+    columns["version"] = versions[np.where(status == FAST, flag_ids, -1)].tolist()
+    columns["rf"] = [None] * n
+    warns: dict[int, list[str]] = {}
+    for i in np.flatnonzero(hs[:, 1] - hs[:, 0] == 13).tolist():
+        warns.setdefault(i, []).append("QN has 13 digits, not 17 (YYYYMMDDhhmmsszzz)")
+    mn_col = columns["mn"]
+    hf = hs[fast]
+    for i in fast[(hf[:, 9] - hf[:, 8]) != 14].tolist():
+        if (w := mn_warning(mn_col[i] or "")) is not None:
+            warns.setdefault(i, []).append(w)
+    params: dict[int, dict[str, str]] = {}
+    for j in np.flatnonzero(((kind == PARAM) | (kind == TIME)) & (iname != t.dt_id)).tolist():
+        params.setdefault(int(il[j]), {})[NAMES.full[iname[j]]] = text[ivs[j]:ive[j]]
+    if digit_warnings:
+        _digit_warnings(text, il, iname, ivs, ive, iflag, warns)
+    py = np.flatnonzero(iflag & F_PYFLOAT)
+    for j in py.tolist():
+        ival[j] = float(text[ivs[j]:ive[j]])
+    items = None
+    if nit:
+        item_text = np.full(len(keep), None, dtype=object)
+        item_text[np.flatnonzero(kind[keep] == TEXT) if not number_text else
+                  slice(None)] = vocab[ids[n * len(H_COLS):]]
+        names = iname[keep]
+        items = (il[keep], np.array(NAMES.code, dtype=object)[names],
+                 np.array(NAMES.suffix, dtype=object)[names], ival[keep], item_text, names)
+    return FastResult(status=status, columns=columns, params=params, warnings=warns,
+                      items=items)
+
+
+def _digit_warnings(text: str, il: npt.NDArray[np.int64], iname: npt.NDArray[np.int64],
+                    ivs: npt.NDArray[np.int64], ive: npt.NDArray[np.int64],
+                    iflag: npt.NDArray[np.int8], warns: dict[int, list[str]]) -> None:
+    """Warn of values with more digits than the code table's ``Nn.m`` (HJ 212-2017 Annex)."""
+    oj = np.flatnonzero(iflag & F_OVER)
+    if not len(oj):
+        return
+    owners, first, counts = np.unique(il[oj], return_index=True, return_counts=True)
+    for i, f, c in zip(owners.tolist(), first.tolist(), counts.tolist(), strict=True):
+        shown = []
+        for j in oj[f:f + min(c, 3)].tolist():
+            k = int(iname[j])
+            shown.append(f"{NAMES.full[k]}={text[ivs[j]:ive[j]]} "
+                         f"(N{NAMES.fmt_n[k]}.{NAMES.fmt_m[k]})")
+        more = f" and {c - 3} more" if c > 3 else ""
+        warns.setdefault(i, []).append("more digits than the code table's format: "
+                                       + ", ".join(shown) + more)
