@@ -6,6 +6,22 @@ Run by hand (never as a timed test), one benchmark at a time on the machine::
         --prefix 8888 --runs 2 --duration 8 --open-duration 15
     flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_gateway.py parts
 
+A/B in the same run (session 4): ``--ab-settings FILE`` adds a third server, ``gateway-B``,
+``lantian serve --settings FILE`` (e.g. ``[materialise] journal_first = false``: the values
+in the acknowledging commit, as in sessions 1-3), interleaved with the other two::
+
+    sed 's/^journal_first = true/journal_first = false/' src/lantian/catalog/data/gateway.toml \
+        > /tmp/rowcommit.toml
+    flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_gateway.py \
+        --prefix 8888 --runs 2 --duration 8 --open-duration 15 --ab-settings /tmp/rowcommit.toml
+
+Journal-first (session 4): after the load the script waits ``--settle`` seconds (default 2.5,
+more than the materialiser's 1 s interval) before reading the server's CPU, so the CPU per
+packet includes the materialiser's runs; each gateway run writes ``--status-file`` and the
+rows carry the materialiser's figures (CPU, max lag, packets waiting at most, the time from
+the last journal commit to the run that wrote its values = the wide tables' catch-up) and a
+closed-loop rate counted until the wide tables caught up (``rate_caught_up``).
+
 ``parts`` measures, in this process, the CPU per packet of each stage of the gateway's batch
 path (decode, batch building, the store's commit, 9014 replies + talk-back) at batch sizes
 60 and 1,000 — where the gateway's time goes, without sockets.
@@ -160,13 +176,21 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise RuntimeError("server did not listen")
 
 
-def start_server(kind: str, port: int, db: Path, log) -> subprocess.Popen:
+SETTINGS: dict[str, str] = {}  # server kind -> --settings file
+
+
+def start_server(kind: str, port: int, db: Path, log, status: Path | None = None
+                 ) -> subprocess.Popen:
     py = sys.executable
     if kind == "bare":
         cmd = [py, __file__, "bare", "--port", str(port)]
     else:
         cmd = [str(Path(py).with_name("lantian")), "serve", "--db", str(db),
                "--gateway-port", str(port), "--http-port", "0", "--log-level", "WARNING"]
+        if kind in SETTINGS:
+            cmd += ["--settings", SETTINGS[kind]]
+        if status is not None:
+            cmd += ["--status-file", str(status)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
     wait_port(port, proc)
     return proc
@@ -211,18 +235,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+SETTLE_S = 2.5  # after the load, before reading the CPU: the materialiser's last run [s]
+
+MATERIALISE_KEYS = ("materialise_cpu_s", "materialise_max_lag_s",
+                    "materialise_max_pending_packets", "materialise_catch_up_s",
+                    "materialise_runs", "materialise_failures")
+
+
 def scenario(kind: str, db: Path, log, mode: str, conns: int, extra: list[str]) -> dict:
     port = free_port()
-    if kind == "gateway":  # a fresh file each run: no stale gaps, same size every time
+    status = None
+    if kind != "bare":  # a fresh file each run: no stale gaps, same size every time
         db = db.with_name(f"run-{time.monotonic_ns()}.duckdb")
         register(db, 10_000)
-    proc = start_server(kind, port, db, log)
+        status = db.with_suffix(".status.json")
+    proc = start_server(kind, port, db, log, status)
     try:
         cpu0 = cpu_seconds(proc.pid)
         res = load(mode, port, conns, extra)
+        if kind != "bare":
+            time.sleep(SETTLE_S)
         cpu = cpu_seconds(proc.pid) - cpu0
     finally:
         stop_server(proc)
+    if status is not None and status.exists():
+        final = json.loads(status.read_text())
+        res.update({k: final.get(k) for k in MATERIALISE_KEYS})
+        catch = final.get("materialise_catch_up_s") or 0.0
+        if mode == "closed" and res.get("seconds"):
+            res["rate_caught_up"] = round(res["acks"] / (res["seconds"] + catch), 1)
     acked = res.get("acks") or res.get("acked") or 0
     # server CPU per acknowledged packet [µs]; includes connection set-up and idle polling
     res["server_cpu_s"] = round(cpu, 2)
@@ -243,10 +284,19 @@ def main() -> None:
     ap.add_argument("--prefix", default=PREFIX,
                     help="MN prefix (padded with digits to 24 characters); an all-digit MN "
                          "takes the codec's vectorised path, 'LTBENCH' its per-packet path")
+    ap.add_argument("--ab-settings", default=None,
+                    help="settings file of a second gateway (gateway-B) run beside the first")
+    ap.add_argument("--settle", type=float, default=SETTLE_S,
+                    help="seconds after the load before the server's CPU is read")
     ap.add_argument("--only", default="closed,open,burst",
                     help="comma-separated scenarios to run (closed, open, burst)")
     a = ap.parse_args()
     globals()["PREFIX"] = a.prefix
+    globals()["SETTLE_S"] = a.settle
+    kinds: tuple[str, ...] = ("bare", "gateway")
+    if a.ab_settings:
+        SETTINGS["gateway-B"] = str(Path(a.ab_settings).resolve())
+        kinds = ("bare", "gateway", "gateway-B")
     only = set(a.only.split(","))
     if a.cmd == "bare":
         run_bare(a.port)
@@ -270,16 +320,16 @@ def main() -> None:
 
     for conns in (1000, 10_000) if "closed" in only else ():
         for _ in range(a.runs):
-            for kind in ("bare", "gateway"):
+            for kind in kinds:
                 results.append(scenario(kind, db, log, "closed", conns,
                                         ["--duration", str(a.duration), *base()]))
     for _ in range(max(1, a.runs - 1)) if "open" in only else ():
-        for kind in ("bare", "gateway"):
+        for kind in kinds:
             results.append(scenario(kind, db, log, "open", 10_000,
                                     ["--duration", str(a.open_duration), "--grace", "5",
                                      *base()]))
     for _ in range(a.runs) if "burst" in only else ():
-        for kind in ("bare", "gateway"):
+        for kind in kinds:
             results.append(scenario(kind, db, log, "burst", 1000, ["--grace", "60", *base()]))
     (tmp / "results.jsonl").write_text("\n".join(json.dumps(r) for r in results) + "\n")
     summarise(results)
@@ -292,23 +342,34 @@ def summarise(results: list[dict]) -> None:
               and r["conns"] == conns and r.get(key) is not None]
         return statistics.median(xs) if xs else float("nan")
 
-    print("\n| measure | bare asyncio | Lantian gateway | gateway / bare |")
-    print("|---|---|---|---|")
+    gws = sorted({r["server"] for r in results} - {"bare"})
+    print("\n| measure | bare asyncio | " + " | ".join(gws) + " | "
+          + " | ".join(f"{g} / bare" for g in gws) + " |")
+    print("|---|---|" + "---|" * (2 * len(gws)))
+
+    def row(label: str, mode: str, key: str, conns: int, fmt: str, ratio: str) -> None:
+        b = med("bare", mode, key, conns)
+        gs = [med(g, mode, key, conns) for g in gws]
+        cells = [format(b, fmt)] + [format(g, fmt) for g in gs]
+        ratios = [format(g / b, ratio) if b == b and b else "" for g in gs]
+        print(f"| {label} | " + " | ".join(cells + ratios) + " |")
+
     for conns in (1000, 10_000):
-        b, g = med("bare", "closed", "rate", conns), med("gateway", "closed", "rate", conns)
-        print(f"| closed loop, {conns:,} connections [packets/s] | {b:,.0f} | {g:,.0f} "
-              f"| {g / b:.0%} |")
+        row(f"closed loop, {conns:,} connections [packets/s]", "closed", "rate", conns,
+            ",.0f", ".0%")
+        row(f"closed loop, {conns:,} connections, until the wide tables caught up "
+            "[packets/s]", "closed", "rate_caught_up", conns, ",.0f", ".0%")
     for key in ("p50_ms", "p99_ms"):
-        b, g = med("bare", "open", key, 10_000), med("gateway", "open", key, 10_000)
-        print(f"| open loop 10,000 loggers, {key[:3]} ack latency [ms] | {b:.1f} | {g:.1f} "
-              f"| {g / b:.1f}x |")
-    b, g = med("bare", "burst", "drain_s", 1000), med("gateway", "burst", "drain_s", 1000)
-    print(f"| burst of 1,000 loggers, time to drain [s] | {b:.2f} | {g:.2f} | {g / b:.1f}x |")
+        row(f"open loop 10,000 loggers, {key[:3]} ack latency [ms]", "open", key, 10_000,
+            ".1f", ".1f")
+    row("burst of 1,000 loggers, time to drain [s]", "burst", "drain_s", 1000, ".2f", ".1f")
     for conns in (1000, 10_000):
-        b = med("bare", "closed", "cpu_us_per_packet", conns)
-        g = med("gateway", "closed", "cpu_us_per_packet", conns)
-        print(f"| closed loop, {conns:,} connections, server CPU per packet [µs] | {b:.0f} "
-              f"| {g:.0f} | {g / b:.1f}x |")
+        row(f"closed loop, {conns:,} connections, server CPU per packet [µs]", "closed",
+            "cpu_us_per_packet", conns, ".0f", ".1f")
+    for mode, conns in (("closed", 1000), ("closed", 10_000), ("open", 10_000)):
+        for key in ("materialise_cpu_s", "materialise_max_lag_s", "materialise_catch_up_s",
+                    "materialise_max_pending_packets"):
+            row(f"{mode} {conns:,}: {key}", mode, key, conns, ".2f", ".1f")
     print(f"\nmachine: {os.cpu_count()} CPUs, load average {os.getloadavg()}", file=sys.stderr)
 
 

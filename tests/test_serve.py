@@ -33,8 +33,9 @@ def _lantian() -> list[str]:
 
 
 def _start(db: Path, port: int, log: Path, http_port: int = 0,
-           settings: Path | None = None) -> subprocess.Popen:
+           settings: Path | None = None, status: Path | None = None) -> subprocess.Popen:
     extra = ["--settings", str(settings)] if settings else []
+    extra += ["--status-file", str(status)] if status else []
     proc = subprocess.Popen(
         [*_lantian(), "serve", "--db", str(db), "--gateway-port", str(port),
          "--http-port", str(http_port), *extra],
@@ -135,7 +136,8 @@ async def _sigkill_scenario(tmp_path: Path, procs: list[subprocess.Popen]) -> No
 
     # restart on the same file (WAL replay), now with the HTTP API in the same process
     http_port = _free_port()
-    proc = _start(db, port, log, http_port)
+    status = tmp_path / "status.json"
+    proc = _start(db, port, log, http_port, status=status)
     procs.append(proc)
     c = await Client().connect(port)
     qn, raw = minute_packet(mns[0], 10_000)
@@ -157,6 +159,11 @@ async def _sigkill_scenario(tmp_path: Path, procs: list[subprocess.Popen]) -> No
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0, log.read_text()
     assert proc.stdout is not None and proc.stdout.read() == b""  # stdout stays clean
+    import json
+
+    final = json.loads(status.read_text())  # --status-file: the counters after the stop
+    assert final["acked"] == 1 and final["materialise_pending_packets"] == 0
+    assert final["materialised_up_to_id"] >= 1 and final["materialise_failures"] == 0
 
     con = duckdb.connect(str(db), read_only=True)
     stored = set(con.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -50,8 +51,13 @@ def _make_api(gw: Any, host: str, port: int) -> Any | None:
 
 
 async def run_server(db: Path, host: str, gateway_port: int, http_port: int | None,
-                     forward_to: str | None = None, settings: Path | None = None) -> None:
-    """Run until SIGTERM/SIGINT; then stop accepting, commit what is queued, close."""
+                     forward_to: str | None = None, settings: Path | None = None,
+                     status_file: Path | None = None) -> None:
+    """Run until SIGTERM/SIGINT; then stop accepting, commit what is queued, close.
+
+    With ``status_file`` the final counters (``GET /live/gateway``'s fields, among them the
+    materialiser's lag and CPU) are written there as one JSON object after the stop.
+    """
     from lantian.hj212.gateway import Gateway
     from lantian.hj212.gwsettings import load_settings
 
@@ -78,6 +84,8 @@ async def run_server(db: Path, host: str, gateway_port: int, http_port: int | No
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(api_task, 10)
         await gw.stop()
+        if status_file is not None:
+            status_file.write_text(json.dumps(gw.status.as_dict()) + "\n", "utf-8")
 
 
 def register(app: typer.Typer) -> None:
@@ -104,6 +112,11 @@ def register(app: typer.Typer) -> None:
             typer.Option("--settings", help="Gateway settings file (TOML, all keys of the "
                          "packaged catalog/data/gateway.toml); the packaged one by default."),
         ] = None,
+        status_file: Annotated[
+            Path | None,
+            typer.Option("--status-file", help="On stop, write the final gateway counters "
+                         "(JSON object) to this file."),
+        ] = None,
     ) -> None:
         """Run the HJ 212 gateway (and the HTTP API) over one database. Logs on stderr.
 
@@ -119,7 +132,7 @@ def register(app: typer.Typer) -> None:
         root.setLevel(log_level.upper())
         try:
             asyncio.run(run_server(db, host, gateway_port, http_port or None, forward_to,
-                                   settings))
+                                   settings, status_file))
         except LantianError as exc:
             fail(exc)
         except OSError as exc:
