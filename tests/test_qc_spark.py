@@ -16,7 +16,8 @@ import pandas as pd
 from lantian.engine.quality import load_thresholds
 from lantian.engine.quality.frames import long_minutes, running_minutes
 from lantian.engine.quality.records import missing
-from lantian.engine.quality.values import constant, constant_wide
+from lantian.engine.quality.values import constant
+from qc_demo import constant_from_block_scan
 
 TH = load_thresholds()
 
@@ -51,14 +52,10 @@ def test_spark_matches_duckdb(spark_ibis):
 
 
 def _fast_events(con) -> pd.DataFrame:
-    """The wide-frame forms ``constant_wide`` and ``missing(by_hours)``.
-
-    ``lantian qc`` itself now runs the block forms (``quality/blocks.py``); those are compared
-    with DuckDB on Spark end to end by ``tests/test_qc_wire.py`` (``--engine spark``).
-    """
-    t = con.create_table("qc_minute_fast", _frame(), overwrite=True)
-    m = running_minutes(t, TH)
-    expr = constant_wide(m, ["so2"], TH).union(
+    """The forms ``lantian qc`` runs: ``constant`` from the block scan, ``missing(by_hours)``."""
+    frame = _frame().assign(o2_pct=np.nan)
+    t = con.create_table("qc_minute_fast", frame, overwrite=True)
+    expr = constant_from_block_scan(t, ["so2"], TH, channels=["so2"]).union(
         missing(t, dt.datetime(2026, 1, 5), dt.datetime(2026, 1, 6), TH, by_hours=True))
     out = con.execute(expr)
     return out.sort_values(["detector", "start"]).reset_index(drop=True)

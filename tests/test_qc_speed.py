@@ -15,25 +15,15 @@ import pandas as pd
 import pytest
 from ibis import _
 
-from lantian.demo.generate import generate
-from lantian.demo.load import demo_backend
 from lantian.engine.backends import month_bounds
 from lantian.engine.hours import valid_hours
-from lantian.engine.quality import conduct, load_thresholds, process, records, statistics, values
+from lantian.engine.quality import conduct, process, records, statistics, values
 from lantian.engine.quality.blocks import block_hours, minute_blocks
 from lantian.engine.quality.frames import long_minutes, running_minutes
-from lantian.engine.quality.inputs import read_inputs
 from lantian.engine.quality.run import detector_events
 from lantian.engine.quality.suspects import suspect_minutes
+from qc_demo import qc_demo_fixture  # noqa: F401  (the shared fixture qc_demo)
 from test_qc_perf import _sorted
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("qc_speed")
-    generate(out, points=14, days=10, start="2026-03-01", seed=23, fault_share=0.9)
-    con = demo_backend(out)
-    return con, read_inputs(con, "2026-03", load_thresholds())
 
 
 def _straightforward(kw) -> dict:
@@ -64,8 +54,8 @@ def _straightforward(kw) -> dict:
 
 
 @pytest.mark.parametrize("kept", [False, True], ids=["lazy", "materialized"])
-def test_suspect_path_gives_the_straightforward_events(demo, kept):
-    con, kw = demo
+def test_suspect_path_gives_the_straightforward_events(qc_demo, kept):
+    con, kw = qc_demo
     old = _straightforward(kw)
     new = detector_events(**kw, detectors=list(old),
                           materialize=(lambda t: t.cache()) if kept else None)
@@ -80,8 +70,8 @@ def test_suspect_path_gives_the_straightforward_events(demo, kept):
     assert total > 0
 
 
-def test_suspects_are_a_small_superset_of_what_the_detectors_keep(demo):
-    con, kw = demo
+def test_suspects_are_a_small_superset_of_what_the_detectors_keep(qc_demo):
+    con, kw = qc_demo
     th, keys = kw["thresholds"], kw["keys"]
     m = running_minutes(kw["minute"], th)
     sus = suspect_minutes(m, keys, limits=kw["limits"], ranges=kw["ranges"], th=th)
@@ -97,9 +87,9 @@ def test_suspects_are_a_small_superset_of_what_the_detectors_keep(demo):
     assert con.execute(missing.count()) == 0
 
 
-def test_block_hours_equal_the_engine_valid_hours(demo):
+def test_block_hours_equal_the_engine_valid_hours(qc_demo):
     """The hours from the one block scan are the engine's valid hours (float sums aside)."""
-    con, kw = demo
+    con, kw = qc_demo
     th, keys = kw["thresholds"], kw["keys"]
     order = ["mn", "ts"]
     a = con.execute(valid_hours(kw["minute"], keys)).sort_values(order).reset_index(drop=True)

@@ -134,24 +134,27 @@ def test_qc_spark_sees_calibration_changes_and_stop_marks_like_duckdb(tmp_path):
 
 
 def _const(values: np.ndarray, start: str = "2026-03-01") -> pd.DataFrame:
-    """``constant`` events of one SO2 channel (long and wide forms agree), sorted by start."""
+    """``constant`` events of one SO2 channel (block and long forms agree), sorted by start."""
     import ibis
 
     from lantian.engine.quality import load_thresholds
     from lantian.engine.quality.frames import long_minutes, running_minutes
-    from lantian.engine.quality.values import constant, constant_wide
+    from lantian.engine.quality.values import constant
+    from qc_demo import constant_from_block_scan
 
     th = load_thresholds()
     n = len(values)
     df = pd.DataFrame({"mn": "P1", "ts": pd.date_range(start, periods=n, freq="min").astype(
         "datetime64[us]"), "so2_mg_m3": values, "so2_flag": "N", "flow_m3_s": 50.0,
-        "flow_flag": "N"})
+        "flow_flag": "N", "o2_pct": np.nan})
     con = ibis.duckdb.connect()
-    m = running_minutes(ibis.memtable(df), th)
-    wide = con.execute(constant_wide(m, ["so2"], th)).sort_values("start").reset_index(drop=True)
+    t = ibis.memtable(df)
+    blocks = con.execute(constant_from_block_scan(t, ["so2"], th, channels=["so2"]))
+    blocks = blocks.sort_values("start").reset_index(drop=True)
+    m = running_minutes(t, th)
     long = con.execute(constant(long_minutes(m, ["so2"]), th)).sort_values("start")
-    pd.testing.assert_frame_equal(wide, long.reset_index(drop=True), check_dtype=False)
-    return wide
+    pd.testing.assert_frame_equal(blocks, long.reset_index(drop=True), check_dtype=False)
+    return blocks
 
 
 def _ar1(n: int, sd: float, seed: int, phi: float = 0.8) -> np.ndarray:

@@ -17,7 +17,7 @@ import ibis
 from lantian.catalog.limits import POLLUTANTS
 from lantian.engine.backends import minute_table, month_bounds, registry_table, table_names
 from lantian.engine.compliance import hourly_verdict, monthly_verdict, point_limits_daily
-from lantian.engine.hours import column_of, complete_month, valid_hours
+from lantian.engine.hours import column_of, complete_month, hours_from_blocks, valid_hours
 from lantian.engine.production import production_hours
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "assess_hours",
     "assess_month",
     "hour_record",
+    "month_keys",
     "monthly_record",
     "monthly_results",
     "of_points",
@@ -37,6 +38,11 @@ def _pollutants_in(minute: ibis.Table) -> list[str]:
     ]
 
 
+def month_keys(minute: ibis.Table) -> list[str]:
+    """Pollutant keys the assessment aggregates: those with a value and a flag column."""
+    return _pollutants_in(minute)
+
+
 def of_points(t: ibis.Table, mn: str | Sequence[str] | None) -> ibis.Table:
     """Rows of ``t`` for one point (``mn`` a string), several (a sequence) or all (``None``)."""
     if mn is None:
@@ -46,17 +52,32 @@ def of_points(t: ibis.Table, mn: str | Sequence[str] | None) -> ibis.Table:
     return t.filter(t.mn.isin(list(mn)))
 
 
-def assess_hours(con: Any, month: str, *, mn: str | Sequence[str] | None = None) -> ibis.Table:
+def assess_hours(
+    con: Any,
+    month: str,
+    *,
+    mn: str | Sequence[str] | None = None,
+    blocks: ibis.Table | None = None,
+) -> ibis.Table:
     """Hourly verdicts of month ``YYYY-MM`` (one row per point and clock hour, CST).
 
     ``mn``: one point, a list of points, or ``None`` for every point.
+    ``blocks``: per-(mn, block) partials of the month's minutes
+    (:func:`lantian.engine.hours.block_partials` of every pollutant of :func:`month_keys`)
+    already built by the caller, e.g. in a scan shared with remote quality control; the
+    valid hours then come from them (:func:`~lantian.engine.hours.hours_from_blocks`)
+    instead of a scan of the minutes of their own.
     See :func:`lantian.engine.compliance.hourly_verdict` for the columns.
     """
     start, end = month_bounds(month)
     n_hours = int((end - start).total_seconds() // 3600)
     minute = of_points(minute_table(con, month), mn)
     keys = _pollutants_in(minute)
-    hours = complete_month(valid_hours(minute, keys), start, n_hours)
+    if blocks is None:
+        valid = valid_hours(minute, keys)
+    else:
+        valid = hours_from_blocks(of_points(blocks, mn), keys)
+    hours = complete_month(valid, start, n_hours)
     if con.name == "pyspark":
         # Spark inlines common table expressions: without this the minute aggregation would
         # run once per use of the hour table. DuckDB shares the CTE by itself.
@@ -106,6 +127,7 @@ def assess_month(
     *,
     detail: bool = False,
     mn: str | None = None,
+    blocks: ibis.Table | None = None,
 ) -> ibis.Table:
     """Assess month ``YYYY-MM``.
 
@@ -121,9 +143,12 @@ def assess_month(
         (:func:`~lantian.engine.compliance.hourly_verdict`), ordered by ``mn, ts``.
     mn
         Restrict to one monitoring point.
+    blocks
+        Per-block partials of the month's minutes built by the caller (see
+        :func:`assess_hours`); ``None`` (default): the minutes are scanned here.
 
     """
-    verdicts = assess_hours(con, month, mn=mn)
+    verdicts = assess_hours(con, month, mn=mn, blocks=blocks)
     if detail:
         return verdicts.order_by(["mn", "ts"])
     return monthly_results(con, verdicts, month)

@@ -30,7 +30,14 @@ from ibis import _
 from lantian.catalog.glossary import glossary
 from lantian.catalog.rules import rule
 
-__all__ = ["AUX_KEYS", "column_of", "complete_month", "valid_hours"]
+__all__ = [
+    "AUX_KEYS",
+    "block_partials",
+    "column_of",
+    "complete_month",
+    "hours_from_blocks",
+    "valid_hours",
+]
 
 _GRID_IDS = itertools.count(1)
 
@@ -109,6 +116,100 @@ def valid_hours(
     aggs["flow_raw"] = t[column_of("flow")].mean()
     h = t.group_by(mn=t.mn, ts=t.hour).aggregate(**aggs)
     return h.mutate(**{f"{key}_valid": h[f"{key}_n"] >= need for key in [*keys, *AUX_KEYS]})
+
+
+def block_partials(minute: ibis.Table, keys: Sequence[str]) -> dict[str, ibis.Value]:
+    """Per-block partial aggregates of :func:`valid_hours` (sums and counts, additive).
+
+    The valid hour (HJ 75-2017: mean of the valid minutes of the clock hour, valid with
+    ≥ ``min_valid_minutes``) is made of sums and counts, so it can be aggregated from any
+    blocks of minutes that lie inside one clock hour (e.g. 30-minute blocks): the caller
+    groups ``minute`` by (mn, block) with these aggregates and hands the result to
+    :func:`hours_from_blocks`. One scan of the minutes then serves the engine and other
+    per-block frames (remote quality control, :mod:`lantian.engine.quality.blocks`).
+
+    Returns the named aggregates (expressions on ``minute``): ``t0`` (first minute, CST),
+    ``n`` (rows), ``fm`` (rows with an ``F`` flag on any of ``keys`` + :data:`AUX_KEYS`),
+    ``fs``/``fn`` (sum and count of every flow reading [logger unit]); per key of ``keys``
+    + :data:`AUX_KEYS`: ``s_<k>``/``n_<k>`` (sum and count of the valid values, as float64),
+    ``p_<k>`` (values present, any flag); per pollutant with ``<k>_zs`` sent:
+    ``zs_s_<k>``/``zs_n_<k>`` (sum and count of the logger's converted value of the valid
+    minutes).
+    """
+    keys = list(dict.fromkeys(keys))
+    aggs: dict[str, ibis.Value] = {"t0": minute.ts.min(), "n": minute.count()}
+    f_any: ibis.BooleanValue | None = None
+    for key in [*keys, *AUX_KEYS]:
+        value = minute[column_of(key)]
+        invalid = minute[f"{key}_flag"] != "N"  # null (no flag sent) compares null: valid
+        valid = ibis.cases((invalid, ibis.null("float64")), else_=value.cast("float64"))
+        aggs[f"s_{key}"] = valid.sum()
+        aggs[f"n_{key}"] = valid.count()
+        aggs[f"p_{key}"] = value.count()
+        if key in keys and f"{key}_zs" in minute.columns:
+            zs = ibis.cases(
+                (invalid | value.isnull(), ibis.null("float64")),
+                else_=minute[f"{key}_zs"].cast("float64"),
+            )
+            aggs[f"zs_s_{key}"] = zs.sum()
+            aggs[f"zs_n_{key}"] = zs.count()
+        is_f = minute[f"{key}_flag"] == "F"
+        f_any = is_f if f_any is None else (f_any | is_f)
+    if f_any is None:  # pragma: no cover - AUX_KEYS is never empty
+        raise ValueError("no parameters to aggregate")
+    aggs["fm"] = f_any.fill_null(False).cast("int64").sum()
+    flow = minute[column_of("flow")].cast("float64")
+    aggs["fs"] = flow.sum()
+    aggs["fn"] = flow.count()
+    return aggs
+
+
+def hours_from_blocks(
+    blocks: ibis.Table,
+    keys: Sequence[str],
+    *,
+    min_valid_minutes: int | None = None,
+) -> ibis.Table:
+    """Return the table of :func:`valid_hours` from per-block partials (:func:`block_partials`).
+
+    ``blocks`` has one row per (mn, block of minutes inside one clock hour) with the
+    aggregates of :func:`block_partials` for the same ``keys``. Same columns and values as
+    ``valid_hours(minute, keys)`` up to the order of floating-point additions (means are
+    ``sum / count`` of the valid minutes, null without one); HJ 75-2017 validity
+    (≥ ``min_valid_minutes`` valid minutes, default 45 from the catalogue).
+    """
+    need = int(min_valid_minutes if min_valid_minutes is not None else rule("min_valid_minutes"))
+    keys = list(dict.fromkeys(keys))
+    b = blocks
+    sums: dict[str, ibis.Value] = {
+        "_n": b.n.sum(),
+        "_fm": b.fm.sum(),
+        "_fs": b.fs.sum(),
+        "_fn": b.fn.sum(),
+    }
+    for key in [*keys, *AUX_KEYS]:
+        for part in ("s", "n", "p"):
+            sums[f"_{part}_{key}"] = b[f"{part}_{key}"].sum()
+        if key in keys and f"zs_s_{key}" in b.columns:
+            sums[f"_zs_s_{key}"] = b[f"zs_s_{key}"].sum()
+            sums[f"_zs_n_{key}"] = b[f"zs_n_{key}"].sum()
+    h = b.group_by(mn=b.mn, ts=b.t0.truncate("h")).aggregate(**sums)
+
+    def mean(s: ibis.Value, n: ibis.Value) -> ibis.Value:
+        return ibis.ifelse(n > 0, s / n, ibis.null("float64"))
+
+    cols: dict[str, ibis.Value] = {}
+    for key in [*keys, *AUX_KEYS]:
+        cols[column_of(key)] = mean(h[f"_s_{key}"], h[f"_n_{key}"])
+        cols[f"{key}_n"] = h[f"_n_{key}"].cast("int64")
+        cols[f"{key}_present"] = h[f"_p_{key}"].cast("int64")
+        if f"_zs_s_{key}" in h.columns:
+            cols[f"{key}_zs_mg_m3"] = mean(h[f"_zs_s_{key}"], h[f"_zs_n_{key}"])
+    cols["minutes"] = h._n.cast("int64")
+    cols["f_minutes"] = h._fm.cast("int64")
+    cols["flow_raw"] = mean(h._fs, h._fn)
+    out = h.select("mn", "ts", **cols)
+    return out.mutate(**{f"{key}_valid": out[f"{key}_n"] >= need for key in [*keys, *AUX_KEYS]})
 
 
 def complete_month(hours: ibis.Table, start: dt.datetime, n_hours: int) -> ibis.Table:

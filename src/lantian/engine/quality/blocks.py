@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
-from lantian.engine.hours import column_of
+from lantian.engine.hours import block_partials, column_of
 from lantian.engine.quality.thresholds import Thresholds
 
 __all__ = ["block_hours", "block_seconds", "frozen_blocks", "minute_blocks", "suspect_blocks"]
@@ -61,7 +61,8 @@ def _valid(t: ir.Table, key: str) -> ir.Value:
     return ibis.cases((t[flag] != "N", ibis.null("float64")), else_=value)
 
 
-def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds) -> ir.Table:
+def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
+                  engine_keys: Sequence[str] | None = None) -> ir.Table:
     """Aggregate wide minute rows into one row per (mn, block) of :func:`block_seconds`.
 
     Parameters
@@ -75,6 +76,14 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds) -> ir.T
         Pollutant keys screened (glossary keys).
     th
         Thresholds (``zs_mismatch.o2_max_pct``).
+    engine_keys
+        With the pollutant keys of the engine's assessment
+        (:func:`lantian.engine.assess.month_keys`), the same scan also keeps the engine's
+        per-block partials (:func:`lantian.engine.hours.block_partials`: ``fm``, ``p_k``,
+        ``zs_s_k``, ``zs_n_k`` and ``s_k``/``n_k`` of those keys and temperature), so the
+        engine's valid hours come from this table
+        (:func:`lantian.engine.hours.hours_from_blocks`) and the month's minutes are read
+        once for both; ``minute`` must then hold the columns ``valid_hours`` reads.
 
     Returns
     -------
@@ -99,7 +108,10 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds) -> ir.T
         any_f = any_f | (m[c] == "F")
         not_n = not_n | (m[c] != "N")  # null flag: read as N
     fv = m[flow].cast("float64")
-    aggs: dict[str, ir.Value] = {
+    # the engine's partials first: the names both use (t0, n, fs, fn, s_k, n_k) are the same
+    # expressions and are overwritten by the ones below
+    aggs: dict[str, ir.Value] = {} if engine_keys is None else block_partials(m, engine_keys)
+    aggs |= {
         "n": m.count(), "t0": m.ts.min(), "t1": m.ts.max(),
         "fs": fv.sum(), "fn": fv.count(), "fmin": fv.min(),
         # FILTER clauses: the flag tests run only on the rows the first condition keeps

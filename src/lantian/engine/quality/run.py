@@ -67,6 +67,7 @@ def detector_events(
     marks: ir.Table | None = None,
     history_hours: ir.Table | None = None,
     history_minutes: ir.Table | None = None,
+    blocks: ir.Table | None = None,
 ) -> dict[str, ir.Table]:
     """Return one event table per requested detector for ``month`` (``YYYY-MM``, CST).
 
@@ -107,6 +108,10 @@ def detector_events(
         Optional hook the caller gives to keep the shared frames (the running minutes and
         the hours) instead of recomputing them in every detector, e.g. ``lambda t:
         t.cache()``; without it everything stays one lazy expression per detector.
+    blocks
+        :func:`~lantian.engine.quality.blocks.minute_blocks` of ``minute`` for ``keys``
+        already built (and kept) by the caller, e.g. the scan shared with the engine's
+        assessment (:mod:`lantian.engine.quality.job`); default: built here.
 
     """
     th = thresholds or load_thresholds()
@@ -125,7 +130,8 @@ def detector_events(
     m = running_minutes(narrow, th, ref=ref)
     m = m.select(*[c for c in m.columns if c in wanted])
     out: dict[str, ir.Table] = {}
-    blocks = keep(minute_blocks(narrow, keys, th))
+    if blocks is None:
+        blocks = keep(minute_blocks(narrow, keys, th))
     hours = keep(process.running_hours(block_hours(blocks, keys, th), th))
     hl = keep(statistics.hour_long(hours, keys, limits))
     if "constant" in want:
@@ -158,7 +164,8 @@ def detector_events(
                                                                history=history_hours,
                                                                history_minutes=history_minutes)
     if "level_shift" in want:
-        out["level_shift"] = statistics.level_shift(hl, th)
+        out["level_shift"] = statistics.level_shift(  # qcdetect: the load's co-movement
+            hl, th, load=hours.filter(hours.running).select("mn", "ts", load=hours.flow_raw))
     if "spike" in want:
         out["spike"] = statistics.spike(hl, th, minutes=narrow, materialize=materialize)
     if "calibration_change" in want and params is not None and maintenance is not None:

@@ -14,12 +14,11 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-from lantian.engine.hours import column_of
 from lantian.engine.quality.blocks import constant_block_seconds as _block_s
 from lantian.engine.quality.frames import event_table, evidence, run_summary, runs
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["constant", "constant_blocks", "constant_wide", "over_range", "zero"]
+__all__ = ["constant", "constant_blocks", "over_range", "zero"]
 
 _KEYS = ("mn", "pollutant")
 
@@ -88,44 +87,6 @@ def _natural(g: ir.Table, chan: ir.Table, th: Thresholds) -> ir.Table:
                     high_at=high.ceil().cast("int64")).drop("_full", "_frozen")
 
 
-def constant_wide(minute: ir.Table, keys: Sequence[str], th: Thresholds,
-                  materialize: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
-    """Find the events of :func:`constant` on ``long_minutes(minute, keys)`` from wide rows.
-
-    ``minute`` is the wide minute frame with ``running`` (:func:`running_minutes`). The frozen
-    aligned blocks of every key are found in one aggregation over the wide rows (one row per
-    minute instead of one per minute and key); only the minutes near a frozen block are
-    stacked into the long frame and ordered. Same rules and thresholds as :func:`constant`.
-    ``materialize`` (e.g. ``lambda t: t.cache()``) keeps the small table of frozen blocks so
-    the wide frame is read twice by two simple queries instead of being copied into a CTE.
-    """
-    dec = int(th.get("constant", "decimals"))
-    lo_level = th.get("constant", "min_level")
-    block_s = _block_s(th)
-    m = minute.mutate(block=minute.ts.epoch_seconds() // block_s)
-    aggs: dict[str, ir.Value] = {}
-    for i, key in enumerate(keys):
-        col, flag = column_of(key), f"{key}_flag"
-        v = m[col].cast("float64")
-        f = m[flag].fill_null("N") if flag in m.columns else ibis.literal("N")
-        ok = m.running & (f == "N") & (v > lo_level)
-        # one value per key and minute (null unless it counts): three plain aggregates
-        x = ibis.ifelse(ok, v.round(dec), ibis.null("float64"))
-        aggs[f"n{i}"] = x.count()
-        aggs[f"lo{i}"] = x.min()
-        aggs[f"hi{i}"] = x.max()
-    b = m.group_by(["mn", "block"]).aggregate(**aggs)
-    # per block and key only two booleans (all minutes count; one value): small to keep, and
-    # read twice (frozen blocks; the channel's month totals for the natural run)
-    flags: dict[str, ir.Value] = {}
-    for i in range(len(keys)):
-        full = b[f"n{i}"] == block_s // 60
-        flags[f"u{i}"] = full
-        flags[f"z{i}"] = full & (b[f"lo{i}"] == b[f"hi{i}"])
-    bs = b.select("mn", "block", **flags)
-    return _constant_from_blocks(m, bs, keys, th, materialize)
-
-
 def constant_blocks(minute: ir.Table, frozen: ir.Table, ref: ir.Table, keys: Sequence[str],
                     th: Thresholds,
                     materialize: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
@@ -136,7 +97,7 @@ def constant_blocks(minute: ir.Table, frozen: ir.Table, ref: ir.Table, keys: Seq
     minute rows of the month *without* ``running`` and ``ref`` the per-point reference flow
     (:func:`~lantian.engine.quality.frames.reference_flow`): only the minutes near a frozen
     block are read again, given their running state and ordered. Same events as
-    :func:`constant_wide`.
+    :func:`constant` on the long frame of every running minute.
     """
     from lantian.engine.quality.frames import running_minutes
 
@@ -150,13 +111,13 @@ def constant_blocks(minute: ir.Table, frozen: ir.Table, ref: ir.Table, keys: Seq
     return _constant_from_blocks(near_minutes, frozen, keys, th, materialize)
 
 
-def _constant_from_blocks(m: ir.Table | Callable[[ir.Table], ir.Table], bs: ir.Table,
+def _constant_from_blocks(near_minutes: Callable[[ir.Table], ir.Table], bs: ir.Table,
                           keys: Sequence[str], th: Thresholds,
                           materialize: Callable[[ir.Table], ir.Table] | None) -> ir.Table:
     """Frozen-run events from the block flags ``bs`` and the minutes near frozen blocks.
 
-    ``m`` is the wide minute frame with ``running`` and ``block``, or a function giving the
-    minutes (with ``running`` and ``block``) of the (``_nmn``, ``_nb``) blocks it is passed.
+    ``near_minutes`` gives the wide minutes (with ``running`` and ``block``) of the
+    (``_nmn``, ``_nb``) blocks it is passed.
     """
     from lantian.engine.quality.frames import long_minutes
 
@@ -178,10 +139,7 @@ def _constant_from_blocks(m: ir.Table | Callable[[ir.Table], ir.Table], bs: ir.T
     if materialize is not None:
         near = materialize(near)
     near_mn = near.select(_nmn=near._cmn, _nb=near._cb).distinct()
-    if callable(m) and not isinstance(m, ir.Table):
-        sub = m(near_mn).drop("block")
-    else:
-        sub = m.semi_join(near_mn, [m.mn == near_mn._nmn, m.block == near_mn._nb]).drop("block")
+    sub = near_minutes(near_mn).drop("block")
     t = long_minutes(sub, keys)
     t = t.filter(_.running & (_.flag == "N") & (_.value > lo_level))
     t = t.mutate(v=t.value.round(dec), e=t.ts.epoch_seconds())
