@@ -22,7 +22,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from lantian.demo.evaluate import score
-from test_qc_uci import _detect, _hours, _inject
+from test_qc_uci import _detect, _hours, _inject, _load
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[2024])
     args = ap.parse_args(argv)
     uci = _hours()
-    ev = _detect(uci)
+    load = _load()  # turbine energy yield: level_shift's load co-movement test
+    ev = _detect(uci, load)
     alarms = ev[ev["severity"].isin(["medium", "high"])]
     for p in ("nox", "co"):
         h = int((uci["pollutant"] == p).sum())
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     tot: dict[tuple[str, str], list[int]] = {}
     for seed in args.seeds:
         dirty, truth = _inject(uci, np.random.default_rng(seed))
-        ev = _detect(dirty)
+        ev = _detect(dirty, load)
         ev = ev[ev["severity"].isin(["medium", "high"])]
         for p in ("nox", "co"):
             s = score(ev[ev["pollutant"] == p], truth[truth["pollutant"] == p],

@@ -2,13 +2,16 @@
 
 Both work on hourly means corrected to the reference O2 of the limit, over valid
 running hours only (start-ups, stops and invalid hours left out) with
-rolling medians and interquartile ranges, as the US EIA / Open Grid Emissions hourly
-screening does. Windows count running hours, so a 24-hour window spans a whole daily load
-cycle and ordinary daily swings stay inside the IQR.
+rolling medians, as the US EIA / Open Grid Emissions hourly screening does. Windows count
+running hours, so a 24-hour window spans a whole daily load cycle and ordinary daily swings
+stay inside it. ``spike`` compares an hour with the rolling median and IQR around it;
+``level_shift`` finds change points of a two-window median test on the log scale and
+compares each segment with the rest of the month (qcdetect, session 4).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import ibis
@@ -226,54 +229,101 @@ def _runs_idx(t: ir.Table) -> ir.Table:
     return t.mutate(run=t._new.sum().over(wc)).drop("_prev", "_new")
 
 
-def _common_mode(g: ir.Table) -> ir.Value:
-    """Whether another pollutant of the same point has an event overlapping this one.
+def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None) -> ir.Table:
+    """Find persistent changes of level: a two-window median change-point test, log scale.
 
-    A step or spike in one analyser channel is an instrument matter; the same move in
-    several pollutants at once is the process itself (a real excursion), worth a look only.
+    An analyser's level shift (a slope or zero changed, a probe fouled) changes the level at
+    one moment and the level stays; a halving at 2 mg/m³ and at 20 mg/m³ are the same fault,
+    so levels are compared as logarithms of ``max(value, level_shift.abs_floor)`` (the floor
+    is the analyser's resolution: below it a ratio means nothing). For each running hour
+    ``i`` (``hl.idx``), with ``W`` = ``level_shift.window_h`` running hours (a whole daily
+    load cycle, so daily swings cancel):
+
+    * ``d(i)`` = median of the ``W`` hours from ``i`` on − median of the ``W`` hours before
+      ``i`` (both windows full);
+    * threshold ``T = max(ln(1 + min_rel), k_mad · 1.4826 · MAD(d))``: the month's own
+      robust spread of ``d`` (a series that wanders a lot needs a larger step);
+    * change points: ``|d| > T`` and ``|d|`` the largest within ``W`` hours either side.
+
+    The change points cut the month into segments. A segment of at least
+    ``level_shift.min_hours`` hours and less than half of the month's running hours whose
+    median differs from the median of all the other hours of the month by more than ``T``
+    is an event (``medium``; ``high`` when the level halves or doubles). It is ``low`` (a
+    process change, worth a look) when every change point bounding it is a process one: the
+    load (``load``: mn, ts, load, e.g. the hourly flow) steps by ``level_shift.load_rel``
+    or more at the same hour with the same windows, or another pollutant of the point steps
+    past its own threshold at the same hour. An analyser fault moves one channel alone.
+    Times are China Standard Time (hour starts); no scan of the minutes.
     """
-    o = g.view().select(_omn="mn", _opol="pollutant", _of="first", _ol="last")
-    pairs = g.inner_join(o, [g.mn == o._omn, g.pollutant != o._opol, g.first <= o._ol,
-                             o._of <= g.last])
-    pairs = pairs.select(_kmn="mn", _kpol="pollutant", _kfirst="first").distinct()
-    j = g.left_join(pairs, [g.mn == pairs._kmn, g.pollutant == pairs._kpol,
-                            g.first == pairs._kfirst])
-    return j.mutate(common=j._kmn.notnull()).drop("_kmn", "_kpol", "_kfirst")
-
-
-def level_shift(hl: ir.Table, th: Thresholds) -> ir.Table:
-    """Sustained departures of the rolling daily median from the month's level.
-
-    ``r`` = median over ``level_shift.window_h`` running hours centred on the hour; ``M`` and
-    ``Q`` = median and IQR of the month's running hours. Only hours whose window holds all
-    ``window_h`` running hours are judged (not the first and last half-window of the month).
-    The hour is shifted when
-    ``|r − M| > max(k·Q, min_rel·M)``; runs of at least ``level_shift.min_hours`` shifted
-    hours are events (``medium``; ``high`` when the level halves or doubles; ``low`` when
-    other pollutants of the point shift at the same time: a process change, not an analyser).
-    """
-    half = int(th.get("level_shift", "window_h")) // 2
-    w = ibis.window(group_by=_KEYS, order_by="idx", preceding=half, following=half - 1)
-    # (qc-detect) only hours whose window holds the full 2·half running hours are judged: at
-    # the month's edges a truncated window's median is dominated by a few hours' episode
-    t = hl.mutate(r=hl.value.median().over(w), _wn=hl.value.count().over(w))
-    month = hl.group_by(_KEYS).aggregate(
-        M=hl.value.median(), Q=hl.value.quantile(0.75) - hl.value.quantile(0.25),
-        nh=hl.count())
-    t = t.inner_join(month, _KEYS)
-    lim = ibis.greatest(th.get("level_shift", "k_iqr") * t.Q,
-                        th.get("level_shift", "min_rel") * t.M.abs())
-    t = t.filter(((t.r - t.M).abs() > lim) & (t.nh >= 3 * 2 * half) & (t._wn >= 2 * half))
-    r = _runs_idx(t)
-    g = r.group_by([*_KEYS, "run"]).aggregate(
-        first=r.ts.min(), last=r.ts.max(), hours=r.count(), level=r.r.median(),
-        month_median=r.M.max(), month_iqr=r.Q.max())
-    g = _common_mode(g.filter(g.hours >= int(th.get("level_shift", "min_hours"))))
-    ratio = g.level / ibis.ifelse(g.month_median == 0, ibis.null("float64"), g.month_median)
+    w_h = int(th.get("level_shift", "window_h"))
+    floor = th.get("level_shift", "abs_floor")
+    t = hl.mutate(lv=ibis.greatest(hl.value, ibis.literal(floor)).ln())
+    if load is not None:
+        ld = load.filter(load.load > 0).select(_lmn="mn", _lts="ts", ld=load.load.ln())
+        t = t.left_join(ld, [t.mn == ld._lmn, t.ts == ld._lts]).drop("_lmn", "_lts")
+    else:
+        t = t.mutate(ld=ibis.null("float64"))
+    ahead = ibis.window(group_by=_KEYS, order_by="idx", preceding=0, following=w_h - 1)
+    w1 = ibis.window(group_by=_KEYS, order_by="idx")
+    t = t.mutate(_a=t.lv.median().over(ahead), _na=t.lv.count().over(ahead),
+                 _la=t.ld.median().over(ahead))
+    # the window before hour i is the window ahead of hour i - W
+    t = t.mutate(_b=t._a.lag(w_h).over(w1), _nb=t._na.lag(w_h).over(w1),
+                 _lb=t._la.lag(w_h).over(w1))
+    full = (t._nb == w_h) & (t._na == w_h)
+    t = t.mutate(d=ibis.ifelse(full, t._a - t._b, ibis.null("float64")), dl=t._la - t._lb)
+    md = t.group_by(_KEYS).aggregate(_md=t.d.median(), nh=t.count())
+    t = t.inner_join(md, _KEYS)
+    mad = t.group_by(_KEYS).aggregate(_mad=(t.d - t._md).abs().median())
+    t = t.inner_join(mad, _KEYS)
+    thr = ibis.greatest(ibis.literal(math.log1p(th.get("level_shift", "min_rel"))),
+                        th.get("level_shift", "k_mad") * 1.4826 * t._mad)
+    t = t.mutate(thr=thr, ad=t.d.abs())
+    around = ibis.window(group_by=_KEYS, order_by="idx", preceding=w_h, following=w_h)
+    t = t.mutate(_pk=t.ad.max().over(around))
+    t = t.mutate(_cp=ibis.ifelse(((t.ad > t.thr) & (t.ad >= t._pk)).fill_null(False), 1, 0))
+    upto = ibis.window(group_by=_KEYS, order_by="idx", preceding=None, following=0)
+    t = t.mutate(seg=t._cp.sum().over(upto))
+    proc = _process_steps(t, math.log1p(th.get("level_shift", "load_rel")))
+    seg = t.group_by([*_KEYS, "seg"]).aggregate(
+        first=t.ts.min(), last=t.ts.max(), hours=t.count(), slv=t.lv.median(),
+        nh=t.nh.max(), thr=t.thr.max())
+    seg = seg.filter((seg.hours >= int(th.get("level_shift", "min_hours")))
+                     & (2 * seg.hours < seg.nh))
+    # the level of the month's other hours (only the few candidate segments are joined)
+    o = t.select(_omn="mn", _opol="pollutant", _oseg="seg", _olv="lv")
+    j = seg.inner_join(o, [seg.mn == o._omn, seg.pollutant == o._opol, seg.seg != o._oseg])
+    g = j.group_by([*seg.columns]).aggregate(olv=j._olv.median())
+    g = g.mutate(dlv=g.slv - g.olv)
+    g = g.filter(g.dlv.abs() > g.thr)
+    # edges: the segment's own change point (seg > 0) and the next one (none at month ends)
+    for name, off in (("p0", 0), ("p1", 1)):
+        c = proc.view()
+        g = g.left_join(c, [g.mn == c._cmn, g.pollutant == c._cpol, g.seg + off == c._cseg])
+        g = g.mutate(**{name: g._proc}).drop("_cmn", "_cpol", "_cseg", "_proc")
+    common = g.p0.fill_null(True) & g.p1.fill_null(True) & (g.p0.notnull() | g.p1.notnull())
+    ratio = g.dlv.exp()
     high = th.get("level_shift", "high_ratio")
-    sev = ibis.cases((g.common, "low"), ((ratio >= high) | (ratio <= 1 / high), "high"),
+    sev = ibis.cases((common, "low"), ((ratio >= high) | (ratio <= 1 / high), "high"),
                      else_="medium")
     return event_table(g, "level_shift", pollutant=g.pollutant, start=g.first,
                        end=g.last + ibis.interval(minutes=59), severity=sev,
-                       evid=evidence(hours=g.hours, level=g.level, month_median=g.month_median,
-                                     month_iqr=g.month_iqr, ratio=ratio))
+                       evid=evidence(hours=g.hours, level=g.slv.exp(), baseline=g.olv.exp(),
+                                     ratio=ratio, threshold_ratio=g.thr.exp(),
+                                     process_change=common))
+
+
+def _process_steps(t: ir.Table, load_step: float) -> ir.Table:
+    """Per change point (_cmn, _cpol, _cseg): ``_proc`` when the process moved at that hour.
+
+    The load's two-window step ``dl`` (same windows, log scale) is at least ``load_step``,
+    or another pollutant of the point steps past its own threshold at the same hour.
+    """
+    cps = t.filter(t._cp == 1)
+    oth = t.select(_omn="mn", _ots="ts", _opol="pollutant",
+                   _ostep=(t.ad > t.thr).fill_null(False))
+    j = cps.left_join(oth, [cps.mn == oth._omn, cps.ts == oth._ots,
+                            cps.pollutant != oth._opol])
+    cps = j.group_by(["mn", "pollutant", "seg", "dl"]).aggregate(_other=j._ostep.any())
+    moved = (cps.dl.abs() >= load_step).fill_null(False) | cps._other.fill_null(False)
+    return cps.select(_cmn="mn", _cpol="pollutant", _cseg="seg", _proc=moved)
