@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lantian.hj212.columnar_names import NAMES, NUMERIC, PARAM, TEXT, TIME
+from lantian.hj212.columnar_names import NAMES, TEXT
 from lantian.hj212.fastpath import mn_warning
 from lantian.hj212.packet import VERSION_BITS, version_of_flag
 from lantian.hj212.scan import (
@@ -106,22 +106,18 @@ def fast_pass(frames: Sequence[bytes], digit_warnings: bool = True,
     starts = ends - lens
     blob = b"".join(frames)
     buf = np.frombuffer(blob, dtype=np.uint8) if blob else np.zeros(1, dtype=np.uint8)
-    t, status, hs, nit, il, iname, ivs, ive, ival, iflag = _scan(frames, buf, starts, ends,
-                                                                digit_warnings)
+    t, status, hs, nit, pt, il, iname, ivs, ive, ival, iflag = _scan(
+        frames, buf, starts, ends, digit_warnings)
     fast = np.flatnonzero(status == FAST)
-    hs[status != FAST] = -1
-    il, iname, ivs, ive = il[:nit], iname[:nit], ivs[:nit], ive[:nit]
-    ival, iflag = ival[:nit], iflag[:nit]
-    kind = t.kind[iname]
-    keep = np.flatnonzero((kind == TEXT) | (kind == NUMERIC))
-    # every header text and the kept items' texts numbered at once: strings for distinct ones
-    texted = keep if number_text else keep[kind[keep] == TEXT]
+    names = iname[:nit]
+    is_text = t.kind[names] == TEXT
+    # every header text and the fields' texts numbered at once: strings for distinct ones
+    texted = slice(0, nit) if number_text else np.flatnonzero(is_text)
     sa = np.concatenate([hs[:, 0::2].ravel(), ivs[texted]])
     sb = np.concatenate([hs[:, 1::2].ravel(), ive[texted]])
     ids, first = intern_spans(buf, sa, sb)
-    text = blob.decode("latin-1")
-    vocab = np.array([text[x:y] for x, y in zip(sa[first].tolist(), sb[first].tolist(),
-                                                 strict=True)] + [None], dtype=object)
+    vocab = np.array([blob[x:y].decode("ascii") for x, y in zip(
+        sa[first].tolist(), sb[first].tolist(), strict=True)] + [None], dtype=object)
     head = ids[:n * len(H_COLS)].reshape(n, len(H_COLS))
     columns: dict[str, list[str | None]] = {
         key: vocab[head[:, c]].tolist() for c, key in enumerate(H_COLS)}
@@ -131,35 +127,47 @@ def fast_pass(frames: Sequence[bytes], digit_warnings: bool = True,
     flag_ids = np.where(head[:, 5] >= 0, head[:, 5], -2)
     columns["version"] = versions[np.where(status == FAST, flag_ids, -1)].tolist()
     columns["rf"] = [None] * n
-    warns: dict[int, list[str]] = {}
-    for i in np.flatnonzero(hs[:, 1] - hs[:, 0] == 13).tolist():
-        warns.setdefault(i, []).append("QN has 13 digits, not 17 (YYYYMMDDhhmmsszzz)")
-    mn_col = columns["mn"]
-    hf = hs[fast]
-    for i in fast[(hf[:, 9] - hf[:, 8]) != 14].tolist():
-        if (w := mn_warning(mn_col[i] or "")) is not None:
-            warns.setdefault(i, []).append(w)
+    warns = _header_warnings(hs, head, vocab, fast)
     params: dict[int, dict[str, str]] = {}
-    for j in np.flatnonzero(((kind == PARAM) | (kind == TIME)) & (iname != t.dt_id)).tolist():
-        params.setdefault(int(il[j]), {})[NAMES.full[iname[j]]] = text[ivs[j]:ive[j]]
+    for j in range(len(il) - 1, pt - 1, -1):  # parameters other than DataTime (rare)
+        params.setdefault(int(il[j]), {})[NAMES.full[iname[j]]] = (
+            blob[ivs[j]:ive[j]].decode("ascii"))
     if digit_warnings:
-        _digit_warnings(text, il, iname, ivs, ive, iflag, warns)
-    py = np.flatnonzero(iflag & F_PYFLOAT)
-    for j in py.tolist():
-        ival[j] = float(text[ivs[j]:ive[j]])
+        _digit_warnings(blob, il[:nit], names, ivs, ive, iflag[:nit], warns)
+    ival = ival[:nit]
+    for j in np.flatnonzero(iflag[:nit] & F_PYFLOAT).tolist():
+        ival[j] = float(blob[ivs[j]:ive[j]])
     items = None
     if nit:
-        item_text = np.full(len(keep), None, dtype=object)
-        item_text[np.flatnonzero(kind[keep] == TEXT) if not number_text else
-                  slice(None)] = vocab[ids[n * len(H_COLS):]]
-        names = iname[keep]
-        items = (il[keep], np.array(NAMES.code, dtype=object)[names],
-                 np.array(NAMES.suffix, dtype=object)[names], ival[keep], item_text, names)
+        item_text = np.full(nit, None, dtype=object)
+        item_text[texted] = vocab[ids[n * len(H_COLS):]]
+        items = (il[:nit], np.array(NAMES.code, dtype=object)[names],
+                 np.array(NAMES.suffix, dtype=object)[names], ival, item_text, names)
     return FastResult(status=status, columns=columns, params=params, warnings=warns,
                       items=items)
 
 
-def _digit_warnings(text: str, il: npt.NDArray[np.int64], iname: npt.NDArray[np.int64],
+def _header_warnings(hs: npt.NDArray[np.int64], head: npt.NDArray[np.int64],
+                     vocab: npt.NDArray[np.object_], fast: npt.NDArray[np.int64]
+                     ) -> dict[int, list[str]]:
+    """Return the parser's header warnings of fast frames: a 13-digit QN, an unusual MN.
+
+    The MN check runs once per distinct MN text (``head[:, 4]`` numbers them).
+    """
+    warns: dict[int, list[str]] = {}
+    for i in np.flatnonzero(hs[:, 1] - hs[:, 0] == 13).tolist():
+        warns.setdefault(i, []).append("QN has 13 digits, not 17 (YYYYMMDDhhmmsszzz)")
+    mn_ids = head[fast, 4]
+    distinct = np.unique(mn_ids).tolist()
+    text_of = {k: w for k in distinct if (w := mn_warning(vocab[k])) is not None}
+    if text_of:
+        warned = np.isin(mn_ids, np.fromiter(text_of, dtype=np.int64, count=len(text_of)))
+        for i, k in zip(fast[warned].tolist(), mn_ids[warned].tolist(), strict=True):
+            warns.setdefault(i, []).append(text_of[k])
+    return warns
+
+
+def _digit_warnings(blob: bytes, il: npt.NDArray[np.int64], iname: npt.NDArray[np.int64],
                     ivs: npt.NDArray[np.int64], ive: npt.NDArray[np.int64],
                     iflag: npt.NDArray[np.int8], warns: dict[int, list[str]]) -> None:
     """Warn of values with more digits than the code table's ``Nn.m`` (HJ 212-2017 Annex)."""
@@ -171,7 +179,7 @@ def _digit_warnings(text: str, il: npt.NDArray[np.int64], iname: npt.NDArray[np.
         shown = []
         for j in oj[f:f + min(c, 3)].tolist():
             k = int(iname[j])
-            shown.append(f"{NAMES.full[k]}={text[ivs[j]:ive[j]]} "
+            shown.append(f"{NAMES.full[k]}={blob[ivs[j]:ive[j]].decode('ascii')} "
                          f"(N{NAMES.fmt_n[k]}.{NAMES.fmt_m[k]})")
         more = f" and {c - 3} more" if c > 3 else ""
         warns.setdefault(i, []).append("more digits than the code table's format: "

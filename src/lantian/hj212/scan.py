@@ -52,6 +52,10 @@ H_COLS = ("qn", "st", "cn", "pw", "mn", "flag", "pnum", "pno", "data_time")
 """Spans in the header array: column ``2k`` start, ``2k + 1`` end (−1 when absent)."""
 
 _H = np.array(STATE_TABLE, dtype=np.int64)
+_HP = np.zeros((9, 256), dtype=np.int64)  # _HP[k] = H applied k times (H is linear)
+_HP[0] = np.arange(256)
+for _k in range(1, 9):
+    _HP[_k] = _H[_HP[_k - 1]]
 _T = np.array(CRC_TABLE, dtype=np.int64)
 _P10 = np.array([10.0 ** k for k in range(23)], dtype=np.float64)  # exact doubles
 _FNV_OFFSET = 14695981039346656037
@@ -183,12 +187,10 @@ def _number(buf: npt.NDArray[np.uint8], p: int, end: int, p10: npt.NDArray[np.fl
 
 
 @njit(cache=True, nogil=True)
-def _lookup(buf: npt.NDArray[np.uint8], a: int, b: int, slots: npt.NDArray[np.int64],
-            names: npt.NDArray[np.uint8], name_off: npt.NDArray[np.int64]) -> int:
-    """Return the registered id of the name ``buf[a:b]`` (FNV-1a, open addressing), or −1."""
-    h = np.uint64(14695981039346656037)
-    for q in range(a, b):
-        h = (h ^ np.uint64(buf[q])) * np.uint64(1099511628211)
+def _lookup(buf: npt.NDArray[np.uint8], a: int, b: int, h: np.uint64,
+            slots: npt.NDArray[np.int64], names: npt.NDArray[np.uint8],
+            name_off: npt.NDArray[np.int64]) -> int:
+    """Return the registered id of the name ``buf[a:b]`` of FNV-1a hash ``h``, or −1."""
     mask = np.uint64(len(slots) - 1)
     k = np.int64(h & mask)
     while True:
@@ -226,13 +228,23 @@ def _header(  # noqa: C901 - one straight walk of the header grammar
         if hv < 0:
             return -1
         crc_sent = crc_sent * 16 + hv
+    # x = H[x] ^ b per byte; H is linear over XOR, so 8 bytes at a time with H^1..H^8
     x = 0xFF ^ np.int64(buf[s + 6])
-    bad = buf[s + 6] >= 128
-    for q in range(s + 7, e - 4):
-        c = buf[q]
-        bad |= c >= 128 or c == 10
-        x = _H[x] ^ c
-    if bad or _T[x] != crc_sent:
+    acc = buf[s + 6]
+    q = s + 7
+    end = e - 4
+    while q + 8 <= end:
+        b0, b1, b2, b3 = buf[q], buf[q + 1], buf[q + 2], buf[q + 3]
+        b4, b5, b6, b7 = buf[q + 4], buf[q + 5], buf[q + 6], buf[q + 7]
+        acc |= b0 | b1 | b2 | b3 | b4 | b5 | b6 | b7
+        x = (_HP[8, x] ^ _HP[7, b0] ^ _HP[6, b1] ^ _HP[5, b2] ^ _HP[4, b3] ^ _HP[3, b4]
+             ^ _HP[2, b5] ^ _HP[1, b6] ^ b7)
+        q += 8
+    while q < end:
+        acc |= buf[q]
+        x = _HP[1, x] ^ buf[q]
+        q += 1
+    if acc >= 128 or _T[x] != crc_sent:
         return -1
     p = s + 6
     lim = e - 6
@@ -315,7 +327,7 @@ def scan_frames(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],  # no
                 name_off: npt.NDArray[np.int64], kind: npt.NDArray[np.int8],
                 fmt_n: npt.NDArray[np.int64], fmt_m: npt.NDArray[np.int64], dt_id: int,
                 digit_warnings: bool, capacity: int
-                ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64], int,
+                ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64], int, int,
                            npt.NDArray[np.int64], npt.NDArray[np.int64],
                            npt.NDArray[np.int64], npt.NDArray[np.int64],
                            npt.NDArray[np.float64], npt.NDArray[np.int8]]:
@@ -325,8 +337,11 @@ def scan_frames(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],  # no
     parameter; ``fmt_n``/``fmt_m`` the code table's ``Nn.m`` (``10**6``: none);
     ``dt_id`` the id of ``DataTime`` (−1 if not registered).
 
-    Returns ``(status, header spans, item count, item line, item name id, value start,
-    value end, value, item flags)``; the item count is −1 when ``capacity`` was too small.
+    Returns ``(status, header spans, field count, parameter start, item line, item name id,
+    value start, value end, value, item flags)``: items ``[0, field count)`` are the text
+    and numeric fields, items ``[parameter start, capacity)`` the parameters other than
+    ``DataTime`` (whose span is in the header array), in reverse order. The field count is
+    −1 when ``capacity`` was too small.
     """
     n = len(starts)
     status = np.full(n, FAST, dtype=np.int8)
@@ -338,7 +353,8 @@ def scan_frames(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],  # no
     it_val = np.empty(capacity, dtype=np.float64)
     it_flag = np.zeros(capacity, dtype=np.int8)
     seen = np.full(len(kind), -1, dtype=np.int64)
-    nit = 0
+    nit = 0  # fields (text, numeric) from index 0 up
+    pt = capacity  # parameters other than DataTime from the top down
     for i in range(n):
         s, e = starts[i], ends[i]
         bs = _header(buf, s, e, hs, i, lits, lit_off, version_ok)
@@ -346,32 +362,36 @@ def scan_frames(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],  # no
             status[i] = SLOW
             continue
         be = e - 6
-        k0 = nit
+        k0, p0 = nit, pt
         st = FAST
         a = bs
         while a < be and st == FAST:
-            # one item: up to the next ';' or ',' (or the body's end)
-            eq = -1
+            # one item: a name up to '=' (hashed on the way), a value up to ';' ',' or the end
+            h = np.uint64(14695981039346656037)
             q = a
+            while q < be:
+                c = buf[q]
+                if c == 61 or c == 59 or c == 44 or c == 47 or c == 38 or c == 10:
+                    break
+                h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
+                q += 1
+            if q == be or buf[q] != 61:
+                st = SLOW  # no '=' in the item, '/', '&' or LF
+                break
+            eq = q
+            q += 1
             while q < be:
                 c = buf[q]
                 if c == 59 or c == 44:
                     break
-                if c == 61:
-                    if eq >= 0:
-                        st = SLOW
-                        break
-                    eq = q
-                elif c == 47 or c == 38:
+                if c == 61 or c == 47 or c == 38 or c == 10:
                     st = SLOW
                     break
                 q += 1
-            if st != FAST:
+            if st != FAST or (q < be and q + 1 == be):
+                st = SLOW  # a second '=', '/', '&', LF, or an empty item after a separator
                 break
-            if eq < 0 or (q < be and q + 1 == be):
-                st = SLOW  # no '=', or an empty item after a trailing separator
-                break
-            nid = _lookup(buf, a, eq, slots, names, name_off)
+            nid = _lookup(buf, a, eq, h, slots, names, name_off)
             if nid < 0:
                 st = UNKNOWN
                 break
@@ -381,8 +401,8 @@ def scan_frames(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],  # no
                 break
             seen[nid] = i
             vs, ve = eq + 1, q
-            if nit >= capacity:
-                return status, hs, -1, it_line, it_name, it_vs, it_ve, it_val, it_flag
+            if nit >= pt:
+                return status, hs, -1, pt, it_line, it_name, it_vs, it_ve, it_val, it_flag
             fl = 0
             val = np.nan
             if kd == 2:
@@ -396,12 +416,17 @@ def scan_frames(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],  # no
                 if digit_warnings and fmt_n[nid] < 1000000 and (
                         idig > fmt_n[nid] or ndec > fmt_m[nid]):
                     fl |= F_OVER
-            elif kd == 4:
-                if not _is_data_time(buf, vs, ve):
+            elif kd == 0 or kd == 4:
+                if kd == 4 and not _is_data_time(buf, vs, ve):
                     st = SLOW
                     break
                 if nid == dt_id:
                     hs[i, 16], hs[i, 17] = vs, ve
+                else:  # other parameters: from the top of the arrays down
+                    pt -= 1
+                    it_line[pt], it_name[pt], it_vs[pt], it_ve[pt] = i, nid, vs, ve
+                a = q + 1
+                continue
             it_line[nit] = i
             it_name[nit] = nid
             it_vs[nit] = vs
@@ -412,10 +437,10 @@ def scan_frames(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],  # no
             a = q + 1
         if st != FAST:
             status[i] = st
-            nit = k0
+            nit, pt = k0, p0
             for c in range(18):
                 hs[i, c] = -1
-    return status, hs, nit, it_line, it_name, it_vs, it_ve, it_val, it_flag
+    return status, hs, nit, pt, it_line, it_name, it_vs, it_ve, it_val, it_flag
 
 
 @njit(cache=True, nogil=True)
@@ -427,11 +452,9 @@ def intern_spans(buf: npt.NDArray[np.uint8], a: npt.NDArray[np.int64],
     with text number ``k`` — so only the distinct texts need building as strings.
     """
     n = len(a)
-    size = 16
-    while size < 2 * n:
-        size *= 2
-    mask = size - 1
+    size = 256
     slots = np.full(size, -1, dtype=np.int64)
+    hashes = np.empty(n, dtype=np.uint64)  # of each distinct text, for growing the table
     ids = np.empty(n, dtype=np.int64)
     first = np.empty(n, dtype=np.int64)
     nd = 0
@@ -443,18 +466,21 @@ def intern_spans(buf: npt.NDArray[np.uint8], a: npt.NDArray[np.int64],
         h = np.uint64(14695981039346656037)
         for q in range(s, e):
             h = (h ^ np.uint64(buf[q])) * np.uint64(1099511628211)
-        k = np.int64((h ^ (h >> np.uint64(32))) & np.uint64(mask))
+        h ^= h >> np.uint64(32)
+        mask = size - 1
+        k = np.int64(h & np.uint64(mask))
         while True:
             j = slots[k]
             if j < 0:
                 slots[k] = nd
                 first[nd] = i
+                hashes[nd] = h
                 ids[i] = nd
                 nd += 1
                 break
             f = first[j]
             fs = a[f]
-            if b[f] - fs == e - s:
+            if hashes[j] == h and b[f] - fs == e - s:
                 same = True
                 for q in range(e - s):
                     if buf[fs + q] != buf[s + q]:
@@ -464,4 +490,12 @@ def intern_spans(buf: npt.NDArray[np.uint8], a: npt.NDArray[np.int64],
                     ids[i] = j
                     break
             k = (k + 1) & mask
+        if 2 * nd > size:  # keep the table at most half full (small: in cache)
+            size *= 4
+            slots = np.full(size, -1, dtype=np.int64)
+            for j in range(nd):
+                k = np.int64(hashes[j] & np.uint64(size - 1))
+                while slots[k] >= 0:
+                    k = (k + 1) & (size - 1)
+                slots[k] = j
     return ids, first[:nd]
