@@ -8,9 +8,12 @@ engine's ``assess_month`` on the same data), on the engine's province lake
     flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_qc.py \
         --lake benchmarks/data/province --sizes 500 5000 --runs 3
 
-(engine and qc each in a fresh subprocess, interleaved; prints medians, per-detector and
-per-kept-frame times, peak RSS, events and the load average). Precision/recall and time on
-a generated demo province with labelled faults::
+(engine, qc and the monthly job each in a fresh subprocess, interleaved; prints medians,
+per-detector and per-kept-frame times, peak RSS, events and the load average). The monthly
+job is :func:`lantian.engine.quality.job.assess_and_detect`: the engine's ``assess_month``
+and every detector from one scan of the minutes; the time qc adds to the engine is
+``job − engine``, printed as a ratio of the engine alone (DESIGN.md §6 target ≤ 1).
+Precision/recall and time on a generated demo province with labelled faults::
 
     .venv/bin/python benchmarks/bench_qc.py --points 100 --days 30 --runs 3
 
@@ -155,6 +158,48 @@ def _qc_child(root: Path, data: Path, month: str) -> dict:
     return {"seconds": time.perf_counter() - t0, "events": n_events, "per": per}
 
 
+def _job_child(root: Path, data: Path, month: str) -> dict:
+    """The monthly job: the engine's ``assess_month`` and every detector on one minute scan.
+
+    :func:`lantian.engine.quality.job.assess_and_detect` as a monthly pipeline runs it: the
+    shared block table is kept once (DuckDB temporary table), then the verdicts and each
+    detector are executed. ``per`` gives the shared scan, the verdicts and each detector.
+    """
+    from lantian.engine import backends
+    from lantian.engine.quality import load_thresholds
+    from lantian.engine.quality.inputs import limit_memory, read_inputs
+    from lantian.engine.quality.job import assess_and_detect
+
+    t0 = time.perf_counter()
+    con = backends.connect("duckdb", db=bench_engine().registry_db(data), lake=root)
+    limit_memory(con)
+    kw = read_inputs(con, month, load_thresholds())
+    per: dict[str, float] = {}
+    cached = []
+
+    def keep(t):
+        t1 = time.perf_counter()
+        c = t.cache()
+        cached.append(c)
+        per[f"(kept {len(cached)})"] = time.perf_counter() - t1
+        return c
+
+    t1 = time.perf_counter()
+    verdicts, parts = assess_and_detect(con, kw, materialize=keep)
+    per["(build)"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    df = con.execute(verdicts)
+    per["assess_month"] = time.perf_counter() - t1
+    n_events = 0
+    for name, expr in parts.items():
+        t1 = time.perf_counter()
+        n_events += len(con.execute(expr))
+        per[name] = time.perf_counter() - t1
+    return {"seconds": time.perf_counter() - t0, "events": n_events, "per": per,
+            "points": len(df), "compliant_hours": int(df.compliant_hours.sum()),
+            "production_hours": int(df.production_hours.sum())}
+
+
 def bench_engine():
     """The engine benchmark module (its lake subsets, registry and ``run_engine``)."""
     import importlib.util
@@ -170,7 +215,8 @@ def _child_main(kind: str, root: Path, data: Path, month: str) -> None:
 
     be = bench_engine()
     be.MONTH = month
-    out = _qc_child(root, data, month) if kind == "qc" else be.run_engine(root, data)
+    child = {"qc": _qc_child, "job": _job_child}.get(kind)
+    out = child(root, data, month) if child else be.run_engine(root, data)
     out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(json.dumps(out))
 
@@ -205,13 +251,12 @@ def lake_mode(args) -> int:
     be.registry_db(args.lake)
     for n in args.sizes:
         root = be.subset(args.lake, n)
-        res: dict[str, list[dict]] = {"engine": [], "qc": []}
+        res: dict[str, list[dict]] = {"engine": [], "qc": [], "job": []}
         loads = []
         for _ in range(args.runs):
-            loads.append(os.getloadavg()[0])
-            res["engine"].append(_measure("engine", root, args.lake, args.month))
-            loads.append(os.getloadavg()[0])
-            res["qc"].append(_measure("qc", root, args.lake, args.month))
+            for kind in res:
+                loads.append(os.getloadavg()[0])
+                res[kind].append(_measure(kind, root, args.lake, args.month))
         loads.append(os.getloadavg()[0])
         med = {}
         for kind, rs in res.items():
@@ -223,15 +268,26 @@ def lake_mode(args) -> int:
             print(f"{n} points {kind}: median {shown} s, runs {[round(s, 2) for s in secs]}, "
                   f"peak RSS {peak:.2f} GiB"
                   + (f", errors {errs}" if errs else ""), flush=True)
-        ok = [r for r in res["qc"] if r.get("per")]
-        if ok:
-            per = {k: statistics.median(r["per"][k] for r in ok) for k in ok[-1]["per"]}
-            print(f"{n} points qc per detector (median s): "
-                  + ", ".join(f"{k} {v:.2f}" for k, v in per.items())
-                  + f"; events {ok[-1]['events']}", flush=True)
+        for kind in ("qc", "job"):
+            ok = [r for r in res[kind] if r.get("per")]
+            if ok:
+                per = {k: statistics.median(r["per"][k] for r in ok) for k in ok[-1]["per"]}
+                print(f"{n} points {kind} per step (median s): "
+                      + ", ".join(f"{k} {v:.2f}" for k, v in per.items())
+                      + f"; events {ok[-1]['events']}", flush=True)
+        same = {(r.get("points"), r.get("compliant_hours"), r.get("production_hours"))
+                for r in res["engine"] + res["job"] if r.get("seconds") is not None}
+        print(f"{n} points engine and job verdict totals (points, compliant h, production h): "
+              f"{sorted(same)} ({'same' if len(same) == 1 else 'DIFFERENT'})", flush=True)
+        loadtxt = f"load average (1 min) {min(loads):.1f}-{max(loads):.1f}"
         if med["engine"] and med["qc"]:
-            print(f"{n} points qc / engine = {med['qc'] / med['engine']:.2f}; load average "
-                  f"(1 min) {min(loads):.1f}-{max(loads):.1f}", flush=True)
+            print(f"{n} points qc / engine = {med['qc'] / med['engine']:.2f}; {loadtxt}",
+                  flush=True)
+        if med["engine"] and med["job"]:
+            added = med["job"] - med["engine"]
+            print(f"{n} points monthly job (engine + qc on one scan) {med['job']:.2f} s; added "
+                  f"by qc = job - engine = {added:.2f} s = {added / med['engine']:.2f} x the "
+                  f"engine; {loadtxt}", flush=True)
     return 0
 
 
