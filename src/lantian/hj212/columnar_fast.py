@@ -87,8 +87,8 @@ def _scan(frames: Sequence[bytes], buf: npt.NDArray[np.uint8], starts: npt.NDArr
         unknown = np.flatnonzero(out[0] == UNKNOWN)
         if not len(unknown):
             return (t, *out)
-        if not _register_names(frames, unknown):  # pragma: no cover - defensive
-            out[0][unknown] = SLOW
+        if not _register_names(frames, unknown) and NAMES.scan_tables() is t:
+            out[0][unknown] = SLOW  # pragma: no cover - defensive (cannot happen)
             return (t, *out)
 
 

@@ -10,6 +10,7 @@ table of the names' bytes, for the compiled scanner (:mod:`lantian.hj212.scan`).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,17 +58,20 @@ class Names:
         self.code_id: list[int] = []  # name id -> code id, suffix id
         self.suffix_id: list[int] = []
         self._tables: ScanTables | None = None
+        self._lock = threading.RLock()  # decoders may run in threads (the scan drops the GIL)
 
     def id_of(self, name: str) -> int:
         """Integer id of ``name``, registered on first sight."""
         i = self.ids.get(name)
         if i is None:
-            self.add(name)
+            with self._lock:
+                if name not in self.ids:
+                    self.add(name)
             i = self.ids[name]
         return i
 
     def add(self, name: str) -> None:
-        """Register ``name`` (not registered yet)."""
+        """Register ``name`` (not registered yet); its id is published last."""
         code, dash, suffix = name.partition("-")
         fmt = None
         if not dash:
@@ -79,7 +83,7 @@ class Names:
         else:
             kind = NUMERIC
             fmt = data_format(code) if suffix in DIGIT_SUFFIXES else None
-        self.ids[name] = len(self.code)
+        new_id = len(self.code)
         self.full.append(name)
         self.code.append(code)
         self.suffix.append(suffix)
@@ -89,34 +93,38 @@ class Names:
         self.code_id.append(self.code_ids.setdefault(code, len(self.code_ids)))
         self.suffix_id.append(self.suffix_ids.setdefault(suffix, len(self.suffix_ids)))
         self._tables = None
+        self.ids[name] = new_id
 
     def scan_tables(self) -> ScanTables:
         """Return the registry as arrays (rebuilt only after names were added)."""
-        if self._tables is None:
-            raw = [nm.encode("utf-8") for nm in self.full]
-            size = 64
-            while size < 4 * len(raw):
-                size *= 2
-            slots = np.full(size, -1, dtype=np.int64)
-            for i, b in enumerate(raw):
-                if any(c >= 128 for c in b):  # never matched by ASCII bytes: skip
-                    continue
-                k = name_hash(b) & (size - 1)
-                while slots[k] >= 0:
-                    k = (k + 1) & (size - 1)
-                slots[k] = i
-            off = np.zeros(len(raw) + 1, dtype=np.int64)
-            np.cumsum([len(b) for b in raw], out=off[1:])
-            self._tables = ScanTables(
-                slots=slots,
-                names=np.frombuffer(b"".join(raw) or b"\0", dtype=np.uint8),
-                name_off=off,
-                kind=np.array(self.kind, dtype=np.int8),
-                fmt_n=np.array(self.fmt_n, dtype=np.int64),
-                fmt_m=np.array(self.fmt_m, dtype=np.int64),
-                dt_id=self.ids.get("DataTime", -1),
-            )
-        return self._tables
+        with self._lock:
+            return self._tables or self._build()
+
+    def _build(self) -> ScanTables:
+        raw = [nm.encode("utf-8") for nm in self.full]
+        size = 64
+        while size < 4 * len(raw):
+            size *= 2
+        slots = np.full(size, -1, dtype=np.int64)
+        for i, b in enumerate(raw):
+            if any(c >= 128 for c in b):  # never matched by ASCII bytes: skip
+                continue
+            k = name_hash(b) & (size - 1)
+            while slots[k] >= 0:
+                k = (k + 1) & (size - 1)
+            slots[k] = i
+        off = np.zeros(len(raw) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in raw], out=off[1:])
+        self._tables = tables = ScanTables(
+            slots=slots,
+            names=np.frombuffer(b"".join(raw) or b"\0", dtype=np.uint8),
+            name_off=off,
+            kind=np.array(self.kind, dtype=np.int8),
+            fmt_n=np.array(self.fmt_n, dtype=np.int64),
+            fmt_m=np.array(self.fmt_m, dtype=np.int64),
+            dt_id=self.ids.get("DataTime", -1),
+        )
+        return tables
 
 
 NAMES = Names()
