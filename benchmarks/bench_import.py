@@ -147,12 +147,12 @@ def _cpu_s(pid: int) -> float | None:
 
 def run_import(
     path: Path, work: Path, batch_size: int | None = None, workers: int | None = None
-) -> tuple[float, float, float, float]:
+) -> tuple[float, float, float, float, float]:
     """Time one CLI import on a fresh database.
 
     Returns (wall s, CPU s of the CLI and its workers, the CLI's own import seconds, peak RSS
-    MB of the CLI and its workers). The workers' CPU is read from ``/proc`` every 50 ms (up
-    to 50 ms per worker may be missed at its end).
+    MB of the CLI and its workers, CPU s of the CLI process alone). The workers' CPU is read
+    from ``/proc`` every 50 ms (up to 50 ms per worker may be missed at its end).
     """
     import threading
 
@@ -196,12 +196,13 @@ def run_import(
     out, _ = proc.communicate()
     wall, cpu = time.perf_counter() - t, _child_cpu() - c
     sampler.join()
+    cli_cpu = cpu
     cpu += sum(cpu_of.values())  # the workers (forked by a forkserver, never our children)
     if proc.returncode:
         raise SystemExit(f"import failed with exit code {proc.returncode}")
     for p in work.glob(db.name + "*"):
         p.unlink()
-    return wall, cpu, float(json.loads(out)["seconds"]), peak[0] / 1024
+    return wall, cpu, float(json.loads(out)["seconds"]), peak[0] / 1024, cli_cpu
 
 
 def run_store(path: Path, work: Path, batch_size: int) -> tuple[float, float]:
@@ -346,6 +347,12 @@ def main() -> None:
                 out["median_import_loop_s"] = round(loop, 2)
                 out["packets_per_s_import_loop"] = round(n / loop)
                 out["peak_rss_mb"] = [round(r[3]) for r in runs]
+                cli = statistics.median(r[4] for r in runs)
+                # the CLI process alone (reading, assembling, DuckDB) and the rest (workers,
+                # forkserver); per packet [µs]
+                out["cli_cpu_s"] = round(cli, 2)
+                out["cli_us_per_packet"] = round(cli / n * 1e6, 1)
+                out["workers_us_per_packet"] = round((cpu - cli) / n * 1e6, 1)
             print(json.dumps(out), flush=True)
 
 

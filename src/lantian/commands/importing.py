@@ -61,8 +61,13 @@ def import_packets(
         bool, typer.Option("--lenient", help="Lenient decoding (e.g. Modbus-CRC variant).")
     ] = False,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Packets per transaction.")
-    ] = 100_000,
+        int | None,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            help="Packets per transaction (default: two DuckDB row groups, 245,760).",
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -77,7 +82,7 @@ def import_packets(
     """Import a file of HJ 212 packets (导入报文): journal, de-duplication, data tables."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from lantian.store.bulk import import_packet_file
+    from lantian.store.bulk import IMPORT_BATCH, import_packet_file
     from lantian.store.db import connect
     from lantian.store.ingest import PacketStore
 
@@ -110,7 +115,7 @@ def import_packets(
             summary = import_packet_file(
                 store,
                 file,
-                batch_size=batch_size,
+                batch_size=batch_size or IMPORT_BATCH,
                 decode_columns=decode,
                 progress=lambda n: bar.advance(task, n),
                 workers=workers,

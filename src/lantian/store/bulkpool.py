@@ -29,7 +29,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 from lantian.store.blocks import prepare_block, split_block, worker_init
-from lantian.store.bulk import ColumnDecoder, ImportSummary, count_verdicts
+from lantian.store.bulk import IMPORT_BATCH, ColumnDecoder, ImportSummary, count_verdicts
 from lantian.store.ingest import PacketStore
 from lantian.store.prepared import PreparedBatch
 
@@ -135,7 +135,7 @@ def import_file_parallel(
     *,
     source: str,
     workers: int,
-    batch_size: int = 100_000,
+    batch_size: int = IMPORT_BATCH,
     chunk_bytes: int = 8 << 20,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
@@ -156,7 +156,8 @@ def import_file_parallel(
         Worker processes (≥ 1).
     batch_size
         Lines per transaction [lines]: whole blocks are written together until they hold at
-        least this many lines.
+        least this many lines (default :data:`~lantian.store.bulk.IMPORT_BATCH`, two DuckDB
+        row groups).
     chunk_bytes
         Bytes per worker task [bytes] (a block is extended to the end of its last line).
     progress
