@@ -12,6 +12,7 @@ export LANTIAN_DATASETS ?= $(abspath ../shared/datasets)
 	@test -x $(UV) || $(PY) -m pip install -q "uv>=0.4,<1"
 	$(UV) sync --frozen --extra dev --inexact --compile-bytecode
 	@$(PY) -m compileall -q src >/dev/null  # .pyc: PYTHONDONTWRITEBYTECODE=1 would recompile every start
+	@$(PY) -c "from lantian.hj212.scan import warm; warm()"  # numba cache of the HJ 212 scanner
 	@touch $@
 
 venv: .venv/.installed

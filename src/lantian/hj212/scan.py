@@ -39,7 +39,7 @@ from numba import njit
 from lantian.hj212.crc import CRC_TABLE, STATE_TABLE
 
 __all__ = ["FAST", "F_OVER", "F_PYFLOAT", "H_COLS", "SLOW", "UNKNOWN", "intern_spans",
-           "name_hash", "scan_frames"]
+           "name_hash", "scan_frames", "warm"]
 
 FAST, SLOW, UNKNOWN = 0, 1, 2
 """Frame status: canonical and sound / needs the parser / has an unregistered name."""
@@ -499,3 +499,15 @@ def intern_spans(buf: npt.NDArray[np.uint8], a: npt.NDArray[np.int64],
                     k = (k + 1) & (size - 1)
                 slots[k] = j
     return ids, first[:nd]
+
+
+def warm() -> None:
+    """Compile (or load from the cache) the scanner's entry points once.
+
+    ``make venv`` calls it so that the first import, the test suite and the importer's
+    worker processes find the machine code in numba's cache instead of each compiling it
+    (several seconds of CPU).
+    """
+    from lantian.hj212.columnar import decode_batch
+
+    decode_batch([b"##0000CP=&&&&FFFF"])
