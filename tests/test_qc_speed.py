@@ -48,7 +48,8 @@ def _straightforward(kw) -> dict:
         "false_stop": process.false_stop(m, th),
         "dilution": process.dilution(hours, kw["points"], th),
         "pinned_under_limit": conduct.pinned_under_limit(hours, limits, keys, th),
-        "level_shift": statistics.level_shift(hl, th),
+        "level_shift": statistics.level_shift(  # the load as run.py gives it
+            hl, th, load=hours.filter(_.running).select("mn", "ts", load=hours.flow_raw)),
         "spike": statistics.spike(hl, th, minutes=kw["minute"]),
     }
 
