@@ -112,3 +112,35 @@ def test_demo_generate_rejects_bad_arguments(tmp_path):
     r = _run("demo", "generate", "--out", str(tmp_path), "--points", "1", "--days", "1",
              "--start", "01/02/2026")
     assert r.exit_code != 0 and "--start" in r.stderr
+
+
+def test_qc_assess_is_the_monthly_job(demo_db):
+    """``qc --assess``: the same events on stdout, and the verdicts ``assess`` gives, stored."""
+    plain = _run("qc", "--db", str(demo_db), "--month", "2026-01", "--format", "json")
+    assert plain.exit_code == 0, plain.stderr
+    con = duckdb.connect(str(demo_db))
+    con.execute("DELETE FROM month_ule_verdict WHERE month = '2026-01'")
+    con.close()
+    job = _run("qc", "--db", str(demo_db), "--month", "2026-01", "--assess", "--format", "json")
+    assert job.exit_code == 0, job.stderr
+    assert _jsonl(job.stdout) == _jsonl(plain.stdout)
+    assert "stored 5 monthly verdicts" in job.stderr
+    ref = _run("assess", "--db", str(demo_db), "--month", "2026-01", "--no-store",
+               "--format", "json")
+    assert ref.exit_code == 0, ref.stderr
+    expect = {r["mn"]: r for r in _jsonl(ref.stdout)}
+    con = duckdb.connect(str(demo_db), read_only=True)
+    rows = con.execute(
+        "SELECT mn, source_type, production_hours, valid_hours, compliant_hours, "
+        "compliance_ratio, ule_pass, exceedance_hours, invalid_hours, engine "
+        "FROM month_ule_verdict WHERE month = '2026-01' ORDER BY mn").fetchall()
+    con.close()
+    assert len(rows) == len(expect) == 5
+    for mn, st, prod, valid, comp, ratio, ule, exc, inv, engine in rows:
+        e = expect[mn]
+        assert (st, prod, valid, comp, ule) == (e["source_type"], e["production_hours"],
+                                                e["valid_hours"], e["compliant_hours"],
+                                                e["ule_pass"])
+        assert ratio == pytest.approx(e["compliance_ratio"], rel=1e-12)
+        assert (json.loads(exc), json.loads(inv)) == (e["exceedance_hours"], e["invalid_hours"])
+        assert engine == "duckdb"

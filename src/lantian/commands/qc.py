@@ -4,7 +4,10 @@
 JSON object per event ``{"mn", "detector", "pollutant", "start", "end", "severity",
 "evidence": {...}}``; with ``--scores`` one per point ``{"mn", "trust", "events"}``. Events
 and scores are also stored (``quality_event``, ``trust_score``) unless the database is held
-by a running server. Times are China Standard Time.
+by a running server. Times are China Standard Time. ``--assess`` makes the run the monthly
+job: the engine's monthly ULE verdicts (超低排放月度评估, the ``lantian assess`` objects) come
+from the same one scan of the minutes and are stored in ``month_ule_verdict`` as ``lantian
+assess --store`` does; stdout is unchanged.
 
 ``lantian qc import-maintenance FILE --db PATH`` imports the O&M contractor's maintenance and
 calibration records (CSV or Excel).
@@ -33,8 +36,15 @@ _EVENT_KEYS = ("mn", "detector", "pollutant", "start", "end", "severity", "evide
 
 
 def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = None,
-           detectors: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """Detect the month's events; return (events frame, points with minute data)."""
+           detectors: list[str] | None = None,
+           verdicts: list[dict[str, Any]] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Detect the month's events; return (events frame, points with minute data).
+
+    With ``verdicts`` (a list to fill) the run is the monthly job: the engine's monthly ULE
+    verdicts (the ``lantian assess`` contract objects, :func:`lantian.engine.assess
+    .monthly_record`) are computed from the same scan of the minutes
+    (:func:`lantian.engine.quality.job.assess_and_detect`) and appended to it.
+    """
     import pandas as pd
 
     from lantian.engine.backends import connect
@@ -63,7 +73,15 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
             cached.append(c)
             return c
 
-        parts = detector_events(**kw, detectors=detectors or DETECTORS, materialize=keep)
+        if verdicts is None:
+            parts = detector_events(**kw, detectors=detectors or DETECTORS, materialize=keep)
+        else:
+            from lantian.engine.assess import monthly_record
+            from lantian.engine.quality.job import assess_and_detect
+
+            month_v, parts = assess_and_detect(con, kw, detectors=detectors or DETECTORS,
+                                               materialize=keep)
+            verdicts += [monthly_record(r) for r in con.execute(month_v).to_dict("records")]
         frames = [con.execute(expr) for expr in parts.values()]
         for c in cached:  # drop the temporary tables while the connection is open
             c.release()
@@ -103,8 +121,10 @@ def _side_tables(con: Any, kw: dict[str, Any], db: Path, month: str, th: Any) ->
     kw["ranges"] = analyser_ranges(kw["params"], kw["limits"], th)
 
 
-def _store(db: Path, month: str, events: pd.DataFrame, scores: pd.DataFrame) -> None:
+def _store(db: Path, month: str, events: pd.DataFrame, scores: pd.DataFrame, *,
+           verdicts: list[dict[str, Any]] | None = None, engine: str = "duckdb") -> None:
     from lantian.store.db import connect
+    from lantian.store.verdicts import save_month_verdicts
 
     con = connect(db)
     try:
@@ -127,6 +147,9 @@ def _store(db: Path, month: str, events: pd.DataFrame, scores: pd.DataFrame) -> 
                         "SELECT * FROM _qc_sc")
             con.unregister("_qc_sc")
         con.execute("COMMIT")
+        if verdicts is not None:  # the monthly job: what `lantian assess --store` keeps
+            n = save_month_verdicts(con, verdicts, engine=engine)
+            echo_err(f"stored {n} monthly verdicts in month_ule_verdict")
     finally:
         con.close()
 
@@ -142,8 +165,15 @@ def qc(
     explain: Annotated[bool, typer.Option("--explain", help="Explain each score.")] = False,
     lang: Annotated[str, typer.Option("--lang", help="zh (default) or en.")] = "zh",
     fmt: Annotated[str, typer.Option("--format", help="json (JSON Lines) or table.")] = "json",
+    assess: Annotated[bool, typer.Option(
+        "--assess", help="Monthly job: also assess the month (ULE verdicts, stored as "
+        "`lantian assess --store` does) from the same scan of the minutes.")] = False,
 ) -> None:
-    """Run every quality detector over one month; print events or trust scores."""
+    """Run every quality detector over one month; print events or trust scores.
+
+    ``--assess`` makes it the monthly job: the engine's monthly verdicts come from the same
+    one scan of the minutes and are stored in ``month_ule_verdict`` (stdout unchanged).
+    """
     if ctx.invoked_subcommand is not None:
         return
     if db is None or month is None:
@@ -154,13 +184,14 @@ def qc(
         fail(f"unknown --lang {lang!r}: use zh or en")
     from lantian.engine.quality.trust import trust_scores
 
+    verdicts: list[dict[str, Any]] | None = [] if assess else None
     try:
-        events, mns = run_qc(db, month, engine, lake)
+        events, mns = run_qc(db, month, engine, lake, verdicts=verdicts)
         score = trust_scores(events, mns, lang=lang)
     except LantianError as exc:
         fail(exc)
     try:
-        _store(db, month, events, score)
+        _store(db, month, events, score, verdicts=verdicts, engine=engine)
     except DatabaseLockedError as exc:
         echo_err(f"warning: results not stored: {exc}")
     rows: list[dict[str, Any]] = []
