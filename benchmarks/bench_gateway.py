@@ -99,7 +99,7 @@ def run_bare(port: int) -> None:
 
 
 # -- where the time goes ------------------------------------------------------------------
-def run_parts(repeats: int = 5) -> None:
+def run_parts(repeats: int = 25) -> None:
     """CPU per packet of each stage of the batch path, medians of ``repeats`` batches."""
     import datetime as dt
 
@@ -113,7 +113,9 @@ def run_parts(repeats: int = 5) -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="lantian-bench-parts-"))
     register(tmp / "p.duckdb", 10_000)
-    store = GatewayStore(tmp / "p.duckdb")
+    register(tmp / "full.duckdb", 10_000)
+    store = GatewayStore(tmp / "p.duckdb")  # journal-first (the default)
+    full = GatewayStore(tmp / "full.duckdb", journal_first=False)  # sessions 1-3
     tb = load_settings().talkback
 
     def cpu() -> float:
@@ -121,7 +123,7 @@ def run_parts(repeats: int = 5) -> None:
         return r.ru_utime + r.ru_stime
 
     day = 0
-    for n in (60, 1000):
+    for n in (20, 60, 1000):
         per: dict[str, list[float]] = {}
         for k in range(repeats + 1):
             day += 1
@@ -144,15 +146,26 @@ def run_parts(repeats: int = 5) -> None:
                 st = states.setdefault(h.mn or "", LoggerState(h.mn or ""))
                 observe(st, h.cn or "", gwcodec.data_time_to_datetime(h.data_time or ""), now, tb)
             marks.append(cpu())
+            full.store_batch(batch)  # the same batch, values in the commit (other file)
+            full_cpu = cpu() - marks[-1]
+            # the materialiser runs about every 500 packets (1 s at the open loop's rate)
+            if store.materialiser.pending_packets >= 500 or k == repeats:
+                m0, pending = cpu(), store.materialiser.pending_packets
+                store.materialise()
+                if k:
+                    per.setdefault("materialise (every ~500 packets)", []).append(
+                        1e6 * (cpu() - m0) / pending)
             if k == 0:
                 continue  # first batch: one-time set-up costs
-            for name, a, b in zip(("decode", "batch+heads", "store commit", "replies+talk-back"),
-                                  marks, marks[1:], strict=False):
+            for name, a, b in zip(("decode", "batch+heads", "journal-first commit",
+                                   "replies+talk-back"), marks, marks[1:], strict=False):
                 per.setdefault(name, []).append(1e6 * (b - a) / n)
+            per.setdefault("full commit (journal_first=false)", []).append(1e6 * full_cpu / n)
         for name, xs in per.items():
             print(json.dumps({"batch": n, "stage": name,
                               "cpu_us_per_packet": round(statistics.median(xs), 1)}))
     store.close()
+    full.close()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()}", file=sys.stderr)
 
 

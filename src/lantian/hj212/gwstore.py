@@ -24,7 +24,7 @@ from lantian.store.columns import ColumnBatch
 from lantian.store.db import connect
 from lantian.store.ingest import Incoming as StoreIncoming
 from lantian.store.ingest import PacketStore, cst_now
-from lantian.store.journal_write import journal_part, pending_of
+from lantian.store.journal_write import deferred_pending, journal_part, without_values
 from lantian.store.materialise import CatchUp, Materialiser, catch_up
 from lantian.store.prepared import prepare_batch
 from lantian.store.traffic import RejectedTraffic, log_rejected_traffic, rejected_traffic_counts
@@ -138,10 +138,10 @@ class GatewayStore:
         wide / long rows are written later by :meth:`materialise`
         (:mod:`lantian.store.materialise`).
         """
-        p = prepare_batch(batch)
+        p = prepare_batch(without_values(batch))  # classify, keys, journal: no routing
         verdicts = self._packets.ingest_prepared([journal_part(p)])
         out = [v.verdict for v in verdicts]
-        self.materialiser.add(pending_of(p, [v.packet_id for v in verdicts], out))
+        self.materialiser.add(deferred_pending(batch, p, [v.packet_id for v in verdicts], out))
         return out
 
     def materialise(self) -> int:

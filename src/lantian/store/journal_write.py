@@ -25,14 +25,17 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from lantian.store.columns import ColumnBatch, route_values
 from lantian.store.prepared import PreparedBatch
 
-__all__ = ["Pending", "accepted_ids", "journal_part", "pending_of", "values_of"]
+__all__ = ["Pending", "accepted_ids", "deferred_pending", "journal_part", "pending_of",
+           "values_of", "without_values"]
 
 
 @dataclass
@@ -43,13 +46,27 @@ class Pending:
     (its values are to be written); ``wide`` / ``long``: the frames of
     :func:`lantian.store.prepared.prepare_batch`, ``packet_id`` = row in the batch;
     ``journalled_at``: :func:`time.monotonic` when the journal commit returned [s].
+    With ``wide`` None the values are routed from ``batch`` (its DataTimes ``ts``,
+    ``datetime64[us]``) only when first asked for (:func:`deferred_pending`).
     """
 
     ids: npt.NDArray[np.int64]
     accepted: npt.NDArray[np.bool_]
-    wide: dict[str, pa.Table]
+    wide: dict[str, pa.Table] | None
     long: pa.Table | None
     journalled_at: float = field(default_factory=time.monotonic)
+    batch: ColumnBatch | None = None
+    ts: npt.NDArray[np.datetime64] | None = None
+
+    def route(self) -> None:
+        """Route the values of the accepted rows into frames now (if not done yet)."""
+        if self.wide is not None:
+            return
+        assert self.batch is not None and self.ts is not None
+        candidate = self.accepted & ~np.isnat(self.ts)
+        self.wide, self.long = (route_values(self.batch, candidate, self.ts, 0)
+                                if candidate.any() else ({}, None))
+        self.batch = None
 
     @property
     def n_accepted(self) -> int:
@@ -65,6 +82,38 @@ class Pending:
 def journal_part(p: PreparedBatch) -> PreparedBatch:
     """``p`` without value frames: writes journal, keys and protocol only."""
     return dataclasses.replace(p, wide={}, long=None)
+
+
+def without_values(b: ColumnBatch) -> ColumnBatch:
+    """Return ``b`` with an empty value table.
+
+    Its prepared batch journals and claims keys only, without routing any value (the routing
+    is left to :func:`deferred_pending`).
+    """
+    none = slice(0, 0)
+
+    def cut(a: npt.NDArray[Any] | None) -> npt.NDArray[Any] | None:
+        return None if a is None else a[none]
+
+    return dataclasses.replace(
+        b, item_row=b.item_row[none], item_code=b.item_code[none],
+        item_suffix=b.item_suffix[none], item_num=b.item_num[none],
+        item_text=b.item_text[none], item_code_id=cut(b.item_code_id),
+        item_suffix_id=cut(b.item_suffix_id))
+
+
+def deferred_pending(b: ColumnBatch, p: PreparedBatch, packet_ids: Sequence[int],
+                     verdicts: Sequence[str]) -> Pending:
+    """Values of ``b`` to write later, routed only when the materialiser asks for them.
+
+    ``p`` is the prepared batch that journalled ``b`` (``prepare_batch(without_values(b))``):
+    its journal frame gives each row's DataTime, exactly the times the full write routes by.
+    """
+    pend = pending_of(dataclasses.replace(p, wide={}, long=None), packet_ids, verdicts)
+    pend.wide = None
+    pend.batch = b
+    pend.ts = p.journal.column("data_time").to_numpy(zero_copy_only=False)
+    return pend
 
 
 def pending_of(p: PreparedBatch, packet_ids: Sequence[int], verdicts: Sequence[str],
@@ -100,6 +149,8 @@ def values_of(pend: Pending, only: int | None = None) -> dict[str, pa.Table]:
     With ``only`` (a journal id): the rows of that packet alone.
     """
     out: dict[str, pa.Table] = {}
+    pend.route()
+    assert pend.wide is not None
     frames = [*pend.wide.items(), *([("value_long", pend.long)] if pend.long is not None
                                     else [])]
     for table, frame in frames:
