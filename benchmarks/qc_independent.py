@@ -5,10 +5,11 @@ Re-run (several seeds, full month, ~40 points; writes a table for RESULTS.md)::
     flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/qc_independent.py \
         --seeds 1 2 3 4 5 --points 40 --days 31
 
-Small run while developing: ``--seeds 1 --points 14 --days 21``. ``--parquet DIR`` also
-writes the minute data of each seed as Parquet (``DIR/seed=N/flue_minute.parquet``) and the
-labels (``truth.csv``); ``--duckdb FILE`` loads them into a DuckDB file (table
-``flue_minute``) for ``lantian``-level experiments.
+Small run while developing: ``--seeds 1 --points 14 --days 21``. ``--per-seed`` prints the
+per-seed spread of every detector (session 4 used ``--seeds 1 2 3 4 5 6 7 8 9 10``).
+``--parquet DIR`` also writes the minute data of each seed as Parquet
+(``DIR/seed=N/flue_minute.parquet``) and the labels (``truth.csv``); ``--duckdb FILE`` loads
+them into a DuckDB file (table ``flue_minute``) for ``lantian``-level experiments.
 
 This module does NOT use ``lantian.demo.signals`` or ``lantian.demo.faults``: the clean
 signal model and the fault injectors are written here from the issue's wording, not from
@@ -574,12 +575,7 @@ def score(events: pd.DataFrame, truth: pd.DataFrame,
         e = ev[ev.detector == det]
         alarms = e[e.severity.isin(["medium", "high"])]
         t = tr[tr.detector == det]
-        other = tr[(tr.detector != det) & ~tr.wide].copy()
-        # (qcdetect) an unrecorded slope change (i13008) scales the values from its minute to
-        # the month's end (_params): its effect on the data lasts that long, so an alarm on
-        # the changed values overlaps it (the label itself spans only the change's hour)
-        slope = (other.detector == "calibration_change") & other["info"].str.contains("i13008")
-        other.loc[slope, "end"] = pd.Timestamp("2200-01-01")
+        other = _effect(tr[(tr.detector != det) & ~tr.wide])
         true_n = coll = false_n = 0
         false_rows = []
         for a in alarms.itertuples():
@@ -603,6 +599,19 @@ def score(events: pd.DataFrame, truth: pd.DataFrame,
     return pd.DataFrame(rows)
 
 
+def _effect(truth: pd.DataFrame) -> pd.DataFrame:
+    """Faults with ``end`` = the end of their effect on the data (for collateral alarms).
+
+    (qcdetect) An unrecorded slope change (i13008) scales the values from its minute to the
+    month's end (:func:`_params`), so an alarm on the changed values overlaps it; its label
+    spans only the hour of the change (what ``calibration_change`` must find).
+    """
+    out = truth.copy()
+    slope = (out.detector == "calibration_change") & out["info"].str.contains("i13008")
+    out.loc[slope, "end"] = pd.Timestamp("2200-01-01")
+    return out
+
+
 def evaluate(seed: int, n_points: int, days: int) -> tuple[pd.DataFrame, pd.DataFrame, Case]:
     """Build, detect and score one seed; returns (scores, events, case)."""
     case = build_case(seed, n_points, days)
@@ -618,6 +627,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parquet", type=Path, default=None)
     ap.add_argument("--duckdb", type=Path, default=None)
     ap.add_argument("--show-false", action="store_true", help="print every false alarm")
+    ap.add_argument("--per-seed", action="store_true",
+                    help="also print recall and precision per detector and seed")
     args = ap.parse_args(argv)
     allsc = []
     for seed in args.seeds:
@@ -654,6 +665,11 @@ def main(argv: list[str] | None = None) -> int:
     agg["min_recall_seed"] = s.groupby("detector", sort=False)["recall"].min()
     pd.set_option("display.width", 200)
     print(agg.round(3).to_string())
+    if args.per_seed:  # the spread: recall and precision of every detector on every seed
+        for col in ("recall", "precision"):
+            print(f"\n{col} per seed")
+            print(s.pivot(index="detector", columns="seed", values=col)
+                  .reindex(list(DETECTORS)).round(2).to_string())
     return 0
 
 
@@ -672,8 +688,9 @@ def _show_false(ev: pd.DataFrame, case: Case) -> None:
             near = sc[(sc.mn == b.mn) & (sc.detector == b.detector)]
             print("MISSED", b.detector, b.mn, b.pollutant, b.start, b.end, b.info,
                   near[["severity", "start", "evidence"]].to_dict("records"), file=sys.stderr)
+    eff = _effect(case.truth)
     for a in al.itertuples():
-        t = case.truth[case.truth.mn == a.mn]
+        t = eff[eff.mn == a.mn]
         hit = [b.detector for b in t.itertuples()
                if _overlap(a.start, a.end, b.start, b.end, pd.Timedelta(hours=1))]
         if a.detector not in hit:
