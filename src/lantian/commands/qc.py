@@ -47,10 +47,13 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
     """
     import pandas as pd
 
+    from lantian.engine.assess import month_keys, monthly_record
     from lantian.engine.backends import connect
     from lantian.engine.quality import DETECTORS, load_thresholds
+    from lantian.engine.quality.blocks import minute_blocks
     from lantian.engine.quality.frames import empty_events
     from lantian.engine.quality.inputs import history_minutes, limit_memory, read_inputs
+    from lantian.engine.quality.job import assess_and_detect, shared_blocks
     from lantian.engine.quality.run import detector_events
 
     th = load_thresholds()
@@ -73,21 +76,24 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
             cached.append(c)
             return c
 
+        # the one scan of the minutes (per point and 30-minute block), kept: every detector
+        # and, for the monthly job, the engine's hours come from it
         if verdicts is None:
-            parts = detector_events(**kw, detectors=detectors or DETECTORS, materialize=keep)
+            blocks = keep(minute_blocks(kw["minute"], kw["keys"], th))
+            parts = detector_events(**kw, detectors=detectors or DETECTORS, materialize=keep,
+                                    blocks=blocks)
         else:
-            from lantian.engine.assess import monthly_record
-            from lantian.engine.quality.job import assess_and_detect
-
+            blocks = keep(shared_blocks(kw["minute"], kw["keys"], month_keys(kw["minute"]), th))
             month_v, parts = assess_and_detect(con, kw, detectors=detectors or DETECTORS,
-                                               materialize=keep)
+                                               materialize=keep, blocks=blocks)
             verdicts += [monthly_record(r) for r in con.execute(month_v).to_dict("records")]
         frames = [con.execute(expr) for expr in parts.values()]
+        # the points with minute data, from the kept blocks (not one more read of the minutes)
+        mns = con.execute(blocks.select("mn").distinct())["mn"].tolist()
         for c in cached:  # drop the temporary tables while the connection is open
             c.release()
         events = pd.concat([f for f in frames if len(f)] or [con.execute(empty_events())],
                            ignore_index=True)
-        mns = con.execute(kw["minute"].select("mn").distinct())["mn"].tolist()
     finally:
         disconnect = getattr(con, "disconnect", None)
         if callable(disconnect):

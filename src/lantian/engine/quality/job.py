@@ -50,6 +50,7 @@ def assess_and_detect(
     *,
     detectors: Sequence[str] = DETECTORS,
     materialize: Callable[[ir.Table], ir.Table] | None = None,
+    blocks: ir.Table | None = None,
 ) -> tuple[ir.Table, dict[str, ir.Table]]:
     """Return (monthly verdicts, events per detector) of one month from one minute scan.
 
@@ -58,12 +59,14 @@ def assess_and_detect(
     :func:`~lantian.engine.quality.inputs.read_inputs` gives them (``minute``, ``month``,
     ``keys``, ``thresholds``, ...). ``materialize`` (e.g. ``lambda t: t.cache()``) keeps the
     shared block table; without it the block aggregation is inlined in both expressions
-    (correct, but the minutes are then read twice).
+    (correct, but the minutes are then read twice). ``blocks``: :func:`shared_blocks` of the
+    month already built (and kept) by the caller.
     """
     th: Thresholds = inputs["thresholds"]
     keep = materialize or (lambda x: x)
     minute = inputs["minute"]
-    blocks = keep(shared_blocks(minute, inputs["keys"], month_keys(minute), th))
+    if blocks is None:
+        blocks = keep(shared_blocks(minute, inputs["keys"], month_keys(minute), th))
     verdicts = assess_month(con, inputs["month"], blocks=blocks)
     events = detector_events(**inputs, detectors=detectors, materialize=materialize,
                              blocks=blocks)
