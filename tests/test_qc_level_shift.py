@@ -91,3 +91,22 @@ def test_a_shift_at_the_month_start_is_the_minority_segment():
     ev = _run(df)
     assert len(ev) == 1 and ev.iloc[0].start == T0
     assert ev.iloc[0].severity == "high"
+
+
+def test_spark_gives_the_same_level_shift_as_duckdb(spark_ibis):
+    # the load-step case (one event, low) and a lone analyser shift of another point (high)
+    df = pd.concat([_series(20.0), _series(20.0).assign(mn="P2")], ignore_index=True)
+    df["ts"] = df["ts"].astype("datetime64[us]")
+    flow = np.full(N, 100.0)
+    flow[SHIFT] = 60.0
+    load = df[df.mn == "P1"][["mn", "ts"]].assign(load=flow)
+
+    def run(con) -> pd.DataFrame:
+        h = con.create_table("shift_hours", df, overwrite=True)
+        ld = con.create_table("shift_load", load, overwrite=True)
+        ev = con.execute(level_shift(h, load_thresholds(), load=ld))
+        return ev.sort_values("mn").reset_index(drop=True)
+
+    duck, spark = run(ibis.duckdb.connect()), run(spark_ibis)
+    assert duck.severity.tolist() == ["low", "high"]
+    pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
