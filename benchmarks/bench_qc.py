@@ -13,6 +13,8 @@ per-detector and per-kept-frame times, peak RSS, events and the load average). T
 job is :func:`lantian.engine.quality.job.assess_and_detect`: the engine's ``assess_month``
 and every detector from one scan of the minutes; the time qc adds to the engine is
 ``job − engine``, printed as a ratio of the engine alone (DESIGN.md §6 target ≤ 1).
+``qc-cmd`` / ``job-cmd`` time :func:`lantian.commands.qc.run_qc` (what ``lantian qc`` /
+``lantian qc --assess`` run, storing aside): inputs, history probe, points with data.
 Precision/recall and time on a generated demo province with labelled faults::
 
     .venv/bin/python benchmarks/bench_qc.py --points 100 --days 30 --runs 3
@@ -200,6 +202,26 @@ def _job_child(root: Path, data: Path, month: str) -> dict:
             "production_hours": int(df.production_hours.sum())}
 
 
+def _command_child(root: Path, data: Path, month: str, assess: bool) -> dict:
+    """``lantian qc`` (``--assess``: the monthly job) as the command runs it, storing aside.
+
+    :func:`lantian.commands.qc.run_qc` on the lake: inputs, earlier months for
+    ``pinned_under_limit`` (none in the lake), the kept block scan, every detector, the
+    points with data and, with ``assess``, the engine's monthly verdicts from the same scan.
+    """
+    from lantian.commands.qc import run_qc
+
+    t0 = time.perf_counter()
+    verdicts: list[dict] | None = [] if assess else None
+    events, _ = run_qc(bench_engine().registry_db(data), month, lake=root, verdicts=verdicts)
+    out = {"seconds": time.perf_counter() - t0, "events": len(events)}
+    if verdicts is not None:
+        out |= {"points": len(verdicts),
+                "compliant_hours": sum(v["compliant_hours"] for v in verdicts),
+                "production_hours": sum(v["production_hours"] for v in verdicts)}
+    return out
+
+
 def bench_engine():
     """The engine benchmark module (its lake subsets, registry and ``run_engine``)."""
     import importlib.util
@@ -215,7 +237,10 @@ def _child_main(kind: str, root: Path, data: Path, month: str) -> None:
 
     be = bench_engine()
     be.MONTH = month
-    child = {"qc": _qc_child, "job": _job_child}.get(kind)
+    children = {"qc": _qc_child, "job": _job_child,
+                "qc-cmd": lambda r, d, m: _command_child(r, d, m, False),
+                "job-cmd": lambda r, d, m: _command_child(r, d, m, True)}
+    child = children.get(kind)
     out = child(root, data, month) if child else be.run_engine(root, data)
     out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(json.dumps(out))
@@ -251,7 +276,8 @@ def lake_mode(args) -> int:
     be.registry_db(args.lake)
     for n in args.sizes:
         root = be.subset(args.lake, n)
-        res: dict[str, list[dict]] = {"engine": [], "qc": [], "job": []}
+        res: dict[str, list[dict]] = {"engine": [], "qc": [], "job": [], "qc-cmd": [],
+                                      "job-cmd": []}
         loads = []
         for _ in range(args.runs):
             for kind in res:
@@ -283,11 +309,15 @@ def lake_mode(args) -> int:
         if med["engine"] and med["qc"]:
             print(f"{n} points qc / engine = {med['qc'] / med['engine']:.2f}; {loadtxt}",
                   flush=True)
-        if med["engine"] and med["job"]:
-            added = med["job"] - med["engine"]
-            print(f"{n} points monthly job (engine + qc on one scan) {med['job']:.2f} s; added "
-                  f"by qc = job - engine = {added:.2f} s = {added / med['engine']:.2f} x the "
-                  f"engine; {loadtxt}", flush=True)
+        for kind in ("job", "job-cmd"):
+            if med["engine"] and med[kind]:
+                added = med[kind] - med["engine"]
+                print(f"{n} points monthly {kind} (engine + qc on one scan) {med[kind]:.2f} s; "
+                      f"added by qc = {kind} - engine = {added:.2f} s = "
+                      f"{added / med['engine']:.2f} x the engine; {loadtxt}", flush=True)
+        if med["engine"] and med["qc-cmd"]:
+            print(f"{n} points lantian qc (run_qc) / engine = "
+                  f"{med['qc-cmd'] / med['engine']:.2f}; {loadtxt}", flush=True)
     return 0
 
 
