@@ -44,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 COLS = ("so2_mg_m3", "nox_mg_m3", "pm_mg_m3", "so2_zs", "nox_zs", "pm_zs", "o2_pct",
         "flow_m3_s", "temp_c")
 FLAGS = ("so2_flag", "nox_flag", "pm_flag", "o2_flag", "flow_flag")
+KINDS = ("engine", "qc", "job", "qc-cmd", "job-cmd")
 
 
 def main() -> int:
@@ -57,6 +58,8 @@ def main() -> int:
     ap.add_argument("--month", default="2024-06", help="month of the lake (YYYY-MM)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[100],
                     help="lake mode: numbers of points (first N of the lake)")
+    ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS,
+                    help="lake mode: what to time (default all; engine is always timed)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--root", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -276,8 +279,7 @@ def lake_mode(args) -> int:
     be.registry_db(args.lake)
     for n in args.sizes:
         root = be.subset(args.lake, n)
-        res: dict[str, list[dict]] = {"engine": [], "qc": [], "job": [], "qc-cmd": [],
-                                      "job-cmd": []}
+        res: dict[str, list[dict]] = {k: [] for k in KINDS if k in args.kinds or k == "engine"}
         loads = []
         for _ in range(args.runs):
             for kind in res:
@@ -295,27 +297,28 @@ def lake_mode(args) -> int:
                   f"peak RSS {peak:.2f} GiB"
                   + (f", errors {errs}" if errs else ""), flush=True)
         for kind in ("qc", "job"):
-            ok = [r for r in res[kind] if r.get("per")]
+            ok = [r for r in res.get(kind, []) if r.get("per")]
             if ok:
                 per = {k: statistics.median(r["per"][k] for r in ok) for k in ok[-1]["per"]}
                 print(f"{n} points {kind} per step (median s): "
                       + ", ".join(f"{k} {v:.2f}" for k, v in per.items())
                       + f"; events {ok[-1]['events']}", flush=True)
         same = {(r.get("points"), r.get("compliant_hours"), r.get("production_hours"))
-                for r in res["engine"] + res["job"] if r.get("seconds") is not None}
+                for r in res["engine"] + res.get("job", []) + res.get("job-cmd", [])
+                if r.get("seconds") is not None}
         print(f"{n} points engine and job verdict totals (points, compliant h, production h): "
               f"{sorted(same)} ({'same' if len(same) == 1 else 'DIFFERENT'})", flush=True)
         loadtxt = f"load average (1 min) {min(loads):.1f}-{max(loads):.1f}"
-        if med["engine"] and med["qc"]:
+        if med["engine"] and med.get("qc"):
             print(f"{n} points qc / engine = {med['qc'] / med['engine']:.2f}; {loadtxt}",
                   flush=True)
         for kind in ("job", "job-cmd"):
-            if med["engine"] and med[kind]:
+            if med["engine"] and med.get(kind):
                 added = med[kind] - med["engine"]
                 print(f"{n} points monthly {kind} (engine + qc on one scan) {med[kind]:.2f} s; "
                       f"added by qc = {kind} - engine = {added:.2f} s = "
                       f"{added / med['engine']:.2f} x the engine; {loadtxt}", flush=True)
-        if med["engine"] and med["qc-cmd"]:
+        if med["engine"] and med.get("qc-cmd"):
             print(f"{n} points lantian qc (run_qc) / engine = "
                   f"{med['qc-cmd'] / med['engine']:.2f}; {loadtxt}", flush=True)
     return 0
