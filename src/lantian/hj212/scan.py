@@ -56,7 +56,10 @@ _HP = np.zeros((9, 256), dtype=np.int64)  # _HP[k] = H applied k times (H is lin
 _HP[0] = np.arange(256)
 for _k in range(1, 9):
     _HP[_k] = _H[_HP[_k - 1]]
+_HP_FLAT = _HP.astype(np.uint8).ravel()  # _HP[k, i] at k * 256 + i (unsigned indexes)
 _T = np.array(CRC_TABLE, dtype=np.int64)
+_STOP = np.zeros(256, dtype=np.bool_)  # bytes that end a name or value: = ; , / & LF
+_STOP[[61, 59, 44, 47, 38, 10]] = True
 _P10 = np.array([10.0 ** k for k in range(23)], dtype=np.float64)  # exact doubles
 _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
@@ -155,11 +158,13 @@ def _run(buf: npt.NDArray[np.uint8], q: int, end: int, m: int, sig: int
 
 
 @njit(cache=True, nogil=True)
-def _number(buf: npt.NDArray[np.uint8], p: int, end: int, p10: npt.NDArray[np.float64]
-            ) -> tuple[bool, float, bool, int, int]:
-    """Parse ``[+-]?(digits[.digits*]|.digits)``: (valid, value, exact, int digits, decimals).
+def _number_at(buf: npt.NDArray[np.uint8], p: int, end: int, p10: npt.NDArray[np.float64]
+               ) -> tuple[bool, float, bool, int, int, int]:
+    """Read ``[+-]?(digits[.digits*]|.digits)`` from ``p`` as far as it goes.
 
-    ``int digits`` counts the integer part without leading zeros (at least 1).
+    Returns ``(found, value, exact, int digits, decimals, end of the number)``; ``int
+    digits`` counts the integer part without leading zeros (at least 1); ``exact`` is false
+    where the value must come from ``float()`` (then ``value`` is 0).
     """
     q = p
     neg = False
@@ -175,14 +180,24 @@ def _number(buf: npt.NDArray[np.uint8], p: int, end: int, p10: npt.NDArray[np.fl
         q0 = q + 1
         q, m, sig = _run(buf, q0, end, m, sig)
         n_frac = q - q0
-    if q != end or (n_int == 0 and n_frac == 0):
-        return False, 0.0, False, 0, 0
+    if n_int == 0 and n_frac == 0:
+        return False, 0.0, False, 0, 0, q
     exact = sig <= 18 and m <= 9007199254740992 and n_frac <= 22
     v = 0.0
     if exact:
         v = float(m) / p10[n_frac]
         if neg:
             v = -v
+    return True, v, exact, int_digits, n_frac, q
+
+
+@njit(cache=True, nogil=True)
+def _number(buf: npt.NDArray[np.uint8], p: int, end: int, p10: npt.NDArray[np.float64]
+            ) -> tuple[bool, float, bool, int, int]:
+    """Parse ``buf[p:end]`` as a whole number text: (valid, value, exact, int digits, decimals)."""
+    ok, v, exact, int_digits, n_frac, q = _number_at(buf, p, end, p10)
+    if not ok or q != end:
+        return False, 0.0, False, 0, 0
     return True, v, exact, int_digits, n_frac
 
 
@@ -229,20 +244,21 @@ def _header(  # noqa: C901 - one straight walk of the header grammar
             return -1
         crc_sent = crc_sent * 16 + hv
     # x = H[x] ^ b per byte; H is linear over XOR, so 8 bytes at a time with H^1..H^8
-    x = 0xFF ^ np.int64(buf[s + 6])
+    x = np.uint8(0xFF ^ buf[s + 6])
     acc = buf[s + 6]
     q = s + 7
     end = e - 4
+    hp = _HP_FLAT
     while q + 8 <= end:
         b0, b1, b2, b3 = buf[q], buf[q + 1], buf[q + 2], buf[q + 3]
         b4, b5, b6, b7 = buf[q + 4], buf[q + 5], buf[q + 6], buf[q + 7]
         acc |= b0 | b1 | b2 | b3 | b4 | b5 | b6 | b7
-        x = (_HP[8, x] ^ _HP[7, b0] ^ _HP[6, b1] ^ _HP[5, b2] ^ _HP[4, b3] ^ _HP[3, b4]
-             ^ _HP[2, b5] ^ _HP[1, b6] ^ b7)
+        x = (hp[2048 + x] ^ hp[1792 + b0] ^ hp[1536 + b1] ^ hp[1280 + b2] ^ hp[1024 + b3]
+             ^ hp[768 + b4] ^ hp[512 + b5] ^ hp[256 + b6] ^ b7)
         q += 8
     while q < end:
         acc |= buf[q]
-        x = _HP[1, x] ^ buf[q]
+        x = hp[256 + x] ^ buf[q]
         q += 1
     if acc >= 128 or _T[x] != crc_sent:
         return -1
@@ -366,12 +382,12 @@ def scan_frames(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],  # no
         st = FAST
         a = bs
         while a < be and st == FAST:
-            # one item: a name up to '=' (hashed on the way), a value up to ';' ',' or the end
+            # one item: a name up to '=' (hashed on the way), then its value
             h = np.uint64(14695981039346656037)
             q = a
             while q < be:
                 c = buf[q]
-                if c == 61 or c == 59 or c == 44 or c == 47 or c == 38 or c == 10:
+                if _STOP[c]:  # = ; , / & LF
                     break
                 h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
                 q += 1
@@ -379,18 +395,6 @@ def scan_frames(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],  # no
                 st = SLOW  # no '=' in the item, '/', '&' or LF
                 break
             eq = q
-            q += 1
-            while q < be:
-                c = buf[q]
-                if c == 59 or c == 44:
-                    break
-                if c == 61 or c == 47 or c == 38 or c == 10:
-                    st = SLOW
-                    break
-                q += 1
-            if st != FAST or (q < be and q + 1 == be):
-                st = SLOW  # a second '=', '/', '&', LF, or an empty item after a separator
-                break
             nid = _lookup(buf, a, eq, h, slots, names, name_off)
             if nid < 0:
                 st = UNKNOWN
@@ -400,23 +404,36 @@ def scan_frames(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],  # no
                 st = SLOW
                 break
             seen[nid] = i
-            vs, ve = eq + 1, q
-            if nit >= pt:
-                return status, hs, -1, pt, it_line, it_name, it_vs, it_ve, it_val, it_flag
+            vs = eq + 1
             fl = 0
             val = np.nan
-            if kd == 2:
-                ok, v, exact, idig, ndec = _number(buf, vs, ve, _P10)
-                if not ok:
+            if kd == 2:  # a number, read in the same walk; a separator or the end must follow
+                ok, val, exact, idig, ndec, q = _number_at(buf, vs, be, _P10)
+                if not ok or (q < be and buf[q] != 59 and buf[q] != 44):
                     st = SLOW
                     break
-                val = v
                 if not exact:
                     fl |= F_PYFLOAT
                 if digit_warnings and fmt_n[nid] < 1000000 and (
                         idig > fmt_n[nid] or ndec > fmt_m[nid]):
                     fl |= F_OVER
-            elif kd == 0 or kd == 4:
+            else:
+                q = vs
+                while q < be:
+                    c = buf[q]
+                    if _STOP[c]:
+                        break
+                    q += 1
+                if q < be and buf[q] != 59 and buf[q] != 44:
+                    st = SLOW  # a second '=', '/', '&' or LF
+                    break
+            ve = q
+            if q < be and q + 1 == be:
+                st = SLOW  # an empty item after a trailing separator
+                break
+            if nit >= pt:
+                return status, hs, -1, pt, it_line, it_name, it_vs, it_ve, it_val, it_flag
+            if kd == 0 or kd == 4:
                 if kd == 4 and not _is_data_time(buf, vs, ve):
                     st = SLOW
                     break
