@@ -45,7 +45,7 @@ from lantian.hj212.columnar import decode_batch, decode_columns  # noqa: E402
 BASELINE_REV = "2580103"  # the commit before the compiled scanner (session-3 decoder)
 
 
-def baseline(rev: str):
+def baseline(rev: str, repo: str):
     """The session-3 ``columnar`` module, loaded from git (None if git cannot give it)."""
     import importlib.util
     import subprocess
@@ -53,7 +53,7 @@ def baseline(rev: str):
 
     try:
         src = subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"{rev}:src/lantian/hj212/columnar.py"],
+            ["git", "-C", repo, "show", f"{rev}:src/lantian/hj212/columnar.py"],
             check=True, capture_output=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -148,12 +148,13 @@ def main() -> None:
     ap.add_argument("--import-file", help="packets file of bench_import.py (e.g. /tmp/p100k.txt)")
     ap.add_argument("--import-lines", type=int, default=50_000)
     ap.add_argument("--baseline-rev", default=BASELINE_REV)
+    ap.add_argument("--baseline-repo", default=str(ROOT), help="git repository holding it")
     ap.add_argument("--compile", action="store_true", help="also time the scanner's compile")
     ap.add_argument("--only", help="comma-separated case names")
     args = ap.parse_args()
     if args.compile:
         compile_times()
-    old = baseline(args.baseline_rev)
+    old = baseline(args.baseline_rev, args.baseline_repo)
     columns = lambda lines: decode_columns(lines)  # noqa: E731
     cases = [("split_walk", split_walk), ("crc_loop", crc_loop), ("crc_table", crc_table),
              ("crc_numpy", crc_numpy), ("parse_packet", parse_each),
