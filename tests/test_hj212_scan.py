@@ -8,8 +8,7 @@
   the right CRC and sent to the parser with a wrong one;
 * canonical frames take the compiled path (no parser call), everything else gets the
   parser's verdicts: repeated fields, Modbus CRC (lenient), GBK text, LF inside a frame,
-  2005 / 2017 / 2025 headers, subpackets, new field names, more items than the first guess
-  of room.
+  2005 / 2017 / 2025 headers, subpackets, new field names, frames of the shortest items.
 """
 
 from __future__ import annotations
@@ -206,16 +205,20 @@ def test_repeated_field_is_rejected_as_the_parser_does():
 
 def test_new_names_and_many_small_items():
     # names this process has not seen yet are registered and then take the compiled path;
-    # 200 one-byte parameters give more items than the first guess of room (bytes / 16)
+    # 200 shortest items ("pN=1;") fit the room the scan sets aside (bytes / 3)
     fresh = {f"w{k:05d}": {"Avg": k} for k in range(7)}
     many = {f"p{k}": "1" for k in range(200)}
     lines = [_frame(fresh), _fix(_frame().replace(
         b"DataTime=20240601085800", b"DataTime=20240601085800;" + ";".join(
             f"{k}={v}" for k, v in many.items()).encode()))]
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+    lines.append(_fix(_frame().replace(b"DataTime=20240601085800", b"DataTime=20240601085800;"
+                                       + ";".join(f"{c}=" for c in letters).encode())))
     b = col_mod.decode_batch(lines)
-    assert b.ok.tolist() == [True, True]
+    assert b.ok.tolist() == [True, True, True]
     assert b.values_of(0) == {code: {"Avg": float(k)} for k, code in enumerate(fresh)}
     assert b.params[1] == many
+    assert b.params[2] == dict.fromkeys(letters, "")
     assert_batch_same(lines, True)
 
 

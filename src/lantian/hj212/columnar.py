@@ -247,8 +247,10 @@ def _concat(parts: list[Items]) -> Items:
         e = np.array([], dtype=object)
         i0 = np.array([], dtype=np.int64)
         return i0, e, e, np.array([], dtype=np.float64), e, i0
+    if len(parts) == 1:
+        return parts[0]
     cat = [np.concatenate([p[k] for p in parts]) for k in range(6)]
-    if len(parts) == 1 or not (np.diff(cat[0]) < 0).any():
+    if not (np.diff(cat[0]) < 0).any():
         return tuple(cat)  # already in packet order (the fast path alone)
     order = np.argsort(cat[0], kind="stable")
     return tuple(c[order] for c in cat)

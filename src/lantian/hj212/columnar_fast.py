@@ -75,15 +75,16 @@ def _register_names(frames: Sequence[bytes], lines: npt.NDArray[np.int64]) -> bo
 def _scan(frames: Sequence[bytes], buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
           ends: npt.NDArray[np.int64], digit_warnings: bool) -> tuple[Any, ...]:
     """Scan until no frame has an unregistered name (a frame that keeps one is slow)."""
-    cap = len(buf) // 16 + 64
+    # room for every item: each takes at least 3 bytes ("a=" and a separator, the last one
+    # 2), so a frame of b bytes has at most b // 3 + 1 (np.empty: untouched room is free)
+    cap = len(buf) // 3 + len(starts) + 1
     while True:
         t = NAMES.scan_tables()
         out = scan_frames(buf, starts, ends, _LIT_BUF, _LIT_OFF, _VERSION_OK, t.slots,
                           t.names, t.name_off, t.kind, t.fmt_n, t.fmt_m, t.dt_id,
                           digit_warnings, cap)
-        if out[2] < 0:  # more items than room: once more with room for any number
-            cap = len(buf) // 2 + 64
-            continue
+        if out[2] < 0:  # pragma: no cover - impossible by the bound above
+            raise RuntimeError("HJ 212 scanner: more CP items than bytes allow")
         unknown = np.flatnonzero(out[0] == UNKNOWN)
         if not len(unknown):
             return (t, *out)

@@ -367,7 +367,7 @@ def scan_frames(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],  # no
     it_vs = np.empty(capacity, dtype=np.int64)
     it_ve = np.empty(capacity, dtype=np.int64)
     it_val = np.empty(capacity, dtype=np.float64)
-    it_flag = np.zeros(capacity, dtype=np.int8)
+    it_flag = np.empty(capacity, dtype=np.int8)
     seen = np.full(len(kind), -1, dtype=np.int64)
     nit = 0  # fields (text, numeric) from index 0 up
     pt = capacity  # parameters other than DataTime from the top down
