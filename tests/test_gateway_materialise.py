@@ -224,3 +224,27 @@ async def test_ack_after_journal_commit_values_after_interval_lag_on_status(db_p
     con = duckdb.connect(str(db_path), read_only=True)
     assert con.execute("SELECT count(*) FROM flue_minute").fetchone()[0] == 6  # stop writes all
     con.close()
+
+
+def test_many_small_commits_materialised_in_one_run_store_the_full_write_rows(tmp_path):
+    """The materialiser joins the pending batches (one routing pass); the rows are those of
+    the values written in each acknowledging commit (simulator log: wide and long rows)."""
+    from test_gateway_batch import _frames as sim_frames
+
+    frames = sim_frames(300)
+    chunks = [frames[k:k + 7] for k in range(0, len(frames), 7)]
+    jf = GatewayStore(tmp_path / "jf.duckdb")
+    ref = GatewayStore(tmp_path / "ref.duckdb", journal_first=False)
+    try:
+        v1 = [v for c in chunks for v in _store(jf, c)]
+        v2 = [v for c in chunks for v in _store(ref, c)]
+        assert v1 == v2 and "duplicate" in v1
+        runs = jf.materialiser.stats.runs
+        assert jf.materialise() == v1.count("accepted")
+        assert jf.materialiser.stats.runs == runs + 1  # one run for all the chunks
+        got, want = _values(jf.con), _values(ref.con)
+        assert got == want
+        assert len(got["value_long"]) > 500 and len(got["flue_minute"]) > 0
+    finally:
+        jf.close()
+        ref.close()

@@ -34,8 +34,8 @@ import pyarrow as pa
 from lantian.store.columns import ColumnBatch, route_values
 from lantian.store.prepared import PreparedBatch
 
-__all__ = ["Pending", "accepted_ids", "deferred_pending", "journal_part", "pending_of",
-           "values_of", "without_values"]
+__all__ = ["Pending", "accepted_ids", "deferred_pending", "journal_part", "merge_batches",
+           "merge_pending", "pending_of", "values_of", "without_values"]
 
 
 @dataclass
@@ -114,6 +114,66 @@ def deferred_pending(b: ColumnBatch, p: PreparedBatch, packet_ids: Sequence[int]
     pend.batch = b
     pend.ts = p.journal.column("data_time").to_numpy(zero_copy_only=False)
     return pend
+
+
+def _merged_ids(bs: Sequence[ColumnBatch], id_name: str, table_name: str
+                ) -> tuple[npt.NDArray[np.int64] | None, npt.NDArray[np.object_] | None]:
+    """Integer ids of the items of ``bs`` against one table (None when a batch has none)."""
+    tables = [getattr(b, table_name) for b in bs]
+    ids = [getattr(b, id_name) for b in bs]
+    if any(t is None for t in tables) or any(i is None for i in ids):
+        return None, None
+    longest = max(tables, key=len)
+    if all(t is longest or np.array_equal(longest[:len(t)], t) for t in tables):
+        return np.concatenate(ids), longest  # the usual case: one growing name registry
+    index: dict[Any, int] = {}
+    parts = []
+    for t, i in zip(tables, ids, strict=True):
+        m = np.fromiter((index.setdefault(x, len(index)) for x in t), np.int64, len(t))
+        parts.append(m[i])
+    return np.concatenate(parts), np.array(list(index), dtype=object)
+
+
+def merge_batches(bs: Sequence[ColumnBatch]) -> ColumnBatch:
+    """Return one batch holding the rows of ``bs`` in order (item rows renumbered).
+
+    The values of many small group commits are then routed in one pass.
+    """
+    if len(bs) == 1:
+        return bs[0]
+    off = np.cumsum([0] + [len(b) for b in bs[:-1]])
+
+    def cat(name: str) -> list[Any]:
+        return [x for b in bs for x in getattr(b, name)]
+
+    def arr(name: str) -> npt.NDArray[Any]:
+        return np.concatenate([getattr(b, name) for b in bs])
+
+    code_id, code_table = _merged_ids(bs, "item_code_id", "code_table")
+    suffix_id, suffix_table = _merged_ids(bs, "item_suffix_id", "suffix_table")
+    return ColumnBatch(
+        raw=cat("raw"), source=cat("source"), received_at=cat("received_at"), ok=arr("ok"),
+        error=cat("error"), mn=cat("mn"), st=cat("st"), cn=cat("cn"), qn=cat("qn"),
+        data_time=cat("data_time"), version=cat("version"),
+        item_row=np.concatenate([b.item_row + o for b, o in zip(bs, off, strict=True)]),
+        item_code=arr("item_code"), item_suffix=arr("item_suffix"), item_num=arr("item_num"),
+        item_text=arr("item_text"), item_code_id=code_id, item_suffix_id=suffix_id,
+        code_table=code_table, suffix_table=suffix_table,
+    )
+
+
+def merge_pending(pends: Sequence[Pending]) -> list[Pending]:
+    """Join pending batches whose values are not routed yet into one (one routing pass)."""
+    if len(pends) < 2 or any(p.wide is not None or p.batch is None for p in pends):
+        return list(pends)
+    assert all(p.ts is not None for p in pends)
+    return [Pending(
+        ids=np.concatenate([p.ids for p in pends]),
+        accepted=np.concatenate([p.accepted for p in pends]),
+        wide=None, long=None, journalled_at=pends[0].journalled_at,
+        batch=merge_batches([p.batch for p in pends if p.batch is not None]),
+        ts=np.concatenate([p.ts for p in pends if p.ts is not None]),
+    )]
 
 
 def pending_of(p: PreparedBatch, packet_ids: Sequence[int], verdicts: Sequence[str],

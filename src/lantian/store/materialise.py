@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 
 from lantian.errors import StoreError
-from lantian.store.journal_write import Pending, accepted_ids, values_of
+from lantian.store.journal_write import Pending, accepted_ids, merge_pending, values_of
 from lantian.store.prepared import insert_frame, prepare_batch
 from lantian.store.routing import WIDE_TABLES
 from lantian.store.times import cst_now
@@ -269,7 +269,7 @@ class Materialiser:
         if not batch:
             return 0
         t0 = time.thread_time()
-        fails = write_values(con, batch, self.name)
+        fails = write_values(con, merge_pending(batch), self.name)
         done = time.monotonic()
         s = self.stats
         n = sum(b.n_accepted for b in batch)
