@@ -265,14 +265,13 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None) -> i
         t = t.mutate(ld=ibis.null("float64"))
     ahead = ibis.window(group_by=_KEYS, order_by="idx", preceding=0, following=w_h - 1)
     w1 = ibis.window(group_by=_KEYS, order_by="idx")
-    t = t.mutate(_a=t.lv.median().over(ahead), _na=t.lv.count().over(ahead),
-                 _la=t.ld.median().over(ahead))
+    t = t.mutate(_a=t.lv.median().over(ahead),
+                 nh=t.idx.max().over(ibis.window(group_by=_KEYS)))
     # the window before hour i is the window ahead of hour i - W
-    t = t.mutate(_b=t._a.lag(w_h).over(w1), _nb=t._na.lag(w_h).over(w1),
-                 _lb=t._la.lag(w_h).over(w1))
-    full = (t._nb == w_h) & (t._na == w_h)
-    t = t.mutate(d=ibis.ifelse(full, t._a - t._b, ibis.null("float64")), dl=t._la - t._lb)
-    md = t.group_by(_KEYS).aggregate(_md=t.d.median(), nh=t.count())
+    t = t.mutate(_b=t._a.lag(w_h).over(w1))
+    full = (t.idx > w_h) & (t.idx + w_h - 1 <= t.nh)
+    t = t.mutate(d=ibis.ifelse(full, t._a - t._b, ibis.null("float64")))
+    md = t.group_by(_KEYS).aggregate(_md=t.d.median())
     t = t.inner_join(md, _KEYS)
     mad = t.group_by(_KEYS).aggregate(_mad=(t.d - t._md).abs().median())
     t = t.inner_join(mad, _KEYS)
@@ -284,7 +283,7 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None) -> i
     t = t.mutate(_cp=ibis.ifelse(((t.ad > t.thr) & (t.ad >= t._pk)).fill_null(False), 1, 0))
     upto = ibis.window(group_by=_KEYS, order_by="idx", preceding=None, following=0)
     t = t.mutate(seg=t._cp.sum().over(upto))
-    proc = _process_steps(t, math.log1p(th.get("level_shift", "load_rel")))
+    proc = _process_steps(t, math.log1p(th.get("level_shift", "load_rel")), w_h)
     seg = t.group_by([*_KEYS, "seg"]).aggregate(
         first=t.ts.min(), last=t.ts.max(), hours=t.count(), slv=t.lv.median(),
         nh=t.nh.max(), thr=t.thr.max())
@@ -313,17 +312,33 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None) -> i
                                      process_change=common))
 
 
-def _process_steps(t: ir.Table, load_step: float) -> ir.Table:
+def _process_steps(t: ir.Table, load_step: float, w_h: int) -> ir.Table:
     """Per change point (_cmn, _cpol, _cseg): ``_proc`` when the process moved at that hour.
 
-    The load's two-window step ``dl`` (same windows, log scale) is at least ``load_step``,
-    or another pollutant of the point steps past its own threshold at the same hour.
+    The load's two-window step (median of ln load over the same ``w_h`` running hours from
+    the change point on, less the ``w_h`` before) is at least ``load_step``, or another
+    pollutant of the point steps past its own threshold at the same hour. Only the change
+    points' windows are read (an equi-join on the running-hour number), not a rolling median
+    of the load over every hour.
     """
     cps = t.filter(t._cp == 1)
+    offs = ibis.memtable({"_off": list(range(-w_h, w_h))})
+    c = cps.select(_cmn="mn", _cpol="pollutant", _cseg="seg", _cidx="idx").cross_join(offs)
+    c = c.mutate(_ridx=c._cidx + c._off)
+    r = t.select(_rmn="mn", _rpol="pollutant", _ri="idx", _rld="ld")
+    j = c.inner_join(r, [c._cmn == r._rmn, c._cpol == r._rpol, c._ridx == r._ri])
+    # (median of the masked column, not median(where=): Spark needs a constant percentage)
+    nul = ibis.null("float64")
+    j = j.mutate(_ah=ibis.ifelse(j._off >= 0, j._rld, nul),
+                 _bh=ibis.ifelse(j._off < 0, j._rld, nul))
+    steps = j.group_by(["_cmn", "_cpol", "_cseg"]).aggregate(
+        dl=j._ah.median() - j._bh.median())
     oth = t.select(_omn="mn", _ots="ts", _opol="pollutant",
                    _ostep=(t.ad > t.thr).fill_null(False))
-    j = cps.left_join(oth, [cps.mn == oth._omn, cps.ts == oth._ots,
+    o = cps.left_join(oth, [cps.mn == oth._omn, cps.ts == oth._ots,
                             cps.pollutant != oth._opol])
-    cps = j.group_by(["mn", "pollutant", "seg", "dl"]).aggregate(_other=j._ostep.any())
-    moved = (cps.dl.abs() >= load_step).fill_null(False) | cps._other.fill_null(False)
-    return cps.select(_cmn="mn", _cpol="pollutant", _cseg="seg", _proc=moved)
+    o = o.group_by(["mn", "pollutant", "seg"]).aggregate(_other=o._ostep.any())
+    o = o.left_join(steps, [o.mn == steps._cmn, o.pollutant == steps._cpol,
+                            o.seg == steps._cseg])
+    moved = (o.dl.abs() >= load_step).fill_null(False) | o._other.fill_null(False)
+    return o.select(_cmn="mn", _cpol="pollutant", _cseg="seg", _proc=moved)
