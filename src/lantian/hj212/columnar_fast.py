@@ -142,8 +142,8 @@ def fast_pass(frames: Sequence[bytes], digit_warnings: bool = True,
     if nit:
         item_text = np.full(nit, None, dtype=object)
         item_text[texted] = vocab[ids[n * len(H_COLS):]]
-        items = (il[:nit], np.array(NAMES.code, dtype=object)[names],
-                 np.array(NAMES.suffix, dtype=object)[names], ival, item_text, names)
+        code_tab, suffix_tab = NAMES.tables_of_text()
+        items = (il[:nit], code_tab[names], suffix_tab[names], ival, item_text, names)
     return FastResult(status=status, columns=columns, params=params, warnings=warns,
                       items=items)
 
@@ -159,8 +159,7 @@ def _header_warnings(hs: npt.NDArray[np.int64], head: npt.NDArray[np.int64],
     for i in np.flatnonzero(hs[:, 1] - hs[:, 0] == 13).tolist():
         warns.setdefault(i, []).append("QN has 13 digits, not 17 (YYYYMMDDhhmmsszzz)")
     mn_ids = head[fast, 4]
-    distinct = np.unique(mn_ids).tolist()
-    text_of = {k: w for k in distinct if (w := mn_warning(vocab[k])) is not None}
+    text_of = {k: w for k in set(mn_ids.tolist()) if (w := mn_warning(vocab[k])) is not None}
     if text_of:
         warned = np.isin(mn_ids, np.fromiter(text_of, dtype=np.int64, count=len(text_of)))
         for i, k in zip(fast[warned].tolist(), mn_ids[warned].tolist(), strict=True):

@@ -58,6 +58,7 @@ class Names:
         self.code_id: list[int] = []  # name id -> code id, suffix id
         self.suffix_id: list[int] = []
         self._tables: ScanTables | None = None
+        self._text: tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]] | None = None
         self._lock = threading.RLock()  # decoders may run in threads (the scan drops the GIL)
 
     def id_of(self, name: str) -> int:
@@ -94,6 +95,14 @@ class Names:
         self.suffix_id.append(self.suffix_ids.setdefault(suffix, len(self.suffix_ids)))
         self._tables = None
         self.ids[name] = new_id
+
+    def tables_of_text(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+        """Return code and suffix of every name id as object arrays (rebuilt after adds)."""
+        with self._lock:
+            if self._text is None or len(self._text[0]) != len(self.code):
+                self._text = (np.array(self.code, dtype=object),
+                              np.array(self.suffix, dtype=object))
+            return self._text
 
     def scan_tables(self) -> ScanTables:
         """Return the registry as arrays (rebuilt only after names were added)."""
