@@ -248,3 +248,27 @@ def test_many_small_commits_materialised_in_one_run_store_the_full_write_rows(tm
     finally:
         jf.close()
         ref.close()
+
+
+def test_merge_batches_maps_code_ids_of_different_name_tables():
+    """Batches whose code tables are not prefixes of one another are merged through one
+    table: every item keeps its code and suffix, item rows are renumbered."""
+    import dataclasses
+
+    import numpy as np
+
+    from lantian.store.journal_write import merge_batches
+
+    a = decode_journal(_frames(1, range(2)))
+    b = decode_journal(_frames(2, range(3), cn="2011"))
+    assert b.code_table is not None and b.item_code_id is not None
+    perm = np.arange(len(b.code_table))[::-1]  # the same names in another order
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    b = dataclasses.replace(b, code_table=b.code_table[perm], item_code_id=inv[b.item_code_id])
+    assert list(b.code_table[b.item_code_id]) == list(b.item_code)
+    m = merge_batches([a, b])
+    assert len(m) == 5 and m.mn == [*a.mn, *b.mn]
+    assert list(m.code_table[m.item_code_id]) == [*a.item_code, *b.item_code]
+    assert list(m.suffix_table[m.item_suffix_id]) == [*a.item_suffix, *b.item_suffix]
+    assert list(m.item_row) == [*a.item_row, *(b.item_row + 2)]
