@@ -85,6 +85,18 @@ def test_another_pollutant_stepping_at_the_same_hours_makes_it_a_process_change(
     assert ev.pollutant.tolist() == ["so2"] and ev.severity.tolist() == ["high"]
 
 
+def test_keeping_the_windowed_hours_gives_the_same_events():
+    both = pd.concat([_series(20.0), _series(50.0, factor=1.0, pol="nox"),
+                      _series(8.0).assign(mn="P2")], ignore_index=True)
+    con = ibis.duckdb.connect()
+    hl = con.create_table("shift_hl", both)
+    lazy = con.execute(level_shift(hl, load_thresholds()))
+    kept = con.execute(level_shift(hl, load_thresholds(), materialize=lambda t: t.cache()))
+    assert len(lazy) == 2
+    pd.testing.assert_frame_equal(lazy.sort_values("mn").reset_index(drop=True),
+                                  kept.sort_values("mn").reset_index(drop=True))
+
+
 def test_a_shift_at_the_month_start_is_the_minority_segment():
     df = _series(20.0, factor=1.0)
     df.loc[: 3 * 24 - 1, "value"] *= 2.2  # the first three days doubled (log step 0.79)

@@ -229,7 +229,8 @@ def _runs_idx(t: ir.Table) -> ir.Table:
     return t.mutate(run=t._new.sum().over(wc)).drop("_prev", "_new")
 
 
-def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None) -> ir.Table:
+def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
+                materialize: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
     """Find persistent changes of level: a two-window median change-point test, log scale.
 
     An analyser's level shift (a slope or zero changed, a probe fouled) changes the level at
@@ -253,7 +254,9 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None) -> i
     load (``load``: mn, ts, load, e.g. the hourly flow) steps by ``level_shift.load_rel``
     or more at the same hour with the same windows, or another pollutant of the point steps
     past its own threshold at the same hour. An analyser fault moves one channel alone.
-    Times are China Standard Time (hour starts); no scan of the minutes.
+    Times are China Standard Time (hour starts); no scan of the minutes. ``materialize``
+    (the caller's hook, e.g. ``lambda t: t.cache()``) keeps the windowed hours once: four
+    branches read them (segments, the other hours, change points, other pollutants).
     """
     w_h = int(th.get("level_shift", "window_h"))
     floor = th.get("level_shift", "abs_floor")
@@ -283,6 +286,8 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None) -> i
     t = t.mutate(_cp=ibis.ifelse(((t.ad > t.thr) & (t.ad >= t._pk)).fill_null(False), 1, 0))
     upto = ibis.window(group_by=_KEYS, order_by="idx", preceding=None, following=0)
     t = t.mutate(seg=t._cp.sum().over(upto))
+    if materialize is not None:
+        t = materialize(t.drop("value", "_a", "_b", "_md", "_mad", "_pk"))
     proc = _process_steps(t, math.log1p(th.get("level_shift", "load_rel")), w_h)
     seg = t.group_by([*_KEYS, "seg"]).aggregate(
         first=t.ts.min(), last=t.ts.max(), hours=t.count(), slv=t.lv.median(),
