@@ -1,11 +1,11 @@
-"""Import transactions are sized in whole DuckDB row groups (session 4, issue 2).
+"""DuckDB row groups and the import's transaction size (session 4, issue 2).
 
-* the premise, checked against the installed DuckDB: a transaction appending a whole row
-  group (:data:`~lantian.store.bulk.DUCKDB_ROW_GROUP` rows) has it written straight into the
+* checked against the installed DuckDB: a transaction appending a whole row group
+  (:data:`~lantian.store.bulk.DUCKDB_ROW_GROUP` rows) has it written straight into the
   database file, while one row less goes through the write-ahead log (and is written again
   by the next checkpoint) — so the constant is DuckDB's row group size;
 * ``lantian import packets`` writes transactions of :data:`~lantian.store.bulk.IMPORT_BATCH`
-  lines (two row groups) unless ``--batch-size`` says otherwise.
+  lines unless ``--batch-size`` says otherwise.
 """
 
 from __future__ import annotations
@@ -44,11 +44,6 @@ def test_a_whole_row_group_skips_the_write_ahead_log(tmp_path):
     # one row less: ≈ 122,879 × (8 + 32) bytes logged; a whole row group: block pointers only
     assert partial > 40 * (DUCKDB_ROW_GROUP - 1) * 0.9
     assert whole < partial / 20
-
-
-def test_import_batch_is_whole_row_groups():
-    assert IMPORT_BATCH % DUCKDB_ROW_GROUP == 0
-    assert IMPORT_BATCH >= DUCKDB_ROW_GROUP
 
 
 def _capture(monkeypatch) -> dict[str, int]:

@@ -65,7 +65,7 @@ def import_packets(
         typer.Option(
             "--batch-size",
             min=1,
-            help="Packets per transaction (default: two DuckDB row groups, 245,760).",
+            help="Packets per transaction (default 100,000).",
         ),
     ] = None,
     workers: Annotated[

@@ -59,11 +59,12 @@ Decoder = Callable[[Sequence[bytes]], Sequence["PacketLike | Exception"]]
 #: checkpoint. ``tests/test_store_rowgroups.py`` checks this against the installed DuckDB.
 DUCKDB_ROW_GROUP = 122_880
 
-#: Lines per transaction of ``lantian import packets`` by default: two DuckDB row groups
-#: (session 4: 300,000 prepared packets written in transactions of ≈ 250,000 cost ≈ 14 µs
-#: of CPU per packet, in transactions of 100,000 — less than one row group, all of it
-#: written twice — ≈ 17–18 µs; see benchmarks/RESULTS.md, "Import, session 4").
-IMPORT_BATCH = 2 * DUCKDB_ROW_GROUP
+#: Lines per transaction of ``lantian import packets`` by default. Session 4 tried two row
+#: groups (245,760): the store's CPU in-process fell from ≈ 17-18 to ≈ 14 µs/packet, but
+#: through the CLI (1M packets, A/B, load 1.8-3.8) the CLI process used more CPU (30.6 vs
+#: 27.1 µs/packet) and memory (2.6 vs 2.0 GB), so the default stays 100,000 (RESULTS.md,
+#: "Import, session 4").
+IMPORT_BATCH = 100_000
 
 #: How many rejected lines a summary keeps in full (the rest are only counted).
 MAX_REJECTED_KEPT = 1000
