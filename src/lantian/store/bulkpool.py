@@ -156,8 +156,7 @@ def import_file_parallel(
         Worker processes (≥ 1).
     batch_size
         Lines per transaction [lines]: whole blocks are written together until they hold at
-        least this many lines (default :data:`~lantian.store.bulk.IMPORT_BATCH`, two DuckDB
-        row groups).
+        least this many lines (default :data:`~lantian.store.bulk.IMPORT_BATCH`).
     chunk_bytes
         Bytes per worker task [bytes] (a block is extended to the end of its last line).
     progress
