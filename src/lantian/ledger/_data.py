@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-import duckdb
-
 from lantian.errors import CatalogError
+from lantian.store.db import transaction  # re-exported: the ledgers' one transaction helper
 
 __all__ = ["now_cst", "parse_date", "read_rule_csv", "transaction"]
 
@@ -51,15 +48,3 @@ def now_cst() -> dt.datetime:
     from zoneinfo import ZoneInfo
 
     return dt.datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None, microsecond=0)
-
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Run the block in one transaction: committed at the end, rolled back on any error."""
-    con.execute("BEGIN")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")

@@ -7,6 +7,8 @@ Lantian is migrated in place when it is opened.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import duckdb
 
 from lantian.errors import DatabaseLockedError, StoreError
 
-__all__ = ["connect", "migrate", "pending_migrations"]
+__all__ = ["connect", "migrate", "pending_migrations", "transaction"]
 
 
 def _migration_files() -> list[tuple[str, str]]:
@@ -82,3 +84,15 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     if not read_only:
         migrate(con)
     return con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the block in one transaction: committed at the end, rolled back on any error."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

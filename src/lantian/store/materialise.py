@@ -27,8 +27,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from lantian.errors import StoreError
+from lantian.store.db import transaction
 from lantian.store.journal_write import Pending, accepted_ids, merge_pending, values_of
 from lantian.store.prepared import insert_frame, prepare_batch
 from lantian.store.routing import WIDE_TABLES
@@ -87,16 +87,6 @@ def _set_watermark(con: duckdb.DuckDBPyConnection, name: str, last_id: int) -> N
     )
 
 
-@contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """``BEGIN`` … ``COMMIT``, or ``ROLLBACK`` on any exception (re-raised)."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def _record_failures(con: duckdb.DuckDBPyConnection, fails: Sequence[Failure]) -> None:
@@ -143,7 +133,7 @@ def write_values(con: duckdb.DuckDBPyConnection, batches: Sequence[Pending],
         for table, frame in values_of(b).items():
             frames.setdefault(table, []).append(frame)
     try:
-        with _transaction(con):
+        with transaction(con):
             for table, parts in frames.items():
                 frame = parts[0] if len(parts) == 1 else pa.concat_tables(
                     parts, promote_options="default")
@@ -169,13 +159,13 @@ def _one_by_one(con: duckdb.DuckDBPyConnection, batches: Sequence[Pending], name
             if pid in done:
                 continue
             try:
-                with _transaction(con):
+                with transaction(con):
                     for table, frame in values_of(b, only=pid).items():
                         insert_frame(con, table, frame)
             except err as exc:
                 out.append((pid, f"values not written: {exc}".replace("\n", " ")))
     try:
-        with _transaction(con):
+        with transaction(con):
             _record_failures(con, out)
             _set_watermark(con, name, last_id)
     except err as exc:
