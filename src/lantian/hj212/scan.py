@@ -202,6 +202,16 @@ def _number(buf: npt.NDArray[np.uint8], p: int, end: int, p10: npt.NDArray[np.fl
 
 
 @njit(cache=True, nogil=True)
+def _same_bytes(x: npt.NDArray[np.uint8], i: int, y: npt.NDArray[np.uint8], j: int,
+                n: int) -> bool:
+    """Return whether ``x[i:i+n]`` and ``y[j:j+n]`` hold the same bytes."""
+    for q in range(n):  # noqa: SIM110 - a plain loop: numba compiles no generator in all()
+        if x[i + q] != y[j + q]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
 def _lookup(buf: npt.NDArray[np.uint8], a: int, b: int, h: np.uint64,
             slots: npt.NDArray[np.int64], names: npt.NDArray[np.uint8],
             name_off: npt.NDArray[np.int64]) -> int:
@@ -213,14 +223,8 @@ def _lookup(buf: npt.NDArray[np.uint8], a: int, b: int, h: np.uint64,
         if nid < 0:
             return -1
         s0 = name_off[nid]
-        if name_off[nid + 1] - s0 == b - a:
-            same = True
-            for q in range(b - a):
-                if names[s0 + q] != buf[a + q]:
-                    same = False
-                    break
-            if same:
-                return nid
+        if name_off[nid + 1] - s0 == b - a and _same_bytes(names, s0, buf, a, b - a):
+            return nid
         k = (k + 1) & (len(slots) - 1)
 
 
@@ -497,15 +501,9 @@ def intern_spans(buf: npt.NDArray[np.uint8], a: npt.NDArray[np.int64],
                 break
             f = first[j]
             fs = a[f]
-            if hashes[j] == h and b[f] - fs == e - s:
-                same = True
-                for q in range(e - s):
-                    if buf[fs + q] != buf[s + q]:
-                        same = False
-                        break
-                if same:
-                    ids[i] = j
-                    break
+            if hashes[j] == h and b[f] - fs == e - s and _same_bytes(buf, fs, buf, s, e - s):
+                ids[i] = j
+                break
             k = (k + 1) & mask
         if 2 * nd > size:  # keep the table at most half full (small: in cache)
             size *= 4
