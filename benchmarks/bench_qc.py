@@ -131,6 +131,20 @@ def main() -> int:
     return 0
 
 
+def _keeper(per: dict[str, float]):
+    """Return a ``materialize`` hook that keeps a frame (``.cache()``) and times it in ``per``."""
+    cached = []
+
+    def keep(t):
+        t1 = time.perf_counter()
+        c = t.cache()
+        cached.append(c)
+        per[f"(kept {len(cached)})"] = time.perf_counter() - t1
+        return c
+
+    return keep
+
+
 def _qc_child(root: Path, data: Path, month: str) -> dict:
     """Run ``lantian qc``'s detectors on a lake root as the command does; time each one."""
     from lantian.engine import backends
@@ -144,14 +158,7 @@ def _qc_child(root: Path, data: Path, month: str) -> dict:
     kw = read_inputs(con, month, load_thresholds())
     per: dict[str, float] = {}
     n_events = 0
-    cached = []
-
-    def keep(t):
-        t1 = time.perf_counter()
-        c = t.cache()
-        cached.append(c)
-        per[f"(kept {len(cached)})"] = time.perf_counter() - t1
-        return c
+    keep = _keeper(per)
 
     t1 = time.perf_counter()
     parts = detector_events(**kw, materialize=keep)
@@ -180,14 +187,7 @@ def _job_child(root: Path, data: Path, month: str) -> dict:
     limit_memory(con)
     kw = read_inputs(con, month, load_thresholds())
     per: dict[str, float] = {}
-    cached = []
-
-    def keep(t):
-        t1 = time.perf_counter()
-        c = t.cache()
-        cached.append(c)
-        per[f"(kept {len(cached)})"] = time.perf_counter() - t1
-        return c
+    keep = _keeper(per)
 
     t1 = time.perf_counter()
     verdicts, parts = assess_and_detect(con, kw, materialize=keep)
