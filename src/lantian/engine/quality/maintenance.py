@@ -9,10 +9,14 @@ wall-clock, ``YYYY-MM-DD HH:MM[:SS]`` or ISO with ``T``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from lantian.errors import InputFileError
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["insert_records", "read_maintenance"]
 
@@ -79,18 +83,18 @@ def read_maintenance(path: str | Path) -> pd.DataFrame:
                                       "source_file"])
 
 
-def insert_records(con, records: pd.DataFrame) -> int:
+def insert_records(con: duckdb.DuckDBPyConnection, records: pd.DataFrame) -> int:
     """Insert records into ``maintenance_record`` (DuckDB connection); skip exact duplicates."""
     if records.empty:
         return 0
     con.register("_maint_in", records)
     try:
-        n = con.execute(
+        row = con.execute(
             "INSERT INTO maintenance_record (mn, start_ts, end_ts, kind, contractor, note, "
             "source_file) SELECT i.mn, i.start_ts, i.end_ts, i.kind, i.contractor, i.note, "
             "i.source_file FROM _maint_in i WHERE NOT EXISTS (SELECT 1 FROM maintenance_record m"
             " WHERE m.mn = i.mn AND m.start_ts = i.start_ts AND m.end_ts = i.end_ts "
-            "AND m.kind = i.kind)").fetchone()[0]
+            "AND m.kind = i.kind)").fetchone()
     finally:
         con.unregister("_maint_in")
-    return int(n)
+    return int(row[0]) if row else 0

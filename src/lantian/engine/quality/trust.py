@@ -8,7 +8,8 @@ so this works on a pandas frame of executed events.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -29,7 +30,7 @@ _NAMES = {
 }
 
 
-def explain(event: dict, lang: str = "zh") -> str:
+def explain(event: Mapping[Any, Any], lang: str = "zh") -> str:
     """One sentence on an event (Chinese by default, ``lang='en'`` for English).
 
     Times are China Standard Time.
@@ -60,7 +61,8 @@ def trust_scores(events: pd.DataFrame, points: Iterable[str], *,
     th = thresholds or load_thresholds()
     weight = {s: th.get("trust", f"weight_{s}") for s in ("info", "low", "medium", "high")}
     rows = []
-    by_mn = {mn: g for mn, g in events.groupby("mn")} if len(events) else {}
+    by_mn: dict[str, pd.DataFrame] = (
+        {str(mn): g for mn, g in events.groupby("mn")} if len(events) else {})
     for mn in sorted(set(points) | set(by_mn)):
         g = by_mn.get(mn)
         lost = 0.0
