@@ -324,6 +324,14 @@ async def test_forwarding_relays_accepted_packets_after_upstream_comes_back(db_p
                 break
             await asyncio.sleep(0.05)
         assert got == sent
+        # the queue rows go once the upstream's 9014s are read back (on the database
+        # thread, after the relay): wait for that instead of racing gw.stop()
+        for _ in range(100):
+            q = await gw._run_db(lambda: gw._store.con.execute(
+                "SELECT count(*) FROM forward_queue").fetchone()[0])
+            if q == 0:
+                break
+            await asyncio.sleep(0.05)
         await c.close()
     finally:
         await gw.stop()
