@@ -197,12 +197,17 @@ class PacketStore:
             return []
         return self.ingest_prepared([prepare_batch(batch)])
 
-    def ingest_prepared(self, parts: Sequence[PreparedBatch]) -> list[Verdict]:
+    def ingest_prepared(
+        self, parts: Sequence[PreparedBatch],
+        also: Callable[[duckdb.DuckDBPyConnection, list[Verdict]], None] | None = None,
+    ) -> list[Verdict]:
         """Store consecutive prepared batches in ONE transaction; one verdict per line, in order.
 
         ``parts`` come from :func:`lantian.store.prepared.prepare_batch` (which may run in
         another process); the result is that of :meth:`ingest_columns` on the batches joined
         in order: the first copy of a packet is accepted, later ones are duplicates.
+        ``also(con, verdicts)`` runs inside the same transaction before the commit (the
+        gateway's materialiser writes its journal-log watermark there).
 
         Raises
         ------
@@ -215,7 +220,7 @@ class PacketStore:
             return []
         with self._lock:
             try:
-                verdicts = self._prepared_locked(parts)
+                verdicts = self._prepared_locked(parts, also)
             except duckdb.Error as exc:
                 self._next_id = self._max_id() + 1
                 n = sum(p.n for p in parts)
@@ -223,7 +228,10 @@ class PacketStore:
             self._maybe_checkpoint_locked()
             return verdicts
 
-    def _prepared_locked(self, parts: Sequence[PreparedBatch]) -> list[Verdict]:
+    def _prepared_locked(
+        self, parts: Sequence[PreparedBatch],
+        also: Callable[[duckdb.DuckDBPyConnection, list[Verdict]], None] | None = None,
+    ) -> list[Verdict]:
         con = self.con
         base = self._next_id
         verdicts: list[Verdict] = []
@@ -237,6 +245,8 @@ class PacketStore:
                 last.update(seen)
                 at += p.n
             noted = self._write_protocol(last)
+            if also is not None:
+                also(con, verdicts)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
