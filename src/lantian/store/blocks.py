@@ -11,19 +11,27 @@ anything after a TAB are ignored; blank lines are skipped.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
 
 from lantian.errors import InputFileError
 from lantian.store.columns import ColumnBatch
 from lantian.store.prepared import PreparedBatch, prepare_batch
 
 __all__ = [
+    "ShippedBlock",
     "clean_line",
     "decoded_batch",
     "numbered_lines",
     "prepare_block",
+    "receive_block",
+    "ship_block",
     "short_reason",
     "split_block",
     "worker_init",
@@ -144,3 +152,78 @@ def prepare_block(
     numbers, raws = split_block(block, first)
     cb, shorts = decoded_batch(decode, numbers, raws, source, None)
     return prepare_batch(cb, with_raw=False), shorts
+
+
+@dataclass(frozen=True)
+class ShippedBlock:
+    """A block prepared by a worker whose Arrow tables wait in Arrow IPC files.
+
+    What crosses the process pipe is only this (counts, verdict strings, file names):
+    the tables themselves — the journal with the raw bytes and sources, the keys, the
+    wide and long frames — are written by the worker to ``files`` (one Arrow IPC file per
+    table, in a directory on a RAM file system) and memory-mapped by the importing process
+    (:func:`receive_block`), never pickled or copied there.
+    """
+
+    n: int
+    numbers: Sequence[int]
+    shorts: list[str | None]
+    files: dict[str, str]
+    batch: PreparedBatch  # with empty tables: verdicts and protocol rows only
+
+
+_EMPTY = pa.table({})
+_NOTHING = PreparedBatch(0, [], None, _EMPTY, {}, None, np.zeros(0, np.int64), [], [])
+
+
+def _write_ipc(path: str, table: pa.Table) -> None:
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+
+
+def ship_block(
+    decode: ColumnDecoder, path: str, offset: int, length: int, first: int, source: str,
+    outdir: str,
+) -> ShippedBlock:
+    """Read, decode and prepare one block (a worker's task); leave its tables in ``outdir``.
+
+    Like :func:`prepare_block`, but the journal keeps the raw lines and every table goes to
+    an Arrow IPC file ``outdir/<offset>.<name>.arrow`` (see :class:`ShippedBlock`).
+    """
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        block = fh.read(length)
+    numbers, raws = split_block(block, first)
+    if not raws:  # blank lines only
+        return ShippedBlock(0, numbers, [], {}, _NOTHING)
+    cb, shorts = decoded_batch(decode, numbers, raws, source, None)
+    p = prepare_batch(cb, with_raw=True)
+    tables = {"journal": p.journal, **{"wide:" + k: v for k, v in p.wide.items()}}
+    if p.keys is not None:
+        tables["keys"] = p.keys
+    if p.long is not None:
+        tables["long"] = p.long
+    files = {}
+    for name, table in tables.items():
+        f = os.path.join(outdir, f"{offset}.{name.replace(':', '-')}.arrow")
+        _write_ipc(f, table)
+        files[name] = f
+    slim = PreparedBatch(p.n, p.verdict, None, _EMPTY, {}, None, p.proto_row, p.proto_mn,
+                         p.proto_version)
+    return ShippedBlock(p.n, numbers, shorts, files, slim)
+
+
+def receive_block(s: ShippedBlock) -> PreparedBatch:
+    """Return the prepared batch of a shipped block, its tables memory-mapped (files removed).
+
+    The files are unlinked at once: the mappings keep their pages until the tables are
+    dropped, and nothing is left behind if the import stops later.
+    """
+    tables: dict[str, pa.Table] = {}
+    for name, f in s.files.items():
+        tables[name] = pa.ipc.open_file(pa.memory_map(f)).read_all()
+        os.unlink(f)
+    wide = {k.removeprefix("wide:"): v for k, v in tables.items() if k.startswith("wide:")}
+    b = s.batch
+    return PreparedBatch(b.n, b.verdict, tables.get("keys"), tables["journal"], wide,
+                         tables.get("long"), b.proto_row, b.proto_mn, b.proto_version)

@@ -1,42 +1,48 @@
 """Bulk import on several cores: decode and prepare in worker processes, write in this one.
 
-The file is cut into blocks of whole lines (``chunk_bytes``, 8 MB by default). Each block
-goes to a worker process (forked from a clean ``forkserver`` process that imported the
-worker's modules once: no state of this one, no import per worker), which reads
-it from the file itself (the bytes never cross a pipe), decodes it with the caller's column
-decoder and prepares it for the database
-(:func:`lantian.store.prepared.prepare_batch`: classification, de-duplication inside the
-chunk, routing into wide/long frames, the journal frame) and sends the result back as Arrow
-tables (without the raw lines, which this process split from the same block). This process
-keeps only what needs the database: consecutive blocks of about
+The file is cut into blocks of whole lines (``chunk_bytes``, 8 MB by default); this process
+only finds the block ends and counts their lines (one pass over the file into a reused
+buffer). Each block goes to a worker process (forked from a clean ``forkserver`` process
+that imported the worker's modules once: no state of this one, no import per worker),
+which reads it from the file itself, decodes it with the caller's column decoder and
+prepares it for the database (:func:`lantian.store.prepared.prepare_batch`: classification,
+de-duplication inside the block, routing into wide/long frames, the journal frame with the
+raw bytes and sources) and leaves the resulting Arrow tables in Arrow IPC files in a
+directory on ``/dev/shm`` (:func:`lantian.store.blocks.ship_block`). This process
+memory-maps them (:func:`~lantian.store.blocks.receive_block`: no unpickling, no copy, no
+line splitting here) and keeps only what needs the database: consecutive blocks of about
 ``batch_size`` lines are written in one transaction
-(:meth:`~lantian.store.ingest.PacketStore.ingest_prepared`) by a writer thread, one after
+(:meth:`~lantian.store.ingest.PacketStore.store_prepared`) by a writer thread, one after
 the other, strictly in file order, so packet ids and verdicts are those of a sequential
 run. DuckDB releases the GIL while it writes, and the workers have their own, so reading,
 decoding, preparing and writing overlap: while transaction *k* is written, the blocks of
 *k+1* are decoded.
 
 Memory is bounded: at most ``2 × workers`` blocks are being decoded or waiting, plus the
-blocks of the transaction being assembled and of the one being written.
+blocks of the transaction being assembled and of the one being written. The spool
+directory is removed at the end, also when the import fails.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import shutil
+import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-from lantian.store.blocks import prepare_block, split_block, worker_init
-from lantian.store.bulk import IMPORT_BATCH, ColumnDecoder, ImportSummary, count_verdicts
+from lantian.store.blocks import ShippedBlock, receive_block, ship_block, worker_init
+from lantian.store.bulk import IMPORT_BATCH, ColumnDecoder, ImportSummary, count_verdict_texts
 from lantian.store.ingest import PacketStore
-from lantian.store.prepared import PreparedBatch
 
 __all__ = ["import_file_parallel", "warm_up"]
 
 
-Block = tuple[int, int, int, bytes]
+Block = tuple[int, int, int]
+"""(byte offset, length [bytes], file line number of its first line) of a block."""
 
 
 def _context(decode: ColumnDecoder) -> multiprocessing.context.BaseContext:
@@ -66,22 +72,39 @@ def warm_up(decode: ColumnDecoder) -> None:
 
 
 def _blocks(path: Path, size: int) -> Iterator[Block]:
-    """(offset, length, first line number, bytes) of blocks of about ``size`` bytes.
+    """Blocks of whole lines of about ``size`` bytes: (offset, length, first line number).
 
-    Each block holds whole lines (it is extended to the next LF).
+    Each block is extended to the next LF. The bytes are read once here, into one reused
+    buffer, only to count the lines (the worker reads its block itself).
     """
     offset, first = 0, 1
-    with path.open("rb") as fh:
-        while block := fh.read(size):
-            if not block.endswith(b"\n"):
-                block += fh.readline()
-            yield offset, len(block), first, block
-            offset += len(block)
-            first += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+    buf = bytearray(size)
+    view = memoryview(buf)
+    with path.open("rb", buffering=0) as fh:
+        while got := fh.readinto(buf):
+            lines = buf.count(b"\n", 0, got)
+            length = got
+            if buf[got - 1] != 0x0A:  # extend to the end of the line
+                tail = fh.readline()
+                length += len(tail)
+                lines += tail.count(b"\n")
+                ends = tail.endswith(b"\n")
+            else:
+                ends = True
+            yield offset, length, first
+            offset += length
+            first += lines + (0 if ends else 1)
+    view.release()
 
 
-Part = tuple[PreparedBatch, Sequence[int], list[str | None]]
-Result = tuple[PreparedBatch, list[str | None]]
+def _spool_dir() -> str:
+    """Make a directory for the workers' Arrow files: on ``/dev/shm`` (RAM) if there is one.
+
+    ``mkdtemp`` makes it private (mode 0700, unpredictable name).
+    """
+    shm = "/dev/shm"  # noqa: S108 - only the parent of a private mkdtemp directory
+    return tempfile.mkdtemp(prefix="lantian-import-",
+                            dir=shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None)
 
 
 class _Writer:
@@ -91,15 +114,17 @@ class _Writer:
                  progress: Callable[[int], None] | None) -> None:
         self.store, self.summary, self.batch_size, self.progress = (
             store, summary, batch_size, progress)
-        self.group: list[Part] = []
+        self.group: list[ShippedBlock] = []
+        self.lines = 0
         self.writing: Future[None] | None = None  # the transaction being written
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-write")
 
-    def add(self, fut: Future[Result], numbers: Sequence[int], raws: list[bytes]) -> None:
+    def add(self, fut: Future[ShippedBlock]) -> None:
         """Add a block's result (waits for it); hand over a full transaction."""
-        prepared, shorts = fut.result()
-        self.group.append((prepared.with_raw(raws), numbers, shorts))
-        if sum(p.n for p, _, _ in self.group) >= self.batch_size:
+        shipped = fut.result()
+        self.group.append(shipped)
+        self.lines += shipped.n
+        if self.lines >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
@@ -107,7 +132,7 @@ class _Writer:
         self.wait()
         if self.group:
             self.writing = self.thread.submit(self._write, self.group)
-            self.group = []
+            self.group, self.lines = [], 0
 
     def wait(self) -> None:
         """Wait until the transaction handed over is committed (raise what it raised)."""
@@ -119,13 +144,15 @@ class _Writer:
         """Wait for the writer thread to end."""
         self.thread.shutdown(wait=True)
 
-    def _write(self, parts: list[Part]) -> None:
-        numbers = [n for _, ns, _ in parts for n in ns]
-        shorts = [s for _, _, ss in parts for s in ss]
-        verdicts = self.store.ingest_prepared([p for p, _, _ in parts])
-        count_verdicts(self.summary, numbers, verdicts, shorts)
+    def _write(self, blocks: list[ShippedBlock]) -> None:
+        blocks = [b for b in blocks if b.n]
+        _, verdicts = self.store.store_prepared([receive_block(b) for b in blocks])
+        at = 0
+        for b in blocks:
+            count_verdict_texts(self.summary, b.numbers, verdicts[at:at + b.n], b.shorts)
+            at += b.n
         if self.progress:
-            self.progress(len(numbers))
+            self.progress(at)
 
 
 def import_file_parallel(
@@ -179,27 +206,26 @@ def import_file_parallel(
     t0 = time.perf_counter()
     writer = _Writer(store, summary, batch_size, progress)
     ctx = _context(decode_columns)
-    pending: deque[tuple[Future[Result], Sequence[int], list[bytes]]] = deque()
+    pending: deque[Future[ShippedBlock]] = deque()
+    spool = _spool_dir()
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                  initializer=worker_init) as pool:
             try:
-                for offset, length, first, block in _blocks(path, chunk_bytes):
-                    numbers, raws = split_block(block, first)
-                    if raws:
-                        fut = pool.submit(prepare_block, decode_columns, str(path), offset,
-                                          length, first, source)
-                        pending.append((fut, numbers, raws))
+                for offset, length, first in _blocks(path, chunk_bytes):
+                    pending.append(pool.submit(ship_block, decode_columns, str(path), offset,
+                                               length, first, source, spool))
                     while len(pending) > 2 * workers:
-                        writer.add(*pending.popleft())
+                        writer.add(pending.popleft())
                 while pending:
-                    writer.add(*pending.popleft())
+                    writer.add(pending.popleft())
                 writer.flush()
             finally:
-                for fut, _, _ in pending:
+                for fut in pending:
                     fut.cancel()
                 writer.wait()
     finally:
         writer.close()
+        shutil.rmtree(spool, ignore_errors=True)
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -215,45 +215,65 @@ class PacketStore:
             When the transaction failed; nothing of any part is stored then.
 
         """
+        base, texts = self.store_prepared(parts, also)
+        return list(map(Verdict, range(base, base + len(texts)), texts))
+
+    def store_prepared(
+        self, parts: Sequence[PreparedBatch],
+        also: Callable[[duckdb.DuckDBPyConnection, list[Verdict]], None] | None = None,
+    ) -> tuple[int, list[str]]:
+        """:meth:`ingest_prepared` without :class:`Verdict` objects (the bulk import's call).
+
+        Returns the journal id of the first line and the verdict text of every line, in
+        order (line *i* has id ``base + i``): a million ``Verdict`` objects cost the
+        importing process ≈ 1 µs/packet.
+
+        Raises
+        ------
+        StoreError
+            When the transaction failed; nothing of any part is stored then.
+
+        """
         parts = [p for p in parts if p.n]
-        if not parts:
-            return []
         with self._lock:
+            base = self._next_id
+            if not parts:
+                return base, []
             try:
-                verdicts = self._prepared_locked(parts, also)
+                texts = self._prepared_locked(parts, also)
             except duckdb.Error as exc:
                 self._next_id = self._max_id() + 1
                 n = sum(p.n for p in parts)
                 raise StoreError(f"batch of {n} packets not stored: {exc}") from exc
             self._maybe_checkpoint_locked()
-            return verdicts
+            return base, texts
 
     def _prepared_locked(
         self, parts: Sequence[PreparedBatch],
         also: Callable[[duckdb.DuckDBPyConnection, list[Verdict]], None] | None = None,
-    ) -> list[Verdict]:
+    ) -> list[str]:
         con = self.con
         base = self._next_id
-        verdicts: list[Verdict] = []
+        texts: list[str] = []
         last: dict[str, str] = {}
         con.execute("BEGIN TRANSACTION")
         try:
             at = base
             for p in parts:
                 verdict, seen = write_prepared(con, p, at)
-                verdicts.extend(map(Verdict, range(at, at + p.n), verdict))
+                texts.extend(verdict)
                 last.update(seen)
                 at += p.n
             noted = self._write_protocol(last)
             if also is not None:
-                also(con, verdicts)
+                also(con, list(map(Verdict, range(base, at), texts)))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
         self._protocol_seen.update(noted)
         self._next_id = at
-        return verdicts
+        return texts
 
     def _ingest_locked(self, items: Sequence[Incoming]) -> list[Verdict]:
         now = cst_now()
