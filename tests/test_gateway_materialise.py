@@ -193,7 +193,7 @@ def test_a_line_that_no_longer_decodes_is_reported_on_catch_up(tmp_path):
 async def test_ack_after_journal_commit_values_after_interval_lag_on_status(db_path):
     register(db_path, [mn_of(1)])
     gw, port = await start_gateway(db_path, materialise_interval_s=3600.0,
-                                   materialise_max_pending=5)
+                                   materialise_max_pending=5, journal_log=False)
     try:
         c = await Client().connect(port)
         for m in range(3):

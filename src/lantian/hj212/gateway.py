@@ -28,7 +28,12 @@ from typing import Any
 from lantian.errors import ConfigurationError, StoreError
 from lantian.hj212 import gwbatch, gwcodec
 from lantian.hj212.gwconn import Connection as _Conn
-from lantian.hj212.gwconn import GatewayStatus, raise_nofile_limit
+from lantian.hj212.gwconn import (
+    GatewayStatus,
+    ReceiveBuffer,
+    name_os_thread,
+    raise_nofile_limit,
+)
 from lantian.hj212.gwsettings import GatewaySettings, load_settings
 from lantian.hj212.gwstore import GatewayStore, Incoming
 from lantian.hj212.gwtalk import TalkbackMixin
@@ -76,6 +81,7 @@ class Gateway(WriterMixin, TalkbackMixin):
         self.forward_to = forward_to
         self.status = GatewayStatus()
         self.conns: set[_Conn] = set()
+        self.rx_buffer = ReceiveBuffer()  # one read buffer for every connection (gwconn)
         self.by_mn: dict[str, _Conn] = {}
         self.loggers: dict[str, LoggerState] = {}
         self.registry: dict[str, MonitoringPoint] = {}
@@ -83,8 +89,10 @@ class Gateway(WriterMixin, TalkbackMixin):
         self._raw: list[tuple[_Conn, bytes, dt.datetime]] = []  # plain uploads, not decoded
         self._reassembler = Reassembler()
         self._wake = asyncio.Event()
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-db")
-        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-decode")
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-db",
+                                      initializer=name_os_thread)
+        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-decode",
+                                           initializer=name_os_thread)
         self._jobs: list[CommitJob] = []  # handed to the database thread, not yet answered
         self._wake_at = self.settings.batch_max  # queued packets that wake a busy writer
         self._store: GatewayStore | None = None
@@ -113,10 +121,14 @@ class Gateway(WriterMixin, TalkbackMixin):
         if self._store is not None:
             return
         raise_nofile_limit()
-        self._store = await self._run_db(GatewayStore, self.db_path,
-                                         self.settings.checkpoint_threshold_mib,
-                                         self.settings.journal_first)
-        self.status.extra = self._store.materialiser.lag
+        s = self.settings
+        self._store = await self._run_db(
+            GatewayStore, self.db_path, s.checkpoint_threshold_mib, s.journal_first,
+            s.journal_log, s.journal_segment_mib << 20, s.materialise_memory_max,
+            self.forward_to)
+        if self._store.log is not None:  # one writer thread appends and fsyncs the log
+            self._jlog = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-jlog")
+        self.status.extra = self._store.lag
         await self._run_db(gwbatch.warm_up)
         done = await self._run_db(self._store.catch_up, gwbatch.decode_journal)
         if done.replayed:
@@ -164,6 +176,8 @@ class Gateway(WriterMixin, TalkbackMixin):
             await self._run_db(self._store.close)
         self._db.shutdown(wait=True)
         self._decoder.shutdown(wait=True)
+        if self._jlog is not None:
+            self._jlog.shutdown(wait=True)
         log.info("gateway stopped: %s", self.status.as_dict())
 
     @property
@@ -348,13 +362,13 @@ class Gateway(WriterMixin, TalkbackMixin):
         """After a journal commit: wake the materialiser once ``max_pending`` values wait."""
         store = self._store
         if store is not None and \
-                store.materialiser.pending_packets >= self.settings.materialise_max_pending:
+                store.pending_values >= self.settings.materialise_max_pending:
             self._materialise_now.set()
 
     async def _materialise(self) -> None:
         """Write the pending values on the database thread (behind the commits queued)."""
         assert self._store is not None
-        if not self._store.materialiser.pending_packets:
+        if not self._store.pending_values:
             return
         try:
             await self._run_db(self._store.materialise)
@@ -395,6 +409,8 @@ class Gateway(WriterMixin, TalkbackMixin):
 
     async def _check_disk(self, now: dt.datetime) -> None:
         free = free_bytes(self.db_path)
+        if self._store is not None and self._store.log is not None:  # the log's disk too
+            free = min(free, free_bytes(self._store.log.directory))
         ok = free >= self.settings.min_free_bytes
         if ok == self.status.accepting:
             return

@@ -40,6 +40,9 @@ class GatewaySettings:
     journal_first: bool
     materialise_interval_s: float
     materialise_max_pending: int
+    journal_log: bool
+    journal_segment_mib: int
+    materialise_memory_max: int
     talkback: TalkbackSettings
 
     def with_(self, **changes: Any) -> GatewaySettings:
@@ -97,6 +100,9 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
             journal_first=bool(doc["materialise"]["journal_first"]),
             materialise_interval_s=float(doc["materialise"]["interval_s"]),
             materialise_max_pending=int(doc["materialise"]["max_pending"]),
+            journal_log=bool(doc["materialise"]["journal_log"]),
+            journal_segment_mib=int(doc["materialise"]["segment_mib"]),
+            materialise_memory_max=int(doc["materialise"]["memory_max"]),
             talkback=tb,
         )
     except KeyError as exc:

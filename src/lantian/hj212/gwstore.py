@@ -24,12 +24,14 @@ from lantian.store.columns import ColumnBatch
 from lantian.store.db import connect
 from lantian.store.ingest import Incoming as StoreIncoming
 from lantian.store.ingest import PacketStore, cst_now
-from lantian.store.journal_write import deferred_pending, journal_part, without_values
+from lantian.store.journal_log import JournalLog, LogRecord
+from lantian.store.journal_write import deferred_pending, without_values
+from lantian.store.logmaterialise import LogMaterialiser
 from lantian.store.materialise import CatchUp, Materialiser, catch_up
 from lantian.store.prepared import prepare_batch
 from lantian.store.traffic import RejectedTraffic, log_rejected_traffic, rejected_traffic_counts
 
-__all__ = ["GatewayStore", "Incoming"]
+__all__ = ["GatewayStore", "Incoming", "decode_log", "journal_dir"]
 
 log = logging.getLogger("lantian.gateway")
 
@@ -45,11 +47,37 @@ class Incoming:
     held: str | None = None  # journal the raw bytes only (a split part awaiting the rest)
 
 
+def journal_dir(db_path: str | Path) -> Path:
+    """Directory of the file journal log of the database ``db_path`` (``<db>.journal``)."""
+    return Path(f"{db_path}.journal")
+
+
+def decode_log(raw: list[bytes], peers: list[str], received: list[Any]) -> ColumnBatch:
+    """Journal-log records decoded again as the writer decoded them (one row per record).
+
+    The log materialiser's decoder (:mod:`lantian.store.logmaterialise`): the same
+    :func:`gwbatch.decode_uploads` and :func:`gwbatch.column_batch` as the live path, with
+    the peer and receive time the record kept, so the rows written are the same.
+    """
+    from lantian.hj212 import gwbatch
+
+    return gwbatch.column_batch(gwbatch.decode_uploads(raw), range(len(raw)), raw, peers,
+                                received)
+
+
 class GatewayStore:
-    """Blocking database operations of the gateway (one instance, one thread)."""
+    """Blocking database operations of the gateway (one instance, one thread).
+
+    With ``journal_log`` (and ``journal_first``) plain uploads are acknowledged once in the
+    file journal log (:meth:`log_batch`, on the log writer thread) and copied into DuckDB
+    by :attr:`log_materialiser` (on the database thread); ``forward_to`` is then queued
+    for the upstream platform in that copy's transaction.
+    """
 
     def __init__(self, db_path: str | Path, checkpoint_threshold_mib: int | None = None,
-                 journal_first: bool = True) -> None:
+                 journal_first: bool = True, journal_log: bool = False,
+                 segment_bytes: int = 64 << 20, memory_max: int = 200_000,
+                 forward_to: str | None = None) -> None:
         self.path = Path(db_path)
         self.journal_first = journal_first
         self.materialiser = Materialiser("gateway")
@@ -57,7 +85,50 @@ class GatewayStore:
         if checkpoint_threshold_mib is not None:  # write-ahead log size before a checkpoint
             self.con.execute(f"SET checkpoint_threshold = '{int(checkpoint_threshold_mib)}MiB'")
         self._packets = PacketStore(self.con)
+        self.log: JournalLog | None = None
+        self.log_materialiser: LogMaterialiser | None = None
+        if journal_first and journal_log:
+            self.log = JournalLog(journal_dir(self.path), segment_bytes=segment_bytes)
+            self.log_materialiser = LogMaterialiser(
+                self.log, self._packets, decode_log, memory_max=memory_max,
+                after=self._forward_after(forward_to) if forward_to else None)
         self._warm_up()
+
+    def _forward_after(self, target: str) -> Any:
+        def after(con: Any, batch: ColumnBatch, verdicts: list[Any]) -> None:
+            frames = [r for r, v in zip(batch.raw, verdicts, strict=True)
+                      if v.verdict == "accepted"]
+            self.enqueue_forward(target, frames, cst_now())
+        return after
+
+    def log_batch(self, batch: ColumnBatch) -> list[str]:
+        """Append a column batch to the journal log and fsync it (log writer thread).
+
+        Returns ``journalled`` for every row once the records are durable: the 9014s may go
+        out. De-duplication and the value rows follow in DuckDB (:meth:`materialise`).
+        """
+        assert self.log is not None and self.log_materialiser is not None
+        now = cst_now()
+        seg, ends = self.log.append([
+            LogRecord(raw, peer, at or now)
+            for raw, peer, at in zip(batch.raw, batch.source, batch.received_at, strict=True)])
+        self.log_materialiser.add(batch, seg, ends)
+        return ["journalled"] * len(ends)
+
+    @property
+    def pending_values(self) -> int:
+        """Acknowledged packets whose rows are not all in DuckDB yet."""
+        n = self.materialiser.pending_packets
+        if self.log_materialiser is not None:
+            n += self.log_materialiser.pending_records
+        return n
+
+    def lag(self) -> dict[str, Any]:
+        """Materialiser lag for the status endpoint."""
+        out = self.materialiser.lag()
+        if self.log_materialiser is not None:
+            out.update(self.log_materialiser.lag())
+        return out
 
     def _warm_up(self) -> None:
         """Pay the one-time costs of the ingest path before the first packet waits on them.
@@ -78,6 +149,8 @@ class GatewayStore:
             self.con.execute("CHECKPOINT")
         finally:
             self.con.close()
+            if self.log is not None:
+                self.log.close()
 
     # -- registry ---------------------------------------------------------------------
     def load_registry(self) -> dict[str, MonitoringPoint]:
@@ -139,21 +212,31 @@ class GatewayStore:
         (:mod:`lantian.store.materialise`).
         """
         p = prepare_batch(without_values(batch))  # classify, keys, journal: no routing
-        verdicts = self._packets.ingest_prepared([journal_part(p)])
+        verdicts = self._packets.ingest_prepared([p])
         out = [v.verdict for v in verdicts]
         self.materialiser.add(deferred_pending(batch, p, [v.packet_id for v in verdicts], out))
         return out
 
     def materialise(self) -> int:
-        """Write the values of every journalled packet still pending; return how many."""
-        return self.materialiser.run(self.con)
+        """Write everything acknowledged but not yet in DuckDB; return how many packets."""
+        n = self.materialiser.run(self.con)
+        if self.log_materialiser is not None:
+            n += self.log_materialiser.run()
+        return n
 
     def catch_up(self, decode: Any) -> CatchUp:
         """After a restart: write the values of the journal's un-materialised tail.
 
-        ``decode(raw lines) -> ColumnBatch`` is the gateway's batch decoder.
+        ``decode(raw lines) -> ColumnBatch`` is the gateway's batch decoder. Then the
+        journal log's records past the watermark are copied (:attr:`CatchUp.written`
+        counts both).
         """
-        return catch_up(self.con, decode, self.materialiser.name)
+        out = catch_up(self.con, decode, self.materialiser.name)
+        if self.log_materialiser is not None:
+            n = self.log_materialiser.catch_up()
+            out.replayed += n
+            out.written += n
+        return out
 
     def record_rejected(self, rows: Sequence[tuple[str, bytes, str, str | None]]) -> None:
         """Log rejected packets ``(peer, frame, reason, MN)``; their data is stored nowhere."""

@@ -25,12 +25,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lantian.hj212 import gwbatch, gwcodec
 from lantian.hj212.gwreply import data_replies
 from lantian.ledger.registry import AuthVerdict, authenticate
+from lantian.store.columns import ColumnBatch
 
 if TYPE_CHECKING:
     from lantian.hj212.gwconn import Connection
@@ -41,7 +43,7 @@ log = logging.getLogger("lantian.gateway")
 
 _GW = Any  # the Gateway this is mixed into (methods use its attributes)
 
-_ACKED = frozenset({"accepted", "duplicate"})
+_ACKED = frozenset({"accepted", "duplicate", "journalled"})  # journalled: in the file log
 _ACKED_HELD = frozenset({"accepted", "duplicate", "held"})
 
 
@@ -65,6 +67,8 @@ class CommitJob:
 
 class WriterMixin:
     """Writer task of :class:`lantian.hj212.gateway.Gateway` (mixed in)."""
+
+    _jlog: ThreadPoolExecutor | None = None  # the journal log's writer thread (file journal)
 
     def _has_work(self: _GW) -> bool:
         return bool(self._queue or self._raw)
@@ -134,8 +138,14 @@ class WriterMixin:
     def _submit(self: _GW, batch: Any, entries: list[tuple[Connection, Any, Any]],
                 acked: frozenset[str]) -> CommitJob:
         assert self._store is not None
-        fut = asyncio.get_running_loop().run_in_executor(
-            self._db, self._store.store_batch, batch, self.forward_to)
+        loop = asyncio.get_running_loop()
+        if self._jlog is not None and isinstance(batch, ColumnBatch):
+            # file journal: acknowledged after the log's fsync; DuckDB follows (forwarding
+            # is queued in the materialiser's transaction, so after the fsync too)
+            fut = loop.run_in_executor(self._jlog, self._store.log_batch, batch)
+        else:
+            fut = loop.run_in_executor(self._db, self._store.store_batch, batch,
+                                       self.forward_to)
         return CommitJob(fut, entries, acked)
 
     async def _prepare(self: _GW) -> CommitJob | None:

@@ -9,8 +9,8 @@ so those rows are written later, in larger transactions, by
 
 On top of the store's write path (:mod:`lantian.store.prepared`, owned by "storewrite"):
 
-* :func:`journal_part` — the prepared batch without its value frames: handed to
-  ``PacketStore.ingest_prepared`` it claims the keys, journals every line with its final
+* :func:`without_values` — the batch with an empty value table: its prepared batch, handed
+  to ``PacketStore.ingest_prepared``, claims the keys, journals every line with its final
   verdict and notes the protocol version, in one transaction (the journal ids, verdicts and
   de-duplication are exactly those of a full write);
 * :func:`pending_of` — the value frames kept in memory for the materialiser, with the
@@ -34,7 +34,7 @@ import pyarrow as pa
 from lantian.store.columns import ColumnBatch, route_values
 from lantian.store.prepared import PreparedBatch
 
-__all__ = ["Pending", "accepted_ids", "deferred_pending", "journal_part", "merge_batches",
+__all__ = ["Pending", "accepted_ids", "deferred_pending", "merge_batches",
            "merge_pending", "pending_of", "values_of", "without_values"]
 
 
@@ -79,11 +79,6 @@ class Pending:
         return int(self.ids.max()) if len(self.ids) else 0
 
 
-def journal_part(p: PreparedBatch) -> PreparedBatch:
-    """``p`` without value frames: writes journal, keys and protocol only."""
-    return dataclasses.replace(p, wide={}, long=None)
-
-
 def without_values(b: ColumnBatch) -> ColumnBatch:
     """Return ``b`` with an empty value table.
 
@@ -109,11 +104,13 @@ def deferred_pending(b: ColumnBatch, p: PreparedBatch, packet_ids: Sequence[int]
     ``p`` is the prepared batch that journalled ``b`` (``prepare_batch(without_values(b))``):
     its journal frame gives each row's DataTime, exactly the times the full write routes by.
     """
-    pend = pending_of(dataclasses.replace(p, wide={}, long=None), packet_ids, verdicts)
-    pend.wide = None
-    pend.batch = b
-    pend.ts = p.journal.column("data_time").to_numpy(zero_copy_only=False)
-    return pend
+    if len(packet_ids) != p.n or len(verdicts) != p.n:
+        raise ValueError(f"{len(packet_ids)} ids / {len(verdicts)} verdicts for {p.n} rows")
+    return Pending(
+        ids=np.asarray(packet_ids, dtype=np.int64),
+        accepted=np.fromiter((v == "accepted" for v in verdicts), dtype=bool, count=p.n),
+        wide=None, long=None, batch=b,
+        ts=p.journal.column("data_time").to_numpy(zero_copy_only=False))
 
 
 def _merged_ids(bs: Sequence[ColumnBatch], id_name: str, table_name: str

@@ -46,8 +46,8 @@ if TYPE_CHECKING:
 
     from lantian.store.columns import ColumnBatch
 
-__all__ = ["CatchUp", "Materialiser", "catch_up", "failures", "unmaterialised", "watermark",
-           "write_values"]
+__all__ = ["CatchUp", "MaterialiseStats", "Materialiser", "catch_up", "failures", "lag_of",
+           "unmaterialised", "watermark", "write_values"]
 
 log = logging.getLogger("lantian.store")
 
@@ -191,6 +191,32 @@ class MaterialiseStats:
     caught_up: float = 0.0  # when a run last left nothing pending
 
 
+def _catch_up_s(s: MaterialiseStats, pending: int) -> float:
+    if pending or s.caught_up < s.last_journalled:
+        return 0.0
+    return s.caught_up - s.last_journalled
+
+
+def lag_of(s: MaterialiseStats, pending: int, oldest: float | None,
+           now: float | None = None) -> dict[str, Any]:
+    """Status fields of a materialiser.
+
+    ``pending`` packets wait, the oldest since ``oldest`` (:func:`time.monotonic` [s]).
+    """
+    now = time.monotonic() if now is None else now
+    return {
+        "materialise_pending_packets": pending,
+        "materialise_lag_s": round(now - oldest, 3) if oldest is not None else 0.0,
+        "materialise_max_pending_packets": s.max_pending,
+        "materialise_max_lag_s": round(s.max_lag_s, 3),
+        "materialised_up_to_id": s.last_id,
+        "materialise_runs": s.runs,
+        "materialise_failures": s.failures,
+        "materialise_cpu_s": round(s.cpu_s, 3),
+        "materialise_catch_up_s": round(_catch_up_s(s, pending), 3),
+    }
+
+
 class Materialiser:
     """Values of journalled packets waiting in memory; written by :meth:`run`.
 
@@ -221,29 +247,14 @@ class Materialiser:
 
     def lag(self, now: float | None = None) -> dict[str, Any]:
         """Lag of the wide tables behind the journal, for the status endpoint."""
-        now = time.monotonic() if now is None else now
         with self._lock:
             oldest = self._pending[0].journalled_at if self._pending else None
             n = self._n_pending
-        s = self.stats
-        return {
-            "materialise_pending_packets": n,
-            "materialise_lag_s": round(now - oldest, 3) if oldest is not None else 0.0,
-            "materialise_max_pending_packets": s.max_pending,
-            "materialise_max_lag_s": round(s.max_lag_s, 3),
-            "materialised_up_to_id": s.last_id,
-            "materialise_runs": s.runs,
-            "materialise_failures": s.failures,
-            "materialise_cpu_s": round(s.cpu_s, 3),
-            "materialise_catch_up_s": round(self.catch_up_s(), 3),
-        }
+        return lag_of(self.stats, n, oldest, now)
 
     def catch_up_s(self) -> float:
         """Seconds from the last journal commit to the run that wrote its values (0: pending)."""
-        s = self.stats
-        if self._n_pending or s.caught_up < s.last_journalled:
-            return 0.0
-        return s.caught_up - s.last_journalled
+        return _catch_up_s(self.stats, self._n_pending)
 
     def run(self, con: duckdb.DuckDBPyConnection) -> int:
         """Write everything pending (one transaction); return the packets written.
