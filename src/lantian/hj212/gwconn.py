@@ -5,6 +5,13 @@ One :class:`Connection` is one data logger's TCP connection; it frames bytes wit
 to :meth:`lantian.hj212.gateway.Gateway.on_frame`. Reading pauses while the connection has
 ``max_pending_per_conn`` packets waiting for the commit; a peer that does not read its
 replies is aborted beyond ``write_buffer_max``.
+
+Receiving (session 5): a :class:`asyncio.BufferedProtocol` reading into one receive buffer
+shared by every connection of the event loop (:class:`ReceiveBuffer`; the bytes are copied
+out before the callback returns, and callbacks never interleave on one loop). asyncio's plain
+``Protocol`` calls ``sock.recv(262144)``, which allocates and shrinks a 256 KiB object per
+read: ≈ 14 µs of CPU per read of a 700-byte packet on the benchmark machine, against ≈ 0.5 µs
+for ``recv_into`` a buffer that is already there (benchmarks/RESULTS.md, "Session 5").
 """
 
 from __future__ import annotations
@@ -24,7 +31,24 @@ if TYPE_CHECKING:
 
     from lantian.hj212.gateway import Gateway
 
-__all__ = ["Connection", "GatewayStatus", "raise_nofile_limit", "whole_frame"]
+__all__ = ["Connection", "GatewayStatus", "ReceiveBuffer", "name_os_thread", "raise_nofile_limit",
+           "whole_frame"]
+
+
+def name_os_thread() -> None:
+    """Give the calling thread's OS thread its Python name (Linux ``prctl(PR_SET_NAME)``).
+
+    An executor initializer: ``/proc/PID/task/TID/comm`` then names the gateway's threads
+    (``lantian-db_0``, ``lantian-decode_0``), so the benchmark can report CPU per thread;
+    threads DuckDB starts inherit the name of the thread that started them. A no-op where
+    ``prctl`` is missing.
+    """
+    import ctypes
+    import threading
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, threading.current_thread().name[:15].encode(), 0, 0, 0)
 
 
 def raise_nofile_limit() -> tuple[int, int]:
@@ -74,11 +98,26 @@ def whole_frame(data: bytes, max_frame: int) -> bytes | None:
     return data[:total].rstrip(b"\r")
 
 
-class Connection(asyncio.Protocol):
+class ReceiveBuffer:
+    """One receive buffer for all connections of an event loop [bytes].
+
+    ``size`` bounds one read (asyncio reads at most this many bytes per ready socket); the
+    per-connection memory bound stays the framer's ``max_frame``.
+    """
+
+    __slots__ = ("buf", "view")
+
+    def __init__(self, size: int = 65536) -> None:
+        self.buf = bytearray(size)
+        self.view = memoryview(self.buf)
+
+
+class Connection(asyncio.BufferedProtocol):
     """One logger connection: framing, backpressure, idle tracking."""
 
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
+        self.rx: ReceiveBuffer = gw.rx_buffer
         self.framer = gwcodec.Framer(max_frame=gw.settings.max_frame)
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
@@ -113,6 +152,14 @@ class Connection(asyncio.Protocol):
         if t is not None and t.get_write_buffer_size() > self.gw.settings.write_buffer_max:
             self.gw.status.counts["closed_write_buffer"] += 1
             t.abort()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Return the shared receive buffer (asyncio ``BufferedProtocol`` callback)."""
+        return self.rx.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """``nbytes`` were read into the shared buffer: copy them out and frame them."""
+        self.data_received(bytes(self.rx.view[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         """Frame the bytes and hand each complete frame to the gateway (asyncio callback).
