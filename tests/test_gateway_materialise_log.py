@@ -226,3 +226,29 @@ async def test_gateway_acks_after_the_fsync_values_follow_lag_on_status(db_path)
     con = duckdb.connect(str(db_path), read_only=True)
     assert con.execute("SELECT count(*) FROM flue_minute").fetchone()[0] == 6  # stop writes all
     con.close()
+
+
+async def test_journal_directory_nearly_full_stops_acknowledging(db_path, monkeypatch):
+    """The disk check covers the journal log's directory, not only the database's."""
+    from lantian.hj212 import gateway as gwmod
+
+    real = gwmod.free_bytes
+    jdir = journal_dir(db_path).resolve()
+    monkeypatch.setattr(gwmod, "free_bytes",
+                        lambda p: 1024 if p.resolve() == jdir else real(p))
+    register(db_path, [mn_of(1)])
+    gw, port = await start_gateway(db_path)
+    try:
+        c = await Client().connect(port)
+        for _ in range(40):
+            if not gw.status.accepting:
+                break
+            await asyncio.sleep(0.05)
+        assert not gw.status.accepting and "disk nearly full" in gw.status.reason
+        _, raw = minute_packet(mn_of(1), 0)
+        await c.send(raw)
+        assert await c.wait_for("9014", timeout=0.5) is None
+        assert gw.status.as_dict()["journal_log_records"] == 0
+        await c.close()
+    finally:
+        await gw.stop()
