@@ -252,3 +252,37 @@ async def test_journal_directory_nearly_full_stops_acknowledging(db_path, monkey
         await c.close()
     finally:
         await gw.stop()
+
+
+def test_a_log_younger_than_the_watermark_continues_after_it(tmp_path):
+    """The log directory emptied (e.g. restored database): new records must not sort before
+    the watermark, or they would never be written."""
+    import shutil
+
+    db = tmp_path / "a.duckdb"
+    store = _open(db, segment_bytes=1)
+    for m in range(0, 4, 2):
+        store.log_batch(_batch(_frames(1, range(m, m + 2))))
+    store.close()
+    assert store.log is not None
+    wm = log_watermark_of(db)
+    assert wm[0] == 2
+    shutil.rmtree(journal_dir(db))
+    store = _open(db)
+    try:
+        assert store.log is not None and store.log.end[0] == wm[0] + 1
+        store.log_batch(_batch(_frames(1, range(4, 6))))
+        assert store.materialise() == 2
+        assert store.con.execute("SELECT count(*) FROM flue_minute").fetchone()[0] == 6
+    finally:
+        store.close()
+
+
+def log_watermark_of(db) -> tuple[int, int]:
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return log_watermark(con)
+    finally:
+        con.close()

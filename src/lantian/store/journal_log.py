@@ -279,6 +279,22 @@ class JournalLog:
                 self._open(seg + 1, 0)
         return seg, [base + e for e in ends]
 
+    def roll_to(self, segment: int) -> None:
+        """Continue in a new segment numbered ``segment`` (above the current one).
+
+        Used when the database's watermark is ahead of this log (e.g. the log directory was
+        emptied): new records must sort after the watermark, or they would never be read.
+        An empty current segment is removed.
+        """
+        with self._lock:
+            if segment <= self._seg:
+                return
+            os.close(self._fd)
+            self._fd = -1
+            if self._size <= len(MAGIC):
+                self.path_of(self._seg).unlink(missing_ok=True)
+            self._open(segment, 0)
+
     # -- reading ----------------------------------------------------------------------
     def read(self, start: Position, stop: Position | None = None
              ) -> Iterator[tuple[Position, LogRecord]]:

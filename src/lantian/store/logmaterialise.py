@@ -118,6 +118,11 @@ class LogMaterialiser:
         self.log, self.packets, self.decode, self.name = journal, packets, decode, name
         self.memory_max, self.chunk, self.after = memory_max, chunk, after
         self.position = log_watermark(packets.con, name)
+        if journal.end < self.position:  # a log younger than the database's watermark
+            log.warning("journal log %s ends at %s, before the watermark %s: continuing in "
+                        "segment %d", journal.directory, journal.end, self.position,
+                        self.position[0] + 1)
+            journal.roll_to(self.position[0] + 1)
         self._pending: deque[LogPending] = deque()
         self._n_pending = 0
         self._in_memory = 0
