@@ -15,6 +15,20 @@ in the acknowledging commit, as in sessions 1-3), interleaved with the other two
     flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_gateway.py \
         --prefix 8888 --runs 2 --duration 8 --open-duration 15 --ab-settings /tmp/rowcommit.toml
 
+Session 5 (engineer "gwloop"): ``--ab-src DIR`` runs gateway-B from another source tree
+(``PYTHONPATH=DIR``), e.g. the session-4 code as the "before" of an A/B in the same run::
+
+    rm -rf /tmp/gw-before && mkdir -p /tmp/gw-before
+    git archive 969028b src | tar -x -C /tmp/gw-before
+    flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_gateway.py \
+        --prefix 8888 --runs 2 --duration 8 --open-duration 15 --ab-src /tmp/gw-before/src
+
+Each gateway row carries ``threads_us_per_packet``: the server's CPU per acknowledged packet
+split by OS thread name (``/proc/PID/task/*/comm``): ``loop`` = the event-loop (main) thread,
+``lantian-db_0`` = the database thread and the DuckDB threads it started, ``lantian-decode_`` =
+the decoder thread, others as named (threads are named by the gateway since session 5; an
+older tree's threads all show as ``lantian``).
+
 Journal-first (session 4): after the load the script waits ``--settle`` seconds (default 2.5,
 more than the materialiser's 1 s interval) before reading the server's CPU, so the CPU per
 packet includes the materialiser's runs; each gateway run writes ``--status-file`` and the
@@ -190,6 +204,7 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 120) -> None:
 
 
 SETTINGS: dict[str, str] = {}  # server kind -> --settings file
+SOURCES: dict[str, str] = {}  # server kind -> PYTHONPATH (another source tree)
 
 
 def start_server(kind: str, port: int, db: Path, log, status: Path | None = None
@@ -204,7 +219,10 @@ def start_server(kind: str, port: int, db: Path, log, status: Path | None = None
             cmd += ["--settings", SETTINGS[kind]]
         if status is not None:
             cmd += ["--status-file", str(status)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+    env = dict(os.environ)
+    if kind in SOURCES:
+        env["PYTHONPATH"] = SOURCES[kind]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env)
     wait_port(port, proc)
     return proc
 
@@ -248,6 +266,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per OS thread name of a process (``loop`` for the main thread)."""
+    out: dict[str, float] = {}
+    tck = os.sysconf("SC_CLK_TCK")
+    for t in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = "loop" if t.name == str(pid) else (t / "comm").read_text().strip()
+            f = (t / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        out[f"{name}#{t.name}"] = (int(f[11]) + int(f[12])) / tck
+    return out
+
+
+def thread_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds per thread name between two :func:`thread_cpu` readings."""
+    out: dict[str, float] = {}
+    for key, c in after.items():
+        name = key.split("#", 1)[0]
+        out[name] = out.get(name, 0.0) + c - before.get(key, 0.0)
+    return out
+
+
 SETTLE_S = 2.5  # after the load, before reading the CPU: the materialiser's last run [s]
 
 MATERIALISE_KEYS = ("materialise_cpu_s", "materialise_max_lag_s",
@@ -264,11 +305,12 @@ def scenario(kind: str, db: Path, log, mode: str, conns: int, extra: list[str]) 
         status = db.with_suffix(".status.json")
     proc = start_server(kind, port, db, log, status)
     try:
-        cpu0 = cpu_seconds(proc.pid)
+        cpu0, threads0 = cpu_seconds(proc.pid), thread_cpu(proc.pid)
         res = load(mode, port, conns, extra)
         if kind != "bare":
             time.sleep(SETTLE_S)
         cpu = cpu_seconds(proc.pid) - cpu0
+        threads = thread_delta(threads0, thread_cpu(proc.pid))
     finally:
         stop_server(proc)
     if status is not None and status.exists():
@@ -281,6 +323,8 @@ def scenario(kind: str, db: Path, log, mode: str, conns: int, extra: list[str]) 
     # server CPU per acknowledged packet [µs]; includes connection set-up and idle polling
     res["server_cpu_s"] = round(cpu, 2)
     res["cpu_us_per_packet"] = round(1e6 * cpu / acked, 1) if acked else None
+    res["threads_us_per_packet"] = {k: round(1e6 * v / acked, 1) for k, v in
+                                    sorted(threads.items()) if acked and v >= 0.01}
     res["server"] = kind
     print(json.dumps(res), flush=True)
     return res
@@ -299,6 +343,9 @@ def main() -> None:
                          "takes the codec's vectorised path, 'LTBENCH' its per-packet path")
     ap.add_argument("--ab-settings", default=None,
                     help="settings file of a second gateway (gateway-B) run beside the first")
+    ap.add_argument("--ab-src", default=None,
+                    help="source tree (PYTHONPATH) of gateway-B, e.g. a git archive of an "
+                         "older commit's src/: the 'before' of an A/B in the same run")
     ap.add_argument("--settle", type=float, default=SETTLE_S,
                     help="seconds after the load before the server's CPU is read")
     ap.add_argument("--only", default="closed,open,burst",
@@ -309,6 +356,9 @@ def main() -> None:
     kinds: tuple[str, ...] = ("bare", "gateway")
     if a.ab_settings:
         SETTINGS["gateway-B"] = str(Path(a.ab_settings).resolve())
+    if a.ab_src:
+        SOURCES["gateway-B"] = str(Path(a.ab_src).resolve())
+    if a.ab_settings or a.ab_src:
         kinds = ("bare", "gateway", "gateway-B")
     only = set(a.only.split(","))
     if a.cmd == "bare":

@@ -22,6 +22,7 @@ __all__ = [
     "TalkbackSettings",
     "is_offline",
     "observe",
+    "offline_cutoff",
 ]
 
 
@@ -150,12 +151,19 @@ def observe(
     return actions
 
 
+def offline_cutoff(now: dt.datetime, settings: TalkbackSettings) -> dt.datetime:
+    """Last-seen time (CST) before which a logger is offline at ``now``.
+
+    ``now − rtd_interval_s × offline_factor`` seconds: a logger last seen strictly before it
+    has been silent longer than its real-time interval allows. One subtraction per sweep, so
+    the sweeper compares each logger's ``last_seen`` with it (no per-logger arithmetic).
+    """
+    return now - dt.timedelta(seconds=settings.rtd_interval_s * settings.offline_factor)
+
+
 def is_offline(state: LoggerState, now: dt.datetime, settings: TalkbackSettings) -> bool:
     """Whether the logger has been silent longer than its real-time interval allows.
 
     Silent for more than ``rtd_interval_s × offline_factor`` seconds → offline.
     """
-    if state.last_seen is None:
-        return False
-    limit = settings.rtd_interval_s * settings.offline_factor
-    return (now - state.last_seen).total_seconds() > limit
+    return state.last_seen is not None and state.last_seen < offline_cutoff(now, settings)
