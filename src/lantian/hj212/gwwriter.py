@@ -247,7 +247,9 @@ class WriterMixin:
         talkback = self._talkback
         n_acked = 0
         for conn, _part, talk, verdict, reply in rows:
-            conn.add_pending(-1)
+            conn.pending -= 1  # Connection.add_pending(-1) without the call when not paused
+            if conn.paused:
+                conn.add_pending(0)  # resumes reading below half the limit
             if reply:  # each part of a split message is answered with its own QN
                 conn.write(next(replies))
                 n_acked += 1
