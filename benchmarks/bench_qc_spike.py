@@ -24,10 +24,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _bench_engine():
+def _bench_detectors():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("bench_engine", HERE / "bench_engine.py")
+    spec = importlib.util.spec_from_file_location("bench_qc_detectors",
+                                                  HERE / "bench_qc_detectors.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -43,35 +44,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import os
 
-    from lantian.engine import backends
-    from lantian.engine.hours import column_of, valid_hours
-    from lantian.engine.quality import load_thresholds, process
     from lantian.engine.quality import statistics as st
-    from lantian.engine.quality.inputs import limit_memory, read_inputs
 
-    be = _bench_engine()
-    be.MONTH = args.month
-    th = load_thresholds()
+    det = _bench_detectors()
     for n in args.sizes:
-        root = be.subset(args.lake, n)
-        con = backends.connect("duckdb", db=be.registry_db(args.lake), lake=root)
-        limit_memory(con)
-        kw = read_inputs(con, args.month, th)
-        keys = list(kw.get("keys", ("pm", "so2", "nox")))
-        minute = kw["minute"]
-        wanted = {"mn", "ts"}
-        for k in (*keys, "o2", "flow", "temp"):
-            wanted |= {column_of(k), f"{k}_flag"}
-        narrow = minute.select(*[c for c in minute.columns
-                                 if c in wanted or c.endswith("_flag")])
-        t0 = time.perf_counter()
-        vh = valid_hours(narrow, keys)
-        cols = ["mn", "ts", "flow_raw"]
-        for k in (*keys, "o2"):
-            cols += [column_of(k), f"{k}_valid"]
-        hours = process.running_hours(vh.select(*cols), th).cache()
-        hl = st.hour_long(hours, keys, kw["limits"]).cache()
-        build = time.perf_counter() - t0
+        con, th, narrow, _hours, hl, build = det.kept_hours(args.lake, args.month, n)
         times: dict[str, list[float]] = {"hourly": [], "minutes": []}
         events: dict[str, int] = {}
         for _ in range(args.runs):
