@@ -525,8 +525,8 @@ def build_case(seed: int, n_points: int = 14, days: int = 21,
                 nuisance)
 
 
-def detect(case: Case, con=None) -> pd.DataFrame:
-    """Run every detector at the default thresholds on DuckDB; return the events."""
+def detect(case: Case, con=None, detectors=None) -> pd.DataFrame:
+    """Run every detector (or ``detectors``) at the default thresholds on DuckDB."""
     import inspect
 
     con = con or ibis.duckdb.connect()
@@ -542,6 +542,8 @@ def detect(case: Case, con=None) -> pd.DataFrame:
           "maintenance": maint, "keys": list(POLS), "thresholds": th}
     if "marks" in inspect.signature(detector_events).parameters:
         kw["marks"] = con.create_table("marks", case.marks, overwrite=True)
+    if detectors is not None:
+        kw["detectors"] = detectors
     parts = detector_events(minute, **kw)
     frames = [con.execute(e) for e in parts.values()]
     out = pd.concat([f for f in frames if len(f)], ignore_index=True)
@@ -627,6 +629,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parquet", type=Path, default=None)
     ap.add_argument("--duckdb", type=Path, default=None)
     ap.add_argument("--show-false", action="store_true", help="print every false alarm")
+    ap.add_argument("--compare-screens", action="store_true",
+                    help="also run spike and level_shift with screen=False (full rolling "
+                         "windows, the session-4 path) and list both paths' events")
     ap.add_argument("--per-seed", action="store_true",
                     help="also print recall and precision per detector and seed")
     args = ap.parse_args(argv)
@@ -641,6 +646,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(ev)} events, {el:.1f} s", file=sys.stderr)
         if args.show_false:
             _show_false(ev, case)
+        if args.compare_screens:
+            _compare_screens(seed, ev, case)
         if args.parquet is not None:
             d = args.parquet / f"seed={seed}"
             d.mkdir(parents=True, exist_ok=True)
@@ -671,6 +678,32 @@ def main(argv: list[str] | None = None) -> int:
             print(s.pivot(index="detector", columns="seed", values=col)
                   .reindex(list(DETECTORS)).round(2).to_string())
     return 0
+
+
+def _compare_screens(seed: int, ev: pd.DataFrame, case: Case) -> None:
+    """Print spike and level_shift events of the screened and the full-window path."""
+    from functools import partial
+
+    from lantian.engine.quality import statistics
+
+    names = ["spike", "level_shift"]
+    saved = statistics.spike, statistics.level_shift
+    statistics.spike = partial(saved[0], screen=False)
+    statistics.level_shift = partial(saved[1], screen=False)
+    try:
+        full = detect(case, detectors=names)
+    finally:
+        statistics.spike, statistics.level_shift = saved
+    cols = ["detector", "mn", "pollutant", "start", "end", "severity", "evidence"]
+    for name in names:
+        a = sorted(map(tuple, ev[ev.detector == name][cols].astype(str).values.tolist()))
+        b = sorted(map(tuple, full[full.detector == name][cols].astype(str).values.tolist()))
+        print(f"seed {seed} {name}: screened {len(a)} events, full windows {len(b)}, "
+              f"identical {a == b}", file=sys.stderr)
+        for row in sorted(set(a) | set(b)):
+            tag = "both" if row in a and row in b else ("screened only" if row in a
+                                                        else "full only")
+            print(f"  {tag}: {' '.join(row[1:6])} {row[6]}", file=sys.stderr)
 
 
 def _show_false(ev: pd.DataFrame, case: Case) -> None:
