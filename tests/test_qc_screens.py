@@ -17,7 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lantian.engine.quality import load_thresholds
-from lantian.engine.quality.statistics import level_shift, shift_screen, spike, spike_windows
+from lantian.engine.quality.statistics import (
+    level_shift,
+    shift_screen,
+    spike,
+    spike_candidates,
+    spike_span_hours,
+    spike_windows,
+)
 from qc_demo import qc_demo_fixture  # noqa: F401  (the shared demo province fixture)
 
 TH = load_thresholds()
@@ -147,3 +154,25 @@ def test_spark_screens_give_the_duckdb_events(spark_ibis):
     want = run(ibis.duckdb.connect(), False)
     assert want[0] and want[1]  # both detectors have events in this series
     assert run(spark_ibis, True) == want
+
+
+def test_spike_from_kept_candidates_and_the_span_minutes_only():
+    # the split interface for a caller that reads the spans' minutes with other detectors'
+    # (run.py): candidates kept, minutes cut to spike_span_hours: the same events as spike()
+    n = 48 * 60
+    ts = pd.date_range(T0, periods=n, freq="min")
+    v = 50.0 + np.where(np.arange(n) % 2 == 1, 0.5, -0.5)
+    v[10 * 60 + 20:11 * 60 + 40] += 400.0  # a glitch 10:20-11:40 (CST) on day one
+    m = pd.DataFrame({"mn": "P1", "ts": ts, "nox_mg_m3": v, "nox_flag": "N"})
+    h = m.groupby(m.ts.dt.floor("h")).nox_mg_m3.mean().reset_index()
+    hl = ibis.memtable(h.rename(columns={"nox_mg_m3": "value"}).assign(
+        mn="P1", pollutant="nox", idx=np.arange(1, len(h) + 1)))
+    minutes = ibis.memtable(m)
+    cand = CON.create_table("qcstats_cand", CON.execute(spike_candidates(hl, TH)))
+    hours = CON.execute(spike_span_hours(cand, TH))
+    # the run is 10:00 and 11:00; its span one hour either side: 09:00 .. 12:00
+    assert sorted(hours.ts) == [T0 + pd.Timedelta(hours=x) for x in (9, 10, 11, 12)]
+    few = minutes.filter(minutes.ts.truncate("h").isin(hours.ts.tolist()))
+    split = _events(spike(hl, TH, minutes=few, candidates=cand))
+    assert split == _events(spike(hl, TH, minutes=minutes))
+    assert len(split) == 1 and split[0][4] == "high"

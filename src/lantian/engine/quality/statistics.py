@@ -24,7 +24,7 @@ from lantian.engine.quality.frames import event_table, evidence
 from lantian.engine.quality.thresholds import Thresholds
 
 __all__ = ["hour_long", "level_shift", "minute_steps", "shift_screen", "spike",
-           "spike_windows"]
+           "spike_candidates", "spike_span_hours", "spike_windows"]
 
 _KEYS = ["mn", "pollutant"]
 
@@ -64,7 +64,7 @@ def hour_long(hours: ir.Table, keys: Sequence[str], limits: ir.Table | None = No
 
 def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
           materialize: Callable[[ir.Table], ir.Table] | None = None,
-          screen: bool = True) -> ir.Table:
+          screen: bool = True, candidates: ir.Table | None = None) -> ir.Table:
     """Isolated hours far above the rolling median of the surrounding running hours.
 
     For each hour: median ``m`` and IQR ``q`` over ``spike.window_h`` running hours each side.
@@ -89,34 +89,13 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
     ``screen`` (default): the rolling median and IQR are computed only for the hours that
     pass a screen no spike can fail (:func:`spike_windows`); ``screen=False`` computes
     them for every hour (the same events, slower; kept to prove the equality).
+    ``candidates``: the caller's (kept) :func:`spike_candidates` of ``hl``, e.g. to read the
+    minutes of their spans (:func:`spike_span_hours`) together with other detectors' minutes;
+    then ``minutes`` may hold only those hours' minutes.
     """
-    floor = th.get("spike", "abs_floor")
-    k = th.get("spike", "k_iqr")
-    t = spike_windows(hl, th, screen=screen)
-    spread = ibis.greatest(t.q, ibis.literal(floor))
-    hit = (t.value > t.m + k * spread) & (t.value > (1 + th.get("spike", "min_rel")) * t.m)
-    # shoulders: the running hours just before and after are ordinary (m + 2 IQR), so the
-    # rise is abrupt (a glitch or a jump), not a ramp of a real process excursion
-    t = t.mutate(calm=t.m + 2 * spread)
-    # common mode: another pollutant of the point clearly raised in the same hour
-    # (qc-detect) the other pollutant counts only when its own rise is outside its ordinary
-    # spread (above m + 2 IQR): a widely varying partner reaches 1.3 x its median by chance
-    rel = t.select(_omn="mn", _ots="ts", _opol="pollutant",
-                   _orel=ibis.ifelse(t.value > t.m + 2 * spread,
-                                     t.value / ibis.ifelse(t.m == 0, ibis.null("float64"), t.m),
-                                     ibis.null("float64")))
-    hits = t.filter(hit)
-    j = hits.left_join(rel, [hits.mn == rel._omn, hits.ts == rel._ots,
-                             hits.pollutant != rel._opol])
-    hits = j.group_by([*hits.columns]).aggregate(other_rel=j._orel.max())
-    r = _runs_idx(hits)
-    g = r.group_by([*_KEYS, "run"]).aggregate(
-        first=r.ts.min(), last=r.ts.max(), hours=r.count(), peak=r.value.max(),
-        median=r.m.max(), iqr=r.q.max(), before=r.before.argmin(r.idx),
-        after=r.after.argmax(r.idx), calm=r.calm.max(), other_rel=r.other_rel.max())
+    g = candidates if candidates is not None else spike_candidates(hl, th, screen=screen)
     max_h = int(th.get("spike", "max_hours"))
-    g = g.filter(g.hours <= max_h)
-    if minutes is not None and materialize is not None:
+    if minutes is not None and materialize is not None and candidates is None:
         g = materialize(g)  # the candidate runs, read twice by the minute test
     # shoulders below median + max(2 IQR, shoulder_frac of the jump): an abrupt rise
     frac = th.get("spike", "shoulder_frac")
@@ -153,6 +132,43 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
                                      minute_rise=rise, minute_fall=fall, minute_jump=jump))
 
 
+def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True) -> ir.Table:
+    """Candidate runs of :func:`spike`: at most ``spike.max_hours`` consecutive high hours.
+
+    Returns (mn, pollutant, run, first, last, hours, peak, median, iqr, before, after, calm,
+    other_rel): ``first`` / ``last`` the first and last hour (start, CST) of the run, ``peak``
+    its highest value, ``median`` / ``iqr`` the rolling median and IQR (mg/m³, O2-corrected
+    as ``hl``), ``before`` / ``after`` the running hours around it, ``other_rel`` the
+    highest other-pollutant ratio in its hours (common-mode test). ``screen``: see
+    :func:`spike_windows`.
+    """
+    floor = th.get("spike", "abs_floor")
+    k = th.get("spike", "k_iqr")
+    t = spike_windows(hl, th, screen=screen)
+    spread = ibis.greatest(t.q, ibis.literal(floor))
+    hit = (t.value > t.m + k * spread) & (t.value > (1 + th.get("spike", "min_rel")) * t.m)
+    # shoulders: the running hours just before and after are ordinary (m + 2 IQR), so the
+    # rise is abrupt (a glitch or a jump), not a ramp of a real process excursion
+    t = t.mutate(calm=t.m + 2 * spread)
+    # common mode: another pollutant of the point clearly raised in the same hour
+    # (qc-detect) the other pollutant counts only when its own rise is outside its ordinary
+    # spread (above m + 2 IQR): a widely varying partner reaches 1.3 x its median by chance
+    rel = t.select(_omn="mn", _ots="ts", _opol="pollutant",
+                   _orel=ibis.ifelse(t.value > t.m + 2 * spread,
+                                     t.value / ibis.ifelse(t.m == 0, ibis.null("float64"), t.m),
+                                     ibis.null("float64")))
+    hits = t.filter(hit)
+    j = hits.left_join(rel, [hits.mn == rel._omn, hits.ts == rel._ots,
+                             hits.pollutant != rel._opol])
+    hits = j.group_by([*hits.columns]).aggregate(other_rel=j._orel.max())
+    r = _runs_idx(hits)
+    g = r.group_by([*_KEYS, "run"]).aggregate(
+        first=r.ts.min(), last=r.ts.max(), hours=r.count(), peak=r.value.max(),
+        median=r.m.max(), iqr=r.q.max(), before=r.before.argmin(r.idx),
+        after=r.after.argmax(r.idx), calm=r.calm.max(), other_rel=r.other_rel.max())
+    return g.filter(g.hours <= int(th.get("spike", "max_hours")))
+
+
 def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
     """Largest step up and down around each candidate spike run, from the minutes.
 
@@ -182,12 +198,7 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
                            top=ibis.null("float64"), edge=ibis.null("float64")).limit(0)
     # the clock hours of each span (at most max_hours + 2), then one equi-join of the minutes
     # on (mn, hour): a single pass with a small hash table, no per-key or range join
-    offs = ibis.memtable({"_off": list(range(max_h + 2))})
-    sp = runs.select(_smn=runs.mn, _spol=runs.pollutant, _srun=runs.run, _f=runs.first,
-                     _l=runs.last).cross_join(offs)
-    sp = sp.mutate(_h=sp._f - ibis.interval(hours=1) + sp._off.as_interval("h"))
-    sp = sp.filter(sp._h <= sp._l + ibis.interval(hours=1))
-    sp = sp.mutate(inrun=(sp._h >= sp._f) & (sp._h <= sp._l)).drop("_f", "_l", "_off")
+    sp = _span_hours(runs, max_h)
     hrs = sp.select(_hmn=sp._smn, _hh=sp._h).distinct()
     cols = [c for key in keys for c in (column_of(key), f"{key}_flag") if c in minutes.columns]
     m = minutes.select("mn", "ts", *cols)
@@ -219,6 +230,31 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
         _e0=u.v.mean(where=u._rn < k), _e1=u.v.mean(where=u._rn >= u._n - k))
     return g.select(*grp, "rise", "fall", "t_rise", "t_fall", "top",
                     edge=ibis.greatest(g._e0, g._e1))
+
+
+def _span_hours(runs: ir.Table, max_h: int) -> ir.Table:
+    """Clock hours of each run's span: (_smn, _spol, _srun, _h, inrun).
+
+    One hour before ``first`` to one hour after ``last`` (starts, CST); ``inrun`` marks the
+    run's own hours.
+    """
+    offs = ibis.memtable({"_off": list(range(max_h + 2))})
+    sp = runs.select(_smn=runs.mn, _spol=runs.pollutant, _srun=runs.run, _f=runs.first,
+                     _l=runs.last).cross_join(offs)
+    sp = sp.mutate(_h=sp._f - ibis.interval(hours=1) + sp._off.as_interval("h"))
+    sp = sp.filter(sp._h <= sp._l + ibis.interval(hours=1))
+    return sp.mutate(inrun=(sp._h >= sp._f) & (sp._h <= sp._l)).drop("_f", "_l", "_off")
+
+
+def spike_span_hours(candidates: ir.Table, th: Thresholds) -> ir.Table:
+    """(mn, ts): the clock hours (start, CST) whose minutes :func:`spike`'s minute test reads.
+
+    ``candidates`` from :func:`spike_candidates`; one row per distinct (point, hour). A
+    caller that reads only these hours' minutes (e.g. in one join with other detectors'
+    minute reads) passes them as ``spike(..., minutes=..., candidates=...)``: the same events.
+    """
+    sp = _span_hours(candidates, int(th.get("spike", "max_hours")))
+    return sp.select(mn=sp._smn, ts=sp._h).distinct()
 
 
 def _runs_idx(t: ir.Table) -> ir.Table:
