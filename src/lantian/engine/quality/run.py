@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 from ibis import _
 
@@ -19,6 +20,7 @@ from lantian.engine.quality import conduct, process, records, statistics, values
 from lantian.engine.quality.blocks import (
     block_hours,
     block_seconds,
+    constant_block_seconds,
     frozen_blocks,
     minute_blocks,
     suspect_blocks,
@@ -134,21 +136,14 @@ def detector_events(
         blocks = keep(minute_blocks(narrow, keys, th))
     hours = keep(process.running_hours(block_hours(blocks, keys, th), th))
     hl = keep(statistics.hour_long(hours, keys, limits))
-    if "constant" in want:
-        chans = [*keys, "o2", "flow"]
-        out["constant"] = values.constant_blocks(narrow, frozen_blocks(blocks, ref, chans, th),
-                                                 ref, chans, th, materialize=materialize)
-    # the minute detectors below see only the suspect minutes of the suspect blocks: the
-    # same events (suspects.py, blocks.suspect_blocks)
     sus = m
-    if want & {"zero", "over_range", "zs_mismatch", "flag_abuse", "false_stop"}:
-        cand = keep(suspect_blocks(blocks, ref, keys, limits=limits, ranges=ranges, th=th))
-        bsec = block_seconds(th)
-        nb = narrow.mutate(_blk=narrow.ts.epoch_seconds() // bsec)
-        nb = nb.semi_join(cand, [nb.mn == cand.mn, nb._blk == cand.block]).drop("_blk")
-        sm = running_minutes(nb, th, ref=ref)
-        sm = sm.select(*[c for c in sm.columns if c in wanted])
-        sus = keep(suspect_minutes(sm, keys, limits=limits, ranges=ranges, th=th))
+    reread = _reread_minutes(narrow, blocks, ref, keys, want, wanted, limits, ranges, th, keep)
+    if reread is not None:
+        sus, near_rows, const = reread
+        if const is not None:  # constant: the runs over the minutes near a frozen block
+            chan, near = const
+            out["constant"] = values.constant_from_near(near_rows, chan, near,
+                                                        [*keys, "o2", "flow"], th)
     out.update(_long_minute_detectors(sus, hours, keys, want, limits, ranges, th))
     if "false_stop" in want:
         # qc-detect: enterprise stop marks are judged on every running minute (m)
@@ -172,6 +167,66 @@ def detector_events(
         out["calibration_change"] = records.calibration_change(params, maintenance, start, end,
                                                                th)
     return out
+
+
+_SUSPECT_DETECTORS = frozenset({"zero", "over_range", "zs_mismatch", "flag_abuse", "false_stop"})
+
+
+def _reread_minutes(narrow: ir.Table, blocks: ir.Table, ref: ir.Table, keys: list[str],
+                    want: set[str], wanted: set[str], limits: ir.Table, ranges: ir.Table,
+                    th: Thresholds, keep: Callable[[ir.Table], ir.Table],
+                    ) -> tuple[ir.Table, ir.Table, tuple[ir.Table, ir.Table] | None] | None:
+    """One read of the minutes of the suspect blocks and of the blocks near a frozen one.
+
+    Returns (suspect minutes, running minutes of the blocks near a frozen block,
+    ``constant``'s (chan, near) of :func:`~lantian.engine.quality.values.constant_near` or
+    ``None``) — the
+    minutes the minute-level detectors (:func:`~lantian.engine.quality.suspects
+    .suspect_minutes` of :func:`~lantian.engine.quality.blocks.suspect_blocks`) and
+    ``constant`` (:func:`~lantian.engine.quality.values.constant_near`) read again, from one
+    semi-join of the minute files with the union of both block lists; only the suspect rows
+    and the near rows are kept (``keep``). ``None`` when neither is wanted. Running state
+    and suspect condition are the ones each had when read apart, so the events are equal.
+    """
+    sus_wanted = bool(want & _SUSPECT_DETECTORS)
+    if not sus_wanted and "constant" not in want:
+        return None
+    bsec = block_seconds(th)
+    parts: list[ir.Table] = []
+    const = None
+    if sus_wanted:
+        cand = keep(suspect_blocks(blocks, ref, keys, limits=limits, ranges=ranges, th=th))
+        parts.append(cand.select(_nmn=cand.mn, _nb=cand.block))
+    if "constant" in want:
+        chans = [*keys, "o2", "flow"]
+        const = values.constant_near(frozen_blocks(blocks, ref, chans, th), chans, keep)
+        near = const[1]
+        per = constant_block_seconds(th) // bsec  # scan blocks per constant block
+        parts += [near.select(_nmn=near._cmn, _nb=near._cb * per + i) for i in range(per)]
+    # kept: an exact (small) build side, so the join reads the minutes as its probe side
+    sel = keep(ibis.union(*parts, distinct=True)) if len(parts) > 1 else parts[0]
+    nb = narrow.mutate(_blk=narrow.ts.epoch_seconds() // bsec)
+    nb = nb.semi_join(sel, [nb.mn == sel._nmn, nb._blk == sel._nb]).drop("_blk")
+    sm = running_minutes(nb, th, ref=ref)
+    sm = sm.select(*[c for c in sm.columns if c in wanted])
+    if const is not None:  # which rows lie in a block near a frozen one (few rows here)
+        nbk = const[1].select(_qmn=const[1]._cmn, _qb=const[1]._cb).distinct()
+        sm = sm.mutate(_cb=sm.ts.epoch_seconds() // constant_block_seconds(th))
+        sm = sm.left_join(nbk, [sm.mn == nbk._qmn, sm._cb == nbk._qb])
+        sm = sm.mutate(_near=sm._qmn.notnull()).drop("_qmn", "_qb", "_cb")
+    else:
+        sm = sm.mutate(_near=ibis.literal(False))
+    if sus_wanted:
+        # the suspect rows and every row of a block near a frozen one, in one filter; a
+        # superset of the suspect rows gives the suspect detectors the same events
+        # (suspects.py), and constant drops every row outside its near blocks itself
+        kept = keep(suspect_minutes(sm, keys, limits=limits, ranges=ranges, th=th,
+                                    also="_near"))
+    else:
+        kept = keep(sm.filter(sm._near))
+    sus = kept.drop("_near")
+    near_rows = kept.filter(kept._near).drop("_near")
+    return sus, near_rows, const
 
 
 def _long_minute_detectors(sus: ir.Table, hours: ir.Table, keys: list[str], want: set[str],

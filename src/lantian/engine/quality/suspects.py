@@ -53,7 +53,7 @@ def per_point_ranges(keys: Sequence[str], limits: ir.Table, ranges: ir.Table) ->
 
 
 def suspect_minutes(minute: ir.Table, keys: Sequence[str], *, limits: ir.Table,
-                    ranges: ir.Table, th: Thresholds) -> ir.Table:
+                    ranges: ir.Table, th: Thresholds, also: str | None = None) -> ir.Table:
     """Keep the wide minute rows (with ``running``) any minute-level detector can use.
 
     Parameters
@@ -67,6 +67,10 @@ def suspect_minutes(minute: ir.Table, keys: Sequence[str], *, limits: ir.Table,
         (mn, pollutant, limit_mg_m3, o2_ref_pct) and (mn, pollutant, range_mg_m3) [mg/m³].
     th
         Thresholds (``zs_mismatch`` tolerances).
+    also
+        Name of a boolean column of ``minute``: its true rows are kept as well (one filter
+        for the suspect rows and rows another detector reads; a superset of the suspect
+        rows gives the same events).
 
     Returns
     -------
@@ -108,4 +112,8 @@ def suspect_minutes(minute: ir.Table, keys: Sequence[str], *, limits: ir.Table,
         any_f = any_f | (j[c] == "F").fill_null(False)
         any_flag = any_flag | j[c].notnull()
     cond = cond | (any_flag & (any_f == j.running)).fill_null(False)
+    if also is not None:
+        # a filter, not a projected column: DuckDB then tests each OR branch only on the
+        # rows the earlier ones left (a projected condition costs ≈ 0.4 s more at 500 points)
+        cond = j[also] | cond
     return j.filter(cond).select(*minute.columns)

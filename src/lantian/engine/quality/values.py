@@ -18,7 +18,8 @@ from lantian.engine.quality.blocks import constant_block_seconds as _block_s
 from lantian.engine.quality.frames import event_table, evidence, run_summary, runs
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["constant", "constant_blocks", "over_range", "zero"]
+__all__ = ["constant", "constant_blocks", "constant_from_near", "constant_near", "over_range",
+           "zero"]
 
 _KEYS = ("mn", "pollutant")
 
@@ -119,28 +120,50 @@ def _constant_from_blocks(near_minutes: Callable[[ir.Table], ir.Table], bs: ir.T
     ``near_minutes`` gives the wide minutes (with ``running`` and ``block``) of the
     (``_nmn``, ``_nb``) blocks it is passed.
     """
-    from lantian.engine.quality.frames import long_minutes
+    chan, near = constant_near(bs, keys, materialize)
+    near_mn = near.select(_nmn=near._cmn, _nb=near._cb).distinct()
+    return constant_from_near(near_minutes(near_mn).drop("block"), chan, near, keys, th)
 
-    dec = int(th.get("constant", "decimals"))
-    lo_level = th.get("constant", "min_level")
-    block_s = _block_s(th)
-    if materialize is not None:
-        bs = materialize(bs)
+
+def constant_near(frozen: ir.Table, keys: Sequence[str],
+                  materialize: Callable[[ir.Table], ir.Table] | None = None,
+                  ) -> tuple[ir.Table, ir.Table]:
+    """Return (``chan``, ``near``) of ``constant`` from the frozen-block table.
+
+    ``frozen``: :func:`lantian.engine.quality.blocks.frozen_blocks`. ``chan``: per point and
+    channel the counts of fully counted (``full``) and frozen (``frozen``) blocks; ``near``:
+    (``_cmn``, ``_cpol``, ``_cb``) the blocks [:func:`constant_block_seconds` units] next to
+    or at a frozen block of the channel — the only minutes a frozen run can cover.
+    """
+    bs = frozen if materialize is None else materialize(frozen)
     agg = bs.group_by("mn").aggregate(**{
         f"{c}{i}": bs[f"{c}{i}"].cast("int64").sum() for i in range(len(keys)) for c in "uz"})
     chan = ibis.union(*[agg.select("mn", pollutant=ibis.literal(key), full=agg[f"u{i}"],
                                    frozen=agg[f"z{i}"]) for i, key in enumerate(keys)],
                       distinct=False)
-    frozen = ibis.union(*[bs.filter(bs[f"z{i}"]).select(
+    frz = ibis.union(*[bs.filter(bs[f"z{i}"]).select(
         _cmn=bs.mn, _cpol=ibis.literal(key), _cb0=bs.block) for i, key in enumerate(keys)],
         distinct=False)
-    near = ibis.union(*[frozen.select("_cmn", "_cpol", _cb=frozen._cb0 + k) for k in (-1, 0, 1)],
+    near = ibis.union(*[frz.select("_cmn", "_cpol", _cb=frz._cb0 + k) for k in (-1, 0, 1)],
                       distinct=True)
     if materialize is not None:
         near = materialize(near)
-    near_mn = near.select(_nmn=near._cmn, _nb=near._cb).distinct()
-    sub = near_minutes(near_mn).drop("block")
-    t = long_minutes(sub, keys)
+    return chan, near
+
+
+def constant_from_near(minutes: ir.Table, chan: ir.Table, near: ir.Table,
+                       keys: Sequence[str], th: Thresholds) -> ir.Table:
+    """``constant``'s events from wide running minutes that include every ``near`` block.
+
+    ``minutes``: wide minute rows with ``running`` (any superset of the minutes of the
+    ``near`` blocks; the others are dropped here); ``chan``, ``near``: :func:`constant_near`.
+    """
+    from lantian.engine.quality.frames import long_minutes
+
+    dec = int(th.get("constant", "decimals"))
+    lo_level = th.get("constant", "min_level")
+    block_s = _block_s(th)
+    t = long_minutes(minutes, keys)
     t = t.filter(_.running & (_.flag == "N") & (_.value > lo_level))
     t = t.mutate(v=t.value.round(dec), e=t.ts.epoch_seconds())
     t = t.mutate(block=t.e // block_s)

@@ -1,0 +1,58 @@
+"""One re-read of the minutes for ``constant`` and the minute-level detectors (session 5).
+
+:func:`lantian.engine.quality.run.detector_events` reads the minutes of the suspect blocks
+(``zero``, ``over_range``, ``zs_mismatch``, ``flag_abuse``, ``false_stop``) and of the
+blocks near a frozen one (``constant``) in ONE semi-join of the minute files and keeps only
+the rows each needs. Whichever subset of detectors is asked for (so that one branch of the
+combined read is empty or absent), every detector's events must equal the ones of the full
+run, and ``constant``'s the long-frame form on every running minute (``values.constant``).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from lantian.engine.quality import values
+from lantian.engine.quality.frames import long_minutes, running_minutes
+from lantian.engine.quality.run import detector_events
+from qc_demo import qc_demo_fixture  # noqa: F401  (fixture qc_demo)
+
+_ORDER = ["detector", "mn", "pollutant", "start", "end", "severity", "evidence"]
+_MINUTE_DETECTORS = ("constant", "zero", "over_range", "zs_mismatch", "flag_abuse",
+                     "false_stop")
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[_ORDER].sort_values(_ORDER, kind="stable").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module", name="full_run")
+def full_run_fixture(qc_demo):
+    con, kw = qc_demo
+    parts = detector_events(**kw, detectors=_MINUTE_DETECTORS,
+                            materialize=lambda t: t.cache())
+    return {name: _sorted(con.execute(expr)) for name, expr in parts.items()}
+
+
+@pytest.mark.parametrize("subset", [("constant",), ("zero", "false_stop"),
+                                    ("over_range", "flag_abuse", "zs_mismatch")])
+def test_each_branch_of_the_shared_read_gives_the_full_run_events(qc_demo, full_run, subset):
+    con, kw = qc_demo
+    parts = detector_events(**kw, detectors=subset, materialize=lambda t: t.cache())
+    assert sorted(parts) == sorted(subset)
+    for name, expr in parts.items():
+        pd.testing.assert_frame_equal(_sorted(con.execute(expr)), full_run[name],
+                                      check_dtype=False)
+
+
+def test_constant_from_the_shared_read_equals_the_long_frame_form(qc_demo, full_run):
+    con, kw = qc_demo
+    th = kw["thresholds"]
+    m = running_minutes(kw["minute"], th)
+    slow = _sorted(con.execute(values.constant(long_minutes(m, [*kw["keys"], "o2", "flow"]),
+                                               th)))
+    assert len(slow) > 0  # the demo has frozen channels
+    pd.testing.assert_frame_equal(full_run["constant"], slow, check_dtype=False)
+    # the suspect detectors saw events too (the other branch of the read is not empty)
+    assert sum(len(full_run[n]) for n in _MINUTE_DETECTORS if n != "constant") > 0
