@@ -1,0 +1,172 @@
+"""Persistent ``level_shift``: change points of a two-window median test, log scale.
+
+Works on the stacked valid running hours of :func:`~lantian.engine.quality.statistics.hour_long`
+(hourly means corrected to the reference O2 of the limit, HJ 75-2017): change points of the
+24 h median test, each segment compared with the rest of the month (qcdetect, session 4);
+series that cannot have a change point are left out by an exact screen from block quantiles
+(:func:`shift_screen`, session 5). Times are China Standard Time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import ibis
+import ibis.expr.types as ir
+
+from lantian.engine.quality.frames import event_table, evidence
+from lantian.engine.quality.spikes import _block_bounds
+from lantian.engine.quality.thresholds import Thresholds
+
+__all__ = ["level_shift", "shift_screen"]
+
+_KEYS = ["mn", "pollutant"]
+
+
+def shift_screen(hl: ir.Table, th: Thresholds) -> ir.Table:
+    """(mn, pollutant) series in which ``level_shift`` can find a change point.
+
+    A change point needs ``|d(i)| > ln(1 + level_shift.min_rel)``, ``d`` the difference of
+    the medians (log scale) of the ``W`` running hours from ``i`` on and the ``W`` before.
+    Each window lies in two adjacent blocks of ``W`` running hours, both in three, and the
+    median of ``W`` values lies between the ``⌈r/2⌉``-th smallest and largest value of
+    one of its two blocks (``r = ⌈W/2⌉``, pigeonhole; 6th of 24). So
+    ``|d| ≤ max(hi) − min(lo)`` over any three adjacent blocks; a series where that bound
+    stays at or below the step has no change point, hence no segment and no event, and is
+    left out (a bound, not an estimate: the same events).
+    """
+    w_h = int(th.get("level_shift", "window_h"))
+    lv = ibis.greatest(hl.value, ibis.literal(th.get("level_shift", "abs_floor"))).ln()
+    g = _block_bounds(hl, lv, w_h, math.ceil(math.ceil(w_h / 2) / 2), upper=True)
+    # three adjacent blocks: the previous pair and the next pair around block j
+    span = (ibis.greatest(g._hi_prev, g._hi_next) - ibis.least(g._lo_prev, g._lo_next))
+    step = math.log1p(th.get("level_shift", "min_rel"))
+    g = g.group_by(_KEYS).aggregate(_span=span.max())
+    return g.filter(g._span > step * (1 - 1e-9)).select(*_KEYS)
+
+
+def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
+                materialize: Callable[[ir.Table], ir.Table] | None = None,
+                screen: bool = True) -> ir.Table:
+    """Find persistent changes of level: a two-window median change-point test, log scale.
+
+    An analyser's level shift (a slope or zero changed, a probe fouled) changes the level at
+    one moment and the level stays; a halving at 2 mg/m³ and at 20 mg/m³ are the same fault,
+    so levels are compared as logarithms of ``max(value, level_shift.abs_floor)`` (the floor
+    is the analyser's resolution: below it a ratio means nothing). For each running hour
+    ``i`` (``hl.idx``), with ``W`` = ``level_shift.window_h`` running hours (a whole daily
+    load cycle, so daily swings cancel):
+
+    * ``d(i)`` = median of the ``W`` hours from ``i`` on − median of the ``W`` hours before
+      ``i`` (both windows full);
+    * threshold ``T = max(ln(1 + min_rel), k_mad · 1.4826 · MAD(d))``: the month's own
+      robust spread of ``d`` (a series that wanders a lot needs a larger step);
+    * change points: ``|d| > T`` and ``|d|`` the largest within ``W`` hours either side.
+
+    The change points cut the month into segments. A segment of at least
+    ``level_shift.min_hours`` hours and less than half of the month's running hours whose
+    median differs from the median of all the other hours of the month by more than ``T``
+    is an event (``medium``; ``high`` when the level halves or doubles). It is ``low`` (a
+    process change, worth a look) when every change point bounding it is a process one: the
+    load (``load``: mn, ts, load, e.g. the hourly flow) steps by ``level_shift.load_rel``
+    or more at the same hour with the same windows, or another pollutant of the point steps
+    past its own threshold at the same hour. An analyser fault moves one channel alone.
+    Times are China Standard Time (hour starts); no scan of the minutes. ``materialize``
+    (the caller's hook, e.g. ``lambda t: t.cache()``) keeps the windowed hours once: four
+    branches read them (segments, the other hours, change points, other pollutants).
+    ``screen`` (default) first leaves out the series that cannot have a change point
+    (:func:`shift_screen`, from block quantiles); ``screen=False`` tests every series (the
+    same events, slower; kept to prove the equality).
+    """
+    w_h = int(th.get("level_shift", "window_h"))
+    floor = th.get("level_shift", "abs_floor")
+    if screen:
+        hl = hl.semi_join(shift_screen(hl, th), _KEYS)
+    t = hl.mutate(lv=ibis.greatest(hl.value, ibis.literal(floor)).ln())
+    if load is not None:
+        ld = load.filter(load.load > 0).select(_lmn="mn", _lts="ts", ld=load.load.ln())
+        t = t.left_join(ld, [t.mn == ld._lmn, t.ts == ld._lts]).drop("_lmn", "_lts")
+    else:
+        t = t.mutate(ld=ibis.null("float64"))
+    ahead = ibis.window(group_by=_KEYS, order_by="idx", preceding=0, following=w_h - 1)
+    w1 = ibis.window(group_by=_KEYS, order_by="idx")
+    t = t.mutate(_a=t.lv.median().over(ahead),
+                 nh=t.idx.max().over(ibis.window(group_by=_KEYS)))
+    # the window before hour i is the window ahead of hour i - W
+    t = t.mutate(_b=t._a.lag(w_h).over(w1))
+    full = (t.idx > w_h) & (t.idx + w_h - 1 <= t.nh)
+    t = t.mutate(d=ibis.ifelse(full, t._a - t._b, ibis.null("float64")))
+    md = t.group_by(_KEYS).aggregate(_md=t.d.median())
+    t = t.inner_join(md, _KEYS)
+    mad = t.group_by(_KEYS).aggregate(_mad=(t.d - t._md).abs().median())
+    t = t.inner_join(mad, _KEYS)
+    thr = ibis.greatest(ibis.literal(math.log1p(th.get("level_shift", "min_rel"))),
+                        th.get("level_shift", "k_mad") * 1.4826 * t._mad)
+    t = t.mutate(thr=thr, ad=t.d.abs())
+    around = ibis.window(group_by=_KEYS, order_by="idx", preceding=w_h, following=w_h)
+    t = t.mutate(_pk=t.ad.max().over(around))
+    t = t.mutate(_cp=ibis.ifelse(((t.ad > t.thr) & (t.ad >= t._pk)).fill_null(False), 1, 0))
+    upto = ibis.window(group_by=_KEYS, order_by="idx", preceding=None, following=0)
+    t = t.mutate(seg=t._cp.sum().over(upto))
+    if materialize is not None:
+        t = materialize(t.drop("value", "_a", "_b", "_md", "_mad", "_pk"))
+    proc = _process_steps(t, math.log1p(th.get("level_shift", "load_rel")), w_h)
+    seg = t.group_by([*_KEYS, "seg"]).aggregate(
+        first=t.ts.min(), last=t.ts.max(), hours=t.count(), slv=t.lv.median(),
+        nh=t.nh.max(), thr=t.thr.max())
+    seg = seg.filter((seg.hours >= int(th.get("level_shift", "min_hours")))
+                     & (2 * seg.hours < seg.nh))
+    # the level of the month's other hours (only the few candidate segments are joined)
+    o = t.select(_omn="mn", _opol="pollutant", _oseg="seg", _olv="lv")
+    j = seg.inner_join(o, [seg.mn == o._omn, seg.pollutant == o._opol, seg.seg != o._oseg])
+    g = j.group_by([*seg.columns]).aggregate(olv=j._olv.median())
+    g = g.mutate(dlv=g.slv - g.olv)
+    g = g.filter(g.dlv.abs() > g.thr)
+    # edges: the segment's own change point (seg > 0) and the next one (none at month ends)
+    for name, off in (("p0", 0), ("p1", 1)):
+        c = proc.view()
+        g = g.left_join(c, [g.mn == c._cmn, g.pollutant == c._cpol, g.seg + off == c._cseg])
+        g = g.mutate(**{name: g._proc}).drop("_cmn", "_cpol", "_cseg", "_proc")
+    common = g.p0.fill_null(True) & g.p1.fill_null(True) & (g.p0.notnull() | g.p1.notnull())
+    ratio = g.dlv.exp()
+    high = th.get("level_shift", "high_ratio")
+    sev = ibis.cases((common, "low"), ((ratio >= high) | (ratio <= 1 / high), "high"),
+                     else_="medium")
+    return event_table(g, "level_shift", pollutant=g.pollutant, start=g.first,
+                       end=g.last + ibis.interval(minutes=59), severity=sev,
+                       evid=evidence(hours=g.hours, level=g.slv.exp(), baseline=g.olv.exp(),
+                                     ratio=ratio, threshold_ratio=g.thr.exp(),
+                                     process_change=common))
+
+
+def _process_steps(t: ir.Table, load_step: float, w_h: int) -> ir.Table:
+    """Per change point (_cmn, _cpol, _cseg): ``_proc`` when the process moved at that hour.
+
+    The load's two-window step (median of ln load over the same ``w_h`` running hours from
+    the change point on, less the ``w_h`` before) is at least ``load_step``, or another
+    pollutant of the point steps past its own threshold at the same hour. Only the change
+    points' windows are read (an equi-join on the running-hour number), not a rolling median
+    of the load over every hour.
+    """
+    cps = t.filter(t._cp == 1)
+    offs = ibis.memtable({"_off": list(range(-w_h, w_h))})
+    c = cps.select(_cmn="mn", _cpol="pollutant", _cseg="seg", _cidx="idx").cross_join(offs)
+    c = c.mutate(_ridx=c._cidx + c._off)
+    r = t.select(_rmn="mn", _rpol="pollutant", _ri="idx", _rld="ld")
+    j = c.inner_join(r, [c._cmn == r._rmn, c._cpol == r._rpol, c._ridx == r._ri])
+    # (median of the masked column, not median(where=): Spark needs a constant percentage)
+    nul = ibis.null("float64")
+    j = j.mutate(_ah=ibis.ifelse(j._off >= 0, j._rld, nul),
+                 _bh=ibis.ifelse(j._off < 0, j._rld, nul))
+    steps = j.group_by(["_cmn", "_cpol", "_cseg"]).aggregate(
+        dl=j._ah.median() - j._bh.median())
+    oth = t.select(_omn="mn", _ots="ts", _opol="pollutant",
+                   _ostep=(t.ad > t.thr).fill_null(False))
+    o = cps.left_join(oth, [cps.mn == oth._omn, cps.ts == oth._ots,
+                            cps.pollutant != oth._opol])
+    o = o.group_by(["mn", "pollutant", "seg"]).aggregate(_other=o._ostep.any())
+    o = o.left_join(steps, [o.mn == steps._cmn, o.pollutant == steps._cpol,
+                            o.seg == steps._cseg])
+    moved = (o.dl.abs() >= load_step).fill_null(False) | o._other.fill_null(False)
+    return o.select(_cmn="mn", _cpol="pollutant", _cseg="seg", _proc=moved)

@@ -1,0 +1,308 @@
+"""Isolated ``spike`` hours: rolling median and IQR of the running hours, minute test.
+
+Works on the stacked valid running hours of :func:`~lantian.engine.quality.statistics.hour_long`
+(hourly means corrected to the reference O2 of the limit, HJ 75-2017), as the US EIA / Open
+Grid Emissions hourly screening does: an hour far above the rolling median of the running
+hours around it, reached and left abruptly (read from the minutes where they exist). The
+rolling windows are computed only for the hours that pass an exact screen from block
+quantiles (:func:`spike_windows`, session 5). Times are China Standard Time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import ibis
+import ibis.expr.types as ir
+
+from lantian.catalog.limits import POLLUTANTS
+from lantian.engine.hours import column_of
+from lantian.engine.quality.frames import event_table, evidence
+from lantian.engine.quality.thresholds import Thresholds
+
+__all__ = ["minute_steps", "spike", "spike_candidates", "spike_span_hours", "spike_windows"]
+
+_KEYS = ["mn", "pollutant"]
+
+
+def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
+          materialize: Callable[[ir.Table], ir.Table] | None = None,
+          screen: bool = True, candidates: ir.Table | None = None) -> ir.Table:
+    """Isolated hours far above the rolling median of the surrounding running hours.
+
+    For each hour: median ``m`` and IQR ``q`` over ``spike.window_h`` running hours each side.
+    The hour is high when ``value > m + k·max(q, abs_floor)`` and ``value > (1 + min_rel)·m``.
+    Runs of at most ``spike.max_hours`` high hours whose neighbouring hours are ordinary
+    (below median + max(2 IQR, ``spike.shoulder_frac`` of the jump)) are spikes; longer
+    runs, or runs reached by a ramp, are process episodes (a real exceedance), not spikes.
+    Severity ``medium``, ``high`` from ``spike.high_ratio`` times the median; ``low`` when
+    another pollutant of the point is at ``spike.common_ratio`` times its own rolling median
+    in the same hour and above its own median + 2·max(IQR, ``abs_floor``) (the process
+    moved, not one analyser).
+
+    With ``minutes`` (``flue_minute`` rows: mn, ts, ``<key>_mg_m3``, ``<key>_flag``) the
+    abruptness is read from the minutes of the candidate runs instead of the neighbouring
+    hours (:func:`minute_steps`): a glitch rises and falls within a minute or two, a process
+    ramp over tens of minutes, and the partial edge hours of a glitch off the clock hour
+    (HJ 212-2017 hourly values are clock-hour means) no longer count against it. Only the
+    minutes from one hour before the run to one hour after it are read. ``materialize``
+    (the caller's hook, e.g. ``lambda t: t.cache()``) keeps the few candidate runs, which the
+    minute test reads twice; without it the rolling windows run twice.
+
+    ``screen`` (default): the rolling median and IQR are computed only for the hours that
+    pass a screen no spike can fail (:func:`spike_windows`); ``screen=False`` computes
+    them for every hour (the same events, slower; kept to prove the equality).
+    ``candidates``: the caller's (kept) :func:`spike_candidates` of ``hl``, e.g. to read the
+    minutes of their spans (:func:`spike_span_hours`) together with other detectors' minutes;
+    then ``minutes`` may hold only those hours' minutes.
+    """
+    g = candidates if candidates is not None else spike_candidates(hl, th, screen=screen)
+    max_h = int(th.get("spike", "max_hours"))
+    if minutes is not None and materialize is not None and candidates is None:
+        g = materialize(g)  # the candidate runs, read twice by the minute test
+    # shoulders below median + max(2 IQR, shoulder_frac of the jump): an abrupt rise
+    frac = th.get("spike", "shoulder_frac")
+    calm = ibis.greatest(g.calm, g.median + frac * (g.peak - g.median))
+    abrupt = (g.before.fill_null(0) <= calm) & (g.after.fill_null(0) <= calm)
+    rise = fall = jump = ibis.null("float64")
+    if minutes is not None:
+        st = minute_steps(g, minutes, th)
+        g = g.left_join(st, [g.mn == st._smn, g.pollutant == st._spol, g.run == st._srun])
+        a = th.get("spike", "abrupt_frac")
+        # the jump in measured units: the run's raised minutes less the rolling median of the
+        # hours, scaled as the hours are (peak and median O2-corrected alike)
+        g = g.mutate(jump=g.top * (1 - g.median / ibis.ifelse(g.peak > 0, g.peak,
+                                                               ibis.null("float64"))))
+        # abrupt both ways, rise before fall, the raised minutes (rise to fall) last at most
+        # max_hours (a longer step up and down is a level change), and the span begins and
+        # ends at the surrounding level (else the episode is longer than the span)
+        by_minutes = ((g.rise >= a * g.jump) & (g.fall >= a * g.jump) & (g.jump > 0)
+                      & (g.t_rise < g.t_fall)
+                      & (g.t_fall <= g.t_rise + ibis.interval(hours=max_h))
+                      & (g.edge <= g.top - a * g.jump))
+        # the minutes decide where they exist; hours without minutes keep the hourly test
+        abrupt = ibis.ifelse(g.jump.notnull(), by_minutes.fill_null(False), abrupt)
+        rise, fall, jump = g.rise, g.fall, g.jump
+    g = g.filter(abrupt)
+    common = (g.other_rel >= th.get("spike", "common_ratio")).fill_null(False)
+    high = th.get("spike", "high_ratio")
+    sev = ibis.cases((common, "low"), (g.peak >= high * g.median, "high"), else_="medium")
+    return event_table(g, "spike", pollutant=g.pollutant, start=g.first,
+                       end=g.last + ibis.interval(minutes=59), severity=sev,
+                       evid=evidence(hours=g.hours, peak=g.peak, rolling_median=g.median,
+                                     rolling_iqr=g.iqr, hour_before=g.before,
+                                     hour_after=g.after, other_pollutant_ratio=g.other_rel,
+                                     minute_rise=rise, minute_fall=fall, minute_jump=jump))
+
+
+def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True) -> ir.Table:
+    """Candidate runs of :func:`spike`: at most ``spike.max_hours`` consecutive high hours.
+
+    Returns (mn, pollutant, run, first, last, hours, peak, median, iqr, before, after, calm,
+    other_rel): ``first`` / ``last`` the first and last hour (start, CST) of the run, ``peak``
+    its highest value, ``median`` / ``iqr`` the rolling median and IQR (mg/m³, O2-corrected
+    as ``hl``), ``before`` / ``after`` the running hours around it, ``other_rel`` the
+    highest other-pollutant ratio in its hours (common-mode test). ``screen``: see
+    :func:`spike_windows`.
+    """
+    floor = th.get("spike", "abs_floor")
+    k = th.get("spike", "k_iqr")
+    t = spike_windows(hl, th, screen=screen)
+    spread = ibis.greatest(t.q, ibis.literal(floor))
+    hit = (t.value > t.m + k * spread) & (t.value > (1 + th.get("spike", "min_rel")) * t.m)
+    # shoulders: the running hours just before and after are ordinary (m + 2 IQR), so the
+    # rise is abrupt (a glitch or a jump), not a ramp of a real process excursion
+    t = t.mutate(calm=t.m + 2 * spread)
+    # common mode: another pollutant of the point clearly raised in the same hour
+    # (qc-detect) the other pollutant counts only when its own rise is outside its ordinary
+    # spread (above m + 2 IQR): a widely varying partner reaches 1.3 x its median by chance
+    rel = t.select(_omn="mn", _ots="ts", _opol="pollutant",
+                   _orel=ibis.ifelse(t.value > t.m + 2 * spread,
+                                     t.value / ibis.ifelse(t.m == 0, ibis.null("float64"), t.m),
+                                     ibis.null("float64")))
+    hits = t.filter(hit)
+    j = hits.left_join(rel, [hits.mn == rel._omn, hits.ts == rel._ots,
+                             hits.pollutant != rel._opol])
+    hits = j.group_by([*hits.columns]).aggregate(other_rel=j._orel.max())
+    r = _runs_idx(hits)
+    g = r.group_by([*_KEYS, "run"]).aggregate(
+        first=r.ts.min(), last=r.ts.max(), hours=r.count(), peak=r.value.max(),
+        median=r.m.max(), iqr=r.q.max(), before=r.before.argmin(r.idx),
+        after=r.after.argmax(r.idx), calm=r.calm.max(), other_rel=r.other_rel.max())
+    return g.filter(g.hours <= int(th.get("spike", "max_hours")))
+
+
+def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
+    """Largest step up and down around each candidate spike run, from the minutes.
+
+    ``runs`` has (mn, pollutant, run, first, last) with ``first``/``last`` the first and last
+    hour (start, CST) of the run. The valid minutes (flag ``N`` or none, HJ 212-2017 §6.6.4)
+    of the measured value from one hour before ``first`` to one hour after the run (the
+    "span") are read: one equi-join of the minutes on (mn, clock hour) with the few spans'
+    hours, so only the spans' minutes are stacked and windowed. With ``k`` =
+    ``spike.step_minutes`` valid minutes, returns (_smn, _spol, _srun, rise, fall, t_rise,
+    t_fall, top, edge) [mg/m³, measured, not O2-corrected]:
+
+    * ``rise`` / ``fall``: largest increase / decrease of the mean of ``k`` minutes over the
+      mean of the ``k`` minutes just before. A glitch's step (inside one minute) shows whole;
+      a process ramp over ``r`` minutes moves only about ``k/r`` of its rise; analyser noise
+      is averaged over ``k`` readings.
+    * ``t_rise`` / ``t_fall``: first minute (start, CST) after the largest rise / fall.
+    * ``top``: upper quartile of the run's minutes (the raised level).
+    * ``edge``: the higher of the means of the first and the last ``k`` minutes of the span.
+    """
+    k = int(th.get("spike", "step_minutes"))
+    max_h = int(th.get("spike", "max_hours"))
+    keys = [k for k in POLLUTANTS if column_of(k) in minutes.columns]
+    if not keys:
+        return runs.select(_smn=runs.mn, _spol=runs.pollutant, _srun=runs.run,
+                           rise=ibis.null("float64"), fall=ibis.null("float64"),
+                           t_rise=ibis.null("timestamp"), t_fall=ibis.null("timestamp"),
+                           top=ibis.null("float64"), edge=ibis.null("float64")).limit(0)
+    # the clock hours of each span (at most max_hours + 2), then one equi-join of the minutes
+    # on (mn, hour): a single pass with a small hash table, no per-key or range join
+    sp = _span_hours(runs, max_h)
+    hrs = sp.select(_hmn=sp._smn, _hh=sp._h).distinct()
+    cols = [c for key in keys for c in (column_of(key), f"{key}_flag") if c in minutes.columns]
+    m = minutes.select("mn", "ts", *cols)
+    m = m.mutate(_h=m.ts.truncate("h"))
+    m = m.inner_join(hrs, [m.mn == hrs._hmn, m._h == hrs._hh]).drop("_hmn", "_hh")
+    # stack the keys of the few joined minutes only; minutes under any flag but N are left out
+    pol = ibis.memtable({"_p": keys})
+    x = m.cross_join(pol)
+    v = ibis.null("float64")
+    for key in keys:
+        val = x[column_of(key)].cast("float64")
+        flag = f"{key}_flag"
+        if flag in x.columns:
+            val = ibis.ifelse((x[flag] != "N").fill_null(False), ibis.null("float64"), val)
+        v = ibis.ifelse(x._p == key, val, v)
+    x = x.select(mn=x.mn, ts=x.ts, _h=x._h, _p=x._p, v=v)
+    u = x.inner_join(sp, [x.mn == sp._smn, x._p == sp._spol, x._h == sp._h])
+    u = u.select("_smn", "_spol", "_srun", "ts", "v", "inrun")
+    u = u.filter(u.v.notnull())
+    grp = ["_smn", "_spol", "_srun"]
+    w = ibis.window(group_by=grp, order_by="ts")
+    ahead = ibis.window(group_by=grp, order_by="ts", preceding=0, following=k - 1)
+    u = u.mutate(_a=u.v.mean().over(ahead), _rn=ibis.row_number().over(w),
+                 _n=u.v.count().over(ibis.window(group_by=grp)))
+    u = u.mutate(_d=u._a - u._a.lag(k).over(w))
+    g = u.group_by(grp).aggregate(
+        rise=u._d.max(), fall=(-u._d).max(), t_rise=u.ts.argmax(u._d),
+        t_fall=u.ts.argmin(u._d), top=u.v.quantile(0.75, where=u.inrun),
+        _e0=u.v.mean(where=u._rn < k), _e1=u.v.mean(where=u._rn >= u._n - k))
+    return g.select(*grp, "rise", "fall", "t_rise", "t_fall", "top",
+                    edge=ibis.greatest(g._e0, g._e1))
+
+
+def _span_hours(runs: ir.Table, max_h: int) -> ir.Table:
+    """Clock hours of each run's span: (_smn, _spol, _srun, _h, inrun).
+
+    One hour before ``first`` to one hour after ``last`` (starts, CST); ``inrun`` marks the
+    run's own hours.
+    """
+    offs = ibis.memtable({"_off": list(range(max_h + 2))})
+    sp = runs.select(_smn=runs.mn, _spol=runs.pollutant, _srun=runs.run, _f=runs.first,
+                     _l=runs.last).cross_join(offs)
+    sp = sp.mutate(_h=sp._f - ibis.interval(hours=1) + sp._off.as_interval("h"))
+    sp = sp.filter(sp._h <= sp._l + ibis.interval(hours=1))
+    return sp.mutate(inrun=(sp._h >= sp._f) & (sp._h <= sp._l)).drop("_f", "_l", "_off")
+
+
+def spike_span_hours(candidates: ir.Table, th: Thresholds) -> ir.Table:
+    """(mn, ts): the clock hours (start, CST) whose minutes :func:`spike`'s minute test reads.
+
+    ``candidates`` from :func:`spike_candidates`; one row per distinct (point, hour). A
+    caller that reads only these hours' minutes (e.g. in one join with other detectors'
+    minute reads) passes them as ``spike(..., minutes=..., candidates=...)``: the same events.
+    """
+    sp = _span_hours(candidates, int(th.get("spike", "max_hours")))
+    return sp.select(mn=sp._smn, ts=sp._h).distinct()
+
+
+def _runs_idx(t: ir.Table) -> ir.Table:
+    """Add ``run``: runs of consecutive ``idx`` (running-hour numbers) per (mn, pollutant)."""
+    w = ibis.window(group_by=_KEYS, order_by="idx")
+    t = t.mutate(_prev=t.idx.lag().over(w))
+    t = t.mutate(_new=ibis.ifelse(t._prev.isnull() | (t.idx - t._prev > 1), 1, 0))
+    wc = ibis.window(group_by=_KEYS, order_by="idx", preceding=None, following=0)
+    return t.mutate(run=t._new.sum().over(wc)).drop("_prev", "_new")
+
+
+def spike_windows(hl: ir.Table, th: Thresholds, screen: bool = True) -> ir.Table:
+    """Compute ``spike``'s rolling median ``m`` and IQR ``q`` and the neighbouring values.
+
+    Returns (mn, ts, pollutant, value, idx, m, q, before, after): ``m`` / ``q`` over the
+    running hours ``idx - n … idx + n`` (``n`` = ``spike.window_h``, fewer at the month's
+    ends), ``before`` / ``after`` the values of the running hours ``idx ∓ 1``.
+
+    With ``screen`` only the hours that may be spikes, and every pollutant of the point in
+    those hours (the common-mode test reads them), are returned, computed from their
+    ``2n + 1`` neighbours by one equi-join on ``idx`` instead of windows over every hour.
+    The screen is a bound, not an estimate: the window of ``2n + 1`` hours lies in two
+    adjacent blocks of ``2n`` running hours, and its median is at least the
+    ``r``-th smallest of its ``s ≥ n + 1`` values (``r = ⌈s/2⌉ ≥ ⌈(n+1)/2⌉``), hence at
+    least the ``⌈r/2⌉``-th smallest value of one of the two blocks (pigeonhole; 4th of 24
+    for ``n`` = 12). With ``L`` the lower of the two blocks' values, ``m ≥ L``; since
+    ``spread ≥ abs_floor``, a spike needs ``value > L + k·abs_floor`` and
+    ``value > (1 + min_rel)·L``. Only hours passing both (and every hour of a series shorter
+    than ``n + 1`` running hours) are refined; the others cannot be spikes.
+    """
+    n = int(th.get("spike", "window_h"))
+    if not screen:
+        w = ibis.window(group_by=_KEYS, order_by="idx", preceding=n, following=n)
+        w1 = ibis.window(group_by=_KEYS, order_by="idx")
+        return hl.mutate(
+            m=hl.value.median().over(w),
+            q=(hl.value.quantile(0.75).over(w) - hl.value.quantile(0.25).over(w)),
+            before=hl.value.lag().over(w1), after=hl.value.lead().over(w1))
+    order = math.ceil(math.ceil((n + 1) / 2) / 2)
+    low = _block_bounds(hl, hl.value, 2 * n, order)
+    t = hl.mutate(_blk=(hl.idx - 1) // (2 * n), _pos=(hl.idx - 1) % (2 * n))
+    t = t.inner_join(low, [*_KEYS, "_blk"])
+    # the window reaches back into the block before (pos < n) or on into the next one
+    lb = ibis.ifelse(t._pos < n, t._lo_prev, t._lo_next)
+    k = th.get("spike", "k_iqr")
+    eps = 1e-9
+    may = (((t.value >= lb + k * th.get("spike", "abs_floor") - eps * lb.abs())
+            & (t.value >= (1 + th.get("spike", "min_rel")) * lb - eps * lb.abs()))
+           .fill_null(True) | (t._nh <= n))
+    cand = t.filter(may).select("mn", "ts").distinct()
+    # every pollutant of the point in the candidate hours (the common-mode test)
+    c = hl.semi_join(cand, [hl.mn == cand.mn, hl.ts == cand.ts])
+    offs = ibis.memtable({"_off": list(range(-n, n + 1))})
+    c = c.cross_join(offs)
+    c = c.mutate(_ridx=c.idx + c._off)
+    r = hl.select(_rmn="mn", _rpol="pollutant", _ri="idx", _rv="value")
+    j = c.inner_join(r, [c.mn == r._rmn, c.pollutant == r._rpol, c._ridx == r._ri])
+    return j.group_by(["mn", "ts", "pollutant", "value", "idx"]).aggregate(
+        m=j._rv.median(), q=j._rv.quantile(0.75) - j._rv.quantile(0.25),
+        before=j._rv.max(where=j._off == -1), after=j._rv.max(where=j._off == 1))
+
+
+def _block_bounds(hl: ir.Table, v: ir.Value, size: int, order: int,
+                  upper: bool = False) -> ir.Table:
+    """Per block of ``size`` running hours: bounds of its ``order``-th smallest value.
+
+    Returns (mn, pollutant, _blk, _lo, _lo_prev, _lo_next, _nh): ``_lo`` ≤ the
+    ``order``-th smallest ``v`` of the block (a quantile at position ``(order-1)/(size-1)``:
+    never above it, also for a shorter last block), ``_lo_prev`` / ``_lo_next`` the lower of
+    ``_lo`` and the previous / next block's (nulls skipped), ``_nh`` the series' hours.
+    With ``upper`` also ``_hi`` ≥ the ``order``-th largest (``_hi_prev``, ``_hi_next``
+    alike, the higher).
+    """
+    b = hl.mutate(_v=v, _blk=(hl.idx - 1) // size)
+    p = (order - 1) / (size - 1)
+    agg = {"_lo": b._v.quantile(p), "_cnt": b.count()}
+    if upper:
+        agg["_hi"] = b._v.quantile(1 - p)
+    g = b.group_by([*_KEYS, "_blk"]).aggregate(**agg)
+    w = ibis.window(group_by=_KEYS, order_by="_blk")
+    cols = {"_lo_prev": ibis.least(g._lo.lag().over(w), g._lo),
+            "_lo_next": ibis.least(g._lo.lead().over(w), g._lo),
+            "_nh": g._cnt.sum().over(ibis.window(group_by=_KEYS))}
+    if upper:
+        cols |= {"_hi_prev": ibis.greatest(g._hi.lag().over(w), g._hi),
+                 "_hi_next": ibis.greatest(g._hi.lead().over(w), g._hi)}
+    return g.mutate(**cols).drop("_cnt")
