@@ -38,7 +38,7 @@ from lantian.store.blocks import ShippedBlock, receive_block, ship_block, worker
 from lantian.store.bulk import IMPORT_BATCH, ColumnDecoder, ImportSummary, count_verdict_texts
 from lantian.store.ingest import PacketStore
 
-__all__ = ["import_file_parallel", "warm_up"]
+__all__ = ["SPOOL_PREFIX", "import_file_parallel", "sweep_spools", "warm_up"]
 
 
 Block = tuple[int, int, int]
@@ -97,14 +97,53 @@ def _blocks(path: Path, size: int) -> Iterator[Block]:
     view.release()
 
 
-def _spool_dir() -> str:
-    """Make a directory for the workers' Arrow files: on ``/dev/shm`` (RAM) if there is one.
+SPOOL_PREFIX = "lantian-import-"
+"""Spool directories are named ``lantian-import-<pid>-<random>``."""
 
-    ``mkdtemp`` makes it private (mode 0700, unpredictable name).
+
+def _spool_root() -> str | None:
+    """``/dev/shm`` (RAM) when there is a writable one, else the system's temp directory."""
+    shm = "/dev/shm"  # noqa: S108 - only the parent of private mkdtemp directories
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
+def sweep_spools(root: str | None = None) -> list[str]:
+    """Remove the spool directories of imports whose process is gone; return their paths.
+
+    An import killed by a signal (``kill -9``, or a SIGTERM with Python's default handler)
+    cannot remove its spool directory; the next import on the machine does.
     """
-    shm = "/dev/shm"  # noqa: S108 - only the parent of a private mkdtemp directory
-    return tempfile.mkdtemp(prefix="lantian-import-",
-                            dir=shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None)
+    root = root or _spool_root() or tempfile.gettempdir()
+    removed = []
+    for name in os.listdir(root):
+        if not name.startswith(SPOOL_PREFIX):
+            continue
+        pid = name.removeprefix(SPOOL_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            removed.append(os.path.join(root, name))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _spool_dir() -> str:
+    """Make a directory for the workers' Arrow files (see :func:`_spool_root`).
+
+    ``mkdtemp`` makes it private (mode 0700, unpredictable name); the stale directories of
+    killed imports are swept first (:func:`sweep_spools`).
+    """
+    root = _spool_root()
+    sweep_spools(root)
+    return tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=root)
 
 
 class _Writer:
