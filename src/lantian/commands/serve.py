@@ -120,10 +120,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the HJ 212 gateway (and the HTTP API) over one database. Logs on stderr.
 
-        Survives kill -9: every acknowledged packet was committed (journal and de-dup key)
-        before its 9014 reply, and DuckDB replays its write-ahead log on the next start; the
-        values of journalled packets reach the wide tables within about a second (the
-        materialiser), and a restart catches up on any not yet written before it listens.
+        Survives kill -9: every acknowledged packet was in the journal log (<db>.journal,
+        flushed with fsync) before its 9014 reply; the materialiser copies journal lines,
+        de-dup keys and values into DuckDB within about a second, and a restart writes every
+        record past its watermark before it listens.
         """
         handler = logging.StreamHandler(sys.stderr)
         fmt = logging.Formatter("%(asctime)s CST %(levelname)s %(name)s: %(message)s")
