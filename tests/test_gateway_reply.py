@@ -44,3 +44,22 @@ def test_every_version_and_split_parts_match_the_codec():
 def test_random_headers_match_the_codec(mn, pw, qn, version):
     pkt = parse_packet(_upload(version, mn, pw, qn), strict=False)
     assert data_replies([pkt, pkt], NOW) == [bytes(build_data_reply(pkt, now=NOW))] * 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=30))
+def test_compiled_crc_of_many_segments_is_the_codec_crc(segments):
+    """``scan.crc16_segments`` (the replies' CRCs since session 5) = ``crc16_hj212`` each."""
+    from lantian.hj212.crc import crc16_hj212
+    from lantian.hj212.scan import crc16_segments
+
+    assert crc16_segments(segments).tolist() == [crc16_hj212(s) for s in segments]
+
+
+def test_compiled_crc_known_value():
+    from lantian.hj212.scan import crc16_segments
+
+    # HJ 212-2017 Appendix A example segment, CRC 1C80 as printed in the standard's frame
+    seg = (b"QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;"
+           b"Flag=5;CP=&&RtdInterval=30&&")
+    assert crc16_segments([seg, b""]).tolist() == [0x1C80, 0xFFFF]

@@ -134,13 +134,15 @@ def heads_of(d: DecodedBatch) -> list[Head]:
 
 
 def warm_up() -> None:
-    """Decode one sample batch, so the first loggers do not wait for one-time set-up costs."""
+    """Decode and answer one sample batch: the first loggers wait for no one-time set-up."""
     from lantian.hj212.builder import build_packet
 
     frame = build_packet(st="31", cn="2051", pw="123456", mn="0" * 24, flag=5,
                          qn="20240101000000000", data_time="20240101000000",
                          values={"a21026": {"Avg": 1.0, "Flag": "N"}})
-    decode_uploads([frame] * 2)
+    from lantian.hj212.gwreply import data_replies
+
+    data_replies(heads_of(decode_uploads([frame] * 2)), dt.datetime(2024, 1, 1))
 
 
 def column_batch(d: DecodedBatch, rows: Sequence[int], raw: Sequence[bytes],
