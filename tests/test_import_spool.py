@@ -115,3 +115,18 @@ def test_spools_of_dead_imports_are_swept_and_live_ones_kept(tmp_path):
         (d / "0.journal.arrow").write_bytes(b"x")
     assert sweep_spools(str(tmp_path)) == [str(gone)]
     assert not gone.exists() and live.exists() and other.exists()
+
+
+def test_line_count_is_exact_for_small_files_and_estimated_for_large_ones(tmp_path,
+                                                                           monkeypatch):
+    from lantian.commands import importing
+
+    small = tmp_path / "s.txt"
+    small.write_bytes(b"a\nbb\n\nccc")  # 4 lines, the last without LF
+    assert importing._estimate_lines(small) == (4, True)
+    small.write_bytes(b"")
+    assert importing._estimate_lines(small) == (0, True)
+    monkeypatch.setattr(importing, "SAMPLE_BYTES", 10)
+    big = tmp_path / "b.txt"
+    big.write_bytes(b"abcd\n" * 100)  # 500 bytes; the first 10 hold 2 lines: 2 * 500 / 10
+    assert importing._estimate_lines(big) == (100, False)

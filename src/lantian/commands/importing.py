@@ -74,7 +74,7 @@ def import_packets(
             "--workers",
             min=0,
             help="Decoding processes (0 = decode in this process; default: one per CPU, "
-            f"for files of more than {PARALLEL_FROM:,} lines).",
+            f"for files of more than {PARALLEL_FROM:,} lines, estimated from the first 8 MB).",
         ),
     ] = None,
     format: FormatOption = OutputFormat.table,
@@ -88,7 +88,7 @@ def import_packets(
 
     if not file.is_file():
         fail(f"cannot read {file}: no such file")
-    total = _count_lines(file)
+    total, exact = _estimate_lines(file)
     if workers is None:
         workers = default_workers(total)
     decode = column_decoder(not lenient)
@@ -104,7 +104,7 @@ def import_packets(
         with Progress(
             TextColumn("[bold]import[/] {task.description}"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total} lines"),
+            TextColumn("{task.completed}/" + ("" if exact else "≈") + "{task.total} lines"),
             TimeElapsedColumn(),
             transient=True,
             disable=os.environ.get("LANTIAN_NO_PROGRESS") == "1",
@@ -151,18 +151,27 @@ def default_workers(lines: int) -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _count_lines(path: Path) -> int:
-    n = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 22):
-            n += chunk.count(b"\n")
-    return n if path.stat().st_size == 0 or _ends_with_lf(path) else n + 1
+#: Bytes read to count or estimate the lines of the file [bytes].
+SAMPLE_BYTES = 8 << 20
 
 
-def _ends_with_lf(path: Path) -> bool:
+def _estimate_lines(path: Path) -> tuple[int, bool]:
+    """Return the lines of ``path`` and whether that is an exact count.
+
+    Exact for a file of up to :data:`SAMPLE_BYTES`; else estimated from the lines per byte
+    of its first :data:`SAMPLE_BYTES`.
+
+    Counting a large file would cost a full pass over it before the import starts (≈ 0.4 s
+    of CPU and up to 0.8 s of wall-clock for 720 MB); the count only sizes the progress bar
+    and picks the default number of workers.
+    """
+    size = path.stat().st_size
     with path.open("rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
+        head = fh.read(SAMPLE_BYTES)
+    n = head.count(b"\n")
+    if size <= SAMPLE_BYTES:
+        return (n if size == 0 or head.endswith(b"\n") else n + 1), True
+    return max(1, round(n * size / len(head))), False
 
 
 def _stderr_console() -> Console:
