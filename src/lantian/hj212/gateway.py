@@ -132,7 +132,8 @@ class Gateway(WriterMixin, TalkbackMixin):
             s.journal_log, s.journal_segment_mib << 20, s.materialise_memory_max,
             self.forward_to)
         if self._store.log is not None:  # one writer thread appends and fsyncs the log
-            self._jlog = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-jlog")
+            self._jlog = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-jlog",
+                                            initializer=name_os_thread)
         self.status.extra = self._store.lag
         await self._run_db(gwbatch.warm_up)
         done = await self._run_db(self._store.catch_up, gwbatch.decode_journal)
