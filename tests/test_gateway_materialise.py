@@ -272,3 +272,32 @@ def test_merge_batches_maps_code_ids_of_different_name_tables():
     assert list(m.code_table[m.item_code_id]) == [*a.item_code, *b.item_code]
     assert list(m.suffix_table[m.item_suffix_id]) == [*a.item_suffix, *b.item_suffix]
     assert list(m.item_row) == [*a.item_row, *(b.item_row + 2)]
+
+
+def test_pending_values_bounded_dropped_and_reread_from_the_journal(tmp_path):
+    """Past ``memory_max`` waiting packets (e.g. while materialiser transactions fail) the
+    values are dropped from memory and read back from the journal at the next run; the
+    tables end up as the full write's."""
+    frames = _frames(1, range(4)) + _frames(2, range(3))
+    store = GatewayStore(tmp_path / "jf.duckdb", memory_max=3)
+    try:
+        _store(store, frames[:2])
+        assert store.materialiser.pending_packets == 2
+        _store(store, frames[2:5])  # 5 > 3: dropped from memory
+        _store(store, frames[5:])  # and what follows until the next run
+        assert store.materialiser.pending_packets == 7
+        assert len(store.materialiser._pending) == 0
+        assert store.materialiser.lag()["materialise_pending_packets"] == 7
+        assert store.materialise() == 7
+        assert store.materialiser.pending_packets == 0 and watermark(store.con) == 7
+        jf_values = _values(store.con)
+        _store(store, _frames(3, range(2)))  # below the bound again: kept in memory
+        assert len(store.materialiser._pending) == 1
+    finally:
+        store.close()
+    ref = GatewayStore(tmp_path / "ref.duckdb", journal_first=False)
+    try:
+        _store(ref, frames)
+        assert _values(ref.con) == jf_values
+    finally:
+        ref.close()

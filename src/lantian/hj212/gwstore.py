@@ -65,6 +65,12 @@ def decode_log(raw: list[bytes], peers: list[str], received: list[Any]) -> Colum
                                 received)
 
 
+def _decode_journal(raw: list[bytes]) -> ColumnBatch:
+    from lantian.hj212.gwbatch import decode_journal
+
+    return decode_journal(raw)
+
+
 class GatewayStore:
     """Blocking database operations of the gateway (one instance, one thread).
 
@@ -80,7 +86,7 @@ class GatewayStore:
                  forward_to: str | None = None) -> None:
         self.path = Path(db_path)
         self.journal_first = journal_first
-        self.materialiser = Materialiser("gateway")
+        self.materialiser = Materialiser("gateway", memory_max, _decode_journal)
         self.con = connect(self.path)
         if checkpoint_threshold_mib is not None:  # write-ahead log size before a checkpoint
             self.con.execute(f"SET checkpoint_threshold = '{int(checkpoint_threshold_mib)}MiB'")

@@ -224,16 +224,38 @@ class Materialiser:
     thread that owns the connection.
     """
 
-    def __init__(self, name: str = "gateway") -> None:
+    def __init__(self, name: str = "gateway", memory_max: int | None = None,
+                 decode: Callable[[list[bytes]], ColumnBatch] | None = None) -> None:
         self.name = name
+        self.memory_max, self.decode = memory_max, decode
         self._pending: deque[Pending] = deque()
         self._n_pending = 0
+        self._dropped = 0  # packets dropped from memory: re-read from the journal next run
+        self._dropped_since = 0.0
         self._lock = threading.Lock()
         self.stats = MaterialiseStats()
 
     def add(self, pend: Pending) -> None:
-        """Queue the values of a batch whose journal commit has returned."""
+        """Queue the values of a batch whose journal commit has returned.
+
+        With ``memory_max`` and ``decode``: past ``memory_max`` waiting packets (e.g. while
+        the materialiser's transactions fail) everything waiting is dropped from memory and
+        the next :meth:`run` re-reads it from the journal (:func:`catch_up`).
+        """
         with self._lock:
+            over = self.memory_max is not None and self.decode is not None and \
+                self._n_pending + self._dropped + pend.n_accepted > self.memory_max
+            if self._dropped or over:
+                if not self._dropped:
+                    first = self._pending[0].journalled_at if self._pending \
+                        else pend.journalled_at
+                    self._dropped_since = first
+                self._dropped += self._n_pending + pend.n_accepted
+                self._pending.clear()
+                self._n_pending = 0
+                self.stats.last_journalled = pend.journalled_at
+                self.stats.max_pending = max(self.stats.max_pending, self._dropped)
+                return
             self._pending.append(pend)
             self._n_pending += pend.n_accepted
             s = self.stats
@@ -243,18 +265,19 @@ class Materialiser:
     @property
     def pending_packets(self) -> int:
         """Accepted packets whose values are not written yet."""
-        return self._n_pending
+        return self._n_pending + self._dropped
 
     def lag(self, now: float | None = None) -> dict[str, Any]:
         """Lag of the wide tables behind the journal, for the status endpoint."""
         with self._lock:
-            oldest = self._pending[0].journalled_at if self._pending else None
-            n = self._n_pending
+            oldest = self._dropped_since if self._dropped else \
+                self._pending[0].journalled_at if self._pending else None
+            n = self._n_pending + self._dropped
         return lag_of(self.stats, n, oldest, now)
 
     def catch_up_s(self) -> float:
         """Seconds from the last journal commit to the run that wrote its values (0: pending)."""
-        return _catch_up_s(self.stats, self._n_pending)
+        return _catch_up_s(self.stats, self.pending_packets)
 
     def run(self, con: duckdb.DuckDBPyConnection) -> int:
         """Write everything pending (one transaction); return the packets written.
@@ -265,6 +288,8 @@ class Materialiser:
             When nothing could be committed; the values stay pending for the next run.
 
         """
+        if self._dropped:
+            return self._reread(con)
         with self._lock:
             batch = list(self._pending)
         if not batch:
@@ -287,6 +312,25 @@ class Materialiser:
         s.last_id = max(s.last_id, max(b.last_id for b in batch))
         s.cpu_s += time.thread_time() - t0
         return n - len(fails)
+
+
+    def _reread(self, con: duckdb.DuckDBPyConnection) -> int:
+        """Write the packets dropped from memory, read back from the journal."""
+        assert self.decode is not None
+        t0 = time.thread_time()
+        done = catch_up(con, self.decode, self.name)
+        s = self.stats
+        with self._lock:
+            s.max_lag_s = max(s.max_lag_s, time.monotonic() - self._dropped_since)
+            self._dropped = 0
+            if not self._pending:
+                s.caught_up = time.monotonic()
+        s.runs += 1
+        s.packets += done.written
+        s.failures += len(done.failed)
+        s.last_id = watermark(con, self.name)
+        s.cpu_s += time.thread_time() - t0
+        return done.written
 
 
 def unmaterialised(con: duckdb.DuckDBPyConnection,
