@@ -286,3 +286,31 @@ def log_watermark_of(db) -> tuple[int, int]:
         return log_watermark(con)
     finally:
         con.close()
+
+
+async def test_materialiser_loop_survives_an_unexpected_error(db_path):
+    register(db_path, [mn_of(1)])
+    gw, port = await start_gateway(db_path, materialise_interval_s=0.05)
+    real, calls = gw._store.materialise, []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return real()
+
+    gw._store.materialise = flaky
+    try:
+        c = await Client().connect(port)
+        qn, raw = minute_packet(mn_of(1), 0)
+        await c.send(raw)
+        assert await c.wait_for("9014", qn=qn, timeout=5) is not None
+        for _ in range(100):
+            if gw.status.as_dict()["materialise_pending_packets"] == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert gw.status.counts["materialise_errors"] == 1 and len(calls) >= 2
+        assert gw.status.as_dict()["materialise_pending_packets"] == 0
+        await c.close()
+    finally:
+        await gw.stop()

@@ -396,6 +396,9 @@ class Gateway(WriterMixin, TalkbackMixin):
         except StoreError as exc:  # values stay pending and are tried again next time
             self.status.counts["materialise_errors"] += 1
             log.error("%s", exc)
+        except Exception:  # never let the materialiser loop die; tried again next time
+            self.status.counts["materialise_errors"] += 1
+            log.exception("materialiser: unexpected error")
 
     async def _materialise_loop(self) -> None:
         """Every ``interval_s`` (or at ``max_pending`` values) write the pending values."""

@@ -18,7 +18,10 @@ bytes with the decoder the caller passes in (the store knows no protocol).
 
 A run whose transaction fails is redone record by record; a record whose rows cannot be
 written is journalled alone (its line and key, no values) and listed in
-``materialise_failure`` — reported, not lost, and not blocking the records after it.
+``materialise_failure`` — reported, not lost, and not blocking the records after it. (A
+decoder that raises — a bug: the codec answers every byte string with a verdict — stops the
+materialiser at that record rather than dropping acknowledged bytes; it is logged and
+counted, and DuckDB's lag grows visibly on the status.)
 Segment files behind the watermark are deleted after each run. Times are China Standard
 Time wall-clock.
 """
@@ -258,7 +261,7 @@ class LogMaterialiser:
 
         try:
             self.packets.ingest_prepared([prepare_batch(batch)], also=also)
-        except StoreError as exc:
+        except Exception as exc:  # StoreError, or a batch that does not prepare: one by one
             log.warning("materialiser: %d journal-log records failed together (%s); "
                         "writing one by one", len(pos), exc)
             self._one_by_one(batch, pos)
@@ -270,7 +273,11 @@ class LogMaterialiser:
         """Each record alone; a record whose rows fail is journalled alone and reported."""
         raws, peers, received = list(batch.raw), list(batch.source), list(batch.received_at)
         for i, at in enumerate(pos):
-            one = self.decode([raws[i]], [peers[i]], [received[i]])
+            try:
+                one = self.decode([raws[i]], [peers[i]], [received[i]])
+            except Exception as exc:  # the decoder must not stop the records after it
+                raise StoreError(f"journal-log record {at[0]}:{at[1]} does not decode: "
+                                 f"{exc}") from exc
 
             def also(con: duckdb.DuckDBPyConnection, verdicts: list[Verdict],
                      one: ColumnBatch = one, at: Position = at) -> None:
@@ -281,7 +288,7 @@ class LogMaterialiser:
             try:
                 self.packets.ingest_prepared([prepare_batch(one)], also=also)
                 self.stats.packets += 1
-            except StoreError as exc:
+            except Exception as exc:  # reported in materialise_failure, not raised
                 reason = f"values not written: {exc}".replace("\n", " ")[:2000]
                 self._journal_alone(one, at, reason)
             self.position = at
