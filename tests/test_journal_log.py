@@ -122,3 +122,15 @@ def test_record_layout_is_length_crc_payload(tmp_path):
     assert length == len(payload) == 12 + 1 + 3 and crc == zlib.crc32(payload)
     assert struct.unpack_from("<qHH", payload) == (1_000_000, 1, 0)
     assert payload.endswith(b"pRAW") and ends == [len(data)]
+
+
+def test_columns_encode_the_same_bytes_as_records(tmp_path):
+    from lantian.store.journal_log import encode_columns
+
+    recs = [LogRecord(b"r%d" % i * 7, "10.0.0.1:9" if i % 2 else "peer-é", T0, b"")
+            for i in range(5)]
+    assert encode_columns([r.raw for r in recs], [r.peer for r in recs],
+                          [r.received_at for r in recs]) == encode_records(recs)
+    jl = JournalLog(tmp_path / "j")
+    jl.append_columns([r.raw for r in recs], [r.peer for r in recs], [T0] * 5)
+    assert [r for _, r in jl.read((0, 0))] == recs

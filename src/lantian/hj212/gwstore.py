@@ -24,7 +24,7 @@ from lantian.store.columns import ColumnBatch
 from lantian.store.db import connect
 from lantian.store.ingest import Incoming as StoreIncoming
 from lantian.store.ingest import PacketStore, cst_now
-from lantian.store.journal_log import JournalLog, LogRecord
+from lantian.store.journal_log import JournalLog
 from lantian.store.journal_write import deferred_pending, without_values
 from lantian.store.logmaterialise import LogMaterialiser
 from lantian.store.materialise import CatchUp, Materialiser, catch_up
@@ -115,9 +115,8 @@ class GatewayStore:
         """
         assert self.log is not None and self.log_materialiser is not None
         now = cst_now()
-        seg, ends = self.log.append([
-            LogRecord(raw, peer, at or now)
-            for raw, peer, at in zip(batch.raw, batch.source, batch.received_at, strict=True)])
+        seg, ends = self.log.append_columns(
+            batch.raw, batch.source, [at or now for at in batch.received_at])
         self.log_materialiser.add(batch, seg, ends)
         return ["journalled"] * len(ends)
 
