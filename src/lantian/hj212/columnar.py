@@ -80,7 +80,8 @@ class DecodedBatch:
 
 
 def decode_batch(lines: Sequence[bytes], *, strict: bool = True,
-                 number_text: bool = True, digit_warnings: bool = True) -> DecodedBatch:
+                 number_text: bool = True, digit_warnings: bool = True,
+                 header_warnings: bool = True) -> DecodedBatch:
     """Decode many frames into columns, with the verdicts :func:`parse_packet` gives.
 
     Parameters
@@ -97,6 +98,9 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True,
         False skips the warnings of values with more digits than the code table's format
         for canonical frames (their ``warnings`` then lack them; frames that go through
         the parser keep all its warnings). Verdicts and values are unchanged.
+    header_warnings : bool
+        False skips the header warnings (13-digit QN, unusual MN) of canonical frames, in
+        the same way (the gateway keeps no warnings, session 5).
 
     Notes
     -----
@@ -104,8 +108,9 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True,
 
     """
     if len(lines) <= CHUNK:
-        return _decode_chunk(lines, strict, number_text, digit_warnings)
-    parts = [_decode_chunk(lines[lo:lo + CHUNK], strict, number_text, digit_warnings)
+        return _decode_chunk(lines, strict, number_text, digit_warnings, header_warnings)
+    parts = [_decode_chunk(lines[lo:lo + CHUNK], strict, number_text, digit_warnings,
+                           header_warnings)
              for lo in range(0, len(lines), CHUNK)]
     offsets = np.cumsum([0] + [len(b) for b in parts[:-1]]).tolist()
     params: dict[int, dict[str, str]] = {}
@@ -194,10 +199,10 @@ def code_ids(d: DecodedBatch) -> dict[str, Any]:
 
 
 def _decode_chunk(lines: Sequence[bytes], strict: bool, number_text: bool = True,
-                  digit_warnings: bool = True) -> DecodedBatch:
+                  digit_warnings: bool = True, header_warnings: bool = True) -> DecodedBatch:
     frames = [ln.rstrip(b"\r\n") for ln in lines]
     n = len(frames)
-    fp = fast_pass(frames, digit_warnings, number_text)
+    fp = fast_pass(frames, digit_warnings, number_text, header_warnings)
     cols, warns, params = fp.columns, fp.warnings, fp.params
     ok = fp.status == FAST
     crc_ok = ok.copy()

@@ -94,12 +94,13 @@ def _scan(frames: Sequence[bytes], buf: npt.NDArray[np.uint8], starts: npt.NDArr
 
 
 def fast_pass(frames: Sequence[bytes], digit_warnings: bool = True,
-              number_text: bool = True) -> FastResult:
+              number_text: bool = True, header_warnings: bool = True) -> FastResult:
     """Decode the canonical frames of ``frames`` (no CR/LF); see the module docstring.
 
     ``columns`` has every header key of the fast frames (``None`` elsewhere); ``items`` is
     ``(line, code, suffix, value, text, name id)`` for their text and numeric fields, in
-    line order; ``number_text=False`` leaves the text of numbers ``None``.
+    line order; ``number_text=False`` leaves the text of numbers ``None``;
+    ``header_warnings=False`` skips the QN/MN warnings (the gateway keeps none).
     """
     n = len(frames)
     lens = np.fromiter(map(len, frames), dtype=np.int64, count=n)
@@ -128,7 +129,7 @@ def fast_pass(frames: Sequence[bytes], digit_warnings: bool = True,
     flag_ids = np.where(head[:, 5] >= 0, head[:, 5], -2)
     columns["version"] = versions[np.where(status == FAST, flag_ids, -1)].tolist()
     columns["rf"] = [None] * n
-    warns = _header_warnings(hs, head, vocab, fast)
+    warns = _header_warnings(hs, head, vocab, fast) if header_warnings else {}
     params: dict[int, dict[str, str]] = {}
     for j in range(len(il) - 1, pt - 1, -1):  # parameters other than DataTime (rare)
         params.setdefault(int(il[j]), {})[NAMES.full[iname[j]]] = (
