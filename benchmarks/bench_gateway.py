@@ -293,7 +293,8 @@ SETTLE_S = 2.5  # after the load, before reading the CPU: the materialiser's las
 
 MATERIALISE_KEYS = ("materialise_cpu_s", "materialise_max_lag_s",
                     "materialise_max_pending_packets", "materialise_catch_up_s",
-                    "materialise_runs", "materialise_failures")
+                    "materialise_runs", "materialise_failures",
+                    "journal_log_fsyncs", "journal_log_records")  # file journal (session 5)
 
 
 def scenario(kind: str, db: Path, log, mode: str, conns: int, extra: list[str]) -> dict:
