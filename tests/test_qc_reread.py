@@ -1,9 +1,9 @@
-"""One re-read of the minutes for ``constant`` and the minute-level detectors (session 5).
+"""One re-read of the minutes for ``constant``, ``spike`` and the minute-level detectors.
 
 :func:`lantian.engine.quality.run.detector_events` reads the minutes of the suspect blocks
-(``zero``, ``over_range``, ``zs_mismatch``, ``flag_abuse``, ``false_stop``) and of the
-blocks near a frozen one (``constant``) in ONE semi-join of the minute files and keeps only
-the rows each needs. Whichever subset of detectors is asked for (so that one branch of the
+(``zero``, ``over_range``, ``zs_mismatch``, ``flag_abuse``, ``false_stop``), of the
+blocks near a frozen one (``constant``) and of ``spike``'s candidate spans in ONE semi-join
+of the minute files and keeps only the rows each needs (session 5). Whichever subset of detectors is asked for (so that one branch of the
 combined read is empty or absent), every detector's events must equal the ones of the full
 run, and ``constant``'s the long-frame form on every running minute (``values.constant``).
 """
@@ -20,7 +20,7 @@ from qc_demo import qc_demo_fixture  # noqa: F401  (fixture qc_demo)
 
 _ORDER = ["detector", "mn", "pollutant", "start", "end", "severity", "evidence"]
 _MINUTE_DETECTORS = ("constant", "zero", "over_range", "zs_mismatch", "flag_abuse",
-                     "false_stop")
+                     "false_stop", "spike")
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -36,7 +36,8 @@ def full_run_fixture(qc_demo):
 
 
 @pytest.mark.parametrize("subset", [("constant",), ("zero", "false_stop"),
-                                    ("over_range", "flag_abuse", "zs_mismatch")])
+                                    ("over_range", "flag_abuse", "zs_mismatch"), ("spike",),
+                                    ("constant", "spike")])
 def test_each_branch_of_the_shared_read_gives_the_full_run_events(qc_demo, full_run, subset):
     con, kw = qc_demo
     parts = detector_events(**kw, detectors=subset, materialize=lambda t: t.cache())
@@ -56,3 +57,18 @@ def test_constant_from_the_shared_read_equals_the_long_frame_form(qc_demo, full_
     pd.testing.assert_frame_equal(full_run["constant"], slow, check_dtype=False)
     # the suspect detectors saw events too (the other branch of the read is not empty)
     assert sum(len(full_run[n]) for n in _MINUTE_DETECTORS if n != "constant") > 0
+
+
+def test_spike_from_the_shared_read_equals_spike_on_every_minute(qc_demo, full_run):
+    from lantian.engine.quality import statistics
+    from lantian.engine.quality.blocks import block_hours, minute_blocks
+    from lantian.engine.quality.process import running_hours
+
+    con, kw = qc_demo
+    th = kw["thresholds"]
+    hours = running_hours(block_hours(minute_blocks(kw["minute"], kw["keys"], th), kw["keys"],
+                                      th), th)
+    hl = statistics.hour_long(hours, kw["keys"], kw["limits"])
+    direct = _sorted(con.execute(statistics.spike(hl, th, minutes=kw["minute"])))
+    assert len(direct) > 0  # the demo has spikes
+    pd.testing.assert_frame_equal(full_run["spike"], direct, check_dtype=False)

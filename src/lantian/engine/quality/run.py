@@ -136,10 +136,14 @@ def detector_events(
         blocks = keep(minute_blocks(narrow, keys, th))
     hours = keep(process.running_hours(block_hours(blocks, keys, th), th))
     hl = keep(statistics.hour_long(hours, keys, limits))
-    sus = m
-    reread = _reread_minutes(narrow, blocks, ref, keys, want, wanted, limits, ranges, th, keep)
+    sus, span_rows = m, narrow
+    # spike's candidate runs first: the minutes of their spans come with the re-read below
+    cands = keep(statistics.spike_candidates(hl, th)) if "spike" in want else None
+    spans = statistics.spike_span_hours(cands, th) if cands is not None else None
+    reread = _reread_minutes(narrow, blocks, ref, keys, want, wanted, limits, ranges, th, keep,
+                             spans=spans)
     if reread is not None:
-        sus, near_rows, const = reread
+        sus, near_rows, const, span_rows = reread
         if const is not None:  # constant: the runs over the minutes near a frozen block
             chan, near = const
             out["constant"] = values.constant_from_near(near_rows, chan, near,
@@ -162,7 +166,8 @@ def detector_events(
         out["level_shift"] = statistics.level_shift(  # qcdetect: the load's co-movement
             hl, th, load=hours.filter(hours.running).select("mn", "ts", load=hours.flow_raw))
     if "spike" in want:
-        out["spike"] = statistics.spike(hl, th, minutes=narrow, materialize=materialize)
+        # the span minutes from the one re-read (qcstats' split: same events)
+        out["spike"] = statistics.spike(hl, th, minutes=span_rows, candidates=cands)
     if "calibration_change" in want and params is not None and maintenance is not None:
         out["calibration_change"] = records.calibration_change(params, maintenance, start, end,
                                                                th)
@@ -175,21 +180,25 @@ _SUSPECT_DETECTORS = frozenset({"zero", "over_range", "zs_mismatch", "flag_abuse
 def _reread_minutes(narrow: ir.Table, blocks: ir.Table, ref: ir.Table, keys: list[str],
                     want: set[str], wanted: set[str], limits: ir.Table, ranges: ir.Table,
                     th: Thresholds, keep: Callable[[ir.Table], ir.Table],
-                    ) -> tuple[ir.Table, ir.Table, tuple[ir.Table, ir.Table] | None] | None:
-    """One read of the minutes of the suspect blocks and of the blocks near a frozen one.
+                    spans: ir.Table | None = None,
+                    ) -> tuple[ir.Table, ir.Table, tuple[ir.Table, ir.Table] | None,
+                               ir.Table] | None:
+    """One read of the minutes of the suspect blocks, the blocks near a frozen one and spans.
 
     Returns (suspect minutes, running minutes of the blocks near a frozen block,
     ``constant``'s (chan, near) of :func:`~lantian.engine.quality.values.constant_near` or
-    ``None``) — the
+    ``None``, the minutes of ``spans``: (mn, ts) clock hours of
+    :func:`~lantian.engine.quality.spikes.spike_span_hours`, every minute, flags as sent) — the
     minutes the minute-level detectors (:func:`~lantian.engine.quality.suspects
     .suspect_minutes` of :func:`~lantian.engine.quality.blocks.suspect_blocks`) and
-    ``constant`` (:func:`~lantian.engine.quality.values.constant_near`) read again, from one
-    semi-join of the minute files with the union of both block lists; only the suspect rows
-    and the near rows are kept (``keep``). ``None`` when neither is wanted. Running state
-    and suspect condition are the ones each had when read apart, so the events are equal.
+    ``constant`` (:func:`~lantian.engine.quality.values.constant_near`) and ``spike``'s
+    minute test read again, from one semi-join of the minute files with the union of the
+    block lists; only the suspect, near and span rows are kept (``keep``). ``None`` when
+    none is wanted. Running state and suspect condition are the ones each had when read
+    apart, so the events are equal.
     """
     sus_wanted = bool(want & _SUSPECT_DETECTORS)
-    if not sus_wanted and "constant" not in want:
+    if not sus_wanted and "constant" not in want and spans is None:
         return None
     bsec = block_seconds(th)
     parts: list[ir.Table] = []
@@ -203,30 +212,41 @@ def _reread_minutes(narrow: ir.Table, blocks: ir.Table, ref: ir.Table, keys: lis
         near = const[1]
         per = constant_block_seconds(th) // bsec  # scan blocks per constant block
         parts += [near.select(_nmn=near._cmn, _nb=near._cb * per + i) for i in range(per)]
+    flags: list[tuple[str, ir.Table, int]] = []  # (flag, (_qmn, _qb) blocks, block [s])
+    if const is not None:
+        flags.append(("_near", const[1].select(_qmn=const[1]._cmn, _qb=const[1]._cb).distinct(),
+                      constant_block_seconds(th)))
+    if spans is not None:
+        hb = spans.select(_qmn=spans.mn, _qb=spans.ts.epoch_seconds() // 3600)
+        flags.append(("_spk", hb, 3600))
+        parts += [hb.select(_nmn=hb._qmn, _nb=hb._qb * (3600 // bsec) + i)
+                  for i in range(3600 // bsec)]
     # kept: an exact (small) build side, so the join reads the minutes as its probe side
     sel = keep(ibis.union(*parts, distinct=True)) if len(parts) > 1 else parts[0]
     nb = narrow.mutate(_blk=narrow.ts.epoch_seconds() // bsec)
     nb = nb.semi_join(sel, [nb.mn == sel._nmn, nb._blk == sel._nb]).drop("_blk")
     sm = running_minutes(nb, th, ref=ref)
     sm = sm.select(*[c for c in sm.columns if c in wanted])
-    if const is not None:  # which rows lie in a block near a frozen one (few rows here)
-        nbk = const[1].select(_qmn=const[1]._cmn, _qb=const[1]._cb).distinct()
-        sm = sm.mutate(_cb=sm.ts.epoch_seconds() // constant_block_seconds(th))
-        sm = sm.left_join(nbk, [sm.mn == nbk._qmn, sm._cb == nbk._qb])
-        sm = sm.mutate(_near=sm._qmn.notnull()).drop("_qmn", "_qb", "_cb")
-    else:
-        sm = sm.mutate(_near=ibis.literal(False))
+    for flag, qb, unit in flags:  # which rows lie in those blocks (few rows here)
+        sm = sm.mutate(_cb=sm.ts.epoch_seconds() // unit)
+        sm = sm.left_join(qb, [sm.mn == qb._qmn, sm._cb == qb._qb])
+        sm = sm.mutate(**{flag: sm._qmn.notnull()}).drop("_qmn", "_qb", "_cb")
+    for flag in ("_near", "_spk"):
+        if flag not in sm.columns:
+            sm = sm.mutate(**{flag: ibis.literal(False)})
+    sm = sm.mutate(_also=sm._near | sm._spk)
     if sus_wanted:
-        # the suspect rows and every row of a block near a frozen one, in one filter; a
+        # the suspect rows and every row of the near and span blocks, in one filter; a
         # superset of the suspect rows gives the suspect detectors the same events
-        # (suspects.py), and constant drops every row outside its near blocks itself
+        # (suspects.py), constant and spike drop every row outside their own blocks
         kept = keep(suspect_minutes(sm, keys, limits=limits, ranges=ranges, th=th,
-                                    also="_near"))
+                                    also="_also"))
     else:
-        kept = keep(sm.filter(sm._near))
-    sus = kept.drop("_near")
-    near_rows = kept.filter(kept._near).drop("_near")
-    return sus, near_rows, const
+        kept = keep(sm.filter(sm._also))
+    sus = kept.drop("_near", "_spk", "_also")
+    near_rows = kept.filter(kept._near).drop("_near", "_spk", "_also")
+    span_rows = kept.filter(kept._spk).drop("_near", "_spk", "_also")
+    return sus, near_rows, const, span_rows
 
 
 def _long_minute_detectors(sus: ir.Table, hours: ir.Table, keys: list[str], want: set[str],
