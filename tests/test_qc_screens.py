@@ -58,7 +58,7 @@ def _frame(seed: int, hours: int, level: float, cycle: float, noise: float,
     return pd.concat(parts, ignore_index=True)
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+@settings(max_examples=15, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), hours=st.integers(1, 200),
        level=st.sampled_from([0.3, 2.0, 40.0]), cycle=st.sampled_from([0.0, 0.2, 0.5]),
