@@ -130,3 +130,12 @@ def test_line_count_is_exact_for_small_files_and_estimated_for_large_ones(tmp_pa
     big = tmp_path / "b.txt"
     big.write_bytes(b"abcd\n" * 100)  # 500 bytes; the first 10 hold 2 lines: 2 * 500 / 10
     assert importing._estimate_lines(big) == (100, False)
+
+
+def test_the_spool_leaves_a_small_ram_file_system_for_the_temp_directory(tmp_path,
+                                                                        monkeypatch):
+    assert bulkpool._spool_root(str(tmp_path / "missing")) is None
+    monkeypatch.setattr(bulkpool, "SPOOL_MIN_FREE", 1)
+    assert bulkpool._spool_root(str(tmp_path)) == str(tmp_path)
+    monkeypatch.setattr(bulkpool, "SPOOL_MIN_FREE", 1 << 62)  # more than any disk
+    assert bulkpool._spool_root(str(tmp_path)) is None

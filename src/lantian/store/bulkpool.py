@@ -101,10 +101,20 @@ SPOOL_PREFIX = "lantian-import-"
 """Spool directories are named ``lantian-import-<pid>-<random>``."""
 
 
-def _spool_root() -> str | None:
-    """``/dev/shm`` (RAM) when there is a writable one, else the system's temp directory."""
-    shm = "/dev/shm"  # noqa: S108 - only the parent of private mkdtemp directories
-    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+#: Free space a RAM file system must have to hold the spool [bytes] (at most ≈ 2 × workers
+#: blocks waiting plus two transactions' blocks, ≈ 14 MB of tables per 8 MB block).
+SPOOL_MIN_FREE = 1 << 30
+
+
+def _spool_root(shm: str = "/dev/shm") -> str | None:  # noqa: S108 - parent of private dirs
+    """``/dev/shm`` (RAM) when it is writable and has :data:`SPOOL_MIN_FREE` bytes free.
+
+    Else None: the system's temp directory (containers often mount a 64 MB ``/dev/shm``).
+    """
+    if not (os.path.isdir(shm) and os.access(shm, os.W_OK)):
+        return None
+    st = os.statvfs(shm)
+    return shm if st.f_bavail * st.f_frsize >= SPOOL_MIN_FREE else None
 
 
 def sweep_spools(root: str | None = None) -> list[str]:
