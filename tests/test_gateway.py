@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import duckdb
 import pytest
 
-from test_gateway_helpers import PW, Client, minute_packet, mn_of, register, start_gateway
+from test_gateway_helpers import (
+    PW,
+    Client,
+    block_ack_write,
+    minute_packet,
+    mn_of,
+    register,
+    start_gateway,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -42,16 +49,7 @@ async def test_no_ack_before_the_commit_returns(db_path):
     """The 9014 waits for the durable commit: block the commit, no reply may come."""
     register(db_path, [mn_of(1)])
     gw, port = await start_gateway(db_path)
-    release = threading.Event()
-    store = gw._store
-    name = "log_batch" if store.log is not None else "store_batch"  # file journal: the fsync
-    real = getattr(store, name)
-
-    def blocked(items, *args):
-        release.wait(10)
-        return real(items, *args)
-
-    setattr(store, name, blocked)
+    release = block_ack_write(gw)  # file journal: the fsync; else the DuckDB commit
     try:
         c = await Client().connect(port)
         qn, raw = minute_packet(mn_of(1), 0)

@@ -8,24 +8,21 @@ and the resume still happen, and that every packet is answered once the commit r
 from __future__ import annotations
 
 import asyncio
-import threading
 
-from test_gateway_helpers import Client, minute_packet, mn_of, register, start_gateway
+from test_gateway_helpers import (
+    Client,
+    block_ack_write,
+    minute_packet,
+    mn_of,
+    register,
+    start_gateway,
+)
 
 
 async def test_reading_pauses_at_the_limit_and_resumes_after_the_commit(db_path):
     register(db_path, [mn_of(1)])
     gw, port = await start_gateway(db_path, max_pending_per_conn=4)
-    release = threading.Event()
-    store = gw._store
-    name = "log_batch" if store.log is not None else "store_batch"  # the acknowledging write
-    real = getattr(store, name)
-
-    def blocked(items, *args):
-        release.wait(10)
-        return real(items, *args)
-
-    setattr(store, name, blocked)
+    release = block_ack_write(gw)
     try:
         c = await Client().connect(port)
         packets = [minute_packet(mn_of(1), k) for k in range(10)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import threading
 from pathlib import Path
 
 from lantian.hj212 import Framer, build_packet, parse_packet
@@ -129,3 +130,20 @@ async def start_gateway(db_path: Path, **changes: object) -> tuple[Gateway, int]
     gw = Gateway(db_path, fast_settings(**changes))
     port = await gw.start("127.0.0.1", 0)
     return gw, port
+
+
+def block_ack_write(gw: Gateway) -> threading.Event:
+    """Hold the gateway's acknowledging write (the file journal's fsync, or the DuckDB
+    commit without it) until the returned event is set (at most 10 s)."""
+    release = threading.Event()
+    store = gw._store
+    assert store is not None
+    name = "log_batch" if store.log is not None else "store_batch"
+    real = getattr(store, name)
+
+    def blocked(items, *args):
+        release.wait(10)
+        return real(items, *args)
+
+    setattr(store, name, blocked)
+    return release
