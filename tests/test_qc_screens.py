@@ -179,9 +179,8 @@ def test_spike_from_kept_candidates_and_the_span_minutes_only():
 
 
 def test_spark_screens_on_hour_long_with_limits(spark_ibis):
-    # lantian qc --engine spark: hl is hour_long(...) with a limits table joined in. On
-    # PySpark the screens are off for now (spikes.screen_supported): Spark's full windows
-    # must give DuckDB's screened events
+    # lantian qc --engine spark: hl is hour_long(...) with a limits table joined in; the
+    # screens run on PySpark too and give DuckDB's events
     from lantian.engine.quality.statistics import hour_long
 
     df = _frame(1, 300, 20.0, 0.3, 0.1, 5, 4.0, 1, 0.4)
@@ -205,8 +204,5 @@ def test_spark_screens_on_hour_long_with_limits(spark_ibis):
 
     want = run(ibis.duckdb.connect())
     assert want[0] and want[1]
-    from lantian.engine.quality.spikes import screen_supported
-
     got = run(spark_ibis)
-    assert not screen_supported(spark_ibis.table("qcstats_hours"))
     assert got == want

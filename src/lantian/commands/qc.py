@@ -48,7 +48,7 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
     import pandas as pd
 
     from lantian.engine.assess import month_keys, monthly_record
-    from lantian.engine.backends import connect
+    from lantian.engine.backends import cache_table, connect
     from lantian.engine.quality import DETECTORS, load_thresholds
     from lantian.engine.quality.blocks import minute_blocks
     from lantian.engine.quality.frames import empty_events
@@ -72,7 +72,7 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
         cached: list[Any] = []
 
         def keep(t: Any) -> Any:
-            c = t.cache()
+            c = cache_table(con, t)
             cached.append(c)
             return c
 

@@ -15,7 +15,13 @@ from typing import Any
 import ibis
 
 from lantian.catalog.limits import POLLUTANTS
-from lantian.engine.backends import minute_table, month_bounds, registry_table, table_names
+from lantian.engine.backends import (
+    cache_table,
+    minute_table,
+    month_bounds,
+    registry_table,
+    table_names,
+)
 from lantian.engine.compliance import hourly_verdict, monthly_verdict, point_limits_daily
 from lantian.engine.hours import column_of, complete_month, hours_from_blocks, valid_hours
 from lantian.engine.production import production_hours
@@ -81,7 +87,7 @@ def assess_hours(
     if con.name == "pyspark":
         # Spark inlines common table expressions: without this the minute aggregation would
         # run once per use of the hour table. DuckDB shares the CTE by itself.
-        hours = hours.cache()
+        hours = cache_table(con, hours)
     mp = registry_table(con, "monitoring_point")
     outlet = registry_table(con, "outlet")
     hours = production_hours(

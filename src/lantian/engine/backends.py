@@ -36,6 +36,7 @@ from lantian.store import db as store_db
 __all__ = [
     "ENGINES",
     "REGISTRY_TABLES",
+    "cache_table",
     "connect",
     "export_month_to_lake",
     "minute_table",
@@ -298,6 +299,22 @@ def minute_table(con: Any, month: str) -> ibis.Table:
     if "month" in t.columns:
         t = t.filter(t.month == month).drop("month")
     return t.filter((t.ts >= start) & (t.ts < end))
+
+
+def cache_table(con: Any, t: ibis.Table) -> ibis.Table:
+    """Keep ``t`` as a temporary table of ``con`` (``t.cache()``) and return it.
+
+    On PySpark the in-memory tables ``t`` reads (``ibis.memtable``: small constant tables such
+    as the offsets of a window) are registered first. Ibis 12's PySpark backend compiles a
+    cached table's SQL without registering them (``_create_cached_table`` skips the
+    pre-execute hooks), so Spark failed with ``UnresolvedRelation
+    [ibis_pandas_memtable_…]`` whenever an expression was cached before any query had used
+    its memtables. Spark's cached DataFrame is analysed at once, so it keeps the data after
+    Ibis drops the memtable's view again.
+    """
+    if con.name == "pyspark":
+        con._register_in_memory_tables(t)  # private: the workaround, see above
+    return t.cache()
 
 
 def table_names(con: Any) -> set[str]:

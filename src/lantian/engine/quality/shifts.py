@@ -16,7 +16,7 @@ import ibis
 import ibis.expr.types as ir
 
 from lantian.engine.quality.frames import event_table, evidence
-from lantian.engine.quality.spikes import _block_bounds, screen_supported
+from lantian.engine.quality.spikes import _block_bounds
 from lantian.engine.quality.thresholds import Thresholds
 
 __all__ = ["level_shift", "shift_screen"]
@@ -81,7 +81,7 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     """
     w_h = int(th.get("level_shift", "window_h"))
     floor = th.get("level_shift", "abs_floor")
-    if screen and screen_supported(hl):
+    if screen:
         hl = hl.semi_join(shift_screen(hl, th), _KEYS)
     t = hl.mutate(lv=ibis.greatest(hl.value, ibis.literal(floor)).ln())
     if load is not None:

@@ -15,14 +15,13 @@ from collections.abc import Callable
 
 import ibis
 import ibis.expr.types as ir
-from ibis.common.exceptions import IbisError
 
 from lantian.catalog.limits import POLLUTANTS
 from lantian.engine.hours import column_of
 from lantian.engine.quality.frames import event_table, evidence
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["minute_steps", "screen_supported", "spike", "spike_candidates",
+__all__ = ["minute_steps", "spike", "spike_candidates",
            "spike_span_hours", "spike_windows"]
 
 _KEYS = ["mn", "pollutant"]
@@ -252,7 +251,7 @@ def spike_windows(hl: ir.Table, th: Thresholds, screen: bool = True) -> ir.Table
     than ``n + 1`` running hours) are refined; the others cannot be spikes.
     """
     n = int(th.get("spike", "window_h"))
-    if not screen or not screen_supported(hl):
+    if not screen:
         w = ibis.window(group_by=_KEYS, order_by="idx", preceding=n, following=n)
         w1 = ibis.window(group_by=_KEYS, order_by="idx")
         return hl.mutate(
@@ -281,20 +280,6 @@ def spike_windows(hl: ir.Table, th: Thresholds, screen: bool = True) -> ir.Table
     return j.group_by(["mn", "ts", "pollutant", "value", "idx"]).aggregate(
         m=j._rv.median(), q=j._rv.quantile(0.75) - j._rv.quantile(0.25),
         before=j._rv.max(where=j._off == -1), after=j._rv.max(where=j._off == 1))
-
-
-def screen_supported(t: ir.Table) -> bool:
-    """Whether the screens run on ``t``'s backend: not on PySpark for now.
-
-    From commit cc4bfa3 on, ``lantian qc --engine spark`` failed in Spark's analyser
-    ("queryAlias", tests/test_qc_wire.py) where the screens read an ``hour_long`` joined with
-    the limits view; until that is understood Spark keeps the full windows (the same events,
-    slower). Screens on plain Spark tables work (tests/test_qc_screens.py).
-    """
-    try:
-        return t._find_backend().name != "pyspark"
-    except IbisError:  # an expression of memtables only: not Spark
-        return True
 
 
 def _block_bounds(hl: ir.Table, v: ir.Value, size: int, order: int,
