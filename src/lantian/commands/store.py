@@ -51,9 +51,10 @@ DirOption = Annotated[Path, typer.Option("--out", help="New or empty folder for 
 @store_app.command("backup")
 def backup_cmd(db: DbOption, out: DirOption) -> None:
     """Write a consistent backup of the database to a folder (备份)."""
+    from lantian.hj212.gwstore import journal_dir
     from lantian.store.backup import backup
 
-    path = _on_db(db, lambda con: backup(con, out))
+    path = _on_db(db, lambda con: backup(con, out, journal_dir(db)))
     echo_err(f"backup written to {path}")
     emit_json({"db": str(db), "backup": str(path)})
 
@@ -64,10 +65,11 @@ def restore_cmd(
     db: DbOption,
 ) -> None:
     """Create a new database file from a backup folder (恢复)."""
+    from lantian.hj212.gwstore import journal_dir
     from lantian.store.backup import restore
 
     try:
-        restore(source, db).close()
+        restore(source, db, journal_dir(db)).close()
     except LantianError as exc:
         fail(exc)
     echo_err(f"restored {db} from {source}")
