@@ -15,9 +15,8 @@ replays what lies past the watermark. Nothing acknowledged is missing from a bac
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import shutil
+from pathlib import Path
 
 import duckdb
 
