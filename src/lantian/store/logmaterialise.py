@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from lantian.errors import StoreError
 from lantian.store.journal_log import JournalLog, LogRecord, Position
 from lantian.store.journal_write import merge_batches, without_values
-from lantian.store.materialise import MaterialiseStats, lag_of
+from lantian.store.materialise import MaterialiseStats, lag_of, record_failures
 from lantian.store.prepared import prepare_batch
 from lantian.store.times import cst_now
 
@@ -297,8 +297,7 @@ class LogMaterialiser:
         """Journal line and key of a record whose values failed, + its failure record."""
 
         def also(con: duckdb.DuckDBPyConnection, verdicts: list[Verdict]) -> None:
-            con.execute("INSERT OR REPLACE INTO materialise_failure (packet_id, failed_at,"
-                        " reason) VALUES (?, ?, ?)", [verdicts[0].packet_id, cst_now(), reason])
+            record_failures(con, [(verdicts[0].packet_id, reason)])
             _set_watermark(con, self.name, at)
 
         # raises StoreError when even this fails: the record stays in the log (watermark

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from lantian.store.columns import ColumnBatch
 
 __all__ = ["CatchUp", "MaterialiseStats", "Materialiser", "catch_up", "failures", "lag_of",
-           "unmaterialised", "watermark", "write_values"]
+           "record_failures", "unmaterialised", "watermark", "write_values"]
 
 log = logging.getLogger("lantian.store")
 
@@ -87,9 +87,8 @@ def _set_watermark(con: duckdb.DuckDBPyConnection, name: str, last_id: int) -> N
     )
 
 
-
-
-def _record_failures(con: duckdb.DuckDBPyConnection, fails: Sequence[Failure]) -> None:
+def record_failures(con: duckdb.DuckDBPyConnection, fails: Sequence[Failure]) -> None:
+    """List ``(packet id, reason)`` in ``materialise_failure`` (reasons cut at 2,000 chars)."""
     if fails:
         now = cst_now()
         con.executemany(
@@ -138,7 +137,7 @@ def write_values(con: duckdb.DuckDBPyConnection, batches: Sequence[Pending],
                 frame = parts[0] if len(parts) == 1 else pa.concat_tables(
                     parts, promote_options="default")
                 insert_frame(con, table, frame)
-            _record_failures(con, fails)
+            record_failures(con, fails)
             _set_watermark(con, name, last_id)
     except err as exc:
         log.warning("materialiser: batch of %d packets failed (%s); writing one by one",
@@ -166,7 +165,7 @@ def _one_by_one(con: duckdb.DuckDBPyConnection, batches: Sequence[Pending], name
                 out.append((pid, f"values not written: {exc}".replace("\n", " ")))
     try:
         with transaction(con):
-            _record_failures(con, out)
+            record_failures(con, out)
             _set_watermark(con, name, last_id)
     except err as exc:
         raise StoreError(f"materialiser: watermark {last_id} not written: {exc}") from exc
