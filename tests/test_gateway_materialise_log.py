@@ -41,6 +41,7 @@ def _open(path, **kw) -> GatewayStore:
 
 
 def _crash(store: GatewayStore) -> None:
+    store._cursor.close()  # the packets' cursor: the database instance closes with both
     store.con.close()
     assert store.log is not None
     store.log.close()

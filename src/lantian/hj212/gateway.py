@@ -57,6 +57,26 @@ SWEEP_SLICE = 1000
 """Connections or logger states the sweeper checks before letting the event loop run."""
 
 
+def _materialiser_thread(nice: int) -> None:
+    """Name the materialiser's OS thread and lower its priority by ``nice`` (Linux).
+
+    ``[materialise] nice`` in ``gateway.toml``: under overload the acknowledgements (event
+    loop, log writer) go first and DuckDB catches up after the burst. Only this thread is
+    niced (``setpriority`` on its thread id); DuckDB's own worker threads, started by the
+    database thread, keep the process's priority.
+    """
+    import os
+    import threading
+
+    name_os_thread()
+    if nice > 0 and hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                           os.getpriority(os.PRIO_PROCESS, 0) + nice)
+        except OSError as exc:  # not fatal: the materialiser runs at the loop's priority
+            log.warning("materialiser thread not niced: %s", exc)
+
+
 class Gateway(WriterMixin, TalkbackMixin):
     """HJ 212 gateway over one database.
 
@@ -98,6 +118,9 @@ class Gateway(WriterMixin, TalkbackMixin):
                                       initializer=name_os_thread)
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-decode",
                                            initializer=name_os_thread)
+        self._mat = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-mat",
+                                       initializer=_materialiser_thread,
+                                       initargs=(self.settings.materialise_nice,))
         self._jobs: list[CommitJob] = []  # handed to the database thread, not yet answered
         self._wake_at = self.settings.batch_max  # queued packets that wake a busy writer
         self._store: GatewayStore | None = None
@@ -130,7 +153,7 @@ class Gateway(WriterMixin, TalkbackMixin):
         self._store = await self._run_db(
             GatewayStore, self.db_path, s.checkpoint_threshold_mib, s.journal_first,
             s.journal_log, s.journal_segment_mib << 20, s.materialise_memory_max,
-            self.forward_to)
+            self.forward_to, s.materialise_max_lag_s)
         if self._store.log is not None:  # one writer thread appends and fsyncs the log
             self._jlog = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-jlog",
                                             initializer=name_os_thread)
@@ -165,6 +188,8 @@ class Gateway(WriterMixin, TalkbackMixin):
     async def stop(self) -> None:
         """Stop listening, commit what is queued, close connections and the database."""
         self._stopping = True
+        if self._store is not None:  # the materialise loop ends: no append waits for it
+            self._store.unthrottle()
         if self._server is not None:
             self._server.close()
         self._wake.set()
@@ -181,6 +206,7 @@ class Gateway(WriterMixin, TalkbackMixin):
         if self._store is not None:
             await self._run_db(self._store.close)
         self._db.shutdown(wait=True)
+        self._mat.shutdown(wait=True)
         self._decoder.shutdown(wait=True)
         if self._jlog is not None:
             self._jlog.shutdown(wait=True)
@@ -387,12 +413,12 @@ class Gateway(WriterMixin, TalkbackMixin):
             self._materialise_now.set()
 
     async def _materialise(self) -> None:
-        """Write the pending values on the database thread (behind the commits queued)."""
+        """Write the pending values on the materialiser thread (``lantian-mat``, niced)."""
         assert self._store is not None
         if not self._store.pending_values:
             return
         try:
-            await self._run_db(self._store.materialise)
+            await asyncio.get_running_loop().run_in_executor(self._mat, self._store.materialise)
         except StoreError as exc:  # values stay pending and are tried again next time
             self.status.counts["materialise_errors"] += 1
             log.error("%s", exc)

@@ -44,6 +44,8 @@ class GatewaySettings:
     journal_segment_mib: int
     materialise_memory_max: int
     talkback: TalkbackSettings
+    materialise_nice: int = 0  # [materialise] nice: the materialiser thread's niceness
+    materialise_max_lag_s: float = 0.0  # [materialise] max_lag_s: bound on DuckDB's lag [s]
 
     def with_(self, **changes: Any) -> GatewaySettings:
         """Copy with some fields changed (tests, CLI overrides)."""
@@ -103,6 +105,8 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
             journal_log=bool(doc["materialise"]["journal_log"]),
             journal_segment_mib=int(doc["materialise"]["segment_mib"]),
             materialise_memory_max=int(doc["materialise"]["memory_max"]),
+            materialise_nice=int(doc["materialise"].get("nice", 0)),
+            materialise_max_lag_s=float(doc["materialise"].get("max_lag_s", 0.0)),
             talkback=tb,
         )
     except KeyError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,14 +84,20 @@ class GatewayStore:
     def __init__(self, db_path: str | Path, checkpoint_threshold_mib: int | None = None,
                  journal_first: bool = True, journal_log: bool = False,
                  segment_bytes: int = 64 << 20, memory_max: int = 200_000,
-                 forward_to: str | None = None) -> None:
+                 forward_to: str | None = None, max_lag_s: float = 0.0) -> None:
         self.path = Path(db_path)
+        self.max_lag_s = max_lag_s  # log_batch waits while DuckDB lags more [s]; 0 = never
         self.journal_first = journal_first
         self.materialiser = Materialiser("gateway", memory_max, _decode_journal)
         self.con = connect(self.path)
         if checkpoint_threshold_mib is not None:  # write-ahead log size before a checkpoint
             self.con.execute(f"SET checkpoint_threshold = '{int(checkpoint_threshold_mib)}MiB'")
-        self._packets = PacketStore(self.con)
+        # Packets (journal, keys, values) are written through a cursor of their own, under
+        # write_lock: the materialiser writes them from its own (niced) thread while this
+        # connection serves the database thread (registry, talk-back, alerts, forwarding).
+        self._cursor = self.con.cursor()
+        self._packets = PacketStore(self._cursor)
+        self.write_lock = threading.Lock()
         self.log: JournalLog | None = None
         self.log_materialiser: LogMaterialiser | None = None
         if journal_first and journal_log:
@@ -104,7 +111,7 @@ class GatewayStore:
         def after(con: Any, batch: ColumnBatch, verdicts: list[Any]) -> None:
             frames = [r for r, v in zip(batch.raw, verdicts, strict=True)
                       if v.verdict == "accepted"]
-            self.enqueue_forward(target, frames, cst_now())
+            self.enqueue_forward(target, frames, cst_now(), con)  # in the run's transaction
         return after
 
     def log_batch(self, batch: ColumnBatch) -> list[str]:
@@ -112,13 +119,21 @@ class GatewayStore:
 
         Returns ``journalled`` for every row once the records are durable: the 9014s may go
         out. De-duplication and the value rows follow in DuckDB (:meth:`materialise`).
+        With :attr:`max_lag_s` > 0 it first waits while DuckDB lags more than that
+        (:meth:`LogMaterialiser.throttle`).
         """
         assert self.log is not None and self.log_materialiser is not None
+        self.log_materialiser.throttle(self.max_lag_s)
         now = cst_now()
         seg, ends = self.log.append_columns(
             batch.raw, batch.source, [at or now for at in batch.received_at])
         self.log_materialiser.add(batch, seg, ends)
         return ["journalled"] * len(ends)
+
+    def unthrottle(self) -> None:
+        """Let :meth:`log_batch` no longer wait for DuckDB (the gateway is stopping)."""
+        if self.log_materialiser is not None:
+            self.log_materialiser.unthrottle()
 
     @property
     def pending_values(self) -> int:
@@ -153,6 +168,7 @@ class GatewayStore:
             self.materialise()
             self.con.execute("CHECKPOINT")
         finally:
+            self._cursor.close()
             self.con.close()
             if self.log is not None:
                 self.log.close()
@@ -185,6 +201,11 @@ class GatewayStore:
         With ``forward_to`` the accepted frames are also queued for the upstream platform
         before this returns (so before any acknowledgement).
         """
+        with self.write_lock:
+            return self._store_batch(items, forward_to)
+
+    def _store_batch(self, items: Sequence[Incoming] | ColumnBatch,
+                     forward_to: str | None = None) -> list[str]:
         if isinstance(items, ColumnBatch) and self.journal_first:
             out = self._journal_first(items)
             if forward_to:
@@ -223,11 +244,15 @@ class GatewayStore:
         return out
 
     def materialise(self) -> int:
-        """Write everything acknowledged but not yet in DuckDB; return how many packets."""
-        n = self.materialiser.run(self.con)
-        if self.log_materialiser is not None:
-            n += self.log_materialiser.run()
-        return n
+        """Write everything acknowledged but not yet in DuckDB; return how many packets.
+
+        Any thread (the gateway's materialiser thread); serialised with :meth:`store_batch`.
+        """
+        with self.write_lock:
+            n = self.materialiser.run(self._cursor)
+            if self.log_materialiser is not None:
+                n += self.log_materialiser.run()
+            return n
 
     def catch_up(self, decode: Any) -> CatchUp:
         """After a restart: write the values of the journal's un-materialised tail.
@@ -236,12 +261,13 @@ class GatewayStore:
         journal log's records past the watermark are copied (:attr:`CatchUp.written`
         counts both).
         """
-        out = catch_up(self.con, decode, self.materialiser.name)
-        if self.log_materialiser is not None:
-            n = self.log_materialiser.catch_up()
-            out.replayed += n
-            out.written += n
-        return out
+        with self.write_lock:
+            out = catch_up(self._cursor, decode, self.materialiser.name)
+            if self.log_materialiser is not None:
+                n = self.log_materialiser.catch_up()
+                out.replayed += n
+                out.written += n
+            return out
 
     def record_rejected(self, rows: Sequence[tuple[str, bytes, str, str | None]]) -> None:
         """Log rejected packets ``(peer, frame, reason, MN)``; their data is stored nowhere."""
@@ -322,13 +348,14 @@ class GatewayStore:
         })
         self._insert_arrow("gateway_command", frame)
 
-    def _insert_arrow(self, table: str, frame: pa.Table) -> None:
+    def _insert_arrow(self, table: str, frame: pa.Table, con: Any = None) -> None:
         """Insert a whole Arrow table in one statement (``executemany`` runs row by row)."""
-        self.con.register("_lantian_gw_rows", frame)
+        con = self.con if con is None else con
+        con.register("_lantian_gw_rows", frame)
         try:
-            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _lantian_gw_rows")
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _lantian_gw_rows")
         finally:
-            self.con.unregister("_lantian_gw_rows")
+            con.unregister("_lantian_gw_rows")
 
     def flush_side(self, commands: Sequence[dict[str, Any]],
                    rejected: Sequence[tuple[str, bytes, str, str | None]],
@@ -381,14 +408,15 @@ class GatewayStore:
         return {(mn, cn, ts): int(i) for mn, cn, ts, i in rows}
 
     # -- forwarding queue -------------------------------------------------------------
-    def enqueue_forward(self, target: str, frames: Sequence[bytes], at: dt.datetime) -> None:
-        """Append frames to the persistent forwarding queue."""
+    def enqueue_forward(self, target: str, frames: Sequence[bytes], at: dt.datetime,
+                        con: Any = None) -> None:
+        """Append frames to the persistent forwarding queue (on ``con``: its transaction)."""
         if frames:
             self._insert_arrow("forward_queue", pa.table({
                 "queued_at": pa.array([at] * len(frames), pa.timestamp("us")),
                 "target": pa.array([target] * len(frames), pa.string()),
                 "raw": pa.array(list(frames), pa.binary()),
-            }))
+            }), con)
 
     def peek_forward(self, target: str, limit: int) -> list[tuple[int, bytes, int]]:
         """Oldest queued frames for ``target``: ``(id, raw, attempts so far)``."""

@@ -31,6 +31,7 @@ methods are serialised by a lock, so the gateway may call them from a worker thr
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -70,6 +71,8 @@ __all__ = [
     "cst_now",
     "parse_data_time",
 ]
+
+log = logging.getLogger("lantian.store")
 
 class PacketLike(Protocol):
     """What the store reads from a decoded packet (``lantian.hj212.Packet`` fits)."""
@@ -431,8 +434,17 @@ class PacketStore:
             self._last_checkpoint = time.monotonic()
 
     def _maybe_checkpoint_locked(self) -> None:
+        """Checkpoint every ``checkpoint_interval_s`` — after a commit, so never raises.
+
+        The data is durable in DuckDB's write-ahead log already; a checkpoint refused
+        because another connection of the process (the gateway's database thread, the HTTP
+        API's cursors) has a transaction open is tried again at a later commit.
+        """
         if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval_s:
-            self.con.execute("CHECKPOINT")
+            try:
+                self.con.execute("CHECKPOINT")
+            except duckdb.Error as exc:
+                log.warning("checkpoint deferred: %s", exc)
             self._last_checkpoint = time.monotonic()
 
 

@@ -106,6 +106,8 @@ class LogMaterialiseStats(MaterialiseStats):
 
     replayed: int = 0  # records read back from the segment files
     spills: int = 0  # times the waiting batches were dropped from memory
+    throttled: int = 0  # appends that waited for DuckDB (max_lag_s)
+    throttled_s: float = 0.0  # their total wait [s]
 
 
 class LogMaterialiser:
@@ -130,6 +132,9 @@ class LogMaterialiser:
         self._n_pending = 0
         self._in_memory = 0
         self._lock = threading.Lock()
+        self._ran = threading.Condition(self._lock)  # notified at the end of every run
+        self._failing = False  # the last run raised: throttle() does not wait then
+        self._unthrottled = False  # set by unthrottle() (shutting down): never wait again
         self.stats = LogMaterialiseStats()
 
     # -- from the log writer thread ---------------------------------------------------
@@ -155,6 +160,35 @@ class LogMaterialiser:
             self._in_memory = 0
             self.stats.spills += 1
 
+    def throttle(self, max_lag_s: float, now: float | None = None) -> float:
+        """Wait while the oldest record not in DuckDB is older than ``max_lag_s`` [s].
+
+        The log writer calls this before an append: in a sustained overload the niced
+        materialiser would otherwise fall ever further behind, so acknowledgements slow to
+        what DuckDB absorbs and the lag stays bounded (``gateway.toml [materialise]
+        max_lag_s``; 0 = no bound). It does not wait while the materialiser is failing (its
+        last run raised): the records are durable in the log and the gateway keeps
+        acknowledging, bounded by the disk-full stop. Returns the time waited [s].
+        """
+        if max_lag_s <= 0:
+            return 0.0
+        t0 = time.monotonic()
+        with self._ran:
+            while (self._pending and not self._failing and not self._unthrottled
+                   and time.monotonic() - self._pending[0].journalled_at > max_lag_s):
+                self._ran.wait(0.1)
+        waited = time.monotonic() - t0
+        if waited > 0.001:
+            self.stats.throttled += 1
+            self.stats.throttled_s += waited
+        return waited
+
+    def unthrottle(self) -> None:
+        """Stop :meth:`throttle` from waiting, now and later (the gateway is stopping)."""
+        with self._ran:
+            self._unthrottled = True
+            self._ran.notify_all()
+
     @property
     def pending_records(self) -> int:
         """Acknowledged records not yet in DuckDB."""
@@ -170,6 +204,8 @@ class LogMaterialiser:
             **lag_of(self.stats, n, oldest, now),
             "materialise_replayed": self.stats.replayed,
             "materialise_spills": self.stats.spills,
+            "materialise_throttled": self.stats.throttled,
+            "materialise_throttled_s": round(self.stats.throttled_s, 3),
             "journal_log_watermark": f"{self.position[0]}:{self.position[1]}",
             **self.log.status(),
         }
@@ -198,8 +234,12 @@ class LogMaterialiser:
             elif todo:
                 batch = merge_batches([b for b in batches if b is not None])
                 self._write(batch, [(p.segment, e) for p in todo for e in p.ends])
-        except StoreError:
-            self._spill()  # read back from the log at the watermark, record-exact
+        except Exception as exc:
+            if isinstance(exc, StoreError):
+                self._spill()  # read back from the log at the watermark, record-exact
+            with self._ran:
+                self._failing = True
+                self._ran.notify_all()
             raise
         finally:
             self.stats.cpu_s += time.thread_time() - t0
@@ -214,6 +254,8 @@ class LogMaterialiser:
             self._n_pending -= n
             if not self._pending:
                 s.caught_up = done
+            self._failing = False
+            self._ran.notify_all()
         s.runs += 1
         s.max_lag_s = max(s.max_lag_s, done - taken[0].journalled_at)
         self.log.release(self.position)
