@@ -606,10 +606,12 @@ def _effect(truth: pd.DataFrame) -> pd.DataFrame:
 
     (qcdetect) An unrecorded slope change (i13008) scales the values from its minute to the
     month's end (:func:`_params`), so an alarm on the changed values overlaps it; its label
-    spans only the hour of the change (what ``calibration_change`` must find).
+    spans only the hour of the change (what ``calibration_change`` must find). (qcblind) The
+    same for an unrecorded intercept change (i13007, an offset from its minute on), which only
+    ``benchmarks/qc_blind.py`` injects.
     """
     out = truth.copy()
-    slope = (out.detector == "calibration_change") & out["info"].str.contains("i13008")
+    slope = (out.detector == "calibration_change") & out["info"].str.contains("i13008|i13007")
     out.loc[slope, "end"] = pd.Timestamp("2200-01-01")
     return out
 

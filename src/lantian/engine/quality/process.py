@@ -181,7 +181,13 @@ def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds) -> ir.Table:
     o2_ref_pct). Where the reference O2 is known, the platform computes
     ``C × (21 − O2_ref)/(21 − O2)`` (HJ 75-2017) per valid running minute below
     ``zs_mismatch.o2_max_pct`` and compares. A minute disagrees when
-    ``|Zs − own| > max(abs_tol, rel_tol × own)``; runs of at least ``min_minutes`` are events.
+    ``|Zs − own| > max(abs_tol, rel_tol × own) + rounding_share × step``, where ``step`` is
+    the logger's own rounding of ``Zs`` (1, 0.1, 0.01 or 0.001 mg/m³: the coarsest step of
+    which every disagreeing Zs of the point and pollutant in the month is a multiple; HJ
+    212-2017 sends up to 3 decimals): a logger that rounds Zs to whole mg/m³ is off by up to
+    0.5 mg/m³ from an exact correction at every minute, which at PM or gas-boiler SO2 of a few
+    mg/m³ exceeds any relative tolerance (session 6, blind set). Runs of at least
+    ``min_minutes`` are events.
     """
     lim = limits.filter(limits.o2_ref_pct.notnull()).select(
         _lmn=limits.mn, _lpol=limits.pollutant, o2_ref_pct=limits.o2_ref_pct)
@@ -192,6 +198,7 @@ def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds) -> ir.Table:
     tol = ibis.greatest(ibis.literal(th.get("zs_mismatch", "abs_tol")),
                         t.own.abs() * th.get("zs_mismatch", "rel_tol"))
     t = t.filter((t.zs - t.own).abs() > tol)
+    t = _beyond_rounding(t, tol, th)
     g = run_summary(t, ["mn", "pollutant"], gap_s=600,
                     min_minutes=th.get("zs_mismatch", "min_minutes"),
                     zs_mean=lambda r: r.zs.mean(), own_mean=lambda r: r.own.mean(),
@@ -201,3 +208,23 @@ def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds) -> ir.Table:
                        severity=sev, evid=evidence(minutes=g.minutes, logger_zs_mean=g.zs_mean,
                                                    platform_mean=g.own_mean,
                                                    o2_ref_pct=g.o2_ref))
+
+
+def _beyond_rounding(t: ir.Table, tol: ir.Value, th: Thresholds) -> ir.Table:
+    """Keep the minutes of ``t`` whose difference also exceeds the logger's Zs rounding.
+
+    The step of a (mn, pollutant) is the coarsest of 1, 0.1, 0.01 mg/m³ that every Zs of
+    ``t`` (the minutes already beyond ``tol``) is a multiple of, else 0.001 (HJ 212-2017
+    values carry at most 3 decimals). Only minutes beyond ``tol`` enter, so the screened and
+    the full path of :mod:`~lantian.engine.quality.suspects` see the same set.
+    """
+    eps = 1e-6
+    on = [((t.zs - t.zs.round(d)).abs() <= eps).all().name(f"_z{d}") for d in (0, 1, 2)]
+    st = t.group_by(["mn", "pollutant"]).aggregate(on)
+    st = st.select(_smn=st.mn, _spol=st.pollutant,
+                   _step=ibis.ifelse(st._z0, 1.0, ibis.ifelse(st._z1, 0.1,
+                                                              ibis.ifelse(st._z2, 0.01, 0.001))))
+    j = t.mutate(_tol=tol)
+    j = j.inner_join(st, [j.mn == st._smn, j.pollutant == st._spol]).drop("_smn", "_spol")
+    share = th.get("zs_mismatch", "rounding_share")
+    return j.filter((j.zs - j.own).abs() > j._tol + share * j._step).drop("_tol", "_step")
