@@ -173,6 +173,7 @@ async def _sigkill_scenario(tmp_path: Path, procs: list[subprocess.Popen]) -> No
     final = json.loads(status.read_text())  # --status-file: the counters after the stop
     assert final["acked"] == 1 and final["materialise_pending_packets"] == 0
     assert final["materialised_up_to_id"] >= 1 and final["materialise_failures"] == 0
+    assert final["gc_frozen_objects"] > 0  # [runtime] gc_freeze applied by serve (gwruntime)
 
     con = duckdb.connect(str(db), read_only=True)
     stored = set(con.execute(

@@ -66,6 +66,9 @@ async def run_server(db: Path, host: str, gateway_port: int, http_port: int | No
     # build the HTTP app (imports, routers) before loggers can connect: it runs on this loop
     api = _make_api(gw, host, http_port) if http_port else None
     port = await gw.start(host, gateway_port)
+    from lantian.hj212.gwruntime import apply_runtime
+
+    gw.status.counts.update(apply_runtime(gw.settings.runtime))  # gc, GIL ([runtime])
     echo_err(f"lantian gateway on {host}:{port} (HJ 212), database {db}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

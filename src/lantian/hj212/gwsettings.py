@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from lantian.errors import ConfigurationError
+from lantian.hj212.gwruntime import RuntimeSettings
 from lantian.hj212.talkback import TalkbackSettings
 
 __all__ = ["GatewaySettings", "load_settings"]
@@ -46,6 +47,8 @@ class GatewaySettings:
     talkback: TalkbackSettings
     materialise_nice: int = 0  # [materialise] nice: the materialiser thread's niceness
     materialise_max_lag_s: float = 0.0  # [materialise] max_lag_s: bound on DuckDB's lag [s]
+    duckdb_threads: int = 0  # [materialise] duckdb_threads: DuckDB's threads (0: its default)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)  # [runtime], by serve
 
     def with_(self, **changes: Any) -> GatewaySettings:
         """Copy with some fields changed (tests, CLI overrides)."""
@@ -107,7 +110,27 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
             materialise_memory_max=int(doc["materialise"]["memory_max"]),
             materialise_nice=int(doc["materialise"].get("nice", 0)),
             materialise_max_lag_s=float(doc["materialise"].get("max_lag_s", 0.0)),
+            duckdb_threads=int(doc["materialise"].get("duckdb_threads", 0)),
+            runtime=_runtime(doc.get("runtime", {})),
             talkback=tb,
         )
     except KeyError as exc:
         raise ConfigurationError(f"gateway settings lack {exc}") from exc
+
+
+def _runtime(doc: dict[str, Any]) -> RuntimeSettings:
+    """``[runtime]`` (optional; absent keys leave Python's own values)."""
+    unknown = set(doc) - {"gc_freeze", "gc_threshold", "switch_interval_s", "source",
+                          "confidence"}
+    if unknown:
+        raise ConfigurationError(f"unknown [runtime] keys in gateway settings: {unknown}")
+    th = doc.get("gc_threshold")
+    sw = doc.get("switch_interval_s")
+    if th is not None and (not isinstance(th, list) or not 1 <= len(th) <= 3
+                           or not all(isinstance(x, int) and x >= 0 for x in th)):
+        raise ConfigurationError(f"[runtime] gc_threshold must be 1-3 integers ≥ 0, not {th!r}")
+    if sw is not None and not (isinstance(sw, int | float) and sw > 0):
+        raise ConfigurationError(f"[runtime] switch_interval_s must be > 0 s, not {sw!r}")
+    return RuntimeSettings(gc_freeze=bool(doc.get("gc_freeze", False)),
+                           gc_threshold=None if th is None else tuple(th),
+                           switch_interval_s=None if sw is None else float(sw))
