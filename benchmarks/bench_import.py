@@ -6,6 +6,8 @@ Re-run (one command; the lock keeps two benchmarks from running at once)::
         --packets 100000 --runs 3
     flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_import.py \
         --packets 1000000 --loggers 1000 --runs 1 --only import,import-seq --file /tmp/p1m.txt
+    flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_import.py \
+        --packets 1000000 --loggers 1000 --runs 1 --only import --file /tmp/p1m.txt --cold
 
 Generates flue-gas minute packets (HJ 212-2017, CN 2051, 11 factors with Avg/Min/Max/ZsAvg/
 Cou/Flag as a CEMS sends them) with the codec's ``build_packet`` for ``--loggers`` data
@@ -26,6 +28,13 @@ fresh database:
 * ``raw-load``: DuckDB reading the file's lines straight into a table (no decoding) — the
   floor for putting these bytes into DuckDB.
 
+``--cold`` drops the page cache before each import run (root only): the input file, the
+interpreter's and the libraries' files are then read from the disk. Each import run also
+reports its I/O (``io``): bytes the CLI and its workers read from / wrote to the block layer
+(``/proc/<pid>/io``, and the CLI process's ``getrusage`` blocks), the whole machine's disk
+traffic and busy time over the run (``/proc/diskstats``: includes other processes), the
+database file's final size and the largest size its write-ahead log reached.
+
 Prints one JSON object per measurement (median of ``--runs``; wall-clock and CPU seconds,
 CPU = user + system of all threads, the steadier figure on a shared machine; the load
 average before and after).
@@ -34,6 +43,7 @@ average before and after).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -107,6 +117,28 @@ def _child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _child_blocks() -> tuple[int, int]:
+    """Blocks (512 bytes) read and written by waited-for children so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_inblock, r.ru_oublock
+
+
+def _disk_sectors() -> tuple[int, int, int]:
+    """(sectors read, sectors written, ms spent doing I/O) of the whole machine's disks.
+
+    Summed over the ``vd*`` / ``sd*`` / ``nvme*n*`` whole disks of ``/proc/diskstats``
+    (machine-wide: includes the other engineers' I/O and the kernel's write-back).
+    """
+    import re
+
+    r = w = ms = 0
+    for line in Path("/proc/diskstats").read_text().splitlines():
+        f = line.split()
+        if re.fullmatch(r"vd[a-z]|sd[a-z]|nvme\d+n\d+", f[2]):
+            r, w, ms = r + int(f[5]), w + int(f[9]), ms + int(f[12])
+    return r, w, ms
+
+
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -145,16 +177,48 @@ def _cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def _io(pid: int) -> dict[str, int] | None:
+    """``/proc/<pid>/io`` (rchar, wchar, read_bytes, write_bytes …) or None when gone."""
+    try:
+        text = Path(f"/proc/{pid}/io").read_text()
+    except OSError:
+        return None
+    return {k: int(v) for k, v in (line.split(": ") for line in text.splitlines())}
+
+
+def _drop_caches() -> None:
+    """Write back dirty pages and drop the page cache (root only; cold-cache runs)."""
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
+#: I/O figures of the last :func:`run_import` (bytes; sizes of the database and its WAL).
+LAST_IO: dict[str, int] = {}
+
+
 def run_import(
-    path: Path, work: Path, batch_size: int | None = None, workers: int | None = None
+    path: Path,
+    work: Path,
+    batch_size: int | None = None,
+    workers: int | None = None,
+    cold: bool = False,
 ) -> tuple[float, float, float, float, float]:
     """Time one CLI import on a fresh database.
 
     Returns (wall s, CPU s of the CLI and its workers, the CLI's own import seconds, peak RSS
     MB of the CLI and its workers, CPU s of the CLI process alone). The workers' CPU is read
-    from ``/proc`` every 50 ms (up to 50 ms per worker may be missed at its end).
+    from ``/proc`` every 50 ms (up to 50 ms per worker may be missed at its end). With
+    ``cold`` the page cache is dropped first (the input file is read from the disk).
+
+    :data:`LAST_IO` gets the bytes the CLI process and its workers read from and wrote to
+    the block layer (``/proc/<pid>/io`` read_bytes / write_bytes, last seen every 50 ms), the
+    bytes they asked the kernel for (rchar / wchar), the database file's final size and the
+    largest size its WAL reached.
     """
     import threading
+
+    if cold:
+        _drop_caches()
 
     db = work / f"imp-{time.monotonic_ns()}.duckdb"
     env = dict(os.environ, LANTIAN_NO_PROGRESS="1")
@@ -162,6 +226,8 @@ def run_import(
     if workers is not None:
         extra += ["--workers", str(workers)]
     c = _child_cpu()
+    blocks0 = _child_blocks()
+    disk0 = _disk_sectors()
     t = time.perf_counter()
     proc = subprocess.Popen(
         [
@@ -181,6 +247,9 @@ def run_import(
     )
     peak = [0]
     cpu_of: dict[int, float] = {}  # descendants' CPU, last seen (they are not our children)
+    io_of: dict[int, dict[str, int]] = {}  # the CLI's and its descendants' I/O, last seen
+    wal = db.with_name(db.name + ".wal")
+    wal_peak = [0]
 
     def sample() -> None:
         while proc.poll() is None:
@@ -189,17 +258,34 @@ def run_import(
             for k in kids:
                 if (c := _cpu_s(k)) is not None:
                     cpu_of[k] = c
+            for k in [proc.pid, *kids]:
+                if (io := _io(k)) is not None:
+                    io_of[k] = io
+            with contextlib.suppress(OSError):
+                wal_peak[0] = max(wal_peak[0], wal.stat().st_size)
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     out, _ = proc.communicate()
     wall, cpu = time.perf_counter() - t, _child_cpu() - c
+    disk1 = _disk_sectors()
+    blocks1 = _child_blocks()
     sampler.join()
     cli_cpu = cpu
     cpu += sum(cpu_of.values())  # the workers (forked by a forkserver, never our children)
     if proc.returncode:
         raise SystemExit(f"import failed with exit code {proc.returncode}")
+    LAST_IO.clear()
+    for key in ("rchar", "wchar", "read_bytes", "write_bytes"):
+        LAST_IO[key] = sum(io.get(key, 0) for io in io_of.values())
+    LAST_IO["cli_read_bytes_rusage"] = (blocks1[0] - blocks0[0]) * 512
+    LAST_IO["cli_write_bytes_rusage"] = (blocks1[1] - blocks0[1]) * 512
+    LAST_IO["machine_disk_read_bytes"] = (disk1[0] - disk0[0]) * 512
+    LAST_IO["machine_disk_write_bytes"] = (disk1[1] - disk0[1]) * 512
+    LAST_IO["machine_disk_busy_ms"] = disk1[2] - disk0[2]
+    LAST_IO["db_bytes"] = db.stat().st_size
+    LAST_IO["wal_peak_bytes"] = wal_peak[0]
     for p in work.glob(db.name + "*"):
         p.unlink()
     return wall, cpu, float(json.loads(out)["seconds"]), peak[0] / 1024, cli_cpu
@@ -288,6 +374,11 @@ def main() -> None:
         help="comma-separated measurements",
     )
     ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="drop the page cache before each import run (root; the input is read from disk)",
+    )
+    ap.add_argument(
         "--file",
         type=Path,
         default=None,
@@ -316,8 +407,8 @@ def main() -> None:
         store_batch = args.batch_size or 50_000
         tests: dict[str, Any] = {
             "startup": lambda: run_import(one, work)[:2],
-            "import": lambda: run_import(path, work, args.batch_size, args.workers),
-            "import-seq": lambda: run_import(path, work, args.batch_size, 0),
+            "import": lambda: run_import(path, work, args.batch_size, args.workers, args.cold),
+            "import-seq": lambda: run_import(path, work, args.batch_size, 0, args.cold),
             "decode": lambda: run_decode(path),
             "store": lambda: run_store(path, work, store_batch),
             "raw-load": lambda: run_raw_load(path, work),
@@ -326,7 +417,10 @@ def main() -> None:
             if name not in only:
                 continue
             load_before = os.getloadavg()[0]
-            runs = [fn() for _ in range(args.runs)]
+            runs, ios = [], []
+            for _ in range(args.runs):
+                runs.append(fn())
+                ios.append(dict(LAST_IO))
             n = 1 if name == "startup" else args.packets
             med = statistics.median(r[0] for r in runs)
             cpu = statistics.median(r[1] for r in runs)
@@ -353,6 +447,8 @@ def main() -> None:
                 out["cli_cpu_s"] = round(cli, 2)
                 out["cli_us_per_packet"] = round(cli / n * 1e6, 1)
                 out["workers_us_per_packet"] = round((cpu - cli) / n * 1e6, 1)
+                out["cold_cache"] = args.cold
+                out["io"] = ios
             print(json.dumps(out), flush=True)
 
 
