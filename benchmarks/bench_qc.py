@@ -9,7 +9,16 @@ engine's ``assess_month`` on the same data), on the engine's province lake
         --lake benchmarks/data/province --sizes 500 5000 --runs 3
 
 (engine, qc and the monthly job each in a fresh subprocess, interleaved; prints medians,
-per-detector and per-kept-frame times, peak RSS, events and the load average). The monthly
+per-detector and per-kept-frame times, peak RSS, events and the load average). Session 6
+(qcspeed): every lake measurement also prints the share of the lake's Parquet bytes in the
+page cache just before it (``fincore``), DuckDB's ``threads`` / ``memory_limit`` and, for the
+job, the most DuckDB spilled to its temporary directory; ``--cold`` drops the page cache
+(``sync; echo 3 > /proc/sys/vm/drop_caches``, root) before every measurement, to time the
+engine and the job on a cold lake (why the engine alone swung 22–81 s in session 5).
+The 5,000-point figures of issue 4::
+
+    flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_qc.py \
+        --lake benchmarks/data/province --sizes 5000 --runs 2 --kinds job The monthly
 job is :func:`lantian.engine.quality.job.assess_and_detect`: the engine's ``assess_month``
 and every detector from one scan of the minutes; the time qc adds to the engine is
 ``job − engine``, printed as a ratio of the engine alone (DESIGN.md §6 target ≤ 1).
@@ -34,6 +43,7 @@ precision/recall per detector against the ground truth. Times are wall-clock sec
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
 import statistics
 import sys
@@ -44,7 +54,7 @@ HERE = Path(__file__).resolve().parent
 COLS = ("so2_mg_m3", "nox_mg_m3", "pm_mg_m3", "so2_zs", "nox_zs", "pm_zs", "o2_pct",
         "flow_m3_s", "temp_c")
 FLAGS = ("so2_flag", "nox_flag", "pm_flag", "o2_flag", "flow_flag")
-KINDS = ("engine", "qc", "job", "qc-cmd", "job-cmd")
+KINDS = ("engine", "qc", "job", "qc-cmd", "job-cmd", "scan")
 
 
 def main() -> int:
@@ -60,6 +70,8 @@ def main() -> int:
                     help="lake mode: numbers of points (first N of the lake)")
     ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS,
                     help="lake mode: what to time (default all; engine is always timed)")
+    ap.add_argument("--cold", action="store_true",
+                    help="lake mode: drop the page cache before every measurement (root)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--root", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -131,6 +143,24 @@ def main() -> int:
     return 0
 
 
+def _duck_settings(con) -> dict:
+    """DuckDB's ``threads`` and ``memory_limit`` of a backend (what the run really used)."""
+    rows = con.con.sql("SELECT name, value FROM duckdb_settings() "
+                       "WHERE name IN ('threads', 'memory_limit')").fetchall()
+    return dict(rows)
+
+
+def _dir_mb(path) -> float:
+    """Size of a directory tree [MB] (DuckDB's spill files), 0 when absent."""
+    if not path:
+        return 0.0
+    total = 0
+    for p in Path(path).rglob("*"):
+        with contextlib.suppress(OSError):  # a spill file removed while we look
+            total += p.stat().st_size
+    return total / 1e6
+
+
 def _keeper(per: dict[str, float]):
     """Return a ``materialize`` hook that keeps a frame (``.cache()``) and times it in ``per``."""
     cached = []
@@ -139,7 +169,9 @@ def _keeper(per: dict[str, float]):
         t1 = time.perf_counter()
         c = t.cache()
         cached.append(c)
-        per[f"(kept {len(cached)})"] = time.perf_counter() - t1
+        dt = time.perf_counter() - t1
+        rows = c.count().execute()  # a temporary table: cheap; names the frame by its size
+        per[f"(kept {len(cached)}: {rows:,}x{len(c.columns)})"] = dt
         return c
 
     return keep
@@ -184,25 +216,29 @@ def _job_child(root: Path, data: Path, month: str) -> dict:
 
     t0 = time.perf_counter()
     con = backends.connect("duckdb", db=bench_engine().registry_db(data), lake=root)
-    limit_memory(con)
+    spill = limit_memory(con)
     kw = read_inputs(con, month, load_thresholds())
     per: dict[str, float] = {}
     keep = _keeper(per)
+    spilled = [0.0]
 
     t1 = time.perf_counter()
     verdicts, parts = assess_and_detect(con, kw, materialize=keep)
     per["(build)"] = time.perf_counter() - t1
+    spilled[0] = max(spilled[0], _dir_mb(spill))
     t1 = time.perf_counter()
     df = con.execute(verdicts)
     per["assess_month"] = time.perf_counter() - t1
     n_events = 0
     for name, expr in parts.items():
+        spilled[0] = max(spilled[0], _dir_mb(spill))
         t1 = time.perf_counter()
         n_events += len(con.execute(expr))
         per[name] = time.perf_counter() - t1
     return {"seconds": time.perf_counter() - t0, "events": n_events, "per": per,
             "points": len(df), "compliant_hours": int(df.compliant_hours.sum()),
-            "production_hours": int(df.production_hours.sum())}
+            "production_hours": int(df.production_hours.sum()),
+            "duckdb": _duck_settings(con), "spill_mb": round(spilled[0], 1)}
 
 
 def _command_child(root: Path, data: Path, month: str, assess: bool) -> dict:
@@ -243,23 +279,56 @@ def _child_main(kind: str, root: Path, data: Path, month: str) -> None:
     children = {"qc": _qc_child, "job": _job_child,
                 "qc-cmd": lambda r, d, m: _command_child(r, d, m, False),
                 "job-cmd": lambda r, d, m: _command_child(r, d, m, True)}
+    if kind == "scan":  # the bare DuckDB scan of bench_engine (issue 3's yardstick)
+        children["scan"] = lambda r, d, m: be.run_scan(r)
     child = children.get(kind)
     out = child(root, data, month) if child else be.run_engine(root, data)
     out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(json.dumps(out))
 
 
-def _measure(kind: str, root: Path, data: Path, month: str) -> dict:
+def _resident(root: Path) -> float | None:
+    """Share of the lake's Parquet bytes in the page cache (``fincore``), or ``None``."""
+    import shutil
+    import subprocess
+
+    files = [str(p) for p in (root / "flue_minute").rglob("*.parquet")]
+    if not files or shutil.which("fincore") is None:
+        return None
+    res = size = 0
+    for i in range(0, len(files), 1000):
+        cp = subprocess.run(["fincore", "-b", "-n", "-o", "RES,SIZE", *files[i:i + 1000]],
+                            capture_output=True, text=True, check=False)
+        for line in cp.stdout.split("\n"):
+            parts = line.split()
+            if len(parts) == 2:
+                res, size = res + int(parts[0]), size + int(parts[1])
+    return res / size if size else None
+
+
+def _drop_caches() -> None:
+    """Write dirty pages and drop the page cache (root): the next read comes from disk."""
+    import subprocess
+
+    subprocess.run(["sync"], check=False)
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
+def _measure(kind: str, root: Path, data: Path, month: str, cold: bool = False) -> dict:
     import json
     import subprocess
+
+    if cold:
+        _drop_caches()
+    cached = _resident(root)
 
     cp = subprocess.run([sys.executable, __file__, "--child", kind, "--root", str(root),
                          "--lake", str(data), "--month", month],
                         capture_output=True, text=True, check=False)
     if cp.returncode != 0:
         tail = cp.stderr.strip().splitlines()[-1] if cp.stderr.strip() else "failed"
-        return {"error": tail, "seconds": None, "peak_rss_gib": None}
-    return json.loads(cp.stdout.strip().splitlines()[-1])
+        return {"error": tail, "seconds": None, "peak_rss_gib": None, "cached": cached}
+    return json.loads(cp.stdout.strip().splitlines()[-1]) | {"cached": cached}
 
 
 def lake_mode(args) -> int:
@@ -284,7 +353,7 @@ def lake_mode(args) -> int:
         for _ in range(args.runs):
             for kind in res:
                 loads.append(os.getloadavg()[0])
-                res[kind].append(_measure(kind, root, args.lake, args.month))
+                res[kind].append(_measure(kind, root, args.lake, args.month, args.cold))
         loads.append(os.getloadavg()[0])
         med = {}
         for kind, rs in res.items():
@@ -293,9 +362,13 @@ def lake_mode(args) -> int:
             errs = [r["error"] for r in rs if r.get("error")]
             peak = max((r.get("peak_rss_gib") or 0) for r in rs)
             shown = None if med[kind] is None else round(med[kind], 2)
+            cached = [None if r.get("cached") is None else round(100 * r["cached"])
+                      for r in rs]
+            extra = "".join(f", {k} {[r.get(k) for r in rs]}" for k in ("duckdb", "spill_mb")
+                            if any(r.get(k) is not None for r in rs))
             print(f"{n} points {kind}: median {shown} s, runs {[round(s, 2) for s in secs]}, "
-                  f"peak RSS {peak:.2f} GiB"
-                  + (f", errors {errs}" if errs else ""), flush=True)
+                  f"peak RSS {peak:.2f} GiB, lake in page cache before each run {cached} %"
+                  + extra + (f", errors {errs}" if errs else ""), flush=True)
         for kind in ("qc", "job"):
             ok = [r for r in res.get(kind, []) if r.get("per")]
             if ok:
@@ -312,6 +385,9 @@ def lake_mode(args) -> int:
         if med["engine"] and med.get("qc"):
             print(f"{n} points qc / engine = {med['qc'] / med['engine']:.2f}; {loadtxt}",
                   flush=True)
+        if med.get("scan") and med.get("job"):
+            print(f"{n} points job / bare DuckDB scan = {med['job'] / med['scan']:.2f}; "
+                  f"engine / scan = {med['engine'] / med['scan']:.2f}", flush=True)
         for kind in ("job", "job-cmd"):
             if med["engine"] and med.get(kind):
                 added = med[kind] - med["engine"]
