@@ -155,3 +155,16 @@ async def test_stop_under_throttle_does_not_hang_and_keeps_every_ack(db_path):
     n = con.execute("SELECT count(*) FROM flue_minute").fetchone()[0]
     con.close()
     assert n == 2 and reply is not None
+
+
+def test_duckdb_threads_setting_runs_queries_on_the_calling_thread(tmp_path):
+    """``[materialise] duckdb_threads = 1``: no DuckDB worker does the niced thread's work."""
+    store = GatewayStore(tmp_path / "d.duckdb", journal_log=True, duckdb_threads=1)
+    try:
+        assert store.con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+        assert store._cursor.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+    finally:
+        store.close()
+    from lantian.hj212.gwsettings import load_settings
+
+    assert load_settings().duckdb_threads == 1  # the packaged setting

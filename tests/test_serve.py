@@ -100,7 +100,7 @@ async def _sigkill_scenario(tmp_path: Path, procs: list[subprocess.Popen]) -> No
     packaged = resources.files("lantian.catalog").joinpath("data/gateway.toml").read_text()
     lazy = tmp_path / "lazy.toml"
     lazy.write_text(packaged.replace("interval_s = 1.0", "interval_s = 3600.0")
-                    .replace("max_pending = 5000", "max_pending = 100000000"))
+                    .replace("\nmax_pending = ", "\nmax_pending = 100000000 #"))
     proc = _start(db, port, log, settings=lazy)
     procs.append(proc)
     acked: set[tuple[str, str]] = set()

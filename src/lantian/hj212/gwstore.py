@@ -84,7 +84,8 @@ class GatewayStore:
     def __init__(self, db_path: str | Path, checkpoint_threshold_mib: int | None = None,
                  journal_first: bool = True, journal_log: bool = False,
                  segment_bytes: int = 64 << 20, memory_max: int = 200_000,
-                 forward_to: str | None = None, max_lag_s: float = 0.0) -> None:
+                 forward_to: str | None = None, max_lag_s: float = 0.0,
+                 duckdb_threads: int = 0) -> None:
         self.path = Path(db_path)
         self.max_lag_s = max_lag_s  # log_batch waits while DuckDB lags more [s]; 0 = never
         self.journal_first = journal_first
@@ -92,6 +93,8 @@ class GatewayStore:
         self.con = connect(self.path)
         if checkpoint_threshold_mib is not None:  # write-ahead log size before a checkpoint
             self.con.execute(f"SET checkpoint_threshold = '{int(checkpoint_threshold_mib)}MiB'")
+        if duckdb_threads > 0:  # every query on its calling thread (the niced materialiser's)
+            self.con.execute(f"SET threads = {int(duckdb_threads)}")
         # Packets (journal, keys, values) are written through a cursor of their own, under
         # write_lock: the materialiser writes them from its own (niced) thread while this
         # connection serves the database thread (registry, talk-back, alerts, forwarding).
