@@ -1,20 +1,23 @@
 """Worked cases of the session-6 detector fixes found with the blind set (benchmarks/qc_blind.py).
 
 Every expected value is computed by hand in the comments: the logger's own Zs rounding in
-``zs_mismatch``.
+``zs_mismatch`` and the daily transmission rate of ``missing``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import ibis
 import numpy as np
 import pandas as pd
+import pytest
 
 from lantian.engine.quality import load_thresholds
 from lantian.engine.quality.frames import long_minutes, running_minutes
 from lantian.engine.quality.process import zs_mismatch
+from lantian.engine.quality.records import missing
 
 TH = load_thresholds()
 T0 = pd.Timestamp("2026-01-05 08:00")  # CST
@@ -77,3 +80,25 @@ def test_zs_three_decimal_logger_keeps_the_narrow_tolerance():
     ev = _zs_events(df)
     assert len(ev) == 1
     assert json.loads(ev["evidence"][0])["minutes"] == 100
+
+
+@pytest.mark.parametrize("by_hours", [False, True])
+def test_missing_reports_a_day_of_intermittent_packets(by_hours):
+    # three days, CST; day 1 complete (1,440 minutes); day 2 every other minute (720 of 1,440
+    # = 0.50 < day_rate_min 0.75, no gap longer than 1 minute); day 3 every fifth minute
+    # missing (1,152 of 1,440 = 0.80 ≥ 0.75): one event, day 2 00:00–23:59, rate 0.5
+    t0 = pd.Timestamp("2026-01-05 00:00")
+    ts = pd.date_range(t0, periods=3 * 1440, freq="min")
+    i = np.arange(len(ts))
+    keep = (i < 1440) | ((i < 2880) & (i % 2 == 0)) | ((i >= 2880) & (i % 5 != 0))
+    df = pd.DataFrame({"mn": "P1", "ts": ts[keep]})
+    start, end = dt.datetime(2026, 1, 5), dt.datetime(2026, 1, 8)
+    ev = ibis.duckdb.connect().execute(missing(ibis.memtable(df), start, end, TH,
+                                               by_hours=by_hours))
+    assert len(ev) == 1
+    e = json.loads(ev["evidence"][0])
+    assert e["day_transmission_rate"] == 0.5
+    assert (e["minutes_received"], e["minutes_expected"]) == (720, 1440)
+    assert ev["start"][0] == pd.Timestamp("2026-01-06 00:00")
+    assert ev["end"][0] == pd.Timestamp("2026-01-06 23:59")
+    assert ev["severity"][0] == "medium"

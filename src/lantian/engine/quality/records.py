@@ -68,10 +68,12 @@ def missing(minute: ir.Table, start: dt.datetime, end: dt.datetime,
                    & (hc.nh == hc.hour + one).fill_null(False) & hc.nf.fill_null(False))
         skip = hc.filter(inner_h).select(_smn=hc.mn, _sh=hc.hour)
         n_per = hc.group_by("mn").aggregate(n=hc.n.sum())
+        days = hc.group_by(["mn", hc.hour.truncate("D").name("day")]).aggregate(n=hc.n.sum())
         src = minute.select("mn", "ts").mutate(_h=_.ts.truncate("h"))
         src = src.anti_join(skip, [src.mn == skip._smn, src._h == skip._sh]).drop("_h")
     else:
         src = minute.select("mn", "ts")
+        days = src.group_by(["mn", src.ts.truncate("D").name("day")]).aggregate(n=_.count())
     t = src.mutate(e=_.ts.epoch_seconds())
     t = t.mutate(pe=t.e.lag().over(w), pts=t.ts.lag().over(w))
     t = t.filter((t.e - t.pe) > 60)
@@ -84,7 +86,7 @@ def missing(minute: ir.Table, start: dt.datetime, end: dt.datetime,
     per = src.group_by("mn").aggregate(first=_.ts.min(), last=_.ts.max(), n=_.count())
     if n_per is not None:
         per = per.drop("n").inner_join(n_per, "mn")
-    return _gap_events(inner, per, src.ts.max().as_scalar(), start, end, th)
+    return _gap_events(inner, per, src.ts.max().as_scalar(), start, end, th, days=days)
 
 
 def missing_from_blocks(blocks: ir.Table, start: dt.datetime, end: dt.datetime,
@@ -111,16 +113,26 @@ def missing_from_blocks(blocks: ir.Table, start: dt.datetime, end: dt.datetime,
         "mn", gap_start=t.pts + ibis.interval(minutes=1),
         gap_end=t.t0 - ibis.interval(minutes=1), minutes=((t.e - t.pe) // 60 - 1))
     per = blocks.group_by("mn").aggregate(first=_.t0.min(), last=_.t1.max(), n=_.n.sum())
-    return _gap_events(inner, per, blocks.t1.max().as_scalar(), start, end, th)
+    # aligned blocks of whole minutes never cross midnight when they divide a day
+    days = None
+    if 1440 % block_minutes == 0:
+        days = blocks.group_by(["mn", blocks.t0.truncate("D").name("day")]).aggregate(
+            n=_.n.sum())
+    return _gap_events(inner, per, blocks.t1.max().as_scalar(), start, end, th, days=days)
 
 
 def _gap_events(inner: ir.Table, per: ir.Table, newest_minute: ir.Value, start: dt.datetime,
-                end: dt.datetime, th: Thresholds) -> ir.Table:
+                end: dt.datetime, th: Thresholds, days: ir.Table | None = None) -> ir.Table:
     """Build ``missing`` events of the inner gaps and the month's head and tail gaps.
 
     ``per`` has (mn, first, last, n) per point (n: minutes received, for the transmission
     rate); the month ends at ``end`` or one minute after the newest minute any point sent
-    (a month in progress).
+    (a month in progress). ``days`` (mn, day, n: minute packets received in each calendar
+    day, CST, that has at least one) adds the daily transmission rate (issue 4: "transmission
+    rate per day"): a day of the month whose share of the expected minute packets (every
+    minute of the day up to the month's end) is below ``missing.day_rate_min`` is an event
+    (``medium``) even when no single gap is longer than ``missing.gap_minutes`` — packets lost
+    intermittently all day.
     """
     s_lit = ibis.literal(start).cast("timestamp")
     e_lit = ibis.least(ibis.literal(end).cast("timestamp"),
@@ -140,9 +152,22 @@ def _gap_events(inner: ir.Table, per: ir.Table, newest_minute: ir.Value, start: 
     gaps = gaps.inner_join(per.select("mn", n=per.n), "mn")
     rate = gaps.n / ((e_lit.epoch_seconds() - s_lit.epoch_seconds()) / 60.0)
     sev = ibis.ifelse(gaps.minutes >= th.get("missing", "high_minutes"), "high", "medium")
-    return event_table(gaps, "missing", pollutant=None, start=gaps.gap_start, end=gaps.gap_end,
-                       severity=sev, evid=evidence(minutes=gaps.minutes,
-                                                   month_transmission_rate=rate))
+    ev = event_table(gaps, "missing", pollutant=None, start=gaps.gap_start, end=gaps.gap_end,
+                     severity=sev, evid=evidence(minutes=gaps.minutes,
+                                                 month_transmission_rate=rate))
+    if days is None:
+        return ev
+    d = days.filter((days.day >= s_lit) & (days.day < e_lit))
+    d_end = ibis.least(d.day + ibis.interval(days=1), e_lit)
+    d = d.mutate(expected=(d_end.epoch_seconds() - d.day.epoch_seconds()) // 60,
+                 day_last=d_end - ibis.interval(minutes=1))
+    d = d.mutate(day_rate=d.n.cast("float64") / d.expected)
+    d = d.filter(d.day_rate < th.get("missing", "day_rate_min"))
+    dev = event_table(d, "missing", pollutant=None, start=d.day, end=d.day_last,
+                      severity=ibis.literal("medium"),
+                      evid=evidence(day_transmission_rate=d.day_rate, minutes_received=d.n,
+                                    minutes_expected=d.expected))
+    return ibis.union(ev, dev, distinct=False)
 
 
 def calibration_change(params: ir.Table, maintenance: ir.Table, start: dt.datetime,
