@@ -11,8 +11,7 @@ raw bytes and sources) and leaves the resulting Arrow tables in Arrow IPC files 
 directory on ``/dev/shm`` (:func:`lantian.store.blocks.ship_block`). This process
 memory-maps them (:func:`~lantian.store.blocks.receive_block`: no unpickling, no copy, no
 line splitting here) and keeps only what needs the database: consecutive blocks of about
-``batch_size`` lines are written in one transaction (smaller ones at the start, while the
-writer would otherwise wait for the first full one: see :class:`_Writer`)
+``batch_size`` lines are written in one transaction
 (:meth:`~lantian.store.ingest.PacketStore.store_prepared`) by a writer thread, one after
 the other, strictly in file order, so packet ids and verdicts are those of a sequential
 run. DuckDB releases the GIL while it writes, and the workers have their own, so reading,
@@ -158,17 +157,7 @@ def _spool_dir() -> str:
 
 
 class _Writer:
-    """Assembles prepared blocks into transactions and writes them in a thread, in order.
-
-    A transaction holds whole blocks until it has ``batch_size`` lines — except while the
-    writer thread waits with nothing to do (the start of an import, when the workers have
-    decoded only a few blocks): then the blocks assembled so far go at once if they hold at
-    least :attr:`ramp` lines, which starts at one line and doubles with each transaction so
-    handed over (1 block, ≥ 2 blocks, ≥ 4 …) until it reaches ``batch_size``. DuckDB's
-    serial chain (the bound of an import) so starts after the first block instead of after
-    ``batch_size`` lines, at the price of a few small commits (≈ 0.1 s each); once the
-    writer is the slower side, the transactions are full ones as before.
-    """
+    """Assembles prepared blocks into transactions and writes them in a thread, in order."""
 
     def __init__(self, store: PacketStore, summary: ImportSummary, batch_size: int,
                  progress: Callable[[int], None] | None) -> None:
@@ -176,24 +165,16 @@ class _Writer:
             store, summary, batch_size, progress)
         self.group: list[ShippedBlock] = []
         self.lines = 0
-        self.ramp = 1  # lines an early transaction needs (doubles up to batch_size)
         self.writing: Future[None] | None = None  # the transaction being written
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-write")
 
     def add(self, fut: Future[ShippedBlock]) -> None:
-        """Add a block's result (waits for it); hand over a full transaction, or an early one."""
+        """Add a block's result (waits for it); hand over a full transaction."""
         shipped = fut.result()
         self.group.append(shipped)
         self.lines += shipped.n
         if self.lines >= self.batch_size:
             self.flush()
-        elif self.ramp < self.batch_size and self.lines >= self.ramp and self.idle():
-            self.ramp = min(self.batch_size, 2 * self.lines)
-            self.flush()
-
-    def idle(self) -> bool:
-        """Whether the writer thread has no transaction to write."""
-        return self.writing is None or self.writing.done()
 
     def flush(self) -> None:
         """Wait for the transaction being written; hand over the assembled one."""
@@ -251,9 +232,7 @@ def import_file_parallel(
         Worker processes (≥ 1).
     batch_size
         Lines per transaction [lines]: whole blocks are written together until they hold at
-        least this many lines (default :data:`~lantian.store.bulk.IMPORT_BATCH`); at the
-        start of the import, while the writer has nothing to do, smaller transactions of
-        1, ≥ 2, ≥ 4 … times the previous one's lines go early (:class:`_Writer`).
+        least this many lines (default :data:`~lantian.store.bulk.IMPORT_BATCH`).
     chunk_bytes
         Bytes per worker task [bytes] (a block is extended to the end of its last line).
     progress
