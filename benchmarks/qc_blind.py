@@ -14,8 +14,10 @@ engineer who had NOT read the detectors' code (``lantian/engine/quality/*``) nor
 ``catalog/data/qc_thresholds.csv`` before this file was committed. It shares no code with
 ``lantian.demo`` or with the signal model of ``benchmarks/qc_independent.py``; from the latter
 it takes only the scorer (:func:`qc_independent.detect`, :func:`qc_independent.score`) so
-the three sets are scored alike. Nothing here was changed after looking at detector output
-in order to make a detector pass (any later change to this file is listed in its git log).
+the three sets are scored alike, and (since the session-6 review) the assembly of the row
+lists into a ``Case`` (:func:`qc_independent.assemble_case`, no modelling). Nothing here was
+changed after looking at detector output in order to make a detector pass (any later change
+to this file is listed in its git log).
 
 Clean outlets (per point, minute data, China Standard Time wall clock), modelled on plant
 operation rather than on a smooth load curve:
@@ -775,18 +777,7 @@ def build_case(seed: int, n_points: int = 40, days: int = 31, month: str = "2026
         for idx in meta.get("drop_idx", []):
             keep[idx] = False
         frames.append(df[keep])
-    minute = pd.concat(frames, ignore_index=True)
-    minute["ts"] = minute["ts"].astype("datetime64[us]")
-    tr = pd.DataFrame(truth, columns=["detector", "mn", "pollutant", "start", "end", "info"])
-    pr = pd.DataFrame(params, columns=["mn", "ts", "code", "num", "text"])
-    pr["ts"] = pr["ts"].astype("datetime64[us]")
-    mt = pd.DataFrame(maint, columns=["mn", "start_ts", "end_ts"])
-    mk = pd.DataFrame(marks, columns=["mn", "kind", "start_ts", "end_ts"])
-    for f in (mt, mk):
-        for c in ("start_ts", "end_ts"):
-            f[c] = pd.to_datetime(f[c]).astype("datetime64[us]")
-    return qi.Case(minute, pts[["mn", "source_type", "jurisdiction"]], pr, mt, mk, tr, month,
-                   clean)
+    return qi.assemble_case(frames, pts, truth, params, maint, marks, month, clean)
 
 
 # ---------------------------------------------------------------- scoring

@@ -511,6 +511,15 @@ def build_case(seed: int, n_points: int = 14, days: int = 21,
         for a, b in meta.get("drop", []):
             keep[a:b] = False
         frames.append(df[keep])
+    return assemble_case(frames, points, truth, params, maint, marks, month, nuisance)
+
+
+def assemble_case(frames: list, points: pd.DataFrame, truth: list, params: list, maint: list,
+                  marks: list, month: str, nuisance: list) -> Case:
+    """A :class:`Case` from the generator's per-point minute frames and row lists.
+
+    Shared with ``qc_blind.py``: only the assembly, never the modelling of outlets or faults.
+    """
     minute = pd.concat(frames, ignore_index=True)
     minute["ts"] = minute["ts"].astype("datetime64[us]")
     tr = pd.DataFrame(truth, columns=["detector", "mn", "pollutant", "start", "end", "info"])
