@@ -263,11 +263,8 @@ def _command_child(root: Path, data: Path, month: str, assess: bool) -> dict:
 
 def bench_engine():
     """The engine benchmark module (its lake subsets, registry and ``run_engine``)."""
-    import importlib.util
+    import bench_engine as mod  # this script's own folder
 
-    spec = importlib.util.spec_from_file_location("bench_engine", HERE / "bench_engine.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     return mod
 
 

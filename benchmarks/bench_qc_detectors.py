@@ -29,12 +29,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def _bench_engine():
-    import importlib.util
+    import bench_engine  # this script's own folder
 
-    spec = importlib.util.spec_from_file_location("bench_engine", HERE / "bench_engine.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return bench_engine
 
 
 def _key(df):

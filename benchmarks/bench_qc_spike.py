@@ -25,13 +25,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def _bench_detectors():
-    import importlib.util
+    import bench_qc_detectors  # this script's own folder
 
-    spec = importlib.util.spec_from_file_location("bench_qc_detectors",
-                                                  HERE / "bench_qc_detectors.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return bench_qc_detectors
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,27 +75,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import qc_independent as qi  # this script's own folder (tests: via conftest)
 
 from lantian.engine.quality.inputs import point_limits
 from lantian.engine.quality.run import DETECTORS
 
 __all__ = ["build_case", "clean_rates", "evaluate", "recall_by_strength"]
-
-_QI_PATH = Path(__file__).resolve().parent / "qc_independent.py"
-if "qc_independent" in sys.modules:
-    qi = sys.modules["qc_independent"]
-else:
-    _spec = importlib.util.spec_from_file_location("qc_independent", _QI_PATH)
-    qi = importlib.util.module_from_spec(_spec)
-    sys.modules["qc_independent"] = qi
-    _spec.loader.exec_module(qi)
 
 POLS = ("pm", "so2", "nox")
 _STD_RANGES = (5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)

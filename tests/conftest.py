@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+
+# The benchmark scripts (qc_blind, qc_independent, aq_pandas_reference …) are plain modules in
+# ``benchmarks/``; run as scripts they import each other from their own folder, and tests import
+# them by name through this one path entry (appended: never shadows the package or the tests).
+if str(ROOT / "benchmarks") not in sys.path:
+    sys.path.append(str(ROOT / "benchmarks"))
 
 
 def datasets_dir() -> Path:

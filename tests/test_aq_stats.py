@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import math
 
 import ibis
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, dataset
+from conftest import dataset
 from lantian.engine.aq_stats import (
     PERCENTILES,
     daily_stats,
@@ -162,12 +161,9 @@ def test_2026_limit_applies_from_2026_03_01():
 
 
 def _reference():
-    spec = importlib.util.spec_from_file_location(
-        "aq_pandas_reference", ROOT / "benchmarks" / "aq_pandas_reference.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    import aq_pandas_reference  # benchmarks/ (on sys.path through conftest)
+
+    return aq_pandas_reference
 
 
 @pytest.fixture(scope="module")

@@ -11,21 +11,12 @@ and recall ≥ 0.9 per detector at the default thresholds; alarms = medium/high 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+import qc_independent as qi  # benchmarks/ (on sys.path through conftest)
 
 from lantian.engine.quality.run import DETECTORS
-
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "qc_independent.py"
-_spec = importlib.util.spec_from_file_location("qc_independent", _PATH)
-qi = importlib.util.module_from_spec(_spec)
-sys.modules["qc_independent"] = qi
-_spec.loader.exec_module(qi)
 
 SEED, POINTS, DAYS = 1, 14, 21
 
