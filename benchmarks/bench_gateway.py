@@ -36,6 +36,14 @@ Closed-loop rows now also carry ``acks_all`` (every acknowledgement, warm-up inc
 per-window figures divide the warm-up's CPU by the window's packets too) and ``loadavg_1m``;
 the load generator prepares ``--pool`` distinct packets (400,000: none sent twice).
 
+Session 7 (engineer "gwloop7"): closed-loop rows carry the round trip of each packet in the
+window (written → its 9014 read; ``rtt_p50_ms``, ``rtt_p90_ms``, ``rtt_p99_ms``,
+``rtt_mean_ms``: with one packet outstanding per connection, rate = connections ÷ mean round
+trip), and gateway rows the writer's timeline per batch (``cycle_ms_per_batch``: ``commit`` =
+handed to the log writer → durable, ``answer_wait`` = durable → the loop starts answering,
+``answer`` = the answers, ``idle`` = the log writer's gap between one batch becoming durable
+and the next being handed over).
+
 Each gateway row carries ``threads_us_per_packet``: the server's CPU per acknowledged packet
 split by OS thread name (``/proc/PID/task/*/comm``): ``loop`` = the event-loop (main) thread,
 ``lantian-db_0`` = the database thread and the DuckDB threads it started, ``lantian-decode_`` =
@@ -313,6 +321,8 @@ MATERIALISE_KEYS = ("materialise_cpu_s", "materialise_max_lag_s",
                     "materialise_max_pending_packets", "materialise_catch_up_s",
                     "materialise_runs", "materialise_failures",
                     "journal_log_fsyncs", "journal_log_records")  # file journal (session 5)
+# Session 7: the writer's timeline per batch (gwwriter._note_cycle), summed over the run [µs]
+CYCLE_KEYS = ("cycle_commit_us", "cycle_answer_wait_us", "cycle_answer_us", "cycle_idle_us")
 
 
 def settle(pid: int, cap: float = 30.0) -> None:
@@ -352,6 +362,11 @@ def scenario(kind: str, db: Path, log, mode: str, conns: int, extra: list[str]) 
     if status is not None and status.exists():
         final = json.loads(status.read_text())
         res.update({k: final.get(k) for k in MATERIALISE_KEYS})
+        batches = final.get("cycle_batches") or 0
+        res["cycle_batches"] = batches
+        if batches:  # mean per batch [ms]: commit (log + fsync), wait, answer, log idle
+            res["cycle_ms_per_batch"] = {k[6:-3]: round(final.get(k, 0) / batches / 1000, 2)
+                                         for k in CYCLE_KEYS}
         catch = final.get("materialise_catch_up_s") or 0.0
         if mode == "closed" and res.get("seconds"):
             res["rate_caught_up"] = round(res["acks"] / (res["seconds"] + catch), 1)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 from lantian.hj212 import gwbatch, gwcodec
 from lantian.hj212.gwreply import data_replies
-from lantian.ledger.registry import AuthVerdict, authenticate
 from lantian.store.columns import ColumnBatch
 
 if TYPE_CHECKING:
@@ -55,9 +55,11 @@ class CommitJob:
     ``acked`` the verdicts that are durably stored and so answered.
     """
 
-    future: asyncio.Future[list[str]]
+    future: asyncio.Future[tuple[list[str], float]]
     entries: list[tuple[Connection, Any, Any]]
     acked: frozenset[str]
+    replies: list[bytes | None] | None = None  # built beforehand, per entry (batch path)
+    submitted: float = 0.0  # time.monotonic() when handed to the log / database thread [s]
 
     @property
     def size(self) -> int:
@@ -65,10 +67,17 @@ class CommitJob:
         return len(self.entries)
 
 
+def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
+    """``fn(*args)`` and the :func:`time.monotonic` reading when it returned [s]."""
+    out = fn(*args)
+    return out, time.monotonic()
+
+
 class WriterMixin:
     """Writer task of :class:`lantian.hj212.gateway.Gateway` (mixed in)."""
 
     _jlog: ThreadPoolExecutor | None = None  # the journal log's writer thread (file journal)
+    _last_durable = 0.0  # time.monotonic() when the last batch became durable [s]
 
     def _has_work(self: _GW) -> bool:
         return bool(self._queue or self._raw)
@@ -136,17 +145,41 @@ class WriterMixin:
                 jobs.append(job)
 
     def _submit(self: _GW, batch: Any, entries: list[tuple[Connection, Any, Any]],
-                acked: frozenset[str]) -> CommitJob:
+                acked: frozenset[str], replies: list[bytes | None] | None = None) -> CommitJob:
+        """Hand ``batch`` to the log writer (file journal) or the database thread.
+
+        ``replies``: the 9014 of each entry built beforehand (None: built once answered).
+        """
         assert self._store is not None
         loop = asyncio.get_running_loop()
         if self._jlog is not None and isinstance(batch, ColumnBatch):
             # file journal: acknowledged after the log's fsync; DuckDB follows (forwarding
             # is queued in the materialiser's transaction, so after the fsync too)
-            fut = loop.run_in_executor(self._jlog, self._store.log_batch, batch)
+            fut = loop.run_in_executor(self._jlog, _timed, self._store.log_batch, batch)
         else:
-            fut = loop.run_in_executor(self._db, self._store.store_batch, batch,
+            fut = loop.run_in_executor(self._db, _timed, self._store.store_batch, batch,
                                        self.forward_to)
-        return CommitJob(fut, entries, acked)
+        return CommitJob(fut, entries, acked, replies, time.monotonic())
+
+    def _note_cycle(self: _GW, job: CommitJob, durable_at: float, answered: float,
+                    done: float) -> None:
+        """Add one batch's timeline to the status counters [µs] (session 7).
+
+        ``cycle_commit_us``: handed over → durable (queue + encode + write + fsync on the
+        log thread); ``cycle_answer_wait_us``: durable → the loop starts answering;
+        ``cycle_answer_us``: answering (writes, talk-back); ``cycle_idle_us``: the log
+        thread's gap between the previous batch becoming durable and this one being handed
+        over (time the disk could have taken the next batch). Divide by ``cycle_batches``.
+        """
+        c = self.status.counts
+        c["cycle_batches"] += 1
+        c["cycle_commit_us"] += int(1e6 * (durable_at - job.submitted))
+        c["cycle_answer_wait_us"] += int(1e6 * (answered - durable_at))
+        c["cycle_answer_us"] += int(1e6 * (done - answered))
+        last = self._last_durable
+        if 0.0 < last < job.submitted:
+            c["cycle_idle_us"] += int(1e6 * (job.submitted - last))
+        self._last_durable = max(last, durable_at)
 
     async def _prepare(self: _GW) -> CommitJob | None:
         """Take the next batch off the queues and hand it to the database thread."""
@@ -156,64 +189,61 @@ class WriterMixin:
         return job
 
     async def _prepare_raw(self: _GW) -> CommitJob | None:
-        """Decode the queued raw uploads together, authenticate, submit them as columns.
+        """Sort the queued raw uploads (:func:`gwbatch.sort_uploads`), submit the plain ones.
 
-        A batch of ``decode_thread_min`` or more is decoded on the decoder thread (the event loop
-        keeps reading and answering meanwhile; numpy, pyarrow and socket calls release the
-        GIL), a smaller one on the loop; the rest runs on the loop.
+        A batch of ``decode_thread_min`` or more is sorted on the decoder thread — decode,
+        headers, authentication, the store batch and the 9014 replies (session 7) — while
+        the event loop keeps reading and answering; a smaller one on the loop. The loop then
+        does only what needs connection state, in queue order: frames of a connection
+        closed for failed authentication are dropped, rejected ones counted and logged,
+        other ones handed to the per-packet path, plain ones counted against their
+        connection.
         """
         raw = self._raw[: self.settings.batch_max]
         del self._raw[: len(raw)]
         frames = [f for _, f, _ in raw]
+        peers = [c.peer for c, _, _ in raw]
+        received = [r for _, _, r in raw]
+        args = (frames, peers, received, self.registry, self.upload_cns, gwcodec.now_cst())
         if len(frames) < self.settings.decode_thread_min:  # light load: no thread hand-off
-            d = gwbatch.decode_uploads(frames)
+            s = gwbatch.sort_uploads(*args)
         else:
             try:
-                d = await asyncio.get_running_loop().run_in_executor(
-                    self._decoder, gwbatch.decode_uploads, frames)
+                s = await asyncio.get_running_loop().run_in_executor(
+                    self._decoder, gwbatch.sort_uploads, *args)
             except asyncio.CancelledError:  # stopping: put the batch back for the drain
                 self._raw[:0] = raw
                 raise
-        ok, crc_ok = d.ok.tolist(), d.crc_ok.tolist()
-        heads = gwbatch.heads_of(d)
-        rows: list[int] = []
-        entries: list[tuple[Connection, Any, Any]] = []
-        upload = self.upload_cns
-        registry, by_mn, accepting = self.registry, self.by_mn, self.status.accepting
+        kinds, heads, by_mn, accepting = s.kinds, s.heads, self.by_mn, self.status.accepting
+        plain, kept = gwbatch.PLAIN, []
         for i, (conn, frame, _) in enumerate(raw):
-            head = heads[i]
-            # the usual row stays pending (queued → committing): no pending count changes
-            if conn.auth_closed or not (ok[i] and crc_ok[i]) or head.cn not in upload \
-                    or head.pnum is not None or head.pno is not None:
+            if conn.auth_closed:  # closed for failed authentication: dropped
                 conn.add_pending(-1)
-                if not conn.auth_closed:
-                    self._on_packet(conn, frame)  # unusual: the per-packet path decides
                 continue
-            verdict = authenticate(registry, head.mn, head.pw)  # constant-time PW compare
-            if verdict is not AuthVerdict.ok:
-                conn.add_pending(-1)
-                self._reject(conn, frame, head, verdict.value)
-                continue
-            mn = head.mn or ""
-            if registry[mn].sm4_key:
-                conn.add_pending(-1)
-                self._on_packet(conn, frame)  # may carry an SM4 data area: per packet
-                continue
-            conn.auth_failures = 0
-            if conn.mn != mn:
-                conn.mn = mn
-                by_mn[mn] = conn
-            if not accepting:
+            kind = kinds[i]
+            if kind == plain:
+                conn.auth_failures = 0
+                mn = heads[i].mn
+                if conn.mn != mn:
+                    conn.mn = mn
+                    by_mn[mn] = conn
+                if accepting:  # stays pending (queued → committing): no count changes
+                    kept.append(i)
+                    continue
                 conn.add_pending(-1)
                 self.status.counts["not_acknowledged_disk"] += 1
                 continue
-            rows.append(i)
-            entries.append((conn, head, head))
-        if not rows:
+            conn.add_pending(-1)
+            if kind == gwbatch.REJECT:
+                self._reject(conn, frame, heads[i], s.reasons[i])
+            else:
+                self._on_packet(conn, frame)  # unusual: the per-packet path decides
+        if len(kept) != len(s.rows):  # connection state ruled rows out: rebuild (rare)
+            s = gwbatch.keep_rows(s, kept, frames, peers, received)
+        if s.batch is None:
             return None
-        batch = gwbatch.column_batch(d, rows, [raw[i][1] for i in rows],
-                                     [raw[i][0].peer for i in rows], [raw[i][2] for i in rows])
-        job: CommitJob = self._submit(batch, entries, _ACKED)
+        entries = [(raw[i][0], heads[i], heads[i]) for i in s.rows]
+        job: CommitJob = self._submit(s.batch, entries, _ACKED, s.replies)
         return job
 
     def _prepare_items(self: _GW) -> CommitJob | None:
@@ -228,32 +258,41 @@ class WriterMixin:
 
     async def _finish(self: _GW, job: CommitJob) -> None:
         """Wait for a commit; then answer (9014) and talk back, in arrival order."""
-        try:
-            verdicts = await asyncio.shield(job.future)  # a cancelled writer leaves it running
+        try:  # a cancelled writer leaves the commit running
+            verdicts, durable_at = await asyncio.shield(job.future)
         except Exception as exc:  # the store failed: acknowledge nothing, say why
             log.error("commit of %d packets failed, none acknowledged: %s", job.size, exc)
             self.status.counts["commit_failures"] += 1
             for conn, _, _ in job.entries:
                 conn.add_pending(-1)
             return
+        answered = time.monotonic()
         counts = self.status.counts
         counts["batches"] += 1
         counts.update(verdicts)
         now = gwcodec.now_cst()
         acked = job.acked
-        rows = [(conn, part, talk, verdict, verdict in acked and part.needs_reply)
-                for (conn, part, talk), verdict in zip(job.entries, verdicts, strict=True)]
-        replies: Iterator[bytes] = iter(data_replies([r[1] for r in rows if r[4]], now))
+        replies = job.replies
+        if replies is None:  # the per-packet path: build the replies now
+            wanted = [verdict in acked and part.needs_reply
+                      for (_, part, _), verdict in zip(job.entries, verdicts, strict=True)]
+            built: Iterator[bytes] = iter(data_replies(
+                [e[1] for e, w in zip(job.entries, wanted, strict=True) if w], now))
+            replies = [next(built) if w else None for w in wanted]
         talkback = self._talkback
         n_acked = 0
-        for conn, _part, talk, verdict, reply in rows:
+        for (conn, _part, talk), verdict, reply in zip(job.entries, verdicts, replies,
+                                                       strict=True):
             conn.pending -= 1  # Connection.add_pending(-1) without the call when not paused
             if conn.paused:
                 conn.add_pending(0)  # resumes reading below half the limit
-            if reply:  # each part of a split message is answered with its own QN
-                conn.write(next(replies))
+            if verdict not in acked:
+                continue
+            if reply is not None:  # each part of a split message is answered with its own QN
+                conn.write(reply)
                 n_acked += 1
-            if talk is not None and verdict in acked and verdict != "held":
+            if talk is not None and verdict != "held":
                 talkback(conn, talk, now)
         counts["acked"] += n_acked
+        self._note_cycle(job, durable_at, answered, time.monotonic())
         self._note_journalled()

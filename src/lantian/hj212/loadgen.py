@@ -101,9 +101,11 @@ class _Closed(_Base):
         self.packets = packets
         self.i = 0
         self.stats = stats
+        self.sent_at = 0.0  # time.perf_counter() when the outstanding packet was written [s]
 
     def send_next(self) -> None:
         if self.t is not None and not self.t.is_closing():
+            self.sent_at = time.perf_counter()
             self.t.write(self.packets[self.i % len(self.packets)])
             self.i += 1
 
@@ -112,6 +114,7 @@ class _Closed(_Base):
         st["acks_all"] += 1  # warm-up and measured window (CPU per packet over the run)
         if st["measuring"]:
             st["acks"] += 1
+            st["lat"].append(time.perf_counter() - self.sent_at)
         if st["running"]:
             self.send_next()
 
@@ -159,7 +162,8 @@ async def closed_loop(a: argparse.Namespace) -> dict[str, Any]:
     """Run the closed loop: each connection keeps exactly one packet outstanding."""
     base = dt.datetime.fromisoformat(a.base)
     per = max(20, a.pool // a.conns)
-    stats: dict[str, Any] = {"acks": 0, "acks_all": 0, "running": True, "measuring": False}
+    stats: dict[str, Any] = {"acks": 0, "acks_all": 0, "running": True, "measuring": False,
+                             "lat": []}
     pools = [make_packets(mn_of(a.prefix, i), a.pw, "2051",
                           [base + dt.timedelta(minutes=k) for k in range(per)])
              for i in range(a.conns)]
@@ -185,7 +189,26 @@ async def closed_loop(a: argparse.Namespace) -> dict[str, Any]:
             "rate": round(acks / elapsed, 1), "acks_all": stats["acks_all"],
             "connect_s": round(connect_s, 2),
             "pool_per_conn": per, "conns_reusing_packets": wrapped,
-            "lost_conns": sum(p.lost for p in protos)}
+            "lost_conns": sum(p.lost for p in protos), **round_trips(stats["lat"])}
+
+
+def round_trips(lat: list[float]) -> dict[str, float | None]:
+    """Closed-loop round trip (packet written → its 9014 read) percentiles [ms].
+
+    Session 7: with one packet outstanding per connection, rate = connections ÷ mean round
+    trip, so the distribution says whether a closed-loop rate is bound by how long a packet
+    waits for its group commit (the batch in progress, then its own) or by CPU.
+    """
+    if not lat:
+        return {"rtt_p50_ms": None, "rtt_p90_ms": None, "rtt_p99_ms": None,
+                "rtt_mean_ms": None}
+    xs = sorted(lat)
+
+    def pct(q: float) -> float:
+        return round(1000 * xs[min(len(xs) - 1, int(q * len(xs)))], 2)
+
+    return {"rtt_p50_ms": pct(0.50), "rtt_p90_ms": pct(0.90), "rtt_p99_ms": pct(0.99),
+            "rtt_mean_ms": round(1000 * sum(xs) / len(xs), 2)}
 
 
 async def open_loop(a: argparse.Namespace) -> dict[str, Any]:
