@@ -18,6 +18,12 @@ Optional pipelining (``pipeline = true`` in ``gateway.toml``; off by default sin
 3, when it measured slower): while a commit runs, the next batch is decoded and handed over
 once at least half as many packets wait as are being committed, and at least
 ``pipeline_min``; at most two batches are in flight.
+
+Session 7: a batch is answered by a callback on its commit's future, on the event loop, as
+soon as the commit returns (:meth:`WriterMixin._on_durable`) — not when the writer task next
+looks, which in the pipelined mode could be after the next batch's decode; the 9014s are
+built with the decode (:func:`lantian.hj212.gwbatch.sort_uploads`), so answering is only
+writing.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ class CommitJob:
     acked: frozenset[str]
     replies: list[bytes | None] | None = None  # built beforehand, per entry (batch path)
     submitted: float = 0.0  # time.monotonic() when handed to the log / database thread [s]
+    answered: asyncio.Future[None] | None = None  # done once its replies are written
 
     @property
     def size(self) -> int:
@@ -98,10 +105,8 @@ class WriterMixin:
         pipelined = self.settings.pipeline
         while True:
             inflight = jobs[0] if jobs else None
-            if inflight is not None and (inflight.future.done() or len(jobs) > 1
-                                         or not pipelined):
-                await self._finish(inflight)  # answer the oldest batch once committed
-                jobs.remove(inflight)
+            if inflight is not None and (len(jobs) > 1 or not pipelined):
+                await self._finish(inflight)  # until the oldest batch is answered
                 continue
             waiting = len(self._queue) + len(self._raw)
             enough = min(batch_max, max(self.settings.pipeline_min, inflight.size // 2)
@@ -112,9 +117,10 @@ class WriterMixin:
                 if inflight is None:
                     busy = False
                     await self._wake.wait()
-                else:  # the commit's end, or enough packets for the next batch
+                else:  # the batch answered, or enough packets for the next one
+                    assert inflight.answered is not None
                     woken = asyncio.ensure_future(self._wake.wait())
-                    await asyncio.wait({inflight.future, woken},
+                    await asyncio.wait({inflight.answered, woken},
                                        return_when=asyncio.FIRST_COMPLETED)
                     woken.cancel()
                 continue
@@ -123,13 +129,10 @@ class WriterMixin:
                 await asyncio.sleep(self.settings.batch_wait_s)
             busy = True
             try:
-                job = await self._prepare()
+                await self._prepare()  # submitted batches join self._jobs (_submit)
             except Exception:  # never let the writer die: log, and go on with the next batch
                 log.exception("writer: unexpected error while preparing a batch")
                 self.status.counts["writer_errors"] += 1
-                job = None
-            if job is not None:
-                jobs.append(job)
 
     async def _drain_writer(self: _GW) -> None:
         """Commit and answer everything queued (on stop, after the writer was cancelled)."""
@@ -137,12 +140,9 @@ class WriterMixin:
         while True:
             while jobs:
                 await self._finish(jobs[0])
-                jobs.pop(0)
             if not self._has_work():
                 return
-            job = await self._prepare()
-            if job is not None:
-                jobs.append(job)
+            await self._prepare()
 
     def _submit(self: _GW, batch: Any, entries: list[tuple[Connection, Any, Any]],
                 acked: frozenset[str], replies: list[bytes | None] | None = None) -> CommitJob:
@@ -159,7 +159,30 @@ class WriterMixin:
         else:
             fut = loop.run_in_executor(self._db, _timed, self._store.store_batch, batch,
                                        self.forward_to)
-        return CommitJob(fut, entries, acked, replies, time.monotonic())
+        job = CommitJob(fut, entries, acked, replies, time.monotonic(), loop.create_future())
+        self._jobs.append(job)
+        fut.add_done_callback(self._on_durable)
+        return job
+
+    def _on_durable(self: _GW, _fut: Any) -> None:
+        """Answer every committed batch at the head of ``self._jobs`` (a commit returned).
+
+        Runs on the event loop as soon as the log writer (or the database thread) returns
+        (session 7), not when the writer task next looks — the writer may be waiting for
+        the decoder thread meanwhile. Batches are answered in the order they were handed
+        over, so a reply never overtakes an earlier batch's.
+        """
+        jobs: list[CommitJob] = self._jobs
+        while jobs and jobs[0].future.done():
+            job = jobs.pop(0)
+            try:
+                self._answer(job)
+            except Exception:  # never leave a batch unanswered-and-waited-for
+                log.exception("writer: unexpected error while answering a batch")
+                self.status.counts["writer_errors"] += 1
+            finally:
+                if job.answered is not None and not job.answered.done():
+                    job.answered.set_result(None)
 
     def _note_cycle(self: _GW, job: CommitJob, durable_at: float, answered: float,
                     done: float) -> None:
@@ -257,15 +280,21 @@ class WriterMixin:
         return job
 
     async def _finish(self: _GW, job: CommitJob) -> None:
-        """Wait for a commit; then answer (9014) and talk back, in arrival order."""
-        try:  # a cancelled writer leaves the commit running
-            verdicts, durable_at = await asyncio.shield(job.future)
-        except Exception as exc:  # the store failed: acknowledge nothing, say why
+        """Wait until ``job`` is answered (:meth:`_on_durable`; a cancelled writer leaves it)."""
+        assert job.answered is not None
+        await asyncio.shield(job.answered)
+
+    def _answer(self: _GW, job: CommitJob) -> None:
+        """After a commit: answer (9014) and talk back, in arrival order."""
+        fut = job.future
+        exc = BaseException("cancelled") if fut.cancelled() else fut.exception()
+        if exc is not None:  # the store failed: acknowledge nothing, say why
             log.error("commit of %d packets failed, none acknowledged: %s", job.size, exc)
             self.status.counts["commit_failures"] += 1
             for conn, _, _ in job.entries:
                 conn.add_pending(-1)
             return
+        verdicts, durable_at = fut.result()
         answered = time.monotonic()
         counts = self.status.counts
         counts["batches"] += 1
