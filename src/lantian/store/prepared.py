@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -143,18 +144,6 @@ def classified_columns(
     return [c[0] for c in classified], [c[1] for c in classified], [c[2] for c in classified]
 
 
-def _classify(
-    b: ColumnBatch,
-) -> tuple[list[str], list[dt.datetime | None], list[Key | None]]:
-    """:func:`classify_fields` (or :func:`rejected`) of every item of ``b``."""
-    return classified_columns([
-        classify_fields(mn, cn, qn, t) if ok else rejected(err)
-        for ok, err, mn, cn, qn, t in zip(
-            b.ok.tolist(), b.error, b.mn, b.cn, b.qn, b.data_time, strict=True
-        )
-    ])
-
-
 def first_copies(keys: Sequence[Key | None], verdict: list[str]) -> dict[Key, int]:
     """Return ``{key: row of its first copy}``; mark later copies ``duplicate`` in ``verdict``."""
     first: dict[Key, int] = {}
@@ -187,6 +176,87 @@ def keys_frame(first: dict[Key, int], ts_of: Sequence[dt.datetime | None],
     )
 
 
+def _present(a: pa.Array) -> npt.NDArray[np.bool_]:
+    """Per row: a non-empty string (None and ``""`` are absent, as in :func:`classify_fields`)."""
+    return np.asarray(pc.fill_null(pc.not_equal(a, ""), False).to_numpy(zero_copy_only=False),
+                      dtype=bool)
+
+
+@dataclass(frozen=True)
+class _Header:
+    """Classification of a batch as arrays (:func:`_classify_batch`)."""
+
+    verdict: npt.NDArray[np.object_]  # provisional verdict texts
+    ts: pa.Array  # DataTime, timestamp[us] (null: none or not parsed)
+    key_rows: npt.NDArray[np.int64]  # rows of the first copies, ascending
+    key_k: pa.Array  # their key text: DataTime as sent, or "QN:<qn>"
+
+
+def _data_times(
+    ok: npt.NDArray[np.bool_], data_time: pa.Array
+) -> tuple[pa.Array, npt.NDArray[np.bool_], npt.NDArray[np.object_]]:
+    """Parse DataTime once per distinct text: (timestamps, rejected?, rejection text) per row.
+
+    The same rule and messages as :func:`classify_fields` (each distinct text goes through
+    :func:`~lantian.store.times.parse_cached`); rows not ``ok`` get neither.
+    """
+    enc = pc.dictionary_encode(data_time)
+    parsed: list[dt.datetime | None] = []
+    errors: list[str | None] = []
+    for text in enc.dictionary.to_pylist():
+        try:
+            parsed.append(parse_cached(text) if text else None)
+            errors.append(None)
+        except ValueError as exc:
+            parsed.append(None)
+            errors.append(f"rejected:{exc}")
+    at = np.asarray(enc.indices.fill_null(len(parsed)).to_numpy(), dtype=np.int64)
+    at[~ok] = len(parsed)  # undecoded rows: no DataTime (slot past the distinct texts)
+    ts = pa.array([*parsed, None], pa.timestamp("us")).take(pa.array(at))
+    bad = np.array([e is not None for e in errors] + [False], dtype=bool)[at]
+    return ts, bad, np.array([*errors, None], dtype=object)[at]
+
+
+def _first_rows(rows: npt.NDArray[np.int64], *cols: pa.Array) -> npt.NDArray[np.bool_]:
+    """Per key row: True for the first copy (in row order) of its (mn, cn, k) triple."""
+    if not len(rows):
+        return np.zeros(0, dtype=bool)
+    ids = [np.asarray(pc.dictionary_encode(c).indices.to_numpy(), dtype=np.int64) for c in cols]
+    code = ids[0]
+    for more in ids[1:]:  # pairs of ids < len(rows) numbered again: never past len(rows)**2
+        _, code = np.unique(code * (int(more.max()) + 1) + more, return_inverse=True)
+    _, first = np.unique(code, return_index=True)
+    is_first = np.zeros(len(rows), dtype=bool)
+    is_first[first] = True
+    return is_first
+
+
+def _classify_batch(b: ColumnBatch, mn: pa.Array, cn: pa.Array) -> _Header:
+    """:func:`classify_fields` / :func:`rejected` and :func:`first_copies` of a whole batch.
+
+    Vectorised (the per-row Python loop cost ≈ 2 µs/packet): the same verdicts, DataTimes
+    and first copies as the per-row functions (``tests/test_store_prepared_vector.py``).
+    """
+    n = len(b)
+    ok = np.asarray(b.ok, dtype=bool)
+    dt_arr = pa.array(b.data_time, pa.string())
+    ts, rejected_dt, why = _data_times(ok, dt_arr)
+    verdict = np.full(n, "accepted", dtype=object)
+    for i in np.flatnonzero(~ok).tolist():
+        verdict[i] = rejected(b.error[i])[0]
+    verdict[rejected_dt] = why[rejected_dt]
+    qn = pa.array(b.qn, pa.string())
+    has_dt = _present(dt_arr)
+    keyed = ok & ~rejected_dt & _present(mn) & _present(cn) & (has_dt | _present(qn))
+    rows = np.flatnonzero(keyed)
+    take = pa.array(rows)
+    k = pc.if_else(pa.array(has_dt[rows]), dt_arr.take(take),
+                   pc.binary_join_element_wise("QN:", qn.take(take), ""))
+    first = _first_rows(rows, mn.take(take), cn.take(take), k)
+    verdict[rows[~first]] = "duplicate"
+    return _Header(verdict, ts, rows[first], k.filter(pa.array(first)))
+
+
 def prepare_batch(b: ColumnBatch, *, with_raw: bool = True) -> PreparedBatch:
     """Classify, de-duplicate within the batch, route and journal ``b`` (no database).
 
@@ -195,49 +265,51 @@ def prepare_batch(b: ColumnBatch, *, with_raw: bool = True) -> PreparedBatch:
     the bytes back from a worker process).
     """
     n = len(b)
-    verdict, ts_of, keys = _classify(b)
-    first = first_copies(keys, verdict)
+    mn, cn = pa.array(b.mn, pa.string()), pa.array(b.cn, pa.string())
+    h = _classify_batch(b, mn, cn)
     now = cst_now()
-    received = [r or now for r in b.received_at]
-    key_table = keys_frame(first, ts_of, received) if first else None
-    ts_arr = timestamps(ts_of)
+    received = timestamps([r or now for r in b.received_at])
+    key_table = None
+    if len(h.key_rows):
+        at = pa.array(h.key_rows)
+        key_table = pa.table({
+            "mn": mn.take(at),
+            "cn": cn.take(at),
+            "k": h.key_k,
+            "ts": pc.coalesce(h.ts.take(at), received.take(at)),
+            "row": pa.array(h.key_rows, pa.int64()),
+        })
+    accepted = h.verdict == "accepted"
     wide: dict[str, pa.Table] = {}
     long = None
-    candidate = np.fromiter(
-        (v == "accepted" and t is not None for v, t in zip(verdict, ts_of, strict=True)),
-        dtype=bool,
-        count=n,
-    )
+    candidate = accepted & np.asarray(h.ts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     if candidate.any():
-        wide, long = route_values(b, candidate, ts_arr.to_numpy(zero_copy_only=False), 0)
+        wide, long = route_values(b, candidate, h.ts.to_numpy(zero_copy_only=False), 0)
+    version = pa.array(b.version, pa.string())
     journal = pa.table(
         {
-            "received_at": timestamps(received),
+            "received_at": received,
             "source": pa.array(b.source, pa.string()),
-            "mn": pa.array(b.mn, pa.string()),
+            "mn": mn,
             "st": pa.array(b.st, pa.string()),
-            "cn": pa.array(b.cn, pa.string()),
+            "cn": cn,
             "qn": pa.array(b.qn, pa.string()),
-            "data_time": ts_arr,
-            "version": pa.array(b.version, pa.string()),
+            "data_time": h.ts,
+            "version": version,
             **({"raw": pa.array(b.raw, pa.binary())} if with_raw else {}),
         }
     )
-    proto = [
-        i
-        for i, (mn, ver, v) in enumerate(zip(b.mn, b.version, verdict, strict=True))
-        if mn and ver and v == "accepted"
-    ]
+    proto = np.flatnonzero(accepted & _present(mn) & _present(version))
     return PreparedBatch(
         n=n,
-        verdict=verdict,
+        verdict=h.verdict.tolist(),
         keys=key_table,
         journal=journal,
         wide=wide,
         long=long,
-        proto_row=np.array(proto, dtype=np.int64),
-        proto_mn=[b.mn[i] or "" for i in proto],
-        proto_version=[b.version[i] or "" for i in proto],
+        proto_row=proto.astype(np.int64),
+        proto_mn=[b.mn[i] or "" for i in proto.tolist()],
+        proto_version=[b.version[i] or "" for i in proto.tolist()],
     )
 
 
@@ -284,7 +356,7 @@ def write_prepared(
     Returns the final verdicts and the protocol version last accepted per MN.
     """
     verdict = list(p.verdict)
-    accepted = np.fromiter((v == "accepted" for v in verdict), dtype=bool, count=p.n)
+    accepted = np.array(verdict, dtype=object) == "accepted"
     if p.keys is not None and p.keys.num_rows:
         rows = p.keys.column("row").to_numpy()
         fresh = np.zeros(p.n, dtype=bool)
@@ -305,9 +377,7 @@ def write_prepared(
     ).append_column("verdict", pa.array(verdict, pa.string()))
     insert_frame(con, "packet_journal", journal)
     last: dict[str, str] = {}
-    if len(p.proto_row):
+    if len(p.proto_row):  # the last accepted version per MN (later rows overwrite)
         ok = accepted[p.proto_row].tolist()
-        for mn, ver, a in zip(p.proto_mn, p.proto_version, ok, strict=True):
-            if a:
-                last[mn] = ver
+        last = dict(zip(compress(p.proto_mn, ok), compress(p.proto_version, ok), strict=True))
     return verdict, last
