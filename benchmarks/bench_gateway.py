@@ -408,6 +408,8 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=POOL,
                     help="closed loop: distinct packets the load generator prepares (no "
                          "packet sent twice below pool / (warm-up + duration) packets/s)")
+    ap.add_argument("--conns", default="1000,10000",
+                    help="closed loop: comma-separated connection counts (session 7)")
     ap.add_argument("--only", default="closed,open,burst",
                     help="comma-separated scenarios to run (closed, open, burst)")
     a = ap.parse_args()
@@ -441,7 +443,7 @@ def main() -> None:
         run_no += 1
         return ["--base", f"{2000 + run_no}-01-01T00:00:00"]
 
-    for conns in (1000, 10_000) if "closed" in only else ():
+    for conns in [int(c) for c in a.conns.split(",")] if "closed" in only else ():
         for _ in range(a.runs):
             for kind in kinds:
                 results.append(scenario(kind, db, log, "closed", conns,
