@@ -147,3 +147,23 @@ def block_ack_write(gw: Gateway) -> threading.Event:
 
     setattr(store, name, blocked)
     return release
+
+
+async def send_minutes(c: Client, mn: str, minutes: range) -> None:
+    """Send one minute packet of ``mn`` per minute in ``minutes``; assert each is acknowledged."""
+    for m in minutes:
+        qn, raw = minute_packet(mn, m)
+        await c.send(raw)
+        assert await c.wait_for("9014", qn=qn, timeout=5) is not None
+
+
+async def until_materialised(gw: Gateway, tries: int = 100, pause_s: float = 0.05) -> bool:
+    """Wait until the gateway's status shows no packet waiting for DuckDB; False if it never did.
+
+    ``tries`` looks at the status ``pause_s`` [s] apart.
+    """
+    for _ in range(tries):
+        if gw.status.as_dict()["materialise_pending_packets"] == 0:
+            return True
+        await asyncio.sleep(pause_s)
+    return gw.status.as_dict()["materialise_pending_packets"] == 0

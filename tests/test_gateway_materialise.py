@@ -8,7 +8,6 @@ the lag is on the status.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import pytest
@@ -16,7 +15,15 @@ import pytest
 from lantian.hj212.gwbatch import decode_journal
 from lantian.hj212.gwstore import GatewayStore
 from lantian.store.materialise import failures, unmaterialised, watermark
-from test_gateway_helpers import Client, minute_packet, mn_of, register, start_gateway
+from test_gateway_helpers import (
+    Client,
+    minute_packet,
+    mn_of,
+    register,
+    send_minutes,
+    start_gateway,
+    until_materialised,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -196,24 +203,15 @@ async def test_ack_after_journal_commit_values_after_interval_lag_on_status(db_p
                                    materialise_max_pending=5, journal_log=False)
     try:
         c = await Client().connect(port)
-        for m in range(3):
-            qn, raw = minute_packet(mn_of(1), m)
-            await c.send(raw)
-            assert await c.wait_for("9014", qn=qn, timeout=5) is not None
+        await send_minutes(c, mn_of(1), range(3))
         cur = gw.connection.cursor()
         assert cur.execute("SELECT count(*) FROM packet_journal"
                            " WHERE verdict = 'accepted'").fetchone()[0] == 3
         assert cur.execute("SELECT count(*) FROM flue_minute").fetchone()[0] == 0
         st = gw.status.as_dict()
         assert st["materialise_pending_packets"] == 3 and st["materialise_lag_s"] >= 0
-        for m in range(3, 6):  # reaching max_pending wakes the materialiser
-            qn, raw = minute_packet(mn_of(1), m)
-            await c.send(raw)
-            assert await c.wait_for("9014", qn=qn, timeout=5) is not None
-        for _ in range(100):
-            if gw.status.as_dict()["materialise_pending_packets"] == 0:
-                break
-            await asyncio.sleep(0.05)
+        await send_minutes(c, mn_of(1), range(3, 6))  # reaching max_pending wakes it
+        await until_materialised(gw)  # not asserted here (as before): the rows are checked
         assert cur.execute("SELECT count(*) FROM flue_minute").fetchone()[0] >= 5
         cur.close()
         await c.close()

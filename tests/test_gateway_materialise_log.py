@@ -17,7 +17,15 @@ from lantian.hj212.gwstore import GatewayStore, decode_log, journal_dir
 from lantian.store.journal_log import JournalLog
 from lantian.store.logmaterialise import log_watermark
 from lantian.store.materialise import failures
-from test_gateway_helpers import Client, minute_packet, mn_of, register, start_gateway
+from test_gateway_helpers import (
+    Client,
+    minute_packet,
+    mn_of,
+    register,
+    send_minutes,
+    start_gateway,
+    until_materialised,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -200,24 +208,14 @@ async def test_gateway_acks_after_the_fsync_values_follow_lag_on_status(db_path)
                                    materialise_max_pending=5)
     try:
         c = await Client().connect(port)
-        for m in range(3):
-            qn, raw = minute_packet(mn_of(1), m)
-            await c.send(raw)
-            assert await c.wait_for("9014", qn=qn, timeout=5) is not None
+        await send_minutes(c, mn_of(1), range(3))
         st = gw.status.as_dict()
         assert st["journal_log_records"] == 3 and st["journal_log_fsyncs"] >= 1
         assert st["materialise_pending_packets"] == 3 and st["materialise_lag_s"] >= 0
         cur = gw.connection.cursor()
         assert cur.execute("SELECT count(*) FROM packet_journal").fetchone()[0] == 0
-        for m in range(3, 6):  # reaching max_pending wakes the materialiser
-            qn, raw = minute_packet(mn_of(1), m)
-            await c.send(raw)
-            assert await c.wait_for("9014", qn=qn, timeout=5) is not None
-        for _ in range(100):
-            if gw.status.as_dict()["materialise_pending_packets"] == 0:
-                break
-            await asyncio.sleep(0.05)
-        assert gw.status.as_dict()["materialise_pending_packets"] == 0
+        await send_minutes(c, mn_of(1), range(3, 6))  # reaching max_pending wakes it
+        assert await until_materialised(gw)
         cur.close()
         await c.close()
     finally:
@@ -303,15 +301,9 @@ async def test_materialiser_loop_survives_an_unexpected_error(db_path):
     gw._store.materialise = flaky
     try:
         c = await Client().connect(port)
-        qn, raw = minute_packet(mn_of(1), 0)
-        await c.send(raw)
-        assert await c.wait_for("9014", qn=qn, timeout=5) is not None
-        for _ in range(100):
-            if gw.status.as_dict()["materialise_pending_packets"] == 0:
-                break
-            await asyncio.sleep(0.05)
+        await send_minutes(c, mn_of(1), range(1))
+        assert await until_materialised(gw)
         assert gw.status.counts["materialise_errors"] == 1 and len(calls) >= 2
-        assert gw.status.as_dict()["materialise_pending_packets"] == 0
         await c.close()
     finally:
         await gw.stop()

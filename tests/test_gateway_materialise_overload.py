@@ -18,7 +18,15 @@ import pytest
 
 from lantian.errors import StoreError
 from lantian.hj212.gwstore import GatewayStore, decode_log
-from test_gateway_helpers import Client, minute_packet, mn_of, register, start_gateway
+from test_gateway_helpers import (
+    Client,
+    minute_packet,
+    mn_of,
+    register,
+    send_minutes,
+    start_gateway,
+    until_materialised,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -51,15 +59,8 @@ async def test_materialiser_runs_on_its_own_niced_thread(db_path):
                                    materialise_max_pending=2)
     try:
         c = await Client().connect(port)
-        for m in range(2):  # two pending wake the materialiser
-            qn, raw = minute_packet(mn_of(1), m)
-            await c.send(raw)
-            assert await c.wait_for("9014", qn=qn, timeout=5) is not None
-        for _ in range(100):
-            if gw.status.as_dict()["materialise_pending_packets"] == 0:
-                break
-            await asyncio.sleep(0.05)
-        assert gw.status.as_dict()["materialise_pending_packets"] == 0
+        await send_minutes(c, mn_of(1), range(2))  # two pending wake the materialiser
+        assert await until_materialised(gw)
         names = _threads()
         (mat,) = names["lantian-mat_0"]
         assert os.getpriority(os.PRIO_PROCESS, mat) == min(base + 7, 19)
