@@ -1,5 +1,6 @@
 """Worked examples (numbers by hand) of false_stop with enterprise marks, pinned_under_limit
-with the outlet's history, dilution at start-up, and calibration_change on Spark.
+with the outlet's history, dilution at start-up and at low firing (session 7), and
+calibration_change on Spark.
 
 Times are China Standard Time wall-clock.
 """
@@ -18,7 +19,7 @@ import pytest
 from lantian.engine.quality import load_thresholds
 from lantian.engine.quality.conduct import pinned_under_limit
 from lantian.engine.quality.frames import running_minutes
-from lantian.engine.quality.process import dilution, false_stop, false_stop_marks
+from lantian.engine.quality.process import dilution, false_stop, false_stop_marks, firing_flow
 from lantian.engine.quality.records import calibration_change
 
 TH = load_thresholds()
@@ -156,8 +157,8 @@ def test_o2_excess_right_after_a_stop_with_low_flow_is_a_start_up():
     running = [h >= 10 for h in range(n)]
     o2 = [20.9] * 10 + [15.0] * 3 + [6.0] * 35
     flow = [1.0] * 10 + [40.0] * 3 + [100.0] * 35
-    for h in range(30, 34):  # air let in mid-run: O2 16 %, flow up 30 %
-        o2[h], flow[h] = 16.0, 130.0
+    for h in range(30, 34):  # air let in mid-run: O2 16 %, flow 100 × (21 − 6)/(21 − 16)
+        o2[h], flow[h] = 16.0, 300.0  # (session 7: was 130, a flow no air inlet gives)
     hours = pd.DataFrame({"mn": "P1", "ts": pd.date_range(T0, periods=n, freq="h")
                           .astype("datetime64[us]"), "running": running, "o2_pct": o2,
                           "o2_valid": True, "flow_raw": flow})
@@ -167,9 +168,44 @@ def test_o2_excess_right_after_a_stop_with_low_flow_is_a_start_up():
     got = [(s, json.loads(e)["next_to_stop"], json.loads(e)["hours"])
            for s, e in zip(ev["severity"], ev["evidence"], strict=True)]
     # start-up: hours 10-12, O2 15 > band 10, flow 40/100 = 0.4 of the month median, next
-    # to the stop (hour 9) → low; mid-run: O2 16 > 6 + 2 (own median), flow 1.3 → medium
+    # to the stop (hour 9) → low; mid-run: O2 16 > 6 + 2 (own median), flow 3.0 → medium
     assert got == [("low", 1.0, 3.0), ("medium", 0.0, 4.0)]
     assert ev["start"][0] == T0 + pd.Timedelta(hours=10)
+
+
+def _dilution_hours(o2: list[float], flow: list[float]) -> pd.DataFrame:
+    ts = pd.date_range(T0, periods=len(o2), freq="h").astype("datetime64[us]")
+    hours = pd.DataFrame({"mn": "P1", "ts": ts, "running": True, "o2_pct": o2,
+                          "o2_valid": True, "flow_raw": flow})
+    points = ibis.memtable(pd.DataFrame({"mn": ["P1"], "source_type": ["coal_power_boiler"]}))
+    ev = _con().execute(dilution(ibis.memtable(hours), points, TH)).sort_values("start")
+    return ev.reset_index(drop=True)
+
+
+def test_firing_flow_is_unchanged_by_air_let_in():
+    # 100 m3/s at 6 % O2 plus 200 m3/s of air (21 %): 300 m3/s at (600 + 4200)/300 = 16 %
+    assert _con().execute(firing_flow(ibis.literal(100.0), ibis.literal(6.0))) == pytest.approx(1500 / 21)
+    assert _con().execute(firing_flow(ibis.literal(300.0), ibis.literal(16.0))) == \
+        pytest.approx(1500 / 21)
+
+
+def test_o2_above_band_at_low_firing_is_low_and_air_let_in_is_medium():
+    # coal_power_boiler band 10 %; usual hours O2 6 %, flow 100 → firing flow 100·15/21
+    n = 60
+    o2, flow = [6.0] * n, [100.0] * n
+    for h in (10, 11):  # minimum fire: O2 13 %, flow 50 → 50·8 / (100·15) = 0.267 < 0.7
+        o2[h], flow[h] = 13.0, 50.0
+    for h in (20, 21):  # just below the firing limit: 130.5·8/1500 = 0.696 → low
+        o2[h], flow[h] = 13.0, 130.5
+    for h in (30, 31):  # just above it: 131.5·8/1500 = 0.701 → medium (13 > 6 + 2)
+        o2[h], flow[h] = 13.0, 131.5
+    for h in (40, 41, 42):  # air let in: 100·15/8 = 187.5 at 13 % → ratio 1.0 → medium
+        o2[h], flow[h] = 13.0, 187.5
+    ev = _dilution_hours(o2, flow)
+    got = [(s, json.loads(e)["hours"], round(json.loads(e)["firing_vs_month_median"], 4))
+           for s, e in zip(ev["severity"], ev["evidence"], strict=True)]
+    assert got == [("low", 2.0, round(400 / 1500, 4)), ("low", 2.0, round(1044 / 1500, 4)),
+                   ("medium", 2.0, round(1052 / 1500, 4)), ("medium", 3.0, 1.0)]
 
 
 # -------------------------------------------------------------- calibration_change (Spark)

@@ -17,8 +17,8 @@ from lantian.engine.quality.frames import event_table, evidence, run_summary, ru
 from lantian.engine.quality.thresholds import Thresholds
 
 __all__ = [
-    "STOP_MARK_KINDS", "dilution", "false_stop", "false_stop_marks", "running_hours",
-    "zs_mismatch",
+    "STOP_MARK_KINDS", "dilution", "false_stop", "false_stop_marks", "firing_flow",
+    "running_hours", "zs_mismatch",
 ]
 
 
@@ -41,16 +41,29 @@ def dilution(hours: ir.Table, points: ir.Table, th: Thresholds) -> ir.Table:
     O2, else ``low`` (high all month: a band that may not fit this plant). A run within
     ``dilution.transition_h`` hours of a stopped hour whose mean flow is below the month
     median is a start-up or shut-down (excess air of a furnace at low firing; letting air in
-    raises the flow instead): ``low`` whatever the O2. Evidence: O2, band edge, month median
-    O2, flow against the month median flow, whether the run is next to a stop.
+    raises the flow instead): ``low`` whatever the O2. A run whose dry flue gas at zero
+    excess air ``Q × (21 − O2)`` (:func:`firing_flow`, proportional to the fuel burnt) is
+    below ``dilution.firing_ratio_min`` × the point's month median of it is excess air of
+    low firing, not air let in (dilution leaves that product unchanged): ``low`` too.
+    Evidence: O2, band edge, month median O2, flow and firing flow against their month
+    medians, whether the run is next to a stop.
+
+    References
+    ----------
+    HJ 75-2017 (reference-O2 correction ``C × (21 − O2_ref)/(21 − O2)``: the same
+    air-ratio algebra); issue 4 ("O2 far above the source type's normal band … while flow
+    and temperature say the source runs").
     """
     o2 = column_of("o2")
     default = th.get("dilution", "o2_max_pct")
     cases = [(points.source_type == st, v) for st, v in th.scoped("dilution", "o2_max_pct").items()]
     band = ibis.cases(*cases, else_=default) if cases else ibis.literal(default)
     pts = points.select(_pmn=points.mn, band=band)
+    hours = hours.mutate(_fire=ibis.ifelse(hours["o2_valid"], firing_flow(hours.flow_raw,
+                                                                           hours[o2]), None))
     med = hours.filter(_.running).group_by("mn").aggregate(
-        _flow_med=_.flow_raw.approx_median(), _o2_med=_[o2].approx_median())
+        _flow_med=_.flow_raw.approx_median(), _o2_med=_[o2].approx_median(),
+        _fire_med=_._fire.approx_median())
     n = int(th.get("dilution", "transition_h"))
     near = ibis.window(group_by="mn", order_by="ts", preceding=ibis.interval(hours=n),
                        following=ibis.interval(hours=n))
@@ -64,18 +77,45 @@ def dilution(hours: ir.Table, points: ir.Table, th: Thresholds) -> ir.Table:
     g = r.group_by(["mn", "run"]).aggregate(
         first=r.ts.min(), last=r.ts.max(), hours=r.count(), o2_mean=r[o2].mean(),
         o2_max=r[o2].max(), band=r.band.max(), flow_ratio=(r.flow_raw / r._flow_med).mean(),
-        o2_month_median=r._o2_med.max(), near_stop=r._near_stop.max())
+        o2_month_median=r._o2_med.max(), near_stop=r._near_stop.max(),
+        fire_ratio=(r._fire / r._fire_med).mean())
     g = g.filter(g.hours >= int(th.get("dilution", "min_hours")))
     own = g.o2_mean > g.o2_month_median + th.get("dilution", "self_delta_pct")
     transition = (g.near_stop == 1) & (g.flow_ratio < 1.0)
-    sev = ibis.cases((transition, "low"), (g.o2_max >= th.get("dilution", "ambient_pct"), "high"),
+    low_fire = (g.fire_ratio < th.get("dilution", "firing_ratio_min")).fill_null(False)
+    sev = ibis.cases((transition | low_fire, "low"), (g.o2_max >= th.get("dilution", "ambient_pct"), "high"),
                      (own, "medium"), else_="low")
     end = g.last + ibis.interval(minutes=59)
     return event_table(g, "dilution", pollutant=None, start=g.first, end=end, severity=sev,
                        evid=evidence(hours=g.hours, o2_mean_pct=g.o2_mean, o2_max_pct=g.o2_max,
                                      o2_band_max_pct=g.band, o2_month_median_pct=g.o2_month_median,
                                      flow_vs_month_median=g.flow_ratio,
+                                     firing_vs_month_median=g.fire_ratio,
                                      next_to_stop=g.near_stop))
+
+
+def firing_flow(flow: ir.NumericValue, o2_pct: ir.NumericValue) -> ir.NumericValue:
+    """Flue-gas flow at zero excess air ``Q × (21 − O2) / 21`` [flow unit].
+
+    Parameters
+    ----------
+    flow
+        Measured flue-gas flow (any unit; the result has the same) [m³/s or m³/h].
+    o2_pct
+        Measured O2, dry basis [%].
+
+    Air let into the duct (flow ``A`` at 21 % O2) gives ``Q' = Q + A`` and
+    ``O2' = (Q·O2 + 21·A)/(Q + A)``, hence ``Q'·(21 − O2') = Q·(21 − O2)``: the product is
+    unchanged by dilution, whereas it falls with the fuel burnt (the stoichiometric flue
+    gas is proportional to the fuel). The air ratio ``21/(21 − O2)`` is the one of the
+    reference-O2 correction.
+
+    References
+    ----------
+    HJ 75-2017 (reference-O2 correction, air ratio ``α = 21/(21 − O2)``); GB/T 16157-1996
+    (excess-air coefficient).
+    """
+    return flow * (21.0 - o2_pct) / 21.0
 
 
 #: Enterprise mark kinds (``enterprise_mark.kind``, lantian.ledger.marks) that declare the
