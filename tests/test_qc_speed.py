@@ -32,8 +32,8 @@ def _straightforward(kw) -> dict:
     m = running_minutes(kw["minute"], th)
     hours = process.running_hours(valid_hours(m, keys), th)
     lp = long_minutes(m, [*keys, "o2"], with_zs=True)
-    pres = statistics.hour_long(hours, [*keys, "o2"]).group_by(["mn", "pollutant"])
-    pres = pres.aggregate(month_median=_.value.median())
+    # zero's channel facts: month median and zero-crossing share (session 7) of the blocks
+    pres = values.zero_presence(hours, minute_blocks(kw["minute"], keys, th), keys)
     lpp = lp.filter(_.pollutant != "o2")
     run_h = hours.filter(_.running).group_by("mn").aggregate(hours=_.count())
     hl = statistics.hour_long(hours, keys, limits)

@@ -148,7 +148,7 @@ def detector_events(
             chan, near = const
             out["constant"] = values.constant_from_near(near_rows, chan, near,
                                                         [*keys, "o2", "flow"], th)
-    out.update(_long_minute_detectors(sus, hours, keys, want, limits, ranges, th))
+    out.update(_long_minute_detectors(sus, hours, blocks, keys, want, limits, ranges, th))
     if "false_stop" in want:
         # qc-detect: enterprise stop marks are judged on every running minute (m)
         out["false_stop"] = process.false_stop(sus, th, marks=marks, every_minute=m)
@@ -249,8 +249,8 @@ def _reread_minutes(narrow: ir.Table, blocks: ir.Table, ref: ir.Table, keys: lis
     return sus, near_rows, const, span_rows
 
 
-def _long_minute_detectors(sus: ir.Table, hours: ir.Table, keys: list[str], want: set[str],
-                           limits: ir.Table, ranges: ir.Table,
+def _long_minute_detectors(sus: ir.Table, hours: ir.Table, blocks: ir.Table, keys: list[str],
+                           want: set[str], limits: ir.Table, ranges: ir.Table,
                            th: Thresholds) -> dict[str, ir.Table]:
     """``zero``, ``over_range``, ``zs_mismatch``, ``flag_abuse`` on the long suspect minutes."""
     out: dict[str, ir.Table] = {}
@@ -258,8 +258,7 @@ def _long_minute_detectors(sus: ir.Table, hours: ir.Table, keys: list[str], want
         return out
     lp = long_minutes(sus, [*keys, "o2"], with_zs=True)
     if "zero" in want:
-        pres = statistics.hour_long(hours, [*keys, "o2"]).group_by(["mn", "pollutant"])
-        pres = pres.aggregate(month_median=_.value.median())
+        pres = values.zero_presence(hours, blocks, keys)
         out["zero"] = values.zero(lp, pres, th)
     lp = lp.filter(_.pollutant != "o2")
     if "over_range" in want:

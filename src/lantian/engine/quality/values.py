@@ -19,7 +19,7 @@ from lantian.engine.quality.frames import event_table, evidence, run_summary, ru
 from lantian.engine.quality.thresholds import Thresholds
 
 __all__ = ["constant", "constant_blocks", "constant_from_near", "constant_near", "over_range",
-           "zero"]
+           "zero", "zero_presence"]
 
 _KEYS = ("mn", "pollutant")
 
@@ -203,25 +203,75 @@ def constant(long: ir.Table, th: Thresholds) -> ir.Table:
     return _frozen_runs(t, th, chan)
 
 
+def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str]) -> ir.Table:
+    """``zero``'s per-channel facts of the month: (mn, pollutant, month_median, zero_share).
+
+    ``month_median`` [mg/m³ or %]: median of the valid running hourly means
+    (:func:`lantian.engine.quality.statistics.hour_long`). ``zero_share`` [fraction]: of the
+    channel's scan blocks (:func:`lantian.engine.quality.blocks.minute_blocks`, 30 min) in
+    running hours that hold a valid value (flag ``N``, HJ 212-2017 §6.6.4), the share whose
+    valid readings *cross* zero (smallest ≤ 0 < largest): how often the channel's own noise
+    reaches zero. A frozen or forced zero run is ≤ 0 throughout, so only the blocks at its
+    two ends cross; a channel at its detection limit (gas-boiler SO2 of 1 mg/m³ with ±1
+    mg/m³ of analyser noise) crosses in a large share of its half-hours. ``hours`` are
+    :func:`~lantian.engine.quality.process.running_hours`; ``blocks`` carries ``t0``,
+    ``n_<k>``, ``lo_<k>``, ``hi_<k>``.
+    """
+    from lantian.engine.quality.statistics import hour_long
+
+    chans = [*keys, "o2"]
+    hl = hour_long(hours, chans)
+    med = hl.group_by(["mn", "pollutant"]).aggregate(month_median=hl.value.median())
+    run = hours.filter(hours.running).select(_hmn=hours.mn, _hts=hours.ts)
+    b = blocks.mutate(_bh=blocks.t0.truncate("h"))
+    b = b.inner_join(run, [b.mn == run._hmn, b._bh == run._hts])
+    parts = []
+    for k in chans:
+        counted = (b[f"n_{k}"] > 0).fill_null(False)
+        cross = counted & (b[f"lo_{k}"] <= 0) & (b[f"hi_{k}"] > 0)
+        parts.append(b.group_by(_smn=b.mn).aggregate(
+            _spol=ibis.literal(k), _n=counted.cast("int64").sum(),
+            _x=cross.cast("int64").sum()))
+    sh = ibis.union(*parts, distinct=False)
+    j = med.left_join(sh, [med.mn == sh._smn, med.pollutant == sh._spol])
+    share = ibis.ifelse(j._n > 0, j._x.cast("float64") / j._n, None)
+    return j.select("mn", "pollutant", "month_median", zero_share=share)
+
+
 def zero(long: ir.Table, presence: ir.Table, th: Thresholds) -> ir.Table:
     """Zero or negative values of a pollutant that is normally present, while running.
 
-    ``presence`` has (mn, pollutant, month_median): the median of the valid running hourly
-    means of the month. The pollutant is *present* when that median is at least
-    ``zero.presence_median`` (gas-boiler SO2 near zero is not a fault). Runs of at least
-    ``zero.min_minutes`` minutes flagged ``N`` and ≤ 0 are events (``medium``; ``high`` from
-    ``zero.high_minutes``).
+    ``presence`` has (mn, pollutant, month_median[, zero_share]) (:func:`zero_presence`):
+    the median of the valid running hourly means of the month. The pollutant is *present*
+    when that median is at least ``zero.presence_median`` (gas-boiler SO2 near zero is not a
+    fault). Runs of at least ``zero.min_minutes`` minutes flagged ``N`` and ≤ 0 are events
+    (``medium``; ``high`` from ``zero.high_minutes``); minutes of a run may be up to
+    ``zero.gap_minutes`` apart (the analyser's daily zero/span check, flagged ``C``, or lost
+    packets do not split one zero episode; session 7) when at least ``zero.min_density`` of
+    the run's span reads ≤ 0 (noise touching zero now and then is no episode). On a channel whose own readings cross
+    zero in at least ``zero.cross_share`` of its running half-hours (``zero_share``, a
+    channel at its detection limit) a zero run is not evidence: ``info`` (evidence
+    ``zero_share``; session 7, blind set).
     """
     pres = presence.filter(presence.month_median >= th.get("zero", "presence_median"))
-    pres = pres.select(_pmn=pres.mn, _ppol=pres.pollutant, month_median=pres.month_median)
+    share = pres.zero_share if "zero_share" in pres.columns else ibis.null("float64")
+    pres = pres.select(_pmn=pres.mn, _ppol=pres.pollutant, month_median=pres.month_median,
+                       zero_share=share.cast("float64"))
     t = long.filter(_.running & (_.flag == "N") & (_.value <= 0))
     t = t.inner_join(pres, [t.mn == pres._pmn, t.pollutant == pres._ppol]).drop("_pmn", "_ppol")
-    g = run_summary(t, _KEYS, gap_s=60, min_minutes=th.get("zero", "min_minutes"),
-                    low=lambda r: r.value.min(), month_median=lambda r: r.month_median.max())
-    sev = ibis.ifelse(g.minutes >= th.get("zero", "high_minutes"), "high", "medium")
+    gap_s = int(60 * th.get("zero", "gap_minutes"))
+    g = run_summary(t, _KEYS, gap_s=gap_s, min_minutes=th.get("zero", "min_minutes"),
+                    low=lambda r: r.value.min(), month_median=lambda r: r.month_median.max(),
+                    zero_share=lambda r: r.zero_share.max())
+    span = (g.last.epoch_seconds() - g.first.epoch_seconds()) / 60 + 1
+    g = g.filter(g.minutes >= th.get("zero", "min_density") * span)
+    noisy = (g.zero_share >= th.get("zero", "cross_share")).fill_null(False)
+    sev = ibis.cases((noisy, "info"), (g.minutes >= th.get("zero", "high_minutes"), "high"),
+                     else_="medium")
     return event_table(g, "zero", pollutant=g.pollutant, start=g.first, end=g.last,
                        severity=sev, evid=evidence(minutes=g.minutes, lowest=g.low,
-                                                   month_median=g.month_median))
+                                                   month_median=g.month_median,
+                                                   zero_share=g.zero_share))
 
 
 def over_range(long: ir.Table, ranges: ir.Table, th: Thresholds) -> ir.Table:
