@@ -14,8 +14,9 @@ batch is whatever arrived while the previous one was being committed (at most
 ``batch_max``). Each commit has a fixed cost (~15-20 ms of CPU in DuckDB, measured in
 session 3), so large batches are cheap per packet.
 
-Pipelining (``pipeline`` in ``gateway.toml``; off from session 3, when it measured slower
-with DuckDB commits acknowledging, on again since session 7): while a commit runs, the next batch is decoded and handed over
+Optional pipelining (``pipeline = true`` in ``gateway.toml``; off by default since session
+3; session 7 measured it faster at 1,000 closed-loop connections but a slower burst): while a
+commit runs, the next batch is decoded and handed over
 once at least half as many packets wait as are being committed, and at least
 ``pipeline_min``; at most two batches are in flight.
 
