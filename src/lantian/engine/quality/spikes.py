@@ -40,7 +40,11 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
     Severity ``medium``, ``high`` from ``spike.high_ratio`` times the median; ``low`` when
     another pollutant of the point is at ``spike.common_ratio`` times its own rolling median
     in the same hour and above its own median + 2·max(IQR, ``abs_floor``) (the process
-    moved, not one analyser).
+    moved, not one analyser), or when in every hour of the run the month's median at its
+    clock hour (``clock_hour_median``, over at least ``spike.schedule_days`` days) is above
+    the rolling median by at least ``spike.schedule_share`` of the hour's own rise over it:
+    a rise that recurs at that time of day on at least half the days is the source's
+    schedule, not a fault (session 7).
 
     With ``minutes`` (``flue_minute`` rows: mn, ts, ``<key>_mg_m3``, ``<key>_flag``) the
     abruptness is read from the minutes of the candidate runs instead of the neighbouring
@@ -88,12 +92,14 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
     g = g.filter(abrupt)
     common = (g.other_rel >= th.get("spike", "common_ratio")).fill_null(False)
     high = th.get("spike", "high_ratio")
-    sev = ibis.cases((common, "low"), (g.peak >= high * g.median, "high"), else_="medium")
+    sev = ibis.cases((common | g.scheduled.fill_null(False), "low"),
+                     (g.peak >= high * g.median, "high"), else_="medium")
     return event_table(g, "spike", pollutant=g.pollutant, start=g.first,
                        end=g.last + ibis.interval(minutes=59), severity=sev,
                        evid=evidence(hours=g.hours, peak=g.peak, rolling_median=g.median,
                                      rolling_iqr=g.iqr, hour_before=g.before,
                                      hour_after=g.after, other_pollutant_ratio=g.other_rel,
+                                     clock_hour_median=g.clock_median,
                                      minute_rise=rise, minute_fall=fall, minute_jump=jump))
 
 
@@ -126,12 +132,39 @@ def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True) -> ir.Ta
     j = hits.left_join(rel, [hits.mn == rel._omn, hits.ts == rel._ots,
                              hits.pollutant != rel._opol])
     hits = j.group_by([*hits.columns]).aggregate(other_rel=j._orel.max())
+    hits = _clock_hour_level(hl, hits, th)
+    # scheduled: most of the hour's rise over the rolling median recurs at its clock hour
+    share = th.get("spike", "schedule_share")
+    sched = (hits.clock_median - hits.m) >= share * (hits.value - hits.m)
+    hits = hits.mutate(_sched=sched.fill_null(False))
     r = _runs_idx(hits)
     g = r.group_by([*_KEYS, "run"]).aggregate(
         first=r.ts.min(), last=r.ts.max(), hours=r.count(), peak=r.value.max(),
         median=r.m.max(), iqr=r.q.max(), before=r.before.argmin(r.idx),
-        after=r.after.argmax(r.idx), calm=r.calm.max(), other_rel=r.other_rel.max())
+        after=r.after.argmax(r.idx), calm=r.calm.max(), other_rel=r.other_rel.max(),
+        clock_median=r.clock_median.max(), scheduled=r._sched.all())
     return g.filter(g.hours <= int(th.get("spike", "max_hours")))
+
+
+def _clock_hour_level(hl: ir.Table, hits: ir.Table, th: Thresholds) -> ir.Table:
+    """Add ``clock_median``: the month's median at the hit's clock hour (CST) [mg/m³].
+
+    The median of the series' running hours that start at the same clock hour as the hit,
+    over every day of the month (the hit's own day included), when at least
+    ``spike.schedule_days`` days have one; else null. A level reached at that clock hour on
+    at least half of those days is the source's daily schedule (a raw mill stopped in the
+    peak-tariff hours, a shift that starts at 06:00), not a fault. Only the clock hours of
+    the (few) hits are read.
+    """
+    hk = hits.select(_kmn=hits.mn, _kpol=hits.pollutant, _kh=hits.ts.hour()).distinct()
+    x = hl.mutate(_h=hl.ts.hour())
+    x = x.inner_join(hk, [x.mn == hk._kmn, x.pollutant == hk._kpol, x._h == hk._kh])
+    lv = x.group_by(["mn", "pollutant", "_h"]).aggregate(_cm=x.value.median(), _cn=x.count())
+    lv = lv.filter(lv._cn >= int(th.get("spike", "schedule_days")))
+    lv = lv.select(_lmn=lv.mn, _lpol=lv.pollutant, _lh=lv._h, clock_median=lv._cm)
+    j = hits.left_join(lv, [hits.mn == lv._lmn, hits.pollutant == lv._lpol,
+                            hits.ts.hour() == lv._lh])
+    return j.drop("_lmn", "_lpol", "_lh")
 
 
 def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
