@@ -72,9 +72,16 @@ def main() -> int:
                     help="lake mode: what to time (default all; engine is always timed)")
     ap.add_argument("--cold", action="store_true",
                     help="lake mode: drop the page cache before every measurement (root)")
+    ap.add_argument("--events-out", type=Path, default=None,
+                    help="lake mode: the job writes its events and verdicts (sorted) to "
+                         "DIR/job_<points>.parquet and .verdicts.parquet, for an A/B")
+    ap.add_argument("--compare-events", type=Path, nargs=2, default=None, metavar="FILE",
+                    help="compare two job_<points>.parquet files of --events-out and exit")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--root", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.compare_events is not None:
+        return compare_events(*args.compare_events)
     if args.lake is not None:
         return lake_mode(args)
 
@@ -202,7 +209,40 @@ def _qc_child(root: Path, data: Path, month: str) -> dict:
     return {"seconds": time.perf_counter() - t0, "events": n_events, "per": per}
 
 
-def _job_child(root: Path, data: Path, month: str) -> dict:
+_EVENT_ORDER = ["detector", "mn", "pollutant", "start", "end", "severity", "evidence"]
+
+
+def _write_events(out: Path, n: int, frames: list, verdicts) -> None:
+    """Write the job's events and monthly verdicts, sorted, for :func:`compare_events`."""
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    ev = pd.concat(frames, ignore_index=True)[_EVENT_ORDER]
+    ev.sort_values(_EVENT_ORDER).reset_index(drop=True).to_parquet(out / f"job_{n}.parquet")
+    v = verdicts[sorted(verdicts.columns)].sort_values("mn").reset_index(drop=True)
+    v.to_parquet(out / f"job_{n}.verdicts.parquet")
+
+
+def compare_events(a: Path, b: Path) -> int:
+    """Print whether two ``--events-out`` event files (and their verdicts) are identical.
+
+    Returns 0 when both are, 1 otherwise (the differing events counted per detector).
+    """
+    import pandas as pd
+
+    ea, eb = pd.read_parquet(a), pd.read_parquet(b)
+    va = pd.read_parquet(a.with_suffix(".verdicts.parquet"))
+    vb = pd.read_parquet(b.with_suffix(".verdicts.parquet"))
+    same_e, same_v = ea.equals(eb), va.equals(vb)
+    print(f"events {len(ea)} / {len(eb)}: {'identical' if same_e else 'DIFFERENT'}; "
+          f"verdicts {len(va)} / {len(vb)} points: {'identical' if same_v else 'DIFFERENT'}")
+    if not same_e:
+        m = ea.merge(eb, how="outer", indicator=True)
+        print(m[m["_merge"] != "both"].groupby(["detector", "_merge"]).size().to_string())
+    return 0 if same_e and same_v else 1
+
+
+def _job_child(root: Path, data: Path, month: str, events_out: Path | None = None) -> dict:
     """The monthly job: the engine's ``assess_month`` and every detector on one minute scan.
 
     :func:`lantian.engine.quality.job.assess_and_detect` as a monthly pipeline runs it: the
@@ -230,12 +270,17 @@ def _job_child(root: Path, data: Path, month: str) -> dict:
     df = con.execute(verdicts)
     per["assess_month"] = time.perf_counter() - t1
     n_events = 0
+    frames = []
     for name, expr in parts.items():
         spilled[0] = max(spilled[0], _dir_mb(spill))
         t1 = time.perf_counter()
-        n_events += len(con.execute(expr))
+        frames.append(con.execute(expr))
+        n_events += len(frames[-1])
         per[name] = time.perf_counter() - t1
-    return {"seconds": time.perf_counter() - t0, "events": n_events, "per": per,
+    seconds = time.perf_counter() - t0
+    if events_out is not None:  # after the clock: writing is not the job's time
+        _write_events(events_out, len(df), frames, df)
+    return {"seconds": seconds, "events": n_events, "per": per,
             "points": len(df), "compliant_hours": int(df.compliant_hours.sum()),
             "production_hours": int(df.production_hours.sum()),
             "duckdb": _duck_settings(con), "spill_mb": round(spilled[0], 1)}
@@ -268,19 +313,24 @@ def bench_engine():
     return mod
 
 
-def _child_main(kind: str, root: Path, data: Path, month: str) -> None:
+def _child_main(kind: str, root: Path, data: Path, month: str,
+                events_out: Path | None = None) -> None:
     import json
 
     be = bench_engine()
     be.MONTH = month
-    children = {"qc": _qc_child, "job": _job_child,
+    children = {"qc": _qc_child, "job": lambda r, d, m: _job_child(r, d, m, events_out),
                 "qc-cmd": lambda r, d, m: _command_child(r, d, m, False),
                 "job-cmd": lambda r, d, m: _command_child(r, d, m, True)}
     if kind == "scan":  # the bare DuckDB scan of bench_engine (issue 3's yardstick)
         children["scan"] = lambda r, d, m: be.run_scan(r)
     child = children.get(kind)
     out = child(root, data, month) if child else be.run_engine(root, data)
-    out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    out["peak_rss_gib"] = ru.ru_maxrss / 2**20
+    # CPU seconds of the whole child (DuckDB's threads included): on a shared machine the
+    # wall time swings with other work, the CPU time much less (session 7)
+    out["cpu_s"] = round(ru.ru_utime + ru.ru_stime, 2)
     print(json.dumps(out))
 
 
@@ -311,7 +361,8 @@ def _drop_caches() -> None:
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
 
-def _measure(kind: str, root: Path, data: Path, month: str, cold: bool = False) -> dict:
+def _measure(kind: str, root: Path, data: Path, month: str, cold: bool = False,
+             events_out: Path | None = None) -> dict:
     import json
     import subprocess
 
@@ -319,8 +370,9 @@ def _measure(kind: str, root: Path, data: Path, month: str, cold: bool = False) 
         _drop_caches()
     cached = _resident(root)
 
+    extra = [] if events_out is None else ["--events-out", str(events_out)]
     cp = subprocess.run([sys.executable, __file__, "--child", kind, "--root", str(root),
-                         "--lake", str(data), "--month", month],
+                         "--lake", str(data), "--month", month, *extra],
                         capture_output=True, text=True, check=False)
     if cp.returncode != 0:
         tail = cp.stderr.strip().splitlines()[-1] if cp.stderr.strip() else "failed"
@@ -338,7 +390,7 @@ def lake_mode(args) -> int:
     import os
 
     if args.child:
-        _child_main(args.child, args.root, args.lake, args.month)
+        _child_main(args.child, args.root, args.lake, args.month, args.events_out)
         return 0
     be = bench_engine()
     be.MONTH = args.month
@@ -350,7 +402,8 @@ def lake_mode(args) -> int:
         for _ in range(args.runs):
             for kind in res:
                 loads.append(os.getloadavg()[0])
-                res[kind].append(_measure(kind, root, args.lake, args.month, args.cold))
+                res[kind].append(_measure(kind, root, args.lake, args.month, args.cold,
+                                          args.events_out))
         loads.append(os.getloadavg()[0])
         med = {}
         for kind, rs in res.items():
@@ -361,7 +414,8 @@ def lake_mode(args) -> int:
             shown = None if med[kind] is None else round(med[kind], 2)
             cached = [None if r.get("cached") is None else round(100 * r["cached"])
                       for r in rs]
-            extra = "".join(f", {k} {[r.get(k) for r in rs]}" for k in ("duckdb", "spill_mb")
+            extra = "".join(f", {k} {[r.get(k) for r in rs]}"
+                            for k in ("cpu_s", "duckdb", "spill_mb")
                             if any(r.get(k) is not None for r in rs))
             print(f"{n} points {kind}: median {shown} s, runs {[round(s, 2) for s in secs]}, "
                   f"peak RSS {peak:.2f} GiB, lake in page cache before each run {cached} %"

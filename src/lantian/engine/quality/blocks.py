@@ -12,7 +12,9 @@ per hour or per block is derived from that small table instead of a scan of its 
   with the running state of every minute of the block decided from the block's smallest flow
   and its declared-stop minutes (no join of the minutes with the reference flow);
 * :func:`suspect_blocks` — the blocks that can hold a minute any of ``zero``,
-  ``over_range``, ``zs_mismatch``, ``flag_abuse`` or ``false_stop`` keeps;
+  ``over_range``, ``zs_mismatch``, ``flag_abuse`` or ``false_stop`` keeps, told from
+  per-flag partials (a block whose only flags are S, B, a 15-minute calibration or a
+  declared real stop is not read again);
 * ``missing`` from the blocks' minute counts and first/last minutes
   (:func:`lantian.engine.quality.records.missing_from_blocks`).
 
@@ -90,23 +92,24 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
     ibis.Table
         ``mn``, ``block`` (int), ``n`` (rows), ``t0``/``t1`` (first/last minute),
         ``fs``/``fn``/``fmin`` (sum, count and smallest of every flow reading), ``nd``
-        (minutes without flow with an ``F`` flag), ``nx`` (minutes with a flag other than
-        ``N``); per channel ``k`` of ``keys`` + ``o2`` + ``flow``: ``s_k``, ``n_k``,
+        (minutes without flow with an ``F`` flag), ``fxf`` (largest flow of the minutes with
+        an ``F`` flag), ``fmf`` (smallest flow of the minutes without one); per
+        channel ``k`` of ``keys`` + ``o2`` + ``flow``: ``s_k``, ``n_k``,
         ``lo_k``, ``hi_k`` (sum, count, smallest and largest valid value); per pollutant,
         where ``<k>_zs`` is sent, ``rlo_k``/``rhi_k``, the range of ``Zs × (21 − O2) / C`` over
-        the valid minutes with ``C`` > 0 and O2 below ``zs_mismatch.o2_max_pct``.
+        the valid minutes with ``C`` > 0 and O2 below ``zs_mismatch.o2_max_pct``, and
+        ``xhi_k`` / ``nb_k`` of :func:`_flag_partials` (largest value of any flag, ``T`` as
+        +inf; values flagged M/C/D).
 
     """
     flow = column_of("flow")
     o2 = column_of("o2")
     bs = block_seconds(th)
-    m = minute.mutate(block=minute.ts.epoch_seconds() // bs)
-    flags = [c for c in minute.columns if c.endswith("_flag")]
     any_f: ir.BooleanValue = ibis.literal(False)
-    not_n: ir.BooleanValue = ibis.literal(False)
-    for c in flags:
-        any_f = any_f | (m[c] == "F")
-        not_n = not_n | (m[c] != "N")  # null flag: read as N
+    for c in (c for c in minute.columns if c.endswith("_flag")):
+        any_f = any_f | (minute[c] == "F")
+    # the declared stop (any F flag) once per row, projected: three aggregates filter on it
+    m = minute.mutate(block=minute.ts.epoch_seconds() // bs, _f=any_f.fill_null(False))
     fv = m[flow].cast("float64")
     # the engine's partials first: the names both use (t0, n, fs, fn, s_k, n_k) are the same
     # expressions and are overwritten by the ones below
@@ -115,8 +118,12 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         "n": m.count(), "t0": m.ts.min(), "t1": m.ts.max(),
         "fs": fv.sum(), "fn": fv.count(), "fmin": fv.min(),
         # FILTER clauses: the flag tests run only on the rows the first condition keeps
-        "nd": m.count(where=fv.isnull() & any_f),
-        "nx": m.count(where=not_n),
+        "nd": m.count(where=fv.isnull() & m._f),
+        # false_stop's two kinds of minute (suspects.py): declared stopped (an F flag) and
+        # declared running (no F; a superset of "flags, none F"): the flow decides which
+        # of them can mismatch
+        "fxf": fv.max(where=m._f),
+        "fmf": fv.min(where=~m._f),
     }
     o2v = m[o2].cast("float64")
     o2_max = th.get("zs_mismatch", "o2_max_pct")
@@ -129,6 +136,7 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         aggs[f"hi_{k}"] = v.max()
         if k in ("o2", "flow"):
             continue
+        aggs |= _flag_partials(m, k)
         if f"{k}_zs" not in m.columns:
             continue  # no Zs sent: nothing for zs_mismatch
         r = ibis.cases(((v > 0) & (o2v < o2_max),
@@ -137,6 +145,24 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         aggs[f"rlo_{k}"] = r.min()
         aggs[f"rhi_{k}"] = r.max()
     return m.group_by(["mn", "block"]).aggregate(**aggs)
+
+
+def _flag_partials(m: ir.Table, key: str) -> dict[str, ir.Value]:
+    """``xhi_<k>`` (largest value, any flag; ``T`` read as +inf) and ``nb_<k>`` (M/C/D values).
+
+    What ``over_range`` (a value above the range or a ``T`` flag) and ``flag_abuse`` (more
+    than 60 − 45 M/C/D minutes in a clock hour) can keep of the block, whatever the flags.
+    """
+    from lantian.engine.quality.conduct import _INVALID  # flag_abuse's M/C/D
+
+    flag = f"{key}_flag"
+    raw = m[column_of(key)].cast("float64")
+    if flag not in m.columns:  # no flag sent: every value is valid, none flagged
+        return {f"xhi_{key}": raw.max()}
+    hi = ibis.cases((m[flag] == "T", ibis.literal(math.inf, "float64")), else_=raw)
+    return {f"xhi_{key}": hi.max(),
+            f"nb_{key}": m.count(where=m[flag].isin(_INVALID) & raw.notnull()).cast(
+                "int32")}
 
 
 def block_hours(blocks: ir.Table, keys: Sequence[str], th: Thresholds,
@@ -225,32 +251,54 @@ def suspect_blocks(blocks: ir.Table, ref: ir.Table, keys: Sequence[str], *,
 
     A block is kept when a minute of it can meet a first filter of ``zero``,
     ``over_range``, ``zs_mismatch``, ``flag_abuse`` or ``false_stop``
-    (:mod:`~lantian.engine.quality.suspects`): a ``T``/``M``/``C``/``D`` flag; a valid value
-    ≤ 0 of a pollutant or O2; a flag other than ``N`` (``T``/``M``/``C``/``D``/``F``…); a
-    valid value above the point's smallest analyser range (without other flags every value
-    is valid); a flow below the running threshold (declared and physical state may differ);
-    a ``Zs`` whose ratio to the platform's correction ``C × (21 − O2_ref)/(21 − O2)``
-    (HJ 75-2017) leaves ``1 ± zs_mismatch.rel_tol`` (necessary for
-    ``|Zs − own| > max(abs_tol, rel_tol × own)`` when ``own`` > 0), where the reference O2
-    is known.
+    (:mod:`~lantian.engine.quality.suspects`), told from the block's partials
+    (:func:`minute_blocks`):
+
+    * ``zero``: a valid value ≤ 0 of a pollutant or O2 (``lo_k``);
+    * ``over_range``: a value of any flag above the point's smallest analyser range, or a
+      ``T`` flag (``xhi_k``);
+    * ``flag_abuse``: the clock hour holds more than 60 − ``min_valid_minutes`` (HJ 75-2017)
+      values flagged M/C/D (``nb_k`` summed over the hour's blocks: the detector keeps only
+      such hours, so a daily 15-minute calibration alone never needs its minutes);
+    * ``false_stop``: an ``F`` minute whose flow reaches the running threshold (``fxf``) or
+      a minute without ``F`` whose flow is below it (``fmf``); a minute without flow runs
+      as declared and never mismatches;
+    * ``zs_mismatch``: a ``Zs`` whose ratio to the platform's correction
+      ``C × (21 − O2_ref)/(21 − O2)`` (HJ 75-2017) leaves ``1 ± zs_mismatch.rel_tol``
+      (necessary for ``|Zs − own| > max(abs_tol, rel_tol × own)`` when ``own`` > 0), where
+      the reference O2 is known.
+
+    Flags S, B or a lone calibration make no block suspect (session 7; before, any flag
+    other than ``N`` did).
     """
+    from lantian.catalog.rules import rule
     from lantian.engine.quality.suspects import per_point_ranges
 
     rel = th.get("zs_mismatch", "rel_tol")
     j = _fully_running(blocks, ref, th)
     pp = per_point_ranges(keys, limits, ranges)
     j = j.left_join(pp, j.mn == pp._pmn).drop("_pmn")
-    # a flag other than N covers T/M/C/D (over_range, flag_abuse) and F (false_stop), and
-    # without one every value is valid, so the largest valid value is the largest value
-    cond = (j.nx > 0) | (j.fmin < j._thr).fill_null(False)
+    cond = ((j.fxf >= j._thr) | (j.fmf < j._thr)).fill_null(False)
     for k in [*keys, "o2"]:
         cond = cond | (j[f"lo_{k}"] <= 0).fill_null(False)
     for k in keys:
-        cond = cond | (j[f"hi_{k}"] > j[f"_rng_{k}"]).fill_null(False)
+        cond = cond | (j[f"xhi_{k}"] > j[f"_rng_{k}"]).fill_null(False)
         if f"rlo_{k}" not in j.columns:
             continue
         base = 21.0 - j[f"_ref_{k}"]
         lo_edge = base * (1 - rel) * (1 - _RATIO_EPS)
         hi_edge = base * (1 + rel) * (1 + _RATIO_EPS)
         cond = cond | ((j[f"rlo_{k}"] < lo_edge) | (j[f"rhi_{k}"] > hi_edge)).fill_null(False)
-    return j.filter(cond).select("mn", "block")
+    out = j.filter(cond).select("mn", "block")
+    nbs = [f"nb_{k}" for k in keys if f"nb_{k}" in blocks.columns]
+    if not nbs:
+        return out
+    per = 3600 // block_seconds(th)  # blocks per clock hour
+    most = 60 - int(rule("min_valid_minutes"))  # flag_abuse: an hour needs more flagged
+    b = blocks.filter(ibis.or_(*[blocks[c] > 0 for c in nbs]))
+    h = b.group_by(mn=b.mn, _h=b.block // per).aggregate(**{c: b[c].sum() for c in nbs})
+    h = h.filter(ibis.or_(*[h[c] > most for c in nbs]))
+    parts = [h.select(mn=h.mn, block=h._h * per + i) for i in range(per)]
+    # one schema for the union: a key column may be NOT NULL on one side only
+    same = ibis.schema({"mn": "string", "block": "int64"})
+    return ibis.union(*[t.cast(same) for t in (out, *parts)], distinct=True)
