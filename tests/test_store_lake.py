@@ -104,6 +104,21 @@ def test_roll_twice_keeps_lake_rows(tmp_path):
     con.close()
 
 
+def test_ids_continue_after_a_roll_that_empties_the_journal(tmp_path):
+    con = connect(tmp_path / "a.duckdb")
+    fill(con)  # ids 1..12
+    roll(con, tmp_path / "lake", keep_months=0, today=dt.date(2024, 6, 15))
+    assert con.execute("SELECT count(*) FROM packet_journal").fetchone()[0] == 0
+    p = P("A", "2051", "20240615080000", {"a21026": {"Avg": 7.0}})
+    [v] = PacketStore(con).ingest([Incoming(b"##", "t", None, packet=p)])
+    assert (v.verdict, v.packet_id) == ("accepted", 13)
+    # the lake's twelve rows and the new one are all visible, ids unique
+    journal = relation(con, "packet_journal")
+    ids = [r[0] for r in con.execute(f"SELECT id FROM {journal}").fetchall()]
+    assert sorted(ids) == list(range(1, 14))
+    con.close()
+
+
 def test_backup_and_restore(tmp_path):
     con = connect(tmp_path / "a.duckdb")
     fill(con)

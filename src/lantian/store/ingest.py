@@ -163,7 +163,17 @@ class PacketStore:
         self._protocol_seen: dict[str, str] = {}
 
     def _max_id(self) -> int:
-        row = self.con.execute("SELECT coalesce(max(id), 0) FROM packet_journal").fetchone()
+        """Largest journal id ever assigned: in DuckDB or, once rolled, in the lake.
+
+        :func:`lantian.store.lake.roll` records the largest id it moves out
+        (``store_setting.journal_id_high``), so ids never restart after a roll that
+        emptied ``packet_journal`` (they key ``value_long.packet_id`` and the lake view).
+        """
+        row = self.con.execute(
+            "SELECT greatest(coalesce((SELECT max(id) FROM packet_journal), 0), "
+            "coalesce((SELECT CAST(value AS BIGINT) FROM store_setting "
+            "WHERE name = 'journal_id_high'), 0))"
+        ).fetchone()
         return int(row[0]) if row else 0
 
     def ingest(self, items: Sequence[Incoming]) -> list[Verdict]:

@@ -242,6 +242,21 @@ def _month_start(today: dt.date, months_back: int) -> dt.datetime:
     return dt.datetime(index // 12, index % 12 + 1, 1)
 
 
+def _keep_journal_id_high(con: duckdb.DuckDBPyConnection) -> None:
+    """Record the largest journal id before rows leave DuckDB (``journal_id_high``).
+
+    New ids continue after it (:class:`lantian.store.ingest.PacketStore`), so a roll that
+    empties ``packet_journal`` never lets ids start again at 1 and collide with the lake's.
+    """
+    con.execute(
+        "INSERT INTO store_setting "
+        "SELECT 'journal_id_high', CAST(max(id) AS VARCHAR) FROM packet_journal "
+        "HAVING max(id) IS NOT NULL "
+        "ON CONFLICT (name) DO UPDATE SET value = CAST(greatest("
+        "CAST(store_setting.value AS BIGINT), CAST(excluded.value AS BIGINT)) AS VARCHAR)"
+    )
+
+
 def roll(
     con: duckdb.DuckDBPyConnection,
     root: str | Path,
@@ -272,6 +287,7 @@ def roll(
     deleted: dict[str, int] = {}
     con.execute("BEGIN TRANSACTION")
     try:
+        _keep_journal_id_high(con)
         for table in ROLL_TABLES:
             col = LAKE_TABLES[table][0]
             before = _count(con, table)
