@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 
 import typer
 
@@ -33,7 +34,22 @@ def _register_all() -> None:
         module.register(app)
 
 
-_register_all()
+def _run_as_mp_main() -> bool:
+    """Whether the ``lantian`` script is being re-run by a worker process as ``__mp_main__``.
+
+    A ``spawn``/``forkserver`` child of multiprocessing (the decoding workers of
+    ``lantian import packets``) runs the parent's main script again under the name
+    ``__mp_main__`` (the script's ``if __name__ == "__main__"`` keeps it from running the
+    CLI); in the parent ``__mp_main__`` is absent or ``__main__`` itself. Registering every
+    command there would import every command module's dependencies (DuckDB, the API's
+    authentication, asyncio …: ≈ 0.2 s of CPU per worker) for nothing.
+    """
+    mp_main = sys.modules.get("__mp_main__")
+    return mp_main is not None and mp_main is not sys.modules.get("__main__")
+
+
+if not _run_as_mp_main():
+    _register_all()
 
 
 def main() -> None:  # pragma: no cover - console entry point

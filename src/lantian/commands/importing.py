@@ -42,10 +42,15 @@ PARALLEL_FROM = 60_000
 
 
 def column_decoder(strict: bool) -> Callable[[Sequence[bytes]], dict[str, Any]]:
-    """Return the codec's :func:`lantian.hj212.columnar.column_decoder` (lazy import)."""
-    from lantian.hj212.columnar import column_decoder as make
+    """Return the codec's columnar decoder, imported only where it decodes.
 
-    return make(strict)
+    :class:`lantian.hj212.columnar_lazy.LazyColumnDecoder`: same results as
+    :func:`lantian.hj212.columnar.column_decoder`, but this process does not import the
+    decoder (numba and its 170-MB LLVM library) when the worker processes decode.
+    """
+    from lantian.hj212.columnar_lazy import LazyColumnDecoder
+
+    return LazyColumnDecoder(strict)
 
 
 @import_app.command("packets")

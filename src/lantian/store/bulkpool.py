@@ -49,13 +49,17 @@ def _context(decode: ColumnDecoder) -> multiprocessing.context.BaseContext:
     """Return the ``forkserver`` context, with the worker's modules to import once.
 
     One clean server process imports :mod:`lantian.store.blocks`, pandas (which pyarrow
-    imports on its first conversion from numpy) and the decoder's module; every worker is
-    forked from it (no import per worker, no state of this process).
+    imports on its first conversion from numpy), the decoder's module and the modules it
+    names in ``worker_modules`` (:class:`lantian.hj212.columnar_lazy.LazyColumnDecoder`:
+    the decoder itself, which this process never imports); every worker is forked from it
+    (no import per worker, no state of this process).
     """
     ctx = multiprocessing.get_context("forkserver")
+    modules = list(getattr(decode, "worker_modules", ()))  # a LazyColumnDecoder's
     module = getattr(getattr(decode, "func", decode), "__module__", None)
     # pyarrow imports pandas on its first conversion from numpy (≈ 0.3 s CPU per process)
-    ctx.set_forkserver_preload(["lantian.store.blocks", "pandas", *([module] if module else [])])
+    ctx.set_forkserver_preload(["lantian.store.blocks", "pandas", *modules,
+                                *([module] if module else [])])
     return ctx
 
 
