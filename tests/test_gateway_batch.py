@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 
 from conftest import dataset
@@ -36,6 +37,13 @@ def test_looks_like_upload_peeks_the_header_cn():
                          data_time="20240301080000", values={"a21026": {"Avg": 1.0}})
     assert b"PNUM=" in split and not looks_like_upload(split, UPLOAD_B)
     assert not looks_like_upload(b"##0010garbage", UPLOAD_B)
+
+
+def test_looks_like_upload_reads_the_header_only():
+    """PNUM/PNO are header fields: the same text inside CP does not leave the batch path."""
+    _, minute = minute_packet(mn_of(1), 0)
+    frame = minute.rstrip(b"\r\n").replace(b"CP=&&", b"CP=&&PNO=1;PNUM=2;", 1)
+    assert b"PNO=" in frame and looks_like_upload(frame, UPLOAD_B)
 
 
 def test_head_replies_like_the_parsed_packet():
@@ -127,6 +135,24 @@ def test_column_batch_keeps_only_the_selected_rows(tmp_path):
                                             cb.item_num, strict=True)
            if c == "a21026" and s == "Avg"}
     assert so2 == {0: 3.0, 1: 1.0}
+
+
+def test_column_batch_of_every_row_is_the_rows_picked_from_a_larger_decode():
+    """The whole-batch shortcut (every row, in order) gives the batch the row picking gives."""
+    frames = [minute_packet(mn_of(i % 2), i, so2=float(i))[1].rstrip(b"\r\n") for i in range(5)]
+    extra = minute_packet(mn_of(3), 9)[1].rstrip(b"\r\n")
+    n = len(frames)
+    whole = column_batch(decode_batch(frames, strict=False), range(n), frames, ["a"] * n,
+                         [AT] * n)
+    picked = column_batch(decode_batch([*frames, extra], strict=False), range(n), frames,
+                          ["a"] * n, [AT] * n)
+    for name in whole.__dataclass_fields__:
+        a, b = getattr(whole, name), getattr(picked, name)
+        assert type(a) is type(b), name
+        if isinstance(a, np.ndarray):  # NaN (text fields' numbers) equal to NaN
+            np.testing.assert_array_equal(a, b, err_msg=name)
+        else:
+            assert a == b, name
 
 
 @pytest.mark.timeout(60)

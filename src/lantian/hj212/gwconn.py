@@ -22,7 +22,7 @@ import resource
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lantian.hj212 import gwcodec
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from lantian.hj212.gateway import Gateway
+
+_monotonic = time.monotonic
 
 __all__ = ["Connection", "GatewayStatus", "ReceiveBuffer", "name_os_thread", "raise_nofile_limit",
            "whole_frame"]
@@ -78,6 +80,10 @@ class GatewayStatus:
                 **(self.extra() if self.extra is not None else {})}
 
 
+_FRAME_LENGTHS = {b"%04d" % k: k + 10 for k in range(10_000)}
+"""Length field (4 ASCII digits) → bytes of the whole frame without CRLF (## + 4 + L + 4)."""
+
+
 def whole_frame(data: bytes, max_frame: int) -> bytes | None:
     """Return the frame when ``data`` is exactly one well-formed frame plus CRLF, else None.
 
@@ -86,16 +92,22 @@ def whole_frame(data: bytes, max_frame: int) -> bytes | None:
     codec's :class:`~lantian.hj212.framer.Framer` cuts exactly this frame from such a read
     (``tests/test_gateway_framing_fast.py``). The framer's stream offsets, used only in
     its error reports, do not count bytes taken here; the gateway only counts errors.
+
+    Session 8: the length field is looked up (no ``int``), and ``##`` is searched only after
+    a ``#`` is found by ``memchr`` (a two-byte ``bytes.find`` over a 570-byte frame cost
+    ≈ 1 µs, a one-byte one ≈ 0.1 µs; the usual frame has no ``#`` after its start).
     """
     total = len(data) - 2
-    if total < 10 or total > max_frame or data[:2] != b"##" or data[total:] != b"\r\n":
+    if total > max_frame or _FRAME_LENGTHS.get(data[2:6]) != total \
+            or data[:2] != b"##" or data[total:] != b"\r\n":
         return None
-    lf = data[2:6]
-    if not (lf.isdigit() and lf.isascii()) or int(lf) + 10 != total:
+    if data.find(b"\n") != total + 1:  # the first line feed is the final one
         return None
-    if data.find(b"\n", 6, total) >= 0 or data.find(b"##", 2) >= 0:
+    k = data.find(b"#", 2)
+    if k >= 0 and data.find(b"##", k) >= 0:
         return None
-    return data[:total].rstrip(b"\r")
+    frame = data[:total]
+    return frame.rstrip(b"\r") if frame[-1] == 13 else frame
 
 
 class ReceiveBuffer:
@@ -130,8 +142,8 @@ class Connection(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Register the connection with the gateway (asyncio callback)."""
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # a stream transport (uvloop's is not a subclass of asyncio.Transport)
+        self.transport = cast("asyncio.Transport", transport)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         s = self.gw.settings
@@ -158,8 +170,20 @@ class Connection(asyncio.BufferedProtocol):
         return self.rx.view
 
     def buffer_updated(self, nbytes: int) -> None:
-        """``nbytes`` were read into the shared buffer: copy them out and frame them."""
-        self.data_received(bytes(self.rx.view[:nbytes]))
+        """``nbytes`` were read into the shared buffer: copy them out and frame them.
+
+        The usual read (one whole frame, nothing buffered) goes straight to the gateway
+        (session 8: :meth:`data_received`'s call and checks were ≈ 1 µs of each packet).
+        """
+        data = bytes(self.rx.view[:nbytes])
+        framer = self.framer
+        if not framer.buffered:
+            frame = whole_frame(data, framer.max_frame)
+            if frame is not None:
+                self.last_rx = _monotonic()
+                self.gw.on_frame(self, frame)
+                return
+        self.data_received(data)
 
     def data_received(self, data: bytes) -> None:
         """Frame the bytes and hand each complete frame to the gateway (asyncio callback).
