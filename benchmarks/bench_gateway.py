@@ -44,6 +44,11 @@ handed to the log writer → durable, ``answer_wait`` = durable → the loop sta
 ``answer`` = the answers, ``idle`` = the log writer's gap between one batch becoming durable
 and the next being handed over).
 
+Session 8 (engineer "gwloop8"): ``--ab-bare`` (with ``--ab-src``) adds ``bare-B``, the bare
+server with gateway-B's ``PYTHONPATH``, so that a change of the environment (another event
+loop, e.g. uvloop through a ``sitecustomize`` on the A side's path) is compared as
+gateway / bare against gateway-B / bare-B in the same run.
+
 Each gateway row carries ``threads_us_per_packet``: the server's CPU per acknowledged packet
 split by OS thread name (``/proc/PID/task/*/comm``): ``loop`` = the event-loop (main) thread,
 ``lantian-db_0`` = the database thread and the DuckDB threads it started, ``lantian-decode_`` =
@@ -231,7 +236,7 @@ SOURCES: dict[str, str] = {}  # server kind -> PYTHONPATH (another source tree)
 def start_server(kind: str, port: int, db: Path, log, status: Path | None = None
                  ) -> subprocess.Popen:
     py = sys.executable
-    if kind == "bare":
+    if kind.startswith("bare"):
         cmd = [py, __file__, "bare", "--port", str(port)]
     else:
         cmd = [str(Path(py).with_name("lantian")), "serve", "--db", str(db),
@@ -243,6 +248,8 @@ def start_server(kind: str, port: int, db: Path, log, status: Path | None = None
     env = dict(os.environ)
     if kind in SOURCES:
         env["PYTHONPATH"] = SOURCES[kind]
+    elif kind == "bare-B" and "gateway-B" in SOURCES:  # the bare server in B's environment
+        env["PYTHONPATH"] = SOURCES["gateway-B"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env)
     wait_port(port, proc)
     return proc
@@ -345,7 +352,7 @@ def settle(pid: int, cap: float = 30.0) -> None:
 def scenario(kind: str, db: Path, log, mode: str, conns: int, extra: list[str]) -> dict:
     port = free_port()
     status = None
-    if kind != "bare":  # a fresh file each run: no stale gaps, same size every time
+    if not kind.startswith("bare"):  # a fresh file each run: no stale gaps, same size every time
         db = db.with_name(f"run-{time.monotonic_ns()}.duckdb")
         register(db, 10_000)
         status = db.with_suffix(".status.json")
@@ -353,7 +360,7 @@ def scenario(kind: str, db: Path, log, mode: str, conns: int, extra: list[str]) 
     try:
         cpu0, threads0 = cpu_seconds(proc.pid), thread_cpu(proc.pid)
         res = load(mode, port, conns, extra)
-        if kind != "bare":
+        if not kind.startswith("bare"):
             settle(proc.pid)
         cpu = cpu_seconds(proc.pid) - cpu0
         threads = thread_delta(threads0, thread_cpu(proc.pid))
@@ -403,6 +410,9 @@ def main() -> None:
     ap.add_argument("--ab-src", default=None,
                     help="source tree (PYTHONPATH) of gateway-B, e.g. a git archive of an "
                          "older commit's src/: the 'before' of an A/B in the same run")
+    ap.add_argument("--ab-bare", action="store_true",
+                    help="with --ab-src: also run the bare server with gateway-B's PYTHONPATH "
+                         "(bare-B), e.g. when the A side runs on another event loop (session 8)")
     ap.add_argument("--settle", type=float, default=SETTLE_S,
                     help="seconds after the load before the server's CPU is read")
     ap.add_argument("--pool", type=int, default=POOL,
@@ -422,6 +432,8 @@ def main() -> None:
         SOURCES["gateway-B"] = str(Path(a.ab_src).resolve())
     if a.ab_settings or a.ab_src:
         kinds = ("bare", "gateway", "gateway-B")
+    if a.ab_bare and a.ab_src:
+        kinds = ("bare", "gateway", "bare-B", "gateway-B")
     only = set(a.only.split(","))
     if a.cmd == "bare":
         run_bare(a.port)
