@@ -103,3 +103,18 @@ def test_importing_columnar_warm_loads_the_compiled_decoder() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert json.loads(out.stdout) == [[0, 0], [1, 1]]
+
+
+def test_the_workers_server_starts_before_the_store_is_imported() -> None:
+    # lantian import packets starts the forkserver first; its start must not need the store
+    code = textwrap.dedent("""
+        import json, sys
+        from lantian.commands.importing import column_decoder
+        from lantian.store.bulkstart import context
+        ctx = context(column_decoder(True))
+        heavy = ("pyarrow", "numpy", "lantian.store.ingest", "lantian.store.blocks", "numba")
+        print(json.dumps([ctx.get_start_method(), [m for m in heavy if m in sys.modules]]))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert json.loads(out.stdout) == ["forkserver", []]

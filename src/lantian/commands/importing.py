@@ -85,22 +85,23 @@ def import_packets(
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """Import a file of HJ 212 packets (导入报文): journal, de-duplication, data tables."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from lantian.store.bulk import IMPORT_BATCH, import_packet_file
-    from lantian.store.db import connect
-    from lantian.store.ingest import PacketStore
-
     if not file.is_file():
         fail(f"cannot read {file}: no such file")
     total, exact = _estimate_lines(file)
     if workers is None:
         workers = default_workers(total)
     decode = column_decoder(not lenient)
-    if workers:  # the worker processes start while the database opens
-        from lantian.store.bulkpool import warm_up
+    if workers:  # the workers' server imports their modules while the store loads here
+        from lantian.store.bulkstart import warm_up
 
         warm_up(decode)
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lantian.store.bulk import IMPORT_BATCH, import_packet_file
+    from lantian.store.db import connect
+    from lantian.store.ingest import PacketStore
+
     try:
         con = connect(db)
     except LantianError as exc:

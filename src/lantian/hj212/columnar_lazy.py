@@ -32,7 +32,7 @@ class LazyColumnDecoder:
 
     ``worker_modules`` names the modules a worker process needs for it, so a process pool
     can import them once before forking its workers
-    (:func:`lantian.store.bulkpool.warm_up`).
+    (:func:`lantian.store.bulkstart.warm_up`).
     """
 
     strict: bool = True

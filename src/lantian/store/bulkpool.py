@@ -36,6 +36,7 @@ from pathlib import Path
 
 from lantian.store.blocks import ShippedBlock, receive_block, ship_block, worker_init
 from lantian.store.bulk import IMPORT_BATCH, ColumnDecoder, ImportSummary, count_verdict_texts
+from lantian.store.bulkstart import context, warm_up
 from lantian.store.ingest import PacketStore
 
 __all__ = ["SPOOL_PREFIX", "import_file_parallel", "sweep_spools", "warm_up"]
@@ -46,33 +47,8 @@ Block = tuple[int, int, int]
 
 
 def _context(decode: ColumnDecoder) -> multiprocessing.context.BaseContext:
-    """Return the ``forkserver`` context, with the worker's modules to import once.
-
-    One clean server process imports :mod:`lantian.store.blocks`, pandas (which pyarrow
-    imports on its first conversion from numpy), the decoder's module and the modules it
-    names in ``worker_modules`` (:class:`lantian.hj212.columnar_lazy.LazyColumnDecoder`:
-    the decoder itself, which this process never imports); every worker is forked from it
-    (no import per worker, no state of this process).
-    """
-    ctx = multiprocessing.get_context("forkserver")
-    modules = list(getattr(decode, "worker_modules", ()))  # a LazyColumnDecoder's
-    module = getattr(getattr(decode, "func", decode), "__module__", None)
-    # pyarrow imports pandas on its first conversion from numpy (≈ 0.3 s CPU per process)
-    ctx.set_forkserver_preload(["lantian.store.blocks", "pandas", *modules,
-                                *([module] if module else [])])
-    return ctx
-
-
-def warm_up(decode: ColumnDecoder) -> None:
-    """Start the forkserver now (it imports the worker's modules while the caller goes on).
-
-    Optional: :func:`import_file_parallel` starts it when needed. Calling this before
-    opening the database lets the imports overlap the caller's own start-up.
-    """
-    from multiprocessing import forkserver
-
-    _context(decode)
-    forkserver.ensure_running()
+    """Return the ``forkserver`` context (:func:`lantian.store.bulkstart.context`)."""
+    return context(decode)
 
 
 def _blocks(path: Path, size: int) -> Iterator[Block]:
