@@ -122,3 +122,29 @@ def test_spark_gives_the_same_level_shift_as_duckdb(spark_ibis):
     duck, spark = run(ibis.duckdb.connect()), run(spark_ibis)
     assert duck.severity.tolist() == ["low", "high"]
     pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
+
+
+
+def _run_with_share(df: pd.DataFrame, share: float | None) -> pd.DataFrame:
+    rows = [] if share is None else [{"mn": "P1", "pollutant": "so2", "zero_share": share}]
+    pres = ibis.memtable(pd.DataFrame(rows, columns=["mn", "pollutant", "zero_share"]),
+                         schema={"mn": "string", "pollutant": "string", "zero_share": "float64"})
+    return ibis.duckdb.connect().execute(level_shift(ibis.memtable(df), load_thresholds(),
+                                                     presence=pres))
+
+
+def test_a_step_on_a_channel_at_its_detection_limit_is_low():
+    # qcacc8 (s8): 2.0 → 3.2 mg/m3 (×1.6) is medium on its own. When the channel's readings
+    # cross zero in 12 % of its running half-hours (≥ level_shift.cross_share 0.1) its noise
+    # is as large as its level: low, not an alarm
+    df = _series(2.0, factor=1.6)
+    ev = _run_with_share(df, 0.12)
+    assert ev.severity.tolist() == ["low"]
+    evid = json.loads(ev.iloc[0].evidence)
+    assert evid["at_detection_limit"] == "true" and evid["process_change"] == "false"
+    assert evid["ratio"] == pytest.approx(1.6, abs=0.1)
+    # 8 % of the half-hours (< 0.1): a quiet channel, the step stays an alarm
+    assert _run_with_share(df, 0.08).severity.tolist() == ["medium"]
+    # no share known for the series: judged as before
+    assert _run_with_share(df, None).severity.tolist() == ["medium"]
+    assert _run(df).severity.tolist() == ["medium"]

@@ -100,3 +100,29 @@ def test_noise_touching_zero_now_and_then_is_no_run():
     # a gap longer than gap_minutes (15) splits two runs of 20 → nothing either
     v = [0.0] * 20 + [None] * 16 + [0.0] * 20
     assert _zero(v, 0.0).empty
+
+
+def _zero_ranged(values, median: float, rng: float | None) -> pd.DataFrame:
+    pres = pd.DataFrame({"mn": ["P1"], "pollutant": ["so2"], "month_median": [median],
+                         "zero_share": [0.0]})
+    rows = [] if rng is None else [{"mn": "P1", "pollutant": "so2", "range_mg_m3": rng}]
+    ranges = ibis.memtable(pd.DataFrame(rows, columns=["mn", "pollutant", "range_mg_m3"]),
+                           schema={"mn": "string", "pollutant": "string",
+                                   "range_mg_m3": "float64"})
+    ev = _con().execute(zero(ibis.memtable(_long(values)), ibis.memtable(pres), TH,
+                             ranges=ranges))
+    return ev.sort_values("start").reset_index(drop=True)
+
+
+def test_twenty_zero_minutes_alarm_on_a_channel_clear_of_the_analysers_drift():
+    # qcacc8 (s8): 20 zero minutes (< min_minutes 30, ≥ clear_minutes 16)
+    v = [10.0] * 5 + [0.0] * 20 + [10.0] * 5
+    # median 12 mg/m3 on a 200 mg/m3 range: 12 ≥ 0.05 × 200 = 10 → clear of zero → event
+    ev = _zero_ranged(v, 12.0, 200.0)
+    assert list(ev["severity"]) == ["medium"]
+    assert json.loads(ev["evidence"][0])["minutes"] == 20.0
+    # the same median on a 500 mg/m3 range: 12 < 25, within reach of the drift → 30 min hold
+    assert _zero_ranged(v, 12.0, 500.0).empty
+    assert _zero_ranged(v, 12.0, None).empty  # no range known: 30 min as before
+    # 15 zero minutes: not longer than a daily zero check, even on a clear channel
+    assert _zero_ranged([10.0] * 5 + [0.0] * 15 + [10.0] * 5, 12.0, 200.0).empty

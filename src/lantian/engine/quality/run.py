@@ -148,7 +148,10 @@ def detector_events(
             chan, near = const
             out["constant"] = values.constant_from_near(near_rows, chan, near,
                                                         [*keys, "o2", "flow"], th)
-    out.update(_long_minute_detectors(sus, hours, blocks, keys, want, limits, ranges, th))
+    # zero's per-channel facts: zero keeps its presence test, level_shift the zero share
+    pres = (keep(values.zero_presence(hours, blocks, keys))
+            if want & {"zero", "level_shift"} else None)
+    out.update(_long_minute_detectors(sus, hours, pres, keys, want, limits, ranges, th))
     if "false_stop" in want:
         # qc-detect: enterprise stop marks are judged on every running minute (m)
         out["false_stop"] = process.false_stop(sus, th, marks=marks, every_minute=m)
@@ -164,7 +167,8 @@ def detector_events(
                                                                history_minutes=history_minutes)
     if "level_shift" in want:
         out["level_shift"] = statistics.level_shift(  # qcdetect: the load's co-movement
-            hl, th, load=hours.filter(hours.running).select("mn", "ts", load=hours.flow_raw))
+            hl, th, load=hours.filter(hours.running).select("mn", "ts", load=hours.flow_raw),
+            presence=pres)  # qcacc8: a channel at its detection limit is low
     if "spike" in want:
         # the span minutes from the one re-read (qcstats' split: same events)
         out["spike"] = statistics.spike(hl, th, minutes=span_rows, candidates=cands)
@@ -249,17 +253,19 @@ def _reread_minutes(narrow: ir.Table, blocks: ir.Table, ref: ir.Table, keys: lis
     return sus, near_rows, const, span_rows
 
 
-def _long_minute_detectors(sus: ir.Table, hours: ir.Table, blocks: ir.Table, keys: list[str],
-                           want: set[str], limits: ir.Table, ranges: ir.Table,
+def _long_minute_detectors(sus: ir.Table, hours: ir.Table, pres: ir.Table | None,
+                           keys: list[str], want: set[str], limits: ir.Table, ranges: ir.Table,
                            th: Thresholds) -> dict[str, ir.Table]:
-    """``zero``, ``over_range``, ``zs_mismatch``, ``flag_abuse`` on the long suspect minutes."""
+    """``zero``, ``over_range``, ``zs_mismatch``, ``flag_abuse`` on the long suspect minutes.
+
+    ``pres`` is :func:`~lantian.engine.quality.values.zero_presence` (needed when ``zero`` is).
+    """
     out: dict[str, ir.Table] = {}
     if not want & {"zero", "over_range", "zs_mismatch", "flag_abuse"}:
         return out
     lp = long_minutes(sus, [*keys, "o2"], with_zs=True)
-    if "zero" in want:
-        pres = values.zero_presence(hours, blocks, keys)
-        out["zero"] = values.zero(lp, pres, th)
+    if "zero" in want and pres is not None:
+        out["zero"] = values.zero(lp, pres, th, ranges=ranges)
     lp = lp.filter(_.pollutant != "o2")
     if "over_range" in want:
         out["over_range"] = values.over_range(lp, ranges, th)

@@ -48,7 +48,7 @@ def shift_screen(hl: ir.Table, th: Thresholds) -> ir.Table:
 
 def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
                 materialize: Callable[[ir.Table], ir.Table] | None = None,
-                screen: bool = True) -> ir.Table:
+                screen: bool = True, presence: ir.Table | None = None) -> ir.Table:
     """Find persistent changes of level: a two-window median change-point test, log scale.
 
     An analyser's level shift (a slope or zero changed, a probe fouled) changes the level at
@@ -78,6 +78,13 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     ``screen`` (default) first leaves out the series that cannot have a change point
     (:func:`shift_screen`, from block quantiles); ``screen=False`` tests every series (the
     same events, slower; kept to prove the equality).
+
+    ``presence`` (mn, pollutant, zero_share: :func:`~lantian.engine.quality.values
+    .zero_presence`) marks channels at their detection limit: where the channel's own valid
+    readings cross zero in at least ``level_shift.cross_share`` of its running half-hours,
+    its noise is as large as its level and a ratio of two levels is no evidence of a fault:
+    such a segment is ``low`` (evidence ``at_detection_limit``; :func:`_at_detection_limit`).
+    Without ``presence`` every channel is judged.
     """
     w_h = int(th.get("level_shift", "window_h"))
     floor = th.get("level_shift", "abs_floor")
@@ -129,15 +136,33 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
         g = g.left_join(c, [g.mn == c._cmn, g.pollutant == c._cpol, g.seg + off == c._cseg])
         g = g.mutate(**{name: g._proc}).drop("_cmn", "_cpol", "_cseg", "_proc")
     common = g.p0.fill_null(True) & g.p1.fill_null(True) & (g.p0.notnull() | g.p1.notnull())
+    g = _at_detection_limit(g, presence, th)
     ratio = g.dlv.exp()
     high = th.get("level_shift", "high_ratio")
-    sev = ibis.cases((common, "low"), ((ratio >= high) | (ratio <= 1 / high), "high"),
-                     else_="medium")
+    sev = ibis.cases((common | g.at_dl, "low"),
+                     ((ratio >= high) | (ratio <= 1 / high), "high"), else_="medium")
     return event_table(g, "level_shift", pollutant=g.pollutant, start=g.first,
                        end=g.last + ibis.interval(minutes=59), severity=sev,
                        evid=evidence(hours=g.hours, level=g.slv.exp(), baseline=g.olv.exp(),
                                      ratio=ratio, threshold_ratio=g.thr.exp(),
-                                     process_change=common))
+                                     process_change=common, at_detection_limit=g.at_dl))
+
+
+def _at_detection_limit(g: ir.Table, presence: ir.Table | None, th: Thresholds) -> ir.Table:
+    """Add ``at_dl``: the channel of the segment sits at its detection limit.
+
+    True when the channel's ``zero_share`` (``presence``: mn, pollutant, zero_share — the
+    share of its running 30-min blocks whose valid readings cross zero, smallest ≤ 0 <
+    largest) is at least ``level_shift.cross_share``: analyser noise of the order of the
+    level itself (gas-fired SO2 or PM of 1 mg/m³ with a zero drift of ±2–2.5 % of full scale
+    allowed by HJ 75-2017). False where the share is unknown.
+    """
+    if presence is None or "zero_share" not in presence.columns:
+        return g.mutate(at_dl=ibis.literal(False))
+    r = presence.select(_rmn=presence.mn, _rpol=presence.pollutant, _zs=presence.zero_share)
+    g = g.left_join(r, [g.mn == r._rmn, g.pollutant == r._rpol]).drop("_rmn", "_rpol")
+    noisy = g._zs >= th.get("level_shift", "cross_share")
+    return g.mutate(at_dl=noisy.fill_null(False)).drop("_zs")
 
 
 def _process_steps(t: ir.Table, load_step: float, w_h: int) -> ir.Table:

@@ -238,7 +238,8 @@ def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str]) -> ir.
     return j.select("mn", "pollutant", "month_median", zero_share=share)
 
 
-def zero(long: ir.Table, presence: ir.Table, th: Thresholds) -> ir.Table:
+def zero(long: ir.Table, presence: ir.Table, th: Thresholds,
+         ranges: ir.Table | None = None) -> ir.Table:
     """Zero or negative values of a pollutant that is normally present, while running.
 
     ``presence`` has (mn, pollutant, month_median[, zero_share]) (:func:`zero_presence`):
@@ -248,23 +249,36 @@ def zero(long: ir.Table, presence: ir.Table, th: Thresholds) -> ir.Table:
     (``medium``; ``high`` from ``zero.high_minutes``); minutes of a run may be up to
     ``zero.gap_minutes`` apart (the analyser's daily zero/span check, flagged ``C``, or lost
     packets do not split one zero episode; session 7) when at least ``zero.min_density`` of
-    the run's span reads ≤ 0 (noise touching zero now and then is no episode). On a channel whose own readings cross
-    zero in at least ``zero.cross_share`` of its running half-hours (``zero_share``, a
-    channel at its detection limit) a zero run is not evidence: ``info`` (evidence
-    ``zero_share``; session 7, blind set).
+    the run's span reads ≤ 0 (noise touching zero now and then is no episode). On a channel
+    whose own readings cross zero in at least ``zero.cross_share`` of its running half-hours
+    (``zero_share``, a channel at its detection limit) a zero run is not evidence: ``info``
+    (evidence ``zero_share``; session 7, blind set).
+
+    With ``ranges`` (mn, pollutant, range_mg_m3, :func:`~lantian.engine.quality.inputs
+    .analyser_ranges`) a channel whose month median is at least ``zero.clear_frac`` × its
+    range reads far above any zero the analyser may drift to (HJ 75-2017 accepts ±2–2.5 % of
+    full scale a day): there runs of ``zero.clear_minutes`` (longer than the daily zero
+    check) are events already (session 8).
     """
     pres = presence.filter(presence.month_median >= th.get("zero", "presence_median"))
     share = pres.zero_share if "zero_share" in pres.columns else ibis.null("float64")
+    need = ibis.literal(th.get("zero", "min_minutes"))
+    if ranges is not None:
+        r = ranges.select(_rmn=ranges.mn, _rpol=ranges.pollutant, _rng=ranges.range_mg_m3)
+        pres = pres.left_join(r, [pres.mn == r._rmn, pres.pollutant == r._rpol])
+        clear = (pres.month_median >= th.get("zero", "clear_frac") * pres._rng).fill_null(False)
+        need = ibis.ifelse(clear, th.get("zero", "clear_minutes"), need)
     pres = pres.select(_pmn=pres.mn, _ppol=pres.pollutant, month_median=pres.month_median,
-                       zero_share=share.cast("float64"))
+                       zero_share=share.cast("float64"), _need=need.cast("float64"))
     t = long.filter(_.running & (_.flag == "N") & (_.value <= 0))
     t = t.inner_join(pres, [t.mn == pres._pmn, t.pollutant == pres._ppol]).drop("_pmn", "_ppol")
     gap_s = int(60 * th.get("zero", "gap_minutes"))
-    g = run_summary(t, _KEYS, gap_s=gap_s, min_minutes=th.get("zero", "min_minutes"),
+    shortest = min(th.get("zero", "min_minutes"), th.get("zero", "clear_minutes"))
+    g = run_summary(t, _KEYS, gap_s=gap_s, min_minutes=shortest,
                     low=lambda r: r.value.min(), month_median=lambda r: r.month_median.max(),
-                    zero_share=lambda r: r.zero_share.max())
+                    zero_share=lambda r: r.zero_share.max(), need=lambda r: r._need.max())
     span = (g.last.epoch_seconds() - g.first.epoch_seconds()) / 60 + 1
-    g = g.filter(g.minutes >= th.get("zero", "min_density") * span)
+    g = g.filter((g.minutes >= th.get("zero", "min_density") * span) & (g.minutes >= g.need))
     noisy = (g.zero_share >= th.get("zero", "cross_share")).fill_null(False)
     sev = ibis.cases((noisy, "info"), (g.minutes >= th.get("zero", "high_minutes"), "high"),
                      else_="medium")
