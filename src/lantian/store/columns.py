@@ -276,6 +276,9 @@ def _wide_frame(
         return None
     at = np.flatnonzero(sel)
     r, c = row[at], col_of_item[at]
+    w = _same_layout(r, c)
+    if w:
+        return _uniform_frame(mn, row, c, w, at, codes, num, items, cols, ts, base, n, sel)
     if len(r) < 2 or (r[1:] >= r[:-1]).all():  # items in packet order (the decoder's)
         rows = r[np.concatenate(([True], r[1:] != r[:-1]))]
     else:
@@ -314,6 +317,65 @@ def _wide_frame(
         else:
             q, r0 = num_slot[j] * m, j * m
             data[cols[u]] = pa.array(numbers[q:q + m], pa.float64(), mask=~present[r0:r0 + m])
+    return pa.table(data)
+
+
+def _same_layout(r: npt.NDArray[np.int64], c: npt.NDArray[np.int64]) -> int:
+    """Columns per row when all rows share one layout; else 0.
+
+    One layout: every row's items fill the same distinct columns in the same order and the
+    rows ascend (a batch of loggers that all send the same parameters, in the decoder's
+    packet order).
+    """
+    if not len(r):
+        return 0
+    w = int(np.argmax(r != r[0])) or len(r)  # items of the first row
+    if len(r) % w or len(np.unique(c[:w])) != w:
+        return 0
+    rr, cc = r.reshape(-1, w), c.reshape(-1, w)
+    if (cc == c[:w]).all() and (rr == rr[:, :1]).all() and (rr[1:, 0] > rr[:-1, 0]).all():
+        return w
+    return 0
+
+
+def _uniform_frame(
+    mn: npt.NDArray[np.object_],
+    row: npt.NDArray[np.int64],
+    c: npt.NDArray[np.int64],
+    w: int,
+    at: npt.NDArray[np.int64],
+    codes: _Codes,
+    num: npt.NDArray[np.float64],
+    items: _Items,
+    cols: list[str],
+    ts: npt.NDArray[Any],
+    base: int,
+    n: int,
+    sel: npt.NDArray[np.bool_],
+) -> pa.Table:
+    """:func:`_wide_frame` of rows of one layout (:func:`_same_layout`): no scatter, no mask.
+
+    Every row fills every column of the layout, so each column is one strided read of the
+    items; a numeric column holds no NaN (text where a number is expected went to long).
+    The same frame as the scatter path, columns in ascending column id.
+    """
+    rows = row[at[::w]]
+    m = len(rows)
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[rows] = np.arange(m)
+    order = np.argsort(c[:w], kind="stable")
+    where = at.reshape(m, w)[:, order].T.copy()  # where[j]: item of column j in each row
+    data: dict[str, pa.Array] = {
+        "mn": pa.array(mn[rows], pa.string()),
+        "ts": pa.array(ts[rows], pa.timestamp("us")),
+        "packet_id": pa.array(rows + base, pa.int64()),
+        "sent_codes": pa.array(_sent_codes(m, pos, row, codes, sel), pa.string()),
+    }
+    for j, u in enumerate(c[:w][order].tolist()):
+        if is_text_column(cols[u]):
+            data[cols[u]] = pa.array(items.text(where[j]), pa.string())
+        else:
+            data[cols[u]] = pa.array(num[where[j]], pa.float64())
     return pa.table(data)
 
 
