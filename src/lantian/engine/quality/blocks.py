@@ -97,7 +97,8 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         channel ``k`` of ``keys`` + ``o2`` + ``flow``: ``s_k``, ``n_k``,
         ``lo_k``, ``hi_k`` (sum, count, smallest and largest valid value); per pollutant,
         where ``<k>_zs`` is sent, ``rlo_k``/``rhi_k``, the range of ``Zs × (21 − O2) / C`` over
-        the valid minutes with ``C`` > 0 and O2 below ``zs_mismatch.o2_max_pct``, and
+        the valid minutes with ``C`` > 0 and O2 below ``zs_mismatch.o2_max_pct``,
+        ``zq_k``/``cq_k``/``zn_k``/``zd_k`` of :func:`_zs_sums` over the same minutes, and
         ``xhi_k`` / ``nb_k`` of :func:`_flag_partials` (largest value of any flag, ``T`` as
         +inf; values flagged M/C/D).
 
@@ -139,12 +140,32 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         aggs |= _flag_partials(m, k)
         if f"{k}_zs" not in m.columns:
             continue  # no Zs sent: nothing for zs_mismatch
-        r = ibis.cases(((v > 0) & (o2v < o2_max),
-                        m[f"{k}_zs"].cast("float64") * (21.0 - o2v) / v),
-                       else_=ibis.null("float64"))
+        zs = m[f"{k}_zs"].cast("float64")
+        cmp = (v > 0) & (o2v < o2_max)
+        r = ibis.cases((cmp, zs * (21.0 - o2v) / v), else_=ibis.null("float64"))
         aggs[f"rlo_{k}"] = r.min()
         aggs[f"rhi_{k}"] = r.max()
+        # the sums need no C > 0: a mean over hours is compared, not a ratio per minute
+        aggs |= _zs_sums(zs, v, o2v, v.notnull() & (o2v < o2_max) & zs.notnull(), k)
     return m.group_by(["mn", "block"]).aggregate(**aggs)
+
+
+def _zs_sums(zs: ir.FloatingValue, v: ir.FloatingValue, o2v: ir.FloatingValue,
+             cmp: ir.BooleanValue, key: str) -> dict[str, ir.Value]:
+    """``zq_<k>``, ``cq_<k>``, ``zn_<k>``, ``zd_<k>``: ``zs_mismatch``'s mean-bias partials.
+
+    Over the compared minutes ``cmp`` (valid ``C``, O2 below ``zs_mismatch.o2_max_pct``,
+    ``Zs`` sent): Σ Zs [mg/m³], Σ C / (21 − O2) [mg/m³ per % O2; × (21 − O2_ref) it is the
+    platform's own Σ of the HJ 75-2017 correction], their count, and the most decimals any
+    Zs carries (0, 1, 2, else 3: HJ 212-2017 sends at most 3), so the logger's rounding step
+    is known (:func:`~lantian.engine.quality.process.zs_mean_bias`).
+    """
+    mil = (zs * 1000.0).round().cast("int64")  # Zs in µg/m³: one rounding, then integers
+    dec = ibis.cases((mil % 1000 == 0, 0), (mil % 100 == 0, 1), (mil % 10 == 0, 2), else_=3)
+    # null outside the compared minutes (one CASE each, no FILTER clause per aggregate)
+    zc = ibis.cases((cmp, zs), else_=ibis.null("float64"))
+    return {f"zq_{key}": zc.sum(), f"cq_{key}": ibis.cases((cmp, v / (21.0 - o2v))).sum(),
+            f"zn_{key}": zc.count(), f"zd_{key}": ibis.cases((cmp, dec)).max()}
 
 
 def _flag_partials(m: ir.Table, key: str) -> dict[str, ir.Value]:

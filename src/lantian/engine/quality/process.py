@@ -214,7 +214,8 @@ def false_stop_marks(minute: ir.Table, marks: ir.Table, th: Thresholds) -> ir.Ta
     return _false_stop_events(g, th)
 
 
-def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds) -> ir.Table:
+def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds,
+                blocks: ir.Table | None = None, keys: list[str] | None = None) -> ir.Table:
     """Logger ``Zs`` values that disagree with the platform's own O2 correction.
 
     ``long`` is the long minute frame with ``zs``; ``limits`` gives (mn, pollutant,
@@ -227,7 +228,8 @@ def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds) -> ir.Table:
     212-2017 sends up to 3 decimals): a logger that rounds Zs to whole mg/m³ is off by up to
     0.5 mg/m³ from an exact correction at every minute, which at PM or gas-boiler SO2 of a few
     mg/m³ exceeds any relative tolerance (session 6, blind set). Runs of at least
-    ``min_minutes`` are events.
+    ``min_minutes`` are events. With ``blocks`` (:func:`~lantian.engine.quality.blocks
+    .minute_blocks`) and ``keys``, the events of :func:`zs_mean_bias` are added.
     """
     lim = limits.filter(limits.o2_ref_pct.notnull()).select(
         _lmn=limits.mn, _lpol=limits.pollutant, o2_ref_pct=limits.o2_ref_pct)
@@ -244,9 +246,63 @@ def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds) -> ir.Table:
                     zs_mean=lambda r: r.zs.mean(), own_mean=lambda r: r.own.mean(),
                     o2_ref=lambda r: r.o2_ref_pct.max())
     sev = ibis.ifelse(g.minutes >= th.get("zs_mismatch", "high_minutes"), "high", "medium")
+    ev = event_table(g, "zs_mismatch", pollutant=g.pollutant, start=g.first, end=g.last,
+                     severity=sev, evid=evidence(minutes=g.minutes, logger_zs_mean=g.zs_mean,
+                                                 platform_mean=g.own_mean, o2_ref_pct=g.o2_ref))
+    mean = zs_mean_bias(blocks, limits, keys, th) if blocks is not None and keys else None
+    return ev if mean is None else ibis.union(ev, mean, distinct=False)
+
+
+def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
+                 th: Thresholds) -> ir.Table | None:
+    """Find runs of clock hours whose mean logger ``Zs`` is biased against the own correction.
+
+    Per (mn, pollutant, clock hour) with at least ``min_valid_minutes`` (HJ 75-2017: 45)
+    compared minutes (valid ``C``, O2 below ``zs_mismatch.o2_max_pct``, ``Zs`` sent; the
+    ``zq/cq/zn/zd`` partials of :func:`~lantian.engine.quality.blocks.minute_blocks`), the
+    hour is biased when ``|Σ Zs − Σ own| > rel_tol × Σ own + rounding_share × step × n``:
+    ``own = C × (21 − O2_ref)/(21 − O2)`` (HJ 75-2017), ``n`` the compared minutes and
+    ``step`` the logger's Zs rounding in the hour (1, 0.1, 0.01 or 0.001 mg/m³; each rounded
+    value is within half a step of the exact one, GB/T 8170, so rounding alone never biases
+    an hour). The per-minute test needs ``abs_tol`` for the scatter of single minutes (O2
+    averaging, rounding); a hour's mean has no such scatter, so a consistent bias of more
+    than ``rel_tol`` over hours is found at a few mg/m³ too. Runs of consecutive biased
+    hours with at least ``min_minutes`` compared minutes are events (``high`` from
+    ``high_minutes``); evidence kind ``mean``. ``None`` when no key has Zs partials.
+    """
+    from lantian.catalog.rules import rule
+    from lantian.engine.quality.blocks import block_seconds
+
+    per = 3600 // block_seconds(th)
+    parts = [blocks.select(mn=blocks.mn, pollutant=ibis.literal(k), _h=blocks.block // per,
+                           t0=blocks.t0, t1=blocks.t1, zq=blocks[f"zq_{k}"],
+                           cq=blocks[f"cq_{k}"], zn=blocks[f"zn_{k}"], zd=blocks[f"zd_{k}"])
+             for k in keys if f"zq_{k}" in blocks.columns]
+    if not parts:
+        return None
+    u = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+    u = u.filter(u.zn > 0)
+    h = u.group_by(["mn", "pollutant", "_h"]).aggregate(
+        ts=u.t0.min().truncate("h"), t0=u.t0.min(), t1=u.t1.max(), z=u.zq.sum(),
+        c=u.cq.sum(), n=u.zn.sum(), d=u.zd.max())
+    lim = limits.filter(limits.o2_ref_pct.notnull()).select(
+        _lmn=limits.mn, _lpol=limits.pollutant, o2_ref_pct=limits.o2_ref_pct)
+    h = h.inner_join(lim, [h.mn == lim._lmn, h.pollutant == lim._lpol]).drop("_lmn", "_lpol")
+    h = h.mutate(own=h.c * (21.0 - h.o2_ref_pct))
+    step = ibis.cases((h.d == 0, 1.0), (h.d == 1, 0.1), (h.d == 2, 0.01), else_=0.001)
+    tol = (h.own.abs() * th.get("zs_mismatch", "rel_tol")
+           + th.get("zs_mismatch", "rounding_share") * step * h.n)
+    h = h.filter((h.n >= int(rule("min_valid_minutes"))) & ((h.z - h.own).abs() > tol))
+    r = runs(h, ["mn", "pollutant"], step_s=3600)
+    g = r.group_by(["mn", "pollutant", "run"]).aggregate(
+        first=r.t0.min(), last=r.t1.max(), minutes=r.n.sum(), z=r.z.sum(), own=r.own.sum(),
+        o2_ref=r.o2_ref_pct.max())
+    g = g.filter(g.minutes >= int(th.get("zs_mismatch", "min_minutes")))
+    sev = ibis.ifelse(g.minutes >= th.get("zs_mismatch", "high_minutes"), "high", "medium")
     return event_table(g, "zs_mismatch", pollutant=g.pollutant, start=g.first, end=g.last,
-                       severity=sev, evid=evidence(minutes=g.minutes, logger_zs_mean=g.zs_mean,
-                                                   platform_mean=g.own_mean,
+                       severity=sev, evid=evidence(kind=ibis.literal("mean"), minutes=g.minutes,
+                                                   logger_zs_mean=g.z / g.minutes,
+                                                   platform_mean=g.own / g.minutes,
                                                    o2_ref_pct=g.o2_ref))
 
 

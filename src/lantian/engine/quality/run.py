@@ -151,7 +151,8 @@ def detector_events(
     # zero's per-channel facts: zero keeps its presence test, level_shift the zero share
     pres = (keep(values.zero_presence(hours, blocks, keys))
             if want & {"zero", "level_shift"} else None)
-    out.update(_long_minute_detectors(sus, hours, pres, keys, want, limits, ranges, th))
+    out.update(_long_minute_detectors(sus, hours, pres, keys, want, limits, ranges, th,
+                                      blocks=blocks))
     if "false_stop" in want:
         # qc-detect: enterprise stop marks are judged on every running minute (m)
         out["false_stop"] = process.false_stop(sus, th, marks=marks, every_minute=m)
@@ -255,8 +256,11 @@ def _reread_minutes(narrow: ir.Table, blocks: ir.Table, ref: ir.Table, keys: lis
 
 def _long_minute_detectors(sus: ir.Table, hours: ir.Table, pres: ir.Table | None,
                            keys: list[str], want: set[str], limits: ir.Table, ranges: ir.Table,
-                           th: Thresholds) -> dict[str, ir.Table]:
+                           th: Thresholds, blocks: ir.Table | None = None,
+                           ) -> dict[str, ir.Table]:
     """``zero``, ``over_range``, ``zs_mismatch``, ``flag_abuse`` on the long suspect minutes.
+
+    ``blocks`` gives ``zs_mismatch`` its mean-bias test over hours (qczs8).
 
     ``pres`` is :func:`~lantian.engine.quality.values.zero_presence` (needed when ``zero`` is).
     """
@@ -270,7 +274,7 @@ def _long_minute_detectors(sus: ir.Table, hours: ir.Table, pres: ir.Table | None
     if "over_range" in want:
         out["over_range"] = values.over_range(lp, ranges, th)
     if "zs_mismatch" in want:
-        out["zs_mismatch"] = process.zs_mismatch(lp, limits, th)
+        out["zs_mismatch"] = process.zs_mismatch(lp, limits, th, blocks=blocks, keys=keys)
     if "flag_abuse" in want:
         run_h = hours.filter(_.running).group_by("mn").aggregate(hours=_.count())
         out["flag_abuse"] = conduct.flag_abuse(lp, limits, run_h, th)
