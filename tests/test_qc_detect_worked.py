@@ -184,7 +184,8 @@ def _dilution_hours(o2: list[float], flow: list[float]) -> pd.DataFrame:
 
 def test_firing_flow_is_unchanged_by_air_let_in():
     # 100 m3/s at 6 % O2 plus 200 m3/s of air (21 %): 300 m3/s at (600 + 4200)/300 = 16 %
-    assert _con().execute(firing_flow(ibis.literal(100.0), ibis.literal(6.0))) == pytest.approx(1500 / 21)
+    assert _con().execute(firing_flow(ibis.literal(100.0), ibis.literal(6.0))) == \
+        pytest.approx(1500 / 21)
     assert _con().execute(firing_flow(ibis.literal(300.0), ibis.literal(16.0))) == \
         pytest.approx(1500 / 21)
 

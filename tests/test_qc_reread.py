@@ -3,8 +3,9 @@
 :func:`lantian.engine.quality.run.detector_events` reads the minutes of the suspect blocks
 (``zero``, ``over_range``, ``zs_mismatch``, ``flag_abuse``, ``false_stop``), of the
 blocks near a frozen one (``constant``) and of ``spike``'s candidate spans in ONE semi-join
-of the minute files and keeps only the rows each needs (session 5). Whichever subset of detectors is asked for (so that one branch of the
-combined read is empty or absent), every detector's events must equal the ones of the full
+of the minute files and keeps only the rows each needs (session 5). Whichever subset of
+detectors is asked for (so that one branch of the combined read is empty or absent), every
+detector's events must equal the ones of the full
 run, and ``constant``'s the long-frame form on every running minute (``values.constant``).
 """
 

@@ -147,7 +147,7 @@ class Connection(asyncio.BufferedProtocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         s = self.gw.settings
-        transport.set_write_buffer_limits(high=s.write_buffer_high)
+        self.transport.set_write_buffer_limits(high=s.write_buffer_high)
         self.gw.conns.add(self)
         self.gw.status.connections = len(self.gw.conns)
 

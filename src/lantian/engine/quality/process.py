@@ -53,6 +53,7 @@ def dilution(hours: ir.Table, points: ir.Table, th: Thresholds) -> ir.Table:
     HJ 75-2017 (reference-O2 correction ``C × (21 − O2_ref)/(21 − O2)``: the same
     air-ratio algebra); issue 4 ("O2 far above the source type's normal band … while flow
     and temperature say the source runs").
+
     """
     o2 = column_of("o2")
     default = th.get("dilution", "o2_max_pct")
@@ -83,8 +84,9 @@ def dilution(hours: ir.Table, points: ir.Table, th: Thresholds) -> ir.Table:
     own = g.o2_mean > g.o2_month_median + th.get("dilution", "self_delta_pct")
     transition = (g.near_stop == 1) & (g.flow_ratio < 1.0)
     low_fire = (g.fire_ratio < th.get("dilution", "firing_ratio_min")).fill_null(False)
-    sev = ibis.cases((transition | low_fire, "low"), (g.o2_max >= th.get("dilution", "ambient_pct"), "high"),
-                     (own, "medium"), else_="low")
+    ambient = g.o2_max >= th.get("dilution", "ambient_pct")
+    sev = ibis.cases((transition | low_fire, "low"), (ambient, "high"), (own, "medium"),
+                     else_="low")
     end = g.last + ibis.interval(minutes=59)
     return event_table(g, "dilution", pollutant=None, start=g.first, end=end, severity=sev,
                        evid=evidence(hours=g.hours, o2_mean_pct=g.o2_mean, o2_max_pct=g.o2_max,
@@ -114,6 +116,7 @@ def firing_flow(flow: ir.NumericValue, o2_pct: ir.NumericValue) -> ir.NumericVal
     ----------
     HJ 75-2017 (reference-O2 correction, air ratio ``α = 21/(21 − O2)``); GB/T 16157-1996
     (excess-air coefficient).
+
     """
     return flow * (21.0 - o2_pct) / 21.0
 
