@@ -94,3 +94,15 @@ def test_hour_with_too_few_compared_minutes_is_not_judged():
     blocks = minute_blocks(ibis.memtable(df), ["pm"], TH)
     ev = zs_mean_bias(blocks, ibis.memtable(_LIM), ["pm"], TH)
     assert ibis.duckdb.connect().execute(ev).empty
+
+
+def test_a_bias_the_minute_test_finds_is_one_event_not_two():
+    # hours 2 and 3 send 1.95: per minute |1.95 − 2.6667| = 0.717 > 0.3 (the minute test
+    # fires, 120 minutes); per hour |117 − 160| = 43 > 16.3 (the mean test would fire too) →
+    # the per-minute event alone
+    df = _minutes(240, 2.67)
+    df.loc[60:179, "pm_zs"] = 1.95
+    ev = _events(df)
+    assert len(ev) == 1
+    assert "kind" not in json.loads(ev["evidence"][0])
+    assert ev["start"][0] == T0 + pd.Timedelta(minutes=60)

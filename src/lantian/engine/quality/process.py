@@ -232,7 +232,8 @@ def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds,
     0.5 mg/m³ from an exact correction at every minute, which at PM or gas-boiler SO2 of a few
     mg/m³ exceeds any relative tolerance (session 6, blind set). Runs of at least
     ``min_minutes`` are events. With ``blocks`` (:func:`~lantian.engine.quality.blocks
-    .minute_blocks`) and ``keys``, the events of :func:`zs_mean_bias` are added.
+    .minute_blocks`) and ``keys``, the events of :func:`zs_mean_bias` are added where no
+    per-minute event of the same channel overlaps them (one fault, one event).
     """
     lim = limits.filter(limits.o2_ref_pct.notnull()).select(
         _lmn=limits.mn, _lpol=limits.pollutant, o2_ref_pct=limits.o2_ref_pct)
@@ -253,7 +254,14 @@ def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds,
                      severity=sev, evid=evidence(minutes=g.minutes, logger_zs_mean=g.zs_mean,
                                                  platform_mean=g.own_mean, o2_ref_pct=g.o2_ref))
     mean = zs_mean_bias(blocks, limits, keys, th) if blocks is not None and keys else None
-    return ev if mean is None else ibis.union(ev, mean, distinct=False)
+    if mean is None:
+        return ev
+    # a bias the per-minute test found already is one fault, not two: the trust score
+    # counts each event, so a mean run overlapping a per-minute run of its channel is dropped
+    o = ev.select(_omn=ev.mn, _opol=ev.pollutant, _os=ev.start, _oe=ev.end)
+    mean = mean.anti_join(o, [mean.mn == o._omn, mean.pollutant == o._opol,
+                              mean.start <= o._oe, mean.end >= o._os])
+    return ibis.union(ev, mean, distinct=False)
 
 
 def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
