@@ -254,14 +254,28 @@ def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds,
                      severity=sev, evid=evidence(minutes=g.minutes, logger_zs_mean=g.zs_mean,
                                                  platform_mean=g.own_mean, o2_ref_pct=g.o2_ref))
     mean = zs_mean_bias(blocks, limits, keys, th) if blocks is not None and keys else None
-    if mean is None:
-        return ev
-    # a bias the per-minute test found already is one fault, not two: the trust score
-    # counts each event, so a mean run overlapping a per-minute run of its channel is dropped
-    o = ev.select(_omn=ev.mn, _opol=ev.pollutant, _os=ev.start, _oe=ev.end)
-    mean = mean.anti_join(o, [mean.mn == o._omn, mean.pollutant == o._opol,
-                              mean.start <= o._oe, mean.end >= o._os])
-    return ibis.union(ev, mean, distinct=False)
+    return ev if mean is None else _one_event_per_fault(ev, mean)
+
+
+def _one_event_per_fault(ev: ir.Table, mean: ir.Table) -> ir.Table:
+    """Union of per-minute ``ev`` and mean-bias ``mean`` events, without double reports.
+
+    A mean run that overlaps a per-minute run of the same channel is the same fault: it is
+    dropped (the trust score counts each event). Found with two windows over the union
+    (the latest per-minute end before it, the earliest per-minute start after it) rather
+    than a join of ``ev`` with itself, which doubled the plan and ran PySpark's driver out
+    of heap.
+    """
+    u = ibis.union(ev.mutate(_m=ibis.literal(True)), mean.mutate(_m=ibis.literal(False)),
+                   distinct=False)
+    keys = [u.mn, u.pollutant]
+    before = ibis.window(group_by=keys, order_by=u.start, preceding=None, following=0)
+    after = ibis.window(group_by=keys, order_by=u.start, preceding=0, following=None)
+    none = ibis.null("timestamp")
+    end_before = ibis.ifelse(u._m, u.end, none).max().over(before)
+    start_after = ibis.ifelse(u._m, u.start, none).min().over(after)
+    u = u.mutate(_hit=((end_before >= u.start) | (start_after <= u.end)).fill_null(False))
+    return u.filter(u._m | ~u._hit).drop("_m", "_hit")
 
 
 def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
