@@ -11,13 +11,13 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 
 from lantian.hj212.columnar import decode_columns
-from lantian.store import bulkpool
+from lantian.store import bulkstart
 from lantian.store.blocks import WORKER_NICE, worker_init
 
 
 def test_workers_of_the_import_pool_are_niced_and_the_importer_is_not():
     before = os.nice(0)
-    ctx = bulkpool._context(decode_columns)
+    ctx = bulkstart.context(decode_columns)
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=worker_init) as pool:
         child = pool.submit(os.nice, 0).result(timeout=60)
     assert os.nice(0) == before  # the importing process keeps its priority

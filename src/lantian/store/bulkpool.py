@@ -25,7 +25,6 @@ directory is removed at the end, also when the import fails.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import tempfile
@@ -44,11 +43,6 @@ __all__ = ["SPOOL_PREFIX", "import_file_parallel", "sweep_spools", "warm_up"]
 
 Block = tuple[int, int, int]
 """(byte offset, length [bytes], file line number of its first line) of a block."""
-
-
-def _context(decode: ColumnDecoder) -> multiprocessing.context.BaseContext:
-    """Return the ``forkserver`` context (:func:`lantian.store.bulkstart.context`)."""
-    return context(decode)
 
 
 def _blocks(path: Path, size: int) -> Iterator[Block]:
@@ -234,7 +228,7 @@ def import_file_parallel(
     summary = ImportSummary(source=source)
     t0 = time.perf_counter()
     writer = _Writer(store, summary, batch_size, progress)
-    ctx = _context(decode_columns)
+    ctx = context(decode_columns)
     pending: deque[Future[ShippedBlock]] = deque()
     spool = _spool_dir()
     try:
