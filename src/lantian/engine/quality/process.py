@@ -235,11 +235,9 @@ def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds,
     .minute_blocks`) and ``keys``, the events of :func:`zs_mean_bias` are added where no
     per-minute event of the same channel overlaps them (one fault, one event).
     """
-    lim = limits.filter(limits.o2_ref_pct.notnull()).select(
-        _lmn=limits.mn, _lpol=limits.pollutant, o2_ref_pct=limits.o2_ref_pct)
     t = long.filter(_.running & (_.flag == "N") & _.zs.notnull() & _.o2.notnull()
                     & (_.o2 < th.get("zs_mismatch", "o2_max_pct")))
-    t = t.inner_join(lim, [t.mn == lim._lmn, t.pollutant == lim._lpol]).drop("_lmn", "_lpol")
+    t = _with_reference_o2(t, limits)
     t = t.mutate(own=reference_concentration(t.value, t.o2, t.o2_ref_pct))
     tol = ibis.greatest(ibis.literal(th.get("zs_mismatch", "abs_tol")),
                         t.own.abs() * th.get("zs_mismatch", "rel_tol"))
@@ -278,6 +276,13 @@ def _one_event_per_fault(ev: ir.Table, mean: ir.Table) -> ir.Table:
     return u.filter(u._m | ~u._hit).drop("_m", "_hit")
 
 
+def _with_reference_o2(t: ir.Table, limits: ir.Table) -> ir.Table:
+    """Rows of ``t`` (mn, pollutant, …) whose limit has a reference O2, with ``o2_ref_pct``."""
+    lim = limits.filter(limits.o2_ref_pct.notnull()).select(
+        _lmn=limits.mn, _lpol=limits.pollutant, o2_ref_pct=limits.o2_ref_pct)
+    return t.inner_join(lim, [t.mn == lim._lmn, t.pollutant == lim._lpol]).drop("_lmn", "_lpol")
+
+
 def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
                  th: Thresholds) -> ir.Table | None:
     """Find runs of clock hours whose mean logger ``Zs`` is biased against the own correction.
@@ -310,9 +315,7 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
     h = u.group_by(["mn", "pollutant", "_h"]).aggregate(
         ts=u.t0.min().truncate("h"), t0=u.t0.min(), t1=u.t1.max(), z=u.zq.sum(),
         c=u.cq.sum(), n=u.zn.sum(), d=u.zd.max())
-    lim = limits.filter(limits.o2_ref_pct.notnull()).select(
-        _lmn=limits.mn, _lpol=limits.pollutant, o2_ref_pct=limits.o2_ref_pct)
-    h = h.inner_join(lim, [h.mn == lim._lmn, h.pollutant == lim._lpol]).drop("_lmn", "_lpol")
+    h = _with_reference_o2(h, limits)
     h = h.mutate(own=h.c * (21.0 - h.o2_ref_pct))
     step = ibis.cases((h.d == 0, 1.0), (h.d == 1, 0.1), (h.d == 2, 0.01), else_=0.001)
     tol = (h.own.abs() * th.get("zs_mismatch", "rel_tol")
