@@ -9,7 +9,7 @@ import zlib
 import pytest
 
 from lantian.errors import StoreError
-from lantian.store.journal_log import MAGIC, JournalLog, LogRecord, encode_records
+from lantian.store.journal_log import MAGIC, JournalLog, LogRecord, encode_columns, encode_records
 
 T0 = dt.datetime(2024, 3, 1, 8, 0, 0, 123456)  # CST wall-clock
 
@@ -125,8 +125,6 @@ def test_record_layout_is_length_crc_payload(tmp_path):
 
 
 def test_columns_encode_the_same_bytes_as_records(tmp_path):
-    from lantian.store.journal_log import encode_columns
-
     recs = [LogRecord(b"r%d" % i * 7, "10.0.0.1:9" if i % 2 else "peer-é", T0, b"")
             for i in range(5)]
     assert encode_columns([r.raw for r in recs], [r.peer for r in recs],
@@ -134,3 +132,14 @@ def test_columns_encode_the_same_bytes_as_records(tmp_path):
     jl = JournalLog(tmp_path / "j")
     jl.append_columns([r.raw for r in recs], [r.peer for r in recs], [T0] * 5)
     assert [r for _, r in jl.read((0, 0))] == recs
+
+
+def test_receive_times_round_trip_to_the_microsecond(tmp_path):
+    """Receive times before 1970, with microseconds and far ahead come back exactly."""
+    times = [dt.datetime(1969, 12, 31, 23, 59, 59, 999_999), dt.datetime(1970, 1, 1),
+             dt.datetime(2026, 11, 23, 19, 50, 1, 123_456), dt.datetime(2199, 1, 2, 3, 4, 5, 6)]
+    jl = JournalLog(tmp_path / "j")
+    jl.append_columns([b"r%d" % i for i in range(4)], ["p"] * 4, times)
+    assert [r.received_at for _, r in jl.read((0, 0))] == times
+    data, _ = encode_columns([b"x"], ["p"], [times[0]])
+    assert struct.unpack_from("<qHH", data, 8) == (-1, 1, 0)
