@@ -28,8 +28,12 @@ system-deps:
 	  else echo "warning: run as root to install chromium, fonts-noto-cjk, poppler-utils" >&2; fi; \
 	fi
 
+# The suite, then lint (ruff, mypy): a lint failure fails the build even when every test
+# passes; pytest's own exit code is kept otherwise (5 = no tests, which .ci/run accepts).
 test: venv system-deps
-	$(PY) -m pytest -q -p no:cacheprovider
+	@rc=0; $(PY) -m pytest -q -p no:cacheprovider || rc=$$?; \
+	$(MAKE) --no-print-directory lint || { if [ $$rc -eq 0 ] || [ $$rc -eq 5 ]; then rc=1; fi; }; \
+	exit $$rc
 
 lint: venv
 	.venv/bin/ruff check src tests benchmarks
