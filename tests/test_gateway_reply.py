@@ -63,3 +63,19 @@ def test_compiled_crc_known_value():
     seg = (b"QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;"
            b"Flag=5;CP=&&RtdInterval=30&&")
     assert crc16_segments([seg, b""]).tolist() == [0x1C80, 0xFFFF]
+
+
+def test_template_reply_without_qn_and_mixed_batches_keep_their_order():
+    """A 2017/2025 head without QN is answered from the template, as the codec writes it;
+    a batch mixing template and codec replies keeps the input order."""
+    from lantian.hj212.gwbatch import Head
+
+    no_qn = Head("0" * 24, "123456", "2051", None, "31", "5", "2017", "20240301080000", None)
+    old = Head("88888880000001", "123456", "2051", None, "31", None, "2005",
+               "20240301080000", None)
+    new = Head("A1B2" * 6, "pw", "2051", "20240301080000999", "31", "9", "2025",
+               "20240301080000", None)
+    heads = [no_qn, old, new, no_qn]
+    assert data_replies(heads, NOW) == [bytes(build_data_reply(h, now=NOW)) for h in heads]
+    assert data_replies([no_qn], NOW)[0].startswith(b"##") and b"QN=" not in data_replies(
+        [no_qn], NOW)[0]

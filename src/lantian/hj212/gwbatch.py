@@ -127,8 +127,12 @@ class Head:
     @property
     def needs_reply(self) -> bool:
         """Whether the A bit (bit 0) of Flag is set (HJ 212-2017 §6.3.2)."""
-        f = self.flag
-        return f is not None and f.isdigit() and f.isascii() and int(f) & 1 == 1
+        return _a_bit(self.flag)
+
+
+def _a_bit(f: str | None) -> bool:
+    """Whether a Flag text has the A bit (bit 0) set (HJ 212-2017 §6.3.2)."""
+    return f is not None and f.isdigit() and f.isascii() and int(f) & 1 == 1
 
 
 def head_of(d: DecodedBatch, i: int) -> Head:
@@ -273,7 +277,9 @@ def _with_batch(d: DecodedBatch, heads: list[Head], kinds: list[int],
     else:
         batch = column_batch(d, rows, [frames[i] for i in rows], [peers[i] for i in rows],
                              [received_at[i] for i in rows])
-    wants = [heads[i].needs_reply for i in rows]  # the A bit, read once per row
+    flags = d.columns["flag"]
+    a_bit = {f: _a_bit(f) for f in set(flags)}  # a batch's loggers send a few Flag texts
+    wants = [a_bit[flags[i]] for i in rows]  # the A bit, read once per row
     built = iter(data_replies([heads[i] for i, w in zip(rows, wants, strict=True) if w], now))
     replies = [next(built) if w else None for w in wants]
     return SortedUploads(d, kinds, heads, reasons, rows, batch, replies)

@@ -25,14 +25,19 @@ __all__ = ["data_replies"]
 _MAX_SEGMENT = 9999
 
 
+_TAIL = {v: f";Flag={DEFAULT_FLAG[v]};CP=&&&&" for v in ("2017", "2025")}
+"""The reply segment after the MN, per version written from the template (session 9: one
+f-string per reply, ≈ 0.3 µs, against ≈ 0.45 with the version test and Flag lookup)."""
+
+
 def _segment(pkt: Any) -> bytes | None:
     """Reply data segment of a 2017/2025 upload, or None when the codec must write it."""
-    version = pkt.version or "2017"
-    if version not in ("2017", "2025"):
+    tail = _TAIL.get(pkt.version or "2017")
+    if tail is None:
         return None
-    qn, pw, mn = pkt.qn, pkt.pw or "", pkt.mn or ""
-    head = "" if qn is None else f"QN={qn};"
-    text = f"{head}ST=91;CN=9014;PW={pw};MN={mn};Flag={DEFAULT_FLAG[version]};CP=&&&&"
+    qn = pkt.qn
+    text = (f"ST=91;CN=9014;PW={pkt.pw or ''};MN={pkt.mn or ''}{tail}" if qn is None else
+            f"QN={qn};ST=91;CN=9014;PW={pkt.pw or ''};MN={pkt.mn or ''}{tail}")
     if not text.isascii() or len(text) > _MAX_SEGMENT:
         return None
     return text.encode("ascii")
@@ -53,6 +58,8 @@ def data_replies(packets: Sequence[Any], now: dt.datetime) -> list[bytes]:
     segs = [_segment(p) for p in packets]
     fast = [s for s in segs if s is not None]
     crcs = crc16_segments(fast).tolist() if fast else []
+    if len(fast) == len(segs):  # every reply from the template (the usual batch)
+        return [b"##%04d%s%04X\r\n" % (len(s), s, c) for s, c in zip(fast, crcs, strict=True)]
     out: list[bytes] = []
     k = 0
     for p, s in zip(packets, segs, strict=True):
