@@ -311,8 +311,8 @@ class LogMaterialiser:
             _set_watermark(con, self.name, end)
             self.stats.last_id = max(self.stats.last_id, verdicts[-1].packet_id)
 
-        try:
-            self.packets.ingest_prepared([prepare_batch(batch)], also=also)
+        try:  # store_prepared: no Verdict object per record for a result nobody reads
+            self.packets.store_prepared([prepare_batch(batch)], also=also)
         except Exception as exc:  # StoreError, or a batch that does not prepare: one by one
             log.warning("materialiser: %d journal-log records failed together (%s); "
                         "writing one by one", len(pos), exc)
