@@ -16,7 +16,7 @@ from ibis import _
 
 from lantian.engine.quality.blocks import constant_block_seconds as _block_s
 from lantian.engine.quality.frames import event_table, evidence, run_summary, runs
-from lantian.engine.quality.thresholds import Thresholds
+from lantian.engine.quality.thresholds import Thresholds, load_thresholds
 
 __all__ = ["constant", "constant_blocks", "constant_from_near", "constant_near", "over_range",
            "zero", "zero_presence"]
@@ -203,7 +203,9 @@ def constant(long: ir.Table, th: Thresholds) -> ir.Table:
     return _frozen_runs(t, th, chan)
 
 
-def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str]) -> ir.Table:
+def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str],
+                  ranges: ir.Table | None = None,
+                  th: Thresholds | None = None) -> ir.Table:
     """``zero``'s per-channel facts of the month: (mn, pollutant, month_median, zero_share).
 
     ``month_median`` [mg/m³ or %]: median of the valid running hourly means
@@ -216,6 +218,16 @@ def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str]) -> ir.
     mg/m³ of analyser noise) crosses in a large share of its half-hours. ``hours`` are
     :func:`~lantian.engine.quality.process.running_hours`; ``blocks`` carries ``t0``,
     ``n_<k>``, ``lo_<k>``, ``hi_<k>``.
+
+    With ``ranges`` (mn, pollutant, range_mg_m3: :func:`~lantian.engine.quality.inputs
+    .analyser_ranges`) a crossing block counts only when it looks like noise: its readings
+    stay within ``zero.cross_band`` × the range of zero (the analyser's drift), or their mean
+    lies at most ``zero.cross_mean_pos`` of the way from the smallest to the largest reading
+    (noise around the level puts the mean near the middle; a few forced zeros among real
+    readings leave it near the top). Without that, a plant that put a forced zero minute into
+    every half-hour of its real readings would make every block cross, and so silence
+    ``zero`` (info) and ``level_shift`` (low) on its channel (qcshift9, session 9). Channels
+    without a known range (O2, or ``ranges`` not given) keep the plain crossing test.
     """
     from lantian.engine.quality.statistics import hour_long
 
@@ -225,10 +237,24 @@ def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str]) -> ir.
     run = hours.filter(hours.running).select(_hmn=hours.mn, _hts=hours.ts)
     b = blocks.mutate(_bh=blocks.t0.truncate("h"))
     b = b.inner_join(run, [b.mn == run._hmn, b._bh == run._hts])
+    banded = [k for k in keys if ranges is not None]
+    th = th or load_thresholds()
+    if banded:
+        frac = th.get("zero", "cross_band")
+        rg = ranges.group_by(_gmn=ranges.mn).aggregate(**{
+            f"_band_{k}": (frac * ranges.range_mg_m3).max(where=ranges.pollutant == k)
+            for k in banded})
+        b = b.left_join(rg, b.mn == rg._gmn).drop("_gmn")
     parts = []
     for k in chans:
         counted = (b[f"n_{k}"] > 0).fill_null(False)
         cross = counted & (b[f"lo_{k}"] <= 0) & (b[f"hi_{k}"] > 0)
+        if k in banded:  # noise-like: within the drift band, or the mean mid-range
+            lo, hi, band = b[f"lo_{k}"], b[f"hi_{k}"], b[f"_band_{k}"]
+            pos = th.get("zero", "cross_mean_pos")
+            mid = b[f"s_{k}"] / b[f"n_{k}"] - lo <= pos * (hi - lo)
+            noise = band.isnull() | ((hi <= band) & (lo >= -band)) | mid
+            cross = cross & noise.fill_null(False)
         parts.append(b.group_by(_smn=b.mn).aggregate(
             _spol=ibis.literal(k), _n=counted.cast("int64").sum(),
             _x=cross.cast("int64").sum()))
