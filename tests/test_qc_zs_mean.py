@@ -53,6 +53,7 @@ def test_block_partials_hand_computed():
     b = ibis.duckdb.connect().execute(minute_blocks(ibis.memtable(_minutes(60, 2.38)),
                                                     ["pm"], TH))
     assert b["zq_pm"].sum() == pytest.approx(142.8)
+    assert b["zz_pm"].sum() == pytest.approx(60 * 2.38**2)  # Σ Zs² = 339.864
     assert b["cq_pm"].sum() == pytest.approx(60 * 2 / 9)
     assert b["zn_pm"].sum() == 60
     assert b["zd_pm"].max() == 2
@@ -106,3 +107,47 @@ def test_a_bias_the_minute_test_finds_is_one_event_not_two():
     assert len(ev) == 1
     assert "kind" not in json.loads(ev["evidence"][0])
     assert ev["start"][0] == T0 + pd.Timedelta(minutes=60)
+
+
+def _spread_minutes(n: int, factor: float) -> pd.DataFrame:
+    """PM spread over 1.0–2.0 mg/m³ (own 1.33–2.67); the logger sends own × factor at 0.1."""
+    df = _minutes(n, 0.0)
+    rng = np.random.default_rng(11)
+    df["pm_mg_m3"] = np.round(rng.uniform(1.0, 2.0, n), 2)
+    df["pm_zs"] = np.round(df["pm_mg_m3"] * (21 - 9.0) / (21 - 12.0) * factor, 1)
+    return df
+
+
+def test_spread_hour_bias_is_judged_against_the_statistical_rounding_allowance():
+    # 0.1-mg/m³ Zs of a spread channel, 11.5 % high for two hours: each hour's |Σ Zs − Σ own|
+    # exceeds 10 % × Σ own + 5 × 0.1 × √(60/12) (the rounding errors' s.d. × rounding_sigmas)
+    # but not 10 % × Σ own + 0.5 × 0.1 × 60 (the worst case, 3.0 mg/m³), so only the
+    # statistical allowance finds it (session 8's rule missed such faults, blind set)
+    df = _spread_minutes(240, 1.0)
+    df.loc[60:179, "pm_zs"] = np.round(
+        df.loc[60:179, "pm_mg_m3"] * (21 - 9.0) / (21 - 12.0) * 1.115, 1)
+    own = df["pm_mg_m3"] * (21 - 9.0) / (21 - 12.0)
+    for h in (1, 2):  # the worked figures of each biased hour
+        sl = slice(60 * h, 60 * h + 59)  # labels, both ends included
+        d = abs(df.loc[sl, "pm_zs"].sum() - own.loc[sl].sum())
+        rel = 0.1 * own.loc[sl].sum()
+        assert df.loc[sl, "pm_zs"].std() >= 0.1  # spread: s.d. ≥ spread_steps × step
+        assert rel + 5 * 0.1 * np.sqrt(60 / 12) < d < rel + 0.5 * 0.1 * 60
+    ev = _events(df)
+    assert len(ev) == 1
+    e = json.loads(ev["evidence"][0])
+    assert e["kind"] == "mean"
+    assert e["minutes"] == 120
+    assert ev["start"][0] == T0 + pd.Timedelta(minutes=60)
+    # honest rounding of the same spread channel: no event
+    assert _events(_spread_minutes(240, 1.0)).empty
+
+
+def test_flat_channel_keeps_the_worst_case_rounding_allowance():
+    # own = 1.05 × 12/9 = 1.4 at every minute; a whole-mg logger honestly sends 1: per hour
+    # |60 − 84| = 24 > 10 % × 84 + 5 × 1 × √(60/12) = 19.6 (the statistical allowance would
+    # call it biased) but the hour's Zs do not spread (s.d. 0 < 1 step), so the worst case
+    # 8.4 + 0.5 × 1 × 60 = 38.4 holds: rounding alone never biases a flat hour
+    df = _minutes(240, 1.0)
+    df["pm_mg_m3"] = 1.05
+    assert _events(df).empty

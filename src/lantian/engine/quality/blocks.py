@@ -98,7 +98,7 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         ``lo_k``, ``hi_k`` (sum, count, smallest and largest valid value); per pollutant,
         where ``<k>_zs`` is sent, ``rlo_k``/``rhi_k``, the range of ``Zs × (21 − O2) / C`` over
         the valid minutes with ``C`` > 0 and O2 below ``zs_mismatch.o2_max_pct``,
-        ``zq_k``/``cq_k``/``zn_k``/``zd_k`` of :func:`_zs_sums` over the same minutes, and
+        ``zq_k``/``zz_k``/``cq_k``/``zn_k``/``zd_k`` of :func:`_zs_sums` over the same minutes, and
         ``xhi_k`` / ``nb_k`` of :func:`_flag_partials` (largest value of any flag, ``T`` as
         +inf; values flagged M/C/D).
 
@@ -152,19 +152,21 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
 
 def _zs_sums(zs: ir.FloatingValue, v: ir.FloatingValue, o2v: ir.FloatingValue,
              cmp: ir.BooleanValue, key: str) -> dict[str, ir.Value]:
-    """``zq_<k>``, ``cq_<k>``, ``zn_<k>``, ``zd_<k>``: ``zs_mismatch``'s mean-bias partials.
+    """``zq_<k>``, ``zz_<k>``, ``cq_<k>``, ``zn_<k>``, ``zd_<k>``: mean-bias partials.
 
     Over the compared minutes ``cmp`` (valid ``C``, O2 below ``zs_mismatch.o2_max_pct``,
-    ``Zs`` sent): Σ Zs [mg/m³], Σ C / (21 − O2) [mg/m³ per % O2; × (21 − O2_ref) it is the
-    platform's own Σ of the HJ 75-2017 correction], their count, and the most decimals any
-    Zs carries (0, 1, 2, else 3: HJ 212-2017 sends at most 3), so the logger's rounding step
-    is known (:func:`~lantian.engine.quality.process.zs_mean_bias`).
+    ``Zs`` sent): Σ Zs [mg/m³], Σ Zs² [(mg/m³)², the spread of the hour's Zs], Σ C /
+    (21 − O2) [mg/m³ per % O2; × (21 − O2_ref) it is the platform's own Σ of the HJ 75-2017
+    correction], their count, and the most decimals any Zs carries (0, 1, 2, else 3: HJ
+    212-2017 sends at most 3), so the logger's rounding step is known
+    (:func:`~lantian.engine.quality.process.zs_mean_bias`).
     """
     mil = (zs * 1000.0).round().cast("int64")  # Zs in µg/m³: one rounding, then integers
     dec = ibis.cases((mil % 1000 == 0, 0), (mil % 100 == 0, 1), (mil % 10 == 0, 2), else_=3)
     # null outside the compared minutes (one CASE each, no FILTER clause per aggregate)
     zc = ibis.cases((cmp, zs), else_=ibis.null("float64"))
-    return {f"zq_{key}": zc.sum(), f"cq_{key}": ibis.cases((cmp, v / (21.0 - o2v))).sum(),
+    return {f"zq_{key}": zc.sum(), f"zz_{key}": (zc * zc).sum(),
+            f"cq_{key}": ibis.cases((cmp, v / (21.0 - o2v))).sum(),
             f"zn_{key}": zc.count(), f"zd_{key}": ibis.cases((cmp, dec)).max()}
 
 

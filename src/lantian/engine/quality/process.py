@@ -289,16 +289,19 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
 
     Per (mn, pollutant, clock hour) with at least ``min_valid_minutes`` (HJ 75-2017: 45)
     compared minutes (valid ``C``, O2 below ``zs_mismatch.o2_max_pct``, ``Zs`` sent; the
-    ``zq/cq/zn/zd`` partials of :func:`~lantian.engine.quality.blocks.minute_blocks`), the
-    hour is biased when ``|Σ Zs − Σ own| > rel_tol × Σ own + rounding_share × step × n``:
+    ``zq/zz/cq/zn/zd`` partials of :func:`~lantian.engine.quality.blocks.minute_blocks`), the
+    hour is biased when ``|Σ Zs − Σ own| > rel_tol × Σ own + allowance``:
     ``own = C × (21 − O2_ref)/(21 − O2)`` (HJ 75-2017), ``n`` the compared minutes and
-    ``step`` the logger's Zs rounding in the hour (1, 0.1, 0.01 or 0.001 mg/m³; each rounded
-    value is within half a step of the exact one, GB/T 8170, so rounding alone never biases
-    an hour). The per-minute test needs ``abs_tol`` for the scatter of single minutes (O2
-    averaging, rounding); a hour's mean has no such scatter, so a consistent bias of more
-    than ``rel_tol`` over hours is found at a few mg/m³ too. Runs of consecutive biased
-    hours with at least ``min_minutes`` compared minutes are events (``high`` from
-    ``high_minutes``); evidence kind ``mean``. ``None`` when no key has Zs partials.
+    ``step`` the logger's Zs rounding in the hour (1, 0.1, 0.01 or 0.001 mg/m³). The
+    allowance for rounding (:func:`_rounding_allowance`) is the worst case
+    ``rounding_share × step × n`` (each rounded value is within half a step of the exact
+    one, GB/T 8170, so rounding alone never biases an hour), or, where the hour's Zs spread
+    over ``spread_steps`` steps or more, ``rounding_sigmas × step × √(n/12)`` (independent
+    rounding errors; session 9). The per-minute test needs ``abs_tol`` for the scatter of
+    single minutes (O2 averaging, rounding); a hour's mean has no such scatter, so a
+    consistent bias of more than ``rel_tol`` over hours is found at a few mg/m³ too. Runs
+    of consecutive biased hours with at least ``min_minutes`` compared minutes are events
+    (``high`` from ``high_minutes``); evidence kind ``mean``. ``None`` when no key has Zs partials.
     """
     from lantian.catalog.rules import rule
     from lantian.engine.quality.blocks import block_seconds
@@ -306,7 +309,8 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
     per = 3600 // block_seconds(th)
     parts = [blocks.select(mn=blocks.mn, pollutant=ibis.literal(k), _h=blocks.block // per,
                            t0=blocks.t0, t1=blocks.t1, zq=blocks[f"zq_{k}"],
-                           cq=blocks[f"cq_{k}"], zn=blocks[f"zn_{k}"], zd=blocks[f"zd_{k}"])
+                           zz=blocks[f"zz_{k}"], cq=blocks[f"cq_{k}"], zn=blocks[f"zn_{k}"],
+                           zd=blocks[f"zd_{k}"])
              for k in keys if f"zq_{k}" in blocks.columns]
     if not parts:
         return None
@@ -314,12 +318,12 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
     u = u.filter(u.zn > 0)
     h = u.group_by(["mn", "pollutant", "_h"]).aggregate(
         ts=u.t0.min().truncate("h"), t0=u.t0.min(), t1=u.t1.max(), z=u.zq.sum(),
-        c=u.cq.sum(), n=u.zn.sum(), d=u.zd.max())
+        zz=u.zz.sum(), c=u.cq.sum(), n=u.zn.sum(), d=u.zd.max())
     h = _with_reference_o2(h, limits)
     h = h.mutate(own=h.c * (21.0 - h.o2_ref_pct))
     step = ibis.cases((h.d == 0, 1.0), (h.d == 1, 0.1), (h.d == 2, 0.01), else_=0.001)
     tol = (h.own.abs() * th.get("zs_mismatch", "rel_tol")
-           + th.get("zs_mismatch", "rounding_share") * step * h.n)
+           + _rounding_allowance(h.z, h.zz, h.n, step, th))
     h = h.filter((h.n >= int(rule("min_valid_minutes"))) & ((h.z - h.own).abs() > tol))
     r = runs(h, ["mn", "pollutant"], step_s=3600)
     g = r.group_by(["mn", "pollutant", "run"]).aggregate(
@@ -332,6 +336,27 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
                                                    logger_zs_mean=g.z / g.minutes,
                                                    platform_mean=g.own / g.minutes,
                                                    o2_ref_pct=g.o2_ref))
+
+
+def _rounding_allowance(z: ir.FloatingValue, zz: ir.FloatingValue, n: ir.IntegerValue,
+                        step: ir.FloatingValue, th: Thresholds) -> ir.FloatingValue:
+    """How far the logger's rounding alone can take ``Σ Zs`` of ``n`` minutes from ``Σ own``.
+
+    ``z``/``zz`` are Σ Zs and Σ Zs² of the minutes, ``step`` the logger's rounding. Where
+    the Zs of the minutes spread by at least ``zs_mismatch.spread_steps`` steps (standard
+    deviation), the rounding errors are taken as independent and uniform on ±step/2
+    (Sheppard: a value spread over more than a step falls anywhere within its rounding
+    step), so their sum has standard deviation ``step × √(n/12)``: the allowance is
+    ``zs_mismatch.rounding_sigmas`` of those. A channel spread less (all minutes round the
+    same way) keeps the worst case, ``rounding_share × step × n`` (half a step per minute,
+    GB/T 8170). The smaller of the two is used.
+    """
+    worst = th.get("zs_mismatch", "rounding_share") * step * n
+    spread = th.get("zs_mismatch", "spread_steps") * step
+    # (n − 1) × variance of the minutes' Zs against (n − 1) × spread²
+    spread_out = (zz - z * z / n) >= spread * spread * (n - 1)
+    stat = th.get("zs_mismatch", "rounding_sigmas") * step * (n / 12.0).sqrt()
+    return ibis.ifelse(spread_out & (stat < worst), stat, worst)
 
 
 def _beyond_rounding(t: ir.Table, tol: ir.Value, th: Thresholds) -> ir.Table:
