@@ -130,3 +130,24 @@ def test_an_honest_channel_clear_of_zero_is_unchanged():
     assert plain[0] == banded[0] == pytest.approx(2 / 960)
     assert plain[1].severity.tolist() == banded[1].severity.tolist() == ["medium"]
     assert plain[2].severity.tolist() == banded[2].severity.tolist() == ["high"]
+
+
+def test_spark_gives_the_same_share_as_duckdb(spark_ibis):
+    # a gamed channel (share 0 with ranges) and a channel at its detection limit (kept)
+    two = pd.concat([_minutes(40.0, 0.5, gamed=True).iloc[:2 * 24 * 60],
+                     _minutes(1.0, 1.0, gamed=False).iloc[:2 * 24 * 60].assign(mn="P2")],
+                    ignore_index=True)
+    rng = pd.DataFrame({"mn": ["P1", "P2"], "pollutant": "so2", "range_mg_m3": RANGE})
+
+    def run(con) -> pd.DataFrame:
+        m = con.create_table("gaming_minutes", two, overwrite=True)
+        r = con.create_table("gaming_ranges", rng, overwrite=True)
+        blocks = minute_blocks(m, ["so2"], TH)
+        hours = process.running_hours(block_hours(blocks, ["so2"], TH), TH)
+        got = con.execute(zero_presence(hours, blocks, ["so2"], ranges=r, th=TH))
+        return got.sort_values(["mn", "pollutant"]).reset_index(drop=True)
+
+    duck, spark = run(ibis.duckdb.connect()), run(spark_ibis)
+    so2 = duck[duck.pollutant == "so2"].set_index("mn").zero_share
+    assert so2["P1"] == 0.0 and so2["P2"] > 0.3
+    pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
