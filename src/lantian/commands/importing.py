@@ -70,7 +70,7 @@ def import_packets(
         typer.Option(
             "--batch-size",
             min=1,
-            help="Packets per transaction (default 100,000).",
+            help="Packets per transaction (default 122,880: one DuckDB row group).",
         ),
     ] = None,
     workers: Annotated[

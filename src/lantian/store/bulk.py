@@ -60,12 +60,14 @@ Decoder = Callable[[Sequence[bytes]], Sequence["PacketLike | Exception"]]
 #: checkpoint. ``tests/test_store_rowgroups.py`` checks this against the installed DuckDB.
 DUCKDB_ROW_GROUP = 122_880
 
-#: Lines per transaction of ``lantian import packets`` by default. Session 4 tried two row
-#: groups (245,760): the store's CPU in-process fell from ≈ 17-18 to ≈ 14 µs/packet, but
-#: through the CLI (1M packets, A/B, load 1.8-3.8) the CLI process used more CPU (30.6 vs
-#: 27.1 µs/packet) and memory (2.6 vs 2.0 GB), so the default stays 100,000 (RESULTS.md,
-#: "Import, session 4").
-IMPORT_BATCH = 100_000
+#: Lines per transaction of ``lantian import packets`` by default: one DuckDB row group.
+#: The parallel import cuts its blocks so that every transaction holds exactly this many
+#: lines (:class:`lantian.store.bulkpool._Writer`), i.e. appends whole row groups to the
+#: journal and, in a file of minute packets without duplicates, to ``packet_key`` and
+#: ``flue_minute``: each is compressed and written once. Sessions 2-8 used 100,000 (one
+#: partly filled row group a transaction: WAL, then compressed again by the checkpoint);
+#: sessions 4 and 6 tried ≈ 245,760 of whole blocks, which still ended inside a row group.
+IMPORT_BATCH = DUCKDB_ROW_GROUP
 
 #: How many rejected lines a summary keeps in full (the rest are only counted).
 MAX_REJECTED_KEPT = 1000

@@ -10,8 +10,9 @@ de-duplication inside the block, routing into wide/long frames, the journal fram
 raw bytes and sources) and leaves the resulting Arrow tables in Arrow IPC files in a
 directory on ``/dev/shm`` (:func:`lantian.store.blocks.ship_block`). This process
 memory-maps them (:func:`~lantian.store.blocks.receive_block`: no unpickling, no copy, no
-line splitting here) and keeps only what needs the database: consecutive blocks of about
-``batch_size`` lines are written in one transaction
+line splitting here) and keeps only what needs the database: consecutive blocks, cut to
+exactly ``batch_size`` lines (whole DuckDB row groups by default, see :class:`_Writer`), are
+written in one transaction
 (:meth:`~lantian.store.ingest.PacketStore.store_prepared`) by a writer thread, one after
 the other, strictly in file order, so packet ids and verdicts are those of a sequential
 run. DuckDB releases the GIL while it writes, and the workers have their own, so reading,
@@ -29,14 +30,21 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 from lantian.store.blocks import ShippedBlock, receive_block, ship_block, worker_init
-from lantian.store.bulk import IMPORT_BATCH, ColumnDecoder, ImportSummary, count_verdict_texts
+from lantian.store.bulk import (
+    DUCKDB_ROW_GROUP,
+    IMPORT_BATCH,
+    ColumnDecoder,
+    ImportSummary,
+    count_verdict_texts,
+)
 from lantian.store.bulkstart import context, warm_up
 from lantian.store.ingest import PacketStore
+from lantian.store.prepared import PreparedBatch
 
 __all__ = ["SPOOL_PREFIX", "import_file_parallel", "sweep_spools", "warm_up"]
 
@@ -130,24 +138,59 @@ def _spool_dir() -> str:
     return tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=root)
 
 
+Piece = tuple[PreparedBatch, Sequence[int], list[str | None]]
+"""A prepared block or part of one: the batch, its lines' numbers and short rejection reasons."""
+
+
+def first_room(batch_size: int, stored: int) -> int:
+    """Lines of the first transaction of an import into a journal of ``stored`` rows.
+
+    When ``batch_size`` is a whole number of DuckDB row groups
+    (:data:`~lantian.store.bulk.DUCKDB_ROW_GROUP`), the first transaction fills the
+    journal's last, partly filled row group (and whole ones after it, up to
+    ``batch_size``), so that every later transaction appends whole row groups; else
+    ``batch_size``.
+    """
+    if batch_size % DUCKDB_ROW_GROUP:
+        return batch_size
+    return batch_size - stored % DUCKDB_ROW_GROUP
+
+
 class _Writer:
-    """Assembles prepared blocks into transactions and writes them in a thread, in order."""
+    """Cuts prepared blocks into transactions and writes them in a thread, in order.
+
+    Every transaction holds exactly ``batch_size`` lines (the first: :func:`first_room`;
+    the last: what is left): a block that crosses a transaction's end is split there
+    (:meth:`~lantian.store.prepared.PreparedBatch.split`). A transaction of whole DuckDB
+    row groups is compressed and written into the database file once, at COMMIT; one
+    that ends inside a row group goes through the write-ahead log and is compressed and
+    written again by the next checkpoint (``tests/test_store_rowgroups.py``).
+    """
 
     def __init__(self, store: PacketStore, summary: ImportSummary, batch_size: int,
                  progress: Callable[[int], None] | None) -> None:
         self.store, self.summary, self.batch_size, self.progress = (
             store, summary, batch_size, progress)
-        self.group: list[ShippedBlock] = []
-        self.lines = 0
+        self.group: list[Piece] = []
+        self.room = first_room(batch_size, store.journal_rows())  # lines the group may take
         self.writing: Future[None] | None = None  # the transaction being written
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-write")
 
     def add(self, fut: Future[ShippedBlock]) -> None:
-        """Add a block's result (waits for it); hand over a full transaction."""
+        """Add a block's result (waits for it); hand over each full transaction."""
         shipped = fut.result()
-        self.group.append(shipped)
-        self.lines += shipped.n
-        if self.lines >= self.batch_size:
+        if not shipped.n:
+            return
+        piece: Piece = (receive_block(shipped), shipped.numbers, shipped.shorts)
+        while piece[0].n > self.room:
+            p, numbers, shorts = piece
+            head, tail = p.split(self.room)
+            self.group.append((head, numbers[:self.room], shorts[:self.room]))
+            piece = (tail, numbers[self.room:], shorts[self.room:])
+            self.flush()
+        self.group.append(piece)
+        self.room -= piece[0].n
+        if not self.room:
             self.flush()
 
     def flush(self) -> None:
@@ -155,7 +198,7 @@ class _Writer:
         self.wait()
         if self.group:
             self.writing = self.thread.submit(self._write, self.group)
-            self.group, self.lines = [], 0
+            self.group, self.room = [], self.batch_size
 
     def wait(self) -> None:
         """Wait until the transaction handed over is committed (raise what it raised)."""
@@ -167,13 +210,12 @@ class _Writer:
         """Wait for the writer thread to end."""
         self.thread.shutdown(wait=True)
 
-    def _write(self, blocks: list[ShippedBlock]) -> None:
-        blocks = [b for b in blocks if b.n]
-        _, verdicts = self.store.store_prepared([receive_block(b) for b in blocks])
+    def _write(self, pieces: list[Piece]) -> None:
+        _, verdicts = self.store.store_prepared([p for p, _, _ in pieces])
         at = 0
-        for b in blocks:
-            count_verdict_texts(self.summary, b.numbers, verdicts[at:at + b.n], b.shorts)
-            at += b.n
+        for p, numbers, shorts in pieces:
+            count_verdict_texts(self.summary, numbers, verdicts[at:at + p.n], shorts)
+            at += p.n
         if self.progress:
             self.progress(at)
 
@@ -205,8 +247,10 @@ def import_file_parallel(
     workers
         Worker processes (≥ 1).
     batch_size
-        Lines per transaction [lines]: whole blocks are written together until they hold at
-        least this many lines (default :data:`~lantian.store.bulk.IMPORT_BATCH`).
+        Lines per transaction [lines] (default :data:`~lantian.store.bulk.IMPORT_BATCH`);
+        blocks are cut at a transaction's end. With a whole number of DuckDB row groups,
+        the first transaction fills the journal's partly filled last row group
+        (:func:`first_room`).
     chunk_bytes
         Bytes per worker task [bytes] (a block is extended to the end of its last line).
     progress

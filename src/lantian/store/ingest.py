@@ -176,6 +176,12 @@ class PacketStore:
         ).fetchone()
         return int(row[0]) if row else 0
 
+    def journal_rows(self) -> int:
+        """Rows now in ``packet_journal`` (the bulk import aligns its transactions on them)."""
+        with self._lock:
+            row = self.con.execute("SELECT count(*) FROM packet_journal").fetchone()
+        return int(row[0]) if row else 0
+
     def ingest(self, items: Sequence[Incoming]) -> list[Verdict]:
         """Store a batch in one transaction and return one verdict per item, in order.
 

@@ -101,6 +101,42 @@ class PreparedBatch:
         journal = self.journal.append_column("raw", pa.array(raw, pa.binary()))
         return dataclasses.replace(self, journal=journal)
 
+    def split(self, at: int) -> tuple[PreparedBatch, PreparedBatch]:
+        """Return the batch's lines ``[0, at)`` and ``[at, n)`` as two consecutive batches.
+
+        Written one after the other (:func:`write_prepared`, in order, in one transaction
+        or two), they store what the whole batch stores: a copy marked ``duplicate`` in the
+        second part has its first copy in the first part, whose key is claimed first. The
+        bulk import cuts blocks so that each transaction holds exactly its batch size.
+        """
+        if not 0 < at < self.n:
+            raise ValueError(f"cannot split a batch of {self.n} lines at {at}")
+
+        def rows(frame: pa.Table | None, col: str) -> tuple[pa.Table | None, pa.Table | None]:
+            if frame is None:
+                return None, None
+            r = frame.column(col).to_numpy()
+            head = r < at
+            tail = frame.filter(pa.array(~head))
+            i = tail.schema.get_field_index(col)
+            tail = tail.set_column(i, col, pc.subtract(tail.column(i), at))
+            first = frame.filter(pa.array(head))
+            return (first if first.num_rows else None), (tail if tail.num_rows else None)
+
+        keys = rows(self.keys, "row")
+        long = rows(self.long, "packet_id")
+        wide = {t: rows(f, "packet_id") for t, f in self.wide.items()}
+        cut = int(np.searchsorted(self.proto_row, at))
+        head = PreparedBatch(
+            at, self.verdict[:at], keys[0], self.journal.slice(0, at),
+            {t: f[0] for t, f in wide.items() if f[0] is not None}, long[0],
+            self.proto_row[:cut], self.proto_mn[:cut], self.proto_version[:cut])
+        tail = PreparedBatch(
+            self.n - at, self.verdict[at:], keys[1], self.journal.slice(at),
+            {t: f[1] for t, f in wide.items() if f[1] is not None}, long[1],
+            self.proto_row[cut:] - at, self.proto_mn[cut:], self.proto_version[cut:])
+        return head, tail
+
 
 Key = tuple[str, str, str]
 Classified = tuple[str, dt.datetime | None, Key | None]
