@@ -21,7 +21,7 @@ from lantian.engine.hours import column_of
 from lantian.engine.quality.frames import event_table, evidence
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["minute_steps", "spike", "spike_candidates",
+__all__ = ["minute_candidates", "minute_steps", "spike", "spike_candidates",
            "spike_span_hours", "spike_windows"]
 
 _KEYS = ["mn", "pollutant"]
@@ -61,6 +61,23 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
     ``candidates``: the caller's (kept) :func:`spike_candidates` of ``hl``, e.g. to read the
     minutes of their spans (:func:`spike_span_hours`) together with other detectors' minutes;
     then ``minutes`` may hold only those hours' minutes.
+
+    Glitches shorter than an hour (qcspike9, session 9): with candidates built with the
+    block scan (``spike_candidates(..., blocks=...)``) the runs of :func:`minute_candidates`
+    join, and every run gets the channel's minute spread ``s`` (the month's median range of
+    its 30-min blocks, at least ``abs_floor``). A run is then also a spike by the glitch test
+    (a minute run only by it): the highest ``step_minutes`` mean in its hours (``top5``)
+    stands above the median of the span's other minutes (``base``) by ``jump1`` >
+    ``spike.minute_k``·s and is above ``(1 + min_rel)``·base; the largest rise and fall
+    between consecutive valid minutes are each ≥ ``abrupt_frac``·jump1, rise before fall
+    and ≤ ``max_hours`` apart, the ``step_minutes`` before the rise and from the fall lie
+    within ``abrupt_frac``·jump1 of the base, and the span's edges below top5 −
+    ``abrupt_frac``·jump1. An hourly run's own minute test then also needs its jump >
+    ``minute_k``·s. A minute run is ``low`` for the common mode (another pollutant's block
+    of the same hour a candidate) or when the month's median of its clock hour's largest
+    minute (``clock_hour_max_median``, ≥ ``schedule_days`` days) is above the base by
+    ``schedule_share`` of jump1 (a daily puff); ``high`` when top5 ≥ ``high_ratio``·base;
+    its event runs from its first raised minute to its last.
     """
     g = candidates if candidates is not None else spike_candidates(hl, th, screen=screen)
     max_h = int(th.get("spike", "max_hours"))
@@ -70,40 +87,90 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
     frac = th.get("spike", "shoulder_frac")
     calm = ibis.greatest(g.calm, g.median + frac * (g.peak - g.median))
     abrupt = (g.before.fill_null(0) <= calm) & (g.after.fill_null(0) <= calm)
-    rise = fall = jump = ibis.null("float64")
+    rise = fall = jump = top = base = ibis.null("float64")
+    start, end = g.first, g.last + ibis.interval(minutes=59)
+    f64 = ibis.null("float64")
     if minutes is not None:
         st = minute_steps(g, minutes, th)
         g = g.left_join(st, [g.mn == st._smn, g.pollutant == st._spol, g.run == st._srun])
         a = th.get("spike", "abrupt_frac")
+        mrun = g.minute.fill_null(False)
         # the jump in measured units: the run's raised minutes less the rolling median of the
-        # hours, scaled as the hours are (peak and median O2-corrected alike)
-        g = g.mutate(jump=g.top * (1 - g.median / ibis.ifelse(g.peak > 0, g.peak,
-                                                               ibis.null("float64"))))
+        # hours, scaled as the hours are (peak and median O2-corrected alike); a minute run
+        # (minute_candidates): its highest step_minutes mean less the median of the span's
+        # minutes outside its hours
+        g = g.mutate(jump=ibis.ifelse(
+            mrun, g.top5 - g.base,
+            g.top * (1 - g.median / ibis.ifelse(g.peak > 0, g.peak, f64))),
+            _jump1=g.top5 - g.base)
         # abrupt both ways, rise before fall, the raised minutes (rise to fall) last at most
         # max_hours (a longer step up and down is a level change), and the span begins and
         # ends at the surrounding level (else the episode is longer than the span)
         by_minutes = ((g.rise >= a * g.jump) & (g.fall >= a * g.jump) & (g.jump > 0)
                       & (g.t_rise < g.t_fall)
                       & (g.t_fall <= g.t_rise + ibis.interval(hours=max_h))
-                      & (g.edge <= g.top - a * g.jump))
+                      & (g.edge <= g.top - a * g.jump)
+                      # above the channel's minute spread (where the blocks give it)
+                      & (g.jump > th.get("spike", "minute_k") * g.spread).fill_null(True))
+        # the glitch test of a minute run (minute_candidates), and of an hourly run where the
+        # blocks give the spread (a glitch of minutes raises its hour but not its upper
+        # quartile): the jump is the highest step_minutes mean in the run's hours less the
+        # median of the span's other minutes; it rises and falls between consecutive valid
+        # minutes by half of it (a glitch steps within one; a puff or an overshoot takes
+        # several), stands out of the channel's minute spread, and is (1 + min_rel) times
+        # the surrounding level
+        j1 = g._jump1
+        by_one = ((g.rise1 >= a * j1) & (g.fall1 >= a * j1)
+                  & (j1 > th.get("spike", "minute_k") * g.spread)
+                  & (g.top5 > (1 + th.get("spike", "min_rel")) * g.base)
+                  & (g.t_rise1 < g.t_fall1)
+                  & (g.t_fall1 <= g.t_rise1 + ibis.interval(hours=max_h))
+                  # from the surrounding level and back to it: the step_minutes before the
+                  # rise and from the fall lie within abrupt_frac of the jump of the level
+                  & (g.pre1 <= g.base + a * j1) & (g.post1 <= g.base + a * j1)
+                  & (g.edge <= g.top5 - a * j1)).fill_null(False)
         # the minutes decide where they exist; hours without minutes keep the hourly test
-        abrupt = ibis.ifelse(g.jump.notnull(), by_minutes.fill_null(False), abrupt)
-        rise, fall, jump = g.rise, g.fall, g.jump
+        abrupt = ibis.cases((mrun, by_one),
+                            (g.jump.notnull(), by_minutes.fill_null(False) | by_one),
+                            else_=abrupt)
+        # a minute run recurring at its clock hour: the month's median of that hour's largest
+        # minute is above the surrounding level by schedule_share of the jump (a daily puff)
+        sched_m = mrun & ((g.clock_median - g.base)
+                          >= th.get("spike", "schedule_share") * g.jump).fill_null(False)
+        g = g.mutate(scheduled=g.scheduled | sched_m)
+        rise = ibis.ifelse(mrun, g.rise1, g.rise)
+        fall = ibis.ifelse(mrun, g.fall1, g.fall)
+        jump = g.jump
+        top = ibis.ifelse(g.spread.notnull(), g.top5, f64)
+        base = ibis.ifelse(g.spread.notnull(), g.base, f64)
+        # a minute run's event: its first raised minute to its last
+        start = ibis.ifelse(mrun, g.t_rise1, start)
+        end = ibis.ifelse(mrun, g.t_fall1 - ibis.interval(minutes=1), end)
+    g = g.mutate(_rise=rise, _fall=fall, _jump=jump, _top=top, _base=base, _start=start,
+                 _end=end)
     g = g.filter(abrupt)
     common = (g.other_rel >= th.get("spike", "common_ratio")).fill_null(False)
     high = th.get("spike", "high_ratio")
     sev = ibis.cases((common | g.scheduled.fill_null(False), "low"),
-                     (g.peak >= high * g.median, "high"), else_="medium")
-    return event_table(g, "spike", pollutant=g.pollutant, start=g.first,
-                       end=g.last + ibis.interval(minutes=59), severity=sev,
+                     (g.peak >= high * g.median, "high"),
+                     (g.minute.fill_null(False) & (g._top >= high * g._base), "high"),
+                     else_="medium")
+    return event_table(g, "spike", pollutant=g.pollutant, start=g._start, end=g._end,
+                       severity=sev,
                        evid=evidence(hours=g.hours, peak=g.peak, rolling_median=g.median,
                                      rolling_iqr=g.iqr, hour_before=g.before,
                                      hour_after=g.after, other_pollutant_ratio=g.other_rel,
-                                     clock_hour_median=g.clock_median,
-                                     minute_rise=rise, minute_fall=fall, minute_jump=jump))
+                                     clock_hour_median=ibis.ifelse(
+                                         g.minute.fill_null(False), f64, g.clock_median),
+                                     clock_hour_max_median=ibis.ifelse(
+                                         g.minute.fill_null(False), g.clock_median, f64),
+                                     minute_rise=g._rise, minute_fall=g._fall,
+                                     minute_jump=g._jump, minute_top=g._top,
+                                     minute_level=g._base, minute_spread=g.spread))
 
 
-def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True) -> ir.Table:
+def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True,
+                     blocks: ir.Table | None = None) -> ir.Table:
     """Candidate runs of :func:`spike`: at most ``spike.max_hours`` consecutive high hours.
 
     Returns (mn, pollutant, run, first, last, hours, peak, median, iqr, before, after, calm,
@@ -111,7 +178,11 @@ def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True) -> ir.Ta
     its highest value, ``median`` / ``iqr`` the rolling median and IQR (mg/m³, O2-corrected
     as ``hl``), ``before`` / ``after`` the running hours around it, ``other_rel`` the
     highest other-pollutant ratio in its hours (common-mode test). ``screen``: see
-    :func:`spike_windows`.
+    :func:`spike_windows`. Also ``spread`` and ``minute``: with ``blocks``
+    (:func:`~lantian.engine.quality.blocks.minute_blocks` of the same minutes) the runs of
+    :func:`minute_candidates` that no hourly run lies within an hour of are added
+    (``minute`` true, ``spread`` the channel's minute-scale spread; their hourly columns
+    null); ``spike`` judges them by their minutes only.
     """
     floor = th.get("spike", "abs_floor")
     k = th.get("spike", "k_iqr")
@@ -143,7 +214,139 @@ def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True) -> ir.Ta
         median=r.m.max(), iqr=r.q.max(), before=r.before.argmin(r.idx),
         after=r.after.argmax(r.idx), calm=r.calm.max(), other_rel=r.other_rel.max(),
         clock_median=r.clock_median.max(), scheduled=r._sched.all())
-    return g.filter(g.hours <= int(th.get("spike", "max_hours")))
+    g = g.filter(g.hours <= int(th.get("spike", "max_hours")))
+    g = g.mutate(spread=ibis.null("float64"), minute=ibis.literal(False))
+    st = _stacked_blocks(hl, blocks, th) if blocks is not None else None
+    if st is None:
+        return g
+    # the channel's minute spread: the minute test's jump must stand out of it (spike)
+    sp = st[1]
+    g = g.left_join(sp, [g.mn == sp._smn, g.pollutant == sp._spol])
+    g = g.mutate(spread=g._sp).drop("_smn", "_spol", "_sp")
+    mc = minute_candidates(hl, blocks, th, stacked=st)
+    if mc is None:
+        return g
+    # an hourly run within an hour of a minute run judges that episode (one fault, one run)
+    hr = g.select(_gmn=g.mn, _gpol=g.pollutant, _gf=g.first, _gl=g.last)
+    one = ibis.interval(hours=1)
+    mc = mc.anti_join(hr, [mc.mn == hr._gmn, mc.pollutant == hr._gpol,
+                           mc.first <= hr._gl + one, hr._gf <= mc.last + one])
+    return ibis.union(g, mc.select(*g.columns).cast(g.schema()), distinct=False)
+
+
+def minute_candidates(hl: ir.Table, blocks: ir.Table, th: Thresholds,
+                      stacked: tuple[ir.Table, ir.Table] | None = None) -> ir.Table | None:
+    """Candidate runs of a glitch shorter than the hour mean shows, from the block extremes.
+
+    An hourly mean dilutes a glitch of ``d`` minutes ``60/d`` times, but the block scan
+    (:func:`~lantian.engine.quality.blocks.minute_blocks`: smallest ``lo_k`` and largest
+    ``hi_k`` valid value per aligned block) keeps it whole. A glitch's rise and fall lie
+    inside blocks (unless both fall exactly on block edges), so those blocks span far more
+    than the channel's ordinary blocks do. A block of a valid running hour (``hl``) is a
+    candidate when ``hi − lo > spike.minute_k · spread`` and ``hi > (1 + spike.min_rel) ·
+    lo``: ``spread`` is the channel's own minute scale, the month's median of ``hi − lo`` over
+    its blocks in valid running hours, at least ``spike.abs_floor`` (a whole-mg/m³ analyser
+    at a flat level spans 0-1 mg/m³) — not the IQR of hourly means, which is about √60 times
+    smaller than minute noise (qcspike8, session 8). Candidate hours less than two hours
+    apart form one run (a glitch of up to 90 min rises in one hour and falls two later);
+    runs of at most ``spike.max_hours`` hours whose clock hours just before and after are
+    valid running hours are returned, with the columns of :func:`spike_candidates`
+    (``run`` negative, hourly columns null, ``other_rel`` the highest ``hi / lo`` of another
+    pollutant's candidate block in the run's hours: the process moved, ``minute`` true).
+    ``None`` when ``blocks`` holds no pollutant. ``stacked``: :func:`_stacked_blocks` of the
+    same inputs, when the caller has it.
+    """
+    st = stacked if stacked is not None else _stacked_blocks(hl, blocks, th)
+    if st is None:
+        return None
+    b, sp = st
+    floor = th.get("spike", "abs_floor")
+    k = th.get("spike", "minute_k")
+    rel = 1 + th.get("spike", "min_rel")
+    max_h = int(th.get("spike", "max_hours"))
+    # spread >= abs_floor: a bound every candidate passes, before the join with the spreads
+    c = b.filter((b._r > k * floor) & ((b._rel > rel) | b._rel.isnull()))
+    c = c.inner_join(sp, [c.mn == sp._smn, c.pollutant == sp._spol])
+    c = c.filter(c._r > k * c._sp)
+    c = c.group_by(["mn", "pollutant", "_h"]).aggregate(spread=c._sp.max(),
+                                                        _orel=c._rel.max())
+    # the process moved: another pollutant's block of the same hour is a candidate too
+    o = c.select(_omn=c.mn, _opol=c.pollutant, _oh=c._h, _ov=c._orel.fill_null(math.inf))
+    j = c.left_join(o, [c.mn == o._omn, c._h == o._oh, c.pollutant != o._opol])
+    c = j.group_by(["mn", "pollutant", "_h", "spread"]).aggregate(other_rel=j._ov.max())
+    w = ibis.window(group_by=_KEYS, order_by="_h")
+    c = c.mutate(_new=ibis.ifelse(
+        c._h.lag().over(w).isnull() | (c._h > c._h.lag().over(w) + ibis.interval(hours=2)),
+        1, 0))
+    wc = ibis.window(group_by=_KEYS, order_by="_h", preceding=None, following=0)
+    c = c.mutate(run=-c._new.sum().over(wc))
+    g = c.group_by([*_KEYS, "run"]).aggregate(first=c._h.min(), last=c._h.max(),
+                                              spread=c.spread.max(),
+                                              other_rel=c.other_rel.max())
+    g = g.mutate(hours=((g.last.epoch_seconds() - g.first.epoch_seconds()) // 3600 + 1))
+    g = g.filter(g.hours <= max_h)
+    # the hours around the run run too: the span's edges are the surrounding level
+    one = ibis.interval(hours=1)
+    g = g.mutate(_pb=g.first - one, _pa=g.last + one)
+    for edge in ("_pb", "_pa"):
+        e = hl.select(_emn=hl.mn, _ets=hl.ts, _epol=hl.pollutant)
+        g = g.semi_join(e, [("mn", "_emn"), ("pollutant", "_epol"), (edge, "_ets")])
+    g = g.drop("_pb", "_pa")
+    cm = _clock_hour_max(b, c, th)
+    j = c.left_join(cm, [c.mn == cm._kmn, c.pollutant == cm._kpol, c._h.hour() == cm._kh])
+    # a run is the schedule only if every candidate hour is: the lowest clock-hour level
+    sched = j.group_by([*_KEYS, "run"]).aggregate(
+        clock_median=ibis.ifelse(j._cm.count() == j.count(), j._cm.min(),
+                                 ibis.null("float64")))
+    sched = sched.select(_xmn=sched.mn, _xpol=sched.pollutant, _xrun=sched.run,
+                         clock_median=sched.clock_median)
+    g = g.left_join(sched, [g.mn == sched._xmn, g.pollutant == sched._xpol,
+                            g.run == sched._xrun]).drop("_xmn", "_xpol", "_xrun")
+    f64 = ibis.null("float64")
+    return g.mutate(peak=f64, median=f64, iqr=f64, before=f64, after=f64, calm=f64,
+                    scheduled=ibis.literal(False), minute=ibis.literal(True))
+
+
+def _stacked_blocks(hl: ir.Table, blocks: ir.Table,
+                    th: Thresholds) -> tuple[ir.Table, ir.Table] | None:
+    """Stack the blocks of valid running hours per pollutant; each channel's minute spread.
+
+    Returns ((mn, _h, pollutant, hi, _r, _rel): ``_h`` the clock hour, ``_r`` = ``hi − lo``,
+    ``_rel`` = ``hi / max(lo, 0)``; (_smn, _spol, _sp): the month's median of ``_r``, at least
+    ``spike.abs_floor``), or ``None`` when ``blocks`` holds no pollutant.
+    """
+    keys = [k for k in POLLUTANTS if f"hi_{k}" in blocks.columns and f"lo_{k}" in blocks.columns]
+    if not keys:
+        return None
+    floor = th.get("spike", "abs_floor")
+    parts = [blocks.select("mn", _h=blocks.t0.truncate("h"), pollutant=ibis.literal(key),
+                           hi=blocks[f"hi_{key}"].cast("float64"),
+                           lo=blocks[f"lo_{key}"].cast("float64")) for key in keys]
+    b = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+    b = b.filter(b.hi.notnull() & b.lo.notnull())
+    hv = hl.select(_vmn=hl.mn, _vts=hl.ts, _vpol=hl.pollutant)
+    b = b.inner_join(hv, [b.mn == hv._vmn, b._h == hv._vts, b.pollutant == hv._vpol])
+    b = b.select("mn", "_h", "pollutant", "hi", _r=b.hi - b.lo,
+                 _rel=b.hi / ibis.greatest(b.lo, 0))
+    sp = b.group_by(["mn", "pollutant"]).aggregate(_sp=ibis.greatest(b._r.median(), floor))
+    return b, sp.select(_smn=sp.mn, _spol=sp.pollutant, _sp=sp._sp)
+
+
+def _clock_hour_max(b: ir.Table, c: ir.Table, th: Thresholds) -> ir.Table:
+    """(_kmn, _kpol, _kh, _cm): the month's median of the hour's largest minute at a clock hour.
+
+    ``b`` the stacked blocks (mn, _h, pollutant, hi) of valid running hours, ``c`` the
+    candidate hours; only their clock hours (CST) are read. Null unless at least
+    ``spike.schedule_days`` days have a running hour there. A puff that recurs at that time
+    on at least half of the days (soot blowing, a light-off) raises it; a glitch does not.
+    """
+    hk = c.select(_kmn=c.mn, _kpol=c.pollutant, _kh=c._h.hour()).distinct()
+    x = b.mutate(_hh=b._h.hour())
+    x = x.inner_join(hk, [x.mn == hk._kmn, x.pollutant == hk._kpol, x._hh == hk._kh])
+    h = x.group_by(["_kmn", "_kpol", "_kh", "_h"]).aggregate(_hx=x.hi.max())
+    lv = h.group_by(["_kmn", "_kpol", "_kh"]).aggregate(_cm=h._hx.median(), _cn=h.count())
+    lv = lv.filter(lv._cn >= int(th.get("spike", "schedule_days")))
+    return lv.select("_kmn", "_kpol", "_kh", "_cm")
 
 
 def _clock_hour_level(hl: ir.Table, hits: ir.Table, th: Thresholds) -> ir.Table:
@@ -176,7 +379,8 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
     "span") are read: one equi-join of the minutes on (mn, clock hour) with the few spans'
     hours, so only the spans' minutes are stacked and windowed. With ``k`` =
     ``spike.step_minutes`` valid minutes, returns (_smn, _spol, _srun, rise, fall, t_rise,
-    t_fall, top, edge) [mg/m³, measured, not O2-corrected]:
+    t_fall, top, rise1, fall1, t_rise1, t_fall1, pre1, post1, top5, base, edge) [mg/m³,
+    measured, not O2-corrected]:
 
     * ``rise`` / ``fall``: largest increase / decrease of the mean of ``k`` minutes over the
       mean of the ``k`` minutes just before. A glitch's step (inside one minute) shows whole;
@@ -185,6 +389,11 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
     * ``t_rise`` / ``t_fall``: first minute (start, CST) after the largest rise / fall.
     * ``top``: upper quartile of the run's minutes (the raised level).
     * ``edge``: the higher of the means of the first and the last ``k`` minutes of the span.
+    * ``rise1`` / ``fall1``, ``t_rise1`` / ``t_fall1``: the same between consecutive valid
+      minutes (qcspike9: a glitch steps within one minute), ``pre1`` the mean of the ``k``
+      minutes before ``t_rise1``, ``post1`` of the ``k`` minutes from ``t_fall1``.
+    * ``top5``: the highest mean of ``k`` minutes starting in the run's hours; ``base``: the
+      median of the span's minutes outside the run's hours (the surrounding level).
     """
     k = int(th.get("spike", "step_minutes"))
     max_h = int(th.get("spike", "max_hours"))
@@ -193,7 +402,11 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
         return runs.select(_smn=runs.mn, _spol=runs.pollutant, _srun=runs.run,
                            rise=ibis.null("float64"), fall=ibis.null("float64"),
                            t_rise=ibis.null("timestamp"), t_fall=ibis.null("timestamp"),
-                           top=ibis.null("float64"), edge=ibis.null("float64")).limit(0)
+                           top=ibis.null("float64"), rise1=ibis.null("float64"),
+                           fall1=ibis.null("float64"), t_rise1=ibis.null("timestamp"),
+                           t_fall1=ibis.null("timestamp"), pre1=ibis.null("float64"),
+                           post1=ibis.null("float64"), top5=ibis.null("float64"),
+                           base=ibis.null("float64"), edge=ibis.null("float64")).limit(0)
     # the clock hours of each span (at most max_hours + 2), then one equi-join of the minutes
     # on (mn, hour): a single pass with a small hash table, no per-key or range join
     sp = _span_hours(runs, max_h)
@@ -221,12 +434,18 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
     ahead = ibis.window(group_by=grp, order_by="ts", preceding=0, following=k - 1)
     u = u.mutate(_a=u.v.mean().over(ahead), _rn=ibis.row_number().over(w),
                  _n=u.v.count().over(ibis.window(group_by=grp)))
-    u = u.mutate(_d=u._a - u._a.lag(k).over(w))
+    u = u.mutate(_b=u._a.lag(k).over(w), _d1=u.v - u.v.lag().over(w))
+    u = u.mutate(_d=u._a - u._b)
     g = u.group_by(grp).aggregate(
         rise=u._d.max(), fall=(-u._d).max(), t_rise=u.ts.argmax(u._d),
         t_fall=u.ts.argmin(u._d), top=u.v.quantile(0.75, where=u.inrun),
+        rise1=u._d1.max(), fall1=(-u._d1).max(), t_rise1=u.ts.argmax(u._d1),
+        t_fall1=u.ts.argmin(u._d1), pre1=u._b.argmax(u._d1), post1=u._a.argmin(u._d1),
+        top5=u._a.max(where=u.inrun),
+        base=u.v.quantile(0.5, where=~u.inrun),
         _e0=u.v.mean(where=u._rn < k), _e1=u.v.mean(where=u._rn >= u._n - k))
-    return g.select(*grp, "rise", "fall", "t_rise", "t_fall", "top",
+    return g.select(*grp, "rise", "fall", "t_rise", "t_fall", "top", "rise1", "fall1",
+                    "t_rise1", "t_fall1", "pre1", "post1", "top5", "base",
                     edge=ibis.greatest(g._e0, g._e1))
 
 

@@ -1,0 +1,232 @@
+"""``spike``'s minute candidates (qcspike9): glitches shorter than the hour mean shows.
+
+Worked examples with the numbers done by hand. Two days of NOx minutes at a level with a
+deterministic alternation (odd minutes ``+a``, even ``−a``: every clock hour averages the
+level exactly), no O2 correction (the hours are the plain means of the valid minutes, as in
+``test_qc_spike_minutes.py``), thresholds the packaged defaults: ``spike.minute_k`` 3,
+``spike.abs_floor`` 1, ``spike.min_rel`` 1.0, ``spike.abrupt_frac`` 0.5,
+``spike.step_minutes`` 5. The blocks are :func:`~lantian.engine.quality.blocks.minute_blocks`
+of the same minutes (30-min blocks). With ``a`` = 0.5 every ordinary block spans 1.0, so the
+channel's spread is max(1.0, abs_floor) = 1.
+"""
+
+from __future__ import annotations
+
+import json
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from lantian.engine.quality import load_thresholds
+from lantian.engine.quality.blocks import minute_blocks
+from lantian.engine.quality.spikes import minute_candidates, spike, spike_candidates
+
+TH = load_thresholds()
+T0 = pd.Timestamp("2026-01-05 00:00")  # CST
+N = 48 * 60
+DAY = 24 * 60
+
+
+def test_the_thresholds_the_examples_use():
+    assert (TH.get("spike", "minute_k"), TH.get("spike", "abs_floor"),
+            TH.get("spike", "min_rel"), TH.get("spike", "abrupt_frac"),
+            TH.get("spike", "step_minutes"), TH.get("spike", "high_ratio")) == (
+        3, 1, 1, 0.5, 5, 5)
+
+
+def _base(level: float = 50.0, a: float = 0.5, pm: float | None = None,
+          n: int = N) -> pd.DataFrame:
+    alt = np.where(np.arange(n) % 2 == 1, a, -a)
+    df = pd.DataFrame({"mn": "P1", "ts": pd.date_range(T0, periods=n, freq="min"),
+                       "nox_mg_m3": level + alt, "nox_flag": "N", "o2_pct": 10.0,
+                       "flow_m3_s": 100.0})
+    if pm is not None:
+        df["pm_mg_m3"] = pm + alt
+        df["pm_flag"] = "N"
+    return df
+
+
+def _at(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+def _set(df: pd.DataFrame, a: str, b: str, level, col: str = "nox_mg_m3",
+         alt: float = 0.5, day: int = 0) -> None:
+    """Minutes [a, b) of day ``day`` (0: the first) to ``level`` (+ the same alternation)."""
+    i, j = _at(a) + day * DAY, _at(b) + day * DAY
+    sign = np.where(np.arange(i, j) % 2 == 1, alt, -alt)
+    df.loc[i:j - 1, col] = np.asarray(level, dtype=float) + sign
+
+
+def _hours(df: pd.DataFrame, keys: tuple[str, ...] = ("nox",)) -> ibis.Table:
+    parts = []
+    for k in keys:
+        ok = df[df[f"{k}_flag"] == "N"]
+        h = ok.groupby(ok["ts"].dt.floor("h"))[f"{k}_mg_m3"].mean().reset_index()
+        h = h.rename(columns={f"{k}_mg_m3": "value"})
+        h["mn"], h["pollutant"], h["idx"] = "P1", k, np.arange(1, len(h) + 1)
+        parts.append(h[["mn", "ts", "pollutant", "value", "idx"]])
+    return ibis.memtable(pd.concat(parts, ignore_index=True))
+
+
+def _spikes(df: pd.DataFrame, keys: tuple[str, ...] = ("nox",),
+            blocks: bool = True) -> pd.DataFrame:
+    m = ibis.memtable(df)
+    hl = _hours(df, keys)
+    b = minute_blocks(m, list(keys), TH) if blocks else None
+    c = spike_candidates(hl, TH, blocks=b)
+    return ibis.duckdb.connect().execute(spike(hl, TH, minutes=m, candidates=c))
+
+
+def test_a_ten_minute_glitch_is_a_spike_by_its_block_range():
+    # 150 at 10:12-10:21: hour 10 = 50 + 100·10/60 = 66.7 < 2·50, no hourly candidate
+    df = _base()
+    _set(df, "10:12", "10:22", 150.0)
+    assert _spikes(df, blocks=False).empty
+    ev = _spikes(df)
+    assert len(ev) == 1
+    e = ev.iloc[0]
+    # the event is the glitch's raised minutes, not the clock hour
+    assert (e["start"], e["end"]) == (T0 + pd.Timedelta(hours=10, minutes=12),
+                                      T0 + pd.Timedelta(hours=10, minutes=21))
+    assert e["severity"] == "medium"  # 150.1 < 5 × 50 (spike.high_ratio)
+    evd = json.loads(e["evidence"])
+    # block 10:00-10:29 spans 150.5 − 49.5 = 101 > 3 × 1; one-minute steps: 10:11 (odd,
+    # 50.5) → 10:12 (even, 149.5) = 99; 10:21 (odd, 150.5) → 10:22 (even, 49.5) = −101;
+    # top: the highest five-minute mean inside hour 10, three odd 150.5 + two even 149.5 =
+    # 150.1; level: median of hours 9 and 11 (60 × 49.5, 60 × 50.5) = 50
+    assert (evd["minute_rise"], evd["minute_fall"]) == (99.0, 101.0)
+    assert (evd["minute_top"], evd["minute_level"], evd["minute_spread"]) == (150.1, 50.0, 1.0)
+    assert evd["minute_jump"] == pytest.approx(100.1)
+
+
+def test_a_puff_that_rises_over_minutes_is_not_a_spike():
+    # 50 → 150 in four steps of 25 (10:12-10:15), held to 10:21, back in four steps: the
+    # block is a candidate (range 101) but no one-minute step reaches half the jump (25 < 50)
+    df = _base()
+    _set(df, "10:12", "10:16", 50 + 25 * np.arange(1, 5))
+    _set(df, "10:16", "10:22", 150.0)
+    _set(df, "10:22", "10:26", 150 - 25 * np.arange(1, 5))
+    assert len(ibis.duckdb.connect().execute(minute_candidates(
+        _hours(df), minute_blocks(ibis.memtable(df), ["nox"], TH), TH))) == 1
+    assert _spikes(df).empty
+
+
+def test_a_glitch_below_twice_the_level_is_not_a_spike():
+    # 90 at 10:12-10:21: the block's 90.5 is not above 2 × 49.5 (spike.min_rel)
+    df = _base()
+    _set(df, "10:12", "10:22", 90.0)
+    assert _spikes(df).empty
+
+
+def test_the_yardstick_is_the_channel_s_own_minute_spread():
+    # level 5: a glitch to 15 at 10:12-10:21 is a spike on a quiet channel (±0.5: spread 1,
+    # jump 15.1 − 5 = 10.1 > 3) …
+    df = _base(level=5.0)
+    _set(df, "10:12", "10:22", 15.0)
+    assert len(_spikes(df)) == 1
+    # … but not on one whose ordinary minutes swing ±2 (3 and 7: every block spans 4, spread
+    # 4). The block (17 − 3 = 14 > 12) is a candidate, the glitch is not: top 3 × 17 + 2 × 13
+    # over 5 = 15.4, level median(3, 7) = 5, jump 10.4 < 3 × 4
+    df = _base(level=5.0, a=2.0)
+    _set(df, "10:12", "10:22", 15.0, alt=2.0)
+    assert _spikes(df).empty
+
+
+def test_another_pollutant_raised_in_the_same_hour_makes_it_low():
+    # NOx and PM (level 20) glitch together at 10:12-10:21: the process moved
+    df = _base(pm=20.0)
+    _set(df, "10:12", "10:22", 150.0)
+    assert list(_spikes(df, keys=("nox", "pm")).severity) == ["medium"]
+    _set(df, "10:12", "10:22", 60.0, col="pm_mg_m3")
+    ev = _spikes(df, keys=("nox", "pm"))
+    assert sorted(ev.pollutant) == ["nox", "pm"] and set(ev.severity) == {"low"}
+
+
+def test_an_hourly_spike_is_judged_once():
+    # 150 at 10:35-12:04 (test_qc_spike_minutes' off-clock glitch): hour 11 is an hourly
+    # candidate; the blocks of hours 10 and 12 are minute candidates within an hour of it,
+    # so they are dropped and the one event is the hourly run's (hour 11)
+    df = _base()
+    _set(df, "10:35", "12:05", 150.0)
+    ev = _spikes(df)
+    assert len(ev) == 1
+    assert ev.iloc[0]["start"] == T0 + pd.Timedelta(hours=11)
+
+
+def test_a_glitch_that_raises_its_hour_is_judged_by_its_one_minute_steps():
+    # level 30, 200 at 10:16-10:28 (13 min): hour 10 = 30 + 170 × 13/60 = 66.83 is an
+    # hourly candidate (> 2 × 30), but the hour's upper quartile is 30.5, so the hourly run's
+    # jump is 30.5 × (1 − 30/66.83) = 16.8 and the span's edges (30) are not below 30.5 − 8.4:
+    # the hourly minute test rejects it. With the blocks it passes the glitch test: top
+    # (3 × 200.5 + 2 × 199.5)/5 = 200.1 over a level of 30, steps of 169 and 171
+    df = _base(level=30.0)
+    _set(df, "10:16", "10:29", 200.0)
+    assert _spikes(df, blocks=False).empty
+    ev = _spikes(df)
+    assert len(ev) == 1
+    e = ev.iloc[0]
+    assert e["start"] == T0 + pd.Timedelta(hours=10)  # the hourly run's event
+    evd = json.loads(e["evidence"])
+    assert (evd["minute_top"], evd["minute_level"]) == (200.1, 30.0)
+
+
+def test_a_glitch_next_to_a_stop_is_not_judged():
+    # the ten-minute glitch of the first test, but the source stops (no valid NOx) at
+    # 11:00-11:59: the hour after the run is not a running hour, so the surrounding level
+    # is not known on both sides
+    df = _base()
+    _set(df, "10:12", "10:22", 150.0)
+    i = _at("11:00")
+    df.loc[i:i + 59, "nox_flag"] = "F"
+    assert _spikes(df).empty
+
+
+def test_a_glitch_at_the_same_clock_time_every_day_is_the_schedule():
+    # the ten-minute glitch at 10:12 on every day of 14: the month's median of hour 10's
+    # largest minute is 150.5, above the level (50) by more than half the jump
+    # (spike.schedule_share 0.5 × 100.1), on at least 7 days (spike.schedule_days)
+    df = _base(n=14 * DAY)
+    for d in range(14):
+        _set(df, "10:12", "10:22", 150.0, day=d)
+    ev = _spikes(df)
+    assert len(ev) == 14 and set(ev.severity) == {"low"}
+    assert {json.loads(e)["clock_hour_max_median"] for e in ev.evidence} == {150.5}
+    # on three days of 14 the median of hour 10's largest minute is 50.5: alarms
+    df = _base(n=14 * DAY)
+    for d in (2, 6, 11):
+        _set(df, "10:12", "10:22", 150.0, day=d)
+    ev = _spikes(df)
+    assert len(ev) == 3 and set(ev.severity) == {"medium"}
+
+
+def test_an_hourly_run_within_the_channel_s_minute_spread_is_not_a_spike():
+    # level 5 with ±2 minutes (3 and 7: spread 4), 15 ± 2 for the whole of hour 10: the
+    # hour (15) is above 5 + 6 × 1 and 2 × 5, and its minutes step abruptly. Its jump, the
+    # hour's upper quartile 17 × (1 − 5/15) = 11.33, is below 3 × 4 = 12: with the blocks
+    # it is not a spike, without them (hourly data) it is
+    df = _base(level=5.0, a=2.0)
+    _set(df, "10:00", "11:00", 15.0, alt=2.0)
+    assert len(_spikes(df, blocks=False)) == 1
+    assert _spikes(df).empty
+
+
+def test_spark_gives_the_same_short_spike_as_duckdb(spark_ibis):
+    df = _base()
+    _set(df, "10:12", "10:22", 150.0)
+    df["ts"] = df["ts"].astype("datetime64[us]")
+    hours = _hours(df).to_pandas()
+    hours["ts"] = hours["ts"].astype("datetime64[us]")
+
+    def run(con) -> pd.DataFrame:
+        m = con.create_table("short_minutes", df, overwrite=True)
+        h = con.create_table("short_hours", hours, overwrite=True)
+        c = spike_candidates(h, TH, blocks=minute_blocks(m, ["nox"], TH))
+        return con.execute(spike(h, TH, minutes=m, candidates=c))
+
+    duck, spark = run(ibis.duckdb.connect()), run(spark_ibis)
+    assert len(duck) == 1
+    pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
