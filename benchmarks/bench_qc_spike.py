@@ -11,6 +11,16 @@ hour frame of ``spike`` is built once and kept (``.cache()``, as ``qc`` keeps it
 materialize=cache)`` (minutes of the candidate runs; the time includes keeping the candidate
 runs) are executed alternately ``--runs`` times each. Prints the medians, the
 difference (the time the minute test adds) and the events of each. Wall-clock seconds.
+
+``--blind SEED [--points N --days D]`` (qcspike9, session 9) instead times what the minute
+candidates add (``spike_candidates(hl, th, blocks=...)``, :func:`~lantian.engine.quality
+.spikes.minute_candidates`) on one case of ``benchmarks/qc_blind.py``: the minute blocks and
+the long hours are built and kept once (``.cache()``), then ``spike`` with the candidates
+of the hours only and with the block candidates too are executed alternately ``--runs``
+times each (wall and process CPU seconds, medians, events of each)::
+
+    flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_qc_spike.py \
+        --blind 1 --points 40 --days 31 --runs 5
 """
 
 from __future__ import annotations
@@ -36,7 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--month", default="2024-06")
     ap.add_argument("--sizes", type=int, nargs="+", default=[500])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--blind", type=int, default=None, help="time the minute candidates on "
+                    "this seed of benchmarks/qc_blind.py instead of the lake")
+    ap.add_argument("--points", type=int, default=40)
+    ap.add_argument("--days", type=int, default=31)
     args = ap.parse_args(argv)
+    if args.blind is not None:
+        return _blind(args.blind, args.points, args.days, args.runs)
 
     import os
 
@@ -62,6 +78,53 @@ def main(argv: list[str] | None = None) -> int:
               f"{med['minutes'] - med['hourly']:+.2f} s; runs {times}; load {load:.2f}")
         con.disconnect()
     return 0
+
+
+def _blind(seed: int, points: int, days: int, runs: int) -> int:
+    """Time ``spike`` with and without the block candidates on one qc_blind case."""
+    import os
+
+    import ibis
+    import qc_blind  # this script's own folder
+
+    from lantian.engine.quality import load_thresholds, process
+    from lantian.engine.quality import statistics as st
+    from lantian.engine.quality.blocks import block_hours, minute_blocks
+    from lantian.engine.quality.inputs import point_limits
+
+    case = qc_blind.build_case(seed, points, days)
+    con = ibis.duckdb.connect()
+    th = load_thresholds()
+    keys = ["pm", "so2", "nox"]
+    minute = con.create_table("flue_minute", case.minute, overwrite=True)
+    limits = point_limits(case.points, pd_date(case.month))
+    blocks = minute_blocks(minute, keys, th).cache()
+    hours = process.running_hours(block_hours(blocks, keys, th), th).cache()
+    hl = st.hour_long(hours, keys, limits).cache()
+    times: dict[str, list[float]] = {"hours": [], "blocks": []}
+    cpu: dict[str, list[float]] = {"hours": [], "blocks": []}
+    events: dict[str, int] = {}
+    for _ in range(runs):
+        for name, b in (("hours", None), ("blocks", blocks)):
+            t0, c0 = time.perf_counter(), time.process_time()
+            c = st.spike_candidates(hl, th, blocks=b).cache()
+            events[name] = len(con.execute(st.spike(hl, th, minutes=minute, candidates=c)))
+            times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    mcpu = {k: statistics.median(v) for k, v in cpu.items()}
+    print(f"blind seed {seed}, {len(case.minute):,} minute rows: spike from hourly candidates "
+          f"{med['hours']:.2f} s wall / {mcpu['hours']:.2f} s CPU ({events['hours']} events), "
+          f"with block candidates {med['blocks']:.2f} / {mcpu['blocks']:.2f} s "
+          f"({events['blocks']} events); runs {times}; load {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+def pd_date(month: str):
+    """The first day of ``month`` (``YYYY-MM``)."""
+    import datetime as dt
+
+    return dt.date.fromisoformat(month + "-01")
 
 
 if __name__ == "__main__":
