@@ -33,7 +33,8 @@ def _straightforward(kw) -> dict:
     hours = process.running_hours(valid_hours(m, keys), th)
     lp = long_minutes(m, [*keys, "o2"], with_zs=True)
     # zero's channel facts: month median and zero-crossing share (session 7) of the blocks
-    pres = values.zero_presence(hours, minute_blocks(kw["minute"], keys, th), keys)
+    pres = values.zero_presence(hours, minute_blocks(kw["minute"], keys, th), keys,
+                                ranges=kw["ranges"], th=th)
     lpp = lp.filter(_.pollutant != "o2")
     run_h = hours.filter(_.running).group_by("mn").aggregate(hours=_.count())
     hl = statistics.hour_long(hours, keys, limits)

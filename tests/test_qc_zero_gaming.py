@@ -151,3 +151,21 @@ def test_spark_gives_the_same_share_as_duckdb(spark_ibis):
     so2 = duck[duck.pollutant == "so2"].set_index("mn").zero_share
     assert so2["P1"] == 0.0 and so2["P2"] > 0.3
     pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
+
+
+def test_the_month_run_passes_the_ranges_so_the_hole_is_closed_there_too():
+    # the gamed channel of the first test through run.detector_events (what `lantian qc` runs)
+    from lantian.engine.quality.inputs import point_limits
+    from lantian.engine.quality.run import detector_events
+
+    pts = pd.DataFrame({"mn": ["P1"], "source_type": ["coal_power_boiler"],
+                        "jurisdiction": [None]})
+    con = ibis.duckdb.connect()
+    m = con.create_table("gaming_month", _minutes(40.0, 0.5, gamed=True), overwrite=True)
+    parts = detector_events(m, month="2026-03", points=ibis.memtable(pts[["mn", "source_type"]]),
+                            limits=point_limits(pts, T0.date()), ranges=_ranges(),
+                            keys=["so2"], detectors=["zero", "level_shift"], thresholds=TH)
+    zr = con.execute(parts["zero"])
+    ls = con.execute(parts["level_shift"])
+    assert zr[zr.pollutant == "so2"].severity.tolist() == ["medium"]  # not info
+    assert ls[ls.pollutant == "so2"].severity.tolist() == ["high"]  # not low

@@ -149,7 +149,8 @@ def detector_events(
             out["constant"] = values.constant_from_near(near_rows, chan, near,
                                                         [*keys, "o2", "flow"], th)
     # zero's per-channel facts: zero keeps its presence test, level_shift the zero share
-    pres = (keep(values.zero_presence(hours, blocks, keys))
+    # (with the ranges a forced zero among real readings does not count: qcshift9)
+    pres = (keep(values.zero_presence(hours, blocks, keys, ranges=ranges, th=th))
             if want & {"zero", "level_shift"} else None)
     out.update(_long_minute_detectors(sus, hours, pres, keys, want, limits, ranges, th,
                                       blocks=blocks))
