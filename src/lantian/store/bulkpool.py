@@ -162,9 +162,9 @@ class _Writer:
     Every transaction holds exactly ``batch_size`` lines (the first: :func:`first_room`;
     the last: what is left): a block that crosses a transaction's end is split there
     (:meth:`~lantian.store.prepared.PreparedBatch.split`). A transaction of whole DuckDB
-    row groups is compressed and written into the database file once, at COMMIT; one
-    that ends inside a row group goes through the write-ahead log and is compressed and
-    written again by the next checkpoint (``tests/test_store_rowgroups.py``).
+    row groups is compressed once; one that ends inside a row group leaves a partly
+    filled row group that later commits and checkpoints work on again (see
+    :data:`~lantian.store.bulk.IMPORT_BATCH` and ``tests/test_store_rowgroups.py``).
     """
 
     def __init__(self, store: PacketStore, summary: ImportSummary, batch_size: int,
