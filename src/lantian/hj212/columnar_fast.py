@@ -124,8 +124,11 @@ def fast_pass(frames: Sequence[bytes], digit_warnings: bool = True,
     columns: dict[str, list[str | None]] = {
         key: vocab[head[:, c]].tolist() for c, key in enumerate(H_COLS)}
     # version from the Flag text; no Flag: 2005 (index −2); not a fast frame: None (−1)
-    versions = np.array([_version(v) for v in vocab[:-1].tolist()] + [_version(None), None],
-                        dtype=object)
+    versions = np.full(len(vocab) + 1, None, dtype=object)
+    versions[-2] = _version(None)
+    flags = head[:, 5]
+    for k in np.unique(flags[flags >= 0]).tolist():  # the distinct Flag texts only
+        versions[k] = _version(vocab[k])
     flag_ids = np.where(head[:, 5] >= 0, head[:, 5], -2)
     columns["version"] = versions[np.where(status == FAST, flag_ids, -1)].tolist()
     columns["rf"] = [None] * n
