@@ -51,7 +51,9 @@ def _straightforward(kw) -> dict:
         "pinned_under_limit": conduct.pinned_under_limit(hours, limits, keys, th),
         "level_shift": statistics.level_shift(  # the load as run.py gives it
             hl, th, load=hours.filter(_.running).select("mn", "ts", load=hours.flow_raw)),
-        "spike": statistics.spike(hl, th, minutes=kw["minute"]),
+        "spike": statistics.spike(  # the block scan as run.py gives it (qcspike9)
+            hl, th, minutes=kw["minute"], candidates=statistics.spike_candidates(
+                hl, th, blocks=minute_blocks(kw["minute"], keys, th))),
     }
 
 

@@ -230,3 +230,30 @@ def test_spark_gives_the_same_short_spike_as_duckdb(spark_ibis):
     duck, spark = run(ibis.duckdb.connect()), run(spark_ibis)
     assert len(duck) == 1
     pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
+
+
+def test_the_month_run_gives_spike_the_block_scan():
+    # the ten-minute glitch of the first example through run.detector_events (what `lantian
+    # qc` runs): found only when the month run hands its block scan to spike_candidates
+    from lantian.engine.quality.inputs import point_limits
+    from lantian.engine.quality.run import detector_events
+
+    df = _base()
+    _set(df, "10:12", "10:22", 150.0)
+    df["o2_flag"], df["flow_flag"] = "N", "N"
+    df["ts"] = df["ts"].astype("datetime64[us]")
+    pts = pd.DataFrame({"mn": ["P1"], "source_type": ["coal_power_boiler"],
+                        "jurisdiction": [None]})
+    ranges = ibis.memtable(pd.DataFrame({"mn": ["P1"], "pollutant": ["nox"],
+                                         "range_mg_m3": [500.0]}))
+    con = ibis.duckdb.connect()
+    m = con.create_table("glitch_month", df, overwrite=True)
+    parts = detector_events(m, month="2026-01", points=ibis.memtable(pts[["mn", "source_type"]]),
+                            limits=point_limits(pts, T0.date()), ranges=ranges,
+                            keys=["nox"], detectors=["spike"], thresholds=TH)
+    ev = con.execute(parts["spike"])
+    ev = ev[ev.pollutant == "nox"]
+    assert len(ev) == 1
+    assert (ev.iloc[0]["start"], ev.iloc[0]["end"]) == (
+        T0 + pd.Timedelta(hours=10, minutes=12), T0 + pd.Timedelta(hours=10, minutes=21))
+    assert ev.iloc[0]["severity"] == "medium"
