@@ -48,7 +48,7 @@ def test_cli_assess_loads_on_spark_matches_duckdb(db, tmp_path):  # noqa: F811
         cp = subprocess.run(
             [sys.executable, "-c", "from lantian.cli import app; app()", "assess", "--db",
              str(copy), "--month", "2024-04", "--loads", "--no-store", "--engine", engine,
-             "--format", "json"], capture_output=True, text=True, timeout=300, check=False)
+             "--format", "json"], capture_output=True, text=True, timeout=900, check=False)
         assert cp.returncode == 0, cp.stderr[-2000:]
         return {o["mn"]: o for o in map(json.loads, cp.stdout.splitlines())}
 
