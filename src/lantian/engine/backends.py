@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import tempfile
+import types
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +228,24 @@ def _spark_session() -> Any:
     )
 
 
+def _create_checkpointed_table(self: Any, name: str, expr: ibis.Table) -> ibis.Table:
+    """Ibis's PySpark ``_create_cached_table``, with the cached table's lineage cut.
+
+    Ibis caches with ``DataFrame.cache()``, which keeps the query's whole logical plan: a
+    query over a cached table that was built from cached tables re-analyses every layer
+    below it. The quality-control month run stacks about ten (blocks, running minutes,
+    hours, per-detector candidates) and Spark's analyser ran out of the driver's heap
+    (``java.lang.OutOfMemoryError``, CI 2026-11-23) after minutes of work. A local
+    checkpoint computes the table once and keeps only its rows: the plan above it starts
+    at the checkpoint.
+    """
+    query = self.compile(expr)
+    df = self._session.sql(query).localCheckpoint(eager=True)
+    df.createTempView(name)
+    self._cached_dataframes[name] = df  # Ibis's _drop_cached_table unpersists it
+    return self.table(name)
+
+
 def _connect_spark(
     db: Path | None, lake: Path | None, month: str | None, session: Any | None
 ) -> Any:
@@ -242,6 +261,8 @@ def _connect_spark(
     # MN partition values look numeric; keep them strings.
     spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
     con = ibis.pyspark.connect(spark)
+    # cached tables cut their lineage (see _create_checkpointed_table)
+    con._create_cached_table = types.MethodType(_create_checkpointed_table, con)
     root = lake / "flue_minute"
     if not root.exists():
         raise StoreError(f"no minute data in the lake at {root}")
