@@ -76,7 +76,8 @@ def spark_session(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def spark_ibis(spark_session):
-    """An Ibis connection on the shared PySpark session."""
-    import ibis
+    """An Ibis connection on the shared PySpark session (the engine's: cached tables are
+    local checkpoints)."""
+    from lantian.engine.backends import spark_backend
 
-    return ibis.pyspark.connect(spark_session)
+    return spark_backend(spark_session)

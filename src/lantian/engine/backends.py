@@ -43,6 +43,7 @@ __all__ = [
     "minute_table",
     "month_bounds",
     "registry_table",
+    "spark_backend",
     "table_names",
 ]
 
@@ -246,6 +247,13 @@ def _create_checkpointed_table(self: Any, name: str, expr: ibis.Table) -> ibis.T
     return self.table(name)
 
 
+def spark_backend(spark: Any) -> Any:
+    """An Ibis PySpark backend on session ``spark`` whose cached tables cut their lineage."""
+    con = ibis.pyspark.connect(spark)
+    con._create_cached_table = types.MethodType(_create_checkpointed_table, con)
+    return con
+
+
 def _connect_spark(
     db: Path | None, lake: Path | None, month: str | None, session: Any | None
 ) -> Any:
@@ -260,9 +268,7 @@ def _connect_spark(
     spark.conf.set("spark.sql.session.timeZone", "Asia/Shanghai")
     # MN partition values look numeric; keep them strings.
     spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
-    con = ibis.pyspark.connect(spark)
-    # cached tables cut their lineage (see _create_checkpointed_table)
-    con._create_cached_table = types.MethodType(_create_checkpointed_table, con)
+    con = spark_backend(spark)
     root = lake / "flue_minute"
     if not root.exists():
         raise StoreError(f"no minute data in the lake at {root}")
