@@ -196,6 +196,7 @@ def _connect_duckdb(db: Path | None, lake: Path | None, memory_limit: str | None
         for name, frame in _registry_frames(db).items():
             con.create_table(name, _registry_memtable(name, frame), temp=True)
     con.raw_sql("SET TimeZone = 'Asia/Shanghai'")
+    con.raw_sql("SET enable_progress_bar = false")  # it prints on stdout (see store.db)
     if memory_limit:
         con.raw_sql(f"SET memory_limit = '{memory_limit}'")
     if lake is None:
@@ -248,7 +249,7 @@ def _create_checkpointed_table(self: Any, name: str, expr: ibis.Table) -> ibis.T
 
 
 def spark_backend(spark: Any) -> Any:
-    """An Ibis PySpark backend on session ``spark`` whose cached tables cut their lineage."""
+    """Open an Ibis PySpark backend on ``spark`` whose cached tables cut their lineage."""
     con = ibis.pyspark.connect(spark)
     con._create_cached_table = types.MethodType(_create_checkpointed_table, con)
     return con

@@ -102,6 +102,9 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
             ) from exc
         raise StoreError(f"cannot open {path}: {exc}") from exc
     con.execute("SET TimeZone = 'Asia/Shanghai'")
+    # DuckDB draws its own progress bar on stdout for a query over 2 s: it would break the
+    # CLI's `--format json` lines (seen under load: an empty line before the JSON objects)
+    con.execute("SET enable_progress_bar = false")
     if not read_only:
         migrate(con)
     return con
