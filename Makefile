@@ -30,8 +30,11 @@ system-deps:
 
 # The suite, then lint (ruff, mypy): a lint failure fails the build even when every test
 # passes; pytest's own exit code is kept otherwise (5 = no tests, which .ci/run accepts).
+# One pytest worker per core (pytest-xdist), a module's tests on one worker (they share its
+# fixtures): the suite waits on subprocesses, Spark and Chromium about half of its time.
+PYTEST_WORKERS ?= auto
 test: venv system-deps
-	@rc=0; $(PY) -m pytest -q -p no:cacheprovider || rc=$$?; \
+	@rc=0; $(PY) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadscope || rc=$$?; \
 	$(MAKE) --no-print-directory lint || { if [ $$rc -eq 0 ] || [ $$rc -eq 5 ]; then rc=1; fi; }; \
 	exit $$rc
 

@@ -51,5 +51,7 @@ def test_no_server_errors(app_and_token):
         try:
             run()
         except Exception as exc:  # collect every failing operation, then report them all
-            failures.append(f"{op.method.upper()} {op.path}: {str(exc)[:300]}")
+            # Hypothesis wraps a failure it could not repeat in a group: name what failed
+            inner = [repr(e)[:600] for e in getattr(exc, "exceptions", ())]
+            failures.append(f"{op.method.upper()} {op.path}: {str(exc)[:300]} {inner}")
     assert not failures, "\n".join(failures)

@@ -65,7 +65,7 @@ def _lantian(*args: str) -> list[dict]:
         [sys.executable, "-c", "from lantian.cli import app; app()", *args],
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=900,  # a hang guard, not a time limit (Spark under load took > 240 s)
         check=False,
     )
     assert cp.returncode == 0, cp.stderr[-2000:]
