@@ -146,6 +146,19 @@ def test_another_pollutant_raised_in_the_same_hour_makes_it_low():
     assert sorted(ev.pollutant) == ["nox", "pm"] and set(ev.severity) == {"low"}
 
 
+def test_another_pollutant_raised_in_another_half_hour_does_not_make_it_low():
+    # PM (level 20) to 60 at 10:02-10:11 (a soot blow: block 10:00-10:29 spans 60.5 − 19.5
+    # = 41 > 3 and 60.5 > 2 × 19.5, a candidate), the NOx glitch to 150 at 10:42-10:51 (block
+    # 10:30-10:59): the same clock hour, not the same 30 minutes, so the flue gas did not
+    # move both at once; each is its own spike (in session 9 both were low)
+    df = _base(pm=20.0)
+    _set(df, "10:42", "10:52", 150.0)
+    _set(df, "10:02", "10:12", 60.0, col="pm_mg_m3")
+    ev = _spikes(df, keys=("nox", "pm")).sort_values("pollutant")
+    assert list(ev.pollutant) == ["nox", "pm"] and list(ev.severity) == ["medium", "medium"]
+    assert ev.iloc[0]["start"] == T0 + pd.Timedelta(hours=10, minutes=42)
+
+
 def test_an_hourly_spike_is_judged_once():
     # 150 at 10:35-12:04 (test_qc_spike_minutes' off-clock glitch): hour 11 is an hourly
     # candidate; the blocks of hours 10 and 12 are minute candidates within an hour of it,

@@ -42,7 +42,8 @@ def minute_candidates(hl: ir.Table, blocks: ir.Table, th: Thresholds,
     valid running hours are returned, with the columns of
     :func:`~lantian.engine.quality.spikes.spike_candidates`
     (``run`` negative, hourly columns null, ``other_rel`` the highest ``hi / lo`` of another
-    pollutant's candidate block in the run's hours: the process moved, ``minute`` true).
+    pollutant's candidate block that is one of the run's candidate blocks, the same 30
+    minutes: the process moved, ``minute`` true).
     ``None`` when ``blocks`` holds no pollutant. ``stacked``: :func:`stacked_blocks` of the
     same inputs, when the caller has it.
     """
@@ -58,12 +59,13 @@ def minute_candidates(hl: ir.Table, blocks: ir.Table, th: Thresholds,
     c = b.filter((b._r > k * floor) & ((b._rel > rel) | b._rel.isnull()))
     c = c.inner_join(sp, [c.mn == sp._smn, c.pollutant == sp._spol])
     c = c.filter(c._r > k * c._sp)
-    c = c.group_by(["mn", "pollutant", "_h"]).aggregate(spread=c._sp.max(),
-                                                        _orel=c._rel.max())
-    # the process moved: another pollutant's block of the same hour is a candidate too
-    o = c.select(_omn=c.mn, _opol=c.pollutant, _oh=c._h, _ov=c._orel.fill_null(math.inf))
-    j = c.left_join(o, [c.mn == o._omn, c._h == o._oh, c.pollutant != o._opol])
-    c = j.group_by(["mn", "pollutant", "_h", "spread"]).aggregate(other_rel=j._ov.max())
+    # the process moved: another pollutant's block of the same 30 minutes is a candidate too
+    # (a process excursion moves the flue gas of every analyser at once; a soot blow twenty
+    # minutes before a glitch in the same clock hour does not make the glitch the process)
+    o = c.select(_omn=c.mn, _opol=c.pollutant, _ob=c._blk, _ov=c._rel.fill_null(math.inf))
+    j = c.left_join(o, [c.mn == o._omn, c._blk == o._ob, c.pollutant != o._opol])
+    c = j.group_by(["mn", "pollutant", "_h"]).aggregate(spread=j._sp.max(),
+                                                        other_rel=j._ov.max())
     w = ibis.window(group_by=_KEYS, order_by="_h")
     c = c.mutate(_new=ibis.ifelse(
         c._h.lag().over(w).isnull() | (c._h > c._h.lag().over(w) + ibis.interval(hours=2)),
@@ -101,7 +103,8 @@ def stacked_blocks(hl: ir.Table, blocks: ir.Table,
                     th: Thresholds) -> tuple[ir.Table, ir.Table] | None:
     """Stack the blocks of valid running hours per pollutant; each channel's minute spread.
 
-    Returns ((mn, _h, pollutant, hi, _r, _rel): ``_h`` the clock hour, ``_r`` = ``hi − lo``,
+    Returns ((mn, _h, _blk, pollutant, hi, _r, _rel): ``_h`` the clock hour, ``_blk`` the
+    block (:func:`~lantian.engine.quality.blocks.minute_blocks`), ``_r`` = ``hi − lo``,
     ``_rel`` = ``hi / max(lo, 0)``; (_smn, _spol, _sp): the month's median of ``_r``, at least
     ``spike.abs_floor``), or ``None`` when ``blocks`` holds no pollutant.
     """
@@ -109,14 +112,15 @@ def stacked_blocks(hl: ir.Table, blocks: ir.Table,
     if not keys:
         return None
     floor = th.get("spike", "abs_floor")
-    parts = [blocks.select("mn", _h=blocks.t0.truncate("h"), pollutant=ibis.literal(key),
+    parts = [blocks.select("mn", _h=blocks.t0.truncate("h"), _blk=blocks.block,
+                           pollutant=ibis.literal(key),
                            hi=blocks[f"hi_{key}"].cast("float64"),
                            lo=blocks[f"lo_{key}"].cast("float64")) for key in keys]
     b = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
     b = b.filter(b.hi.notnull() & b.lo.notnull())
     hv = hl.select(_vmn=hl.mn, _vts=hl.ts, _vpol=hl.pollutant)
     b = b.inner_join(hv, [b.mn == hv._vmn, b._h == hv._vts, b.pollutant == hv._vpol])
-    b = b.select("mn", "_h", "pollutant", "hi", _r=b.hi - b.lo,
+    b = b.select("mn", "_h", "_blk", "pollutant", "hi", _r=b.hi - b.lo,
                  _rel=b.hi / ibis.greatest(b.lo, 0))
     sp = b.group_by(["mn", "pollutant"]).aggregate(_sp=ibis.greatest(b._r.median(), floor))
     return b, sp.select(_smn=sp.mn, _spol=sp.pollutant, _sp=sp._sp)

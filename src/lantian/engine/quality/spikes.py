@@ -76,7 +76,7 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
     within ``abrupt_frac``·jump1 of the base, and the span's edges below top5 −
     ``abrupt_frac``·jump1. An hourly run's own minute test then also needs its jump >
     ``minute_k``·s. A minute run is ``low`` for the common mode (another pollutant's block
-    of the same hour a candidate) or when the month's median of its clock hour's largest
+    of the same 30 minutes a candidate) or when the month's median of its clock hour's largest
     minute (``clock_hour_max_median``, ≥ ``schedule_days`` days) is above the base by
     ``schedule_share`` of jump1 (a daily puff); ``high`` when top5 ≥ ``high_ratio``·base;
     its event runs from its first raised minute to its last.
