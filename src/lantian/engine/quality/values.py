@@ -15,7 +15,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from lantian.engine.quality.blocks import constant_block_seconds as _block_s
-from lantian.engine.quality.frames import event_table, evidence, run_summary, runs
+from lantian.engine.quality.frames import event_table, evidence, run_summary
 from lantian.engine.quality.thresholds import Thresholds, load_thresholds
 
 __all__ = ["constant", "constant_blocks", "constant_from_near", "constant_near", "over_range",
@@ -25,23 +25,36 @@ _KEYS = ("mn", "pollutant")
 
 
 def _frozen_runs(t: ir.Table, th: Thresholds, chan: ir.Table) -> ir.Table:
-    """Turn the long rows ``t`` (with rounded ``v``, epoch ``e``) into frozen-run events.
+    """Turn the long rows ``t`` (with rounded ``v``, epoch ``e``, ``ok``) into frozen-run events.
 
+    ``t`` holds every minute row of the channel near its frozen blocks; ``ok`` marks the
+    minutes that count (running, flag ``N``, above ``constant.min_level``). A counted minute
+    *repeats* when it equals the previous row, that row counts too and at most
+    ``constant.gap_minutes`` minutes are absent between them: a packet the logger lost
+    (HJ 212-2017 transmission; no row at all) is no new reading, so it does not split a
+    frozen run, whereas a minute that is present but does not count (calibration ``C``, a
+    stop, a zero) does. ``minutes`` is the run's span, first to last minute.
     ``chan`` has (mn, pollutant, full, frozen): the channel's aligned blocks of the month
     whose every minute counts, and how many of them hold one value (:func:`_natural`).
     """
     min_run = int(th.get("constant", "min_minutes"))
+    gap_s = 60 * (1 + int(th.get("constant", "gap_minutes")))
     w = ibis.window(group_by=list(_KEYS), order_by="ts")
-    t = t.mutate(pv=t.v.lag().over(w), pe=t.e.lag().over(w))
-    same = t.filter((t.v == t.pv) & (t.e - t.pe == 60))
-    r = runs(same, _KEYS, step_s=60)
-    g = r.group_by([*_KEYS, "run"]).aggregate(
-        first=r.ts.min(), last=r.ts.max(), n=r.count(), value=r.v.max())
-    g = g.mutate(minutes=g.n + 1)
+    t = t.mutate(pv=t.v.lag().over(w), pe=t.e.lag().over(w), pok=t.ok.lag().over(w),
+                 pts=t.ts.lag().over(w))
+    rep = (t.ok & t.pok & (t.v == t.pv) & (t.e - t.pe <= gap_s)).fill_null(False)
+    cum = ibis.window(group_by=list(_KEYS), order_by="ts", preceding=None, following=0)
+    t = t.mutate(rep=rep)
+    t = t.mutate(run=ibis.ifelse(t.rep, 0, 1).sum().over(cum))
+    same = t.filter(t.rep)
+    # the first repeated minute equals the row before it: the run starts there
+    g = same.group_by([*_KEYS, "run"]).aggregate(
+        start=same.pts.min(), last=same.ts.max(), value=same.v.max())
+    g = g.mutate(minutes=(g.last.epoch_seconds() - g.start.epoch_seconds()) // 60 + 1)
+    # runs under half min_run can never raise the alarm lengths (medium from >= min_run)
+    g = g.filter(2 * g.minutes >= min_run)
+    g = _own_history(_natural(g, chan, th), th)
     g = g.filter(g.minutes >= min_run)
-    # the first repeated minute equals the minute before it: the run starts one minute earlier
-    g = g.mutate(start=g.first - ibis.interval(minutes=1))
-    g = _natural(g, chan, th)
     g = g.filter(g.minutes >= g.natural)  # runs no longer than the channel's usual: nothing
     sev = ibis.cases((g.minutes >= g.high_at, "high"), (g.minutes >= g.medium_at, "medium"),
                      else_="info")
@@ -65,6 +78,7 @@ def _natural(g: ir.Table, chan: ir.Table, th: Thresholds) -> ir.Table:
     (a working shift of one value is an alarm on any channel); shorter runs are ``info`` and
     runs not longer than the natural one are not reported.
     A channel that changes every minute has ``q = 0``: an hour of identical readings alarms.
+    ``natural`` is unrounded here; :func:`_own_history` may raise it.
     """
     block_s = _block_s(th)
     b = block_s // 60
@@ -81,11 +95,61 @@ def _natural(g: ir.Table, chan: ir.Table, th: Thresholds) -> ir.Table:
     shift = th.get("constant", "shift_minutes")
     nat = ibis.cases((q <= 0, 0.0), (q >= 1, shift),
                      else_=n_min.ln() / (1.0 / p).ln() + 1)
+    return _alarm_lengths(g.mutate(natural=nat).drop("_full", "_frozen"), th)
+
+
+def _alarm_lengths(g: ir.Table, th: Thresholds) -> ir.Table:
+    """Add ``medium_at`` and ``high_at`` [min] from the runs' ``natural`` (:func:`_natural`)."""
+    shift = th.get("constant", "shift_minutes")
     med = ibis.least(ibis.greatest(th.get("constant", "min_minutes"),
-                                   th.get("constant", "natural_factor") * nat), shift)
+                                   th.get("constant", "natural_factor") * g.natural), shift)
     high = ibis.least(ibis.greatest(th.get("constant", "high_minutes"), 2 * med), shift)
-    return g.mutate(natural=nat.round(1), medium_at=med.ceil().cast("int64"),
-                    high_at=high.ceil().cast("int64")).drop("_full", "_frozen")
+    return g.mutate(medium_at=med.ceil().cast("int64"), high_at=high.ceil().cast("int64"))
+
+
+def _own_history(g: ir.Table, th: Thresholds) -> ir.Table:
+    """Raise each run's ``natural`` to the channel's longest *other* quiet run at its value.
+
+    A quiet run is one shorter than its own ``medium_at`` (no alarm by the run-length model
+    of :func:`_natural`). The model takes minute repeats as independent; a coarse analyser
+    (1 mg/m³ steps) at a steady 2–4 mg/m³ drifts slowly around its usual step, so its
+    repeats come in long spells and it sits on that same step for 3–5 h time and again
+    where the model expects 1.5–4 h (blind seeds 21, 23, 24, clean points). A value the
+    channel has held that long elsewhere in the month without alarming is natural for it;
+    a frozen lively channel holds an arbitrary value it shows nowhere else for long. Runs
+    that alarm by the model do not count, so a second freeze does not excuse the first, and
+    neither do runs of the same episode (one value resumed within
+    ``constant.episode_gap_minutes``, e.g. across the daily calibration). ``medium`` then
+    starts at ``natural_factor`` × that run even beyond ``constant.shift_minutes``: the cap
+    bounds the model, while a 1 mg/m³ PM analyser that sat 6 h on one step in a clean month
+    sits there 8-9 h too (blind seeds 4 and 20 once lost packets no longer split its runs).
+    """
+    by = [*_KEYS, "value"]
+    wc = ibis.window(group_by=by)
+    # runs of one value at most episode_gap_minutes apart are one episode (a freeze that
+    # the daily calibration interrupts and that resumes at its value): never "other"
+    wo = ibis.window(group_by=by, order_by="start")
+    g = g.mutate(_plast=g.last.lag().over(wo))
+    gap = (g.start.epoch_seconds() - g._plast.epoch_seconds()).fill_null(10**9)
+    g = g.mutate(_new=ibis.ifelse(gap > 60 * th.get("constant", "episode_gap_minutes"), 1, 0))
+    g = g.mutate(_ep=g._new.sum().over(ibis.window(group_by=by, order_by="start",
+                                                   preceding=None, following=0)))
+    quiet = ibis.ifelse(g.minutes < g.medium_at, g.minutes, ibis.null("int64"))
+    g = g.mutate(_eq=quiet.max().over(ibis.window(group_by=[*by, "_ep"])))
+    g = g.mutate(_top=g._eq.max().over(wc))
+    top_ep = ibis.ifelse(g._eq == g._top, g._ep, ibis.null("int64"))
+    g = g.mutate(_elo=top_ep.min().over(wc), _ehi=top_ep.max().over(wc),
+                 _second=ibis.ifelse(g._eq < g._top, g._eq, ibis.null("int64")).max().over(wc))
+    own_top = (g._ep == g._elo) & (g._elo == g._ehi)  # its episode is the one longest
+    other = ibis.ifelse(own_top, g._second, g._top).fill_null(0).cast("float64")
+    g = g.mutate(natural=ibis.greatest(g.natural, other), _other=other)
+    g = _alarm_lengths(g.drop("_plast", "_new", "_ep", "_eq", "_top", "_elo", "_ehi",
+                              "_second", "medium_at", "high_at"), th)
+    # the shift cap bounds the model's estimate, not what the channel has shown itself
+    own = (th.get("constant", "natural_factor") * g._other).ceil().cast("int64")
+    med = ibis.greatest(g.medium_at, own)
+    return g.mutate(natural=g.natural.round(1), medium_at=med,
+                    high_at=ibis.greatest(g.high_at, med)).drop("_other")
 
 
 def constant_blocks(minute: ir.Table, frozen: ir.Table, ref: ir.Table, keys: Sequence[str],
@@ -144,11 +208,31 @@ def constant_near(frozen: ir.Table, keys: Sequence[str],
     frz = ibis.union(*[bs.filter(bs[f"z{i}"]).select(
         _cmn=bs.mn, _cpol=ibis.literal(key), _cb0=bs.block) for i, key in enumerate(keys)],
         distinct=False)
-    near = ibis.union(*[frz.select("_cmn", "_cpol", _cb=frz._cb0 + k) for k in (-1, 0, 1)],
-                      distinct=True)
+    full = ibis.union(*[bs.filter(bs[f"u{i}"]).select(
+        _fmn=bs.mn, _fpol=ibis.literal(key), _fb=bs.block) for i, key in enumerate(keys)],
+        distinct=False)
+    near = _near_blocks(frz, full)
     if materialize is not None:
         near = materialize(near)
     return chan, near
+
+
+def _near_blocks(frz: ir.Table, full: ir.Table) -> ir.Table:
+    """(``_cmn``, ``_cpol``, ``_cb``): the blocks a frozen run through ``frz`` can cover.
+
+    ``frz`` (``_cmn``, ``_cpol``, ``_cb0``) are the frozen blocks, ``full`` (``_fmn``,
+    ``_fpol``, ``_fb``) the fully counted ones. A run of identical minutes reaches at most
+    into the blocks next to a frozen block, unless a neighbour is not fully counted: a
+    lost packet (``constant.gap_minutes``) keeps a frozen block from being ``full``, and the
+    run may go on through it into the block beyond, which is then read too.
+    """
+    parts = [frz.select("_cmn", "_cpol", _cb=frz._cb0 + k) for k in (-1, 0, 1)]
+    for k in (-1, 1):
+        nb = frz.mutate(_nb=frz._cb0 + k)
+        open_nb = nb.anti_join(full, [nb._cmn == full._fmn, nb._cpol == full._fpol,
+                                      nb._nb == full._fb])
+        parts.append(open_nb.select("_cmn", "_cpol", _cb=open_nb._cb0 + 2 * k))
+    return ibis.union(*parts, distinct=True)
 
 
 def constant_from_near(minutes: ir.Table, chan: ir.Table, near: ir.Table,
@@ -164,18 +248,24 @@ def constant_from_near(minutes: ir.Table, chan: ir.Table, near: ir.Table,
     lo_level = th.get("constant", "min_level")
     block_s = _block_s(th)
     t = long_minutes(minutes, keys)
-    t = t.filter(_.running & (_.flag == "N") & (_.value > lo_level))
-    t = t.mutate(v=t.value.round(dec), e=t.ts.epoch_seconds())
+    t = t.mutate(ok=_counts(t, lo_level), v=t.value.round(dec), e=t.ts.epoch_seconds())
     t = t.mutate(block=t.e // block_s)
     t = t.semi_join(near, [t.mn == near._cmn, t.pollutant == near._cpol, t.block == near._cb])
     return _frozen_runs(t, th, chan)
+
+
+def _counts(t: ir.Table, lo_level: float) -> ir.BooleanValue:
+    """Whether a long minute row counts for ``constant``: running, flag ``N``, above the level."""
+    return (t.running & (t.flag == "N") & (t.value > lo_level)).fill_null(False)
 
 
 def constant(long: ir.Table, th: Thresholds) -> ir.Table:
     """Find runs of identical minute values while the source runs.
 
     A minute is *repeated* when its value, rounded to ``constant.decimals``, equals the
-    previous minute's and the two minutes are adjacent. A run of repeats of at least
+    previous minute's and at most ``constant.gap_minutes`` minutes are absent between the
+    two (lost packets; a present minute that does not count splits the run, see
+    :func:`_frozen_runs`). A run of repeats spanning at least
     ``constant.min_minutes`` is an event (``medium``; ``high`` from ``constant.high_minutes``).
     Values at or below ``constant.min_level`` are left to :func:`zero`.
 
@@ -185,21 +275,24 @@ def constant(long: ir.Table, th: Thresholds) -> ir.Table:
 
     """
     dec = int(th.get("constant", "decimals"))
-    t = long.filter(_.running & (_.flag == "N") & (_.value > th.get("constant", "min_level")))
-    t = t.mutate(v=t.value.round(dec), e=t.ts.epoch_seconds())
+    every = long.mutate(ok=_counts(long, th.get("constant", "min_level")),
+                        v=long.value.round(dec), e=long.ts.epoch_seconds())
     # Any run of at least min_run minutes covers a whole aligned block of half that length:
     # find frozen blocks with one hash aggregation, then order only the rows near them.
     block_s = _block_s(th)
-    t = t.mutate(block=t.e // block_s)
+    every = every.mutate(block=every.e // block_s)
+    t = every.filter(every.ok)
     blocks = t.group_by([*_KEYS, "block"]).aggregate(n=t.count(), lo=t.v.min(), hi=t.v.max())
     full = blocks.n == block_s // 60
     frozen = blocks.filter(full & (blocks.lo == blocks.hi))
     chan = blocks.group_by(list(_KEYS)).aggregate(
         full=full.cast("int64").sum(), frozen=(full & (blocks.lo == blocks.hi)).cast("int64").sum())
-    near = ibis.union(*[frozen.select(_cmn=frozen.mn, _cpol=frozen.pollutant,
-                                      _cb=frozen.block + k) for k in (-1, 0, 1)],
-                      distinct=True)
-    t = t.semi_join(near, [t.mn == near._cmn, t.pollutant == near._cpol, t.block == near._cb])
+    counted = blocks.filter(full)
+    near = _near_blocks(frozen.select(_cmn=frozen.mn, _cpol=frozen.pollutant, _cb0=frozen.block),
+                        counted.select(_fmn=counted.mn, _fpol=counted.pollutant,
+                                       _fb=counted.block))
+    t = every.semi_join(near, [every.mn == near._cmn, every.pollutant == near._cpol,
+                               every.block == near._cb])
     return _frozen_runs(t, th, chan)
 
 
