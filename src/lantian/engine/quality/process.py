@@ -72,14 +72,20 @@ def dilution(hours: ir.Table, points: ir.Table, th: Thresholds) -> ir.Table:
     h = hours.filter(_.running & _["o2_valid"])
     h = h.left_join(pts, h.mn == pts._pmn).drop("_pmn")
     h = h.mutate(band=h.band.fill_null(default))
-    h = h.filter(h[o2] > h.band)
     h = h.inner_join(med, "mn")
+    delta = th.get("dilution", "self_delta_pct")
+    # air let in by the mass balance, whatever the band: O2 well above the point's own,
+    # more flue gas than usual and the fuel burnt (firing flow) as usual
+    air = ((h[o2] > h._o2_med + delta) & (h.flow_raw >= h._flow_med)
+           & (h._fire >= th.get("dilution", "firing_ratio_min") * h._fire_med)).fill_null(False)
+    h = h.filter((h[o2] > h.band) | air)
     r = runs(h, ["mn"], step_s=3600)
     g = r.group_by(["mn", "run"]).aggregate(
         first=r.ts.min(), last=r.ts.max(), hours=r.count(), o2_mean=r[o2].mean(),
         o2_max=r[o2].max(), band=r.band.max(), flow_ratio=(r.flow_raw / r._flow_med).mean(),
         o2_month_median=r._o2_med.max(), near_stop=r._near_stop.max(),
-        fire_ratio=(r._fire / r._fire_med).mean())
+        fire_ratio=(r._fire / r._fire_med).mean(),
+        above_band=(r[o2] > r.band).cast("int64").sum())
     g = g.filter(g.hours >= int(th.get("dilution", "min_hours")))
     own = g.o2_mean > g.o2_month_median + th.get("dilution", "self_delta_pct")
     transition = (g.near_stop == 1) & (g.flow_ratio < 1.0)
@@ -93,7 +99,7 @@ def dilution(hours: ir.Table, points: ir.Table, th: Thresholds) -> ir.Table:
                                      o2_band_max_pct=g.band, o2_month_median_pct=g.o2_month_median,
                                      flow_vs_month_median=g.flow_ratio,
                                      firing_vs_month_median=g.fire_ratio,
-                                     next_to_stop=g.near_stop))
+                                     next_to_stop=g.near_stop, above_band_hours=g.above_band))
 
 
 def firing_flow(flow: ir.NumericValue, o2_pct: ir.NumericValue) -> ir.NumericValue:
