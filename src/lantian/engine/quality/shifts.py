@@ -37,7 +37,7 @@ def shift_screen(hl: ir.Table, th: Thresholds) -> ir.Table:
     left out (a bound, not an estimate: the same events).
     """
     w_h = int(th.get("level_shift", "window_h"))
-    lv = ibis.greatest(hl.value, ibis.literal(th.get("level_shift", "abs_floor"))).ln()
+    lv = _log_level(hl.value, th.get("level_shift", "abs_floor"))
     g = _block_bounds(hl, lv, w_h, math.ceil(math.ceil(w_h / 2) / 2), upper=True)
     # three adjacent blocks: the previous pair and the next pair around block j
     span = (ibis.greatest(g._hi_prev, g._hi_next) - ibis.least(g._lo_prev, g._lo_next))
@@ -53,8 +53,9 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
 
     An analyser's level shift (a slope or zero changed, a probe fouled) changes the level at
     one moment and the level stays; a halving at 2 mg/m³ and at 20 mg/m³ are the same fault,
-    so levels are compared as logarithms of ``max(value, level_shift.abs_floor)`` (the floor
-    is the analyser's resolution: below it a ratio means nothing). For each running hour
+    so levels are compared as logarithms, of ``max(value, r) + r`` with ``r`` =
+    ``level_shift.abs_floor``, the analyser's resolution (below it a ratio means nothing, and
+    near it the error is additive: :func:`_log_level`). For each running hour
     ``i`` (``hl.idx``), with ``W`` = ``level_shift.window_h`` running hours (a whole daily
     load cycle, so daily swings cancel):
 
@@ -62,7 +63,13 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
       ``i`` (both windows full);
     * threshold ``T = max(ln(1 + min_rel), k_mad · 1.4826 · MAD(d))``: the month's own
       robust spread of ``d`` (a series that wanders a lot needs a larger step);
-    * change points: ``|d| > T`` and ``|d|`` the largest within ``W`` hours either side.
+    * change points: ``|d| > T`` and ``d`` the largest rise (or fall) within ``W`` hours
+      either side: a rise and a fall are peaks of their own sign, so the fall that ends a
+      fault of a day or so is not hidden by the rise that began it (session 10);
+    * ``T`` again with the MAD of ``d`` over the hours ``W`` or more from every change
+      point so found, the smaller of the two ``T`` kept (faults must not set the spread
+      they are judged by: several in a month, or a plant running half-days, put ``d`` near
+      a full step for 40–50 % of the hours), and the change points again with it.
 
     The change points cut the month into segments. A segment of at least
     ``level_shift.min_hours`` hours and less than half of the month's running hours whose
@@ -90,7 +97,7 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     floor = th.get("level_shift", "abs_floor")
     if screen:
         hl = hl.semi_join(shift_screen(hl, th), _KEYS)
-    t = hl.mutate(lv=ibis.greatest(hl.value, ibis.literal(floor)).ln())
+    t = hl.mutate(lv=_log_level(hl.value, floor))
     if load is not None:
         ld = load.filter(load.load > 0).select(_lmn="mn", _lts="ts", ld=load.load.ln())
         t = t.left_join(ld, [t.mn == ld._lmn, t.ts == ld._lts]).drop("_lmn", "_lts")
@@ -104,20 +111,28 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     t = t.mutate(_b=t._a.lag(w_h).over(w1))
     full = (t.idx > w_h) & (t.idx + w_h - 1 <= t.nh)
     t = t.mutate(d=ibis.ifelse(full, t._a - t._b, ibis.null("float64")))
-    md = t.group_by(_KEYS).aggregate(_md=t.d.median())
-    t = t.inner_join(md, _KEYS)
-    mad = t.group_by(_KEYS).aggregate(_mad=(t.d - t._md).abs().median())
-    t = t.inner_join(mad, _KEYS)
-    thr = ibis.greatest(ibis.literal(math.log1p(th.get("level_shift", "min_rel"))),
-                        th.get("level_shift", "k_mad") * 1.4826 * t._mad)
-    t = t.mutate(thr=thr, ad=t.d.abs())
+    floor_t = ibis.literal(math.log1p(th.get("level_shift", "min_rel")))
+    k_sd = th.get("level_shift", "k_mad") * 1.4826
+    t = t.inner_join(_spread(t, t.d, "_mad"), _KEYS)
+    t = t.mutate(thr=ibis.greatest(floor_t, k_sd * t._mad), ad=t.d.abs())
+    # a rise and a fall are peaks of their own sign: the fall that ends a short fault is
+    # not hidden by the rise that began it (their 24 h plateaus of d overlap)
     around = ibis.window(group_by=_KEYS, order_by="idx", preceding=w_h, following=w_h)
-    t = t.mutate(_pk=t.ad.max().over(around))
-    t = t.mutate(_cp=ibis.ifelse(((t.ad > t.thr) & (t.ad >= t._pk)).fill_null(False), 1, 0))
+    t = t.mutate(_hi=t.d.max().over(around), _lo=t.d.min().over(around))
+    peak = ((t.d > 0) & (t.d >= t._hi)) | ((t.d < 0) & (t.d <= t._lo))
+    t = t.mutate(_cp=ibis.ifelse(((t.ad > t.thr) & peak).fill_null(False), 1, 0))
+    # the month's spread of d without the hours whose windows straddle a change point
+    # found so far: a month with faults is not judged by a spread its faults inflate
+    near = ibis.window(group_by=_KEYS, order_by="idx", preceding=w_h - 1, following=w_h - 1)
+    t = t.mutate(_dc=ibis.ifelse(t._cp.max().over(near) == 0, t.d, ibis.null("float64")))
+    t = t.inner_join(_spread(t, t._dc, "_mad2"), _KEYS)  # null where every hour is near
+    t = t.mutate(thr=ibis.least(t.thr, ibis.greatest(floor_t, k_sd * t._mad2)
+                                .fill_null(t.thr)))
+    t = t.mutate(_cp=ibis.ifelse(((t.ad > t.thr) & peak).fill_null(False), 1, 0))
     upto = ibis.window(group_by=_KEYS, order_by="idx", preceding=None, following=0)
     t = t.mutate(seg=t._cp.sum().over(upto))
     if materialize is not None:
-        t = materialize(t.drop("value", "_a", "_b", "_md", "_mad", "_pk"))
+        t = materialize(t.drop("value", "_a", "_b", "_mad", "_mad2", "_dc", "_hi", "_lo"))
     proc = _process_steps(t, math.log1p(th.get("level_shift", "load_rel")), w_h)
     seg = t.group_by([*_KEYS, "seg"]).aggregate(
         first=t.ts.min(), last=t.ts.max(), hours=t.count(), slv=t.lv.median(),
@@ -137,15 +152,36 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
         g = g.mutate(**{name: g._proc}).drop("_cmn", "_cpol", "_cseg", "_proc")
     common = g.p0.fill_null(True) & g.p1.fill_null(True) & (g.p0.notnull() | g.p1.notnull())
     g = _at_detection_limit(g, presence, th)
-    ratio = g.dlv.exp()
+    # the levels themselves (the medians commute with the log); the ratio of the levels
+    level, base = g.slv.exp() - floor, g.olv.exp() - floor
+    ratio = level / base
     high = th.get("level_shift", "high_ratio")
     sev = ibis.cases((common | g.at_dl, "low"),
                      ((ratio >= high) | (ratio <= 1 / high), "high"), else_="medium")
     return event_table(g, "level_shift", pollutant=g.pollutant, start=g.first,
                        end=g.last + ibis.interval(minutes=59), severity=sev,
-                       evid=evidence(hours=g.hours, level=g.slv.exp(), baseline=g.olv.exp(),
+                       evid=evidence(hours=g.hours, level=level, baseline=base,
                                      ratio=ratio, threshold_ratio=g.thr.exp(),
                                      process_change=common, at_detection_limit=g.at_dl))
+
+
+def _log_level(value: ir.Column, floor: float) -> ir.Column:
+    """``ln(max(value, floor) + floor)``: the level on the log scale, with the resolution added.
+
+    Readings under the analyser's resolution (``level_shift.abs_floor``) are taken as the
+    floor (a ratio of two readings under it means nothing), and the floor is added to every
+    level: the analyser's error is additive near its resolution and proportional above it,
+    so a step from 2.4 to 1.7 mg/m³ (×0.7, a resolution-sized change) counts as ln(2.7/3.4)
+    = −0.23 while ×0.7 at 20 mg/m³ stays −0.34 (qcshift10, session 10).
+    """
+    return (ibis.greatest(value, ibis.literal(floor)) + floor).ln()
+
+
+def _spread(t: ir.Table, x: ir.Column, name: str) -> ir.Table:
+    """(mn, pollutant, ``name``): the median absolute deviation of ``x`` from its median."""
+    m = t.group_by(_KEYS).aggregate(_m=x.median())
+    j = t.mutate(_x=x).inner_join(m, _KEYS)
+    return j.group_by(_KEYS).aggregate(**{name: (j._x - j._m).abs().median()})
 
 
 def _at_detection_limit(g: ir.Table, presence: ir.Table | None, th: Thresholds) -> ir.Table:
