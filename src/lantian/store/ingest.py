@@ -34,9 +34,9 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 import duckdb
 import pyarrow as pa
@@ -68,6 +68,7 @@ __all__ = [
     "PacketLike",
     "PacketStore",
     "Verdict",
+    "Verdicts",
     "cst_now",
     "parse_data_time",
 ]
@@ -135,6 +136,40 @@ class Verdict:
         copy is stored, so the logger may drop it from its buffer.
         """
         return self.verdict in ("accepted", "duplicate")
+
+
+class Verdicts(Sequence[Verdict]):
+    """The verdicts of consecutive journal ids from ``base``, each made when it is read.
+
+    What an ``also`` hook of :meth:`PacketStore.ingest_prepared` receives: the gateway's
+    materialiser reads one verdict of its run (the last id) where a list would build one
+    :class:`Verdict` per record (≈ 0.5 µs/packet, gw9 session 9).
+    """
+
+    __slots__ = ("base", "texts")
+
+    def __init__(self, base: int, texts: Sequence[str]) -> None:
+        self.base = base
+        self.texts = texts
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @overload
+    def __getitem__(self, i: int) -> Verdict: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Verdict]: ...
+    def __getitem__(self, i: int | slice) -> Verdict | list[Verdict]:
+        n = len(self.texts)
+        if isinstance(i, slice):
+            return [Verdict(self.base + k, self.texts[k]) for k in range(*i.indices(n))]
+        k = i + n if i < 0 else i
+        if not 0 <= k < n:
+            raise IndexError(f"verdict {i} of {n}")
+        return Verdict(self.base + k, self.texts[k])
+
+    def __iter__(self) -> Iterator[Verdict]:
+        return map(Verdict, range(self.base, self.base + len(self.texts)), self.texts)
 
 
 class PacketStore:
@@ -218,7 +253,7 @@ class PacketStore:
 
     def ingest_prepared(
         self, parts: Sequence[PreparedBatch],
-        also: Callable[[duckdb.DuckDBPyConnection, list[Verdict]], None] | None = None,
+        also: Callable[[duckdb.DuckDBPyConnection, Sequence[Verdict]], None] | None = None,
     ) -> list[Verdict]:
         """Store consecutive prepared batches in ONE transaction; one verdict per line, in order.
 
@@ -239,7 +274,7 @@ class PacketStore:
 
     def store_prepared(
         self, parts: Sequence[PreparedBatch],
-        also: Callable[[duckdb.DuckDBPyConnection, list[Verdict]], None] | None = None,
+        also: Callable[[duckdb.DuckDBPyConnection, Sequence[Verdict]], None] | None = None,
     ) -> tuple[int, list[str]]:
         """:meth:`ingest_prepared` without :class:`Verdict` objects (the bulk import's call).
 
@@ -269,7 +304,7 @@ class PacketStore:
 
     def _prepared_locked(
         self, parts: Sequence[PreparedBatch],
-        also: Callable[[duckdb.DuckDBPyConnection, list[Verdict]], None] | None = None,
+        also: Callable[[duckdb.DuckDBPyConnection, Sequence[Verdict]], None] | None = None,
     ) -> list[str]:
         con = self.con
         base = self._next_id
@@ -285,7 +320,7 @@ class PacketStore:
                 at += p.n
             noted = self._write_protocol(last)
             if also is not None:
-                also(con, list(map(Verdict, range(base, at), texts)))
+                also(con, Verdicts(base, texts))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -56,7 +56,7 @@ log = logging.getLogger("lantian.store")
 Decode = Callable[[list[bytes], list[str], list[Any]], "ColumnBatch"]
 """``decode(raw, peers, received_at) -> ColumnBatch`` with one row per record."""
 
-After = Callable[["duckdb.DuckDBPyConnection", "ColumnBatch", "list[Verdict]"], None]
+After = Callable[["duckdb.DuckDBPyConnection", "ColumnBatch", "Sequence[Verdict]"], None]
 """Extra statements in a run's transaction (e.g. the forwarding queue of accepted frames)."""
 
 
@@ -305,7 +305,7 @@ class LogMaterialiser:
         """One transaction for ``batch`` (+ watermark); record by record if it fails."""
         end = pos[-1]
 
-        def also(con: duckdb.DuckDBPyConnection, verdicts: list[Verdict]) -> None:
+        def also(con: duckdb.DuckDBPyConnection, verdicts: Sequence[Verdict]) -> None:
             if self.after is not None:
                 self.after(con, batch, verdicts)
             _set_watermark(con, self.name, end)
@@ -331,7 +331,7 @@ class LogMaterialiser:
                 raise StoreError(f"journal-log record {at[0]}:{at[1]} does not decode: "
                                  f"{exc}") from exc
 
-            def also(con: duckdb.DuckDBPyConnection, verdicts: list[Verdict],
+            def also(con: duckdb.DuckDBPyConnection, verdicts: Sequence[Verdict],
                      one: ColumnBatch = one, at: Position = at) -> None:
                 if self.after is not None:
                     self.after(con, one, verdicts)
@@ -348,7 +348,7 @@ class LogMaterialiser:
     def _journal_alone(self, one: ColumnBatch, at: Position, reason: str) -> None:
         """Journal line and key of a record whose values failed, + its failure record."""
 
-        def also(con: duckdb.DuckDBPyConnection, verdicts: list[Verdict]) -> None:
+        def also(con: duckdb.DuckDBPyConnection, verdicts: Sequence[Verdict]) -> None:
             record_failures(con, [(verdicts[0].packet_id, reason)])
             _set_watermark(con, self.name, at)
 
