@@ -115,7 +115,7 @@ def test_the_shift_cap_bounds_the_model_not_the_channels_own_quiet_runs():
         s = 300 + k * 650
         df.loc[s : s + 249, "so2_mg_m3"] = 4.0
     df.loc[13_300 : 13_789, "so2_mg_m3"] = 4.0  # 490 min: past the shift cap (480)
-    ev = _long_form(df)
+    ev = _long_form(df).sort_values("start")
     last = json.loads(ev["evidence"].iloc[-1])
     assert last["minutes"] == 490 > shift
     assert (ev["severity"].iloc[-1], last["medium_from_minutes"]) == ("info", 500)
