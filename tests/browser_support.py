@@ -27,6 +27,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Playwright's 30-s default failed a page that answers in ~3 s alone when the machine ran two
+# pytest workers beside other jobs (load 20): the waits are hang guards, not time limits.
+WAIT_MS = 120_000
+
+
+def _longer_waits(browser: Any) -> None:
+    """Make every context of ``browser`` wait up to :data:`WAIT_MS` for pages and elements."""
+    new_context = browser.new_context
+
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        ctx = new_context(*args, **kwargs)
+        ctx.set_default_timeout(WAIT_MS)
+        ctx.set_default_navigation_timeout(WAIT_MS)
+        return ctx
+
+    browser.new_context = patched
+
+
 @contextmanager
 def served_with_browser(db_path: Path) -> Iterator[tuple[str, Any]]:
     """Serve ``create_app(db_path)`` and launch Chromium; yield ``(base_url, browser)``."""
@@ -43,7 +61,7 @@ def served_with_browser(db_path: Path) -> Iterator[tuple[str, Any]]:
                                         log_level="warning", lifespan="on"))
     th = threading.Thread(target=srv.run, daemon=True)
     th.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not srv.started:
         if time.monotonic() > deadline:
             pytest.fail("uvicorn did not start")
@@ -51,6 +69,7 @@ def served_with_browser(db_path: Path) -> Iterator[tuple[str, Any]]:
     try:
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            _longer_waits(browser)
             try:
                 yield f"http://127.0.0.1:{port}", browser
             finally:
