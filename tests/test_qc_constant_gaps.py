@@ -119,3 +119,11 @@ def test_the_shift_cap_bounds_the_model_not_the_channels_own_quiet_runs():
     last = json.loads(ev["evidence"].iloc[-1])
     assert last["minutes"] == 490 > shift
     assert (ev["severity"].iloc[-1], last["medium_from_minutes"]) == ("info", 500)
+
+
+def test_a_freeze_with_a_lost_packet_in_every_half_hour_is_still_read():
+    df = _minutes(400)
+    df.loc[100:189, "so2_mg_m3"] = 21.125  # frozen 90 min, 09:40-11:09
+    df = df.drop(index=[130, 160, 161])  # no half-hour inside it is whole
+    for ev in (_long_form(df), _block_path(df)):
+        assert _runs(ev) == [("so2", 90, "medium")]

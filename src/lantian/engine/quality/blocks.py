@@ -237,12 +237,14 @@ def _fully_running(blocks: ir.Table, ref: ir.Table, th: Thresholds) -> ir.Table:
 
 def frozen_blocks(blocks: ir.Table, ref: ir.Table, keys: Sequence[str],
                   th: Thresholds) -> ir.Table:
-    """``constant``'s blocks: per (mn, block) and channel ``i`` of ``keys`` two booleans.
+    """``constant``'s blocks: per (mn, block) and channel ``i`` of ``keys`` three booleans.
 
     ``u<i>``: every minute of the block counts (running, flag ``N``, value above
     ``constant.min_level``); ``z<i>``: it counts and holds one value after rounding to
     ``constant.decimals`` (rounding is monotone, so the rounded smallest and largest values
-    are the smallest and largest rounded ones). ``block`` is numbered in
+    are the smallest and largest rounded ones); ``g<i>``: as ``z<i>`` but with at most
+    ``constant.gap_minutes`` of its minutes absent (lost packets do not end a freeze; a
+    superset for the prefilter, the long form judges the run). ``block`` is numbered in
     :func:`constant_block_seconds` units. ``ref`` is the per-point reference flow
     (mn, ``_flow_p90``).
     """
@@ -259,11 +261,16 @@ def frozen_blocks(blocks: ir.Table, ref: ir.Table, keys: Sequence[str],
             aggs[f"hi_{k}"] = j[f"hi_{k}"].max()
         j = j.group_by(mn=j.mn, block=j.block // per).aggregate(**aggs)
         j = j.mutate(_allrun=j._allrun == 1)
+    gap = int(th.get("constant", "gap_minutes"))
     out: dict[str, ir.Value] = {}
     for i, k in enumerate(keys):
-        full = j._allrun & (j[f"n_{k}"] == cb // 60) & (j[f"lo_{k}"] > lo_level)
+        level = j[f"lo_{k}"] > lo_level
+        one = j[f"lo_{k}"].round(dec) == j[f"hi_{k}"].round(dec)
+        full = j._allrun & (j[f"n_{k}"] == cb // 60) & level
         out[f"u{i}"] = full.fill_null(False)
-        out[f"z{i}"] = (full & (j[f"lo_{k}"].round(dec) == j[f"hi_{k}"].round(dec))).fill_null(
+        out[f"z{i}"] = (full & one).fill_null(False)
+        # frozen with at most `gap` minutes lost: a lost packet does not end a freeze
+        out[f"g{i}"] = (j._allrun & (j[f"n_{k}"] >= cb // 60 - gap) & level & one).fill_null(
             False)
     return j.select("mn", "block", **out)
 

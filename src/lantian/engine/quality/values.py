@@ -205,7 +205,8 @@ def constant_near(frozen: ir.Table, keys: Sequence[str],
     chan = ibis.union(*[agg.select("mn", pollutant=ibis.literal(key), full=agg[f"u{i}"],
                                    frozen=agg[f"z{i}"]) for i, key in enumerate(keys)],
                       distinct=False)
-    frz = ibis.union(*[bs.filter(bs[f"z{i}"]).select(
+    # frozen with at most constant.gap_minutes lost (``g<i>``): a superset of ``z<i>``
+    frz = ibis.union(*[bs.filter(bs[f"g{i}"]).select(
         _cmn=bs.mn, _cpol=ibis.literal(key), _cb0=bs.block) for i, key in enumerate(keys)],
         distinct=False)
     full = ibis.union(*[bs.filter(bs[f"u{i}"]).select(
@@ -284,7 +285,9 @@ def constant(long: ir.Table, th: Thresholds) -> ir.Table:
     t = every.filter(every.ok)
     blocks = t.group_by([*_KEYS, "block"]).aggregate(n=t.count(), lo=t.v.min(), hi=t.v.max())
     full = blocks.n == block_s // 60
-    frozen = blocks.filter(full & (blocks.lo == blocks.hi))
+    # frozen with at most gap_minutes lost (blocks.frozen_blocks' g<i>): the prefilter
+    gap = int(th.get("constant", "gap_minutes"))
+    frozen = blocks.filter((blocks.n >= block_s // 60 - gap) & (blocks.lo == blocks.hi))
     chan = blocks.group_by(list(_KEYS)).aggregate(
         full=full.cast("int64").sum(), frozen=(full & (blocks.lo == blocks.hi)).cast("int64").sum())
     counted = blocks.filter(full)
