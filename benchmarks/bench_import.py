@@ -28,6 +28,11 @@ fresh database:
 * ``raw-load``: DuckDB reading the file's lines straight into a table (no decoding) — the
   floor for putting these bytes into DuckDB.
 
+``--timeline`` adds, per import run, where the cores went (thread states and CPU sampled
+every 50 ms, :class:`_Timeline`): the share of core time the import left idle at start-up,
+in the middle and in its tail, and CPU by thread class (CLI main thread, writer + DuckDB
+threads, forkserver, workers) — the pipeline's idle, meaningful on a quiet machine.
+
 ``--cold`` drops the page cache before each import run (root only): the input file, the
 interpreter's and the libraries' files are then read from the disk. Each import run also
 reports its I/O (``io``): bytes the CLI and its workers read from / wrote to the block layer
@@ -195,6 +200,96 @@ def _drop_caches() -> None:
 #: I/O figures of the last :func:`run_import` (bytes; sizes of the database and its WAL).
 LAST_IO: dict[str, int] = {}
 
+#: ``--timeline`` figures of the last :func:`run_import` (see :class:`_Timeline`).
+LAST_TIMELINE: dict[str, Any] = {}
+
+
+def _threads(pid: int) -> dict[int, tuple[str, float]]:
+    """``{tid: (state letter, CPU s)}`` of the threads of ``pid`` (empty when it is gone)."""
+    out: dict[int, tuple[str, float]] = {}
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            f = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(task.name)] = (f[0], (int(f[11]) + int(f[12])) / _TICK)
+    return out
+
+
+class _Timeline:
+    """Where an import's cores go: per-thread state and CPU sampled every 50 ms.
+
+    Classes: the CLI's main thread, its other threads (the writer thread and DuckDB's),
+    the forkserver (a child of the CLI) and the decoding workers (its children). A sample's
+    *runnable* count is the import's threads in state R (running or waiting for a core):
+    on a machine with nothing else running, ``max(0, cores − runnable) / cores`` of the
+    cores idle then — the share the pipeline leaves idle (start-up, stalls, the
+    single-threaded tail), which wall-clock rates on a loaded machine cannot show. Phases:
+    ``start`` until a worker first runs, ``tail`` after a worker last runs.
+    """
+
+    def __init__(self, cli: int) -> None:
+        self.cli = cli
+        self.samples: list[tuple[float, int, int]] = []  # (t, runnable, workers runnable)
+        self.cpu: dict[tuple[str, int], float] = {}
+
+    def sample(self, t: float) -> None:
+        kids = {}
+        try:
+            for task in Path(f"/proc/{self.cli}/task").iterdir():
+                for k in (task / "children").read_text().split():
+                    kids[int(k)] = "forkserver"
+        except OSError:
+            return
+        for fs in list(kids):
+            for k in _descendants(fs):
+                kids[k] = "workers"
+        runnable = workers = 0
+        for pid, cls in [(self.cli, "cli"), *kids.items()]:
+            for tid, (state, cpu) in _threads(pid).items():
+                c = ("cli_main" if tid == pid else "cli_threads") if cls == "cli" else cls
+                self.cpu[(c, tid)] = cpu
+                if state == "R":
+                    runnable += 1
+                    workers += cls == "workers"
+        self.samples.append((t, runnable, workers))
+
+    def summary(self, wall: float) -> dict[str, Any]:
+        cores = os.cpu_count() or 1
+        s = self.samples
+        if not s:
+            return {}
+        w = [i for i, x in enumerate(s) if x[2]]
+        first, last = (w[0], w[-1]) if w else (len(s), len(s) - 1)
+
+        def idle(part: list[tuple[float, int, int]]) -> float | None:
+            if not part:
+                return None
+            return round(sum(max(0, cores - r) for _, r, _ in part) / (cores * len(part)), 3)
+
+        cpu: dict[str, float] = {}
+        for (c, _), v in self.cpu.items():
+            cpu[c] = cpu.get(c, 0.0) + v
+        return {
+            "samples": len(s),
+            "cores": cores,
+            "idle_core_share": idle(s),
+            "start_s": round(s[first][0], 2) if w else None,
+            "start_idle_core_share": idle(s[:first]),
+            "middle_idle_core_share": idle(s[first:last + 1]),
+            "tail_s": round(wall - s[last][0], 2) if w else None,
+            "tail_idle_core_share": idle(s[last + 1:]),
+            "runnable_share": {
+                str(k): round(sum(1 for _, r, _ in s if min(r, cores) == k) / len(s), 3)
+                for k in range(cores + 1)
+            },
+            "cpu_s_by_thread_class": {k: round(v, 2) for k, v in sorted(cpu.items())},
+        }
+
 
 def run_import(
     path: Path,
@@ -202,13 +297,15 @@ def run_import(
     batch_size: int | None = None,
     workers: int | None = None,
     cold: bool = False,
+    timeline: bool = False,
 ) -> tuple[float, float, float, float, float]:
     """Time one CLI import on a fresh database.
 
     Returns (wall s, CPU s of the CLI and its workers, the CLI's own import seconds, peak RSS
     MB of the CLI and its workers, CPU s of the CLI process alone). The workers' CPU is read
     from ``/proc`` every 50 ms (up to 50 ms per worker may be missed at its end). With
-    ``cold`` the page cache is dropped first (the input file is read from the disk).
+    ``cold`` the page cache is dropped first (the input file is read from the disk). With
+    ``timeline``, :data:`LAST_TIMELINE` gets :class:`_Timeline`'s figures.
 
     :data:`LAST_IO` gets the bytes the CLI process and its workers read from and wrote to
     the block layer (``/proc/<pid>/io`` read_bytes / write_bytes, last seen every 50 ms), the
@@ -250,9 +347,12 @@ def run_import(
     io_of: dict[int, dict[str, int]] = {}  # the CLI's and its descendants' I/O, last seen
     wal = db.with_name(db.name + ".wal")
     wal_peak = [0]
+    tl = _Timeline(proc.pid) if timeline else None
 
     def sample() -> None:
         while proc.poll() is None:
+            if tl is not None:
+                tl.sample(time.perf_counter() - t)
             kids = _descendants(proc.pid)
             peak[0] = max(peak[0], _rss_kb(proc.pid) + sum(map(_rss_kb, kids)))
             for k in kids:
@@ -286,6 +386,9 @@ def run_import(
     LAST_IO["machine_disk_busy_ms"] = disk1[2] - disk0[2]
     LAST_IO["db_bytes"] = db.stat().st_size
     LAST_IO["wal_peak_bytes"] = wal_peak[0]
+    LAST_TIMELINE.clear()
+    if tl is not None:
+        LAST_TIMELINE.update(tl.summary(wall))
     for p in work.glob(db.name + "*"):
         p.unlink()
     return wall, cpu, float(json.loads(out)["seconds"]), peak[0] / 1024, cli_cpu
@@ -379,6 +482,12 @@ def main() -> None:
         help="drop the page cache before each import run (root; the input is read from disk)",
     )
     ap.add_argument(
+        "--timeline",
+        action="store_true",
+        help="per import run, where the cores go: idle share (start, middle, tail) and CPU "
+        "by thread class, from thread states sampled every 50 ms",
+    )
+    ap.add_argument(
         "--file",
         type=Path,
         default=None,
@@ -407,7 +516,8 @@ def main() -> None:
         store_batch = args.batch_size or 50_000
         tests: dict[str, Any] = {
             "startup": lambda: run_import(one, work)[:2],
-            "import": lambda: run_import(path, work, args.batch_size, args.workers, args.cold),
+            "import": lambda: run_import(path, work, args.batch_size, args.workers, args.cold,
+                                         args.timeline),
             "import-seq": lambda: run_import(path, work, args.batch_size, 0, args.cold),
             "decode": lambda: run_decode(path),
             "store": lambda: run_store(path, work, store_batch),
@@ -417,10 +527,11 @@ def main() -> None:
             if name not in only:
                 continue
             load_before = os.getloadavg()[0]
-            runs, ios = [], []
+            runs, ios, timelines = [], [], []
             for _ in range(args.runs):
                 runs.append(fn())
                 ios.append(dict(LAST_IO))
+                timelines.append(dict(LAST_TIMELINE))
             n = 1 if name == "startup" else args.packets
             med = statistics.median(r[0] for r in runs)
             cpu = statistics.median(r[1] for r in runs)
@@ -449,6 +560,8 @@ def main() -> None:
                 out["workers_us_per_packet"] = round((cpu - cli) / n * 1e6, 1)
                 out["cold_cache"] = args.cold
                 out["io"] = ios
+                if args.timeline and name == "import":
+                    out["timeline"] = timelines
             print(json.dumps(out), flush=True)
 
 
