@@ -35,7 +35,9 @@ def test_looks_like_upload_peeks_the_header_cn():
     split = build_packet(st="31", cn="2051", pw="1", mn=mn_of(1), flag=7,
                          qn="20240301080000000", pnum=2, pno=1,
                          data_time="20240301080000", values={"a21026": {"Avg": 1.0}})
-    assert b"PNUM=" in split and not looks_like_upload(split, UPLOAD_B)
+    # a split part is queued with the uploads: the decode of its batch hands it to the
+    # per-packet path (test_gateway_sort), the reassembler (test_gateway split messages)
+    assert b"PNUM=" in split and looks_like_upload(split, UPLOAD_B)
     assert not looks_like_upload(b"##0010garbage", UPLOAD_B)
 
 
@@ -64,6 +66,20 @@ def test_head_replies_like_the_parsed_packet():
         assert build_data_reply(head, now=now) == build_data_reply(pkt, now=now)
     assert heads_of(d) == [head_of(d, i) for i in range(len(frames))]
     assert heads_of(d)[1] != heads_of(d)[0]
+
+
+def test_heads_of_keeps_each_rows_parameters():
+    """Rows with CP parameters besides DataTime (RF, a re-send) get theirs, the others none."""
+    frames = [minute_packet(mn_of(i), i)[1].rstrip(b"\r\n") for i in range(3)]
+    frames[1] = build_packet(st="31", cn="2051", pw="123456", mn=mn_of(1), flag=5,
+                             qn="20240301080100000", data_time="20240301080100",
+                             params={"RF": "1"}, values={"a21026": {"Avg": 1.0}}).rstrip(
+                                 b"\r\n")
+    d = decode_uploads(frames)
+    heads = heads_of(d)
+    assert heads == [head_of(d, i) for i in range(3)]
+    assert [h.params for h in heads] == [{}, {"RF": "1"}, {}]
+    assert [h.mn for h in heads] == [mn_of(i) for i in range(3)]
 
 
 def _frames(n_sim: int) -> list[bytes]:

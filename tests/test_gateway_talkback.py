@@ -229,3 +229,62 @@ def test_gateway_modules_export_what_they_declare():
     from lantian.hj212.gateway import Gateway
 
     assert {"start", "stop", "connection", "refresh_registry"} <= set(dir(Gateway))
+
+
+async def test_a_batch_writes_every_9014_before_its_talk_back(db_path):
+    """Session 11: the talk-back of a committed batch runs once its replies are all written;
+    each logger's history request still follows its own 9014 on its connection."""
+    from lantian.hj212 import gwbatch, parse_packet
+    from lantian.hj212.gateway import Gateway
+    from lantian.hj212.gwconn import Connection
+    from lantian.hj212.gwreply import data_replies
+    from lantian.hj212.gwwriter import CommitJob
+    from test_gateway_helpers import fast_settings
+
+    wire: list[tuple[int, str]] = []  # (connection, CN) in the order written
+
+    class Recording:
+        def __init__(self, k: int) -> None:
+            self.k = k
+
+        def get_extra_info(self, _name: str) -> tuple[str, int]:
+            return ("127.0.0.1", 4000 + self.k)
+
+        def set_write_buffer_limits(self, high: int) -> None:
+            pass
+
+        def write(self, data: bytes) -> None:
+            wire.append((self.k, parse_packet(data.rstrip(b"\r\n")).cn))
+
+        def get_write_buffer_size(self) -> int:
+            return 0
+
+        def is_closing(self) -> bool:
+            return False
+
+    gw = Gateway(db_path, fast_settings())
+    conns = []
+    for k in range(3):
+        c = Connection(gw)
+        c.connection_made(Recording(k))
+        conns.append(c)
+        c.pending = 1
+        # minute 0 seen before; loggers 0 and 2 now send minute 3 (a gap), logger 1 minute 1
+        gw.loggers[mn_of(k)] = LoggerState(mn_of(k), last_minute=T0)
+    frames = [minute_packet(mn_of(k), 1 if k == 1 else 3)[1].rstrip(b"\r\n") for k in range(3)]
+    heads = gwbatch.heads_of(gwbatch.decode_uploads(frames))
+    replies = data_replies(heads, now_cst())
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+    fut.set_result((["journalled"] * 3, 0.0))
+    job = CommitJob(fut, [(c, h, h) for c, h in zip(conns, heads, strict=True)],
+                    frozenset({"journalled"}), replies, 0.0, loop.create_future())
+    try:
+        gw._answer(job)
+    finally:
+        gw._db.shutdown()
+        gw._mat.shutdown()
+        gw._decoder.shutdown()
+    assert wire == [(0, "9014"), (1, "9014"), (2, "9014"), (0, "2051"), (2, "2051")]
+    assert gw.status.counts["acked"] == 3 and [c.pending for c in conns] == [0, 0, 0]
+    assert gw.loggers[mn_of(1)].last_minute == T0 + dt.timedelta(minutes=1)

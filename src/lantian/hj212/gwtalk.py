@@ -18,6 +18,8 @@ from lantian.hj212 import gwcodec
 from lantian.hj212.talkback import HistoryRequest, LoggerState, SetTime, observe
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from lantian.hj212.gwconn import Connection
 
 __all__ = ["TalkbackMixin"]
@@ -27,6 +29,7 @@ log = logging.getLogger("lantian.gateway")
 _GW = Any  # the Gateway this is mixed into (methods use its attributes)
 
 _FMT = "%Y%m%d%H%M%S"
+_RF_ONE = frozenset({"1", 1})  # RF=1: re-sent history (HJ 212-2017 Appendix C)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -45,21 +48,35 @@ def _data_time(text: str) -> dt.datetime | None:
 class TalkbackMixin:
     """Talk-back of :class:`lantian.hj212.gateway.Gateway` (mixed in)."""
 
-    def _talkback(self: _GW, conn: Connection, pkt: Any, now: dt.datetime) -> None:
-        mn = pkt.mn
-        state = self.loggers.get(mn)
-        if state is None:
-            state = self.loggers[mn] = LoggerState(mn)
-        if state.offline:
-            self._back_online.append(mn)
-        ts = _data_time(pkt.data_time) if pkt.data_time else None
-        if getattr(pkt, "params", {}).get("RF") == "1" or getattr(pkt, "rf", None) in {"1", 1}:
-            ts_for_gaps = None  # re-sent history never opens a gap
-        else:
-            ts_for_gaps = ts
-        actions = observe(state, pkt.cn or "", ts_for_gaps, now, self.settings.talkback)
-        if not actions:  # the usual case
-            return
+    def _talkback(self: _GW, pairs: Iterable[tuple[Connection, Any]], now: dt.datetime
+                  ) -> None:
+        """Talk back to the loggers of a committed batch: ``(connection, packet)`` in order.
+
+        One call per batch (session 11; was one per packet): the logger table, the
+        thresholds and the back-online list are looked up once, and ``RF`` is read without
+        a default dict per packet. :func:`~lantian.hj212.talkback.observe` decides for each
+        packet exactly as before.
+        """
+        loggers, back, tb = self.loggers, self._back_online, self.settings.talkback
+        for conn, pkt in pairs:
+            mn = pkt.mn
+            state = loggers.get(mn)
+            if state is None:
+                state = loggers[mn] = LoggerState(mn)
+            if state.offline:
+                back.append(mn)
+            text = pkt.data_time
+            ts = _data_time(text) if text else None
+            params = getattr(pkt, "params", None)
+            if (params and params.get("RF") == "1") or getattr(pkt, "rf", None) in _RF_ONE:
+                ts = None  # re-sent history never opens a gap
+            actions = observe(state, pkt.cn or "", ts, now, tb)
+            if actions:  # rare: a clock to set or periods to fetch
+                self._act(conn, pkt, mn, actions)
+
+    def _act(self: _GW, conn: Connection, pkt: Any, mn: str,
+             actions: list[SetTime | HistoryRequest]) -> None:
+        """Send the requests :func:`~lantian.hj212.talkback.observe` asked for."""
         point = self.registry.get(mn)
         pw = point.password if point else (pkt.pw or "")
         for action in actions:

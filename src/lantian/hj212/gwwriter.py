@@ -286,7 +286,13 @@ class WriterMixin:
         await asyncio.shield(job.answered)
 
     def _answer(self: _GW, job: CommitJob) -> None:
-        """After a commit: answer (9014) and talk back, in arrival order."""
+        """After a commit: answer (9014) in arrival order, then talk back for the batch.
+
+        Session 11: every 9014 of the batch is written before the talk-back (one
+        :meth:`~lantian.hj212.gwtalk.TalkbackMixin._talkback` call per batch, in arrival
+        order), so no logger's reply waits for the others' talk-back; a request to a logger
+        (1012 set time, 2051/2061 fetch) still follows its own reply on its connection.
+        """
         fut = job.future
         exc = BaseException("cancelled") if fut.cancelled() else fut.exception()
         if exc is not None:  # the store failed: acknowledge nothing, say why
@@ -309,10 +315,10 @@ class WriterMixin:
             built: Iterator[bytes] = iter(data_replies(
                 [e[1] for e, w in zip(job.entries, wanted, strict=True) if w], now))
             replies = [next(built) if w else None for w in wanted]
-        talkback = self._talkback
+        talk: list[tuple[Connection, Any]] = []  # talked back to once every 9014 is out
         n_acked = 0
-        for (conn, _part, talk), verdict, reply in zip(job.entries, verdicts, replies,
-                                                       strict=True):
+        for (conn, _part, t), verdict, reply in zip(job.entries, verdicts, replies,
+                                                    strict=True):
             conn.pending -= 1  # Connection.add_pending(-1) without the call when not paused
             if conn.paused:
                 conn.add_pending(0)  # resumes reading below half the limit
@@ -321,8 +327,10 @@ class WriterMixin:
             if reply is not None:  # each part of a split message is answered with its own QN
                 conn.write(reply)
                 n_acked += 1
-            if talk is not None and verdict != "held":
-                talkback(conn, talk, now)
+            if t is not None and verdict != "held":
+                talk.append((conn, t))
         counts["acked"] += n_acked
+        if talk:  # a logger's request (1012, history) still follows its own 9014
+            self._talkback(talk, now)
         self._note_cycle(job, durable_at, answered, time.monotonic())
         self._note_journalled()
