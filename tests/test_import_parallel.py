@@ -100,7 +100,7 @@ def test_ingest_prepared_in_parts_equals_one_part(tmp_path):
         part = {k: (v[lo:hi] if isinstance(v, list) else v) for k, v in decoded.items()}
         part["ok"] = decoded["ok"][lo:hi]
         for k in ("item_code", "item_suffix", "item_num", "item_text", "item_code_id",
-                  "item_suffix_id"):
+                  "item_suffix_id", "item_text_id"):
             part[k] = decoded[k][keep]
         part["item_row"] = decoded["item_row"][keep] - lo
         return ColumnBatch(raw=lines[lo:hi], source=[f"file:f:{i + 1}" for i in range(lo, hi)],

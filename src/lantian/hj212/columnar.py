@@ -13,6 +13,7 @@ ones.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,7 +50,11 @@ class DecodedBatch:
     table holds the values of the packets that are ``ok`` only: ``item_packet`` (line
     index), ``item_code``, ``item_suffix``, ``item_value`` (float64, NaN for text fields such
     as Flag), ``item_text`` (as sent) and ``item_name`` (the field name's id in this
-    process's name registry, which :func:`column_decoder` turns into code and suffix ids).
+    process's name registry, which :func:`column_decoder` turns into code and suffix ids);
+    ``item_text_id`` numbers each item's text in ``text_vocab`` (``text_vocab[item_text_id]
+    == item_text``, None included), so that a caller can build an Arrow string column by
+    ``take`` from the few distinct texts instead of converting a Python string per item
+    (:func:`decode_columns`).
     """
 
     ok: npt.NDArray[np.bool_]
@@ -64,6 +69,8 @@ class DecodedBatch:
     item_value: npt.NDArray[np.float64]
     item_text: npt.NDArray[np.object_]
     item_name: npt.NDArray[np.int64] | None = None
+    item_text_id: npt.NDArray[np.int64] | None = None
+    text_vocab: npt.NDArray[np.object_] | None = None
 
     def __len__(self) -> int:
         return len(self.error)
@@ -81,7 +88,7 @@ class DecodedBatch:
 
 def decode_batch(lines: Sequence[bytes], *, strict: bool = True,
                  number_text: bool = True, digit_warnings: bool = True,
-                 header_warnings: bool = True) -> DecodedBatch:
+                 header_warnings: bool = True, text_ids: bool = False) -> DecodedBatch:
     """Decode many frames into columns, with the verdicts :func:`parse_packet` gives.
 
     Parameters
@@ -101,6 +108,9 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True,
     header_warnings : bool
         False skips the header warnings (13-digit QN, unusual MN) of canonical frames, in
         the same way (the gateway keeps no warnings, session 5).
+    text_ids : bool
+        True fills ``item_text_id`` and ``text_vocab`` (the distinct texts items use,
+        numbered across chunks); False leaves them None.
 
     Notes
     -----
@@ -108,11 +118,14 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True,
 
     """
     if len(lines) <= CHUNK:
-        return _decode_chunk(lines, strict, number_text, digit_warnings, header_warnings)
+        b = _decode_chunk(lines, strict, number_text, digit_warnings, header_warnings)
+        ids, vocab = _text_ids([b]) if text_ids else (None, None)
+        return dataclasses.replace(b, item_text_id=ids, text_vocab=vocab)
     parts = [_decode_chunk(lines[lo:lo + CHUNK], strict, number_text, digit_warnings,
                            header_warnings)
              for lo in range(0, len(lines), CHUNK)]
     offsets = np.cumsum([0] + [len(b) for b in parts[:-1]]).tolist()
+    item_text_id, text_vocab = _text_ids(parts) if text_ids else (None, None)
     params: dict[int, dict[str, str]] = {}
     for off, b in zip(offsets, parts, strict=True):
         params.update({off + i: p for i, p in b.params.items()})
@@ -131,7 +144,32 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True,
         item_value=np.concatenate([b.item_value for b in parts]),
         item_text=np.concatenate([b.item_text for b in parts]),
         item_name=np.concatenate([_names_of(b) for b in parts]),
+        item_text_id=item_text_id,
+        text_vocab=text_vocab,
     )
+
+
+def _text_ids(parts: Sequence[DecodedBatch]) -> tuple[npt.NDArray[np.int64],
+                                                      npt.NDArray[np.object_]]:
+    """Return the chunks' item text ids in one vocabulary (their vocabularies in order).
+
+    A chunk's ids number its items' distinct texts (:attr:`DecodedBatch.item_text_id`);
+    a chunk without them numbers each item alone. A None text has an id too (a None of
+    the vocabulary).
+    """
+    ids: list[npt.NDArray[np.int64]] = []
+    vocab: list[npt.NDArray[np.object_]] = []
+    at = 0
+    for b in parts:
+        tid, voc = b.item_text_id, b.text_vocab
+        if tid is None or voc is None:
+            tid, voc = np.arange(len(b.item_text), dtype=np.int64), b.item_text
+        ids.append(tid + at if at else tid)
+        vocab.append(voc)
+        at += len(voc)
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    return np.concatenate(ids), np.concatenate(vocab)
 
 
 def column_decoder(strict: bool = True) -> Callable[[Sequence[bytes]], dict[str, Any]]:
@@ -153,9 +191,11 @@ def decode_columns(lines: Sequence[bytes], strict: bool = True) -> dict[str, Any
     (``number_text=False``: ``item_text`` holds the text of text fields; numbers may have
     None there; ``digit_warnings=False``: the store keeps no warnings). Code and suffix
     come also as integer ids with their tables (``item_code_id``, ``code_table`` …); the
-    ids are those of this process.
+    ids are those of this process. Item texts come also as ids (``item_text_id``) into
+    ``text_table``, the distinct texts the items use (and None).
     """
-    d = decode_batch(lines, strict=strict, number_text=False, digit_warnings=False)
+    d = decode_batch(lines, strict=strict, number_text=False, digit_warnings=False,
+                     text_ids=True)
     head = {k: d.columns[k] for k in ("mn", "st", "cn", "qn", "data_time", "version")}
     return {
         "ok": d.ok,
@@ -166,6 +206,8 @@ def decode_columns(lines: Sequence[bytes], strict: bool = True) -> dict[str, Any
         "item_suffix": d.item_suffix,
         "item_num": d.item_value,
         "item_text": d.item_text,
+        "item_text_id": d.item_text_id,
+        "text_table": d.text_vocab,
         **code_ids(d),
     }
 
@@ -208,6 +250,10 @@ def _decode_chunk(lines: Sequence[bytes], strict: bool, number_text: bool = True
     crc_ok = ok.copy()
     error: list[str | None] = [None] * n
     parts = [fp.items] if fp.items is not None else []
+    # text ids: the compiled pass's numbering of its items' texts, then one per parser item
+    vocab = [fp.text_vocab if fp.text_vocab is not None else np.array([None], dtype=object)]
+    text_ids = [fp.text_id] if fp.items is not None and fp.text_id is not None else []
+    at = len(vocab[0])
     for i in np.flatnonzero(~ok).tolist():
         try:
             p: Packet | None = parse_packet(frames[i], strict=strict)
@@ -226,13 +272,21 @@ def _decode_chunk(lines: Sequence[bytes], strict: bool, number_text: bool = True
             params[i] = dict(p.params)
         if ok[i]:
             parts.append(_items_of(i, p))
-    pk, code, suffix, value, text, name = _concat(parts)
+            vocab.append(parts[-1][4])
+            text_ids.append(np.arange(at, at + len(parts[-1][4]), dtype=np.int64))
+            at += len(parts[-1][4])
+    have_ids = len(text_ids) == len(parts)
+    if have_ids:
+        parts = [(*part, tid) for part, tid in zip(parts, text_ids, strict=True)]
+    pk, code, suffix, value, text, name, *rest = _concat(parts, 7 if have_ids else 6)
     warnings: list[tuple[str, ...]] = [()] * n
     for i, w in warns.items():
         warnings[i] = tuple(w)
     return DecodedBatch(ok=ok, crc_ok=crc_ok, error=error, columns=cols, params=params,
                         warnings=warnings, item_packet=pk, item_code=code,
-                        item_suffix=suffix, item_value=value, item_text=text, item_name=name)
+                        item_suffix=suffix, item_value=value, item_text=text, item_name=name,
+                        item_text_id=rest[0] if have_ids else None,
+                        text_vocab=np.concatenate(vocab) if have_ids else None)
 
 
 def _items_of(i: int, p: Packet) -> Items:
@@ -247,14 +301,15 @@ def _items_of(i: int, p: Packet) -> Items:
             np.array([r[2] for r in rows], dtype=object), names)
 
 
-def _concat(parts: list[Items]) -> Items:
+def _concat(parts: list[Items], width: int = 6) -> Items:
+    """Items of the parts in packet order (a 7th column, the text ids, follows them)."""
     if not parts:
         e = np.array([], dtype=object)
         i0 = np.array([], dtype=np.int64)
-        return i0, e, e, np.array([], dtype=np.float64), e, i0
+        return (i0, e, e, np.array([], dtype=np.float64), e, i0, i0)[:width]
     if len(parts) == 1:
         return parts[0]
-    cat = [np.concatenate([p[k] for p in parts]) for k in range(6)]
+    cat = [np.concatenate([p[k] for p in parts]) for k in range(width)]
     if not (np.diff(cat[0]) < 0).any():
         return tuple(cat)  # already in packet order (the fast path alone)
     order = np.argsort(cat[0], kind="stable")

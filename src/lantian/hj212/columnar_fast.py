@@ -54,6 +54,12 @@ class FastResult:
     params: dict[int, dict[str, str]]
     warnings: dict[int, list[str]]
     items: Items | None
+    #: per item, the number of its text in :attr:`text_vocab`: ``text_vocab[text_id] ==
+    #: items[4]``, item by item (a None text, e.g. a number's with ``number_text=False``,
+    #: is the None that ends ``text_vocab``)
+    text_id: npt.NDArray[np.int64] | None = None
+    #: the distinct texts of the chunk's items, then None
+    text_vocab: npt.NDArray[np.object_] | None = None
 
 
 _version = functools.lru_cache(maxsize=1024)(version_of_flag)
@@ -142,14 +148,35 @@ def fast_pass(frames: Sequence[bytes], digit_warnings: bool = True,
     ival = ival[:nit]
     for j in np.flatnonzero(iflag[:nit] & F_PYFLOAT).tolist():
         ival[j] = float(blob[ivs[j]:ive[j]])
-    items = None
+    items = text_id = text_vocab = None
     if nit:
         item_text = np.full(nit, None, dtype=object)
-        item_text[texted] = vocab[ids[n * len(H_COLS):]]
+        tail = ids[n * len(H_COLS):]
+        item_text[texted] = vocab[tail]
+        text_id, text_vocab = _item_text_ids(nit, texted, tail, vocab)
         code_tab, suffix_tab = NAMES.tables_of_text()
         items = (il[:nit], code_tab[names], suffix_tab[names], ival, item_text, names)
     return FastResult(status=status, columns=columns, params=params, warnings=warns,
-                      items=items)
+                      items=items, text_id=text_id, text_vocab=text_vocab)
+
+
+def _item_text_ids(nit: int, texted: npt.NDArray[np.int64] | slice,
+                   tail: npt.NDArray[np.int64], vocab: npt.NDArray[np.object_]
+                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]:
+    """Per item, its text's number among the distinct texts the items use; those texts.
+
+    ``vocab`` holds the chunk's distinct texts (headers too) and ends with None, ``tail``
+    numbers the texts of the items at ``texted`` in it (−1: None). Items left out of
+    ``texted`` have no text (None). Only the texts of items are kept, numbered anew, so a
+    caller turns a few texts, not every QN of the chunk, into Arrow strings.
+    """
+    used = np.zeros(len(vocab), dtype=bool)
+    used[tail] = True  # −1: the None at the end of vocab
+    used[-1] = True
+    renum = np.cumsum(used) - 1
+    text_id = np.full(nit, renum[-1], dtype=np.int64)
+    text_id[texted] = renum[tail]
+    return text_id, vocab[used]
 
 
 def _header_warnings(hs: npt.NDArray[np.int64], head: npt.NDArray[np.int64],

@@ -37,11 +37,15 @@ class ColumnBatch:
     Header lists hold strings as sent (None where absent). The value table holds the values
     of decoded packets: ``item_row`` (batch index), ``item_code``, ``item_suffix`` as sent,
     ``item_num`` (float64; NaN for text) and ``item_text`` (the text as sent); optionally
-    integer ids of code and suffix with their tables (see :meth:`factorized`).
+    integer ids of code and suffix with their tables (see :meth:`factorized`), and of the
+    text (``item_text_id`` into ``text_table``: ``text_table[item_text_id[j]] ==
+    item_text[j]``, None included; −1 also stands for None), from which text columns are
+    taken in Arrow without a Python string per value. ``source`` may be an Arrow string
+    array.
     """
 
     raw: Sequence[bytes]
-    source: Sequence[str]
+    source: Sequence[str] | pa.Array
     received_at: Sequence[dt.datetime | None]
     ok: npt.NDArray[np.bool_]
     error: Sequence[str | None]
@@ -60,6 +64,18 @@ class ColumnBatch:
     item_suffix_id: npt.NDArray[np.int64] | None = None
     code_table: npt.NDArray[np.object_] | None = None
     suffix_table: npt.NDArray[np.object_] | None = None
+    item_text_id: npt.NDArray[np.int64] | None = None
+    text_table: npt.NDArray[np.object_] | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse text ids that do not go item by item with the texts.
+
+        A caller that selects items must select ``item_text_id`` alike (or drop it);
+        otherwise text columns would be taken for the wrong items.
+        """
+        if self.item_text_id is not None and len(self.item_text_id) != len(self.item_text):
+            raise ValueError(f"{len(self.item_text_id)} text ids for {len(self.item_text)} "
+                             "items: select item_text_id with the items")
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -207,12 +223,13 @@ def route_values(
     return wide, long
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Items:
     """The batch's items being written: ``src`` maps their positions to the batch's items."""
 
     batch: ColumnBatch
     src: npt.NDArray[np.int64] | None
+    _table: pa.Array | None = None  # the batch's text_table in Arrow, made once
 
     def index(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Batch item indexes of the written items at ``positions``."""
@@ -221,6 +238,22 @@ class _Items:
     def text(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
         """Text as sent of the written items at ``positions``."""
         return self.batch.item_text[self.index(positions)]
+
+    def arrow_text(self, positions: npt.NDArray[np.int64]) -> pa.Array:
+        """:meth:`text` as an Arrow string array (null for None).
+
+        With the decoder's text ids, taken from the few distinct texts (≈ 9 ns per value
+        against ≈ 59 for converting a Python string each: 11 Flag columns per minute
+        packet).
+        """
+        b = self.batch
+        if b.item_text_id is None or b.text_table is None:
+            return pa.array(self.text(positions), pa.string())
+        if self._table is None:
+            self._table = pa.array(b.text_table, pa.string())
+        ids = b.item_text_id[self.index(positions)]
+        none = ids < 0
+        return self._table.take(pa.array(ids, pa.int64(), mask=none if none.any() else None))
 
 
 @dataclass(frozen=True)
@@ -373,7 +406,7 @@ def _uniform_frame(
     }
     for j, u in enumerate(c[:w][order].tolist()):
         if is_text_column(cols[u]):
-            data[cols[u]] = pa.array(items.text(where[j]), pa.string())
+            data[cols[u]] = items.arrow_text(where[j])
         else:
             data[cols[u]] = pa.array(num[where[j]], pa.float64())
     return pa.table(data)

@@ -325,7 +325,8 @@ def prepare_batch(b: ColumnBatch, *, with_raw: bool = True) -> PreparedBatch:
     journal = pa.table(
         {
             "received_at": received,
-            "source": pa.array(b.source, pa.string()),
+            "source": (b.source if isinstance(b.source, pa.Array)
+                       else pa.array(b.source, pa.string())),
             "mn": mn,
             "st": pa.array(b.st, pa.string()),
             "cn": cn,
