@@ -153,7 +153,8 @@ class Gateway(WriterMixin, TalkbackMixin):
         self._store = await self._run_db(
             GatewayStore, self.db_path, s.checkpoint_threshold_mib, s.journal_first,
             s.journal_log, s.journal_segment_mib << 20, s.materialise_memory_max,
-            self.forward_to, s.materialise_max_lag_s, s.duckdb_threads)
+            self.forward_to, s.materialise_max_lag_s, s.duckdb_threads,
+            s.duckdb_max_vacuum_tasks)
         if self._store.log is not None:  # one writer thread appends and fsyncs the log
             self._jlog = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantian-jlog",
                                             initializer=name_os_thread)

@@ -48,6 +48,8 @@ class GatewaySettings:
     materialise_nice: int = 0  # [materialise] nice: the materialiser thread's niceness
     materialise_max_lag_s: float = 0.0  # [materialise] max_lag_s: bound on DuckDB's lag [s]
     duckdb_threads: int = 0  # [materialise] duckdb_threads: DuckDB's threads (0: its default)
+    #: [materialise] duckdb_max_vacuum_tasks: DuckDB's max_vacuum_tasks (None: its default)
+    duckdb_max_vacuum_tasks: int | None = None
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)  # [runtime], by serve
 
     def with_(self, **changes: Any) -> GatewaySettings:
@@ -111,11 +113,23 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
             materialise_nice=int(doc["materialise"].get("nice", 0)),
             materialise_max_lag_s=float(doc["materialise"].get("max_lag_s", 0.0)),
             duckdb_threads=int(doc["materialise"].get("duckdb_threads", 0)),
+            duckdb_max_vacuum_tasks=_vacuum_tasks(doc["materialise"]),
             runtime=_runtime(doc.get("runtime", {})),
             talkback=tb,
         )
     except KeyError as exc:
         raise ConfigurationError(f"gateway settings lack {exc}") from exc
+
+
+def _vacuum_tasks(doc: dict[str, Any]) -> int | None:
+    """``[materialise] duckdb_max_vacuum_tasks`` (optional: absent leaves DuckDB's default)."""
+    n = doc.get("duckdb_max_vacuum_tasks")
+    if n is None:
+        return None
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ConfigurationError(
+            f"[materialise] duckdb_max_vacuum_tasks must be an integer ≥ 0, not {n!r}")
+    return n
 
 
 def _runtime(doc: dict[str, Any]) -> RuntimeSettings:

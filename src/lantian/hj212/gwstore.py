@@ -79,13 +79,19 @@ class GatewayStore:
     file journal log (:meth:`log_batch`, on the log writer thread) and copied into DuckDB
     by :attr:`log_materialiser` (on the database thread); ``forward_to`` is then queued
     for the upstream platform in that copy's transaction.
+
+    ``max_vacuum_tasks`` (``[materialise] duckdb_max_vacuum_tasks``; None: DuckDB's
+    default): 0 stops a checkpoint from merging the partly filled row group an earlier
+    checkpoint wrote with the new rows, i.e. rewriting those rows again (session 11: with
+    DuckDB's default a checkpoint cost 7-40 µs per new packet depending on where the last
+    row group ended, ≈ 7 without; deleted rows' space is then not reclaimed at checkpoints).
     """
 
     def __init__(self, db_path: str | Path, checkpoint_threshold_mib: int | None = None,
                  journal_first: bool = True, journal_log: bool = False,
                  segment_bytes: int = 64 << 20, memory_max: int = 200_000,
                  forward_to: str | None = None, max_lag_s: float = 0.0,
-                 duckdb_threads: int = 0) -> None:
+                 duckdb_threads: int = 0, max_vacuum_tasks: int | None = None) -> None:
         self.path = Path(db_path)
         self.max_lag_s = max_lag_s  # log_batch waits while DuckDB lags more [s]; 0 = never
         self.journal_first = journal_first
@@ -95,6 +101,8 @@ class GatewayStore:
             self.con.execute(f"SET checkpoint_threshold = '{int(checkpoint_threshold_mib)}MiB'")
         if duckdb_threads > 0:  # every query on its calling thread (the niced materialiser's)
             self.con.execute(f"SET threads = {int(duckdb_threads)}")
+        if max_vacuum_tasks is not None:  # 0: a checkpoint does not rewrite older row groups
+            self.con.execute(f"SET max_vacuum_tasks = {int(max_vacuum_tasks)}")
         # Packets (journal, keys, values) are written through a cursor of their own, under
         # write_lock: the materialiser writes them from its own (niced) thread while this
         # connection serves the database thread (registry, talk-back, alerts, forwarding).
