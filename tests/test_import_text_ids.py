@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 
 from lantian.hj212.builder import build_packet
-from lantian.hj212.columnar import CHUNK, decode_columns
+from lantian.hj212.columnar import CHUNK, decode_batch, decode_columns
 from lantian.store.blocks import decoded_batch
 from lantian.store.prepared import prepare_batch
 
@@ -110,3 +110,11 @@ def test_text_ids_not_selected_with_the_items_are_refused():
         dataclasses.replace(cb, item_row=cb.item_row[keep], item_text=cb.item_text[keep])
     dataclasses.replace(cb, item_row=cb.item_row[keep], item_text=cb.item_text[keep],
                         item_text_id=cb.item_text_id[keep])
+
+
+def test_decode_batch_numbers_texts_only_when_asked():
+    lines = _lines(CHUNK + 10)
+    plain = decode_batch(lines, strict=False, number_text=False, digit_warnings=False)
+    assert plain.item_text_id is None and plain.text_vocab is None  # the gateway's call
+    short = decode_batch(lines[:50], text_ids=True, number_text=False)
+    assert short.text_vocab[short.item_text_id].tolist() == list(short.item_text)

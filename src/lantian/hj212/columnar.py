@@ -13,7 +13,6 @@ ones.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -118,11 +117,10 @@ def decode_batch(lines: Sequence[bytes], *, strict: bool = True,
 
     """
     if len(lines) <= CHUNK:
-        b = _decode_chunk(lines, strict, number_text, digit_warnings, header_warnings)
-        ids, vocab = _text_ids([b]) if text_ids else (None, None)
-        return dataclasses.replace(b, item_text_id=ids, text_vocab=vocab)
+        return _decode_chunk(lines, strict, number_text, digit_warnings, header_warnings,
+                             text_ids)
     parts = [_decode_chunk(lines[lo:lo + CHUNK], strict, number_text, digit_warnings,
-                           header_warnings)
+                           header_warnings, text_ids)
              for lo in range(0, len(lines), CHUNK)]
     offsets = np.cumsum([0] + [len(b) for b in parts[:-1]]).tolist()
     item_text_id, text_vocab = _text_ids(parts) if text_ids else (None, None)
@@ -241,10 +239,11 @@ def code_ids(d: DecodedBatch) -> dict[str, Any]:
 
 
 def _decode_chunk(lines: Sequence[bytes], strict: bool, number_text: bool = True,
-                  digit_warnings: bool = True, header_warnings: bool = True) -> DecodedBatch:
+                  digit_warnings: bool = True, header_warnings: bool = True,
+                  text_ids: bool = False) -> DecodedBatch:
     frames = [ln.rstrip(b"\r\n") for ln in lines]
     n = len(frames)
-    fp = fast_pass(frames, digit_warnings, number_text, header_warnings)
+    fp = fast_pass(frames, digit_warnings, number_text, header_warnings, text_ids)
     cols, warns, params = fp.columns, fp.warnings, fp.params
     ok = fp.status == FAST
     crc_ok = ok.copy()
@@ -252,7 +251,7 @@ def _decode_chunk(lines: Sequence[bytes], strict: bool, number_text: bool = True
     parts = [fp.items] if fp.items is not None else []
     # text ids: the compiled pass's numbering of its items' texts, then one per parser item
     vocab = [fp.text_vocab if fp.text_vocab is not None else np.array([None], dtype=object)]
-    text_ids = [fp.text_id] if fp.items is not None and fp.text_id is not None else []
+    tids = [fp.text_id] if fp.items is not None and fp.text_id is not None else []
     at = len(vocab[0])
     for i in np.flatnonzero(~ok).tolist():
         try:
@@ -273,11 +272,11 @@ def _decode_chunk(lines: Sequence[bytes], strict: bool, number_text: bool = True
         if ok[i]:
             parts.append(_items_of(i, p))
             vocab.append(parts[-1][4])
-            text_ids.append(np.arange(at, at + len(parts[-1][4]), dtype=np.int64))
+            tids.append(np.arange(at, at + len(parts[-1][4]), dtype=np.int64))
             at += len(parts[-1][4])
-    have_ids = len(text_ids) == len(parts)
+    have_ids = text_ids and len(tids) == len(parts)
     if have_ids:
-        parts = [(*part, tid) for part, tid in zip(parts, text_ids, strict=True)]
+        parts = [(*part, tid) for part, tid in zip(parts, tids, strict=True)]
     pk, code, suffix, value, text, name, *rest = _concat(parts, 7 if have_ids else 6)
     warnings: list[tuple[str, ...]] = [()] * n
     for i, w in warns.items():

@@ -100,13 +100,15 @@ def _scan(frames: Sequence[bytes], buf: npt.NDArray[np.uint8], starts: npt.NDArr
 
 
 def fast_pass(frames: Sequence[bytes], digit_warnings: bool = True,
-              number_text: bool = True, header_warnings: bool = True) -> FastResult:
+              number_text: bool = True, header_warnings: bool = True,
+              text_ids: bool = False) -> FastResult:
     """Decode the canonical frames of ``frames`` (no CR/LF); see the module docstring.
 
     ``columns`` has every header key of the fast frames (``None`` elsewhere); ``items`` is
     ``(line, code, suffix, value, text, name id)`` for their text and numeric fields, in
     line order; ``number_text=False`` leaves the text of numbers ``None``;
-    ``header_warnings=False`` skips the QN/MN warnings (the gateway keeps none).
+    ``header_warnings=False`` skips the QN/MN warnings (the gateway keeps none);
+    ``text_ids=True`` fills ``text_id`` and ``text_vocab``.
     """
     n = len(frames)
     lens = np.fromiter(map(len, frames), dtype=np.int64, count=n)
@@ -153,7 +155,8 @@ def fast_pass(frames: Sequence[bytes], digit_warnings: bool = True,
         item_text = np.full(nit, None, dtype=object)
         tail = ids[n * len(H_COLS):]
         item_text[texted] = vocab[tail]
-        text_id, text_vocab = _item_text_ids(nit, texted, tail, vocab)
+        if text_ids:
+            text_id, text_vocab = _item_text_ids(nit, texted, tail, vocab)
         code_tab, suffix_tab = NAMES.tables_of_text()
         items = (il[:nit], code_tab[names], suffix_tab[names], ival, item_text, names)
     return FastResult(status=status, columns=columns, params=params, warnings=warns,
