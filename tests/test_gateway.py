@@ -314,20 +314,28 @@ async def test_forwarding_relays_accepted_packets_after_upstream_comes_back(db_p
             sent.append(raw.rstrip(b"\r\n"))
         await c.send(raw)  # a duplicate is not forwarded again
         assert await c.wait_for("9014") is not None
-        await asyncio.sleep(0.3)  # upstream down: kept in the queue
+        # upstream down: kept in the queue. Poll with a deadline (a hang guard, not a
+        # timing assertion): on a loaded machine the first retry may come late.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        q = -1
+        while loop.time() < deadline:
+            q = await gw._run_db(lambda: gw._store.con.execute(
+                "SELECT count(*) FROM forward_queue").fetchone()[0])
+            if q == 3 and gw.status.counts["forward_failures"] >= 1:
+                break
+            await asyncio.sleep(0.05)
         assert gw.status.counts["forward_failures"] >= 1
-        q = await gw._run_db(lambda: gw._store.con.execute(
-            "SELECT count(*) FROM forward_queue").fetchone()[0])
         assert q == 3
         server = await asyncio.start_server(upstream, "127.0.0.1", up_port)
-        for _ in range(100):
-            if len(got) >= 3:
-                break
+        deadline = loop.time() + 60
+        while len(got) < 3 and loop.time() < deadline:
             await asyncio.sleep(0.05)
         assert got == sent
         # the queue rows go once the upstream's 9014s are read back (on the database
         # thread, after the relay): wait for that instead of racing gw.stop()
-        for _ in range(100):
+        deadline = loop.time() + 60
+        while loop.time() < deadline:
             q = await gw._run_db(lambda: gw._store.con.execute(
                 "SELECT count(*) FROM forward_queue").fetchone()[0])
             if q == 0:
