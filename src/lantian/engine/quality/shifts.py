@@ -92,6 +92,16 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     its noise is as large as its level and a ratio of two levels is no evidence of a fault:
     such a segment is ``low`` (evidence ``at_detection_limit``; :func:`_at_detection_limit`).
     Without ``presence`` every channel is judged.
+
+    A borderline step that lasts days (session 11, qcshift11): the same segments are also
+    cut at change points of the materiality step alone (``ln(1 + min_rel)``), and such a
+    segment of at most ``2 · level_shift.seg_window_max_h`` hours is an event when the mean
+    of its residuals (level less the channel's month median at the clock hour) differs from
+    the median of the other hours' by more than that step and by ``level_shift.seg_k``
+    spreads of the channel's own means over as many hours (:func:`_long_evidence`; evidence
+    ``step_sigmas``, ``sigma_window_h``); ``low`` also when the load or another pollutant
+    moved over its hours (:func:`_process_segments`). Segments the two-window threshold
+    reports are not reported again.
     """
     w_h = int(th.get("level_shift", "window_h"))
     floor = th.get("level_shift", "abs_floor")
@@ -128,12 +138,53 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     t = t.inner_join(_spread(t, t._dc, "_mad2"), _KEYS)  # null where every hour is near
     t = t.mutate(thr=ibis.least(t.thr, ibis.greatest(floor_t, k_sd * t._mad2)
                                 .fill_null(t.thr)))
-    t = t.mutate(_cp=ibis.ifelse(((t.ad > t.thr) & peak).fill_null(False), 1, 0))
+    t = t.mutate(_cp=ibis.ifelse(((t.ad > t.thr) & peak).fill_null(False), 1, 0),
+                 _cpw=ibis.ifelse(((t.ad > floor_t) & peak).fill_null(False), 1, 0))
     upto = ibis.window(group_by=_KEYS, order_by="idx", preceding=None, following=0)
-    t = t.mutate(seg=t._cp.sum().over(upto))
+    t = t.mutate(seg=t._cp.sum().over(upto), segw=t._cpw.sum().over(upto))
     if materialize is not None:
         t = materialize(t.drop("value", "_a", "_b", "_mad", "_mad2", "_dc", "_hi", "_lo"))
-    proc = _process_steps(t, math.log1p(th.get("level_shift", "load_rel")), w_h)
+    load_step = math.log1p(th.get("level_shift", "load_rel"))
+    strong = _segments(t, th, load_step, w_h)
+    # the same segments with change points at the materiality step alone, each judged by
+    # the spread of the channel's own means over as many hours (qcshift11, session 11)
+    tw = t.mutate(_cp=t._cpw, seg=t.segw, thr=floor_t)
+    weak = _segments(tw, th, load_step, w_h)
+    weak = _long_evidence(weak, tw, th)
+    weak = _process_segments(weak, tw, load_step)
+    s = strong.select(_smn="mn", _spol="pollutant", _sf="first", _sl="last")
+    weak = weak.anti_join(s, [weak.mn == s._smn, weak.pollutant == s._spol,
+                              weak.first <= s._sl, weak.last >= s._sf])
+    nul = ibis.null("float64")
+    g = ibis.union(strong.mutate(z=nul, win=nul, pseg=ibis.literal(False)),
+                   weak.mutate(win=weak.win.cast("float64")).drop("srm", "orr"),
+                   distinct=False)
+    common = ((g.p0.fill_null(True) & g.p1.fill_null(True) & (g.p0.notnull() | g.p1.notnull()))
+              | g.pseg)
+    g = _at_detection_limit(g, presence, th)
+    # the levels themselves (the medians commute with the log); the ratio of the levels
+    level, base = g.slv.exp() - floor, g.olv.exp() - floor
+    ratio = level / base
+    high = th.get("level_shift", "high_ratio")
+    sev = ibis.cases((common | g.at_dl, "low"),
+                     ((ratio >= high) | (ratio <= 1 / high), "high"), else_="medium")
+    return event_table(g, "level_shift", pollutant=g.pollutant, start=g.first,
+                       end=g.last + ibis.interval(minutes=59), severity=sev,
+                       evid=evidence(hours=g.hours, level=level, baseline=base,
+                                     ratio=ratio, threshold_ratio=g.thr.exp(),
+                                     process_change=common, at_detection_limit=g.at_dl,
+                                     step_sigmas=g.z, sigma_window_h=g.win))
+
+
+def _segments(t: ir.Table, th: Thresholds, load_step: float, w_h: int) -> ir.Table:
+    """Segments between the change points ``_cp`` (numbered ``seg``) that differ by ``thr``.
+
+    One row per segment of at least ``level_shift.min_hours`` and less than half the
+    month's running hours whose median level (``slv``) differs from the median of the
+    month's other hours (``olv``) by more than ``thr``; ``p0``/``p1``: its bounding change
+    points are process changes (:func:`_process_steps`).
+    """
+    proc = _process_steps(t, load_step, w_h)
     seg = t.group_by([*_KEYS, "seg"]).aggregate(
         first=t.ts.min(), last=t.ts.max(), hours=t.count(), slv=t.lv.median(),
         nh=t.nh.max(), thr=t.thr.max())
@@ -150,19 +201,120 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
         c = proc.view()
         g = g.left_join(c, [g.mn == c._cmn, g.pollutant == c._cpol, g.seg + off == c._cseg])
         g = g.mutate(**{name: g._proc}).drop("_cmn", "_cpol", "_cseg", "_proc")
-    common = g.p0.fill_null(True) & g.p1.fill_null(True) & (g.p0.notnull() | g.p1.notnull())
-    g = _at_detection_limit(g, presence, th)
-    # the levels themselves (the medians commute with the log); the ratio of the levels
-    level, base = g.slv.exp() - floor, g.olv.exp() - floor
-    ratio = level / base
-    high = th.get("level_shift", "high_ratio")
-    sev = ibis.cases((common | g.at_dl, "low"),
-                     ((ratio >= high) | (ratio <= 1 / high), "high"), else_="medium")
-    return event_table(g, "level_shift", pollutant=g.pollutant, start=g.first,
-                       end=g.last + ibis.interval(minutes=59), severity=sev,
-                       evid=evidence(hours=g.hours, level=level, baseline=base,
-                                     ratio=ratio, threshold_ratio=g.thr.exp(),
-                                     process_change=common, at_detection_limit=g.at_dl))
+    return g
+
+
+def _process_segments(g: ir.Table, t: ir.Table, load_step: float) -> ir.Table:
+    """Add ``pseg``: the process moved over the segment's own hours, not only at its edges.
+
+    The change points of the materiality step alone may cut a fault in pieces, so a
+    segment's edges need not be the fault's. Over the segment's hours: the median of the
+    load (ln) differs from the channel's month median by ``load_step`` or more, or another
+    pollutant of the point has a mean residual (``r``) beyond the segment's ``thr``.
+    """
+    pts = g.select(_pmn2="mn").distinct()
+    tp = t.inner_join(pts, t.mn == pts._pmn2).drop("_pmn2")
+    tp = _residuals(tp.select(*_KEYS, "ts", "lv"))
+    o = tp.select(_omn="mn", _opol="pollutant", _ots="ts", _or="r")
+    j = g.select(*_KEYS, "seg", "first", "last", "thr").inner_join(
+        o, [g.mn == o._omn, g.pollutant != o._opol, o._ots >= g.first, o._ots <= g.last])
+    j = j.group_by([*_KEYS, "seg", "thr", "_opol"]).aggregate(_m=j._or.mean())
+    oth = j.group_by([*_KEYS, "seg"]).aggregate(_oth=(j._m.abs() > j.thr).any())
+    own = t.group_by([*_KEYS, "seg"]).aggregate(_sld=t.ld.median())
+    mon = t.group_by(_KEYS).aggregate(_mld=t.ld.median())
+    q = oth.select(_qmn="mn", _qpol="pollutant", _qseg="seg", _oth="_oth")
+    g = g.left_join(q, [g.mn == q._qmn, g.pollutant == q._qpol, g.seg == q._qseg])
+    g = g.drop("_qmn", "_qpol", "_qseg")
+    own = own.select(_wmn="mn", _wpol="pollutant", _wseg="seg", _sld="_sld")
+    g = g.left_join(own, [g.mn == own._wmn, g.pollutant == own._wpol, g.seg == own._wseg])
+    g = g.drop("_wmn", "_wpol", "_wseg")
+    mon = mon.select(_vmn="mn", _vpol="pollutant", _mld="_mld")
+    g = g.left_join(mon, [g.mn == mon._vmn, g.pollutant == mon._vpol]).drop("_vmn", "_vpol")
+    moved = ((g._sld - g._mld).abs() >= load_step).fill_null(False) | g._oth.fill_null(False)
+    return g.mutate(pseg=moved).drop("_oth", "_sld", "_mld")
+
+
+def _residuals(t: ir.Table) -> ir.Table:
+    """Add ``r``: the level less the channel's month median at the same clock hour (CST).
+
+    The channel's own daily profile removed, what is left of an hour is noise (analyser,
+    load) plus any fault: the means of ``r`` over a segment are compared with the spread
+    of the channel's own means over as many hours (:func:`_long_evidence`).
+    """
+    t = t.mutate(_hod=t.ts.hour())
+    p = t.group_by([*_KEYS, "_hod"]).aggregate(_pm=t.lv.median())
+    p = p.select(_pmn="mn", _ppol="pollutant", _phod="_hod", _pm="_pm")
+    t = t.left_join(p, [t.mn == p._pmn, t.pollutant == p._ppol, t._hod == p._phod])
+    return t.mutate(r=t.lv - t._pm).drop("_pmn", "_ppol", "_phod", "_pm", "_hod")
+
+
+def _long_evidence(g: ir.Table, t: ir.Table, th: Thresholds) -> ir.Table:
+    """Keep the segments ``g`` whose mean residual step is ``seg_k`` of their own spread.
+
+    ``g`` are the segments of :func:`_segments` at the materiality threshold alone; ``t``
+    the hours with their residuals ``r`` and segment ``seg``. For windows of ``L`` =
+    ``min_hours``, doubled up to ``level_shift.seg_window_max_h`` running hours, the spread
+    ``σ_L`` is 1.4826 × the MAD of the rolling ``L``-hour means of ``r`` over the windows
+    that touch none of the segments ``g`` (all full windows when fewer than ``2L`` are
+    left): the channel's own noise of a mean over ``L`` hours, its autocorrelation and
+    day-to-day wander included, estimated from the month without the steps it is to judge.
+    A segment of ``n`` hours is judged with the largest ``L ≤ n``: kept when
+    ``|srm − orr| ≥ seg_k · σ_L`` (``z``, ``win``) and ``n ≤ 2 · seg_window_max_h`` (no
+    spread of longer means is measured in a month).
+    """
+    lo = int(th.get("level_shift", "min_hours"))
+    top = int(th.get("level_shift", "seg_window_max_h"))
+    wins = [lo]
+    while wins[-1] * 2 <= top:
+        wins.append(wins[-1] * 2)
+    # only the channels with a candidate segment get residuals and windowed means
+    t = _residuals(t.semi_join(g, _KEYS).select(*_KEYS, "ts", "idx", "seg", "lv"))
+    sm = t.group_by([*_KEYS, "seg"]).aggregate(srm=t.r.mean())
+    o = t.select(_omn="mn", _opol="pollutant", _oseg="seg", _or="r")
+    j = g.select(*_KEYS, "seg").inner_join(
+        o, [g.mn == o._omn, g.pollutant == o._opol, g.seg != o._oseg])
+    om = j.group_by([*_KEYS, "seg"]).aggregate(orr=j._or.median())
+    sm = sm.inner_join(om, [*_KEYS, "seg"])
+    sm = sm.select(_gmn="mn", _gpol="pollutant", _gseg="seg", srm="srm", orr="orr")
+    g = g.inner_join(sm, [g.mn == sm._gmn, g.pollutant == sm._gpol, g.seg == sm._gseg])
+    g = g.drop("_gmn", "_gpol", "_gseg")
+    inc = g.select(_imn="mn", _ipol="pollutant", _iseg="seg", _inc=ibis.literal(1))
+    u = t.left_join(inc, [t.mn == inc._imn, t.pollutant == inc._ipol, t.seg == inc._iseg])
+    u = u.mutate(_inc=u._inc.fill_null(0)).drop("_imn", "_ipol", "_iseg")
+    nul = ibis.null("float64")
+    cols = {}
+    for L in wins:
+        w = ibis.window(group_by=_KEYS, order_by="idx", preceding=L - 1, following=0)
+        cols[f"_m{L}"] = u.r.mean().over(w)
+        cols[f"_n{L}"] = u.r.count().over(w)
+        cols[f"_x{L}"] = u._inc.max().over(w)
+    u = u.mutate(**cols)
+    u = u.mutate(**{c: v for L in wins for c, v in (
+        (f"_a{L}", ibis.ifelse(u[f"_n{L}"] == L, u[f"_m{L}"], nul)),
+        (f"_c{L}", ibis.ifelse((u[f"_n{L}"] == L) & (u[f"_x{L}"] == 0), u[f"_m{L}"], nul)))})
+    u = u.select(*_KEYS, *[f"_{k}{L}" for L in wins for k in "ac"])
+    med = u.group_by(_KEYS).aggregate(**{f"_q{k}{L}": u[f"_{k}{L}"].median()
+                                         for L in wins for k in "ac"},
+                                      **{f"_k{L}": u[f"_c{L}"].count() for L in wins})
+    u = u.inner_join(med, _KEYS)
+    mad = u.group_by(_KEYS).aggregate(**{
+        f"_s{k}{L}": (u[f"_{k}{L}"] - u[f"_q{k}{L}"]).abs().median()
+        for L in wins for k in "ac"}, **{f"_k{L}": u[f"_k{L}"].max() for L in wins})
+    sd = mad.select(_dmn="mn", _dpol="pollutant", **{
+        f"_sd{L}": 1.4826 * ibis.ifelse(mad[f"_k{L}"] >= 2 * L, mad[f"_sc{L}"], mad[f"_sa{L}"])
+        for L in wins})
+    g = g.inner_join(sd, [g.mn == sd._dmn, g.pollutant == sd._dpol]).drop("_dmn", "_dpol")
+    cases = [(g.hours >= L, L) for L in reversed(wins)]
+    win = ibis.cases(*cases, else_=wins[0])
+    sig = ibis.cases(*[(g.hours >= L, g[f"_sd{L}"]) for L in reversed(wins)],
+                     else_=g[f"_sd{wins[0]}"])
+    step = (g.srm - g.orr).abs()
+    z = step / sig
+    g = g.mutate(z=ibis.ifelse(sig > 0, z, ibis.null("float64")), win=win)
+    g = g.drop(*[f"_sd{L}" for L in wins])
+    keep = ((g.z >= th.get("level_shift", "seg_k")) & (step > g.thr)
+            & (g.hours <= 2 * top))
+    return g.filter(keep.fill_null(False))
 
 
 def _log_level(value: ir.Column, floor: float) -> ir.Column:
