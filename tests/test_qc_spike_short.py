@@ -5,9 +5,10 @@ deterministic alternation (odd minutes ``+a``, even ``−a``: every clock hour a
 level exactly), no O2 correction (the hours are the plain means of the valid minutes, as in
 ``test_qc_spike_minutes.py``), thresholds the packaged defaults: ``spike.minute_k`` 3,
 ``spike.abs_floor`` 1, ``spike.min_rel`` 1.0, ``spike.abrupt_frac`` 0.5,
-``spike.step_minutes`` 5. The blocks are :func:`~lantian.engine.quality.blocks.minute_blocks`
-of the same minutes (30-min blocks). With ``a`` = 0.5 every ordinary block spans 1.0, so the
-channel's spread is max(1.0, abs_floor) = 1.
+``spike.step_minutes`` 5, ``spike.step_k`` 3. The blocks are
+:func:`~lantian.engine.quality.blocks.minute_blocks` of the same minutes (30-min blocks).
+With ``a`` = 0.5 every ordinary block spans 1.0, so the channel's spread is max(1.0,
+abs_floor) = 1, and every minute changes by 1, so its usual largest one-minute step is 1.
 """
 
 from __future__ import annotations
@@ -115,11 +116,68 @@ def test_a_puff_that_rises_over_minutes_is_not_a_spike():
     assert _spikes(df).empty
 
 
-def test_a_glitch_below_twice_the_level_is_not_a_spike():
-    # 90 at 10:12-10:21: the block's 90.5 is not above 2 × 49.5 (spike.min_rel)
+def test_the_block_scan_keeps_each_block_s_largest_one_minute_change():
+    # dx_nox: the largest |v − v of the row before| in the block. Every ordinary minute
+    # changes by 1 (49.5 ↔ 50.5); the glitch 90 ± 0.5 at 10:12-10:21 steps 50.5 → 89.5 at
+    # 10:12 and 90.5 → 49.5 at 10:22, both in block 10:00-10:29
     df = _base()
     _set(df, "10:12", "10:22", 90.0)
+    b = ibis.duckdb.connect().execute(minute_blocks(ibis.memtable(df), ["nox"], TH))
+    b = b.set_index("t0").sort_index()
+    assert b.loc[T0 + pd.Timedelta(hours=10), "dx_nox"] == 41.0
+    assert set(b.drop(T0 + pd.Timedelta(hours=10))["dx_nox"]) == {1.0}
+
+
+def test_an_additive_glitch_below_twice_the_level_is_a_spike_by_its_steps():
+    # 90 at 10:12-10:21 on 50: not above 2 × 50 (spike.min_rel), and its jump 40.1 is over
+    # 3 block spreads, but the doubling test fails (session 10: not a spike). The channel's
+    # usual largest one-minute step (median dx_nox) is 1: the rise 39 and the fall 41 are
+    # over spike.step_k 3 × 1, as is the jump (3 × 90.5 + 2 × 89.5)/5 − 50 = 40.1, which is
+    # at least spike.abs_floor: a glitch (qcspike11)
+    assert TH.get("spike", "step_k") == 3
+    df = _base()
+    _set(df, "10:12", "10:22", 90.0)
+    ev = _spikes(df)
+    assert len(ev) == 1 and ev.iloc[0]["severity"] == "medium"
+    assert (ev.iloc[0]["start"], ev.iloc[0]["end"]) == (
+        T0 + pd.Timedelta(hours=10, minutes=12), T0 + pd.Timedelta(hours=10, minutes=21))
+    evd = json.loads(ev.iloc[0]["evidence"])
+    assert (evd["minute_rise"], evd["minute_fall"], evd["minute_step"]) == (39.0, 41.0, 1.0)
+    assert evd["minute_jump"] == pytest.approx(40.1)
+
+
+def test_a_step_within_three_usual_largest_steps_is_not_a_spike():
+    # 52.5 at 10:12-10:21: rise 50.5 → 52.0 = 1.5 is not over 3 × 1 (nor the jump 2.5 over
+    # 3 spreads of 1): the channel's own fast moves
+    df = _base()
+    _set(df, "10:12", "10:22", 52.5)
     assert _spikes(df).empty
+
+
+def test_an_additive_glitch_needs_abs_floor_where_it_does_not_double():
+    # a channel read to 0.01 (50 ± 0.01: usual largest step 0.02, the resolution 0.01):
+    # +0.6 steps 30 times the usual step but is under spike.abs_floor 1 and far from
+    # doubling: the analyser's accuracy, not a glitch; +3 is a spike
+    df = _base(a=0.01)
+    _set(df, "10:12", "10:22", 50.6, alt=0.01)
+    assert _spikes(df).empty
+    _set(df, "10:12", "10:22", 53.0, alt=0.01)
+    ev = _spikes(df)
+    assert len(ev) == 1
+    assert json.loads(ev.iloc[0]["evidence"])["minute_step"] == pytest.approx(0.02)
+
+
+def test_a_flat_whole_mg_channel_s_usual_step_is_its_resolution():
+    # 20 flat in whole mg/m3: no minute changes (median dx 0), so the usual largest step is
+    # the resolution 1 read from the readings' decimals. A glitch to 22 (steps 2, not over
+    # 3 × 1) is not a spike; to 24 (steps 4, jump 4 >= abs_floor) it is, though 24 < 2 × 20
+    df = _base(level=20.0, a=0.0)
+    _set(df, "10:12", "10:22", 22.0, alt=0.0)
+    assert _spikes(df).empty
+    _set(df, "10:12", "10:22", 24.0, alt=0.0)
+    ev = _spikes(df)
+    assert len(ev) == 1
+    assert json.loads(ev.iloc[0]["evidence"])["minute_step"] == 1.0
 
 
 def test_the_yardstick_is_the_channel_s_own_minute_spread():
@@ -198,15 +256,32 @@ def test_a_glitch_next_to_a_stop_is_not_judged():
     assert _spikes(df).empty
 
 
+def test_a_start_up_an_hour_before_a_glitch_does_not_hide_it():
+    # the source stopped (no valid NOx) 00:00-06:59 of day 1, starts at 07:00 with 150 for
+    # five minutes (a start-up transient: block 07:00-07:29 a candidate); the ten-minute
+    # glitch at 09:12-09:21. Hour 7 follows a stop, so it cannot be judged; before session 11
+    # it joined hour 9 into one run (hours less than two apart) whose hour before (6) did not
+    # run, and the glitch was dropped with it
+    df = _base()
+    i = DAY
+    df.loc[i:i + _at("07:00") - 1, "nox_flag"] = "F"
+    _set(df, "07:00", "07:05", 150.0, day=1)
+    _set(df, "09:12", "09:22", 150.0, day=1)
+    ev = _spikes(df)
+    assert list(ev["start"]) == [T0 + pd.Timedelta(days=1, hours=9, minutes=12)]
+
+
 def test_a_glitch_at_the_same_clock_time_every_day_is_the_schedule():
     # the ten-minute glitch at 10:12 on every day of 14: the month's median of hour 10's
-    # largest minute is 150.5, above the level (50) by more than half the jump
-    # (spike.schedule_share 0.5 × 100.1), on at least 7 days (spike.schedule_days)
+    # largest minute is 150.5, above the month's median of every hour's largest minute
+    # (50.5) by more than half the jump (spike.schedule_share 0.5 × 100.1), on at least 7
+    # days (spike.schedule_days)
     df = _base(n=14 * DAY)
     for d in range(14):
         _set(df, "10:12", "10:22", 150.0, day=d)
+    # (the source's schedule: info since session 11, low before)
     ev = _spikes(df)
-    assert len(ev) == 14 and set(ev.severity) == {"low"}
+    assert len(ev) == 14 and set(ev.severity) == {"info"}
     assert {json.loads(e)["clock_hour_max_median"] for e in ev.evidence} == {150.5}
     # on three days of 14 the median of hour 10's largest minute is 50.5: alarms
     df = _base(n=14 * DAY)
@@ -214,6 +289,40 @@ def test_a_glitch_at_the_same_clock_time_every_day_is_the_schedule():
         _set(df, "10:12", "10:22", 150.0, day=d)
     ev = _spikes(df)
     assert len(ev) == 3 and set(ev.severity) == {"medium"}
+
+
+def test_a_daily_puff_is_the_schedule_beside_a_glitch_at_another_clock_hour():
+    # the daily puff at 10:12-10:21 of every day of 14 and, on day 3, a glitch at 15:12-15:21:
+    # each run is judged at its own clock hour (the puffs' hour 10: 150.5 over the month's
+    # ordinary hour's largest minute 50.5, info; the glitch's hour 15: 50.5, medium). Until
+    # session 11 the Ibis join on the clock hour compared the hour with itself, every run
+    # took the lowest level of every candidate clock hour (50.5), and the puffs were medium
+    df = _base(n=14 * DAY)
+    for d in range(14):
+        _set(df, "10:12", "10:22", 150.0, day=d)
+    _set(df, "15:12", "15:22", 150.0, day=3)
+    ev = _spikes(df).sort_values("start")
+    assert len(ev) == 15
+    glitch = ev["start"] == T0 + pd.Timedelta(days=3, hours=15, minutes=12)
+    assert list(ev[glitch].severity) == ["medium"]
+    assert set(ev[~glitch].severity) == {"info"}
+    evd = [json.loads(e) for e in ev.evidence]
+    assert {(e["clock_hour_max_median"], e["hour_max_median"]) for e in evd} == {
+        (150.5, 50.5), (50.5, 50.5)}
+
+
+def test_a_daily_step_on_a_day_running_high_is_still_the_schedule():
+    # level 10, every day of 14 raised +6 at 08:00-09:59 exactly (steps on the block edges,
+    # seen by dx only; not doubling): the schedule. On day 5 the whole day runs at 15: that
+    # day's level is 15, so the month's hour-8 largest minute (16.5) is not above it by half
+    # the jump (6.1), but it is above the ordinary hour's (10.5): info, not an alarm
+    df = _base(level=10.0, n=14 * DAY)
+    df.loc[5 * DAY:6 * DAY - 1, "nox_mg_m3"] += 5.0
+    for d in range(14):
+        lvl = 16.0 + (5.0 if d == 5 else 0.0)
+        _set(df, "08:00", "10:00", lvl, day=d)
+    ev = _spikes(df)
+    assert len(ev) == 14 and set(ev.severity) == {"info"}
 
 
 def test_an_hourly_run_within_the_channel_s_minute_spread_is_not_a_spike():

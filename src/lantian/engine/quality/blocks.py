@@ -95,7 +95,9 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         (minutes without flow with an ``F`` flag), ``fxf`` (largest flow of the minutes with
         an ``F`` flag), ``fmf`` (smallest flow of the minutes without one); per
         channel ``k`` of ``keys`` + ``o2`` + ``flow``: ``s_k``, ``n_k``,
-        ``lo_k``, ``hi_k`` (sum, count, smallest and largest valid value); per pollutant,
+        ``lo_k``, ``hi_k`` (sum, count, smallest and largest valid value); per pollutant
+        ``dx_k``, the largest absolute change of the valid value between a minute row of the
+        block and the point's row before it (``spike``'s one-minute step scale), and,
         where ``<k>_zs`` is sent, ``rlo_k``/``rhi_k``, the range of ``Zs × (21 − O2) / C`` over
         the valid minutes with ``C`` > 0 and O2 below ``zs_mismatch.o2_max_pct``,
         ``zq_k``/``zz_k``/``cq_k``/``zn_k``/``zd_k`` of :func:`_zs_sums` over the same minutes, and
@@ -111,6 +113,10 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         any_f = any_f | (minute[c] == "F")
     # the declared stop (any F flag) once per row, projected: three aggregates filter on it
     m = minute.mutate(block=minute.ts.epoch_seconds() // bs, _f=any_f.fill_null(False))
+    # spike's one-minute steps (qcspike11): each pollutant's valid value less the point's
+    # previous minute row's (null after an invalid or absent value), one window for all keys
+    w = ibis.window(group_by="mn", order_by="ts")
+    m = m.mutate(**{f"_d_{k}": _valid(m, k) - _valid(m, k).lag().over(w) for k in keys})
     fv = m[flow].cast("float64")
     # the engine's partials first: the names both use (t0, n, fs, fn, s_k, n_k) are the same
     # expressions and are overwritten by the ones below
@@ -137,6 +143,7 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         aggs[f"hi_{k}"] = v.max()
         if k in ("o2", "flow"):
             continue
+        aggs[f"dx_{k}"] = m[f"_d_{k}"].abs().max()
         aggs |= _flag_partials(m, k)
         if f"{k}_zs" not in m.columns:
             continue  # no Zs sent: nothing for zs_mismatch

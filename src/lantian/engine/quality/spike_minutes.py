@@ -11,8 +11,6 @@ Standard Time.
 
 from __future__ import annotations
 
-import math
-
 import ibis
 import ibis.expr.types as ir
 
@@ -36,14 +34,21 @@ def minute_candidates(hl: ir.Table, blocks: ir.Table, th: Thresholds,
     lo``: ``spread`` is the channel's own minute scale, the month's median of ``hi − lo`` over
     its blocks in valid running hours, at least ``spike.abs_floor`` (a whole-mg/m³ analyser
     at a flat level spans 0-1 mg/m³) — not the IQR of hourly means, which is about √60 times
-    smaller than minute noise (qcspike8, session 8). Candidate hours less than two hours
-    apart form one run (a glitch of up to 90 min rises in one hour and falls two later);
-    runs of at most ``spike.max_hours`` hours whose clock hours just before and after are
-    valid running hours are returned, with the columns of
+    smaller than minute noise (qcspike8, session 8). A block is also a candidate when its
+    largest one-minute change ``dx_k`` exceeds ``spike.step_k`` times the channel's usual
+    largest one (``step``: the month's median ``dx_k``, at least the resolution of its
+    readings): an additive glitch on a high baseline neither doubles its block nor spans
+    three block ranges, but it steps far beyond the analyser's own minute-to-minute changes
+    (qcspike11). Candidate hours less than two hours apart form one run (a glitch of up to
+    90 min rises in one hour and falls two later); runs of at most ``spike.max_hours``
+    hours whose clock hours just before and after are valid running hours are returned,
+    with the columns of
     :func:`~lantian.engine.quality.spikes.spike_candidates`
-    (``run`` negative, hourly columns null, ``other_rel`` the highest ``hi / lo`` of another
-    pollutant's candidate block that is one of the run's candidate blocks, the same 30
-    minutes: the process moved, ``minute`` true).
+    (``run`` negative, hourly columns null, ``other_block`` true when another pollutant's
+    block of the same 30 minutes as one of the run's candidate blocks is a candidate too: the
+    process moved; ``other_rel`` the highest ``hi / lo`` of those blocks with ``lo`` > 0;
+    ``clock_median`` / ``clock_base`` of :func:`_clock_hour_max` at the run's first
+    candidate hour; ``minute`` true).
     ``None`` when ``blocks`` holds no pollutant. ``stacked``: :func:`stacked_blocks` of the
     same inputs, when the caller has it.
     """
@@ -53,19 +58,35 @@ def minute_candidates(hl: ir.Table, blocks: ir.Table, th: Thresholds,
     b, sp = st
     floor = th.get("spike", "abs_floor")
     k = th.get("spike", "minute_k")
+    step_k = th.get("spike", "step_k")
     rel = 1 + th.get("spike", "min_rel")
     max_h = int(th.get("spike", "max_hours"))
-    # spread >= abs_floor: a bound every candidate passes, before the join with the spreads
-    c = b.filter((b._r > k * floor) & ((b._rel > rel) | b._rel.isnull()))
+    # a block far wider than the channel's blocks (spread >= abs_floor: a bound before the
+    # join), or holding a one-minute step far above the channel's usual largest one
+    c = b.mutate(_w=(b._r > k * floor) & ((b._rel > rel) | b._rel.isnull()))
+    c = c.filter(c._w | c._dx.notnull())
     c = c.inner_join(sp, [c.mn == sp._smn, c.pollutant == sp._spol])
-    c = c.filter(c._r > k * c._sp)
+    c = c.mutate(_w=c._w & (c._r > k * c._sp))
+    c = c.filter(c._w | (c._dx > step_k * c._st).fill_null(False))
     # the process moved: another pollutant's block of the same 30 minutes is a candidate too
     # (a process excursion moves the flue gas of every analyser at once; a soot blow twenty
     # minutes before a glitch in the same clock hour does not make the glitch the process)
-    o = c.select(_omn=c.mn, _opol=c.pollutant, _ob=c._blk, _ov=c._rel.fill_null(math.inf))
+    # (``other_block``; ``other_rel`` its hi / lo where lo > 0, as evidence)
+    o = c.select(_omn=c.mn, _opol=c.pollutant, _ob=c._blk, _ov=c._rel)
     j = c.left_join(o, [c.mn == o._omn, c._blk == o._ob, c.pollutant != o._opol])
-    c = j.group_by(["mn", "pollutant", "_h"]).aggregate(spread=j._sp.max(),
-                                                        other_rel=j._ov.max())
+    c = j.group_by(["mn", "pollutant", "_h"]).aggregate(spread=j._sp.max(), step=j._st.max(),
+                                                        other_rel=j._ov.max(),
+                                                        other_block=j._opol.notnull().any())
+    # a candidate hour next to a stop (the clock hour before or after it not a valid running
+    # hour: a start-up or shut-down) cannot be judged, since the span's edges must be the
+    # surrounding level; dropped before the hours form runs, so a start-up's transient does
+    # not join a glitch an hour later into one unjudgeable run (qcspike11: peaking plants)
+    one = ibis.interval(hours=1)
+    e = hl.select(_emn=hl.mn, _ets=hl.ts, _epol=hl.pollutant)
+    c = c.mutate(_pb=c._h - one, _pa=c._h + one)
+    for edge in ("_pb", "_pa"):
+        c = c.semi_join(e, [("mn", "_emn"), ("pollutant", "_epol"), (edge, "_ets")])
+    c = c.drop("_pb", "_pa")
     w = ibis.window(group_by=_KEYS, order_by="_h")
     c = c.mutate(_new=ibis.ifelse(
         c._h.lag().over(w).isnull() | (c._h > c._h.lag().over(w) + ibis.interval(hours=2)),
@@ -73,25 +94,30 @@ def minute_candidates(hl: ir.Table, blocks: ir.Table, th: Thresholds,
     wc = ibis.window(group_by=_KEYS, order_by="_h", preceding=None, following=0)
     c = c.mutate(run=-c._new.sum().over(wc))
     g = c.group_by([*_KEYS, "run"]).aggregate(first=c._h.min(), last=c._h.max(),
-                                              spread=c.spread.max(),
-                                              other_rel=c.other_rel.max())
+                                              spread=c.spread.max(), step=c.step.max(),
+                                              other_rel=c.other_rel.max(),
+                                              other_block=c.other_block.any())
     g = g.mutate(hours=((g.last.epoch_seconds() - g.first.epoch_seconds()) // 3600 + 1))
     g = g.filter(g.hours <= max_h)
     # the hours around the run run too: the span's edges are the surrounding level
-    one = ibis.interval(hours=1)
     g = g.mutate(_pb=g.first - one, _pa=g.last + one)
     for edge in ("_pb", "_pa"):
-        e = hl.select(_emn=hl.mn, _ets=hl.ts, _epol=hl.pollutant)
         g = g.semi_join(e, [("mn", "_emn"), ("pollutant", "_epol"), (edge, "_ets")])
     g = g.drop("_pb", "_pa")
+    # the clock hour as a column: an expression of ``c`` in the predicate was taken for
+    # ``cm``'s own column of the same value (Ibis join dereferencing: the ON clause
+    # compared ``cm._kh`` with itself, so every clock hour joined)
+    c = c.mutate(_hh=c._h.hour())
     cm = _clock_hour_max(b, c, th)
-    j = c.left_join(cm, [c.mn == cm._kmn, c.pollutant == cm._kpol, c._h.hour() == cm._kh])
-    # a run is the schedule only if every candidate hour is: the lowest clock-hour level
-    sched = j.group_by([*_KEYS, "run"]).aggregate(
-        clock_median=ibis.ifelse(j._cm.count() == j.count(), j._cm.min(),
-                                 ibis.null("float64")))
+    j = c.left_join(cm, [c.mn == cm._kmn, c.pollutant == cm._kpol, c._hh == cm._kh])
+    # the clock hour where the run's raised minutes begin (its first candidate hour): a
+    # level reached there on most days is the schedule (qcspike11: the lowest level of
+    # every candidate hour missed a daily step up at 08:00 and down at 10:00, whose last
+    # hour holds only the step down)
+    sched = j.group_by([*_KEYS, "run"]).aggregate(clock_median=j._cm.argmin(j._h),
+                                                  clock_base=j._om.max())
     sched = sched.select(_xmn=sched.mn, _xpol=sched.pollutant, _xrun=sched.run,
-                         clock_median=sched.clock_median)
+                         clock_median=sched.clock_median, clock_base=sched.clock_base)
     g = g.left_join(sched, [g.mn == sched._xmn, g.pollutant == sched._xpol,
                             g.run == sched._xrun]).drop("_xmn", "_xpol", "_xrun")
     f64 = ibis.null("float64")
@@ -112,32 +138,50 @@ def stacked_blocks(hl: ir.Table, blocks: ir.Table,
     if not keys:
         return None
     floor = th.get("spike", "abs_floor")
+    f64 = ibis.null("float64")
     parts = [blocks.select("mn", _h=blocks.t0.truncate("h"), _blk=blocks.block,
                            pollutant=ibis.literal(key),
                            hi=blocks[f"hi_{key}"].cast("float64"),
-                           lo=blocks[f"lo_{key}"].cast("float64")) for key in keys]
+                           lo=blocks[f"lo_{key}"].cast("float64"),
+                           dx=(blocks[f"dx_{key}"].cast("float64") if f"dx_{key}" in
+                               blocks.columns else f64)) for key in keys]
     b = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
     b = b.filter(b.hi.notnull() & b.lo.notnull())
     hv = hl.select(_vmn=hl.mn, _vts=hl.ts, _vpol=hl.pollutant)
     b = b.inner_join(hv, [b.mn == hv._vmn, b._h == hv._vts, b.pollutant == hv._vpol])
+    # the analyser's resolution: the finest step its readings carry (the most decimals of
+    # the blocks' extremes: 0, 1, 2, else 3), so a flat whole-mg/m³ channel's step is 1
+    mil = (b.hi * 1000.0).round().cast("int64")
+    dec = ibis.cases((mil % 1000 == 0, 0), (mil % 100 == 0, 1), (mil % 10 == 0, 2), else_=3)
     b = b.select("mn", "_h", "_blk", "pollutant", "hi", _r=b.hi - b.lo,
-                 _rel=b.hi / ibis.greatest(b.lo, 0))
-    sp = b.group_by(["mn", "pollutant"]).aggregate(_sp=ibis.greatest(b._r.median(), floor))
-    return b, sp.select(_smn=sp.mn, _spol=sp.pollutant, _sp=sp._sp)
+                 _rel=b.hi / ibis.greatest(b.lo, 0), _dx=b.dx, _dec=dec)
+    sp = b.group_by(["mn", "pollutant"]).aggregate(_sp=ibis.greatest(b._r.median(), floor),
+                                                   _dxm=b._dx.median(), _dm=b._dec.max())
+    res = ibis.cases((sp._dm == 0, 1.0), (sp._dm == 1, 0.1), (sp._dm == 2, 0.01),
+                     else_=0.001)
+    st = ibis.ifelse(sp._dxm.isnull(), f64, ibis.greatest(sp._dxm, res))
+    return b.drop("_dec"), sp.select(_smn=sp.mn, _spol=sp.pollutant, _sp=sp._sp, _st=st)
 
 
 def _clock_hour_max(b: ir.Table, c: ir.Table, th: Thresholds) -> ir.Table:
-    """(_kmn, _kpol, _kh, _cm): the month's median of the hour's largest minute at a clock hour.
+    """(_kmn, _kpol, _kh, _cm, _om): the month's median of the hour's largest minute.
 
     ``b`` the stacked blocks (mn, _h, pollutant, hi) of valid running hours, ``c`` the
-    candidate hours; only their clock hours (CST) are read. Null unless at least
-    ``spike.schedule_days`` days have a running hour there. A puff that recurs at that time
-    on at least half of the days (soot blowing, a light-off) raises it; a glitch does not.
+    candidate hours (``_hh`` their clock hour, CST). ``_cm``: at the candidates' clock hours,
+    null unless at least ``spike.schedule_days`` days have a running hour there; ``_om``:
+    over every running hour of the channel (its ordinary hour, qcspike11). A puff or a step
+    that recurs at that time on at least half of the days (soot blowing, a light-off, a raw
+    mill stopped at 08:00) raises ``_cm`` above ``_om``; a glitch does not.
     """
-    hk = c.select(_kmn=c.mn, _kpol=c.pollutant, _kh=c._h.hour()).distinct()
-    x = b.mutate(_hh=b._h.hour())
-    x = x.inner_join(hk, [x.mn == hk._kmn, x.pollutant == hk._kpol, x._hh == hk._kh])
-    h = x.group_by(["_kmn", "_kpol", "_kh", "_h"]).aggregate(_hx=x.hi.max())
+    ch = c.select(_kmn=c.mn, _kpol=c.pollutant).distinct()
+    x = b.inner_join(ch, [b.mn == ch._kmn, b.pollutant == ch._kpol])
+    h = x.group_by(["_kmn", "_kpol", "_h"]).aggregate(_hx=x.hi.max())
+    h = h.mutate(_hh=h._h.hour())
+    om = h.group_by(["_kmn", "_kpol"]).aggregate(_om=h._hx.median())
+    hk = c.select(_qmn=c.mn, _qpol=c.pollutant, _kh=c._hh).distinct()
+    h = h.inner_join(hk, [h._kmn == hk._qmn, h._kpol == hk._qpol, h._hh == hk._kh])
     lv = h.group_by(["_kmn", "_kpol", "_kh"]).aggregate(_cm=h._hx.median(), _cn=h.count())
     lv = lv.filter(lv._cn >= int(th.get("spike", "schedule_days")))
-    return lv.select("_kmn", "_kpol", "_kh", "_cm")
+    om = om.select(_pmn=om._kmn, _ppol=om._kpol, _om=om._om)
+    lv = lv.inner_join(om, [lv._kmn == om._pmn, lv._kpol == om._ppol])
+    return lv.select("_kmn", "_kpol", "_kh", "_cm", "_om")

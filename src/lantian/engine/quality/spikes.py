@@ -67,19 +67,26 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
     block scan (``spike_candidates(..., blocks=...)``) the runs of
     :func:`~lantian.engine.quality.spike_minutes.minute_candidates` join, and every run gets
     the channel's minute spread ``s`` (the month's median range of its 30-min blocks, at
-    least ``abs_floor``). A run is then also a spike by the glitch test
-    (a minute run only by it): the highest ``step_minutes`` mean in its hours (``top5``)
-    stands above the median of the span's other minutes (``base``) by ``jump1`` >
-    ``spike.minute_k``·s and is above ``(1 + min_rel)``·base; the largest rise and fall
-    between consecutive valid minutes are each ≥ ``abrupt_frac``·jump1, rise before fall
-    and ≤ ``max_hours`` apart, the ``step_minutes`` before the rise and from the fall lie
-    within ``abrupt_frac``·jump1 of the base, and the span's edges below top5 −
-    ``abrupt_frac``·jump1. An hourly run's own minute test then also needs its jump >
-    ``minute_k``·s. A minute run is ``low`` for the common mode (another pollutant's block
-    of the same 30 minutes a candidate) or when the month's median of its clock hour's largest
-    minute (``clock_hour_max_median``, ≥ ``schedule_days`` days) is above the base by
-    ``schedule_share`` of jump1 (a daily puff); ``high`` when top5 ≥ ``high_ratio``·base;
-    its event runs from its first raised minute to its last.
+    least ``abs_floor``). A run is then also a spike by the glitch test (a minute run only
+    by it): the highest ``step_minutes`` mean in its hours (``top5``) stands above the
+    median of the span's other minutes (``base``) by ``jump1`` > ``spike.minute_k``·s and is
+    above ``(1 + min_rel)``·base; the largest rise and fall between consecutive valid
+    minutes are each ≥ ``abrupt_frac``·jump1, rise before fall and ≤ ``max_hours`` apart,
+    the ``step_minutes`` before the rise and from the fall lie within ``abrupt_frac``·jump1
+    of the base, and the span's edges below top5 − ``abrupt_frac``·jump1. An hourly run's
+    own minute test then also needs its jump > ``minute_k``·s. Or (qcspike11) by its steps,
+    where the blocks give the channel's usual largest one-minute change ``u`` (``step``: the
+    month's median of the block scan's ``dx_k``, at least the readings' resolution): rise1,
+    fall1 and jump1 each exceed ``spike.step_k``·u, so does the median minute from the rise
+    to the fall (``held1``) above the base (the glitch holds its level: not a recovery from
+    one dip and the fall into the next, nor a noise outlier's return), and jump1 is at least
+    ``abs_floor`` or doubles the base (an additive glitch on a high baseline), with the same
+    abruptness and level tests. A minute run is ``low`` for the common mode (another
+    pollutant's block of the same 30 minutes a candidate), ``info`` when the month's median
+    of the largest minute of the clock hour where it begins (``clock_hour_max_median``, ≥
+    ``schedule_days`` days) is above that of every hour (``hour_max_median``) by
+    ``schedule_share`` of jump1 (a daily puff or step: the source's schedule); ``high`` when
+    top5 ≥ ``high_ratio``·base; its event runs from its first raised minute to its last.
     """
     g = candidates if candidates is not None else spike_candidates(hl, th, screen=screen)
     max_h = int(th.get("spike", "max_hours"))
@@ -122,9 +129,17 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
         # several), stands out of the channel's minute spread, and is (1 + min_rel) times
         # the surrounding level
         j1 = g._jump1
-        by_one = ((g.rise1 >= a * j1) & (g.fall1 >= a * j1)
-                  & (j1 > th.get("spike", "minute_k") * g.spread)
-                  & (g.top5 > (1 + th.get("spike", "min_rel")) * g.base)
+        doubled = g.top5 > (1 + th.get("spike", "min_rel")) * g.base
+        # the channel's own minute scale: its blocks' median range, or (qcspike11) the
+        # steps themselves are step_k times the usual largest one-minute step of its
+        # 30-min blocks, as are the jump and the level held between the steps (median), the
+        # jump at least abs_floor where it does not double the level (an additive glitch
+        # on a high baseline)
+        sk = th.get("spike", "step_k") * g.step
+        scale = ((j1 > th.get("spike", "minute_k") * g.spread) & doubled).fill_null(False) | (
+            (g.rise1 > sk) & (g.fall1 > sk) & (j1 > sk) & (g.held1 - g.base > sk)
+            & ((j1 >= th.get("spike", "abs_floor")) | doubled)).fill_null(False)
+        by_one = ((g.rise1 >= a * j1) & (g.fall1 >= a * j1) & scale
                   & (g.t_rise1 < g.t_fall1)
                   & (g.t_fall1 <= g.t_rise1 + ibis.interval(hours=max_h))
                   # from the surrounding level and back to it: the step_minutes before the
@@ -136,10 +151,15 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
                             (g.jump.notnull(), by_minutes.fill_null(False) | by_one),
                             else_=abrupt)
         # a minute run recurring at its clock hour: the month's median of that hour's largest
-        # minute is above the surrounding level by schedule_share of the jump (a daily puff)
-        sched_m = mrun & ((g.clock_median - g.base)
+        # minute is above the month's median of every hour's (clock_base) by schedule_share
+        # of the jump (a daily puff or step; qcspike11: against the ordinary hour, not the
+        # day's own level, which a day running high raises)
+        sched_m = mrun & ((g.clock_median - g.clock_base)
                           >= th.get("spike", "schedule_share") * g.jump).fill_null(False)
-        g = g.mutate(scheduled=g.scheduled | sched_m)
+        # (qcspike11) the source's own daily schedule, not a fault: info, no trust points (a
+        # cement kiln's raw mill stopped at 08:00 every day steps SO2 up and down by more
+        # than its analyser steps: 20-30 such runs a month were 40-60 trust points as low)
+        g = g.mutate(_daily=sched_m)
         rise = ibis.ifelse(mrun, g.rise1, g.rise)
         fall = ibis.ifelse(mrun, g.fall1, g.fall)
         jump = g.jump
@@ -148,12 +168,16 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
         # a minute run's event: its first raised minute to its last
         start = ibis.ifelse(mrun, g.t_rise1, start)
         end = ibis.ifelse(mrun, g.t_fall1 - ibis.interval(minutes=1), end)
+    if "_daily" not in g.columns:
+        g = g.mutate(_daily=ibis.literal(False))
     g = g.mutate(_rise=rise, _fall=fall, _jump=jump, _top=top, _base=base, _start=start,
                  _end=end)
     g = g.filter(abrupt)
-    common = (g.other_rel >= th.get("spike", "common_ratio")).fill_null(False)
+    common = ((g.other_rel >= th.get("spike", "common_ratio")).fill_null(False)
+              | g.other_block.fill_null(False))
     high = th.get("spike", "high_ratio")
-    sev = ibis.cases((common | g.scheduled.fill_null(False), "low"),
+    sev = ibis.cases((g._daily, "info"),
+                     (common | g.scheduled.fill_null(False), "low"),
                      (g.peak >= high * g.median, "high"),
                      (g.minute.fill_null(False) & (g._top >= high * g._base), "high"),
                      else_="medium")
@@ -166,9 +190,11 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
                                          g.minute.fill_null(False), f64, g.clock_median),
                                      clock_hour_max_median=ibis.ifelse(
                                          g.minute.fill_null(False), g.clock_median, f64),
+                                     hour_max_median=g.clock_base,
                                      minute_rise=g._rise, minute_fall=g._fall,
                                      minute_jump=g._jump, minute_top=g._top,
-                                     minute_level=g._base, minute_spread=g.spread))
+                                     minute_level=g._base, minute_spread=g.spread,
+                                     minute_step=g.step))
 
 
 def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True,
@@ -217,14 +243,16 @@ def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True,
         after=r.after.argmax(r.idx), calm=r.calm.max(), other_rel=r.other_rel.max(),
         clock_median=r.clock_median.max(), scheduled=r._sched.all())
     g = g.filter(g.hours <= int(th.get("spike", "max_hours")))
-    g = g.mutate(spread=ibis.null("float64"), minute=ibis.literal(False))
+    g = g.mutate(clock_base=ibis.null("float64"), spread=ibis.null("float64"),
+                 step=ibis.null("float64"), other_block=ibis.literal(False),
+                 minute=ibis.literal(False))
     st = stacked_blocks(hl, blocks, th) if blocks is not None else None
     if st is None:
         return g
     # the channel's minute spread: the minute test's jump must stand out of it (spike)
     sp = st[1]
     g = g.left_join(sp, [g.mn == sp._smn, g.pollutant == sp._spol])
-    g = g.mutate(spread=g._sp).drop("_smn", "_spol", "_sp")
+    g = g.mutate(spread=g._sp, step=g._st).drop("_smn", "_spol", "_sp", "_st")
     mc = minute_candidates(hl, blocks, th, stacked=st)
     if mc is None:
         return g
@@ -266,7 +294,7 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
     "span") are read: one equi-join of the minutes on (mn, clock hour) with the few spans'
     hours, so only the spans' minutes are stacked and windowed. With ``k`` =
     ``spike.step_minutes`` valid minutes, returns (_smn, _spol, _srun, rise, fall, t_rise,
-    t_fall, top, rise1, fall1, t_rise1, t_fall1, pre1, post1, top5, base, edge) [mg/m³,
+    t_fall, top, rise1, fall1, t_rise1, t_fall1, pre1, post1, top5, base, held1, edge) [mg/m³,
     measured, not O2-corrected]:
 
     * ``rise`` / ``fall``: largest increase / decrease of the mean of ``k`` minutes over the
@@ -281,6 +309,8 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
       minutes before ``t_rise1``, ``post1`` of the ``k`` minutes from ``t_fall1``.
     * ``top5``: the highest mean of ``k`` minutes starting in the run's hours; ``base``: the
       median of the span's minutes outside the run's hours (the surrounding level).
+    * ``held1``: the median of the minutes from ``t_rise1`` to before ``t_fall1`` (the level
+      a glitch holds between its steps; qcspike11).
     """
     k = int(th.get("spike", "step_minutes"))
     max_h = int(th.get("spike", "max_hours"))
@@ -293,7 +323,8 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
                            fall1=ibis.null("float64"), t_rise1=ibis.null("timestamp"),
                            t_fall1=ibis.null("timestamp"), pre1=ibis.null("float64"),
                            post1=ibis.null("float64"), top5=ibis.null("float64"),
-                           base=ibis.null("float64"), edge=ibis.null("float64")).limit(0)
+                           base=ibis.null("float64"), held1=ibis.null("float64"),
+                           edge=ibis.null("float64")).limit(0)
     # the clock hours of each span (at most max_hours + 2), then one equi-join of the minutes
     # on (mn, hour): a single pass with a small hash table, no per-key or range join
     sp = _span_hours(runs, max_h)
@@ -331,8 +362,17 @@ def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
         top5=u._a.max(where=u.inrun),
         base=u.v.quantile(0.5, where=~u.inrun),
         _e0=u.v.mean(where=u._rn < k), _e1=u.v.mean(where=u._rn >= u._n - k))
+    # the level held between the one-minute rise and fall (qcspike11): the median of the
+    # minutes from t_rise1 to before t_fall1 (a glitch holds it; a recovery from one dip and
+    # the fall into the next, or a noise outlier's return, do not)
+    tt = g.select(_hmn=g._smn, _hpol=g._spol, _hrun=g._srun, _tr=g.t_rise1, _tf=g.t_fall1)
+    h = u.inner_join(tt, [u._smn == tt._hmn, u._spol == tt._hpol, u._srun == tt._hrun])
+    h = h.group_by(grp).aggregate(
+        held1=h.v.quantile(0.5, where=(h.ts >= h._tr) & (h.ts < h._tf)))
+    h = h.select(_kmn=h._smn, _kpol=h._spol, _krun=h._srun, held1=h.held1)
+    g = g.left_join(h, [g._smn == h._kmn, g._spol == h._kpol, g._srun == h._krun])
     return g.select(*grp, "rise", "fall", "t_rise", "t_fall", "top", "rise1", "fall1",
-                    "t_rise1", "t_fall1", "pre1", "post1", "top5", "base",
+                    "t_rise1", "t_fall1", "pre1", "post1", "top5", "base", "held1",
                     edge=ibis.greatest(g._e0, g._e1))
 
 
