@@ -81,7 +81,9 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     past its own threshold at the same hour. An analyser fault moves one channel alone.
     Times are China Standard Time (hour starts); no scan of the minutes. ``materialize``
     (the caller's hook, e.g. ``lambda t: t.cache()``) keeps the windowed hours once: four
-    branches read them (segments, the other hours, change points, other pollutants).
+    branches read them (segments, the other hours, change points, other pollutants). On
+    Spark give it (``lantian qc`` does): Spark's analyser re-analyses the unkept plan for
+    every branch and runs out of driver heap.
     ``screen`` (default) first leaves out the series that cannot have a change point
     (:func:`shift_screen`, from block quantiles); ``screen=False`` tests every series (the
     same events, slower; kept to prove the equality).
