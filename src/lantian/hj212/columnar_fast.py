@@ -42,7 +42,9 @@ _VERSION_OK = np.array([VERSION_BITS.get(v) is not None for v in range(64)], dty
 _REQUIRED = frozenset({"st", "cn", "pw", "mn"})
 _ITEM_SEP = re.compile("[;,]")
 
-Items = tuple[npt.NDArray[Any], ...]
+Items = tuple[Any, ...]
+"""(line, code, suffix, value, text, name id) arrays of items; code, suffix and text are None
+when the caller asked for no strings (``fast_pass(..., strings=False)``)."""
 
 
 @dataclass
@@ -101,14 +103,16 @@ def _scan(frames: Sequence[bytes], buf: npt.NDArray[np.uint8], starts: npt.NDArr
 
 def fast_pass(frames: Sequence[bytes], digit_warnings: bool = True,
               number_text: bool = True, header_warnings: bool = True,
-              text_ids: bool = False) -> FastResult:
+              text_ids: bool = False, strings: bool = True) -> FastResult:
     """Decode the canonical frames of ``frames`` (no CR/LF); see the module docstring.
 
     ``columns`` has every header key of the fast frames (``None`` elsewhere); ``items`` is
     ``(line, code, suffix, value, text, name id)`` for their text and numeric fields, in
     line order; ``number_text=False`` leaves the text of numbers ``None``;
     ``header_warnings=False`` skips the QN/MN warnings (the gateway keeps none);
-    ``text_ids=True`` fills ``text_id`` and ``text_vocab``.
+    ``text_ids=True`` fills ``text_id`` and ``text_vocab``; ``strings=False`` (with
+    ``text_ids``) leaves code, suffix and text of the items None: the name ids and text
+    ids say them, and no object array of a Python string per item is built.
     """
     n = len(frames)
     lens = np.fromiter(map(len, frames), dtype=np.int64, count=n)
@@ -150,15 +154,19 @@ def fast_pass(frames: Sequence[bytes], digit_warnings: bool = True,
     ival = ival[:nit]
     for j in np.flatnonzero(iflag[:nit] & F_PYFLOAT).tolist():
         ival[j] = float(blob[ivs[j]:ive[j]])
-    items = text_id = text_vocab = None
+    items: Items | None = None
+    text_id = text_vocab = None
     if nit:
-        item_text = np.full(nit, None, dtype=object)
         tail = ids[n * len(H_COLS):]
-        item_text[texted] = vocab[tail]
         if text_ids:
             text_id, text_vocab = _item_text_ids(nit, texted, tail, vocab)
-        code_tab, suffix_tab = NAMES.tables_of_text()
-        items = (il[:nit], code_tab[names], suffix_tab[names], ival, item_text, names)
+        if strings or not text_ids:
+            item_text = np.full(nit, None, dtype=object)
+            item_text[texted] = vocab[tail]
+            code_tab, suffix_tab = NAMES.tables_of_text()
+            items = (il[:nit], code_tab[names], suffix_tab[names], ival, item_text, names)
+        else:
+            items = (il[:nit], None, None, ival, None, names)
     return FastResult(status=status, columns=columns, params=params, warnings=warns,
                       items=items, text_id=text_id, text_vocab=text_vocab)
 
