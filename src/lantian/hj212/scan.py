@@ -63,6 +63,8 @@ _T = np.array(CRC_TABLE, dtype=np.int64)
 _STOP = np.zeros(256, dtype=np.bool_)  # bytes that end a name or value: = ; , / & LF
 _STOP[[61, 59, 44, 47, 38, 10]] = True
 _P10 = np.array([10.0 ** k for k in range(23)], dtype=np.float64)  # exact doubles
+_GUESSED = 256
+"""Item positions of a frame whose name the scanner guesses from the frame before."""
 _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
 _MASK64 = (1 << 64) - 1
@@ -375,6 +377,8 @@ def scan_frames(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],  # no
     it_val = np.empty(capacity, dtype=np.float64)
     it_flag = np.empty(capacity, dtype=np.int8)
     seen = np.full(len(kind), -1, dtype=np.int64)
+    # the name id of each item position in the last frame: the guess for the next frame
+    guess = np.full(_GUESSED, -1, dtype=np.int64)
     nit = 0  # fields (text, numeric) from index 0 up
     pt = capacity  # parameters other than DataTime from the top down
     for i in range(n):
@@ -387,24 +391,38 @@ def scan_frames(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],  # no
         k0, p0 = nit, pt
         st = FAST
         a = bs
+        pos = 0  # item position in the frame
         while a < be and st == FAST:
-            # one item: a name up to '=' (hashed on the way), then its value
-            h = np.uint64(14695981039346656037)
-            q = a
-            while q < be:
-                c = buf[q]
-                if _STOP[c]:  # = ; , / & LF
-                    break
-                h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
-                q += 1
-            if q == be or buf[q] != 61:
-                st = SLOW  # no '=' in the item, '/', '&' or LF
-                break
-            eq = q
-            nid = _lookup(buf, a, eq, h, slots, names, name_off)
+            # one item: a name up to '=', then its value. The name is first compared with
+            # the name at this position in the last frame (loggers repeat their layout);
+            # a guessed name holds no stop byte (it was found below), so bytes equal and
+            # '=' after them is the same name the hash lookup would find
+            nid = guess[pos] if pos < _GUESSED else -1
+            if nid >= 0:
+                s0 = name_off[nid]
+                eq = a + name_off[nid + 1] - s0
+                if eq >= be or buf[eq] != 61 or not _same_bytes(names, s0, buf, a, eq - a):
+                    nid = -1
             if nid < 0:
-                st = UNKNOWN
-                break
+                h = np.uint64(14695981039346656037)
+                q = a
+                while q < be:
+                    c = buf[q]
+                    if _STOP[c]:  # = ; , / & LF
+                        break
+                    h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
+                    q += 1
+                if q == be or buf[q] != 61:
+                    st = SLOW  # no '=' in the item, '/', '&' or LF
+                    break
+                eq = q
+                nid = _lookup(buf, a, eq, h, slots, names, name_off)
+                if nid < 0:
+                    st = UNKNOWN
+                    break
+                if pos < _GUESSED:
+                    guess[pos] = nid
+            pos += 1
             kd = kind[nid]
             if kd == 3 or seen[nid] == i:
                 st = SLOW
