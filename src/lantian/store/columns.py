@@ -165,20 +165,26 @@ def route_values(
     num = batch.item_num if src is None else batch.item_num[src]
     items = _Items(batch, src)
     n = len(batch)
-    cn = np.array([c if c is not None else "" for c in batch.cn], dtype=object)
     tid = {t: k for k, t in enumerate(WIDE_TABLES)}
-    table_id = {c: tid.get(TABLE_OF_CN.get(c, ""), -1) for c in set(cn.tolist())}
-    table_of_row = np.fromiter(map(table_id.__getitem__, cn), dtype=np.int8, count=n)
+    table_id = {c: tid.get(TABLE_OF_CN.get(c or "", ""), -1) for c in set(batch.cn)}
+    table_of_row = np.fromiter(map(table_id.__getitem__, batch.cn), dtype=np.int8, count=n)
     all_code_i, code_u_arr, all_suf_i, suf_u = batch.factorized()
     code_i = all_code_i if src is None else all_code_i[src]
     suf_i = all_suf_i if src is None else all_suf_i[src]
     grids, cols, _, key_of_code = _route_table(code_u_arr, suf_u)
-    col_of_item = np.full(len(row), -1, dtype=np.int64)
     item_table = table_of_row[row]
-    for table, grid in grids.items():
-        sel = item_table == tid[table]
-        if sel.any():
-            col_of_item[sel] = grid[code_i[sel], suf_i[sel]]
+    # items per wide table (index 0: none); a batch's items are mostly all one table's
+    count = np.bincount(item_table + 1, minlength=len(WIDE_TABLES) + 1)
+    present = [t for t in WIDE_TABLES if count[tid[t] + 1]]
+    in_table: dict[str, npt.NDArray[np.bool_] | None] = {}
+    col_of_item = np.full(len(row), -1, dtype=np.int64)
+    for table in present:
+        if count[tid[table] + 1] == len(row):  # every item: no selection to build
+            in_table[table] = None
+            col_of_item = grids[table][code_i, suf_i]
+            continue
+        sel = in_table[table] = item_table == tid[table]
+        col_of_item[sel] = grids[table][code_i[sel], suf_i[sel]]
     is_text_col = np.array([is_text_column(c) for c in cols] + [False], dtype=bool)
     isnan = np.isnan(num)
     # a number expected but text sent (or the reverse): keep it as sent in value_long
@@ -188,7 +194,7 @@ def route_values(
     mn = np.array(batch.mn, dtype=object)
     wide = {
         t: f
-        for t in WIDE_TABLES
+        for t in present
         if (
             f := _wide_frame(
                 mn,
@@ -198,7 +204,7 @@ def route_values(
                 num,
                 items,
                 cols,
-                item_table == tid[t],
+                in_table[t],
                 ts,
                 base,
                 n,
@@ -211,11 +217,13 @@ def route_values(
         return wide, None
     lr = row[long_sel]
     lnan = isnan[long_sel]
+    cn = np.array([c if c is not None else "" for c in np.asarray(batch.cn, dtype=object)[lr]],
+                  dtype=object)
     long = pa.table(
         {
             "packet_id": pa.array(lr + base, pa.int64()),
             "mn": pa.array(mn[lr], pa.string()),
-            "cn": pa.array(cn[lr], pa.string()),
+            "cn": pa.array(cn, pa.string()),
             "ts": pa.array(ts[lr], pa.timestamp("us")),
             "code": _taken(code_u_arr, code_i[long_sel]),
             "field": _taken(suf_u, suf_i[long_sel]),
@@ -307,13 +315,16 @@ def _wide_frame(
     num: npt.NDArray[np.float64],
     items: _Items,
     cols: list[str],
-    in_table: npt.NDArray[np.bool_],
+    in_table: npt.NDArray[np.bool_] | None,
     ts: npt.NDArray[Any],
     base: int,
     n: int,
 ) -> pa.Table | None:
-    """Arrow frame of one wide table: values scattered into a (row × column) matrix at once."""
-    sel = (col_of_item >= 0) & in_table
+    """Arrow frame of one wide table: values scattered into a (row × column) matrix at once.
+
+    ``in_table`` selects the table's items (None: every item is the table's).
+    """
+    sel = col_of_item >= 0 if in_table is None else (col_of_item >= 0) & in_table
     if not sel.any():
         return None
     at = np.flatnonzero(sel)
