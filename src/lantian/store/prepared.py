@@ -304,7 +304,10 @@ def prepare_batch(b: ColumnBatch, *, with_raw: bool = True) -> PreparedBatch:
     mn, cn = pa.array(b.mn, pa.string()), pa.array(b.cn, pa.string())
     h = _classify_batch(b, mn, cn)
     now = cst_now()
-    received = timestamps([r or now for r in b.received_at])
+    if any(b.received_at):
+        received = timestamps([r or now for r in b.received_at])
+    else:  # a file's lines (no receive time): one value for every line, no list of them
+        received = timestamps([now]).take(pa.array(np.zeros(n, dtype=np.int64)))
     key_table = None
     if len(h.key_rows):
         at = pa.array(h.key_rows)
