@@ -254,16 +254,24 @@ def _data_times(
 
 
 def _first_rows(rows: npt.NDArray[np.int64], *cols: pa.Array) -> npt.NDArray[np.bool_]:
-    """Per key row: True for the first copy (in row order) of its (mn, cn, k) triple."""
+    """Per key row: True for the first copy (in row order) of its (mn, cn, k) triple.
+
+    The triples are numbered by hashing in order of first appearance (``pd.factorize``), so
+    a row is a first copy exactly when its number exceeds every number before it: no sort
+    (three ``np.unique`` sorts cost ≈ 0.15 µs a line more).
+    """
     if not len(rows):
         return np.zeros(0, dtype=bool)
+    import pandas as pd  # a worker has it loaded (the forkserver's preload)
+
     ids = [np.asarray(pc.dictionary_encode(c).indices.to_numpy(), dtype=np.int64) for c in cols]
     code = ids[0]
     for more in ids[1:]:  # pairs of ids < len(rows) numbered again: never past len(rows)**2
-        _, code = np.unique(code * (int(more.max()) + 1) + more, return_inverse=True)
-    _, first = np.unique(code, return_index=True)
-    is_first = np.zeros(len(rows), dtype=bool)
-    is_first[first] = True
+        code = pd.factorize(code * (int(more.max()) + 1) + more)[0]
+    seen_max = np.maximum.accumulate(code)
+    is_first = np.empty(len(rows), dtype=bool)
+    is_first[0] = True
+    is_first[1:] = code[1:] > seen_max[:-1]
     return is_first
 
 
@@ -286,8 +294,10 @@ def _classify_batch(b: ColumnBatch, mn: pa.Array, cn: pa.Array) -> _Header:
     keyed = ok & ~rejected_dt & _present(mn) & _present(cn) & (has_dt | _present(qn))
     rows = np.flatnonzero(keyed)
     take = pa.array(rows)
-    k = pc.if_else(pa.array(has_dt[rows]), dt_arr.take(take),
-                   pc.binary_join_element_wise("QN:", qn.take(take), ""))
+    with_dt = has_dt[rows]
+    k = (dt_arr.take(take) if with_dt.all() else  # the usual case: no QN key to build
+         pc.if_else(pa.array(with_dt), dt_arr.take(take),
+                    pc.binary_join_element_wise("QN:", qn.take(take), "")))
     first = _first_rows(rows, mn.take(take), cn.take(take), k)
     verdict[rows[~first]] = "duplicate"
     return _Header(verdict, ts, rows[first], k.filter(pa.array(first)))
