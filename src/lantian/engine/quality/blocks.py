@@ -113,10 +113,6 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         any_f = any_f | (minute[c] == "F")
     # the declared stop (any F flag) once per row, projected: three aggregates filter on it
     m = minute.mutate(block=minute.ts.epoch_seconds() // bs, _f=any_f.fill_null(False))
-    # spike's one-minute steps (qcspike11): each pollutant's valid value less the point's
-    # previous minute row's (null after an invalid or absent value), one window for all keys
-    w = ibis.window(group_by="mn", order_by="ts")
-    m = m.mutate(**{f"_d_{k}": _valid(m, k) - _valid(m, k).lag().over(w) for k in keys})
     fv = m[flow].cast("float64")
     # the engine's partials first: the names both use (t0, n, fs, fn, s_k, n_k) are the same
     # expressions and are overwritten by the ones below
@@ -143,7 +139,7 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         aggs[f"hi_{k}"] = v.max()
         if k in ("o2", "flow"):
             continue
-        aggs[f"dx_{k}"] = m[f"_d_{k}"].abs().max()
+        aggs[f"dx_{k}"] = ibis.null("float64")  # from _step_maxima: its place in the order
         aggs |= _flag_partials(m, k)
         if f"{k}_zs" not in m.columns:
             continue  # no Zs sent: nothing for zs_mismatch
@@ -154,7 +150,42 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         aggs[f"rhi_{k}"] = r.max()
         # the sums need no C > 0: a mean over hours is compared, not a ratio per minute
         aggs |= _zs_sums(zs, v, o2v, v.notnull() & (o2v < o2_max) & zs.notnull(), k)
-    return m.group_by(["mn", "block"]).aggregate(**aggs)
+    # the steps come from their own narrow window (_step_maxima), joined on (mn, block)
+    order = ["mn", "block", *aggs]
+    steps = [f"dx_{k}" for k in keys]
+    for c in steps:
+        del aggs[c]
+    b = m.group_by(["mn", "block"]).aggregate(**aggs)
+    if not steps:
+        return b
+    dx = _step_maxima(minute, keys, bs)
+    j = b.left_join(dx, [b.mn == dx._smn, b.block == dx._sb]).drop("_smn", "_sb")
+    return j.select(*order)
+
+
+def _step_maxima(minute: ir.Table, keys: Sequence[str], bs: int) -> ir.Table:
+    """``dx_<k>`` per (``_smn``, ``_sb``) block of ``bs`` seconds: spike's one-minute steps.
+
+    Each pollutant's valid value less the point's previous minute row's (null after an
+    invalid or absent value; qcspike11), its largest absolute value per block, joined to
+    the block scan on (mn, block). A window operator holds its whole input: over the wide
+    minute rows of the block scan (every value and flag column) it ran the 500-point monthly
+    job out of DuckDB's memory (session 12), so the lag runs over a narrow projection (mn,
+    ts, one valid value per key). It is partitioned by a 64-bit hash of ``mn`` and ordered
+    by (mn, ts): DuckDB 2.0 did not spill a window partitioned by the text ``mn`` (out of
+    memory at 600 MB for 500 points; with the integer key it spilled and ran), and a row
+    whose previous row in that order is another point's (a hash collision, or the point's
+    first row) gets no step, so the steps are exactly a lag over each point's rows.
+    """
+    n = minute.select("mn", "ts", _h=minute.mn.hash(),
+                      **{f"_v_{k}": _valid(minute, k) for k in keys})
+    w = ibis.window(group_by="_h", order_by=["mn", "ts"])
+    same = n.mn.lag().over(w) == n.mn  # the row before is the same point's (not a collision)
+    d = n.mutate(**{f"_d_{k}": ibis.cases(
+        (same, (n[f"_v_{k}"] - n[f"_v_{k}"].lag().over(w)).abs()),
+        else_=ibis.null("float64")) for k in keys})
+    return d.group_by(_smn=d.mn, _sb=d.ts.epoch_seconds() // bs).aggregate(
+        **{f"dx_{k}": d[f"_d_{k}"].max() for k in keys})
 
 
 def _zs_sums(zs: ir.FloatingValue, v: ir.FloatingValue, o2v: ir.FloatingValue,
