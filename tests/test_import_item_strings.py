@@ -76,6 +76,8 @@ def test_item_strings_index_like_the_object_array():
     assert s[mask].tolist() == full[mask].tolist()
     assert s[np.array([5, 0])].tolist() == ["C", "N"]
     assert np.asarray(s).tolist() == full.tolist() == list(s) == s.tolist()
+    assert s == ItemStrings(np.array(["N", "D", None, "C", "X"], dtype=object), ids)
+    assert s != ItemStrings(table, ids[::-1])
 
 
 def test_strings_false_needs_text_ids():
@@ -97,7 +99,11 @@ def test_frames_equal_those_of_object_arrays():
     b = prepare_batch(old, with_raw=True)
     assert a.verdict == b.verdict
     assert set(a.wide) == set(b.wide) == {"flue_minute"}
-    assert a.wide["flue_minute"].equals(b.wide["flue_minute"])
+    # column order follows the code ids (this process's name registry, or the order of
+    # appearance without ids); rows are inserted BY NAME
+    cols = sorted(a.wide["flue_minute"].column_names)
+    assert cols == sorted(b.wide["flue_minute"].column_names)
+    assert a.wide["flue_minute"].select(cols).equals(b.wide["flue_minute"].select(cols))
     assert a.long is not None and a.long.equals(b.long)
     long = a.long.to_pydict()
     assert "x99999" in long["code"] and "Info" in long["field"] and "校准中" in long["text"]

@@ -71,6 +71,14 @@ class ItemStrings:
     def __iter__(self) -> Iterator[Any]:
         return iter(self.tolist())
 
+    def __eq__(self, other: object) -> bool:
+        """Return whether ``other`` holds the same strings in the same order."""
+        if not isinstance(other, ItemStrings):
+            return NotImplemented
+        return self.tolist() == other.tolist()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays inside: not hashable
+
     def tolist(self) -> list[Any]:
         """Return the strings as a list (None included)."""
         return self.table[self.ids].tolist()  # type: ignore[no-any-return]
