@@ -53,15 +53,16 @@ def _store(tmp_path, name: str, parts: list[PreparedBatch], per_part: bool):
 
 
 def _transaction_sizes(monkeypatch) -> list[int]:
-    """Lines of every transaction ``PacketStore.store_prepared`` writes from now on."""
+    """Lines of every transaction ``PacketStore.store_stream`` writes from now on."""
     sizes: list[int] = []
-    real = PacketStore.store_prepared
+    real = PacketStore.store_stream
 
-    def spy(self, parts, also=None):
-        sizes.append(sum(p.n for p in parts))
-        return real(self, parts, also)
+    def spy(self, parts):
+        base, texts = real(self, parts)
+        sizes.append(len(texts))
+        return base, texts
 
-    monkeypatch.setattr(PacketStore, "store_prepared", spy)
+    monkeypatch.setattr(PacketStore, "store_stream", spy)
     return sizes
 
 

@@ -34,8 +34,9 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Protocol, overload
 
 import duckdb
@@ -192,6 +193,7 @@ class PacketStore:
         self.checkpoint_interval_s = checkpoint_interval_s
         self._lock = threading.Lock()
         self._next_id = self._max_id() + 1
+        self._next_id_failed = self._next_id  # end of the lines of a failed stream [id]
         self._last_checkpoint = time.monotonic()
         # protocol version last written per MN by this store: a commit whose points all sent
         # the version already recorded skips the UPDATE (about 1.7 ms CPU per commit)
@@ -288,32 +290,58 @@ class PacketStore:
             When the transaction failed; nothing of any part is stored then.
 
         """
-        parts = [p for p in parts if p.n]
+        return self._store_parts(parts, also, sum(p.n for p in parts))
+
+    def store_stream(self, parts: Iterable[PreparedBatch]) -> tuple[int, list[str]]:
+        """:meth:`store_prepared` of parts that arrive one after the other: ONE transaction.
+
+        Each part is written into the open transaction as soon as ``parts`` gives it, so its
+        INSERTs overlap whatever produces the next part (the bulk import's workers); COMMIT
+        after the last. An exception raised by ``parts`` rolls the transaction back and
+        propagates. The store's lock is held throughout.
+
+        Raises
+        ------
+        StoreError
+            When the transaction failed; nothing of any part is stored then.
+
+        """
+        return self._store_parts(parts, None, None)
+
+    def _store_parts(
+        self, parts: Iterable[PreparedBatch],
+        also: Callable[[duckdb.DuckDBPyConnection, Sequence[Verdict]], None] | None,
+        total: int | None,
+    ) -> tuple[int, list[str]]:
         with self._lock:
             base = self._next_id
-            if not parts:
-                return base, []
             try:
                 texts = self._prepared_locked(parts, also)
             except duckdb.Error as exc:
                 self._next_id = self._max_id() + 1
-                n = sum(p.n for p in parts)
+                n = total if total is not None else self._next_id_failed - base
                 raise StoreError(f"batch of {n} packets not stored: {exc}") from exc
-            self._maybe_checkpoint_locked()
+            if texts:
+                self._maybe_checkpoint_locked()
             return base, texts
 
     def _prepared_locked(
-        self, parts: Sequence[PreparedBatch],
+        self, parts: Iterable[PreparedBatch],
         also: Callable[[duckdb.DuckDBPyConnection, Sequence[Verdict]], None] | None = None,
     ) -> list[str]:
+        """Write the non-empty ``parts`` in one transaction, begun at the first of them."""
         con = self.con
-        base = self._next_id
+        base = at = self._next_id_failed = self._next_id
         texts: list[str] = []
         last: dict[str, str] = {}
+        it = (p for p in parts if p.n)
+        first = next(it, None)
+        if first is None:
+            return texts
         con.execute("BEGIN TRANSACTION")
         try:
-            at = base
-            for p in parts:
+            for p in chain((first,), it):
+                self._next_id_failed = at + p.n
                 verdict, seen = write_prepared(con, p, at)
                 texts.extend(verdict)
                 last.update(seen)
