@@ -8,6 +8,7 @@ go to ``value_long`` with the CN as sent ("" for none).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -63,3 +64,14 @@ def test_one_table_for_every_item():
     assert minute["packet_id"] == [0, 1, 2, 3]
     assert minute["so2_mg_m3"] == [12.5, 13.5, 14.5, 15.5]
     assert minute["o2_pct"] == [8.5, 9.5, 10.5, 11.5]
+
+
+def test_sent_codes_only_where_a_2005_code_was_sent():
+    b = _batch(["2051"] * 3)
+    code = np.asarray(b.item_code).copy()
+    code[b.item_row == 1] = np.where(code[b.item_row == 1] == "a21026", "02", "a19001")
+    alt = prepare_batch(dataclasses.replace(b, item_code=code)).wide["flue_minute"]
+    assert alt.column("sent_codes").to_pylist() == [None, "so2=02", None]
+    assert alt.column("so2_mg_m3").to_pylist() == [12.5, 13.5, 14.5]
+    plain = prepare_batch(b).wide["flue_minute"]  # 2017 codes only: no sent_codes at all
+    assert plain.column("sent_codes").to_pylist() == [None, None, None]

@@ -190,7 +190,11 @@ def route_values(
     # a number expected but text sent (or the reverse): keep it as sent in value_long
     misfit = (col_of_item >= 0) & (is_text_col[col_of_item] != isnan)
     col_of_item[misfit] = -1
-    _drop_second_codes(row, code_i, key_of_code, col_of_item)
+    present_codes = np.flatnonzero(np.bincount(code_i, minlength=len(key_of_code)))
+    _drop_second_codes(row, code_i, key_of_code, col_of_item, present_codes)
+    gl = by_code()
+    any_alt = any(key_of_code[ci] is not None and gl[str(code_u_arr[ci])].code_2017 !=
+                  code_u_arr[ci] for ci in present_codes.tolist())
     mn = np.array(batch.mn, dtype=object)
     wide = {
         t: f
@@ -199,7 +203,7 @@ def route_values(
             f := _wide_frame(
                 mn,
                 row,
-                _Codes(code_u_arr, code_i, key_of_code),
+                _Codes(code_u_arr, code_i, key_of_code, any_alt),
                 col_of_item,
                 num,
                 items,
@@ -280,6 +284,7 @@ class _Codes:
     table: npt.NDArray[np.object_]
     ids: npt.NDArray[np.int64]
     key_of: npt.NDArray[np.object_]
+    any_alt: bool = True  # False: no value of the batch is under a code other than 2017's
 
 
 def _drop_second_codes(
@@ -287,13 +292,16 @@ def _drop_second_codes(
     code_i: npt.NDArray[np.int64],
     key_of_code: npt.NDArray[np.object_],
     col_of_item: npt.NDArray[np.int64],
+    present: npt.NDArray[np.int64] | None = None,
 ) -> None:
     """Send to long the values of a second code for the same parameter in one packet.
 
     The first code of a parameter (glossary key) in a packet, in the order sent, keeps its
     columns; values of any other code for that parameter in that packet go to long.
+    ``present``: the code ids the items use (counted here when None).
     """
-    present = np.flatnonzero(np.bincount(code_i, minlength=len(key_of_code)))
+    if present is None:
+        present = np.flatnonzero(np.bincount(code_i, minlength=len(key_of_code)))
     keys = [key_of_code[c] for c in present.tolist() if key_of_code[c] is not None]
     if len(keys) == len(set(keys)):
         return  # no parameter under two codes anywhere in the batch
@@ -441,6 +449,8 @@ def _sent_codes(
 ) -> list[str | None]:
     """Per wide row, the ``sent_codes`` text for codes that are not the 2017 code."""
     out: list[str | None] = [None] * m
+    if not codes.any_alt:  # the batch has none (a pass over the table's items spared)
+        return out
     gl = by_code()
     code_u, code_i, key_of_code = codes.table, codes.ids, codes.key_of
     present = np.flatnonzero(np.bincount(code_i[sel], minlength=len(code_u))).tolist()
