@@ -6,7 +6,9 @@
 * a failure inside a transaction rolls that transaction back and keeps the ones before;
 * an error of the writer (DuckDB) stops the import with that error, without hanging;
 * ``store_stream``: an error raised by the parts rolls back, and the store goes on with the
-  same journal ids.
+  same journal ids;
+* the import writes with :data:`~lantian.store.bulkpool.IMPORT_DUCKDB_THREADS` DuckDB threads
+  and gives the connection its setting back.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from lantian.hj212.columnar import column_decoder, decode_columns
 from lantian.store import ingest
 from lantian.store.blocks import ship_block
 from lantian.store.bulk import ImportSummary
-from lantian.store.bulkpool import _Writer, import_file_parallel
+from lantian.store.bulkpool import IMPORT_DUCKDB_THREADS, _Writer, import_file_parallel
 from lantian.store.columns import ColumnBatch
 from lantian.store.db import connect
 from lantian.store.ingest import PacketStore
@@ -136,3 +138,25 @@ def test_store_stream_rolls_back_when_the_parts_fail(tmp_path):
     assert store.store_stream(iter([])) == (13, [])
     con.close()
 
+
+def test_the_import_writes_with_its_duckdb_threads_and_restores_the_setting(
+        tmp_path, monkeypatch):
+    lines = flue_file(tmp_path / "f.txt", 4)
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"".join(lines))
+    real = ingest.write_prepared
+    seen: set[int] = set()
+
+    def spy(con, p, base):
+        seen.add(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        return real(con, p, base)
+
+    monkeypatch.setattr(ingest, "write_prepared", spy)
+    con = connect(tmp_path / "d.duckdb")
+    con.execute("SET threads = 3")
+    got = import_file_parallel(PacketStore(con), path, column_decoder(True), source="f",
+                               workers=1, batch_size=4, chunk_bytes=1)
+    assert got.accepted == 8
+    assert seen == {IMPORT_DUCKDB_THREADS}
+    assert con.execute("SELECT current_setting('threads')").fetchall() == [(3,)]
+    con.close()
