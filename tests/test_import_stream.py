@@ -160,3 +160,38 @@ def test_the_import_writes_with_its_duckdb_threads_and_restores_the_setting(
     assert seen == {IMPORT_DUCKDB_THREADS}
     assert con.execute("SELECT current_setting('threads')").fetchall() == [(3,)]
     con.close()
+
+
+def test_a_failure_before_the_first_block_ends_the_writer_and_restores_the_setting(
+        tmp_path, monkeypatch):
+    """The writer thread waits for pieces from its start: an import that fails before any
+    (here the worker pool cannot be made) must end it, not wait for it forever."""
+    from lantian.store import bulkpool
+
+    lines = flue_file(tmp_path / "f.txt", 4)
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"".join(lines))
+
+    def no_pool(*args, **kwargs):
+        raise OSError("no processes")
+
+    monkeypatch.setattr(bulkpool, "ProcessPoolExecutor", no_pool)
+    con = connect(tmp_path / "d.duckdb")
+    con.execute("SET threads = 3")
+    raised: list[BaseException] = []
+
+    def run():
+        try:
+            import_file_parallel(PacketStore(con), path, column_decoder(True), source="f",
+                                 workers=1, batch_size=4)
+        except BaseException as exc:  # the test checks which
+            raised.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(60)  # a hang guard, not a timing: the import fails at once
+    assert not t.is_alive(), "the import hung: its writer thread was never ended"
+    assert [type(e) for e in raised] == [OSError]
+    assert con.execute("SELECT current_setting('threads')").fetchall() == [(3,)]
+    assert _count(con, "packet_journal") == 0
+    con.close()

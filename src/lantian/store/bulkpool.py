@@ -249,7 +249,8 @@ class _Writer:
             self.writing.result()
 
     def close(self) -> None:
-        """Wait for the writer thread to end."""
+        """Wait for the writer thread to end (rolled back first if still running)."""
+        self.abort()  # no-op once the writer ended; else it would wait for pieces forever
         self.thread.shutdown(wait=True)
 
     def _put(self, item: Piece | str) -> None:
@@ -344,32 +345,34 @@ def import_file_parallel(
     path = Path(path)
     summary = ImportSummary(source=source)
     t0 = time.perf_counter()
-    threads = store.con.execute("SELECT current_setting('threads')").fetchall()
-    store.con.execute(f"SET threads = {IMPORT_DUCKDB_THREADS}")
-    writer = _Writer(store, summary, batch_size, progress)
     ctx = context(decode_columns)
     pending: deque[Future[ShippedBlock]] = deque()
     spool = _spool_dir()
+    threads = store.con.execute("SELECT current_setting('threads')").fetchall()
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                 initializer=worker_init) as pool:
-            try:
-                for offset, length, first in _blocks(path, chunk_bytes):
-                    pending.append(pool.submit(ship_block, decode_columns, str(path), offset,
-                                               length, first, source, spool))
-                    while len(pending) > 2 * workers:
+        store.con.execute(f"SET threads = {IMPORT_DUCKDB_THREADS}")
+        writer = _Writer(store, summary, batch_size, progress)
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                     initializer=worker_init) as pool:
+                try:
+                    for offset, length, first in _blocks(path, chunk_bytes):
+                        pending.append(pool.submit(ship_block, decode_columns, str(path),
+                                                   offset, length, first, source, spool))
+                        while len(pending) > 2 * workers:
+                            writer.add(pending.popleft())
+                    while pending:
                         writer.add(pending.popleft())
-                while pending:
-                    writer.add(pending.popleft())
-                writer.flush()
-                writer.wait()
-            except BaseException:
-                for fut in pending:
-                    fut.cancel()
-                writer.abort()
-                raise
+                    writer.flush()
+                    writer.wait()
+                except BaseException:
+                    for fut in pending:
+                        fut.cancel()
+                    writer.abort()
+                    raise
+        finally:
+            writer.close()
     finally:
-        writer.close()
         shutil.rmtree(spool, ignore_errors=True)
         store.con.execute(f"SET threads = {int(threads[0][0])}")
     summary.seconds = time.perf_counter() - t0
