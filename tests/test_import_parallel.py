@@ -197,17 +197,12 @@ def test_split_block_equals_the_line_by_line_rules(block, first):
     assert list(zip(numbers, got, strict=True)) == want
 
 
-def test_default_workers():
-    assert default_workers(PARALLEL_FROM) == 0
-    assert 1 <= default_workers(PARALLEL_FROM + 1) <= 4
-
-
-def test_ingest_prepared_stores_nothing_when_a_later_part_fails(tmp_path):
+def _parts_one_broken(tmp_path, cut: int):
+    """Prepared parts of a 6-packet file: lines [0, cut), [cut, 5) with a column the table
+    lacks (its INSERT fails), [5, 6) and [cut, 6) whole."""
     import dataclasses
 
     import pyarrow as pa
-
-    from lantian.errors import StoreError
 
     lines = [ln.rstrip(b"\r\n") for ln in flue_file(tmp_path / "f.txt", 3)]  # 6 packets
 
@@ -217,14 +212,46 @@ def test_ingest_prepared_stores_nothing_when_a_later_part_fails(tmp_path):
                                          received_at=[None] * len(raws),
                                          **decode_columns(raws)))
 
-    good, bad = part(0, 3), part(3, 6)
+    bad = part(cut, 5)
     frame = bad.wide["flue_minute"]
     broken = frame.append_column("no_such_column", pa.array([1.0] * frame.num_rows))
-    bad = dataclasses.replace(bad, wide={"flue_minute": broken})
+    return part(0, cut), dataclasses.replace(bad, wide={"flue_minute": broken}), part(5, 6)
+
+
+def test_store_stream_error_counts_the_lines_up_to_the_failing_part(tmp_path):
+    """A streamed transaction's error names the lines offered up to the part that failed."""
+    from lantian.errors import StoreError
+
+    good, bad, last = _parts_one_broken(tmp_path, 2)
+    taken = []
+
+    def parts():
+        for p in (good, bad, last):
+            taken.append(p.n)
+            yield p
+
+    con = connect(tmp_path / "d.duckdb")
+    store = PacketStore(con)
+    with pytest.raises(StoreError, match="batch of 5 packets not stored"):
+        store.store_stream(parts())
+    count = con.execute("SELECT count(*) FROM packet_journal").fetchone()[0]
+    con.close()
+    assert taken == [2, 3] and count == 0  # the last part was never taken
+
+
+def test_default_workers():
+    assert default_workers(PARALLEL_FROM) == 0
+    assert 1 <= default_workers(PARALLEL_FROM + 1) <= 4
+
+
+def test_ingest_prepared_stores_nothing_when_a_later_part_fails(tmp_path):
+    from lantian.errors import StoreError
+
+    good, bad, last = _parts_one_broken(tmp_path, 3)
     con = connect(tmp_path / "d.duckdb")
     store = PacketStore(con)
     with pytest.raises(StoreError, match="batch of 6 packets not stored"):
-        store.ingest_prepared([good, bad])
+        store.ingest_prepared([good, bad, last])
     counts = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
               for t in ("packet_journal", "packet_key", "flue_minute")]
     # the store goes on: the same good part is accepted afterwards, ids from 1

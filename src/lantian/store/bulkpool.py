@@ -239,12 +239,7 @@ class _Writer:
 
     def abort(self) -> None:
         """Roll back the open transaction; the writer stops (its errors are not raised)."""
-        while not self.writing.done():
-            try:
-                self.queue.put(_ABORT, timeout=0.2)  # the writer takes pieces up to it
-                break
-            except queue.Full:
-                continue
+        self._offer(_ABORT)  # the writer takes the pieces before it, then stops
         with contextlib.suppress(Exception):  # the import's own error is raised instead
             self.writing.result()
 
@@ -256,15 +251,22 @@ class _Writer:
     def _put(self, item: Piece | str) -> None:
         """Hand ``item`` to the writer thread; raise what the writer raised if it stopped."""
         self.open = item not in (_COMMIT, _END)
-        while True:
-            if self.writing.done():
-                self.writing.result()  # raises the writer's error
-                raise RuntimeError("the import's writer thread ended early")
+        if not self._offer(item):
+            self.writing.result()  # raises the writer's error
+            raise RuntimeError("the import's writer thread ended early")
+
+    def _offer(self, item: Piece | str) -> bool:
+        """Queue ``item`` for the writer thread; ``False`` if the thread ended first.
+
+        A timed put, so a writer that stopped on an error is noticed while the queue is full.
+        """
+        while not self.writing.done():
             try:
                 self.queue.put(item, timeout=0.2)
-                return
+                return True
             except queue.Full:
                 continue
+        return False
 
     def _run(self) -> None:
         """Write the transactions handed over, one after the other, until the import ends."""

@@ -193,7 +193,6 @@ class PacketStore:
         self.checkpoint_interval_s = checkpoint_interval_s
         self._lock = threading.Lock()
         self._next_id = self._max_id() + 1
-        self._next_id_failed = self._next_id  # end of the lines of a failed stream [id]
         self._last_checkpoint = time.monotonic()
         # protocol version last written per MN by this store: a commit whose points all sent
         # the version already recorded skips the UPDATE (about 1.7 ms CPU per commit)
@@ -313,13 +312,20 @@ class PacketStore:
         also: Callable[[duckdb.DuckDBPyConnection, Sequence[Verdict]], None] | None,
         total: int | None,
     ) -> tuple[int, list[str]]:
+        offered = [0]  # lines of the parts taken so far (a failed stream's error names them)
+
+        def counted() -> Iterator[PreparedBatch]:
+            for p in parts:
+                offered[0] += p.n
+                yield p
+
         with self._lock:
             base = self._next_id
             try:
-                texts = self._prepared_locked(parts, also)
+                texts = self._prepared_locked(counted(), also)
             except duckdb.Error as exc:
                 self._next_id = self._max_id() + 1
-                n = total if total is not None else self._next_id_failed - base
+                n = total if total is not None else offered[0]
                 raise StoreError(f"batch of {n} packets not stored: {exc}") from exc
             if texts:
                 self._maybe_checkpoint_locked()
@@ -331,7 +337,7 @@ class PacketStore:
     ) -> list[str]:
         """Write the non-empty ``parts`` in one transaction, begun at the first of them."""
         con = self.con
-        base = at = self._next_id_failed = self._next_id
+        base = at = self._next_id
         texts: list[str] = []
         last: dict[str, str] = {}
         it = (p for p in parts if p.n)
@@ -341,7 +347,6 @@ class PacketStore:
         con.execute("BEGIN TRANSACTION")
         try:
             for p in chain((first,), it):
-                self._next_id_failed = at + p.n
                 verdict, seen = write_prepared(con, p, at)
                 texts.extend(verdict)
                 last.update(seen)
