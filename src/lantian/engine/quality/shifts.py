@@ -19,7 +19,7 @@ from lantian.engine.quality.frames import event_table, evidence
 from lantian.engine.quality.spikes import _block_bounds
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["level_shift", "shift_screen"]
+__all__ = ["calibration_steps", "level_shift", "shift_screen"]
 
 _KEYS = ["mn", "pollutant"]
 
@@ -48,7 +48,8 @@ def shift_screen(hl: ir.Table, th: Thresholds) -> ir.Table:
 
 def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
                 materialize: Callable[[ir.Table], ir.Table] | None = None,
-                screen: bool = True, presence: ir.Table | None = None) -> ir.Table:
+                screen: bool = True, presence: ir.Table | None = None,
+                calibrations: ir.Table | None = None) -> ir.Table:
     """Find persistent changes of level: a two-window median change-point test, log scale.
 
     An analyser's level shift (a slope or zero changed, a probe fouled) changes the level at
@@ -104,9 +105,19 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     ``step_sigmas``, ``sigma_window_h``); ``low`` also when the load or another pollutant
     moved over its hours (:func:`_process_segments`). Segments the two-window threshold
     reports are not reported again.
+
+    ``calibrations`` (the analyser parameter reports, mn, ts, code, num, text: HJ 212-2017
+    B.10, as :func:`~lantian.engine.quality.records.calibration_change` reads them): a
+    change point whose two windows hold a change of the channel's slope or intercept
+    (:func:`calibration_steps`) is that calibration's step: the reading moves by the new
+    coefficient from that minute on, and ``calibration_change`` judges the change (with or
+    without its maintenance record). A segment every bounding change point of which is so
+    explained, or a process one, at least one a calibration, is ``low`` (evidence
+    ``calibration``; qcshift13). Without ``calibrations`` no change point is.
     """
     w_h = int(th.get("level_shift", "window_h"))
     floor = th.get("level_shift", "abs_floor")
+    cal = calibration_steps(calibrations, th) if calibrations is not None else None
     if screen:
         hl = hl.semi_join(shift_screen(hl, th), _KEYS)
     t = hl.mutate(lv=_log_level(hl.value, floor))
@@ -147,11 +158,11 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     if materialize is not None:
         t = materialize(t.drop("value", "_a", "_b", "_mad", "_mad2", "_dc", "_hi", "_lo"))
     load_step = math.log1p(th.get("level_shift", "load_rel"))
-    strong = _segments(t, th, load_step, w_h)
+    strong = _segments(t, th, load_step, w_h, cal)
     # the same segments with change points at the materiality step alone, each judged by
     # the spread of the channel's own means over as many hours (qcshift11, session 11)
     tw = t.mutate(_cp=t._cpw, seg=t.segw, thr=floor_t)
-    weak = _segments(tw, th, load_step, w_h)
+    weak = _segments(tw, th, load_step, w_h, cal)
     weak = _long_evidence(weak, tw, th)
     weak = _process_segments(weak, tw, load_step)
     s = strong.select(_smn="mn", _spol="pollutant", _sf="first", _sl="last")
@@ -163,30 +174,36 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
                    distinct=False)
     common = ((g.p0.fill_null(True) & g.p1.fill_null(True) & (g.p0.notnull() | g.p1.notnull()))
               | g.pseg)
+    # every bounding change point a calibration's or the process's, at least one a calibration
+    calib = ((g.p0.fill_null(True) | g.c0.fill_null(False))
+             & (g.p1.fill_null(True) | g.c1.fill_null(False))
+             & (g.c0.fill_null(False) | g.c1.fill_null(False)))
     g = _at_detection_limit(g, presence, th)
     # the levels themselves (the medians commute with the log); the ratio of the levels
     level, base = g.slv.exp() - floor, g.olv.exp() - floor
     ratio = level / base
     high = th.get("level_shift", "high_ratio")
-    sev = ibis.cases((common | g.at_dl, "low"),
+    sev = ibis.cases((common | g.at_dl | calib, "low"),
                      ((ratio >= high) | (ratio <= 1 / high), "high"), else_="medium")
     return event_table(g, "level_shift", pollutant=g.pollutant, start=g.first,
                        end=g.last + ibis.interval(minutes=59), severity=sev,
                        evid=evidence(hours=g.hours, level=level, baseline=base,
                                      ratio=ratio, threshold_ratio=g.thr.exp(),
-                                     process_change=common, at_detection_limit=g.at_dl,
+                                     process_change=common, calibration=calib,
+                                     at_detection_limit=g.at_dl,
                                      step_sigmas=g.z, sigma_window_h=g.win))
 
 
-def _segments(t: ir.Table, th: Thresholds, load_step: float, w_h: int) -> ir.Table:
+def _segments(t: ir.Table, th: Thresholds, load_step: float, w_h: int,
+              cal: ir.Table | None = None) -> ir.Table:
     """Segments between the change points ``_cp`` (numbered ``seg``) that differ by ``thr``.
 
     One row per segment of at least ``level_shift.min_hours`` and less than half the
     month's running hours whose median level (``slv``) differs from the median of the
     month's other hours (``olv``) by more than ``thr``; ``p0``/``p1``: its bounding change
-    points are process changes (:func:`_process_steps`).
+    points are process changes, ``c0``/``c1`` calibrations' (:func:`_process_steps`).
     """
-    proc = _process_steps(t, load_step, w_h)
+    proc = _process_steps(t, load_step, w_h, cal)
     seg = t.group_by([*_KEYS, "seg"]).aggregate(
         first=t.ts.min(), last=t.ts.max(), hours=t.count(), slv=t.lv.median(),
         nh=t.nh.max(), thr=t.thr.max())
@@ -199,10 +216,11 @@ def _segments(t: ir.Table, th: Thresholds, load_step: float, w_h: int) -> ir.Tab
     g = g.mutate(dlv=g.slv - g.olv)
     g = g.filter(g.dlv.abs() > g.thr)
     # edges: the segment's own change point (seg > 0) and the next one (none at month ends)
-    for name, off in (("p0", 0), ("p1", 1)):
+    for name, cname, off in (("p0", "c0", 0), ("p1", "c1", 1)):
         c = proc.view()
         g = g.left_join(c, [g.mn == c._cmn, g.pollutant == c._cpol, g.seg + off == c._cseg])
-        g = g.mutate(**{name: g._proc}).drop("_cmn", "_cpol", "_cseg", "_proc")
+        g = g.mutate(**{name: g._proc, cname: g._ccal}).drop("_cmn", "_cpol", "_cseg",
+                                                              "_proc", "_ccal")
     return g
 
 
@@ -355,27 +373,51 @@ def _at_detection_limit(g: ir.Table, presence: ir.Table | None, th: Thresholds) 
     return g.mutate(at_dl=noisy.fill_null(False)).drop("_zs")
 
 
-def _process_steps(t: ir.Table, load_step: float, w_h: int) -> ir.Table:
+def calibration_steps(params: ir.Table, th: Thresholds) -> ir.Table:
+    """(_kmn, _kpol, _kts): changes of an analyser's slope or intercept, per channel.
+
+    ``params`` (mn, ts, code, num, text: the pollutant code in ``text``) as read for
+    :func:`~lantian.engine.quality.records.calibration_change`; a report of ``i13007``
+    (intercept) or ``i13008`` (slope) that differs from the previous one of the same channel
+    by more than ``calibration_change.min_rel_change`` × max(|previous|, 1), the same test.
+    The range (``i13001``) is left out: switching it does not move the reading.
+    """
+    from lantian.engine.quality.records import _pollutant_of
+
+    p = params.filter(params.code.isin(["i13007", "i13008"]) & params.num.notnull())
+    p = p.mutate(_prev=p.num.lag().over(ibis.window(group_by=["mn", "code", "text"],
+                                                    order_by="ts")))
+    scale = ibis.greatest(p._prev.abs(), ibis.literal(1.0))
+    rel = th.get("calibration_change", "min_rel_change")
+    p = p.filter(p._prev.notnull() & ((p.num - p._prev).abs() > rel * scale))
+    return p.select(_kmn=p.mn, _kpol=_pollutant_of(p.text), _kts=p.ts).distinct()
+
+
+def _process_steps(t: ir.Table, load_step: float, w_h: int,
+                   cal: ir.Table | None = None) -> ir.Table:
     """Per change point (_cmn, _cpol, _cseg): ``_proc`` when the process moved at that hour.
 
     The load's two-window step (median of ln load over the same ``w_h`` running hours from
     the change point on, less the ``w_h`` before) is at least ``load_step``, or another
     pollutant of the point steps past its own threshold at the same hour. Only the change
     points' windows are read (an equi-join on the running-hour number), not a rolling median
-    of the load over every hour.
+    of the load over every hour. ``_ccal``: a change of the channel's slope or intercept
+    (``cal``: :func:`calibration_steps`) lies within the same two windows (from the first
+    hour of the one before to the end of the last hour of the one from it); null without
+    ``cal``.
     """
     cps = t.filter(t._cp == 1)
     offs = ibis.memtable({"_off": list(range(-w_h, w_h))})
     c = cps.select(_cmn="mn", _cpol="pollutant", _cseg="seg", _cidx="idx").cross_join(offs)
     c = c.mutate(_ridx=c._cidx + c._off)
-    r = t.select(_rmn="mn", _rpol="pollutant", _ri="idx", _rld="ld")
+    r = t.select(_rmn="mn", _rpol="pollutant", _ri="idx", _rld="ld", _rts="ts")
     j = c.inner_join(r, [c._cmn == r._rmn, c._cpol == r._rpol, c._ridx == r._ri])
     # (median of the masked column, not median(where=): Spark needs a constant percentage)
     nul = ibis.null("float64")
     j = j.mutate(_ah=ibis.ifelse(j._off >= 0, j._rld, nul),
                  _bh=ibis.ifelse(j._off < 0, j._rld, nul))
     steps = j.group_by(["_cmn", "_cpol", "_cseg"]).aggregate(
-        dl=j._ah.median() - j._bh.median())
+        dl=j._ah.median() - j._bh.median(), _t0=j._rts.min(), _t1=j._rts.max())
     oth = t.select(_omn="mn", _ots="ts", _opol="pollutant",
                    _ostep=(t.ad > t.thr).fill_null(False))
     o = cps.left_join(oth, [cps.mn == oth._omn, cps.ts == oth._ots,
@@ -384,4 +426,13 @@ def _process_steps(t: ir.Table, load_step: float, w_h: int) -> ir.Table:
     o = o.left_join(steps, [o.mn == steps._cmn, o.pollutant == steps._cpol,
                             o.seg == steps._cseg])
     moved = (o.dl.abs() >= load_step).fill_null(False) | o._other.fill_null(False)
-    return o.select(_cmn="mn", _cpol="pollutant", _cseg="seg", _proc=moved)
+    o = o.select(_cmn="mn", _cpol="pollutant", _cseg="seg", _proc=moved)
+    if cal is None:
+        return o.mutate(_ccal=ibis.null("boolean"))
+    # the few change points of channels whose slope or intercept changed, their windows' span
+    k = steps.inner_join(cal, [steps._cmn == cal._kmn, steps._cpol == cal._kpol,
+                               cal._kts >= steps._t0,
+                               cal._kts < steps._t1 + ibis.interval(hours=1)])
+    k = k.select(_xmn="_cmn", _xpol="_cpol", _xseg="_cseg").distinct()
+    o = o.left_join(k, [o._cmn == k._xmn, o._cpol == k._xpol, o._cseg == k._xseg])
+    return o.mutate(_ccal=o._xmn.notnull()).drop("_xmn", "_xpol", "_xseg")
