@@ -113,6 +113,10 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         any_f = any_f | (minute[c] == "F")
     # the declared stop (any F flag) once per row, projected: three aggregates filter on it
     m = minute.mutate(block=minute.ts.epoch_seconds() // bs, _f=any_f.fill_null(False))
+    stream = bool(keys) and _streams(minute)
+    if stream:  # spike's steps in this scan: each row beside the row before it (_scan_steps)
+        m = m.mutate(_p=ibis.struct({"m": m.mn, "t": m.ts, **{
+            k: _valid(m, k) for k in keys}}).lag().over(ibis.window()))
     fv = m[flow].cast("float64")
     # the engine's partials first: the names both use (t0, n, fs, fn, s_k, n_k) are the same
     # expressions and are overwritten by the ones below
@@ -150,9 +154,12 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         aggs[f"rhi_{k}"] = r.max()
         # the sums need no C > 0: a mean over hours is compared, not a ratio per minute
         aggs |= _zs_sums(zs, v, o2v, v.notnull() & (o2v < o2_max) & zs.notnull(), k)
-    # the steps come from their own narrow window (_step_maxima), joined on (mn, block)
     order = ["mn", "block", *aggs]
     steps = [f"dx_{k}" for k in keys]
+    if stream:
+        return _scan_steps(m, aggs, keys, bs, minute).select(*order)
+    # elsewhere the steps come from their own narrow window (_step_maxima), joined on
+    # (mn, block)
     for c in steps:
         del aggs[c]
     b = m.group_by(["mn", "block"]).aggregate(**aggs)
@@ -161,6 +168,45 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
     dx = _step_maxima(minute, keys, bs)
     j = b.left_join(dx, [b.mn == dx._smn, b.block == dx._sb]).drop("_smn", "_sb")
     return j.select(*order)
+
+
+def _streams(t: ir.Table) -> bool:
+    """Whether ``t`` is read by DuckDB (its tables' backend), where a lag without an order streams.
+
+    DuckDB evaluates ``lag(x) OVER ()`` with its streaming window: each row beside the row
+    before it in the scan, nothing held, no sort. Other engines (Spark needs an ordered
+    window for ``lag``), and expressions on in-memory tables only, take the sorted window.
+    Ibis 12 has no public call for an expression's backend (``_find_backends`` is private).
+    """
+    backends, _ = t._find_backends()
+    return bool(backends) and all(getattr(b, "name", "") == "duckdb" for b in backends)
+
+
+def _scan_steps(m: ir.Table, aggs: dict[str, ir.Value], keys: Sequence[str], bs: int,
+                minute: ir.Table) -> ir.Table:
+    """Aggregate the blocks with ``dx_<k>`` from the scan order, checked point by point.
+
+    ``m._p`` is the row before in the scan (DuckDB's streaming ``lag``: no sort, nothing
+    held). It is the point's previous row when it is the same point's and earlier; a row
+    so linked gets its step, as :func:`_step_maxima`'s lag would give it. A point whose
+    rows are one run in time order in the scan (the lake's per-point files in time order)
+    has exactly ``n − 1`` links (every row but its first): then every row's previous row
+    in the scan is its previous row in time, and its steps are exact. A point with another
+    count (rows out of order, split, or two in one minute) takes its steps from
+    :func:`_step_maxima` over its own rows, so the result never depends on the scan order,
+    only the time it takes does.
+    """
+    link = ((m._p.m == m.mn) & (m._p.t < m.ts)).fill_null(False)
+    for k in keys:
+        aggs[f"dx_{k}"] = ibis.cases((link, (_valid(m, k) - m._p[k]).abs()),
+                                     else_=ibis.null("float64")).max()
+    b = m.group_by(["mn", "block"]).aggregate(**aggs, _nl=m.count(where=link))
+    odd = _unlinked_points(b)
+    rest = minute.semi_join(odd, minute.mn == odd._smn)
+    dx = _step_maxima(rest, keys, bs).rename(**{f"_x_{k}": f"dx_{k}" for k in keys})
+    j = b.left_join(dx, [b.mn == dx._smn, b.block == dx._sb])
+    return j.mutate(**{f"dx_{k}": ibis.ifelse(j._smn.isnull(), j[f"dx_{k}"], j[f"_x_{k}"])
+                       for k in keys})
 
 
 def _step_maxima(minute: ir.Table, keys: Sequence[str], bs: int) -> ir.Table:
@@ -186,6 +232,16 @@ def _step_maxima(minute: ir.Table, keys: Sequence[str], bs: int) -> ir.Table:
         else_=ibis.null("float64")) for k in keys})
     return d.group_by(_smn=d.mn, _sb=d.ts.epoch_seconds() // bs).aggregate(
         **{f"dx_{k}": d[f"_d_{k}"].max() for k in keys})
+
+
+def _unlinked_points(b: ir.Table) -> ir.Table:
+    """``_smn`` of the points of :func:`_scan_steps`' blocks whose rows are not one time run.
+
+    ``b`` holds per block ``n`` (rows) and ``_nl`` (rows linked to the row before them in
+    the scan); a point is one run in time order exactly when its rows less its links are 1.
+    """
+    per = b.group_by(_smn=b.mn).aggregate(_gap=b.n.sum() - b._nl.sum())
+    return per.filter(per._gap != 1).select("_smn")
 
 
 def _zs_sums(zs: ir.FloatingValue, v: ir.FloatingValue, o2v: ir.FloatingValue,
