@@ -74,13 +74,22 @@ def kept_hours(lake: Path, month: str, n: int):
     return con, th, narrow, hours, hl, time.perf_counter() - t0
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def lake_parser(doc: str) -> argparse.ArgumentParser:
+    """The options of a benchmark on the first N points of the province lake.
+
+    ``--lake``, ``--month``, ``--sizes`` (numbers of points), ``--runs``; shared with
+    ``bench_qc_frames.py``.
+    """
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--lake", type=Path, default=HERE / "data" / "province")
     ap.add_argument("--month", default="2024-06")
     ap.add_argument("--sizes", type=int, nargs="+", default=[500])
     ap.add_argument("--runs", type=int, default=3)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = lake_parser(__doc__).parse_args(argv)
 
     from lantian.engine.quality import statistics as st
 

@@ -209,8 +209,14 @@ def constant_near(frozen: ir.Table, keys: Sequence[str],
     frz = ibis.union(*[bs.filter(bs[f"g{i}"]).select(
         _cmn=bs.mn, _cpol=ibis.literal(key), _cb0=bs.block) for i, key in enumerate(keys)],
         distinct=False)
-    full = ibis.union(*[bs.filter(bs[f"u{i}"]).select(
-        _fmn=bs.mn, _fpol=ibis.literal(key), _fb=bs.block) for i, key in enumerate(keys)],
+    # _near_blocks asks whether the blocks next to a frozen one are fully counted: only
+    # those rows of ``bs`` (a semi-join probing ``bs`` once with the few neighbours) make
+    # the anti-joins' build side, not every fully counted block of the month (qcframes13)
+    nbs = ibis.union(*[frz.select(_qmn=frz._cmn, _qb=frz._cb0 + k) for k in (-1, 1)],
+                     distinct=False)
+    hit = bs.semi_join(nbs, [bs.mn == nbs._qmn, bs.block == nbs._qb])
+    full = ibis.union(*[hit.filter(hit[f"u{i}"]).select(
+        _fmn=hit.mn, _fpol=ibis.literal(key), _fb=hit.block) for i, key in enumerate(keys)],
         distinct=False)
     near = _near_blocks(frz, full)
     if materialize is not None:
@@ -341,8 +347,8 @@ def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str],
             f"_band_{k}": (frac * ranges.range_mg_m3).max(where=ranges.pollutant == k)
             for k in banded})
         b = b.left_join(rg, b.mn == rg._gmn).drop("_gmn")
-    parts = []
-    for k in chans:
+    aggs: dict[str, ir.Value] = {}
+    for i, k in enumerate(chans):
         counted = (b[f"n_{k}"] > 0).fill_null(False)
         cross = counted & (b[f"lo_{k}"] <= 0) & (b[f"hi_{k}"] > 0)
         if k in banded:  # noise-like: within the drift band, or the mean mid-range
@@ -351,10 +357,12 @@ def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str],
             mid = b[f"s_{k}"] / b[f"n_{k}"] - lo <= pos * (hi - lo)
             noise = band.isnull() | ((hi <= band) & (lo >= -band)) | mid
             cross = cross & noise.fill_null(False)
-        parts.append(b.group_by(_smn=b.mn).aggregate(
-            _spol=ibis.literal(k), _n=counted.cast("int64").sum(),
-            _x=cross.cast("int64").sum()))
-    sh = ibis.union(*parts, distinct=False)
+        aggs[f"_n{i}"] = counted.cast("int64").sum()
+        aggs[f"_x{i}"] = cross.cast("int64").sum()
+    # one aggregation of the joined blocks for every channel, then one row per channel
+    g = b.group_by(_smn=b.mn).aggregate(**aggs)
+    sh = ibis.union(*[g.select("_smn", _spol=ibis.literal(k), _n=g[f"_n{i}"], _x=g[f"_x{i}"])
+                      for i, k in enumerate(chans)], distinct=False)
     j = med.left_join(sh, [med.mn == sh._smn, med.pollutant == sh._spol])
     share = ibis.ifelse(j._n > 0, j._x.cast("float64") / j._n, None)
     return j.select("mn", "pollutant", "month_median", zero_share=share)
