@@ -176,3 +176,44 @@ def test_cli_backup_lake_and_roll(tmp_path):
         ["store", "restore", "--from", str(tmp_path / "bk"), "--db", str(tmp_path / "r.duckdb")],
     )
     assert r.exit_code == 0, r.stderr
+
+
+def _ingest_backwards(con, minutes: int = 40) -> None:
+    """Minute data of two MNs in June 2024, stored newest first and the points interleaved."""
+    items = []
+    for minute in reversed(range(minutes)):
+        for mn in ("A", "B"):
+            t = dt.datetime(2024, 6, 1, 8) + dt.timedelta(minutes=minute)
+            p = P(mn, "2051", t.strftime("%Y%m%d%H%M%S"),
+                  {"a21026": {"Avg": float(minute), "Flag": "N"}, "w01018": {"Avg": 1.0}})
+            items.append(Incoming(b"##" + mn.encode(), "t", t, packet=p))
+    PacketStore(con).ingest(items)
+
+
+def _file_times(folder):
+    import pyarrow.parquet as pq
+
+    files = sorted(folder.rglob("*.parquet"))
+    return {f.parent.name: pq.read_table(f, columns=["ts"]).column("ts").to_pylist()
+            for f in files}
+
+
+def test_lake_files_are_in_time_order_and_threads_restored(tmp_path):
+    """Each point's minute file is one time-ordered run (qc's one-minute steps read it in
+    order), whatever order the rows were stored in; the connection's threads come back."""
+    from lantian.engine.backends import export_month_to_lake
+
+    db = tmp_path / "d.duckdb"
+    con = connect(db)
+    _ingest_backwards(con)
+    con.execute("SET threads = 2")
+    export_lake(con, tmp_path / "lake", tables=("flue_minute",))
+    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    con.close()
+    rolled = _file_times(tmp_path / "lake" / "flue_minute")
+    exported = _file_times(export_month_to_lake(db, tmp_path / "spark", "2024-06"))
+    assert threads == 2
+    for files in (rolled, exported):
+        assert sorted(files) == ["mn=A", "mn=B"]
+        for ts in files.values():
+            assert len(ts) == 40 and ts == sorted(ts)

@@ -33,6 +33,7 @@ import pandas as pd
 
 from lantian.errors import ConfigurationError, StoreError
 from lantian.store import db as store_db
+from lantian.store.lake import copy_partitioned
 
 __all__ = [
     "ENGINES",
@@ -164,12 +165,12 @@ def export_month_to_lake(db: Path, lake: Path, month: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     con = store_db.connect(db, read_only=True)
     try:
-        con.execute(
-            f"COPY (SELECT *, '{month}' AS month FROM flue_minute "
-            "WHERE ts >= ? AND ts < ?) TO ? (FORMAT parquet, PARTITION_BY (month, mn), "
-            "OVERWRITE_OR_IGNORE true)",
-            [start, end, str(out)],
-        )
+        # the month is one folder: partitioned by mn under month=YYYY-MM, each point's file
+        # in time order (store.lake.copy_partitioned)
+        target.mkdir()
+        copy_partitioned(con, "SELECT * FROM flue_minute WHERE ts >= ? AND ts < ?",
+                         target, keys=("mn", "ts"), options="OVERWRITE_OR_IGNORE true",
+                         params=[start, end])
     finally:
         con.close()
     return target
