@@ -172,7 +172,8 @@ def detector_events(
         out["level_shift"] = statistics.level_shift(  # qcdetect: the load's co-movement
             hl, th, load=hours.filter(hours.running).select("mn", "ts", load=hours.flow_raw),
             presence=pres,  # qcacc8: a channel at its detection limit is low
-            materialize=materialize)  # qcshift11: Spark's analyser needs the windowed hours kept
+            materialize=materialize,  # qcshift11: Spark's analyser needs the windowed hours kept
+            calibrations=params)  # qcshift13: a step at a slope/intercept change is low
     if "spike" in want:
         # the span minutes from the one re-read (qcstats' split: same events)
         out["spike"] = statistics.spike(hl, th, minutes=span_rows, candidates=cands)
