@@ -41,8 +41,7 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
     Severity ``medium``, ``high`` from ``spike.high_ratio`` times the median; ``low`` when
     another pollutant of the point is at ``spike.common_ratio`` times its own rolling median
     in the same hour and above its own median + 2·max(IQR, ``abs_floor``) (the process
-    moved, not one analyser), unless that hour is the other pollutant's own daily schedule
-    (the test below, qcspike13), or when in every hour of the run the month's median at its
+    moved, not one analyser), or when in every hour of the run the month's median at its
     clock hour (``clock_hour_median``, over at least ``spike.schedule_days`` days) is above
     the rolling median by at least ``spike.schedule_share`` of the hour's own rise over it:
     a rise that recurs at that time of day on at least half the days is the source's
@@ -77,16 +76,13 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
     of the base, and the span's edges below top5 − ``abrupt_frac``·jump1. An hourly run's
     own minute test then also needs its jump > ``minute_k``·s. Or (qcspike11) by its steps,
     where the blocks give the channel's usual largest one-minute change ``u`` (``step``: the
-    month's median of the block scan's ``dx_k``, at least the readings' resolution): the
-    median minute from the rise to the fall (``held1``) exceeds ``spike.step_k``·u above
-    the ``step_minutes`` mean before the rise (``pre1``), above the one from the fall
-    (``post1``) and above the base (the glitch holds its level: not a recovery from one dip
-    and the fall into the next, nor a noise outlier's return), jump1 exceeds it too and is
-    at least ``abs_floor`` or doubles the base (an additive glitch on a high baseline), with
-    the same abruptness and level tests (qcspike13: the level steps, not the single
-    one-minute rise1 and fall1, which carry the noise of two single readings). A minute run
-    is ``low`` for the common mode (another pollutant's block of the same 30 minutes a
-    candidate, not at that pollutant's own daily schedule), ``info`` when the month's median
+    month's median of the block scan's ``dx_k``, at least the readings' resolution): rise1,
+    fall1 and jump1 each exceed ``spike.step_k``·u, so does the median minute from the rise
+    to the fall (``held1``) above the base (the glitch holds its level: not a recovery from
+    one dip and the fall into the next, nor a noise outlier's return), and jump1 is at least
+    ``abs_floor`` or doubles the base (an additive glitch on a high baseline), with the same
+    abruptness and level tests. A minute run is ``low`` for the common mode (another
+    pollutant's block of the same 30 minutes a candidate), ``info`` when the month's median
     of the largest minute of the clock hour where it begins (``clock_hour_max_median``, ≥
     ``schedule_days`` days) is above that of every hour (``hour_max_median``) by
     ``schedule_share`` of jump1 (a daily puff or step: the source's schedule); ``high`` when
@@ -139,15 +135,9 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
         # 30-min blocks, as are the jump and the level held between the steps (median), the
         # jump at least abs_floor where it does not double the level (an additive glitch
         # on a high baseline)
-        # (qcspike13) the steps as level steps: the held level above the step_minutes mean
-        # before the rise and the one from the fall, not the single one-minute changes,
-        # which carry the noise of two single readings (a glitch of 40 on a channel whose
-        # usual largest step is 10 rose by 29 in its minute: under 3 steps, though it held
-        # 37 above both sides); rise1 and fall1 still must each be abrupt_frac of the jump
         sk = th.get("spike", "step_k") * g.step
         scale = ((j1 > th.get("spike", "minute_k") * g.spread) & doubled).fill_null(False) | (
-            (g.held1 - g.pre1 > sk) & (g.held1 - g.post1 > sk) & (j1 > sk)
-            & (g.held1 - g.base > sk)
+            (g.rise1 > sk) & (g.fall1 > sk) & (j1 > sk) & (g.held1 - g.base > sk)
             & ((j1 >= th.get("spike", "abs_floor")) | doubled)).fill_null(False)
         by_one = ((g.rise1 >= a * j1) & (g.fall1 >= a * j1) & scale
                   & (g.t_rise1 < g.t_fall1)
@@ -221,8 +211,6 @@ def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True,
     :func:`~lantian.engine.quality.spike_minutes.minute_candidates` that no hourly run lies
     within an hour of are added (``minute`` true, ``spread`` the channel's minute-scale
     spread; their hourly columns null); ``spike`` judges them by their minutes only.
-    ``span_before`` / ``span_after``: whether the minute test's span takes the clock hour
-    before / after the run (false only next to a stop, for a minute run; qcspike13).
     """
     floor = th.get("spike", "abs_floor")
     k = th.get("spike", "k_iqr")
@@ -232,25 +220,22 @@ def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True,
     # shoulders: the running hours just before and after are ordinary (m + 2 IQR), so the
     # rise is abrupt (a glitch or a jump), not a ramp of a real process excursion
     t = t.mutate(calm=t.m + 2 * spread)
-    # scheduled: most of the hour's rise over the rolling median recurs at its clock hour
-    # (for the candidate hours of every pollutant: the common-mode test reads the partners')
-    t = _clock_hour_level(hl, t, th)
-    share = th.get("spike", "schedule_share")
-    t = t.mutate(_sched=((t.clock_median - t.m) >= share * (t.value - t.m)).fill_null(False))
     # common mode: another pollutant of the point clearly raised in the same hour
     # (qc-detect) the other pollutant counts only when its own rise is outside its ordinary
-    # spread (above m + 2 IQR): a widely varying partner reaches 1.3 x its median by chance;
-    # (qcspike13) and not when its rise is its own daily schedule (a cement kiln's SO2 with
-    # the raw mill stopped at 10:00 every day is no sign that the process moved with a PM
-    # glitch in that hour: it rises so on most days without one)
+    # spread (above m + 2 IQR): a widely varying partner reaches 1.3 x its median by chance
     rel = t.select(_omn="mn", _ots="ts", _opol="pollutant",
-                   _orel=ibis.ifelse((t.value > t.m + 2 * spread) & ~t._sched,
+                   _orel=ibis.ifelse(t.value > t.m + 2 * spread,
                                      t.value / ibis.ifelse(t.m == 0, ibis.null("float64"), t.m),
                                      ibis.null("float64")))
     hits = t.filter(hit)
     j = hits.left_join(rel, [hits.mn == rel._omn, hits.ts == rel._ots,
                              hits.pollutant != rel._opol])
     hits = j.group_by([*hits.columns]).aggregate(other_rel=j._orel.max())
+    hits = _clock_hour_level(hl, hits, th)
+    # scheduled: most of the hour's rise over the rolling median recurs at its clock hour
+    share = th.get("spike", "schedule_share")
+    sched = (hits.clock_median - hits.m) >= share * (hits.value - hits.m)
+    hits = hits.mutate(_sched=sched.fill_null(False))
     r = _runs_idx(hits)
     g = r.group_by([*_KEYS, "run"]).aggregate(
         first=r.ts.min(), last=r.ts.max(), hours=r.count(), peak=r.value.max(),
@@ -260,8 +245,7 @@ def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True,
     g = g.filter(g.hours <= int(th.get("spike", "max_hours")))
     g = g.mutate(clock_base=ibis.null("float64"), spread=ibis.null("float64"),
                  step=ibis.null("float64"), other_block=ibis.literal(False),
-                 minute=ibis.literal(False), span_before=ibis.literal(True),
-                 span_after=ibis.literal(True))
+                 minute=ibis.literal(False))
     st = stacked_blocks(hl, blocks, th) if blocks is not None else None
     if st is None:
         return g
@@ -399,19 +383,11 @@ def _span_hours(runs: ir.Table, max_h: int) -> ir.Table:
     run's own hours.
     """
     offs = ibis.memtable({"_off": list(range(max_h + 2))})
-    extra = {c: runs[n] for c, n in (("_b", "span_before"), ("_a", "span_after"))
-             if n in runs.columns}
     sp = runs.select(_smn=runs.mn, _spol=runs.pollutant, _srun=runs.run, _f=runs.first,
-                     _l=runs.last, **extra).cross_join(offs)
+                     _l=runs.last).cross_join(offs)
     sp = sp.mutate(_h=sp._f - ibis.interval(hours=1) + sp._off.as_interval("h"))
     sp = sp.filter(sp._h <= sp._l + ibis.interval(hours=1))
-    if "span_before" in runs.columns:
-        # (qcspike13) a minute run next to a stop: its span leaves out the stop's hour
-        sp = sp.filter((sp._h >= sp._f) | sp._b)
-    if "span_after" in runs.columns:
-        sp = sp.filter((sp._h <= sp._l) | sp._a)
-    sp = sp.mutate(inrun=(sp._h >= sp._f) & (sp._h <= sp._l))
-    return sp.drop(*[c for c in ("_f", "_l", "_off", "_b", "_a") if c in sp.columns])
+    return sp.mutate(inrun=(sp._h >= sp._f) & (sp._h <= sp._l)).drop("_f", "_l", "_off")
 
 
 def spike_span_hours(candidates: ir.Table, th: Thresholds) -> ir.Table:
