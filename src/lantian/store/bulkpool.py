@@ -45,6 +45,7 @@ from lantian.store.bulk import (
     count_verdict_texts,
 )
 from lantian.store.bulkstart import context, warm_up
+from lantian.store.db import threads
 from lantian.store.ingest import PacketStore
 from lantian.store.prepared import PreparedBatch
 
@@ -350,32 +351,30 @@ def import_file_parallel(
     ctx = context(decode_columns)
     pending: deque[Future[ShippedBlock]] = deque()
     spool = _spool_dir()
-    threads = store.con.execute("SELECT current_setting('threads')").fetchall()
     try:
-        store.con.execute(f"SET threads = {IMPORT_DUCKDB_THREADS}")
-        writer = _Writer(store, summary, batch_size, progress)
-        try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                     initializer=worker_init) as pool:
-                try:
-                    for offset, length, first in _blocks(path, chunk_bytes):
-                        pending.append(pool.submit(ship_block, decode_columns, str(path),
-                                                   offset, length, first, source, spool))
-                        while len(pending) > 2 * workers:
+        with threads(store.con, IMPORT_DUCKDB_THREADS):
+            writer = _Writer(store, summary, batch_size, progress)
+            try:
+                with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                         initializer=worker_init) as pool:
+                    try:
+                        for offset, length, first in _blocks(path, chunk_bytes):
+                            pending.append(pool.submit(ship_block, decode_columns, str(path),
+                                                       offset, length, first, source, spool))
+                            while len(pending) > 2 * workers:
+                                writer.add(pending.popleft())
+                        while pending:
                             writer.add(pending.popleft())
-                    while pending:
-                        writer.add(pending.popleft())
-                    writer.flush()
-                    writer.wait()
-                except BaseException:
-                    for fut in pending:
-                        fut.cancel()
-                    writer.abort()
-                    raise
-        finally:
-            writer.close()
+                        writer.flush()
+                        writer.wait()
+                    except BaseException:
+                        for fut in pending:
+                            fut.cancel()
+                        writer.abort()
+                        raise
+            finally:
+                writer.close()
     finally:
         shutil.rmtree(spool, ignore_errors=True)
-        store.con.execute(f"SET threads = {int(threads[0][0])}")
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -16,7 +16,7 @@ import duckdb
 
 from lantian.errors import DatabaseLockedError, StoreError
 
-__all__ = ["connect", "migrate", "pending_migrations", "transaction"]
+__all__ = ["connect", "migrate", "pending_migrations", "threads", "transaction"]
 
 
 def _migration_files() -> list[tuple[str, str]]:
@@ -120,3 +120,15 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+@contextmanager
+def threads(con: duckdb.DuckDBPyConnection, n: int) -> Iterator[None]:
+    """Run the block with DuckDB's ``threads`` setting at ``n``; the old one is restored after."""
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    con.execute(f"SET threads = {int(n)}")
+    try:
+        yield
+    finally:
+        if row is not None:
+            con.execute(f"SET threads = {int(row[0])}")

@@ -29,6 +29,7 @@ from typing import Any
 import duckdb
 
 from lantian.errors import ConfigurationError, StoreError
+from lantian.store.db import threads
 
 __all__ = [
     "LAKE_TABLES",
@@ -151,13 +152,8 @@ def copy_partitioned(con: duckdb.DuckDBPyConnection, query: str, target: Path, *
     if not ordered:
         con.execute(sql, params)
         return
-    row = con.execute("SELECT current_setting('threads')").fetchone()
-    threads = int(row[0]) if row else 1
-    con.execute("SET threads = 1")
-    try:
+    with threads(con, 1):
         con.execute(sql, params)
-    finally:
-        con.execute(f"SET threads = {threads}")
 
 
 def _export_month(con: duckdb.DuckDBPyConnection, root: Path, table: str, month: str) -> int:
