@@ -10,6 +10,7 @@ O&M contractor around the change.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -22,8 +23,8 @@ from lantian.engine.quality.frames import event_table, evidence
 from lantian.engine.quality.thresholds import Thresholds
 
 __all__ = [
-    "CALIBRATION_CODES", "calibration_change", "missing", "missing_from_blocks", "read_side_tables",
-    "transmission_rates",
+    "CALIBRATION_CODES", "calibration_change", "missing", "missing_from_blocks",
+    "parameter_changes", "read_side_tables", "transmission_rates",
 ]
 
 #: HJ 212-2017 Table B.10 instrument parameters watched for changes.
@@ -170,6 +171,24 @@ def _gap_events(inner: ir.Table, per: ir.Table, newest_minute: ir.Value, start: 
     return ibis.union(ev, dev, distinct=False)
 
 
+def parameter_changes(params: ir.Table, codes: Iterable[str], th: Thresholds) -> ir.Table:
+    """Return the reports of ``codes`` that changed: ``params``' rows and ``prev`` before them.
+
+    ``params`` has (mn, ts, code, num, text) — ``value_long`` rows, the pollutant code
+    (PolId) in ``text``. A value changed when it differs from the previous report of the
+    same (mn, code, PolId) by more than ``calibration_change.min_rel_change`` ×
+    max(|previous|, 1). Used by :func:`calibration_change` and, for slope and intercept, by
+    :func:`lantian.engine.quality.shifts.calibration_steps`.
+    """
+    p = params.filter(params.code.isin(list(codes)) & params.num.notnull())
+    w = ibis.window(group_by=["mn", "code", "text"], order_by="ts")
+    p = p.mutate(prev=p.num.lag().over(w))
+    scale = ibis.greatest(p.prev.abs(), ibis.literal(1.0))
+    return p.filter(p.prev.notnull()
+                    & ((p.num - p.prev).abs()
+                       > th.get("calibration_change", "min_rel_change") * scale))
+
+
 def calibration_change(params: ir.Table, maintenance: ir.Table, start: dt.datetime,
                        end: dt.datetime, th: Thresholds) -> ir.Table:
     """Find changes of slope, intercept or range not covered by a maintenance record.
@@ -181,15 +200,9 @@ def calibration_change(params: ir.Table, maintenance: ir.Table, start: dt.dateti
     or ends within ``record_window_h`` hours of it. Uncovered changes of slope or intercept
     are ``high``, of the range ``medium``.
     """
-    p = params.filter(params.code.isin(list(CALIBRATION_CODES)) & params.num.notnull())
-    w = ibis.window(group_by=["mn", "code", "text"], order_by="ts")
-    p = p.mutate(prev=p.num.lag().over(w))
-    p = p.filter((p.ts >= ibis.literal(start).cast("timestamp"))
-                 & (p.ts < ibis.literal(end).cast("timestamp")))
-    scale = ibis.greatest(p.prev.abs(), ibis.literal(1.0))
-    ch = p.filter(p.prev.notnull()
-                  & ((p.num - p.prev).abs()
-                     > th.get("calibration_change", "min_rel_change") * scale))
+    ch = parameter_changes(params, CALIBRATION_CODES, th)
+    ch = ch.filter((ch.ts >= ibis.literal(start).cast("timestamp"))
+                   & (ch.ts < ibis.literal(end).cast("timestamp")))
     win = int(th.get("calibration_change", "record_window_h") * 3600)
     m = maintenance.select(_mmn=maintenance.mn, _ms=maintenance.start_ts.epoch_seconds(),
                            _me=maintenance.end_ts.epoch_seconds())

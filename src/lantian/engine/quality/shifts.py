@@ -379,17 +379,13 @@ def calibration_steps(params: ir.Table, th: Thresholds) -> ir.Table:
     ``params`` (mn, ts, code, num, text: the pollutant code in ``text``) as read for
     :func:`~lantian.engine.quality.records.calibration_change`; a report of ``i13007``
     (intercept) or ``i13008`` (slope) that differs from the previous one of the same channel
-    by more than ``calibration_change.min_rel_change`` × max(|previous|, 1), the same test.
+    by more than ``calibration_change.min_rel_change`` × max(|previous|, 1)
+    (:func:`~lantian.engine.quality.records.parameter_changes`, the same test).
     The range (``i13001``) is left out: switching it does not move the reading.
     """
-    from lantian.engine.quality.records import _pollutant_of
+    from lantian.engine.quality.records import _pollutant_of, parameter_changes
 
-    p = params.filter(params.code.isin(["i13007", "i13008"]) & params.num.notnull())
-    p = p.mutate(_prev=p.num.lag().over(ibis.window(group_by=["mn", "code", "text"],
-                                                    order_by="ts")))
-    scale = ibis.greatest(p._prev.abs(), ibis.literal(1.0))
-    rel = th.get("calibration_change", "min_rel_change")
-    p = p.filter(p._prev.notnull() & ((p.num - p._prev).abs() > rel * scale))
+    p = parameter_changes(params, ("i13007", "i13008"), th)
     return p.select(_kmn=p.mn, _kpol=_pollutant_of(p.text), _kts=p.ts).distinct()
 
 
