@@ -134,6 +134,7 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
     }
     o2v = m[o2].cast("float64")
     o2_max = th.get("zs_mismatch", "o2_max_pct")
+    order = ["mn", "block"]  # the output's columns: each dx_k after its hi_k
     for k in [*keys, "o2", "flow"]:
         v = _valid(m, k)
         if k != "flow":
@@ -143,7 +144,7 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         aggs[f"hi_{k}"] = v.max()
         if k in ("o2", "flow"):
             continue
-        aggs[f"dx_{k}"] = ibis.null("float64")  # from _step_maxima: its place in the order
+        order += [c for c in aggs if c not in order] + [f"dx_{k}"]
         aggs |= _flag_partials(m, k)
         if f"{k}_zs" not in m.columns:
             continue  # no Zs sent: nothing for zs_mismatch
@@ -154,17 +155,14 @@ def minute_blocks(minute: ir.Table, keys: Sequence[str], th: Thresholds,
         aggs[f"rhi_{k}"] = r.max()
         # the sums need no C > 0: a mean over hours is compared, not a ratio per minute
         aggs |= _zs_sums(zs, v, o2v, v.notnull() & (o2v < o2_max) & zs.notnull(), k)
-    order = ["mn", "block", *aggs]
-    steps = [f"dx_{k}" for k in keys]
+    order += [c for c in aggs if c not in order]
     if stream:
         return _scan_steps(m, aggs, keys, bs, minute).select(*order)
     # elsewhere the steps come from their own narrow window (_step_maxima), joined on
     # (mn, block)
-    for c in steps:
-        del aggs[c]
     b = m.group_by(["mn", "block"]).aggregate(**aggs)
-    if not steps:
-        return b
+    if not keys:
+        return b.select(*order)
     dx = _step_maxima(minute, keys, bs)
     j = b.left_join(dx, [b.mn == dx._smn, b.block == dx._sb]).drop("_smn", "_sb")
     return j.select(*order)
@@ -197,10 +195,9 @@ def _scan_steps(m: ir.Table, aggs: dict[str, ir.Value], keys: Sequence[str], bs:
     only the time it takes does.
     """
     link = ((m._p.m == m.mn) & (m._p.t < m.ts)).fill_null(False)
-    for k in keys:
-        aggs[f"dx_{k}"] = ibis.cases((link, (_valid(m, k) - m._p[k]).abs()),
-                                     else_=ibis.null("float64")).max()
-    b = m.group_by(["mn", "block"]).aggregate(**aggs, _nl=m.count(where=link))
+    steps = {f"dx_{k}": ibis.cases((link, (_valid(m, k) - m._p[k]).abs()),
+                                   else_=ibis.null("float64")).max() for k in keys}
+    b = m.group_by(["mn", "block"]).aggregate(**aggs, **steps, _nl=m.count(where=link))
     odd = _unlinked_points(b)
     rest = minute.semi_join(odd, minute.mn == odd._smn)
     dx = _step_maxima(rest, keys, bs).rename(**{f"_x_{k}": f"dx_{k}" for k in keys})
