@@ -54,7 +54,7 @@ HERE = Path(__file__).resolve().parent
 COLS = ("so2_mg_m3", "nox_mg_m3", "pm_mg_m3", "so2_zs", "nox_zs", "pm_zs", "o2_pct",
         "flow_m3_s", "temp_c")
 FLAGS = ("so2_flag", "nox_flag", "pm_flag", "o2_flag", "flow_flag")
-KINDS = ("engine", "qc", "job", "qc-cmd", "job-cmd", "scan")
+KINDS = ("engine", "qc", "job", "qc-cmd", "job-cmd", "scan", "blocks")
 
 
 def main() -> int:
@@ -77,6 +77,10 @@ def main() -> int:
                          "DIR/job_<points>.parquet and .verdicts.parquet, for an A/B")
     ap.add_argument("--compare-events", type=Path, nargs=2, default=None, metavar="FILE",
                     help="compare two job_<points>.parquet files of --events-out and exit")
+    ap.add_argument("--chunk-points", type=int, default=None,
+                    help="lake mode: points per range of the job's block scan "
+                         "(lantian.engine.quality.job.CHUNK_POINTS; e.g. to check at 100 "
+                         "points that the ranges change no event)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--root", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -286,6 +290,55 @@ def _job_child(root: Path, data: Path, month: str, events_out: Path | None = Non
             "duckdb": _duck_settings(con), "spill_mb": round(spilled[0], 1)}
 
 
+def _blocks_child(root: Path, data: Path, month: str) -> dict:
+    """The monthly job's shared block scan alone (its kept 1), as the job builds it.
+
+    :func:`lantian.engine.quality.job.shared_blocks` of the month kept (DuckDB temporary
+    table) with the registry's points when the code splits the scan by them (session 14,
+    ``scan_points``; older code: one scan). ``per`` gives the per-thread CPU seconds of the
+    scan (``threads``: how many threads worked more than 1 s, and the two busiest), to
+    tell a scan that runs on one core from one that runs on both.
+    """
+    from lantian.engine import backends
+    from lantian.engine.assess import month_keys
+    from lantian.engine.quality import job as jobmod
+    from lantian.engine.quality import load_thresholds
+    from lantian.engine.quality.inputs import limit_memory, read_inputs
+
+    con = backends.connect("duckdb", db=bench_engine().registry_db(data), lake=root)
+    spill = limit_memory(con)
+    kw = read_inputs(con, month, load_thresholds())
+    minute = kw["minute"]
+    extra = {}
+    if hasattr(jobmod, "scan_points"):
+        extra["points"] = jobmod.scan_points(con, kw)
+    expr = jobmod.shared_blocks(minute, kw["keys"], month_keys(minute), kw["thresholds"],
+                                **extra)
+    before = _thread_cpu()
+    t0 = time.perf_counter()
+    kept = expr.cache()
+    seconds = time.perf_counter() - t0
+    per = sorted((v - before.get(k, 0.0) for k, v in _thread_cpu().items()), reverse=True)
+    rows = int(kept.count().execute())
+    return {"seconds": seconds, "rows": rows, "columns": len(kept.columns),
+            "busy_threads": sum(1 for v in per if v > 1.0),
+            "top_thread_cpu_s": [round(v, 1) for v in per[:2]],
+            "duckdb": _duck_settings(con), "spill_mb": round(_dir_mb(spill), 1)}
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds of each thread of this process (``/proc/self/task``; Linux)."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):
+            f = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[tid] = (int(f[11]) + int(f[12])) / tick  # utime + stime
+    return out
+
+
 def _command_child(root: Path, data: Path, month: str, assess: bool) -> dict:
     """``lantian qc`` (``--assess``: the monthly job) as the command runs it, storing aside.
 
@@ -321,7 +374,8 @@ def _child_main(kind: str, root: Path, data: Path, month: str,
     be.MONTH = month
     children = {"qc": _qc_child, "job": lambda r, d, m: _job_child(r, d, m, events_out),
                 "qc-cmd": lambda r, d, m: _command_child(r, d, m, False),
-                "job-cmd": lambda r, d, m: _command_child(r, d, m, True)}
+                "job-cmd": lambda r, d, m: _command_child(r, d, m, True),
+                "blocks": _blocks_child}
     if kind == "scan":  # the bare DuckDB scan of bench_engine (issue 3's yardstick)
         children["scan"] = lambda r, d, m: be.run_scan(r)
     child = children.get(kind)
@@ -362,7 +416,7 @@ def _drop_caches() -> None:
 
 
 def _measure(kind: str, root: Path, data: Path, month: str, cold: bool = False,
-             events_out: Path | None = None) -> dict:
+             events_out: Path | None = None, chunk_points: int | None = None) -> dict:
     import json
     import subprocess
 
@@ -371,6 +425,8 @@ def _measure(kind: str, root: Path, data: Path, month: str, cold: bool = False,
     cached = _resident(root)
 
     extra = [] if events_out is None else ["--events-out", str(events_out)]
+    if chunk_points is not None:
+        extra += ["--chunk-points", str(chunk_points)]
     cp = subprocess.run([sys.executable, __file__, "--child", kind, "--root", str(root),
                          "--lake", str(data), "--month", month, *extra],
                         capture_output=True, text=True, check=False)
@@ -390,6 +446,10 @@ def lake_mode(args) -> int:
     import os
 
     if args.child:
+        if args.chunk_points is not None:
+            from lantian.engine.quality import job
+
+            job.CHUNK_POINTS = args.chunk_points
         _child_main(args.child, args.root, args.lake, args.month, args.events_out)
         return 0
     be = bench_engine()
@@ -403,7 +463,7 @@ def lake_mode(args) -> int:
             for kind in res:
                 loads.append(os.getloadavg()[0])
                 res[kind].append(_measure(kind, root, args.lake, args.month, args.cold,
-                                          args.events_out))
+                                          args.events_out, args.chunk_points))
         loads.append(os.getloadavg()[0])
         med = {}
         for kind, rs in res.items():
@@ -415,7 +475,8 @@ def lake_mode(args) -> int:
             cached = [None if r.get("cached") is None else round(100 * r["cached"])
                       for r in rs]
             extra = "".join(f", {k} {[r.get(k) for r in rs]}"
-                            for k in ("cpu_s", "duckdb", "spill_mb")
+                            for k in ("cpu_s", "duckdb", "spill_mb", "busy_threads",
+                                      "top_thread_cpu_s", "rows")
                             if any(r.get(k) is not None for r in rs))
             print(f"{n} points {kind}: median {shown} s, runs {[round(s, 2) for s in secs]}, "
                   f"peak RSS {peak:.2f} GiB, lake in page cache before each run {cached} %"

@@ -18,7 +18,7 @@ import pytest
 from lantian.engine import backends
 from lantian.engine.assess import assess_month, hour_record, month_keys, monthly_record
 from lantian.engine.hours import block_partials, hours_from_blocks, valid_hours
-from lantian.engine.quality import load_thresholds
+from lantian.engine.quality import job, load_thresholds
 from lantian.engine.quality.inputs import read_inputs
 from lantian.engine.quality.job import assess_and_detect, shared_blocks
 from lantian.engine.quality.run import detector_events
@@ -50,8 +50,12 @@ def test_hours_from_block_partials_equal_valid_hours(qc_demo):
     assert int((got["f_minutes"] > 0).sum()) > 0
 
 
-def test_monthly_job_gives_the_engine_verdicts_and_the_qc_events(qc_demo):
+@pytest.mark.parametrize("chunk", [None, 5])
+def test_monthly_job_gives_the_engine_verdicts_and_the_qc_events(qc_demo, chunk, monkeypatch):
+    """Also with the block scan in ranges of 5 points (job.CHUNK_POINTS; 14 points: 3)."""
     con, kw = qc_demo
+    if chunk is not None:
+        monkeypatch.setattr(job, "CHUNK_POINTS", chunk)
     verdicts, parts = assess_and_detect(con, kw, materialize=_keep)
     pd.testing.assert_frame_equal(con.execute(assess_month(con, DEMO_MONTH)),
                                   con.execute(verdicts))
