@@ -8,6 +8,7 @@ marked invalid are not data a regulator is misled by. ``over_range`` also reads 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import ibis
@@ -308,7 +309,7 @@ def constant(long: ir.Table, th: Thresholds) -> ir.Table:
 def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str],
                   ranges: ir.Table | None = None,
                   th: Thresholds | None = None) -> ir.Table:
-    """``zero``'s per-channel facts of the month: (mn, pollutant, month_median, zero_share).
+    """``zero``'s per-channel facts of the month: (mn, pollutant, month_median, zero_share, step).
 
     ``month_median`` [mg/m³ or %]: median of the valid running hourly means
     (:func:`lantian.engine.quality.statistics.hour_long`). ``zero_share`` [fraction]: of the
@@ -330,6 +331,11 @@ def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str],
     every half-hour of its real readings would make every block cross, and so silence
     ``zero`` (info) and ``level_shift`` (low) on its channel (qcshift9, session 9). Channels
     without a known range (O2, or ``ranges`` not given) keep the plain crossing test.
+
+    ``step`` [unit of the value]: the readings' rounding step of a pollutant of ``keys``,
+    the coarsest of 1, 0.1 and 0.01 of which every counted block's largest valid reading is
+    a multiple, else 0.001 (for :func:`zero`'s limit of quantification; session 14); null for
+    O2.
     """
     from lantian.engine.quality.statistics import hour_long
 
@@ -350,6 +356,8 @@ def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str],
     aggs: dict[str, ir.Value] = {}
     for i, k in enumerate(chans):
         counted = (b[f"n_{k}"] > 0).fill_null(False)
+        if k in keys:  # the readings' decimals (largest reading of each block): 0 to 3
+            aggs[f"_d{i}"] = ibis.ifelse(counted, _decimals(b[f"hi_{k}"]), None).max()
         cross = counted & (b[f"lo_{k}"] <= 0) & (b[f"hi_{k}"] > 0)
         if k in banded:  # noise-like: within the drift band, or the mean mid-range
             lo, hi, band = b[f"lo_{k}"], b[f"hi_{k}"], b[f"_band_{k}"]
@@ -361,11 +369,25 @@ def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str],
         aggs[f"_x{i}"] = cross.cast("int64").sum()
     # one aggregation of the joined blocks for every channel, then one row per channel
     g = b.group_by(_smn=b.mn).aggregate(**aggs)
-    sh = ibis.union(*[g.select("_smn", _spol=ibis.literal(k), _n=g[f"_n{i}"], _x=g[f"_x{i}"])
+    none = ibis.null("int64")
+    sh = ibis.union(*[g.select("_smn", _spol=ibis.literal(k), _n=g[f"_n{i}"], _x=g[f"_x{i}"],
+                               _d=g[f"_d{i}"].cast("int64") if k in keys else none)
                       for i, k in enumerate(chans)], distinct=False)
     j = med.left_join(sh, [med.mn == sh._smn, med.pollutant == sh._spol])
     share = ibis.ifelse(j._n > 0, j._x.cast("float64") / j._n, None)
-    return j.select("mn", "pollutant", "month_median", zero_share=share)
+    step = ibis.cases((j._d == 0, 1.0), (j._d == 1, 0.1), (j._d == 2, 0.01),
+                      (j._d == 3, 0.001), else_=ibis.null("float64"))
+    return j.select("mn", "pollutant", "month_median", zero_share=share, step=step)
+
+
+def _decimals(v: ir.FloatingValue) -> ir.IntegerValue:
+    """Return the decimals of a reading: 0, 1 or 2 where it is a multiple of 1, 0.1 or 0.01, else 3.
+
+    HJ 212-2017 values carry at most 3 decimals: the reading in thousandths is an integer
+    (one rounding per reading; its remainders modulo 1000, 100 and 10 tell the decimals).
+    """
+    m = (v * 1000).round().cast("int64")
+    return ibis.cases((m % 1000 == 0, 0), (m % 100 == 0, 1), (m % 10 == 0, 2), else_=3)
 
 
 def zero(long: ir.Table, presence: ir.Table, th: Thresholds,
@@ -388,34 +410,53 @@ def zero(long: ir.Table, presence: ir.Table, th: Thresholds,
     .analyser_ranges`) a channel whose month median is at least ``zero.clear_frac`` × its
     range reads far above any zero the analyser may drift to (HJ 75-2017 accepts ±2–2.5 % of
     full scale a day): there runs of ``zero.clear_minutes`` (longer than the daily zero
-    check) are events already (session 8).
+    check) are events already (session 8), and a run needs only ``zero.clear_density`` of its
+    span ≤ 0 (session 14): an analyser reading its zero (zero gas left on, a failed cell)
+    scatters about 0 with its noise, so about half its readings are ≤ 0, whereas
+    ``zero.min_density`` took a failed reading as pinned ≤ 0; on a channel near zero such
+    half-zero spans are its own level touching zero, so ``min_density`` stays there.
+
+    With ``step`` in ``presence`` (the readings' rounding step, :func:`zero_presence`) a
+    channel whose month median is below the limit of quantification of its readings,
+    ``zero.loq_sigmas`` × step/√12 (10 s.d. of the rounding, IUPAC), is read at its floor: a
+    reading of 0 there is a legitimate result (below half a step), so its runs are ``info``
+    (evidence ``quantification_limit``; session 14).
     """
     pres = presence.filter(presence.month_median >= th.get("zero", "presence_median"))
     share = pres.zero_share if "zero_share" in pres.columns else ibis.null("float64")
+    step = pres.step if "step" in pres.columns else ibis.null("float64")
     need = ibis.literal(th.get("zero", "min_minutes"))
+    density = ibis.literal(th.get("zero", "min_density"))
     if ranges is not None:
         r = ranges.select(_rmn=ranges.mn, _rpol=ranges.pollutant, _rng=ranges.range_mg_m3)
         pres = pres.left_join(r, [pres.mn == r._rmn, pres.pollutant == r._rpol])
         clear = (pres.month_median >= th.get("zero", "clear_frac") * pres._rng).fill_null(False)
         need = ibis.ifelse(clear, th.get("zero", "clear_minutes"), need)
+        density = ibis.ifelse(clear, th.get("zero", "clear_density"), density)
+    # limit of quantification of the readings: loq_sigmas x the s.d. of their rounding
+    loq = th.get("zero", "loq_sigmas") * step.cast("float64") / math.sqrt(12.0)
     pres = pres.select(_pmn=pres.mn, _ppol=pres.pollutant, month_median=pres.month_median,
-                       zero_share=share.cast("float64"), _need=need.cast("float64"))
+                       zero_share=share.cast("float64"), _need=need.cast("float64"),
+                       _dens=density.cast("float64"), _loq=loq)
     t = long.filter(_.running & (_.flag == "N") & (_.value <= 0))
     t = t.inner_join(pres, [t.mn == pres._pmn, t.pollutant == pres._ppol]).drop("_pmn", "_ppol")
     gap_s = int(60 * th.get("zero", "gap_minutes"))
     shortest = min(th.get("zero", "min_minutes"), th.get("zero", "clear_minutes"))
     g = run_summary(t, _KEYS, gap_s=gap_s, min_minutes=shortest,
                     low=lambda r: r.value.min(), month_median=lambda r: r.month_median.max(),
-                    zero_share=lambda r: r.zero_share.max(), need=lambda r: r._need.max())
+                    zero_share=lambda r: r.zero_share.max(), need=lambda r: r._need.max(),
+                    dens=lambda r: r._dens.max(), loq=lambda r: r._loq.max())
     span = (g.last.epoch_seconds() - g.first.epoch_seconds()) / 60 + 1
-    g = g.filter((g.minutes >= th.get("zero", "min_density") * span) & (g.minutes >= g.need))
+    g = g.filter((g.minutes >= g.dens * span) & (g.minutes >= g.need))
     noisy = (g.zero_share >= th.get("zero", "cross_share")).fill_null(False)
-    sev = ibis.cases((noisy, "info"), (g.minutes >= th.get("zero", "high_minutes"), "high"),
-                     else_="medium")
+    unquantified = (g.month_median < g.loq).fill_null(False)
+    sev = ibis.cases((noisy | unquantified, "info"),
+                     (g.minutes >= th.get("zero", "high_minutes"), "high"), else_="medium")
     return event_table(g, "zero", pollutant=g.pollutant, start=g.first, end=g.last,
                        severity=sev, evid=evidence(minutes=g.minutes, lowest=g.low,
                                                    month_median=g.month_median,
-                                                   zero_share=g.zero_share))
+                                                   zero_share=g.zero_share,
+                                                   quantification_limit=g.loq))
 
 
 def over_range(long: ir.Table, ranges: ir.Table, th: Thresholds) -> ir.Table:
