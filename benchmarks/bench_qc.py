@@ -294,8 +294,8 @@ def _blocks_child(root: Path, data: Path, month: str) -> dict:
     """The monthly job's shared block scan alone (its kept 1), as the job builds it.
 
     :func:`lantian.engine.quality.job.shared_blocks` of the month kept (DuckDB temporary
-    table) with the registry's points when the code splits the scan by them (session 14,
-    ``scan_points``; older code: one scan). ``per`` gives the per-thread CPU seconds of the
+    table) as the job keeps it (session 14: ``keep_shared_blocks``, in ranges of the
+    registry's points; older code: one scan). ``per`` gives the per-thread CPU seconds of the
     scan (``threads``: how many threads worked more than 1 s, and the two busiest), to
     tell a scan that runs on one core from one that runs on both.
     """
@@ -309,14 +309,14 @@ def _blocks_child(root: Path, data: Path, month: str) -> dict:
     spill = limit_memory(con)
     kw = read_inputs(con, month, load_thresholds())
     minute = kw["minute"]
-    extra = {}
-    if hasattr(jobmod, "scan_points"):
-        extra["points"] = jobmod.scan_points(con, kw)
-    expr = jobmod.shared_blocks(minute, kw["keys"], month_keys(minute), kw["thresholds"],
-                                **extra)
+    args = (minute, kw["keys"], month_keys(minute), kw["thresholds"])
     before = _thread_cpu()
     t0 = time.perf_counter()
-    kept = expr.cache()
+    if hasattr(jobmod, "keep_shared_blocks"):  # as assess_and_detect keeps it
+        kept = jobmod.keep_shared_blocks(con, lambda t: t.cache(), *args,
+                                         points=jobmod.scan_points(con, kw))
+    else:
+        kept = jobmod.shared_blocks(*args).cache()
     seconds = time.perf_counter() - t0
     per = sorted((v - before.get(k, 0.0) for k, v in _thread_cpu().items()), reverse=True)
     rows = int(kept.count().execute())

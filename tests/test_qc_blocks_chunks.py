@@ -65,20 +65,49 @@ def test_ranges_give_the_one_scans_table(qc_demo, size):
     pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
-def test_the_job_splits_by_the_registry_points(qc_demo, monkeypatch):
-    """assess_and_detect builds its own blocks in ranges on DuckDB (CHUNK_POINTS)."""
+@pytest.mark.parametrize("size", [2, 3, 5])
+def test_kept_two_ranges_at_a_time_is_the_one_scans_table(qc_demo, size):
+    """keep_shared_blocks: the first two ranges kept, the next two at a time appended."""
     con, kw = qc_demo
-    seen = []
-    real = job.shared_blocks
+    minute, th = kw["minute"], kw["thresholds"]
+    keys = month_keys(minute)
+    pts = scan_points(con, kw)
+    inserts = []
+    real = con.raw_sql
+
+    def spy(sql, *a, **k):
+        if isinstance(sql, str) and sql.startswith("INSERT INTO"):
+            inserts.append(sql)
+        return real(sql, *a, **k)
+
+    con.raw_sql = spy
+    try:
+        kept = job.keep_shared_blocks(con, lambda t: t.cache(), minute, kw["keys"], keys, th,
+                                      points=pts, chunk_points=size)
+    finally:
+        del con.raw_sql
+    n_ranges = -(-14 // size)
+    assert len(inserts) == -(-(n_ranges - 2) // 2)  # 7 ranges: 3 appends; 3: 1; 5: 2
+    order = ["mn", "block"]
+    a = con.execute(shared_blocks(minute, kw["keys"], keys, th)).sort_values(order)
+    b = con.execute(kept).sort_values(order)
+    kept.release()
+    assert list(b.columns) == list(a.columns)
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True),
+                                  check_exact=True)
+
+
+def test_the_job_keeps_its_blocks_in_ranges(qc_demo, monkeypatch):
+    """assess_and_detect builds its own blocks in ranges of the registry's points."""
+    con, kw = qc_demo
+    calls = []
+    real = job.keep_shared_blocks
 
     def spy(*a, **k):
-        out = real(*a, **k)
-        seen.append(out)
-        return out
+        calls.append(k)
+        return real(*a, **k)
 
-    monkeypatch.setattr(job, "CHUNK_POINTS", 5)
-    monkeypatch.setattr(job, "shared_blocks", spy)
+    monkeypatch.setattr(job, "keep_shared_blocks", spy)
     job.assess_and_detect(con, kw, detectors=["missing"])
-    assert len(seen) == 1
-    u = seen[0].op()
-    assert isinstance(u, ibis.expr.operations.Union)
+    assert len(calls) == 1
+    assert sorted(calls[0]["points"]) == sorted(scan_points(con, kw))
