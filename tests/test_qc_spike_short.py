@@ -82,6 +82,15 @@ def _spikes(df: pd.DataFrame, keys: tuple[str, ...] = ("nox",),
     return ibis.duckdb.connect().execute(spike(hl, TH, minutes=m, candidates=c))
 
 
+def _one_ten_minute_spike(df: pd.DataFrame) -> dict:
+    """The evidence of the one ``medium`` spike of ``df``, its event 10:12-10:21 of day 0."""
+    ev = _spikes(df)
+    assert len(ev) == 1 and ev.iloc[0]["severity"] == "medium"
+    assert (ev.iloc[0]["start"], ev.iloc[0]["end"]) == (
+        T0 + pd.Timedelta(hours=10, minutes=12), T0 + pd.Timedelta(hours=10, minutes=21))
+    return json.loads(ev.iloc[0]["evidence"])
+
+
 def test_a_ten_minute_glitch_is_a_spike_by_its_block_range():
     # 150 at 10:12-10:21: hour 10 = 50 + 100·10/60 = 66.7 < 2·50, no hourly candidate
     df = _base()
@@ -137,11 +146,7 @@ def test_an_additive_glitch_below_twice_the_level_is_a_spike_by_its_steps():
     assert TH.get("spike", "step_k") == 3
     df = _base()
     _set(df, "10:12", "10:22", 90.0)
-    ev = _spikes(df)
-    assert len(ev) == 1 and ev.iloc[0]["severity"] == "medium"
-    assert (ev.iloc[0]["start"], ev.iloc[0]["end"]) == (
-        T0 + pd.Timedelta(hours=10, minutes=12), T0 + pd.Timedelta(hours=10, minutes=21))
-    evd = json.loads(ev.iloc[0]["evidence"])
+    evd = _one_ten_minute_spike(df)
     assert (evd["minute_rise"], evd["minute_fall"], evd["minute_step"]) == (39.0, 41.0, 1.0)
     assert evd["minute_jump"] == pytest.approx(40.1)
 
@@ -151,6 +156,26 @@ def test_a_step_within_three_usual_largest_steps_is_not_a_spike():
     # 3 spreads of 1): the channel's own fast moves
     df = _base()
     _set(df, "10:12", "10:22", 52.5)
+    assert _spikes(df).empty
+
+
+def test_an_additive_glitch_is_read_by_its_level_steps():
+    # (qcspike13) 53.4 at 10:12-10:21 on 50: the rise 50.5 (10:11, odd) → 52.9 (10:12,
+    # even) = 2.4 is under spike.step_k 3 × the usual largest step 1 (the alternation's
+    # minute noise works against it), the fall 53.9 → 49.5 = 4.4 over it. The level held
+    # between them (median 53.4) stands 3.3 above the mean of the five minutes before the
+    # rise (3 × 50.5 + 2 × 49.5)/5 = 50.1 and 3.5 above the five from the fall (49.9):
+    # a step of the level over 3 usual steps on both sides, with the jump 53.5 − 50.0 =
+    # 3.5 (session 11 asked each single one-minute change to be over 3 steps: not a spike)
+    df = _base()
+    _set(df, "10:12", "10:22", 53.4)
+    evd = _one_ten_minute_spike(df)
+    assert evd["minute_rise"] == pytest.approx(2.4)
+    assert evd["minute_fall"] == pytest.approx(4.4)
+    assert evd["minute_jump"] == pytest.approx(3.5)
+    # held 52.9 on 50: 2.8 and 3.0 above the two sides, not over 3 usual steps
+    df = _base()
+    _set(df, "10:12", "10:22", 52.9)
     assert _spikes(df).empty
 
 

@@ -76,13 +76,16 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
     of the base, and the span's edges below top5 − ``abrupt_frac``·jump1. An hourly run's
     own minute test then also needs its jump > ``minute_k``·s. Or (qcspike11) by its steps,
     where the blocks give the channel's usual largest one-minute change ``u`` (``step``: the
-    month's median of the block scan's ``dx_k``, at least the readings' resolution): rise1,
-    fall1 and jump1 each exceed ``spike.step_k``·u, so does the median minute from the rise
-    to the fall (``held1``) above the base (the glitch holds its level: not a recovery from
-    one dip and the fall into the next, nor a noise outlier's return), and jump1 is at least
-    ``abs_floor`` or doubles the base (an additive glitch on a high baseline), with the same
-    abruptness and level tests. A minute run is ``low`` for the common mode (another
-    pollutant's block of the same 30 minutes a candidate), ``info`` when the month's median
+    month's median of the block scan's ``dx_k``, at least the readings' resolution): the
+    median minute from the rise to the fall (``held1``) exceeds ``spike.step_k``·u above
+    the ``step_minutes`` mean before the rise (``pre1``), above the one from the fall
+    (``post1``) and above the base (the glitch holds its level: not a recovery from one dip
+    and the fall into the next, nor a noise outlier's return), jump1 exceeds it too and is
+    at least ``abs_floor`` or doubles the base (an additive glitch on a high baseline), with
+    the same abruptness and level tests (qcspike13: the level steps, not the single
+    one-minute rise1 and fall1, which carry the noise of two single readings). A minute run
+    is ``low`` for the common mode (another pollutant's block of the same 30 minutes a
+    candidate), ``info`` when the month's median
     of the largest minute of the clock hour where it begins (``clock_hour_max_median``, ≥
     ``schedule_days`` days) is above that of every hour (``hour_max_median``) by
     ``schedule_share`` of jump1 (a daily puff or step: the source's schedule); ``high`` when
@@ -135,9 +138,15 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
         # 30-min blocks, as are the jump and the level held between the steps (median), the
         # jump at least abs_floor where it does not double the level (an additive glitch
         # on a high baseline)
+        # (qcspike13) the steps as level steps: the held level above the step_minutes mean
+        # before the rise and the one from the fall, not the single one-minute changes,
+        # which carry the noise of two single readings (a glitch of 40 on a channel whose
+        # usual largest step is 10 rose by 29 in its minute: under 3 steps, though it held
+        # 37 above both sides); rise1 and fall1 still must each be abrupt_frac of the jump
         sk = th.get("spike", "step_k") * g.step
         scale = ((j1 > th.get("spike", "minute_k") * g.spread) & doubled).fill_null(False) | (
-            (g.rise1 > sk) & (g.fall1 > sk) & (j1 > sk) & (g.held1 - g.base > sk)
+            (g.held1 - g.pre1 > sk) & (g.held1 - g.post1 > sk) & (j1 > sk)
+            & (g.held1 - g.base > sk)
             & ((j1 >= th.get("spike", "abs_floor")) | doubled)).fill_null(False)
         by_one = ((g.rise1 >= a * j1) & (g.fall1 >= a * j1) & scale
                   & (g.t_rise1 < g.t_fall1)
