@@ -22,6 +22,20 @@ itself once per run (qcspike11: it carries spike's one-minute steps since sessio
 
     flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_qc_spike.py \
         --blind 1 --points 40 --days 31 --runs 5
+
+``--frames DIR`` (qcspike14, session 14) times the monthly job's kept spike candidates alone
+(``spike_candidates(hl, th, blocks=...)``, "kept 5" of ``bench_qc.py --child job``) at the
+job's scale and memory limit (``limit_memory``: 5 GB, spilling to a new temporary directory,
+capped at ``--max-temp``), from the job's kept block scan and long hours written once by
+``--dump-from LAKE`` (the job up to its kept long hours: ``DIR/blocks.parquet`` and
+``DIR/hl.parquet``; at 5,000 points ~6 min and 0.9 GB)::
+
+    flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_qc_spike.py \
+        --frames /tmp/p5000 --dump-from benchmarks/data/province5000
+    flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_qc_spike.py --frames /tmp/p5000
+
+Prints the candidate rows, wall and process CPU seconds, peak RSS and the load average
+(a failure, e.g. DuckDB out of memory or over ``--max-temp``, is printed as it is).
 """
 
 from __future__ import annotations
@@ -51,7 +65,17 @@ def main(argv: list[str] | None = None) -> int:
                     "this seed of benchmarks/qc_blind.py instead of the lake")
     ap.add_argument("--points", type=int, default=40)
     ap.add_argument("--days", type=int, default=31)
+    ap.add_argument("--frames", type=Path, default=None, help="time the job's kept spike "
+                    "candidates on the kept frames written to this directory")
+    ap.add_argument("--dump-from", type=Path, default=None, help="with --frames: first write "
+                    "the job's kept frames of this lake there")
+    ap.add_argument("--max-temp", default="15GB", help="with --frames: DuckDB's "
+                    "max_temp_directory_size")
     args = ap.parse_args(argv)
+    if args.frames is not None:
+        if args.dump_from is not None:
+            _dump_frames(args.dump_from, args.month, args.frames)
+        return _frames(args.frames, args.max_temp)
     if args.blind is not None:
         return _blind(args.blind, args.points, args.days, args.runs)
 
@@ -127,6 +151,73 @@ def _blind(seed: int, points: int, days: int, runs: int) -> int:
           f"with block candidates {med['blocks']:.2f} / {mcpu['blocks']:.2f} s "
           f"({events['blocks']} events); block scan {med['scan']:.2f} / {mcpu['scan']:.2f} s; "
           f"runs {times}; load {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+def _dump_frames(lake: Path, month: str, out: Path) -> None:
+    """Write the monthly job's kept block scan (1st kept frame) and long hours (4th)."""
+    import bench_qc  # this script's own folder
+
+    from lantian.engine import backends
+    from lantian.engine.quality import load_thresholds
+    from lantian.engine.quality.inputs import limit_memory, read_inputs
+    from lantian.engine.quality.job import assess_and_detect
+
+    out.mkdir(parents=True, exist_ok=True)
+    con = backends.connect("duckdb", db=bench_qc.bench_engine().registry_db(lake), lake=lake)
+    limit_memory(con)
+    kw = read_inputs(con, month, load_thresholds())
+    blocks_written = []
+
+    class _Done(Exception):
+        pass
+
+    def keep(t):
+        # known by their columns (the job keeps other frames between them)
+        c = t.cache()
+        if "block" in c.columns and any(x.startswith("hi_") for x in c.columns):
+            c.to_parquet(out / "blocks.parquet")
+            blocks_written.append(True)
+        if set(c.columns) == {"mn", "ts", "pollutant", "value", "idx"}:
+            c.to_parquet(out / "hl.parquet")
+            raise _Done
+        return c
+
+    try:
+        assess_and_detect(con, kw, materialize=keep)
+    except _Done:
+        if blocks_written:
+            return
+    raise RuntimeError("the job kept no block scan or no long hours: not written")
+
+
+def _frames(d: Path, max_temp: str) -> int:
+    """Time ``spike_candidates`` kept (a temporary table) on the dumped frames of ``d``."""
+    import os
+    import resource
+
+    import ibis
+
+    from lantian.engine.quality import load_thresholds
+    from lantian.engine.quality import statistics as st
+    from lantian.engine.quality.inputs import limit_memory
+
+    con = ibis.duckdb.connect()
+    limit_memory(con)
+    con.raw_sql(f"SET max_temp_directory_size = '{max_temp}'")
+    th = load_thresholds()
+    blocks = con.create_table("blocks", con.read_parquet(d / "blocks.parquet"), temp=True)
+    hl = con.create_table("hl", con.read_parquet(d / "hl.parquet"), temp=True)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    try:
+        rows = st.spike_candidates(hl, th, blocks=blocks).cache().count().execute()
+    except Exception as ex:  # e.g. DuckDB out of memory: the figure is the failure
+        rows = f"failed: {str(ex).splitlines()[0]}"
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"spike candidates kept: {rows} rows, {wall:.1f} s wall, {cpu:.1f} CPU-s, "
+          f"peak RSS {peak:.2f} GiB (blocks {blocks.count().execute():,}, hours "
+          f"{hl.count().execute():,}); load {os.getloadavg()}")
     return 0
 
 
