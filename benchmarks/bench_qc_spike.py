@@ -173,12 +173,14 @@ def _dump_frames(lake: Path, month: str, out: Path) -> None:
         pass
 
     def keep(t):
-        # known by their columns (the job keeps other frames between them)
+        # known by their columns (the job keeps other frames between them); the block
+        # table is written when the hours are kept: the job appends point ranges to it
+        # after keeping it (keep_shared_blocks)
         c = t.cache()
         if "block" in c.columns and any(x.startswith("hi_") for x in c.columns):
-            c.to_parquet(out / "blocks.parquet")
-            blocks_written.append(True)
-        if set(c.columns) == {"mn", "ts", "pollutant", "value", "idx"}:
+            blocks_written.append(c)
+        if set(c.columns) == {"mn", "ts", "pollutant", "value", "idx"} and blocks_written:
+            blocks_written[-1].to_parquet(out / "blocks.parquet")
             c.to_parquet(out / "hl.parquet")
             raise _Done
         return c
