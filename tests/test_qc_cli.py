@@ -144,3 +144,35 @@ def test_qc_assess_is_the_monthly_job(demo_db):
         assert ratio == pytest.approx(e["compliance_ratio"], rel=1e-12)
         assert (json.loads(exc), json.loads(inv)) == (e["exceedance_hours"], e["invalid_hours"])
         assert engine == "duckdb"
+
+
+@pytest.mark.parametrize("assess", [False, True])
+def test_qc_scans_in_point_ranges_with_the_same_output(demo_db, monkeypatch, assess):
+    """``lantian qc`` (and ``--assess``) builds its block scan in ranges of the registry's points.
+
+    With ranges of 2 of the 5 points (3 ranges: two kept, one appended) the events, scores and
+    verdicts are those of the one scan.
+    """
+    from lantian.engine.quality import job
+
+    real = job._ranges
+
+    def output(chunk: int) -> tuple[list[dict], list[int]]:
+        monkeypatch.setattr(job, "CHUNK_POINTS", chunk)
+        sizes: list[int] = []
+
+        def spy(*a, **k):
+            parts = real(*a, **k)
+            sizes.append(len(parts))
+            return parts
+
+        monkeypatch.setattr(job, "_ranges", spy)
+        extra = ["--assess"] if assess else []
+        r = _run("qc", "--db", str(demo_db), "--month", "2026-01", "--format", "json", *extra)
+        assert r.exit_code == 0, r.stderr
+        return _jsonl(r.stdout), sizes
+
+    one, one_sizes = output(1000)
+    split, split_sizes = output(2)
+    assert one_sizes == [1] and split_sizes == [3]
+    assert one and split == one

@@ -53,7 +53,12 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
     from lantian.engine.quality.blocks import minute_blocks
     from lantian.engine.quality.frames import empty_events
     from lantian.engine.quality.inputs import history_minutes, limit_memory, read_inputs
-    from lantian.engine.quality.job import assess_and_detect, shared_blocks
+    from lantian.engine.quality.job import (
+        assess_and_detect,
+        keep_by_point_ranges,
+        keep_shared_blocks,
+        scan_points,
+    )
     from lantian.engine.quality.run import detector_events
 
     th = load_thresholds()
@@ -78,12 +83,16 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
 
         # the one scan of the minutes (per point and 30-minute block), kept: every detector
         # and, for the monthly job, the engine's hours come from it
+        # (on DuckDB in ranges of the registry's points: both cores, small hash tables)
+        points = scan_points(con, kw)
         if verdicts is None:
-            blocks = keep(minute_blocks(kw["minute"], kw["keys"], th))
+            blocks = keep_by_point_ranges(
+                con, keep, lambda t: minute_blocks(t, kw["keys"], th), kw["minute"], points)
             parts = detector_events(**kw, detectors=detectors or DETECTORS, materialize=keep,
                                     blocks=blocks)
         else:
-            blocks = keep(shared_blocks(kw["minute"], kw["keys"], month_keys(kw["minute"]), th))
+            blocks = keep_shared_blocks(con, keep, kw["minute"], kw["keys"],
+                                        month_keys(kw["minute"]), th, points=points)
             month_v, parts = assess_and_detect(con, kw, detectors=detectors or DETECTORS,
                                                materialize=keep, blocks=blocks)
             verdicts += [monthly_record(r) for r in con.execute(month_v).to_dict("records")]

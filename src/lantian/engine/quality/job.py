@@ -31,8 +31,8 @@ from lantian.engine.quality.blocks import minute_blocks
 from lantian.engine.quality.run import DETECTORS, detector_events
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["CHUNK_POINTS", "assess_and_detect", "by_point_ranges", "keep_shared_blocks",
-           "point_ranges", "scan_points", "shared_blocks"]
+__all__ = ["CHUNK_POINTS", "assess_and_detect", "by_point_ranges", "keep_by_point_ranges",
+           "keep_shared_blocks", "point_ranges", "scan_points", "shared_blocks"]
 
 
 #: Points per range of :func:`shared_blocks` (when given the points): a range's (mn,
@@ -83,16 +83,35 @@ def keep_shared_blocks(con: Any, keep: Callable[[ir.Table], ir.Table], minute: i
                        chunk_points: int | None = None) -> ir.Table:
     """:func:`shared_blocks` kept by ``keep``, on DuckDB built two point ranges at a time.
 
-    One query over the union of every range would hold every range's hash table until the
-    union is read (DuckDB schedules every range's aggregate before it emits any: at 500
-    points in 10 ranges its peak buffer memory was 0.93 GB against 0.73 GB for one scan).
-    So ``keep`` makes the table of the first two ranges (two ranges run at once, one on
-    each core) and each next two are appended to it (``INSERT ... BY NAME``; this executes
-    them): DuckDB holds two ranges' hash tables at a time besides the kept table. Other
-    engines, a ``keep`` that keeps nothing (not a DuckDB table) or two ranges or fewer:
-    ``keep(shared_blocks(...))``.
+    :func:`keep_by_point_ranges` of the block scan of :func:`shared_blocks`.
     """
     parts = _block_parts(minute, keys, engine_keys, th, points, chunk_points)
+    return _keep_parts(con, keep, parts)
+
+
+def keep_by_point_ranges(con: Any, keep: Callable[[ir.Table], ir.Table],
+                         build: Callable[[ir.Table], ir.Table], minute: ir.Table,
+                         points: Sequence[str] | None,
+                         chunk_points: int | None = None) -> ir.Table:
+    """``keep(build(minute))``, on DuckDB built two point ranges at a time.
+
+    ``build`` must make each row from one point's minutes only (as
+    :func:`~lantian.engine.quality.blocks.minute_blocks` does), so the union over the ranges
+    of :func:`point_ranges` is ``build(minute)``. One query over the union of every range
+    would hold every range's hash table until the union is read (DuckDB schedules every
+    range's aggregate before it emits any: at 500 points in 10 ranges its peak buffer memory
+    was 0.93 GB against 0.73 GB for one scan). So ``keep`` makes the table of the first two
+    ranges (two ranges run at once, one on each core) and each next two are appended to it
+    (``INSERT ... BY NAME``; this executes them): DuckDB holds two ranges' hash tables at a
+    time besides the kept table. Other engines, a ``keep`` that keeps nothing (not a DuckDB
+    table) or two ranges or fewer: ``keep`` of the one expression.
+    """
+    return _keep_parts(con, keep, _ranges(build, minute, points, chunk_points))
+
+
+def _keep_parts(con: Any, keep: Callable[[ir.Table], ir.Table],
+                parts: list[ir.Table]) -> ir.Table:
+    """Keep the union of ``parts``: the first two kept, each next two appended (DuckDB)."""
     if len(parts) <= 2 or getattr(con, "name", "") != "duckdb":
         return keep(parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False))
     kept = keep(ibis.union(*parts[:2], distinct=False))
