@@ -34,7 +34,8 @@ import ibis.expr.types as ir
 from lantian.engine.hours import block_partials, column_of
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["block_hours", "block_seconds", "frozen_blocks", "minute_blocks", "suspect_blocks"]
+__all__ = ["block_hours", "block_seconds", "decimals_step", "frozen_blocks", "minute_blocks",
+           "reading_decimals", "suspect_blocks"]
 
 _RATIO_EPS = 1e-9  # relative widening of the Zs ratio band (float rounding; superset)
 
@@ -51,6 +52,25 @@ def block_seconds(th: Thresholds) -> int:
     (:func:`constant_block_seconds`), so both are whole numbers of blocks.
     """
     return 60 * math.gcd(60, constant_block_seconds(th) // 60)
+
+
+def reading_decimals(v: ir.FloatingValue) -> ir.IntegerValue:
+    """Return the decimals of a reading: 0, 1 or 2 where it is a multiple of 1, 0.1 or 0.01, else 3.
+
+    HJ 212-2017 values carry at most 3 decimals: the reading in thousandths is an integer
+    (one rounding per reading; its remainders modulo 1000, 100 and 10 tell the decimals).
+    """
+    m = (v * 1000.0).round().cast("int64")
+    return ibis.cases((m % 1000 == 0, 0), (m % 100 == 0, 1), (m % 10 == 0, 2), else_=3)
+
+
+def decimals_step(d: ir.IntegerValue) -> ir.FloatingValue:
+    """Return the rounding step [unit of the value] of readings with ``d`` decimals (0–3).
+
+    1, 0.1, 0.01 or 0.001 for ``d`` = 0, 1, 2 or 3 (:func:`reading_decimals`); null otherwise.
+    """
+    return ibis.cases((d == 0, 1.0), (d == 1, 0.1), (d == 2, 0.01), (d == 3, 0.001),
+                      else_=ibis.null("float64"))
 
 
 def _valid(t: ir.Table, key: str) -> ir.Value:
@@ -252,8 +272,7 @@ def _zs_sums(zs: ir.FloatingValue, v: ir.FloatingValue, o2v: ir.FloatingValue,
     212-2017 sends at most 3), so the logger's rounding step is known
     (:func:`~lantian.engine.quality.process.zs_mean_bias`).
     """
-    mil = (zs * 1000.0).round().cast("int64")  # Zs in µg/m³: one rounding, then integers
-    dec = ibis.cases((mil % 1000 == 0, 0), (mil % 100 == 0, 1), (mil % 10 == 0, 2), else_=3)
+    dec = reading_decimals(zs)
     # null outside the compared minutes (one CASE each, no FILTER clause per aggregate)
     zc = ibis.cases((cmp, zs), else_=ibis.null("float64"))
     return {f"zq_{key}": zc.sum(), f"zz_{key}": (zc * zc).sum(),

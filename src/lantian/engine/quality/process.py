@@ -13,6 +13,7 @@ from ibis import _
 
 from lantian.engine.hours import column_of
 from lantian.engine.oxygen import reference_concentration
+from lantian.engine.quality.blocks import decimals_step
 from lantian.engine.quality.frames import event_table, evidence, run_summary, runs
 from lantian.engine.quality.thresholds import Thresholds
 
@@ -327,7 +328,7 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
         zz=u.zz.sum(), c=u.cq.sum(), n=u.zn.sum(), d=u.zd.max())
     h = _with_reference_o2(h, limits)
     h = h.mutate(own=h.c * (21.0 - h.o2_ref_pct))
-    step = ibis.cases((h.d == 0, 1.0), (h.d == 1, 0.1), (h.d == 2, 0.01), else_=0.001)
+    step = decimals_step(h.d).fill_null(0.001)
     tol = (h.own.abs() * th.get("zs_mismatch", "rel_tol")
            + _rounding_allowance(h.z, h.zz, h.n, step, th))
     h = h.filter((h.n >= int(rule("min_valid_minutes"))) & ((h.z - h.own).abs() > tol))

@@ -15,6 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from lantian.catalog.limits import POLLUTANTS
+from lantian.engine.quality.blocks import decimals_step, reading_decimals
 from lantian.engine.quality.thresholds import Thresholds
 
 __all__ = ["minute_candidates", "stacked_blocks"]
@@ -151,14 +152,12 @@ def stacked_blocks(hl: ir.Table, blocks: ir.Table,
     b = b.inner_join(hv, [b.mn == hv._vmn, b._h == hv._vts, b.pollutant == hv._vpol])
     # the analyser's resolution: the finest step its readings carry (the most decimals of
     # the blocks' extremes: 0, 1, 2, else 3), so a flat whole-mg/m³ channel's step is 1
-    mil = (b.hi * 1000.0).round().cast("int64")
-    dec = ibis.cases((mil % 1000 == 0, 0), (mil % 100 == 0, 1), (mil % 10 == 0, 2), else_=3)
+    dec = reading_decimals(b.hi)
     b = b.select("mn", "_h", "_blk", "pollutant", "hi", _r=b.hi - b.lo,
                  _rel=b.hi / ibis.greatest(b.lo, 0), _dx=b.dx, _dec=dec)
     sp = b.group_by(["mn", "pollutant"]).aggregate(_sp=ibis.greatest(b._r.median(), floor),
                                                    _dxm=b._dx.median(), _dm=b._dec.max())
-    res = ibis.cases((sp._dm == 0, 1.0), (sp._dm == 1, 0.1), (sp._dm == 2, 0.01),
-                     else_=0.001)
+    res = decimals_step(sp._dm).fill_null(0.001)
     st = ibis.ifelse(sp._dxm.isnull(), f64, ibis.greatest(sp._dxm, res))
     return b.drop("_dec"), sp.select(_smn=sp.mn, _spol=sp.pollutant, _sp=sp._sp, _st=st)
 

@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from lantian.engine.quality.blocks import constant_block_seconds as _block_s
+from lantian.engine.quality.blocks import decimals_step, reading_decimals
 from lantian.engine.quality.frames import event_table, evidence, run_summary
 from lantian.engine.quality.thresholds import Thresholds, load_thresholds
 
@@ -357,7 +358,7 @@ def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str],
     for i, k in enumerate(chans):
         counted = (b[f"n_{k}"] > 0).fill_null(False)
         if k in keys:  # the readings' decimals (largest reading of each block): 0 to 3
-            aggs[f"_d{i}"] = ibis.ifelse(counted, _decimals(b[f"hi_{k}"]), None).max()
+            aggs[f"_d{i}"] = ibis.ifelse(counted, reading_decimals(b[f"hi_{k}"]), None).max()
         cross = counted & (b[f"lo_{k}"] <= 0) & (b[f"hi_{k}"] > 0)
         if k in banded:  # noise-like: within the drift band, or the mean mid-range
             lo, hi, band = b[f"lo_{k}"], b[f"hi_{k}"], b[f"_band_{k}"]
@@ -375,19 +376,8 @@ def zero_presence(hours: ir.Table, blocks: ir.Table, keys: Sequence[str],
                       for i, k in enumerate(chans)], distinct=False)
     j = med.left_join(sh, [med.mn == sh._smn, med.pollutant == sh._spol])
     share = ibis.ifelse(j._n > 0, j._x.cast("float64") / j._n, None)
-    step = ibis.cases((j._d == 0, 1.0), (j._d == 1, 0.1), (j._d == 2, 0.01),
-                      (j._d == 3, 0.001), else_=ibis.null("float64"))
+    step = decimals_step(j._d)
     return j.select("mn", "pollutant", "month_median", zero_share=share, step=step)
-
-
-def _decimals(v: ir.FloatingValue) -> ir.IntegerValue:
-    """Return the decimals of a reading: 0, 1 or 2 where it is a multiple of 1, 0.1 or 0.01, else 3.
-
-    HJ 212-2017 values carry at most 3 decimals: the reading in thousandths is an integer
-    (one rounding per reading; its remainders modulo 1000, 100 and 10 tell the decimals).
-    """
-    m = (v * 1000).round().cast("int64")
-    return ibis.cases((m % 1000 == 0, 0), (m % 100 == 0, 1), (m % 10 == 0, 2), else_=3)
 
 
 def zero(long: ir.Table, presence: ir.Table, th: Thresholds,
