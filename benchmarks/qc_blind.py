@@ -64,6 +64,13 @@ month.
 
 Points that send only hourly data are not modelled: the detectors take minute frames.
 
+Label trace (session 15, added after generation; no value nor random draw changed): each label
+of a kind that changes values gets ``compared`` (minutes sent in its window with a value of
+its channel), ``changed`` (those the fault changed, after the logger's rounding) and, for
+zs_mismatch, ``beyond_tol`` (those changed by more than the detector's per-minute tolerance,
+read from the catalog). The report ends with the recall over labels that changed at least one
+transmitted value and the list of those that changed none.
+
 Scoring as ``qc_independent.py``: alarm = ``medium``/``high``; ``low`` counted apart;
 precision = alarms matching a fault of the same detector / (those + false alarms), alarms that
 only overlap another detector's fault are "collateral"; recall = faults found / faults.
@@ -85,7 +92,8 @@ import qc_independent as qi  # this script's own folder (tests: via conftest)
 from lantian.engine.quality.inputs import point_limits
 from lantian.engine.quality.run import DETECTORS
 
-__all__ = ["build_case", "clean_rates", "evaluate", "recall_by_strength"]
+__all__ = ["TRACE_COLUMNS", "build_case", "clean_rates", "evaluate", "label_traces",
+           "recall_by_strength", "zs_beyond_tolerance"]
 
 POLS = ("pm", "so2", "nox")
 _STD_RANGES = (5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
@@ -687,8 +695,6 @@ def _restore_calibrations(df: pd.DataFrame, meta: dict) -> None:
 
 def _zs(df: pd.DataFrame, meta: dict) -> None:
     """Logger Zs: its own rounding, from the O2 it sends; nothing while stopped."""
-    o2 = df["o2_pct"].to_numpy()
-    run = meta["run"]
     for p in POLS:
         col = f"{p}_mg_m3"
         if col not in df.columns:
@@ -697,8 +703,14 @@ def _zs(df: pd.DataFrame, meta: dict) -> None:
         if meta["zs_dec"] is None or ref is None:
             df[f"{p}_zs"] = np.nan
             continue
-        zs = df[col].to_numpy() * (21 - ref) / np.maximum(21 - o2, 0.5)
-        df[f"{p}_zs"] = np.where(run & (o2 < 20.0), np.round(zs, meta["zs_dec"]), np.nan)
+        df[f"{p}_zs"] = _zs_values(df, meta, p, ref)
+
+
+def _zs_values(df: pd.DataFrame, meta: dict, p: str, ref: float) -> np.ndarray:
+    """The Zs a logger with reference O2 ``ref`` sends for pollutant ``p`` (see :func:`_zs`)."""
+    o2 = df["o2_pct"].to_numpy()
+    zs = df[f"{p}_mg_m3"].to_numpy() * (21 - ref) / np.maximum(21 - o2, 0.5)
+    return np.where(meta["run"] & (o2 < 20.0), np.round(zs, meta["zs_dec"]), np.nan)
 
 
 # ---------------------------------------------------------------- case
@@ -734,6 +746,8 @@ def build_case(seed: int, n_points: int = 40, days: int = 31, month: str = "2026
                                 close=close)
         slots = _Slots(rng, len(df), meta["run"])
         _nuisance(rng, df, meta, slots, maint)
+        n_labels = len(truth)
+        before = {c: df[c].to_numpy().copy() for c in df.columns if c.endswith(_VALUE_COLS)}
         if i < n_clean:
             clean.append(row.mn)
         elif i < n_clean + n_pinned:
@@ -742,9 +756,11 @@ def build_case(seed: int, n_points: int = 40, days: int = 31, month: str = "2026
             for _ in range(3):
                 if queue:
                     _inject(rng, queue.pop(), df, meta, slots, truth)
+        after = {c: df[c].to_numpy().copy() for c in before}
         _params(df, meta, start, days, rng, params)
         _restore_calibrations(df, meta)
         _zs(df, meta)
+        zs_before = {c: df[c].to_numpy().copy() for c in df.columns if c.endswith("_zs")}
         for p, s, e, f in meta.get("zs_bias", []):
             z = df[f"{p}_zs"].to_numpy().copy()
             z[s:e] = np.round(z[s:e] * f, meta["zs_dec"])
@@ -767,7 +783,83 @@ def build_case(seed: int, n_points: int = 40, days: int = 31, month: str = "2026
         for idx in meta.get("drop_idx", []):
             keep[idx] = False
         frames.append(df[keep])
-    return qi.assemble_case(frames, pts, truth, params, maint, marks, month, clean)
+        _trace_labels(truth[n_labels:], df, meta, keep, before, after, zs_before)
+    case = qi.assemble_case(frames, pts, truth, params, maint, marks, month, clean)
+    for c in TRACE_COLUMNS:  # the labels' trace (assemble_case keeps the scorer's columns)
+        case.truth[c] = pd.array([t.get(c) for t in truth], dtype="Int64")
+    return case
+
+
+# ---------------------------------------------------------------- trace of the labels
+
+#: Columns the trace adds to ``case.truth`` (pandas Int64, <NA> where a kind has none):
+#: ``compared`` transmitted minutes of the label's window where its channel has a value;
+#: ``changed`` those whose transmitted value the fault changed (after the logger's rounding);
+#: ``beyond_tol`` (zs_mismatch only) those changed by more than the detector's per-minute
+#: tolerance.
+TRACE_COLUMNS = ("compared", "changed", "beyond_tol")
+
+_VALUE_COLS = ("_mg_m3", "o2_pct", "flow_m3_s")
+# kinds whose injection changes the values of the label's channel (calibration_change's
+# slope/intercept change is applied with the parameters: no trace counted)
+_VALUE_KINDS = ("constant", "zero", "over_range", "pinned_under_limit", "dilution",
+                "level_shift", "spike", "flag_abuse")
+
+
+def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise ``a != b`` with NaN equal to NaN (no value sent either way)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    return (a != b) & ~(np.isnan(a) & np.isnan(b))
+
+
+def zs_beyond_tolerance(clean: np.ndarray, faulted: np.ndarray, step: float, th) -> np.ndarray:
+    """Minutes where the faulted Zs is off the clean one by more than the detector's
+    per-minute tolerance (:func:`~lantian.engine.quality.process.zs_minute_tolerance`, the
+    clean Zs standing for the platform's own correction; ``th`` the catalog's thresholds)."""
+    from lantian.engine.quality.process import zs_minute_tolerance
+
+    with np.errstate(invalid="ignore"):
+        return np.abs(np.asarray(faulted, dtype=float) - np.asarray(clean, dtype=float)) \
+            > zs_minute_tolerance(clean, step, th)
+
+
+def _trace_labels(labels: list, df: pd.DataFrame, meta: dict, keep: np.ndarray,
+                  before: dict, after: dict, zs_before: dict, *, thresholds=None) -> None:
+    """Add the trace (:data:`TRACE_COLUMNS`) to the labels of one point, in place.
+
+    Evaluation only: reads the values before and after the fault (never a detector's output)
+    and changes no value and draws no random number, so the generated data are the same
+    with or without it. ``before``/``after``: the point's value columns around the fault
+    injection; ``zs_before``: its Zs columns before the Zs bias; ``keep``: minutes sent;
+    ``thresholds`` the detector's (default: the catalog's).
+    """
+    from lantian.engine.quality.thresholds import load_thresholds
+
+    th = load_thresholds() if thresholds is None else thresholds
+    ts = df["ts"].to_numpy()
+    for lab in labels:
+        win = keep & (ts >= np.datetime64(lab["start"])) & (ts <= np.datetime64(lab["end"]))
+        pol = lab["pollutant"]
+        if lab["detector"] == "zs_mismatch":
+            col = f"{pol}_zs"
+            faulted = df[col].to_numpy()
+            if "wrong_ref" in lab["info"]:
+                clean = _zs_values(df, meta, pol, meta["o2ref"][pol])
+            else:
+                clean = zs_before[col]
+            has = win & ~np.isnan(faulted)
+            lab["compared"] = int(has.sum())
+            lab["changed"] = int((has & _differs(clean, faulted)).sum())
+            step = 10.0 ** -meta["zs_dec"]
+            lab["beyond_tol"] = int((has & zs_beyond_tolerance(clean, faulted, step,
+                                                               th)).sum())
+        elif lab["detector"] in _VALUE_KINDS:
+            col = ("o2_pct" if pol is None else
+                   {"o2": "o2_pct", "flow": "flow_m3_s"}.get(pol, f"{pol}_mg_m3"))
+            has = win & ~np.isnan(after[col].astype(float))
+            lab["compared"] = int(has.sum())
+            lab["changed"] = int((has & _differs(before[col], after[col])).sum())
 
 
 # ---------------------------------------------------------------- scoring
@@ -819,7 +911,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=int, default=31)
     ap.add_argument("--show-false", action="store_true")
     args = ap.parse_args(argv)
-    scores, cleans, strengths = [], [], []
+    scores, cleans, strengths, traces = [], [], [], []
     clean_hours: dict[str, float] = {}
     for seed in args.seeds:
         t0 = time.perf_counter()
@@ -830,6 +922,7 @@ def main(argv: list[str] | None = None) -> int:
         cr["seed"] = seed
         cleans.append(cr)
         strengths.append(recall_by_strength(ev, case.truth))
+        traces.append(label_traces(ev, case.truth).assign(seed=seed))
         st = case.points.set_index("mn")["source_type"]
         cm = case.minute[case.minute.mn.isin(case.nuisance)]
         for typ, h in (cm.groupby(st.reindex(cm.mn).to_numpy()).size() / 60.0).items():
@@ -869,7 +962,55 @@ def main(argv: list[str] | None = None) -> int:
         print(by_t.round(2).to_string())
     else:
         print("clean points: no events at all")
+    _print_traces(pd.concat(traces, ignore_index=True))
     return 0
+
+
+def label_traces(events: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """The labels that carry a trace (:data:`TRACE_COLUMNS`), each with ``found`` (an alarm
+    of its detector matches it, as :func:`qc_independent.score` counts)."""
+    t = truth[truth["changed"].notna()].copy()
+    t["found"] = [bool(qi.score(events, t.loc[[i]]).set_index("detector")
+                       .loc[t.at[i, "detector"], "found"]) for i in t.index]
+    return t
+
+
+def _print_traces(t: pd.DataFrame) -> None:
+    """Recall over the labels whose fault changed at least one transmitted value, and the
+    labels that changed none (no detector can see them) or, for zs_mismatch, none by more
+    than the detector's per-minute tolerance."""
+    print("\nlabel trace: transmitted values the fault changed (after the logger's rounding)")
+    if not len(t):
+        print("no labels with a trace")
+        return
+    rows = []
+    for det, g in t.groupby("detector", sort=False):
+        traced = g[g["changed"] > 0]
+        row = {"detector": det, "faults": len(g), "found": int(g["found"].sum()),
+               "traced": len(traced), "found_traced": int(traced["found"].sum())}
+        row["recall_traced"] = row["found_traced"] / row["traced"] if row["traced"] else np.nan
+        if det == "zs_mismatch":
+            beyond = g[g["beyond_tol"] > 0]
+            row["beyond_tol"] = len(beyond)
+            row["found_beyond_tol"] = int(beyond["found"].sum())
+            row["recall_beyond_tol"] = (row["found_beyond_tol"] / row["beyond_tol"]
+                                        if row["beyond_tol"] else np.nan)
+        rows.append(row)
+    tab = pd.DataFrame(rows).set_index("detector")
+    tab = tab.reindex([d for d in DETECTORS if d in tab.index])
+    for c in ("beyond_tol", "found_beyond_tol"):
+        tab[c] = tab[c].astype("Int64")
+    print(tab.round(3).to_string())
+    cols = ["seed", "detector", "mn", "pollutant", "start", "end", "info", "compared",
+            "changed", "beyond_tol", "found"]
+    none = t[t["changed"] == 0]
+    print(f"traceless labels (no transmitted value changed): {len(none)}")
+    if len(none):
+        print(none[cols].to_string(index=False))
+    within = t[(t["detector"] == "zs_mismatch") & (t["changed"] > 0) & (t["beyond_tol"] == 0)]
+    print(f"zs_mismatch labels changed only within the per-minute tolerance: {len(within)}")
+    if len(within):
+        print(within[cols].to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -170,9 +170,7 @@ def point_frame(pt: DemoPoint, prof: SourceProfile, s: PointSignals,
         df[f"{p}_mg_m3"] = c
         df[f"{p}_flag"] = s.flags[p]
         if prof.ref_o2_pct is not None:
-            factor = (21.0 - prof.ref_o2_pct) / (21.0 - np.minimum(o2, 20.0))
-            zs = c * factor * s.zs_factor.get(p, 1.0)
-            df[f"{p}_zs"] = np.where(o2 < 19.0, np.round(zs, 3), np.nan)
+            df[f"{p}_zs"] = _logger_zs(c, o2, prof.ref_o2_pct, s.zs_factor.get(p, 1.0))
     df["o2_pct"] = np.round(o2, 2)
     df["o2_flag"] = s.flags["o2"]
     df["flow_m3_s"] = np.round(s.flow, 2)
@@ -181,6 +179,38 @@ def point_frame(pt: DemoPoint, prof: SourceProfile, s: PointSignals,
     df["pressure_kpa"] = np.round(s.pressure, 2)
     df["humidity_pct"] = np.round(s.humidity, 2)
     return df[s.keep]
+
+
+def _logger_zs(c: np.ndarray, o2: np.ndarray, ref_o2: float, zs_factor=1.0) -> np.ndarray:
+    """Return the logger's Zs (3 decimals) of the concentrations ``c``, times a fault factor."""
+    factor = (21.0 - ref_o2) / (21.0 - np.minimum(o2, 20.0))
+    return np.where(o2 < 19.0, np.round(c * factor * zs_factor, 3), np.nan)
+
+
+#: Logger Zs rounding step of the demo [mg/m³] (3 decimals, HJ 212-2017's most).
+_ZS_STEP = 0.001
+
+
+def trace_zs_label(label: dict, s: PointSignals, prof: SourceProfile) -> dict:
+    """Return a zs_mismatch label with the trace its fault left in the values sent.
+
+    Of the minutes sent in its window with a Zs (``compared``): how many the fault changed
+    (``changed``) and how many by more than the detector's per-minute tolerance
+    (``beyond_tol``). Evaluation only: no value changes.
+    """
+    from lantian.engine.quality.process import zs_minute_tolerance
+    from lantian.engine.quality.thresholds import load_thresholds
+
+    p = label["pollutant"]
+    c = np.round(s.conc[p], 3)
+    clean = _logger_zs(c, s.o2, prof.ref_o2_pct)
+    sent = _logger_zs(c, s.o2, prof.ref_o2_pct, s.zs_factor.get(p, 1.0))
+    ts = pd.DatetimeIndex(s.ts)
+    has = s.keep & (ts >= label["start"]) & (ts <= label["end"]) & ~np.isnan(sent)
+    diff = np.abs(sent - clean)
+    beyond = diff > zs_minute_tolerance(clean, _ZS_STEP, load_thresholds())
+    return {**label, "compared": int(has.sum()), "changed": int((has & (diff > 0)).sum()),
+            "beyond_tol": int((has & beyond).sum())}
 
 
 def _to_arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
@@ -267,6 +297,9 @@ def generate(out: str | Path, *, points: int, days: int, start: str = "2026-01-0
         events.extend({"mn": pt.mn, **e} for e in _legit_events(rng, s, prof, busy, params,
                                                                   pt.mn, maint, plan[idx]))
         df = point_frame(pt, prof, s, packet_base=(idx + 1) * 10_000_000)
+        for k, e in enumerate(events):
+            if e["mn"] == pt.mn and e["detector"] == "zs_mismatch":
+                events[k] = trace_zs_label(e, s, prof)
         rows += len(df)
         if writer is None:
             pq.write_table(_to_arrow(df, schema), out / "flue_minute" / f"{pt.mn}.parquet")

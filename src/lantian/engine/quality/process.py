@@ -19,7 +19,7 @@ from lantian.engine.quality.thresholds import Thresholds
 
 __all__ = [
     "STOP_MARK_KINDS", "dilution", "false_stop", "false_stop_marks", "firing_flow",
-    "running_hours", "zs_mismatch",
+    "running_hours", "zs_minute_tolerance", "zs_mismatch",
 ]
 
 
@@ -260,6 +260,22 @@ def zs_mismatch(long: ir.Table, limits: ir.Table, th: Thresholds,
                                                  platform_mean=g.own_mean, o2_ref_pct=g.o2_ref))
     mean = zs_mean_bias(blocks, limits, keys, th) if blocks is not None and keys else None
     return ev if mean is None else _one_event_per_fault(ev, mean)
+
+
+def zs_minute_tolerance(own, step, th: Thresholds):
+    """Return the per-minute tolerance of :func:`zs_mismatch` for numpy values [mg/m³].
+
+    ``max(abs_tol, rel_tol × |own|) + rounding_share × step`` for the platform's correction
+    ``own`` and the logger's Zs rounding ``step`` (the two tests of :func:`zs_mismatch` and
+    :func:`_beyond_rounding` in one). For the evaluation sets' label trace (how many minutes
+    a fault moved beyond what the detector tolerates), so they read the detector's rule
+    instead of restating it.
+    """
+    import numpy as np
+
+    rel = np.abs(np.asarray(own, dtype=float)) * th.get("zs_mismatch", "rel_tol")
+    return (np.maximum(th.get("zs_mismatch", "abs_tol"), rel)
+            + th.get("zs_mismatch", "rounding_share") * step)
 
 
 def _one_event_per_fault(ev: ir.Table, mean: ir.Table) -> ir.Table:
