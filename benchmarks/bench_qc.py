@@ -172,16 +172,24 @@ def _dir_mb(path) -> float:
     return total / 1e6
 
 
-def _keeper(per: dict[str, float]):
-    """Return a ``materialize`` hook that keeps a frame (``.cache()``) and times it in ``per``."""
+def _keeper(per: dict[str, float], con=None):
+    """Return a ``materialize`` hook that keeps a frame and times it in ``per``.
+
+    With ``con``, as the job keeps it (session 15: ``job.compressed_keep``, compressed in
+    memory; older code: ``.cache()``, a temporary table); without, ``.cache()``.
+    """
+    from lantian.engine.quality import job as jobmod
+
     cached = []
+    make = (jobmod.compressed_keep(con) if con is not None and hasattr(jobmod, "compressed_keep")
+            else lambda t: t.cache())
 
     def keep(t):
         t1 = time.perf_counter()
-        c = t.cache()
+        c = make(t)
         cached.append(c)
         dt = time.perf_counter() - t1
-        rows = c.count().execute()  # a temporary table: cheap; names the frame by its size
+        rows = c.count().execute()  # a kept table: cheap; names the frame by its size
         per[f"(kept {len(cached)}: {rows:,}x{len(c.columns)})"] = dt
         return c
 
@@ -250,8 +258,10 @@ def _job_child(root: Path, data: Path, month: str, events_out: Path | None = Non
     """The monthly job: the engine's ``assess_month`` and every detector on one minute scan.
 
     :func:`lantian.engine.quality.job.assess_and_detect` as a monthly pipeline runs it: the
-    shared block table is kept once (DuckDB temporary table), then the verdicts and each
-    detector are executed. ``per`` gives the shared scan, the verdicts and each detector.
+    shared block table is kept once (as :func:`_keeper` keeps it), then the verdicts and
+    each detector are executed. ``per`` gives the shared scan, the verdicts and each
+    detector; ``kept_mb`` the memory of the kept tables after the build (``duckdb_memory()``,
+    in memory and spilled).
     """
     from lantian.engine import backends
     from lantian.engine.quality import load_thresholds
@@ -263,13 +273,14 @@ def _job_child(root: Path, data: Path, month: str, events_out: Path | None = Non
     spill = limit_memory(con)
     kw = read_inputs(con, month, load_thresholds())
     per: dict[str, float] = {}
-    keep = _keeper(per)
+    keep = _keeper(per, con)
     spilled = [0.0]
 
     t1 = time.perf_counter()
     verdicts, parts = assess_and_detect(con, kw, materialize=keep)
     per["(build)"] = time.perf_counter() - t1
     spilled[0] = max(spilled[0], _dir_mb(spill))
+    kept_mb = _kept_mb(con)
     t1 = time.perf_counter()
     df = con.execute(verdicts)
     per["assess_month"] = time.perf_counter() - t1
@@ -287,17 +298,26 @@ def _job_child(root: Path, data: Path, month: str, events_out: Path | None = Non
     return {"seconds": seconds, "events": n_events, "per": per,
             "points": len(df), "compliant_hours": int(df.compliant_hours.sum()),
             "production_hours": int(df.production_hours.sum()),
-            "duckdb": _duck_settings(con), "spill_mb": round(spilled[0], 1)}
+            "duckdb": _duck_settings(con), "spill_mb": round(spilled[0], 1),
+            "kept_mb": kept_mb}
+
+
+def _kept_mb(con) -> float:
+    """Memory of DuckDB's tables [MB], in memory and spilled (``duckdb_memory()``)."""
+    row = con.con.sql("SELECT sum(memory_usage_bytes + temporary_storage_bytes) / 1e6 "
+                      "FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'").fetchall()
+    return round(float(row[0][0] or 0.0), 1)
 
 
 def _blocks_child(root: Path, data: Path, month: str) -> dict:
     """The monthly job's shared block scan alone (its kept 1), as the job builds it.
 
-    :func:`lantian.engine.quality.job.shared_blocks` of the month kept (DuckDB temporary
-    table) as the job keeps it (session 14: ``keep_shared_blocks``, in ranges of the
-    registry's points; older code: one scan). ``per`` gives the per-thread CPU seconds of the
-    scan (``threads``: how many threads worked more than 1 s, and the two busiest), to
-    tell a scan that runs on one core from one that runs on both.
+    :func:`lantian.engine.quality.job.shared_blocks` of the month kept as the job keeps it
+    (session 14: ``keep_shared_blocks``, in ranges of the registry's points; older code: one
+    scan; session 15: compressed in memory, ``compressed_keep``; older: a temporary table).
+    ``per`` gives the per-thread CPU seconds of the scan (``threads``: how many threads
+    worked more than 1 s, and the two busiest), to tell a scan that runs on one core from
+    one that runs on both.
     """
     from lantian.engine import backends
     from lantian.engine.assess import month_keys
@@ -312,8 +332,10 @@ def _blocks_child(root: Path, data: Path, month: str) -> dict:
     args = (minute, kw["keys"], month_keys(minute), kw["thresholds"])
     before = _thread_cpu()
     t0 = time.perf_counter()
+    keep = (jobmod.compressed_keep(con) if hasattr(jobmod, "compressed_keep")
+            else lambda t: t.cache())
     if hasattr(jobmod, "keep_shared_blocks"):  # as assess_and_detect keeps it
-        kept = jobmod.keep_shared_blocks(con, lambda t: t.cache(), *args,
+        kept = jobmod.keep_shared_blocks(con, keep, *args,
                                          points=jobmod.scan_points(con, kw))
     else:
         kept = jobmod.shared_blocks(*args).cache()
@@ -323,7 +345,8 @@ def _blocks_child(root: Path, data: Path, month: str) -> dict:
     return {"seconds": seconds, "rows": rows, "columns": len(kept.columns),
             "busy_threads": sum(1 for v in per if v > 1.0),
             "top_thread_cpu_s": [round(v, 1) for v in per[:2]],
-            "duckdb": _duck_settings(con), "spill_mb": round(_dir_mb(spill), 1)}
+            "duckdb": _duck_settings(con), "spill_mb": round(_dir_mb(spill), 1),
+            "kept_mb": _kept_mb(con)}
 
 
 def _thread_cpu() -> dict[str, float]:
@@ -475,7 +498,7 @@ def lake_mode(args) -> int:
             cached = [None if r.get("cached") is None else round(100 * r["cached"])
                       for r in rs]
             extra = "".join(f", {k} {[r.get(k) for r in rs]}"
-                            for k in ("cpu_s", "duckdb", "spill_mb", "busy_threads",
+                            for k in ("cpu_s", "duckdb", "spill_mb", "kept_mb", "busy_threads",
                                       "top_thread_cpu_s", "rows")
                             if any(r.get(k) is not None for r in rs))
             print(f"{n} points {kind}: median {shown} s, runs {[round(s, 2) for s in secs]}, "

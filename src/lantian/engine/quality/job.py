@@ -12,12 +12,15 @@ and every detector's events (:func:`lantian.engine.quality.run.detector_events` 
 floating-point additions of the hourly means, and the events equal ``lantian qc``'s
 (``tests/test_qc_shared.py``). On DuckDB the block table is built in ranges of points, two
 at a time (:func:`keep_shared_blocks`): the only queries run here are those appends and the
-read of the registry's points (:func:`scan_points`). Times are China Standard Time.
+read of the registry's points (:func:`scan_points`). A caller keeps the frames compressed
+in memory with :func:`compressed_keep` (DuckDB temporary tables are not compressed). Times
+are China Standard Time.
 """
 
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,8 +34,9 @@ from lantian.engine.quality.blocks import minute_blocks
 from lantian.engine.quality.run import DETECTORS, detector_events
 from lantian.engine.quality.thresholds import Thresholds
 
-__all__ = ["CHUNK_POINTS", "assess_and_detect", "by_point_ranges", "keep_by_point_ranges",
-           "keep_shared_blocks", "point_ranges", "scan_points", "shared_blocks"]
+__all__ = ["CHUNK_POINTS", "KEPT_DATABASE", "assess_and_detect", "by_point_ranges",
+           "compressed_keep", "keep_by_point_ranges", "keep_shared_blocks", "point_ranges",
+           "scan_points", "shared_blocks"]
 
 
 #: Points per range of :func:`shared_blocks` (when given the points): a range's (mn,
@@ -41,6 +45,37 @@ __all__ = ["CHUNK_POINTS", "assess_and_detect", "by_point_ranges", "keep_by_poin
 #: groups, spilled 5 GB under the job's 4.6 GiB), and 500 points are two ranges, one on
 #: each core.
 CHUNK_POINTS = 250
+
+#: The attached in-memory DuckDB database :func:`compressed_keep` keeps frames in.
+KEPT_DATABASE = "lantian_kept"
+
+
+def compressed_keep(con: Any) -> Callable[[ir.Table], ir.Table]:
+    """Return a ``materialize`` hook keeping frames compressed in memory (DuckDB).
+
+    A DuckDB temporary table (``t.cache()``) is stored uncompressed: at 5,000 points the
+    kept block table (7.2 M rows x 55 columns) held ~3.6 GB of the job's 4.6 GiB limit, so
+    every later frame spilled. Here each frame is a table of an attached in-memory database
+    with compression (``ATTACH ':memory:' ... (COMPRESS)``, :data:`KEPT_DATABASE`), written
+    compressed by a ``CHECKPOINT`` (bit-packed counts, ALP floats, dictionary ``mn``: the
+    500-point block table 357 -> 93 MB). The values and types are those of ``t.cache()``
+    (the same ``create_table``; compression is lossless). Appends to a kept table
+    (:func:`keep_by_point_ranges`) are checkpointed too. The tables live until the database
+    is detached or the connection closed. Other engines: ``t.cache()``.
+    """
+    if getattr(con, "name", "") != "duckdb":
+        return lambda t: t.cache()
+    con.raw_sql(f"ATTACH IF NOT EXISTS ':memory:' AS {KEPT_DATABASE} (COMPRESS)")
+    where = f"{KEPT_DATABASE}.main"
+    names = (f"kept_{uuid.uuid4().hex[:12]}_{i}" for i in itertools.count(1))
+
+    def keep(t: ir.Table) -> ir.Table:
+        name = next(names)
+        con.create_table(name, t, database=where)
+        con.raw_sql(f"CHECKPOINT {KEPT_DATABASE}")  # compresses what was just written
+        return con.table(name, database=(KEPT_DATABASE, "main"))
+
+    return keep
 
 
 def shared_blocks(minute: ir.Table, keys: Sequence[str], engine_keys: Sequence[str],
@@ -123,6 +158,8 @@ def _keep_parts(con: Any, keep: Callable[[ir.Table], ir.Table],
     for i in range(2, len(parts), 2):
         pair = ibis.union(*parts[i:i + 2], distinct=False) if i + 1 < len(parts) else parts[i]
         con.raw_sql(f"INSERT INTO {target} BY NAME {con.compile(pair)}")
+        if ns.catalog == KEPT_DATABASE:  # compressed_keep's table: compress the rows added
+            con.raw_sql(f"CHECKPOINT {KEPT_DATABASE}")
     return kept
 
 
