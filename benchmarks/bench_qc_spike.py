@@ -34,6 +34,9 @@ capped at ``--max-temp``), from the job's kept block scan and long hours written
         --frames /tmp/p5000 --dump-from benchmarks/data/province5000
     flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_qc_spike.py --frames /tmp/p5000
 
+Where ``spike_candidates`` takes the caller's ``materialize`` hook (qcspike15) it gets the
+job's kind, ``t.cache()``, so its candidate blocks are kept as in the job; an older tree
+(``PYTHONPATH``) is timed without it, for an A/B.
 Prints the candidate rows, wall and process CPU seconds, peak RSS and the load average
 (a failure, e.g. DuckDB out of memory or over ``--max-temp``, is printed as it is).
 """
@@ -195,6 +198,7 @@ def _dump_frames(lake: Path, month: str, out: Path) -> None:
 
 def _frames(d: Path, max_temp: str) -> int:
     """Time ``spike_candidates`` kept (a temporary table) on the dumped frames of ``d``."""
+    import inspect
     import os
     import resource
 
@@ -212,7 +216,10 @@ def _frames(d: Path, max_temp: str) -> int:
     hl = con.create_table("hl", con.read_parquet(d / "hl.parquet"), temp=True)
     cpu0, t0 = time.process_time(), time.perf_counter()
     try:
-        rows = st.spike_candidates(hl, th, blocks=blocks).cache().count().execute()
+        # the job's hook where the code takes one (its frames kept as it keeps them)
+        kw = ({"materialize": lambda t: t.cache()} if "materialize" in
+              inspect.signature(st.spike_candidates).parameters else {})
+        rows = st.spike_candidates(hl, th, blocks=blocks, **kw).cache().count().execute()
     except Exception as ex:  # e.g. DuckDB out of memory: the figure is the failure
         rows = f"failed: {str(ex).splitlines()[0]}"
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0

@@ -138,8 +138,8 @@ def detector_events(
     hl = keep(statistics.hour_long(hours, keys, limits))
     sus, span_rows = m, narrow
     # spike's candidate runs first: the minutes of their spans come with the re-read below
-    cands = (keep(statistics.spike_candidates(hl, th, blocks=blocks)) if "spike" in want
-             else None)
+    cands = (keep(statistics.spike_candidates(hl, th, blocks=blocks, materialize=materialize))
+             if "spike" in want else None)
     spans = statistics.spike_span_hours(cands, th) if cands is not None else None
     reread = _reread_minutes(narrow, blocks, ref, keys, want, wanted, limits, ranges, th, keep,
                              spans=spans)

@@ -207,7 +207,8 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
 
 
 def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True,
-                     blocks: ir.Table | None = None) -> ir.Table:
+                     blocks: ir.Table | None = None,
+                     materialize: Callable[[ir.Table], ir.Table] | None = None) -> ir.Table:
     """Candidate runs of :func:`spike`: at most ``spike.max_hours`` consecutive high hours.
 
     Returns (mn, pollutant, run, first, last, hours, peak, median, iqr, before, after, calm,
@@ -220,7 +221,11 @@ def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True,
     :func:`~lantian.engine.quality.spike_minutes.minute_candidates` that no hourly run lies
     within an hour of are added (``minute`` true, ``spread`` the channel's minute-scale
     spread; their hourly columns null); ``spike`` judges them by their minutes only.
+    ``materialize`` (the caller's hook, e.g. ``lambda t: t.cache()``) keeps the channels'
+    minute spreads and the candidate blocks as soon as they are found (the job's scan holds
+    millions of blocks, the candidates tens of thousands).
     """
+    keep = materialize or (lambda x: x)
     floor = th.get("spike", "abs_floor")
     k = th.get("spike", "k_iqr")
     t = spike_windows(hl, th, screen=screen)
@@ -259,10 +264,11 @@ def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True,
     if st is None:
         return g
     # the channel's minute spread: the minute test's jump must stand out of it (spike)
-    sp = st[1]
+    sp = keep(st[1])
+    st = (st[0], sp)
     g = g.left_join(sp, [g.mn == sp._smn, g.pollutant == sp._spol])
     g = g.mutate(spread=g._sp, step=g._st).drop("_smn", "_spol", "_sp", "_st")
-    mc = minute_candidates(hl, blocks, th, stacked=st)
+    mc = minute_candidates(hl, blocks, th, stacked=st, materialize=materialize)
     if mc is None:
         return g
     # an hourly run within an hour of a minute run judges that episode (one fault, one run)
