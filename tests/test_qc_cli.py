@@ -176,3 +176,43 @@ def test_qc_scans_in_point_ranges_with_the_same_output(demo_db, monkeypatch, ass
     split, split_sizes = output(2)
     assert one_sizes == [1] and split_sizes == [3]
     assert one and split == one
+
+
+@pytest.mark.parametrize("assess", [False, True])
+def test_qc_keeps_its_frames_compressed_with_the_same_output(demo_db, monkeypatch, assess):
+    """On DuckDB ``lantian qc`` keeps its frames in the compressed in-memory database.
+
+    Every kept frame (the block scan and the shared hours at least) is a table of
+    ``job.KEPT_DATABASE``, and the events equal those with uncompressed temporary tables.
+    """
+    from lantian.engine.quality import job
+
+    real = job.compressed_keep
+    extra = ["--assess"] if assess else []
+
+    def output(compressed: bool) -> tuple[list[dict], list[str]]:
+        where: list[str] = []
+
+        def spy(con):
+            names = (f"plain_{i}" for i in range(1000))
+            keep = real(con) if compressed else (  # uncompressed temporary tables
+                lambda t: con.create_table(next(names), t, temp=True))
+
+            def kept(t):
+                c = keep(t)
+                where.append(con.con.execute(
+                    "SELECT database_name FROM duckdb_tables() WHERE table_name = ?",
+                    [c.get_name().split(".")[-1]]).fetchall()[0][0])
+                return c
+            return kept
+
+        monkeypatch.setattr(job, "compressed_keep", spy)
+        r = _run("qc", "--db", str(demo_db), "--month", "2026-01", "--format", "json", *extra)
+        assert r.exit_code == 0, r.stderr
+        return _jsonl(r.stdout), where
+
+    packed, packed_where = output(True)
+    plain, plain_where = output(False)
+    assert len(packed_where) >= 2 and set(packed_where) == {job.KEPT_DATABASE}
+    assert job.KEPT_DATABASE not in plain_where
+    assert packed and packed == plain

@@ -95,3 +95,26 @@ def test_other_engines_keep_a_cache():
             return "cached"
 
     assert compressed_keep(Other())(Frame()) == "cached"
+
+
+def test_compressed_keep_works_on_a_read_only_database(tmp_path):
+    """``lantian qc`` opens its database read-only: the kept frames still go compressed.
+
+    An in-memory database attached to a read-only connection inherits read-only unless
+    told otherwise; then every keep failed ("Cannot launch in-memory database in
+    read-only mode").
+    """
+    import duckdb
+    import ibis
+
+    path = tmp_path / "ro.duckdb"
+    with duckdb.connect(str(path)) as raw:
+        raw.sql("CREATE TABLE t AS SELECT range AS i, range * 0.5 AS x FROM range(5000)")
+    con = ibis.duckdb.connect(str(path), read_only=True)
+    try:
+        kept = compressed_keep(con)(con.table("t").filter(lambda r: r.i % 2 == 0))
+        assert kept.op().namespace.catalog == KEPT_DATABASE
+        got = con.execute(kept.aggregate(n=kept.count(), s=kept.x.sum()))
+        assert (int(got.n[0]), float(got.s[0])) == (2500, sum(i * 0.5 for i in range(0, 5000, 2)))
+    finally:
+        con.disconnect()

@@ -54,7 +54,9 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
     from lantian.engine.quality.frames import empty_events
     from lantian.engine.quality.inputs import history_minutes, limit_memory, read_inputs
     from lantian.engine.quality.job import (
+        KEPT_DATABASE,
         assess_and_detect,
+        compressed_keep,
         keep_by_point_ranges,
         keep_shared_blocks,
         scan_points,
@@ -73,10 +75,16 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
         if kw["params"] is None:
             echo_err("warning: no analyser parameters (value_long) on this engine: "
                      "calibration_change skipped")
-        # keep the shared running minutes and hours once instead of once per detector
+        # keep the shared running minutes and hours once instead of once per detector;
+        # DuckDB: compressed in an attached in-memory database (qcmem15: at 5,000 points
+        # the uncompressed temporary tables spilled 4.6 GB, compressed 1.6 GB)
         cached: list[Any] = []
+        compressed = engine == "duckdb"
+        kept = compressed_keep(con) if compressed else None
 
         def keep(t: Any) -> Any:
+            if kept is not None:
+                return kept(t)
             c = cache_table(con, t)
             cached.append(c)
             return c
@@ -101,6 +109,8 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
         mns = con.execute(blocks.select("mn").distinct())["mn"].tolist()
         for c in cached:  # drop the temporary tables while the connection is open
             c.release()
+        if compressed:  # the compressed kept frames go with their database
+            con.raw_sql(f"DETACH DATABASE IF EXISTS {KEPT_DATABASE}")
         events = pd.concat([f for f in frames if len(f)] or [con.execute(empty_events())],
                            ignore_index=True)
     finally:

@@ -65,7 +65,9 @@ def compressed_keep(con: Any) -> Callable[[ir.Table], ir.Table]:
     """
     if getattr(con, "name", "") != "duckdb":
         return lambda t: t.cache()
-    con.raw_sql(f"ATTACH IF NOT EXISTS ':memory:' AS {KEPT_DATABASE} (COMPRESS)")
+    # READ_WRITE: `lantian qc` opens its database read-only, and the attached in-memory
+    # database would inherit that ("Cannot launch in-memory database in read-only mode")
+    con.raw_sql(f"ATTACH IF NOT EXISTS ':memory:' AS {KEPT_DATABASE} (COMPRESS, READ_WRITE)")
     where = f"{KEPT_DATABASE}.main"
     names = (f"kept_{uuid.uuid4().hex[:12]}_{i}" for i in itertools.count(1))
 
