@@ -242,6 +242,47 @@ def test_another_pollutant_raised_in_another_half_hour_does_not_make_it_low():
     assert ev.iloc[0]["start"] == T0 + pd.Timedelta(hours=10, minutes=42)
 
 
+def _nox_beside_pm(pm_from: str, days, start: str, end: str, glitch: float,
+                   level: float = 50.0) -> pd.Series:
+    """The one NOx event of 8 days: PM (level 20) at 40 from ``pm_from`` to 11:00 of each day
+    in ``days``, NOx (``level``) at ``glitch`` from ``start`` to before ``end`` of day 5."""
+    df = _base(level=level, pm=20.0, n=8 * DAY)
+    for d in days:
+        _set(df, pm_from, "11:00", 40.0, col="pm_mg_m3", day=d)
+    _set(df, start, end, glitch, day=5)
+    ev = _spikes(df, keys=("nox", "pm"))
+    nox = ev[ev.pollutant == "nox"]
+    assert len(nox) == 1
+    return nox.iloc[0]
+
+
+def test_another_pollutant_s_daily_rise_does_not_make_it_low():
+    # (qcspike13) PM (level 20) at 40 in hour 10 of every day of 8 (the source's schedule:
+    # the month's median at 10:00 is 40, twice its rolling median 20, on 8 >= 7 days) and a
+    # NOx glitch of 200 at 10:16-10:28 of day 5 on 30 (hour 10 = 66.83: an hourly run, as
+    # in test_a_glitch_that_raises_its_hour_is_judged_by_its_one_minute_steps). PM's hour
+    # is 2 × its rolling median, but that is its own daily rise, no sign the process moved
+    # with the NOx glitch: the NOx spike is an alarm (it was low, the common mode)
+    e = _nox_beside_pm("10:00", range(8), "10:16", "10:29", 200.0, level=30.0)
+    assert e["severity"] == "medium"
+    assert json.loads(e["evidence"])["other_pollutant_ratio"] is None
+    # PM at 40 on day 5 only: the process moved (low, the common mode)
+    e = _nox_beside_pm("10:00", [5], "10:16", "10:29", 200.0, level=30.0)
+    assert e["severity"] == "low"
+    assert json.loads(e["evidence"])["other_pollutant_ratio"] == pytest.approx(2.0)
+
+
+def test_another_pollutant_s_daily_step_in_the_same_half_hour_does_not_make_it_low():
+    # (qcspike13) the ten-minute NOx glitch to 150 at 10:12-10:21 of day 5 (a minute run)
+    # and PM (level 20) stepping to 40 at 10:05 every day of 8 (block 10:00-10:29 a
+    # candidate by its step of 19 > 3 × 1, every day): the month's median of PM's largest
+    # minute at 10:00 (40.5) is above that of every hour (20.5) by more than half the
+    # block's own rise, so it is PM's schedule and the NOx glitch is an alarm; PM stepping
+    # so on day 5 only is the process moving with it (low)
+    assert _nox_beside_pm("10:05", range(8), "10:12", "10:22", 150.0)["severity"] == "medium"
+    assert _nox_beside_pm("10:05", [5], "10:12", "10:22", 150.0)["severity"] == "low"
+
+
 def test_an_hourly_spike_is_judged_once():
     # 150 at 10:35-12:04 (test_qc_spike_minutes' off-clock glitch): hour 11 is an hourly
     # candidate; the blocks of hours 10 and 12 are minute candidates within an hour of it,
@@ -270,15 +311,27 @@ def test_a_glitch_that_raises_its_hour_is_judged_by_its_one_minute_steps():
     assert (evd["minute_top"], evd["minute_level"]) == (200.1, 30.0)
 
 
-def test_a_glitch_next_to_a_stop_is_not_judged():
-    # the ten-minute glitch of the first test, but the source stops (no valid NOx) at
-    # 11:00-11:59: the hour after the run is not a running hour, so the surrounding level
-    # is not known on both sides
+def test_a_glitch_in_the_half_hour_before_a_stop_is_not_judged():
+    # the ten-minute glitch of the first test at 10:42-10:51, and the source stops (no valid
+    # NOx) at 11:00-11:59: its block 10:30-10:59 touches the stop (a shut-down's transient
+    # cannot be told from it), so it is no candidate
+    df = _base()
+    _set(df, "10:42", "10:52", 150.0)
+    i = _at("11:00")
+    df.loc[i:i + 59, "nox_flag"] = "F"
+    assert _spikes(df).empty
+
+
+def test_a_glitch_in_the_hour_before_a_stop_is_judged_against_the_hour_before_it():
+    # (qcspike13) the glitch at 10:12-10:21 with the same stop at 11:00: its block
+    # 10:00-10:29 does not touch the stop; the run's span is hours 9-10 (the stop's hour
+    # 11 left out), its level the median of hour 9 (50.0); session 11 dropped the whole
+    # hour next to the stop (a gas turbine's glitch falling at 21:05 before its 22:00 stop)
     df = _base()
     _set(df, "10:12", "10:22", 150.0)
     i = _at("11:00")
     df.loc[i:i + 59, "nox_flag"] = "F"
-    assert _spikes(df).empty
+    assert _one_ten_minute_spike(df)["minute_level"] == 50.0
 
 
 def test_a_start_up_an_hour_before_a_glitch_does_not_hide_it():
@@ -404,3 +457,24 @@ def test_the_month_run_gives_spike_the_block_scan():
     assert (ev.iloc[0]["start"], ev.iloc[0]["end"]) == (
         T0 + pd.Timedelta(hours=10, minutes=12), T0 + pd.Timedelta(hours=10, minutes=21))
     assert ev.iloc[0]["severity"] == "medium"
+
+
+def test_the_common_mode_reads_each_other_pollutant_s_own_schedule():
+    # (qcspike14) the ten-minute NOx glitch to 150 at 10:12-10:21 of day 5 with two other
+    # pollutants (level 20): PM stepping to 80 at 10:05 every day of 8 (its own schedule)
+    # and SO2 stepping to 40 at 10:05 on day 5 only (the process moved). The glitch is low
+    # by SO2's block alone: its ratio (40.5 / 19.5) is the evidence, not PM's (80.5 / 19.5),
+    # each pollutant's block judged by its own clock-hour level
+    df = _base(pm=20.0, n=8 * DAY)
+    alt = np.where(np.arange(8 * DAY) % 2 == 1, 0.5, -0.5)
+    df["so2_mg_m3"] = 20.0 + alt
+    df["so2_flag"] = "N"
+    for d in range(8):
+        _set(df, "10:05", "11:00", 80.0, col="pm_mg_m3", day=d)
+    _set(df, "10:05", "11:00", 40.0, col="so2_mg_m3", day=5)
+    _set(df, "10:12", "10:22", 150.0, day=5)
+    ev = _spikes(df, keys=("nox", "pm", "so2"))
+    nox = ev[ev.pollutant == "nox"]
+    assert len(nox) == 1 and nox.iloc[0]["severity"] == "low"
+    assert json.loads(nox.iloc[0]["evidence"])["other_pollutant_ratio"] == pytest.approx(
+        40.5 / 19.5, abs=1e-4)

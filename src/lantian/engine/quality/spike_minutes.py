@@ -44,14 +44,21 @@ def minute_candidates(hl: ir.Table, blocks: ir.Table, th: Thresholds,
     largest one (``step``: the month's median ``dx_k``, at least the resolution of its
     readings): an additive glitch on a high baseline neither doubles its block nor spans
     three block ranges, but it steps far beyond the analyser's own minute-to-minute changes
-    (qcspike11). Candidate hours less than two hours apart form one run (a glitch of up to
-    90 min rises in one hour and falls two later); runs of at most ``spike.max_hours``
-    hours whose clock hours just before and after are valid running hours are returned,
-    with the columns of
+    (qcspike11). A candidate block that touches a stop (in the first half of its hour after
+    a clock hour that is not a valid running hour, or in the second half before one) is
+    dropped (qcspike13; session 11 dropped its whole hour). Candidate hours less than two
+    hours apart form one run (a glitch of up to 90 min rises in one hour and falls two
+    later); runs of at most ``spike.max_hours`` hours with a valid running hour just before
+    or after them (``span_before`` / ``span_after``: the minute test's span takes only
+    those) are returned, with the columns of
     :func:`~lantian.engine.quality.spikes.spike_candidates`
     (``run`` negative, hourly columns null, ``other_block`` true when another pollutant's
-    block of the same 30 minutes as one of the run's candidate blocks is a candidate too: the
-    process moved; ``other_rel`` the highest ``hi / lo`` of those blocks with ``lo`` > 0;
+    block of the same 30 minutes as one of the run's candidate blocks is a candidate too
+    and not at that pollutant's own daily schedule (qcspike13: the month's median of its
+    largest minute at that clock hour, :func:`_clock_hour_max`, is above that of every
+    hour by at least ``spike.schedule_share`` of the block's highest minute over the
+    latter): the process moved; ``other_rel`` the highest ``hi / lo`` of those blocks
+    with ``lo`` > 0;
     ``clock_median`` / ``clock_base`` of :func:`_clock_hour_max` at the run's first
     candidate hour; ``minute`` true).
     ``None`` when ``blocks`` holds no pollutant. ``stacked``: :func:`stacked_blocks` of the
@@ -77,26 +84,59 @@ def minute_candidates(hl: ir.Table, blocks: ir.Table, th: Thresholds,
     c = c.inner_join(sp, [c.mn == sp._smn, c.pollutant == sp._spol])
     c = c.mutate(_w=c._w & (c._r > k * c._sp))
     c = c.filter(c._w | (c._dx > step_k * c._st).fill_null(False))
-    c = keep(c.select("mn", "_h", "_blk", "pollutant", "_rel", "_sp", "_st"))
+    c = keep(c.select("mn", "_h", "_blk", "pollutant", "hi", "_rel", "_sp", "_st"))
+    # a candidate block next to a stop (the clock hour before a block in the first half of
+    # its hour, or after one in the second half, not a valid running hour: a start-up's
+    # ramp and light-off or a shut-down) cannot be judged, since the span's edges must be
+    # the surrounding level; dropped before the hours form runs, so a start-up's transient
+    # does not join a glitch an hour later into one unjudgeable run (qcspike11: peaking
+    # plants). (qcspike13) Only the block that touches the stop: a glitch falling at 21:05
+    # in the last hour before a gas turbine's 22:00 stop keeps its fall in its run
+    one = ibis.interval(hours=1)
+    e = hl.select(_emn=hl.mn, _ets=hl.ts, _epol=hl.pollutant)
+    c = c.mutate(_pb=ibis.ifelse(c._blk % 2 == 0, c._h - one, c._h),
+                 _pa=ibis.ifelse(c._blk % 2 == 1, c._h + one, c._h))
+    for edge in ("_pb", "_pa"):
+        c = c.semi_join(e, [("mn", "_emn"), ("pollutant", "_epol"), (edge, "_ets")])
+    c = c.drop("_pb", "_pa")
     # the process moved: another pollutant's block of the same 30 minutes is a candidate too
     # (a process excursion moves the flue gas of every analyser at once; a soot blow twenty
     # minutes before a glitch in the same clock hour does not make the glitch the process)
     # (``other_block``; ``other_rel`` its hi / lo where lo > 0, as evidence)
-    o = c.select(_omn=c.mn, _opol=c.pollutant, _ob=c._blk, _ov=c._rel)
-    j = c.left_join(o, [c.mn == o._omn, c._blk == o._ob, c.pollutant != o._opol])
-    c = j.group_by(["mn", "pollutant", "_h"]).aggregate(spread=j._sp.max(), step=j._st.max(),
-                                                        other_rel=j._ov.max(),
-                                                        other_block=j._opol.notnull().any())
-    # a candidate hour next to a stop (the clock hour before or after it not a valid running
-    # hour: a start-up or shut-down) cannot be judged, since the span's edges must be the
-    # surrounding level; dropped before the hours form runs, so a start-up's transient does
-    # not join a glitch an hour later into one unjudgeable run (qcspike11: peaking plants)
-    one = ibis.interval(hours=1)
-    e = hl.select(_emn=hl.mn, _ets=hl.ts, _epol=hl.pollutant)
-    c = c.mutate(_pb=c._h - one, _pa=c._h + one)
-    for edge in ("_pb", "_pa"):
-        c = c.semi_join(e, [("mn", "_emn"), ("pollutant", "_epol"), (edge, "_ets")])
-    c = c.drop("_pb", "_pa")
+    # (qcspike13) but not a block at the clock hour of the other pollutant's own daily
+    # schedule (its block's highest minute is mostly reached at that clock hour on most
+    # days, as a run's own schedule test reads it: a cement kiln's SO2 stepping up when the
+    # raw mill stops at 10:00 every day is no sign that the process moved with a PM glitch)
+    # the clock hour as a column: an expression of ``c`` in the predicate was taken for
+    # ``cm``'s own column of the same value (Ibis join dereferencing: the ON clause
+    # compared ``cm._kh`` with itself, so every clock hour joined)
+    c = c.mutate(_hh=c._h.hour())
+    cm = keep(_clock_hour_max(b, c, th))
+    c = c.left_join(cm, [c.mn == cm._kmn, c.pollutant == cm._kpol, c._hh == cm._kh])
+    c = c.drop("_kmn", "_kpol", "_kh")
+    share = th.get("spike", "schedule_share")
+    c = c.mutate(_own=((c._cm - c._om) >= share * (c.hi - c._om)).fill_null(False))
+    # the other pollutants' blocks of the same 30 minutes: one row per (mn, block) with each
+    # pollutant's candidate block not at its own schedule (a group-by, spilled like any
+    # other), joined back one to one (qcspike14: session 13's window per (mn, block), and a
+    # self-join of the candidate blocks, which DuckDB reordered below the candidate filter,
+    # ran the 5,000-point job out of memory and disk)
+    f64 = ibis.null("float64")
+    oc = c.filter(~c._own)
+    o = oc.group_by(_omn=oc.mn, _ob=oc._blk).aggregate(
+        **{f"_n_{k}": (oc.pollutant == k).any() for k in POLLUTANTS},
+        **{f"_m_{k}": oc._rel.max(where=oc.pollutant == k) for k in POLLUTANTS})
+    c = c.left_join(o, [c.mn == o._omn, c._blk == o._ob])
+    ob = ibis.literal(False)
+    for k in POLLUTANTS:
+        ob = ob | ((c.pollutant != k) & c[f"_n_{k}"].fill_null(False))
+    orel = ibis.greatest(*[ibis.ifelse(c.pollutant != k, c[f"_m_{k}"], f64)
+                           for k in POLLUTANTS])
+    c = c.mutate(_ob=ob, _orel=orel)
+    c = c.group_by(["mn", "pollutant", "_h"]).aggregate(spread=c._sp.max(), step=c._st.max(),
+                                                        other_rel=c._orel.max(),
+                                                        other_block=c._ob.any(),
+                                                        _cm=c._cm.max(), _om=c._om.max())
     w = ibis.window(group_by=_KEYS, order_by="_h")
     c = c.mutate(_new=ibis.ifelse(
         c._h.lag().over(w).isnull() | (c._h > c._h.lag().over(w) + ibis.interval(hours=2)),
@@ -109,23 +149,23 @@ def minute_candidates(hl: ir.Table, blocks: ir.Table, th: Thresholds,
                                               other_block=c.other_block.any())
     g = g.mutate(hours=((g.last.epoch_seconds() - g.first.epoch_seconds()) // 3600 + 1))
     g = g.filter(g.hours <= max_h)
-    # the hours around the run run too: the span's edges are the surrounding level
-    g = g.mutate(_pb=g.first - one, _pa=g.last + one)
-    for edge in ("_pb", "_pa"):
-        g = g.semi_join(e, [("mn", "_emn"), ("pollutant", "_epol"), (edge, "_ets")])
-    g = g.drop("_pb", "_pa")
-    # the clock hour as a column: an expression of ``c`` in the predicate was taken for
-    # ``cm``'s own column of the same value (Ibis join dereferencing: the ON clause
-    # compared ``cm._kh`` with itself, so every clock hour joined)
-    c = c.mutate(_hh=c._h.hour())
-    cm = _clock_hour_max(b, c, th)
-    j = c.left_join(cm, [c.mn == cm._kmn, c.pollutant == cm._kpol, c._hh == cm._kh])
+    # the span's edges are the surrounding level: the clock hours around the run where they
+    # are valid running hours (``span_before`` / ``span_after``), at least one of them
+    # (qcspike13: a run that ends in the hour before a stop is judged against the hour
+    # before it; its span leaves out the stop)
+    eb = e.select(_bmn=e._emn, _bpol=e._epol, _bts=e._ets, _bok=ibis.literal(True))
+    ea = e.select(_amn=e._emn, _apol=e._epol, _ats=e._ets, _aok=ibis.literal(True))
+    g = g.left_join(eb, [g.mn == eb._bmn, g.pollutant == eb._bpol, g.first - one == eb._bts])
+    g = g.left_join(ea, [g.mn == ea._amn, g.pollutant == ea._apol, g.last + one == ea._ats])
+    g = g.mutate(span_before=g._bok.fill_null(False), span_after=g._aok.fill_null(False))
+    g = g.drop("_bmn", "_bpol", "_bts", "_bok", "_amn", "_apol", "_ats", "_aok")
+    g = g.filter(g.span_before | g.span_after)
     # the clock hour where the run's raised minutes begin (its first candidate hour): a
     # level reached there on most days is the schedule (qcspike11: the lowest level of
     # every candidate hour missed a daily step up at 08:00 and down at 10:00, whose last
     # hour holds only the step down)
-    sched = j.group_by([*_KEYS, "run"]).aggregate(clock_median=j._cm.argmin(j._h),
-                                                  clock_base=j._om.max())
+    sched = c.group_by([*_KEYS, "run"]).aggregate(clock_median=c._cm.argmin(c._h),
+                                                  clock_base=c._om.max())
     sched = sched.select(_xmn=sched.mn, _xpol=sched.pollutant, _xrun=sched.run,
                          clock_median=sched.clock_median, clock_base=sched.clock_base)
     g = g.left_join(sched, [g.mn == sched._xmn, g.pollutant == sched._xpol,
@@ -175,21 +215,23 @@ def _clock_hour_max(b: ir.Table, c: ir.Table, th: Thresholds) -> ir.Table:
     """(_kmn, _kpol, _kh, _cm, _om): the month's median of the hour's largest minute.
 
     ``b`` the stacked blocks (mn, _h, pollutant, hi) of valid running hours, ``c`` the
-    candidate hours (``_hh`` their clock hour, CST). ``_cm``: at the candidates' clock hours,
-    null unless at least ``spike.schedule_days`` days have a running hour there; ``_om``:
-    over every running hour of the channel (its ordinary hour, qcspike11). A puff or a step
-    that recurs at that time on at least half of the days (soot blowing, a light-off, a raw
-    mill stopped at 08:00) raises ``_cm`` above ``_om``; a glitch does not.
+    candidate blocks (mn, pollutant): only their channels are read. ``_cm``: at each clock
+    hour ``_kh`` (CST) of those channels where at least ``spike.schedule_days`` days have a
+    running hour there; ``_om``: over every running hour of the channel (its ordinary hour,
+    qcspike11). A puff or a step that recurs at that time on at least half of the days (soot
+    blowing, a light-off, a raw mill stopped at 08:00) raises ``_cm`` above ``_om``; a
+    glitch does not. At most 24 rows per channel, joined to the candidates afterwards
+    (qcspike14: asking it for the candidates' own clock hours read the candidates again
+    inside it, session 13's 5,000-point failure); a partner's block is a candidate block
+    too, so its clock hours are here.
     """
     ch = c.select(_kmn=c.mn, _kpol=c.pollutant).distinct()
     x = b.inner_join(ch, [b.mn == ch._kmn, b.pollutant == ch._kpol])
     h = x.group_by(["_kmn", "_kpol", "_h"]).aggregate(_hx=x.hi.max())
     h = h.mutate(_hh=h._h.hour())
     om = h.group_by(["_kmn", "_kpol"]).aggregate(_om=h._hx.median())
-    hk = c.select(_qmn=c.mn, _qpol=c.pollutant, _kh=c._hh).distinct()
-    h = h.inner_join(hk, [h._kmn == hk._qmn, h._kpol == hk._qpol, h._hh == hk._kh])
-    lv = h.group_by(["_kmn", "_kpol", "_kh"]).aggregate(_cm=h._hx.median(), _cn=h.count())
+    lv = h.group_by(["_kmn", "_kpol", "_hh"]).aggregate(_cm=h._hx.median(), _cn=h.count())
     lv = lv.filter(lv._cn >= int(th.get("spike", "schedule_days")))
     om = om.select(_pmn=om._kmn, _ppol=om._kpol, _om=om._om)
     lv = lv.inner_join(om, [lv._kmn == om._pmn, lv._kpol == om._ppol])
-    return lv.select("_kmn", "_kpol", "_kh", "_cm", "_om")
+    return lv.select("_kmn", "_kpol", _kh=lv._hh, _cm=lv._cm, _om=lv._om)

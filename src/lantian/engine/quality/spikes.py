@@ -41,7 +41,8 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
     Severity ``medium``, ``high`` from ``spike.high_ratio`` times the median; ``low`` when
     another pollutant of the point is at ``spike.common_ratio`` times its own rolling median
     in the same hour and above its own median + 2·max(IQR, ``abs_floor``) (the process
-    moved, not one analyser), or when in every hour of the run the month's median at its
+    moved, not one analyser), unless that hour is the other pollutant's own daily schedule
+    (the test below, qcspike13), or when in every hour of the run the month's median at its
     clock hour (``clock_hour_median``, over at least ``spike.schedule_days`` days) is above
     the rolling median by at least ``spike.schedule_share`` of the hour's own rise over it:
     a rise that recurs at that time of day on at least half the days is the source's
@@ -85,7 +86,7 @@ def spike(hl: ir.Table, th: Thresholds, minutes: ir.Table | None = None,
     the same abruptness and level tests (qcspike13: the level steps, not the single
     one-minute rise1 and fall1, which carry the noise of two single readings). A minute run
     is ``low`` for the common mode (another pollutant's block of the same 30 minutes a
-    candidate), ``info`` when the month's median
+    candidate, not at that pollutant's own daily schedule), ``info`` when the month's median
     of the largest minute of the clock hour where it begins (``clock_hour_max_median``, ≥
     ``schedule_days`` days) is above that of every hour (``hour_max_median``) by
     ``schedule_share`` of jump1 (a daily puff or step: the source's schedule); ``high`` when
@@ -221,6 +222,8 @@ def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True,
     :func:`~lantian.engine.quality.spike_minutes.minute_candidates` that no hourly run lies
     within an hour of are added (``minute`` true, ``spread`` the channel's minute-scale
     spread; their hourly columns null); ``spike`` judges them by their minutes only.
+    ``span_before`` / ``span_after``: whether the minute test's span takes the clock hour
+    before / after the run (false only next to a stop, for a minute run; qcspike13).
     ``materialize`` (the caller's hook, e.g. ``lambda t: t.cache()``) keeps the channels'
     minute spreads and the candidate blocks as soon as they are found (the job's scan holds
     millions of blocks, the candidates tens of thousands).
@@ -234,20 +237,27 @@ def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True,
     # shoulders: the running hours just before and after are ordinary (m + 2 IQR), so the
     # rise is abrupt (a glitch or a jump), not a ramp of a real process excursion
     t = t.mutate(calm=t.m + 2 * spread)
+    # the month's level at each clock hour of every channel: one small aggregate of the
+    # hours (points x pollutants x 24 rows), joined to the few raised hours only
+    cl = _clock_levels(hl, th)
+    share = th.get("spike", "schedule_share")
     # common mode: another pollutant of the point clearly raised in the same hour
     # (qc-detect) the other pollutant counts only when its own rise is outside its ordinary
-    # spread (above m + 2 IQR): a widely varying partner reaches 1.3 x its median by chance
-    rel = t.select(_omn="mn", _ots="ts", _opol="pollutant",
-                   _orel=ibis.ifelse(t.value > t.m + 2 * spread,
-                                     t.value / ibis.ifelse(t.m == 0, ibis.null("float64"), t.m),
-                                     ibis.null("float64")))
+    # spread (above m + 2 IQR): a widely varying partner reaches 1.3 x its median by chance;
+    # (qcspike13) and not when its rise is its own daily schedule (a cement kiln's SO2 with
+    # the raw mill stopped at 10:00 every day is no sign that the process moved with a PM
+    # glitch in that hour: it rises so on most days without one)
+    rel = t.filter((t.value > t.m + 2 * spread) & (t.m != 0))
+    rel = _with_clock_level(rel, cl)
+    rel = rel.filter(~((rel.clock_median - rel.m) >= share * (rel.value - rel.m))
+                     .fill_null(False))
+    rel = rel.select(_omn="mn", _ots="ts", _opol="pollutant", _orel=rel.value / rel.m)
     hits = t.filter(hit)
     j = hits.left_join(rel, [hits.mn == rel._omn, hits.ts == rel._ots,
                              hits.pollutant != rel._opol])
     hits = j.group_by([*hits.columns]).aggregate(other_rel=j._orel.max())
-    hits = _clock_hour_level(hl, hits, th)
+    hits = _with_clock_level(hits, cl)
     # scheduled: most of the hour's rise over the rolling median recurs at its clock hour
-    share = th.get("spike", "schedule_share")
     sched = (hits.clock_median - hits.m) >= share * (hits.value - hits.m)
     hits = hits.mutate(_sched=sched.fill_null(False))
     r = _runs_idx(hits)
@@ -259,7 +269,8 @@ def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True,
     g = g.filter(g.hours <= int(th.get("spike", "max_hours")))
     g = g.mutate(clock_base=ibis.null("float64"), spread=ibis.null("float64"),
                  step=ibis.null("float64"), other_block=ibis.literal(False),
-                 minute=ibis.literal(False))
+                 minute=ibis.literal(False), span_before=ibis.literal(True),
+                 span_after=ibis.literal(True))
     st = stacked_blocks(hl, blocks, th) if blocks is not None else None
     if st is None:
         return g
@@ -279,25 +290,32 @@ def spike_candidates(hl: ir.Table, th: Thresholds, screen: bool = True,
     return ibis.union(g, mc.select(*g.columns).cast(g.schema()), distinct=False)
 
 
-def _clock_hour_level(hl: ir.Table, hits: ir.Table, th: Thresholds) -> ir.Table:
-    """Add ``clock_median``: the month's median at the hit's clock hour (CST) [mg/m³].
+def _clock_levels(hl: ir.Table, th: Thresholds) -> ir.Table:
+    """(_lmn, _lpol, _lh, clock_median): the month's median at each clock hour (CST) [mg/m³].
 
-    The median of the series' running hours that start at the same clock hour as the hit,
-    over every day of the month (the hit's own day included), when at least
-    ``spike.schedule_days`` days have one; else null. A level reached at that clock hour on
-    at least half of those days is the source's daily schedule (a raw mill stopped in the
-    peak-tariff hours, a shift that starts at 06:00), not a fault. Only the clock hours of
-    the (few) hits are read.
+    The median of the series' running hours that start at the clock hour ``_lh``, over
+    every day of the month, where at least ``spike.schedule_days`` days have one. A level
+    reached at that clock hour on at least half of those days is the source's daily
+    schedule (a raw mill stopped in the peak-tariff hours, a shift that starts at 06:00),
+    not a fault. One aggregate of ``hl`` with no join (at most 24 rows per channel;
+    qcspike14: the join of every hour with the clock hours of the raised hours ran the
+    5,000-point job out of memory once the partners' hours were asked too, session 13).
     """
-    hk = hits.select(_kmn=hits.mn, _kpol=hits.pollutant, _kh=hits.ts.hour()).distinct()
-    x = hl.mutate(_h=hl.ts.hour())
-    x = x.inner_join(hk, [x.mn == hk._kmn, x.pollutant == hk._kpol, x._h == hk._kh])
+    x = hl.select("mn", "pollutant", "value", _h=hl.ts.hour())
     lv = x.group_by(["mn", "pollutant", "_h"]).aggregate(_cm=x.value.median(), _cn=x.count())
     lv = lv.filter(lv._cn >= int(th.get("spike", "schedule_days")))
-    lv = lv.select(_lmn=lv.mn, _lpol=lv.pollutant, _lh=lv._h, clock_median=lv._cm)
-    j = hits.left_join(lv, [hits.mn == lv._lmn, hits.pollutant == lv._lpol,
-                            hits.ts.hour() == lv._lh])
-    return j.drop("_lmn", "_lpol", "_lh")
+    return lv.select(_lmn=lv.mn, _lpol=lv.pollutant, _lh=lv._h, clock_median=lv._cm)
+
+
+def _with_clock_level(t: ir.Table, cl: ir.Table) -> ir.Table:
+    """Add ``clock_median`` of :func:`_clock_levels` ``cl`` at each row's (mn, pollutant, ts).
+
+    The clock hour is a column first: an expression of ``t`` in the predicate may be taken
+    for ``cl``'s own column (Ibis join dereferencing, qcspike11).
+    """
+    t = t.mutate(_th=t.ts.hour())
+    j = t.left_join(cl, [t.mn == cl._lmn, t.pollutant == cl._lpol, t._th == cl._lh])
+    return j.drop("_lmn", "_lpol", "_lh", "_th")
 
 
 def minute_steps(runs: ir.Table, minutes: ir.Table, th: Thresholds) -> ir.Table:
@@ -398,11 +416,19 @@ def _span_hours(runs: ir.Table, max_h: int) -> ir.Table:
     run's own hours.
     """
     offs = ibis.memtable({"_off": list(range(max_h + 2))})
+    extra = {c: runs[n] for c, n in (("_b", "span_before"), ("_a", "span_after"))
+             if n in runs.columns}
     sp = runs.select(_smn=runs.mn, _spol=runs.pollutant, _srun=runs.run, _f=runs.first,
-                     _l=runs.last).cross_join(offs)
+                     _l=runs.last, **extra).cross_join(offs)
     sp = sp.mutate(_h=sp._f - ibis.interval(hours=1) + sp._off.as_interval("h"))
     sp = sp.filter(sp._h <= sp._l + ibis.interval(hours=1))
-    return sp.mutate(inrun=(sp._h >= sp._f) & (sp._h <= sp._l)).drop("_f", "_l", "_off")
+    if "span_before" in runs.columns:
+        # (qcspike13) a minute run next to a stop: its span leaves out the stop's hour
+        sp = sp.filter((sp._h >= sp._f) | sp._b)
+    if "span_after" in runs.columns:
+        sp = sp.filter((sp._h <= sp._l) | sp._a)
+    sp = sp.mutate(inrun=(sp._h >= sp._f) & (sp._h <= sp._l))
+    return sp.drop(*[c for c in ("_f", "_l", "_off", "_b", "_a") if c in sp.columns])
 
 
 def spike_span_hours(candidates: ir.Table, th: Thresholds) -> ir.Table:
