@@ -66,7 +66,9 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
       robust spread of ``d`` (a series that wanders a lot needs a larger step);
     * change points: ``|d| > T`` and ``d`` the largest rise (or fall) within ``W`` hours
       either side: a rise and a fall are peaks of their own sign, so the fall that ends a
-      fault of a day or so is not hidden by the rise that began it (session 10);
+      fault of a day or so is not hidden by the rise that began it (session 10); a run of
+      hours with the same peak ``d`` (the medians tie) is one change point, its middle hour
+      (:func:`_plateau_middle`, session 15);
     * ``T`` again with the MAD of ``d`` over the hours ``W`` or more from every change
       point so found, the smaller of the two ``T`` kept (faults must not set the spread
       they are judged by: several in a month, or a plant running half-days, put ``d`` near
@@ -128,6 +130,7 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
         t = t.mutate(ld=ibis.null("float64"))
     ahead = ibis.window(group_by=_KEYS, order_by="idx", preceding=0, following=w_h - 1)
     w1 = ibis.window(group_by=_KEYS, order_by="idx")
+    upto = ibis.window(group_by=_KEYS, order_by="idx", preceding=None, following=0)
     t = t.mutate(_a=t.lv.median().over(ahead),
                  nh=t.idx.max().over(ibis.window(group_by=_KEYS)))
     # the window before hour i is the window ahead of hour i - W
@@ -142,7 +145,10 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     # not hidden by the rise that began it (their 24 h plateaus of d overlap)
     around = ibis.window(group_by=_KEYS, order_by="idx", preceding=w_h, following=w_h)
     t = t.mutate(_hi=t.d.max().over(around), _lo=t.d.min().over(around))
-    peak = ((t.d > 0) & (t.d >= t._hi)) | ((t.d < 0) & (t.d <= t._lo))
+    t = t.mutate(_pk=(((t.d > 0) & (t.d >= t._hi)) | ((t.d < 0) & (t.d <= t._lo)))
+                 .fill_null(False))
+    t = _plateau_middle(t, w1)
+    peak = t._pk
     t = t.mutate(_cp=ibis.ifelse(((t.ad > t.thr) & peak).fill_null(False), 1, 0))
     # the month's spread of d without the hours whose windows straddle a change point
     # found so far: a month with faults is not judged by a spread its faults inflate
@@ -153,10 +159,10 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
                                 .fill_null(t.thr)))
     t = t.mutate(_cp=ibis.ifelse(((t.ad > t.thr) & peak).fill_null(False), 1, 0),
                  _cpw=ibis.ifelse(((t.ad > floor_t) & peak).fill_null(False), 1, 0))
-    upto = ibis.window(group_by=_KEYS, order_by="idx", preceding=None, following=0)
     t = t.mutate(seg=t._cp.sum().over(upto), segw=t._cpw.sum().over(upto))
     if materialize is not None:
-        t = materialize(t.drop("value", "_a", "_b", "_mad", "_mad2", "_dc", "_hi", "_lo"))
+        t = materialize(t.drop("value", "_a", "_b", "_mad", "_mad2", "_dc", "_hi", "_lo",
+                               "_pk"))
     load_step = math.log1p(th.get("level_shift", "load_rel"))
     strong = _segments(t, th, load_step, w_h, cal)
     # the same segments with change points at the materiality step alone, each judged by
@@ -169,7 +175,7 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     weak = weak.anti_join(s, [weak.mn == s._smn, weak.pollutant == s._spol,
                               weak.first <= s._sl, weak.last >= s._sf])
     nul = ibis.null("float64")
-    g = ibis.union(strong.mutate(z=nul, win=nul, pseg=ibis.literal(False)),
+    g = ibis.union(strong.mutate(z=nul, win=nul, sharp=nul, pseg=ibis.literal(False)),
                    weak.mutate(win=weak.win.cast("float64")).drop("srm", "orr"),
                    distinct=False)
     common = ((g.p0.fill_null(True) & g.p1.fill_null(True) & (g.p0.notnull() | g.p1.notnull()))
@@ -183,7 +189,9 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     level, base = g.slv.exp() - floor, g.olv.exp() - floor
     ratio = level / base
     high = th.get("level_shift", "high_ratio")
-    sev = ibis.cases((common | g.at_dl | calib, "low"),
+    # a step of the weak path that neither came nor went suddenly: the process's wander
+    gradual = (g.sharp < th.get("level_shift", "sudden_k")).fill_null(False)
+    sev = ibis.cases((common | g.at_dl | calib | gradual, "low"),
                      ((ratio >= high) | (ratio <= 1 / high), "high"), else_="medium")
     return event_table(g, "level_shift", pollutant=g.pollutant, start=g.first,
                        end=g.last + ibis.interval(minutes=59), severity=sev,
@@ -191,7 +199,33 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
                                      ratio=ratio, threshold_ratio=g.thr.exp(),
                                      process_change=common, calibration=calib,
                                      at_detection_limit=g.at_dl,
-                                     step_sigmas=g.z, sigma_window_h=g.win))
+                                     step_sigmas=g.z, sigma_window_h=g.win,
+                                     sudden_sigmas=g.sharp))
+
+
+def _plateau_middle(t: ir.Table, w1) -> ir.Table:
+    """``_pk`` (the peaks of ``d``) kept only at the middle hour of each run of tied ones.
+
+    ``d`` moves only when an hour entering or leaving one of its windows crosses that
+    window's median, so around a step it often stays on the same value for hours (with
+    quantised readings for up to half a window), and every hour of such a run is a peak.
+    Each was a change point, and the 1-h segments between them (under
+    ``level_shift.min_hours``, never judged) took those hours off the fault. The run of a
+    median test is centred on the step (its first hour puts the onset's cut early and the
+    end's inside the fault), so its middle hour (the earlier of two) is the change point.
+    Needs ``_pk`` (boolean, no nulls), ``d`` and ``idx``; ``w1``: ordered by ``idx`` per
+    series.
+    """
+    t = t.mutate(_tb=(t._pk.lag(1).over(w1) & (t.d.lag(1).over(w1) == t.d)).fill_null(False),
+                 _ta=(t._pk.lead(1).over(w1) & (t.d.lead(1).over(w1) == t.d)).fill_null(False))
+    nul = ibis.null("int64")
+    upto = ibis.window(group_by=_KEYS, order_by="idx", preceding=None, following=0)
+    after = ibis.window(group_by=_KEYS, order_by="idx", preceding=0, following=None)
+    # the first and the last hour of the run an hour belongs to (of the runs so far / after)
+    t = t.mutate(_r0=ibis.ifelse(t._pk & ~t._tb, t.idx, nul).max().over(upto),
+                 _r1=ibis.ifelse(t._pk & ~t._ta, t.idx, nul).min().over(after))
+    t = t.mutate(_pk=t._pk & (t.idx == (t._r0 + t._r1) // 2))
+    return t.drop("_tb", "_ta", "_r0", "_r1")
 
 
 def _segments(t: ir.Table, th: Thresholds, load_step: float, w_h: int,
@@ -205,8 +239,8 @@ def _segments(t: ir.Table, th: Thresholds, load_step: float, w_h: int,
     """
     proc = _process_steps(t, load_step, w_h, cal)
     seg = t.group_by([*_KEYS, "seg"]).aggregate(
-        first=t.ts.min(), last=t.ts.max(), hours=t.count(), slv=t.lv.median(),
-        nh=t.nh.max(), thr=t.thr.max())
+        first=t.ts.min(), last=t.ts.max(), i0=t.idx.min(), i1=t.idx.max(), hours=t.count(),
+        slv=t.lv.median(), nh=t.nh.max(), thr=t.thr.max())
     seg = seg.filter((seg.hours >= int(th.get("level_shift", "min_hours")))
                      & (2 * seg.hours < seg.nh))
     # the level of the month's other hours (only the few candidate segments are joined)
@@ -334,7 +368,60 @@ def _long_evidence(g: ir.Table, t: ir.Table, th: Thresholds) -> ir.Table:
     g = g.drop(*[f"_sd{L}" for L in wins])
     keep = ((g.z >= th.get("level_shift", "seg_k")) & (step > g.thr)
             & (g.hours <= 2 * top))
-    return g.filter(keep.fill_null(False))
+    g = g.filter(keep.fill_null(False))
+    return _sharpness(g, t.semi_join(g, _KEYS), th)
+
+
+def _sharpness(g: ir.Table, t: ir.Table, th: Thresholds) -> ir.Table:
+    """Add ``sharp``: how suddenly the segment's level came and went, in the channel's own sigmas.
+
+    A fault of the analyser (a slope or zero changed, a probe fouled or swapped) moves the
+    reading from one minute to the next, and its repair moves it back; the plant's wander
+    (fuel, load, weather) builds up over hours. ``jump(i)`` = the mean residual ``r`` of the
+    ``K`` = ``level_shift.sharp_window_h`` running hours from ``i`` on less that of the ``K``
+    before (an hourly mean splits a step that falls mid-hour, so one hour is not enough);
+    its spread is 1.4826 × the month MAD of the channel's ``jump`` (its own hour-to-hour
+    noise and wander over ``K`` hours). The onset is the largest ``jump`` in the segment's
+    direction within ``W / 2`` running hours of its first hour (``W`` =
+    ``level_shift.window_h``: the change point of the ``W``-hour median test is placed only
+    to within half its window), the end the largest opposite ``jump`` as near the hour after
+    its last; ``sharp`` = the onset in spreads, or the end where the month does not show the
+    onset (null when it shows neither). The onset, not the smaller edge (session 16): the
+    shift is sudden where it begins, while the segment's end is only where the median test
+    placed it, and a day of low wander inside a fault ends the segment early on a gradual
+    fall (a ×1.45 step over 72 h: onset 6.1 sigmas, segment end 2.1, the fault's own
+    repair 36 h later 5.2). ``t``: the candidate channels' hours with ``idx`` and ``r``; ``g``:
+    segments with ``i0``/``i1`` (first/last running hour), ``nh``, ``srm``/``orr``.
+    """
+    k = int(th.get("level_shift", "sharp_window_h"))
+    near = int(th.get("level_shift", "window_h")) // 2
+    nul = ibis.null("float64")
+    w1 = ibis.window(group_by=_KEYS, order_by="idx")
+    ahead = ibis.window(group_by=_KEYS, order_by="idx", preceding=0, following=k - 1)
+    q = t.select(*_KEYS, "idx", "r")
+    q = q.mutate(_ja=q.r.mean().over(ahead), _jn=q.r.count().over(ahead))
+    # the K hours before hour i are the K hours ahead of hour i - K
+    q = q.mutate(_jb=q._ja.lag(k).over(w1), _jbn=q._jn.lag(k).over(w1))
+    q = q.mutate(jump=ibis.ifelse((q._jn == k) & (q._jbn == k), q._ja - q._jb, nul))
+    sd = _spread(q, q.jump, "_sdj")
+    e = g.select(_emn="mn", _epol="pollutant", _eseg="seg", _i0="i0", _i1="i1",
+                 _sg=ibis.ifelse(g.srm > g.orr, 1.0, -1.0))
+    qj = q.select(_qmn="mn", _qpol="pollutant", _qi="idx", _qj="jump")
+    for name, at, sign in (("_on", e._i0, 1.0), ("_off", e._i1 + 1, -1.0)):
+        j = e.inner_join(qj, [e._emn == qj._qmn, e._epol == qj._qpol,
+                              qj._qi >= at - near, qj._qi <= at + near])
+        m = j.group_by(["_emn", "_epol", "_eseg"]).aggregate(
+            **{name: (sign * j._sg * j._qj).max()})
+        g = g.left_join(m, [g.mn == m._emn, g.pollutant == m._epol, g.seg == m._eseg])
+        g = g.drop("_emn", "_epol", "_eseg")
+    sd = sd.select(_jmn="mn", _jpol="pollutant", _sdj="_sdj")
+    g = g.left_join(sd, [g.mn == sd._jmn, g.pollutant == sd._jpol]).drop("_jmn", "_jpol")
+    # the onset where the month shows it (the segment's first hour is not the month's), else
+    # the end where it shows that (its last hour is not the month's)
+    on = ibis.ifelse(g.seg > 0, g._on, nul)
+    off = ibis.ifelse(g.i1 < g.nh, g._off, nul)
+    sharp = ibis.ifelse(g._sdj > 0, on.fill_null(off) / (1.4826 * g._sdj), nul)
+    return g.mutate(sharp=sharp).drop("_on", "_off", "_sdj")
 
 
 def _log_level(value: ir.Column, floor: float) -> ir.Column:
