@@ -34,9 +34,10 @@ capped at ``--max-temp``), from the job's kept block scan and long hours written
         --frames /tmp/p5000 --dump-from benchmarks/data/province5000
     flock /tmp/lantian-bench.lock .venv/bin/python benchmarks/bench_qc_spike.py --frames /tmp/p5000
 
-Where ``spike_candidates`` takes the caller's ``materialize`` hook (qcspike15) it gets the
-job's kind, ``t.cache()``, so its candidate blocks are kept as in the job; an older tree
-(``PYTHONPATH``) is timed without it, for an A/B.
+Where ``spike_candidates`` takes the caller's ``materialize`` hook (qcspike15) it gets
+``t.cache()`` (the job keeps them compressed, ``job.compressed_keep``), so its candidate
+blocks are kept as their own frames as in the job; an older tree (``PYTHONPATH``) is timed
+without it, for an A/B.
 Prints the candidate rows, wall and process CPU seconds, peak RSS and the load average
 (a failure, e.g. DuckDB out of memory or over ``--max-temp``, is printed as it is).
 """

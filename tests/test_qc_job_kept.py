@@ -18,6 +18,7 @@ from lantian.engine.quality.job import (
     assess_and_detect,
     compressed_keep,
     keep_shared_blocks,
+    release_kept,
     scan_points,
     shared_blocks,
 )
@@ -57,7 +58,7 @@ def test_kept_blocks_equal_the_temporary_tables_and_are_compressed(qc_demo):
         # every segment, the appended rows' included, is checkpointed (compressed)
         assert seg and not {c for c, k in seg if k == "Uncompressed"}
     finally:
-        con.raw_sql(f"DETACH DATABASE IF EXISTS {KEPT_DATABASE}")
+        release_kept(con)
 
 
 def test_the_job_with_compressed_frames_gives_the_same_verdicts_and_events(qc_demo):
@@ -73,7 +74,7 @@ def test_the_job_with_compressed_frames_gives_the_same_verdicts_and_events(qc_de
                            f"WHERE database_name = '{KEPT_DATABASE}'").fetchall()[0][0]
         assert kept >= 10  # the blocks and the job's other frames were kept there
     finally:
-        con.raw_sql(f"DETACH DATABASE IF EXISTS {KEPT_DATABASE}")
+        release_kept(con)
     key = ["mn"]
     pd.testing.assert_frame_equal(a_v.sort_values(key).reset_index(drop=True),
                                   b_v.sort_values(key).reset_index(drop=True), check_exact=True)
@@ -116,5 +117,10 @@ def test_compressed_keep_works_on_a_read_only_database(tmp_path):
         assert kept.op().namespace.catalog == KEPT_DATABASE
         got = con.execute(kept.aggregate(n=kept.count(), s=kept.x.sum()))
         assert (int(got.n[0]), float(got.s[0])) == (2500, sum(i * 0.5 for i in range(0, 5000, 2)))
+        release_kept(con)  # the kept frames go with their database; twice is harmless
+        release_kept(con)
+        names = {r[0] for r in con.con.execute(
+            "SELECT database_name FROM duckdb_databases()").fetchall()}
+        assert KEPT_DATABASE not in names
     finally:
         con.disconnect()

@@ -54,11 +54,11 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
     from lantian.engine.quality.frames import empty_events
     from lantian.engine.quality.inputs import history_minutes, limit_memory, read_inputs
     from lantian.engine.quality.job import (
-        KEPT_DATABASE,
         assess_and_detect,
         compressed_keep,
         keep_by_point_ranges,
         keep_shared_blocks,
+        release_kept,
         scan_points,
     )
     from lantian.engine.quality.run import detector_events
@@ -79,8 +79,7 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
         # DuckDB: compressed in an attached in-memory database (qcmem15: at 5,000 points
         # the uncompressed temporary tables spilled 4.6 GB, compressed 1.6 GB)
         cached: list[Any] = []
-        compressed = engine == "duckdb"
-        kept = compressed_keep(con) if compressed else None
+        kept = compressed_keep(con) if engine == "duckdb" else None
 
         def keep(t: Any) -> Any:
             if kept is not None:
@@ -109,8 +108,7 @@ def run_qc(db: Path, month: str, engine: str = "duckdb", lake: Path | None = Non
         mns = con.execute(blocks.select("mn").distinct())["mn"].tolist()
         for c in cached:  # drop the temporary tables while the connection is open
             c.release()
-        if compressed:  # the compressed kept frames go with their database
-            con.raw_sql(f"DETACH DATABASE IF EXISTS {KEPT_DATABASE}")
+        release_kept(con)  # the compressed kept frames go with their database
         events = pd.concat([f for f in frames if len(f)] or [con.execute(empty_events())],
                            ignore_index=True)
     finally:

@@ -36,7 +36,7 @@ from lantian.engine.quality.thresholds import Thresholds
 
 __all__ = ["CHUNK_POINTS", "KEPT_DATABASE", "assess_and_detect", "by_point_ranges",
            "compressed_keep", "keep_by_point_ranges", "keep_shared_blocks", "point_ranges",
-           "scan_points", "shared_blocks"]
+           "release_kept", "scan_points", "shared_blocks"]
 
 
 #: Points per range of :func:`shared_blocks` (when given the points): a range's (mn,
@@ -78,6 +78,16 @@ def compressed_keep(con: Any) -> Callable[[ir.Table], ir.Table]:
         return con.table(name, database=(KEPT_DATABASE, "main"))
 
     return keep
+
+
+def release_kept(con: Any) -> None:
+    """Drop every frame :func:`compressed_keep` kept on ``con`` (detach :data:`KEPT_DATABASE`).
+
+    Call it while the connection is open; nothing happens where nothing was kept (or on an
+    engine other than DuckDB, whose frames ``t.cache()`` kept).
+    """
+    if getattr(con, "name", "") == "duckdb":
+        con.raw_sql(f"DETACH DATABASE IF EXISTS {KEPT_DATABASE}")
 
 
 def shared_blocks(minute: ir.Table, keys: Sequence[str], engine_keys: Sequence[str],

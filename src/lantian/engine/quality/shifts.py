@@ -147,7 +147,7 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     t = t.mutate(_hi=t.d.max().over(around), _lo=t.d.min().over(around))
     t = t.mutate(_pk=(((t.d > 0) & (t.d >= t._hi)) | ((t.d < 0) & (t.d <= t._lo)))
                  .fill_null(False))
-    t = _plateau_middle(t, w1)
+    t = _plateau_middle(t)
     peak = t._pk
     t = t.mutate(_cp=ibis.ifelse(((t.ad > t.thr) & peak).fill_null(False), 1, 0))
     # the month's spread of d without the hours whose windows straddle a change point
@@ -203,7 +203,7 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
                                      sudden_sigmas=g.sharp))
 
 
-def _plateau_middle(t: ir.Table, w1) -> ir.Table:
+def _plateau_middle(t: ir.Table) -> ir.Table:
     """``_pk`` (the peaks of ``d``) kept only at the middle hour of each run of tied ones.
 
     ``d`` moves only when an hour entering or leaving one of its windows crosses that
@@ -213,9 +213,9 @@ def _plateau_middle(t: ir.Table, w1) -> ir.Table:
     ``level_shift.min_hours``, never judged) took those hours off the fault. The run of a
     median test is centred on the step (its first hour puts the onset's cut early and the
     end's inside the fault), so its middle hour (the earlier of two) is the change point.
-    Needs ``_pk`` (boolean, no nulls), ``d`` and ``idx``; ``w1``: ordered by ``idx`` per
-    series.
+    Needs ``_pk`` (boolean, no nulls), ``d`` and ``idx``.
     """
+    w1 = ibis.window(group_by=_KEYS, order_by="idx")
     t = t.mutate(_tb=(t._pk.lag(1).over(w1) & (t.d.lag(1).over(w1) == t.d)).fill_null(False),
                  _ta=(t._pk.lead(1).over(w1) & (t.d.lead(1).over(w1) == t.d)).fill_null(False))
     nul = ibis.null("int64")
