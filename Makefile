@@ -32,9 +32,10 @@ system-deps:
 # passes; pytest's own exit code is kept otherwise (5 = no tests, which .ci/run accepts).
 # One pytest worker per core (pytest-xdist), a module's tests on one worker (they share its
 # fixtures): the suite waits on subprocesses, Spark and Chromium about half of its time.
+# The 25 slowest tests are listed at the end: CI must stay under 30 minutes.
 PYTEST_WORKERS ?= auto
 test: venv system-deps
-	@rc=0; $(PY) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadscope || rc=$$?; \
+	@rc=0; $(PY) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadscope --durations=25 || rc=$$?; \
 	$(MAKE) --no-print-directory lint || { if [ $$rc -eq 0 ] || [ $$rc -eq 5 ]; then rc=1; fi; }; \
 	exit $$rc
 
