@@ -1,9 +1,13 @@
-"""``zs_mismatch``'s mean-bias test over clock hours (session 8, qczs8): worked cases.
+"""``zs_mismatch``'s mean-bias test over clock hours (sessions 8–9, 17): worked cases.
 
-The platform's own correction here is ``own = 2.0 × (21 − 9)/(21 − 12) = 2.6667`` mg/m³ at
-every minute (PM 2.0 mg/m³, O2 12 %, reference O2 9 %). Per minute the tolerance is
-``max(abs_tol 0.3, rel_tol 10 % × 2.6667) = 0.3`` mg/m³; per hour it is
-``10 % × Σ own + 0.5 × step × n`` (the logger's rounding step, found from its decimals).
+Unless a test says otherwise: PM 2.01 mg/m³, O2 12.1 %, reference O2 9 % at every minute, so
+the platform's own correction is ``own = 2.01 × (21 − 9)/(21 − 12.1) = 2.7101`` mg/m³ and
+Σ own = 162.607 per hour. Per minute the tolerance is ``max(abs_tol 0.3, rel_tol 10 % ×
+2.7101) + ½ Zs step = 0.305`` mg/m³. Per hour (session 17) it is what an honest logger's Zs
+can differ by: its rounding of Zs (½ × 0.01 × 60 = 0.3 where the hour is flat), of the C it
+sends (½ × 0.01 × 12 × 60/8.9 = 0.404: C has 2 decimals) and of the O2 (½ × 0.1 × 12 × 60
+× 2.01/8.9² = 0.914: O2 has 1), and a one-minute misalignment (the hour's range of
+``own``, 0 here): 1.618 mg/m³, 1.0 % of Σ own.
 """
 
 from __future__ import annotations
@@ -24,15 +28,16 @@ TH = load_thresholds()
 T0 = pd.Timestamp("2026-01-05 08:00")  # CST, on a clock hour
 _LIM = pd.DataFrame({"mn": ["P1"], "pollutant": ["pm"], "limit_mg_m3": [10.0],
                      "o2_ref_pct": [9.0]})
+OWN = 2.01 * 12 / 8.9  # 2.7101 mg/m³
 
 
-def _minutes(n: int, zs: float) -> pd.DataFrame:
+def _minutes(n: int, zs: float, c: float = 2.01, o2: float = 12.1) -> pd.DataFrame:
     rng = np.random.default_rng(5)
     df = pd.DataFrame({"mn": "P1", "ts": pd.date_range(T0, periods=n, freq="min")})
-    df["pm_mg_m3"] = 2.0
+    df["pm_mg_m3"] = c
     df["pm_flag"] = "N"
     df["pm_zs"] = zs
-    df["o2_pct"] = 12.0
+    df["o2_pct"] = o2
     df["o2_flag"] = "N"
     df["flow_m3_s"] = np.round(50 + rng.normal(0, 0.5, n), 2)
     df["flow_flag"] = "N"
@@ -50,8 +55,8 @@ def _events(df: pd.DataFrame) -> pd.DataFrame:
 def test_block_partials_hand_computed():
     # one hour of Zs 2.38: Σ Zs = 60 × 2.38 = 142.8; Σ C/(21 − O2) = 60 × 2/9 = 13.333;
     # 60 compared minutes; 2 decimals
-    b = ibis.duckdb.connect().execute(minute_blocks(ibis.memtable(_minutes(60, 2.38)),
-                                                    ["pm"], TH))
+    b = ibis.duckdb.connect().execute(minute_blocks(ibis.memtable(
+        _minutes(60, 2.38, c=2.0, o2=12.0)), ["pm"], TH))
     assert b["zq_pm"].sum() == pytest.approx(142.8)
     assert b["zz_pm"].sum() == pytest.approx(60 * 2.38**2)  # Σ Zs² = 339.864
     assert b["cq_pm"].sum() == pytest.approx(60 * 2 / 9)
@@ -60,30 +65,40 @@ def test_block_partials_hand_computed():
 
 
 def test_consistent_bias_within_the_minute_tolerance_is_found_over_hours():
-    df = _minutes(240, 2.67)
-    # hours 2 and 3 (minutes 60..179) the logger sends 2.38: per minute |2.38 − 2.6667| =
-    # 0.2867 < 0.3 (silent); per hour |142.8 − 160.0| = 17.2 > 10 % × 160 + 0.5 × 0.01 × 60
-    # = 16.3 → two biased hours, one event of 120 minutes, 09:00–10:59
-    df.loc[60:179, "pm_zs"] = 2.38
+    df = _minutes(240, 2.71)
+    # hours 2 and 3 (minutes 60..179) the logger sends 2.65, 2.2 % low: per minute
+    # |2.65 − 2.7101| = 0.060 < 0.305 (silent); per hour |159.0 − 162.607| = 3.607 > 1.618
+    # → two biased hours, one event of 120 minutes, 09:00–10:59 (the 10 % of sessions 8–16
+    # allowed 16.6 per hour: missed)
+    df.loc[60:179, "pm_zs"] = 2.65
     ev = _events(df)
     assert len(ev) == 1
     e = json.loads(ev["evidence"][0])
     assert e["kind"] == "mean"
     assert e["minutes"] == 120
-    assert e["logger_zs_mean"] == pytest.approx(2.38)
-    assert e["platform_mean"] == pytest.approx(2.6667, abs=1e-4)
+    assert e["logger_zs_mean"] == pytest.approx(2.65)
+    assert e["platform_mean"] == pytest.approx(OWN, abs=1e-4)
     assert ev["start"][0] == T0 + pd.Timedelta(minutes=60)
     assert ev["end"][0] == T0 + pd.Timedelta(minutes=179)
     assert ev["severity"][0] == "medium"
 
 
-def test_bias_below_rel_tol_is_not_an_event():
-    # 2.45: |2.45 − 2.6667| × 60 = 13.0 < 16.3 at every hour → nothing
-    assert _events(_minutes(240, 2.45)).empty
+def test_bias_within_the_honest_allowance_is_not_an_event():
+    # 2.69: |161.4 − 162.607| = 1.207 < 1.618 at every hour → nothing
+    assert _events(_minutes(240, 2.69)).empty
+
+
+def test_whole_mg_c_hides_what_its_rounding_can_explain():
+    # C sent in whole mg/m³ (2): the logger's own C may be anywhere in 1.5..2.5, so own =
+    # 2 × 12/8.9 = 2.6966 is uncertain by ½ × 1 × 12 × 60/8.9 = 40.4 per hour. Zs 2.41
+    # (11 % low): per minute |2.41 − 2.6966| = 0.287 < 0.305; per hour |144.6 − 161.8| =
+    # 17.2 < 40.4 + 0.3 → nothing (the 10 % rule of sessions 8–16, 16.2 + 0.3 = 16.5 per
+    # hour, called it biased)
+    assert _events(_minutes(240, 2.41, c=2.0)).empty
 
 
 def test_whole_mg_rounding_never_biases_an_hour():
-    # the logger rounds 2.6667 to 3: per hour |180 − 160| = 20 < 16 + 0.5 × 1 × 60 = 46
+    # the logger rounds 2.7101 to 3: per hour |180 − 162.6| = 17.4 < ½ × 1 × 60 = 30 + …
     assert _events(_minutes(240, 3.0)).empty
 
 
@@ -98,10 +113,10 @@ def test_hour_with_too_few_compared_minutes_is_not_judged():
 
 
 def test_a_bias_the_minute_test_finds_is_one_event_not_two():
-    # hours 2 and 3 send 1.95: per minute |1.95 − 2.6667| = 0.717 > 0.3 (the minute test
-    # fires, 120 minutes); per hour |117 − 160| = 43 > 16.3 (the mean test would fire too) →
-    # the per-minute event alone
-    df = _minutes(240, 2.67)
+    # hours 2 and 3 send 1.95: per minute |1.95 − 2.7101| = 0.760 > 0.305 (the minute test
+    # fires, 120 minutes); per hour |117 − 162.6| = 45.6 > 1.618 (the mean test would fire
+    # too) → the per-minute event alone
+    df = _minutes(240, 2.71)
     df.loc[60:179, "pm_zs"] = 1.95
     ev = _events(df)
     assert len(ev) == 1
@@ -109,30 +124,50 @@ def test_a_bias_the_minute_test_finds_is_one_event_not_two():
     assert ev["start"][0] == T0 + pd.Timedelta(minutes=60)
 
 
+def test_an_honest_logger_one_minute_late_is_not_an_event():
+    # C steps 2.01 → 4.01 at minute 90 (09:30); the logger computes Zs from the minute
+    # before (Zs(t) = own(t − 1), 2 decimals). Hour 09:00 (minutes 60..119): Σ Zs − Σ own =
+    # own(59) − own(119) + rounding = −2.6966 + 0.0944 = −2.602, beyond the rounding
+    # allowances (5 × 0.01 × √5 = 0.112 for the spread Zs, C 0.404, O2 ½ × 0.1 × 12 × 180.6 /
+    # 8.9² = 1.368: 1.884) but within them + the hour's range of own × 1 shift minute ×
+    # (61 − 60) runs = 12 × (4.01 − 2.01)/8.9 = 2.697: 4.581 → nothing. The single minute
+    # 90 (|5.41 − 2.71| = 2.70) is under min_minutes.
+    df = _minutes(240, 0.0)
+    df.loc[90:, "pm_mg_m3"] = 4.01
+    own = df["pm_mg_m3"].to_numpy() * 12 / 8.9
+    df["pm_zs"] = np.round(np.r_[own[0], own[:-1]], 2)
+    assert abs(df.loc[60:119, "pm_zs"].sum() - own[60:120].sum()) == pytest.approx(2.6056,
+                                                                                   abs=1e-3)
+    assert _events(df).empty
+
+
 def _spread_minutes(n: int, factor: float) -> pd.DataFrame:
-    """PM spread over 1.0–2.0 mg/m³ (own 1.33–2.67); the logger sends own × factor at 0.1."""
+    """PM spread over 1.0–2.0 mg/m³ (own 1.35–2.70); the logger sends own × factor at 0.1."""
     df = _minutes(n, 0.0)
     rng = np.random.default_rng(11)
     df["pm_mg_m3"] = np.round(rng.uniform(1.0, 2.0, n), 2)
-    df["pm_zs"] = np.round(df["pm_mg_m3"] * (21 - 9.0) / (21 - 12.0) * factor, 1)
+    df["pm_zs"] = np.round(df["pm_mg_m3"] * (21 - 9.0) / (21 - 12.1) * factor, 1)
     return df
 
 
 def test_spread_hour_bias_is_judged_against_the_statistical_rounding_allowance():
-    # 0.1-mg/m³ Zs of a spread channel, 11.5 % high for two hours: each hour's |Σ Zs − Σ own|
-    # exceeds 10 % × Σ own + 5 × 0.1 × √(60/12) (the rounding errors' s.d. × rounding_sigmas)
-    # but not 10 % × Σ own + 0.5 × 0.1 × 60 (the worst case, 3.0 mg/m³), so only the
-    # statistical allowance finds it (session 8's rule missed such faults, blind set)
+    # 0.1-mg/m³ Zs of a spread channel, 4 % high for two hours: each hour's |Σ Zs − Σ own|
+    # exceeds the honest allowance with 5 × 0.1 × √(60/12) = 1.118 for the Zs rounding (the
+    # rounding errors' s.d. × rounding_sigmas) but not with the worst case ½ × 0.1 × 60 = 3.0
+    # (C, O2 and shift terms the same in both), so only the statistical allowance finds it
     df = _spread_minutes(240, 1.0)
     df.loc[60:179, "pm_zs"] = np.round(
-        df.loc[60:179, "pm_mg_m3"] * (21 - 9.0) / (21 - 12.0) * 1.115, 1)
-    own = df["pm_mg_m3"] * (21 - 9.0) / (21 - 12.0)
+        df.loc[60:179, "pm_mg_m3"] * (21 - 9.0) / (21 - 12.1) * 1.04, 1)
+    own = df["pm_mg_m3"] * (21 - 9.0) / (21 - 12.1)
     for h in (1, 2):  # the worked figures of each biased hour
         sl = slice(60 * h, 60 * h + 59)  # labels, both ends included
+        c = df.loc[sl, "pm_mg_m3"]
         d = abs(df.loc[sl, "pm_zs"].sum() - own.loc[sl].sum())
-        rel = 0.1 * own.loc[sl].sum()
+        # C (0.01 steps), O2 (0.1), a one-minute shift over one run of 60 minutes
+        rest = (0.5 * 0.01 * 12 * 60 / 8.9 + 0.5 * 0.1 * 12 * c.sum() / 8.9**2
+                + 12 * (c.max() - c.min()) / 8.9)
         assert df.loc[sl, "pm_zs"].std() >= 0.1  # spread: s.d. ≥ spread_steps × step
-        assert rel + 5 * 0.1 * np.sqrt(60 / 12) < d < rel + 0.5 * 0.1 * 60
+        assert rest + 5 * 0.1 * np.sqrt(60 / 12) < d < rest + 0.5 * 0.1 * 60
     ev = _events(df)
     assert len(ev) == 1
     e = json.loads(ev["evidence"][0])
@@ -144,10 +179,9 @@ def test_spread_hour_bias_is_judged_against_the_statistical_rounding_allowance()
 
 
 def test_flat_channel_keeps_the_worst_case_rounding_allowance():
-    # own = 1.05 × 12/9 = 1.4 at every minute; a whole-mg logger honestly sends 1: per hour
-    # |60 − 84| = 24 > 10 % × 84 + 5 × 1 × √(60/12) = 19.6 (the statistical allowance would
-    # call it biased) but the hour's Zs do not spread (s.d. 0 < 1 step), so the worst case
-    # 8.4 + 0.5 × 1 × 60 = 38.4 holds: rounding alone never biases a flat hour
-    df = _minutes(240, 1.0)
-    df["pm_mg_m3"] = 1.05
-    assert _events(df).empty
+    # own = 1.05 × 12/8.9 = 1.4157 at every minute; a whole-mg logger honestly sends 1: per
+    # hour |60 − 84.94| = 24.94 > 5 × 1 × √(60/12) + C 0.404 + O2 0.477 = 12.06 (the
+    # statistical allowance would call it biased) but the hour's Zs do not spread (s.d. 0 <
+    # 1 step), so the worst case 30 + 0.881 = 30.88 holds: rounding alone never biases a
+    # flat hour
+    assert _events(_minutes(240, 1.0, c=1.05)).empty

@@ -13,7 +13,7 @@ from ibis import _
 
 from lantian.engine.hours import column_of
 from lantian.engine.oxygen import reference_concentration
-from lantian.engine.quality.blocks import decimals_step
+from lantian.engine.quality.blocks import decimals_step, reading_decimals
 from lantian.engine.quality.frames import event_table, evidence, run_summary, runs
 from lantian.engine.quality.thresholds import Thresholds
 
@@ -313,18 +313,17 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
     Per (mn, pollutant, clock hour) with at least ``min_valid_minutes`` (HJ 75-2017: 45)
     compared minutes (valid ``C``, O2 below ``zs_mismatch.o2_max_pct``, ``Zs`` sent; the
     ``zq/zz/cq/zn/zd`` partials of :func:`~lantian.engine.quality.blocks.minute_blocks`), the
-    hour is biased when ``|Σ Zs − Σ own| > rel_tol × Σ own + allowance``:
-    ``own = C × (21 − O2_ref)/(21 − O2)`` (HJ 75-2017), ``n`` the compared minutes and
-    ``step`` the logger's Zs rounding in the hour (1, 0.1, 0.01 or 0.001 mg/m³). The
-    allowance for rounding (:func:`_rounding_allowance`) is the worst case
-    ``rounding_share × step × n`` (each rounded value is within half a step of the exact
-    one, GB/T 8170, so rounding alone never biases an hour), or, where the hour's Zs spread
-    over ``spread_steps`` steps or more, ``rounding_sigmas × step × √(n/12)`` (independent
-    rounding errors; session 9). The per-minute test needs ``abs_tol`` for the scatter of
-    single minutes (O2 averaging, rounding); a hour's mean has no such scatter, so a
-    consistent bias of more than ``rel_tol`` over hours is found at a few mg/m³ too. Runs
-    of consecutive biased hours with at least ``min_minutes`` compared minutes are events
-    (``high`` from ``high_minutes``); evidence kind ``mean``. ``None`` when no key has Zs partials.
+    hour is biased when ``|Σ Zs − Σ own|`` exceeds what an honest logger's Zs can differ by
+    (:func:`_honest_hour_allowance`): its own rounding of Zs (:func:`_rounding_allowance`),
+    the rounding of the ``C`` and O2 the platform receives (the logger computed Zs from
+    values before they were rounded for sending) and a misalignment of
+    ``zs_mismatch.shift_minutes`` between ``Zs`` and ``C``/O2; ``own = C × (21 − O2_ref)/(21 −
+    O2)`` (HJ 75-2017). Every term is bounded from the data (the steps of Zs, ``C`` and O2
+    read from their decimals, the ranges of ``C`` and O2 in the blocks), so no relative
+    tolerance is needed: a bias of a few per cent is found where the readings are fine
+    enough to show it, and none where they are not (session 17). Runs of consecutive biased
+    hours with at least ``min_minutes`` compared minutes are events (``high`` from
+    ``high_minutes``); evidence kind ``mean``. ``None`` when no key has Zs partials.
     """
     from lantian.catalog.rules import rule
     from lantian.engine.quality.blocks import block_seconds
@@ -333,20 +332,21 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
     parts = [blocks.select(mn=blocks.mn, pollutant=ibis.literal(k), _h=blocks.block // per,
                            t0=blocks.t0, t1=blocks.t1, zq=blocks[f"zq_{k}"],
                            zz=blocks[f"zz_{k}"], cq=blocks[f"cq_{k}"], zn=blocks[f"zn_{k}"],
-                           zd=blocks[f"zd_{k}"])
+                           zd=blocks[f"zd_{k}"], clo=blocks[f"lo_{k}"], chi=blocks[f"hi_{k}"],
+                           olo=blocks.lo_o2, ohi=blocks.hi_o2)
              for k in keys if f"zq_{k}" in blocks.columns]
     if not parts:
         return None
     u = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
-    u = u.filter(u.zn > 0)
+    u = _block_bounds(u.filter(u.zn > 0), th)
     h = u.group_by(["mn", "pollutant", "_h"]).aggregate(
         ts=u.t0.min().truncate("h"), t0=u.t0.min(), t1=u.t1.max(), z=u.zq.sum(),
-        zz=u.zz.sum(), c=u.cq.sum(), n=u.zn.sum(), d=u.zd.max())
-    h = _with_reference_o2(h, limits)
+        zz=u.zz.sum(), c=u.cq.sum(), n=u.zn.sum(), d=u.zd.max(), inv=u._inv.sum(),
+        inv2=u._inv2.sum(), khi=u._khi.max(), klo=u._klo.min())
+    h = _with_reference_o2(_with_reading_steps(h, u), limits)
     h = h.mutate(own=h.c * (21.0 - h.o2_ref_pct))
     step = decimals_step(h.d).fill_null(0.001)
-    tol = (h.own.abs() * th.get("zs_mismatch", "rel_tol")
-           + _rounding_allowance(h.z, h.zz, h.n, step, th))
+    tol = _honest_hour_allowance(h, step, th)
     h = h.filter((h.n >= int(rule("min_valid_minutes"))) & ((h.z - h.own).abs() > tol))
     r = runs(h, ["mn", "pollutant"], step_s=3600)
     g = r.group_by(["mn", "pollutant", "run"]).aggregate(
@@ -359,6 +359,75 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
                                                    logger_zs_mean=g.z / g.minutes,
                                                    platform_mean=g.own / g.minutes,
                                                    o2_ref_pct=g.o2_ref))
+
+
+def _block_bounds(u: ir.Table, th: Thresholds) -> ir.Table:
+    """Per block, bounds over its compared minutes from the block's ranges of ``C`` and O2.
+
+    ``clo``/``chi`` and ``olo``/``ohi`` are the smallest and largest valid ``C`` [mg/m³] and
+    O2 [%] of the block; the compared minutes have O2 below ``zs_mismatch.o2_max_pct``, so
+    ``21 − O2 ≥ 21 − min(ohi, o2_max)`` = ``_w``. Adds ``_inv`` ≥ Σ 1/(21 − O2) and
+    ``_inv2`` ≥ Σ |C|/(21 − O2)² over the ``zn`` compared minutes (equal to ``cq / _w`` when
+    no ``C`` is negative, since then Σ |C|/(21 − O2) = ``cq``), ``_khi`` ≥ and ``_klo`` ≤
+    every ``C/(21 − O2)`` of the block, and the decimals ``_cd``/``_od`` of ``C`` and O2
+    (:func:`~lantian.engine.quality.blocks.reading_decimals` of the block's extremes).
+    """
+    w = 21.0 - ibis.least(u.ohi, ibis.literal(th.get("zs_mismatch", "o2_max_pct")))
+    wide = 21.0 - u.olo  # the largest 21 − O2 of the block
+    top = ibis.greatest(u.clo.abs(), u.chi.abs())
+    return u.mutate(
+        _inv=u.zn / w,
+        _inv2=ibis.ifelse(u.clo >= 0, u.cq, u.zn * top / w) / w,
+        _khi=ibis.ifelse(u.chi >= 0, u.chi / w, u.chi / wide),
+        _klo=ibis.ifelse(u.clo >= 0, u.clo / wide, u.clo / w),
+        _cd=ibis.greatest(reading_decimals(u.clo), reading_decimals(u.chi)),
+        _od=ibis.greatest(reading_decimals(u.olo), reading_decimals(u.ohi)))
+
+
+def _with_reading_steps(h: ir.Table, u: ir.Table) -> ir.Table:
+    """Add ``cstep`` and ``ostep``: the month's rounding steps of ``C`` and O2 of a channel.
+
+    The coarsest of 1, 0.1, 0.01, 0.001 of which every block extreme of ``C`` (O2) of the
+    (mn, pollutant) in the month is a multiple (most decimals seen): as the Zs step of the
+    per-minute test, read from the data over the month because an hour's few extremes can
+    all fall on a coarser step by chance.
+    """
+    s = u.group_by(["mn", "pollutant"]).aggregate(_scd=u._cd.max(), _sod=u._od.max())
+    s = s.select(_smn=s.mn, _spol=s.pollutant,
+                 cstep=decimals_step(s._scd).fill_null(0.001),
+                 ostep=decimals_step(s._sod).fill_null(0.001))
+    return h.inner_join(s, [h.mn == s._smn, h.pollutant == s._spol]).drop("_smn", "_spol")
+
+
+def _honest_hour_allowance(h: ir.Table, step: ir.FloatingValue,
+                           th: Thresholds) -> ir.FloatingValue:
+    """How far an honest logger's ``Σ Zs`` of an hour can be from the platform's ``Σ own``.
+
+    With ``b = 21 − O2_ref`` and ``own = b × C/(21 − O2)`` (HJ 75-2017), the sum of:
+
+    * the logger's rounding of Zs (:func:`_rounding_allowance`, ``step``);
+    * the rounding of the ``C`` it sends: each within half its step ``cstep`` of the value the
+      logger used (GB/T 8170), moving ``own`` by ``b/(21 − O2)`` per mg/m³:
+      ``rounding_share × cstep × b × Σ 1/(21 − O2)``;
+    * the rounding of the O2 it sends (step ``ostep``), ``∂own/∂O2 = own/(21 − O2)``:
+      ``rounding_share × ostep × b × Σ |C|/(21 − O2)²``;
+    * Zs computed from ``C``/O2 of ``zs_mismatch.shift_minutes`` earlier (or later): over a
+      run of consecutive compared minutes the shifted sum differs from ``Σ own`` only by the
+      ``own`` of the run's first and last minutes (a telescoping sum), each within the hour's
+      range ``b × (khi − klo)``; ``n`` compared minutes of an hour's 60 form at most
+      ``61 − n`` runs: ``shift_minutes × b × (khi − klo) × (61 − n)``.
+
+    The rounding terms take the worst case (half a step at every minute); the sums over the
+    hour are the block bounds of :func:`_block_bounds`.
+    """
+    share = th.get("zs_mismatch", "rounding_share")
+    b = (21.0 - h.o2_ref_pct)
+    c_round = share * h.cstep * b * h.inv
+    o2_round = share * h.ostep * b * h.inv2
+    runs_max = ibis.greatest(61 - h.n, 1)
+    shift = th.get("zs_mismatch", "shift_minutes") * b * (h.khi - h.klo) * runs_max
+    return (_rounding_allowance(h.z, h.zz, h.n, step, th) + c_round + o2_round
+            + shift.fill_null(0.0))
 
 
 def _rounding_allowance(z: ir.FloatingValue, zz: ir.FloatingValue, n: ir.IntegerValue,
