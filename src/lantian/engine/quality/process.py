@@ -313,17 +313,20 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
     Per (mn, pollutant, clock hour) with at least ``min_valid_minutes`` (HJ 75-2017: 45)
     compared minutes (valid ``C``, O2 below ``zs_mismatch.o2_max_pct``, ``Zs`` sent; the
     ``zq/zz/cq/zn/zd`` partials of :func:`~lantian.engine.quality.blocks.minute_blocks`), the
-    hour is biased when ``|Σ Zs − Σ own|`` exceeds what an honest logger's Zs can differ by
-    (:func:`_honest_hour_allowance`): its own rounding of Zs (:func:`_rounding_allowance`),
-    the rounding of the ``C`` and O2 the platform receives (the logger computed Zs from
-    values before they were rounded for sending) and a misalignment of
-    ``zs_mismatch.shift_minutes`` between ``Zs`` and ``C``/O2; ``own = C × (21 − O2_ref)/(21 −
-    O2)`` (HJ 75-2017). Every term is bounded from the data (the steps of Zs, ``C`` and O2
-    read from their decimals, the ranges of ``C`` and O2 in the blocks), so no relative
-    tolerance is needed: a bias of a few per cent is found where the readings are fine
-    enough to show it, and none where they are not (session 17). Runs of consecutive biased
-    hours with at least ``min_minutes`` compared minutes are events (``high`` from
-    ``high_minutes``); evidence kind ``mean``. ``None`` when no key has Zs partials.
+    hour is a candidate when ``|Σ Zs − Σ own|`` exceeds what an honest logger's rounding can
+    explain (:func:`_rounding_hour_allowance`): its own rounding of Zs
+    (:func:`_rounding_allowance`) and the rounding of the ``C`` and O2 the platform receives
+    (the logger computed Zs from values before they were rounded for sending);
+    ``own = C × (21 − O2_ref)/(21 − O2)`` (HJ 75-2017). A run of consecutive candidate hours
+    with at least ``min_minutes`` compared minutes is an event when its ``|Σ Zs − Σ own|``
+    also exceeds the sum of its hours' allowances plus a misalignment of
+    ``zs_mismatch.shift_minutes`` between ``Zs`` and ``C``/O2 (:func:`_shift_allowance`).
+    Every term is bounded from the data (the steps of Zs, ``C`` and O2 read from their
+    decimals, the ranges of ``C`` and O2 in the blocks), so no relative tolerance is needed:
+    a bias of a few per cent is found where the readings are fine enough to show it, and
+    none where they are not (session 17; sessions 8–16 allowed ``rel_tol`` 10 % of
+    ``Σ own``). Events are ``high`` from ``high_minutes``; evidence kind ``mean``. ``None``
+    when no key has Zs partials.
     """
     from lantian.catalog.rules import rule
     from lantian.engine.quality.blocks import block_seconds
@@ -346,13 +349,15 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
     h = _with_reference_o2(_with_reading_steps(h, u), limits)
     h = h.mutate(own=h.c * (21.0 - h.o2_ref_pct))
     step = decimals_step(h.d).fill_null(0.001)
-    tol = _honest_hour_allowance(h, step, th)
-    h = h.filter((h.n >= int(rule("min_valid_minutes"))) & ((h.z - h.own).abs() > tol))
+    h = h.mutate(_tol=_rounding_hour_allowance(h, step, th))
+    h = h.filter((h.n >= int(rule("min_valid_minutes"))) & ((h.z - h.own).abs() > h._tol))
     r = runs(h, ["mn", "pollutant"], step_s=3600)
     g = r.group_by(["mn", "pollutant", "run"]).aggregate(
         first=r.t0.min(), last=r.t1.max(), minutes=r.n.sum(), z=r.z.sum(), own=r.own.sum(),
-        o2_ref=r.o2_ref_pct.max())
-    g = g.filter(g.minutes >= int(th.get("zs_mismatch", "min_minutes")))
+        o2_ref=r.o2_ref_pct.max(), tol=r._tol.sum(), khi=r.khi.max(), klo=r.klo.min(),
+        lost=(60 - r.n).sum())
+    g = g.filter((g.minutes >= int(th.get("zs_mismatch", "min_minutes")))
+                 & ((g.z - g.own).abs() > g.tol + _shift_allowance(g, th)))
     sev = ibis.ifelse(g.minutes >= th.get("zs_mismatch", "high_minutes"), "high", "medium")
     return event_table(g, "zs_mismatch", pollutant=g.pollutant, start=g.first, end=g.last,
                        severity=sev, evid=evidence(kind=ibis.literal("mean"), minutes=g.minutes,
@@ -399,9 +404,9 @@ def _with_reading_steps(h: ir.Table, u: ir.Table) -> ir.Table:
     return h.inner_join(s, [h.mn == s._smn, h.pollutant == s._spol]).drop("_smn", "_spol")
 
 
-def _honest_hour_allowance(h: ir.Table, step: ir.FloatingValue,
-                           th: Thresholds) -> ir.FloatingValue:
-    """How far an honest logger's ``Σ Zs`` of an hour can be from the platform's ``Σ own``.
+def _rounding_hour_allowance(h: ir.Table, step: ir.FloatingValue,
+                             th: Thresholds) -> ir.FloatingValue:
+    """How far an honest logger's rounding takes ``Σ Zs`` of an hour from ``Σ own``.
 
     With ``b = 21 − O2_ref`` and ``own = b × C/(21 − O2)`` (HJ 75-2017), the sum of:
 
@@ -410,24 +415,33 @@ def _honest_hour_allowance(h: ir.Table, step: ir.FloatingValue,
       logger used (GB/T 8170), moving ``own`` by ``b/(21 − O2)`` per mg/m³:
       ``rounding_share × cstep × b × Σ 1/(21 − O2)``;
     * the rounding of the O2 it sends (step ``ostep``), ``∂own/∂O2 = own/(21 − O2)``:
-      ``rounding_share × ostep × b × Σ |C|/(21 − O2)²``;
-    * Zs computed from ``C``/O2 of ``zs_mismatch.shift_minutes`` earlier (or later): over a
-      run of consecutive compared minutes the shifted sum differs from ``Σ own`` only by the
-      ``own`` of the run's first and last minutes (a telescoping sum), each within the hour's
-      range ``b × (khi − klo)``; ``n`` compared minutes of an hour's 60 form at most
-      ``61 − n`` runs: ``shift_minutes × b × (khi − klo) × (61 − n)``.
+      ``rounding_share × ostep × b × Σ |C|/(21 − O2)²``.
 
-    The rounding terms take the worst case (half a step at every minute); the sums over the
-    hour are the block bounds of :func:`_block_bounds`.
+    The ``C`` and O2 terms take the worst case (half a step at every minute); their sums
+    over the hour are the block bounds of :func:`_block_bounds`.
     """
     share = th.get("zs_mismatch", "rounding_share")
     b = (21.0 - h.o2_ref_pct)
     c_round = share * h.cstep * b * h.inv
     o2_round = share * h.ostep * b * h.inv2
-    runs_max = ibis.greatest(61 - h.n, 1)
-    shift = th.get("zs_mismatch", "shift_minutes") * b * (h.khi - h.klo) * runs_max
-    return (_rounding_allowance(h.z, h.zz, h.n, step, th) + c_round + o2_round
-            + shift.fill_null(0.0))
+    return _rounding_allowance(h.z, h.zz, h.n, step, th) + c_round + o2_round
+
+
+def _shift_allowance(g: ir.Table, th: Thresholds) -> ir.FloatingValue:
+    """How far a misaligned honest logger's ``Σ Zs`` of a run of hours can be from ``Σ own``.
+
+    A logger that computes Zs from the ``C``/O2 of ``zs_mismatch.shift_minutes`` (``s``)
+    earlier sends ``Σ own(t − s)`` for ``Σ own(t)``: over consecutive compared minutes the two
+    sums differ only by the ``own`` of ``s`` minutes at each end (a telescoping sum), each
+    within the run's range ``b × (khi − klo)`` (``b = 21 − O2_ref``; ``khi``/``klo`` of
+    :func:`_block_bounds`). The run's compared minutes, with ``lost`` minutes of its clock
+    hours not compared, form at most ``1 + lost`` stretches:
+    ``s × b × (khi − klo) × (1 + lost)``. Judged on the run of hours, not per hour: the
+    ends of consecutive hours cancel, so a misalignment cannot bias hour after hour.
+    """
+    b = 21.0 - g.o2_ref
+    shift = th.get("zs_mismatch", "shift_minutes") * b * (g.khi - g.klo) * (1 + g.lost)
+    return shift.fill_null(0.0)
 
 
 def _rounding_allowance(z: ir.FloatingValue, zz: ir.FloatingValue, n: ir.IntegerValue,
