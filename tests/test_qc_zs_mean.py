@@ -217,3 +217,24 @@ def test_misalignment_is_allowed_once_per_run_of_hours_not_per_hour():
         tot_d, tot_tol = tot_d + d, tot_tol + tol
     assert tot_d > tot_tol + 12 * 1.0 / 8.9
     _one_mean_event(_events(df), 240)
+
+
+def test_an_hour_biased_by_itself_is_found_inside_a_run_that_is_not():
+    # spread PM as above. Hour 09:00 is 10 % high (|Σ Zs − Σ own| ≈ 12 > its rounding ≈ 1.2
+    # + the misalignment within the hour, range 1.348 × (1 + 0 lost)); hours 10:00–12:00 are
+    # 2 % high with 10 packets lost each (50 compared minutes): candidates by rounding alone,
+    # so the run 09:00–12:59 has 30 lost minutes and a misalignment allowance of
+    # 1.348 × 31 = 41.8 > its Σ ≈ 18: the run is no event, the hour 09:00 by itself is
+    df = _minutes(360, 0.0)
+    rng = np.random.default_rng(11)
+    df["pm_mg_m3"] = np.round(rng.uniform(1.0, 2.0, 360), 2)
+    own = df["pm_mg_m3"] * 12 / 8.9
+    f = np.where(df.index < 60, 1.0, np.where(df.index < 120, 1.10,
+                                              np.where(df.index < 300, 1.02, 1.0)))
+    df["pm_zs"] = np.round(own * f, 2)
+    lost = [i for h in (2, 3, 4) for i in range(60 * h + 20, 60 * h + 30)]
+    df = df.drop(index=lost)
+    own = own.drop(index=lost)
+    run_d = (df.loc[60:299, "pm_zs"] - own.loc[60:299]).sum()
+    assert 15 < run_d < 12 * 1.0 / 8.9 * 31
+    _one_mean_event(_events(df.reset_index(drop=True)), 60)

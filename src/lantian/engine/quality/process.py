@@ -320,8 +320,9 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
     ``own = C × (21 − O2_ref)/(21 − O2)`` (HJ 75-2017). A run of consecutive candidate hours
     with at least ``min_minutes`` compared minutes is an event when its ``|Σ Zs − Σ own|``
     also exceeds the sum of its hours' allowances plus a misalignment of
-    ``zs_mismatch.shift_minutes`` between ``Zs`` and ``C``/O2 (:func:`_shift_allowance`).
-    Every term is bounded from the data (the steps of Zs, ``C`` and O2 read from their
+    ``zs_mismatch.shift_minutes`` between ``Zs`` and ``C``/O2 (:func:`_shift_allowance`); so
+    is a run of hours each beyond its allowance + the misalignment within it (one event per
+    fault where both hold, :func:`_one_event_per_fault`). Every term is bounded from the data (the steps of Zs, ``C`` and O2 read from their
     decimals, the ranges of ``C`` and O2 in the blocks), so no relative tolerance is needed:
     a bias of a few per cent is found where the readings are fine enough to show it, and
     none where they are not (session 17; sessions 8–16 allowed ``rel_tol`` 10 % of
@@ -351,13 +352,30 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
     step = decimals_step(h.d).fill_null(0.001)
     h = h.mutate(_tol=_rounding_hour_allowance(h, step, th))
     h = h.filter((h.n >= int(rule("min_valid_minutes"))) & ((h.z - h.own).abs() > h._tol))
+    # the hours biased by themselves (the misalignment allowed within the hour) and the runs
+    # of hours biased together (allowed once for the run): either is beyond an honest logger
+    alone = h.filter((h.z - h.own).abs() > h._tol + _shift_allowance(
+        h.o2_ref_pct, h.khi, h.klo, 60 - h.n, th))
+    return _one_event_per_fault(_mean_events(alone, th, shift=False),
+                                _mean_events(h, th, shift=True))
+
+
+def _mean_events(h: ir.Table, th: Thresholds, *, shift: bool) -> ir.Table:
+    """Events of the runs of consecutive biased hours ``h`` (:func:`zs_mean_bias`).
+
+    A run needs ``min_minutes`` compared minutes; with ``shift`` its ``|Σ Zs − Σ own|`` must
+    also exceed its hours' allowances ``_tol`` + the misalignment (:func:`_shift_allowance`).
+    """
     r = runs(h, ["mn", "pollutant"], step_s=3600)
     g = r.group_by(["mn", "pollutant", "run"]).aggregate(
         first=r.t0.min(), last=r.t1.max(), minutes=r.n.sum(), z=r.z.sum(), own=r.own.sum(),
         o2_ref=r.o2_ref_pct.max(), tol=r._tol.sum(), khi=r.khi.max(), klo=r.klo.min(),
         lost=(60 - r.n).sum())
-    g = g.filter((g.minutes >= int(th.get("zs_mismatch", "min_minutes")))
-                 & ((g.z - g.own).abs() > g.tol + _shift_allowance(g, th)))
+    keep = g.minutes >= int(th.get("zs_mismatch", "min_minutes"))
+    if shift:
+        keep = keep & ((g.z - g.own).abs()
+                       > g.tol + _shift_allowance(g.o2_ref, g.khi, g.klo, g.lost, th))
+    g = g.filter(keep)
     sev = ibis.ifelse(g.minutes >= th.get("zs_mismatch", "high_minutes"), "high", "medium")
     return event_table(g, "zs_mismatch", pollutant=g.pollutant, start=g.first, end=g.last,
                        severity=sev, evid=evidence(kind=ibis.literal("mean"), minutes=g.minutes,
@@ -427,20 +445,21 @@ def _rounding_hour_allowance(h: ir.Table, step: ir.FloatingValue,
     return _rounding_allowance(h.z, h.zz, h.n, step, th) + c_round + o2_round
 
 
-def _shift_allowance(g: ir.Table, th: Thresholds) -> ir.FloatingValue:
-    """How far a misaligned honest logger's ``Σ Zs`` of a run of hours can be from ``Σ own``.
+def _shift_allowance(o2_ref: ir.FloatingValue, khi: ir.FloatingValue, klo: ir.FloatingValue,
+                     lost: ir.IntegerValue, th: Thresholds) -> ir.FloatingValue:
+    """How far a misaligned honest logger's ``Σ Zs`` can be from ``Σ own`` over clock hours.
 
     A logger that computes Zs from the ``C``/O2 of ``zs_mismatch.shift_minutes`` (``s``)
     earlier sends ``Σ own(t − s)`` for ``Σ own(t)``: over consecutive compared minutes the two
     sums differ only by the ``own`` of ``s`` minutes at each end (a telescoping sum), each
-    within the run's range ``b × (khi − klo)`` (``b = 21 − O2_ref``; ``khi``/``klo`` of
-    :func:`_block_bounds`). The run's compared minutes, with ``lost`` minutes of its clock
-    hours not compared, form at most ``1 + lost`` stretches:
-    ``s × b × (khi − klo) × (1 + lost)``. Judged on the run of hours, not per hour: the
-    ends of consecutive hours cancel, so a misalignment cannot bias hour after hour.
+    within the range ``b × (khi − klo)`` of the hours (``b = 21 − O2_ref``; ``khi``/``klo`` of
+    :func:`_block_bounds`). Their compared minutes, with ``lost`` minutes of the clock hours
+    not compared, form at most ``1 + lost`` stretches: ``s × b × (khi − klo) × (1 + lost)``.
+    For a run of hours it is allowed once: the ends of consecutive hours cancel, so a
+    misalignment cannot bias hour after hour.
     """
-    b = 21.0 - g.o2_ref
-    shift = th.get("zs_mismatch", "shift_minutes") * b * (g.khi - g.klo) * (1 + g.lost)
+    b = 21.0 - o2_ref
+    shift = th.get("zs_mismatch", "shift_minutes") * b * (khi - klo) * (1 + lost)
     return shift.fill_null(0.0)
 
 
