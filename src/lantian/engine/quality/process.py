@@ -322,12 +322,12 @@ def zs_mean_bias(blocks: ir.Table, limits: ir.Table, keys: list[str],
     also exceeds the sum of its hours' allowances plus a misalignment of
     ``zs_mismatch.shift_minutes`` between ``Zs`` and ``C``/O2 (:func:`_shift_allowance`); so
     is a run of hours each beyond its allowance + the misalignment within it (one event per
-    fault where both hold, :func:`_one_event_per_fault`). Every term is bounded from the data (the steps of Zs, ``C`` and O2 read from their
-    decimals, the ranges of ``C`` and O2 in the blocks), so no relative tolerance is needed:
-    a bias of a few per cent is found where the readings are fine enough to show it, and
-    none where they are not (session 17; sessions 8–16 allowed ``rel_tol`` 10 % of
-    ``Σ own``). Events are ``high`` from ``high_minutes``; evidence kind ``mean``. ``None``
-    when no key has Zs partials.
+    fault where both hold, :func:`_one_event_per_fault`). Every term is bounded from the data
+    (the steps of Zs, ``C`` and O2 read from their decimals, the ranges of ``C`` and O2 in
+    the blocks), so no relative tolerance is needed: a bias of a few per cent is found where
+    the readings are fine enough to show it, and none where they are not (session 17;
+    sessions 8–16 allowed ``rel_tol`` 10 % of ``Σ own``). Events are ``high`` from
+    ``high_minutes``; evidence kind ``mean``. ``None`` when no key has Zs partials.
     """
     from lantian.catalog.rules import rule
     from lantian.engine.quality.blocks import block_seconds
