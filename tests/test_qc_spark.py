@@ -67,3 +67,42 @@ def test_spark_matches_duckdb_on_the_optimised_forms(spark_ibis):
     fast_spark = _fast_events(spark_ibis)
     pd.testing.assert_frame_equal(duck, fast_duck, check_dtype=False)
     pd.testing.assert_frame_equal(duck, fast_spark, check_dtype=False)
+
+
+def _zs_frame() -> pd.DataFrame:
+    """Four hours of noisy PM and O2 with a logger Zs 6 % high in the middle two hours."""
+    rng = np.random.default_rng(11)
+    n = 240
+    df = pd.DataFrame({"mn": "P1", "ts": pd.date_range("2026-01-05 08:00", periods=n,
+                                                        freq="min").astype("datetime64[us]")})
+    c = np.round(8 + rng.normal(0, 0.4, n), 2)
+    o2 = np.round(11 + rng.normal(0, 0.3, n), 1)
+    zs = c * (21 - 9) / (21 - o2)
+    zs[60:180] *= 1.06
+    df["pm_mg_m3"], df["pm_flag"] = c, "N"
+    df["pm_zs"] = np.round(zs, 2)
+    df["o2_pct"], df["o2_flag"] = o2, "N"
+    df["flow_m3_s"], df["flow_flag"] = np.round(50 + rng.normal(0, 0.5, n), 2), "N"
+    return df
+
+
+def _zs_mean_events(con) -> pd.DataFrame:
+    from lantian.engine.quality.blocks import minute_blocks
+    from lantian.engine.quality.process import zs_mean_bias
+
+    t = con.create_table("qc_zs_minute", _zs_frame(), overwrite=True)
+    lim = con.create_table("qc_zs_limits", pd.DataFrame(
+        {"mn": ["P1"], "pollutant": ["pm"], "limit_mg_m3": [10.0], "o2_ref_pct": [9.0]}),
+        overwrite=True)
+    ev = zs_mean_bias(minute_blocks(t, ["pm"], TH), lim, ["pm"], TH)
+    assert ev is not None
+    return con.execute(ev).sort_values("start").reset_index(drop=True)
+
+
+def test_zs_mean_bias_spark_matches_duckdb(spark_ibis):
+    # session 17's honest-logger bound (reading steps, block bounds, two kinds of run) on both
+    duck = _zs_mean_events(ibis.duckdb.connect())
+    spark = _zs_mean_events(spark_ibis)
+    assert len(duck) == 1  # the 6 % bias of 09:00–10:59, found as one event
+    assert duck["start"][0] == pd.Timestamp("2026-01-05 09:00")
+    pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
