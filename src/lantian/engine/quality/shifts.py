@@ -16,6 +16,12 @@ import ibis
 import ibis.expr.types as ir
 
 from lantian.engine.quality.frames import event_table, evidence
+from lantian.engine.quality.shift_onsets import (
+    residuals,
+    sharpness,
+    spread,
+    strong_sharpness,
+)
 from lantian.engine.quality.spikes import _block_bounds
 from lantian.engine.quality.thresholds import Thresholds
 
@@ -108,6 +114,13 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     moved over its hours (:func:`_process_segments`). Segments the two-window threshold
     reports are not reported again.
 
+    Suddenness (sessions 15–17): a segment of either path whose level did not come
+    suddenly — its onset under ``level_shift.sudden_k`` spreads of the channel's own 3-h
+    jumps (:func:`~lantian.engine.quality.shift_onsets.sharpness`, evidence
+    ``sudden_sigmas``) — is ``low``: the process's wander, not an analyser's step. The
+    two-window path's segments are judged so since session 17
+    (:func:`~lantian.engine.quality.shift_onsets.strong_sharpness`).
+
     ``calibrations`` (the analyser parameter reports, mn, ts, code, num, text: HJ 212-2017
     B.10, as :func:`~lantian.engine.quality.records.calibration_change` reads them): a
     change point whose two windows hold a change of the channel's slope or intercept
@@ -139,7 +152,7 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     t = t.mutate(d=ibis.ifelse(full, t._a - t._b, ibis.null("float64")))
     floor_t = ibis.literal(math.log1p(th.get("level_shift", "min_rel")))
     k_sd = th.get("level_shift", "k_mad") * 1.4826
-    t = t.inner_join(_spread(t, t.d, "_mad"), _KEYS)
+    t = t.inner_join(spread(t, t.d, "_mad"), _KEYS)
     t = t.mutate(thr=ibis.greatest(floor_t, k_sd * t._mad), ad=t.d.abs())
     # a rise and a fall are peaks of their own sign: the fall that ends a short fault is
     # not hidden by the rise that began it (their 24 h plateaus of d overlap)
@@ -154,7 +167,7 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     # found so far: a month with faults is not judged by a spread its faults inflate
     near = ibis.window(group_by=_KEYS, order_by="idx", preceding=w_h - 1, following=w_h - 1)
     t = t.mutate(_dc=ibis.ifelse(t._cp.max().over(near) == 0, t.d, ibis.null("float64")))
-    t = t.inner_join(_spread(t, t._dc, "_mad2"), _KEYS)  # null where every hour is near
+    t = t.inner_join(spread(t, t._dc, "_mad2"), _KEYS)  # null where every hour is near
     t = t.mutate(thr=ibis.least(t.thr, ibis.greatest(floor_t, k_sd * t._mad2)
                                 .fill_null(t.thr)))
     t = t.mutate(_cp=ibis.ifelse(((t.ad > t.thr) & peak).fill_null(False), 1, 0),
@@ -165,6 +178,8 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
                                "_pk"))
     load_step = math.log1p(th.get("level_shift", "load_rel"))
     strong = _segments(t, th, load_step, w_h, cal)
+    # the two-window path's segments judged for suddenness as well (session 17)
+    strong = strong_sharpness(strong, t, th)
     # the same segments with change points at the materiality step alone, each judged by
     # the spread of the channel's own means over as many hours (qcshift11, session 11)
     tw = t.mutate(_cp=t._cpw, seg=t.segw, thr=floor_t)
@@ -175,9 +190,9 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     weak = weak.anti_join(s, [weak.mn == s._smn, weak.pollutant == s._spol,
                               weak.first <= s._sl, weak.last >= s._sf])
     nul = ibis.null("float64")
-    g = ibis.union(strong.mutate(z=nul, win=nul, sharp=nul, pseg=ibis.literal(False)),
-                   weak.mutate(win=weak.win.cast("float64")).drop("srm", "orr"),
-                   distinct=False)
+    strong = strong.mutate(z=nul, win=nul, pseg=ibis.literal(False))
+    weak = weak.mutate(win=weak.win.cast("float64")).select(*strong.columns)
+    g = ibis.union(strong, weak, distinct=False)
     common = ((g.p0.fill_null(True) & g.p1.fill_null(True) & (g.p0.notnull() | g.p1.notnull()))
               | g.pseg)
     # every bounding change point a calibration's or the process's, at least one a calibration
@@ -189,7 +204,7 @@ def level_shift(hl: ir.Table, th: Thresholds, load: ir.Table | None = None,
     level, base = g.slv.exp() - floor, g.olv.exp() - floor
     ratio = level / base
     high = th.get("level_shift", "high_ratio")
-    # a step of the weak path that neither came nor went suddenly: the process's wander
+    # a step (either path) that did not come suddenly: the process's wander
     gradual = (g.sharp < th.get("level_shift", "sudden_k")).fill_null(False)
     sev = ibis.cases((common | g.at_dl | calib | gradual, "low"),
                      ((ratio >= high) | (ratio <= 1 / high), "high"), else_="medium")
@@ -268,7 +283,7 @@ def _process_segments(g: ir.Table, t: ir.Table, load_step: float) -> ir.Table:
     """
     pts = g.select(_pmn2="mn").distinct()
     tp = t.inner_join(pts, t.mn == pts._pmn2).drop("_pmn2")
-    tp = _residuals(tp.select(*_KEYS, "ts", "lv"))
+    tp = residuals(tp.select(*_KEYS, "ts", "lv"))
     o = tp.select(_omn="mn", _opol="pollutant", _ots="ts", _or="r")
     j = g.select(*_KEYS, "seg", "first", "last", "thr").inner_join(
         o, [g.mn == o._omn, g.pollutant != o._opol, o._ots >= g.first, o._ots <= g.last])
@@ -286,20 +301,6 @@ def _process_segments(g: ir.Table, t: ir.Table, load_step: float) -> ir.Table:
     g = g.left_join(mon, [g.mn == mon._vmn, g.pollutant == mon._vpol]).drop("_vmn", "_vpol")
     moved = ((g._sld - g._mld).abs() >= load_step).fill_null(False) | g._oth.fill_null(False)
     return g.mutate(pseg=moved).drop("_oth", "_sld", "_mld")
-
-
-def _residuals(t: ir.Table) -> ir.Table:
-    """Add ``r``: the level less the channel's month median at the same clock hour (CST).
-
-    The channel's own daily profile removed, what is left of an hour is noise (analyser,
-    load) plus any fault: the means of ``r`` over a segment are compared with the spread
-    of the channel's own means over as many hours (:func:`_long_evidence`).
-    """
-    t = t.mutate(_hod=t.ts.hour())
-    p = t.group_by([*_KEYS, "_hod"]).aggregate(_pm=t.lv.median())
-    p = p.select(_pmn="mn", _ppol="pollutant", _phod="_hod", _pm="_pm")
-    t = t.left_join(p, [t.mn == p._pmn, t.pollutant == p._ppol, t._hod == p._phod])
-    return t.mutate(r=t.lv - t._pm).drop("_pmn", "_ppol", "_phod", "_pm", "_hod")
 
 
 def _long_evidence(g: ir.Table, t: ir.Table, th: Thresholds) -> ir.Table:
@@ -322,7 +323,7 @@ def _long_evidence(g: ir.Table, t: ir.Table, th: Thresholds) -> ir.Table:
     while wins[-1] * 2 <= top:
         wins.append(wins[-1] * 2)
     # only the channels with a candidate segment get residuals and windowed means
-    t = _residuals(t.semi_join(g, _KEYS).select(*_KEYS, "ts", "idx", "seg", "lv"))
+    t = residuals(t.semi_join(g, _KEYS).select(*_KEYS, "ts", "idx", "seg", "lv"))
     sm = t.group_by([*_KEYS, "seg"]).aggregate(srm=t.r.mean())
     o = t.select(_omn="mn", _opol="pollutant", _oseg="seg", _or="r")
     j = g.select(*_KEYS, "seg").inner_join(
@@ -369,59 +370,7 @@ def _long_evidence(g: ir.Table, t: ir.Table, th: Thresholds) -> ir.Table:
     keep = ((g.z >= th.get("level_shift", "seg_k")) & (step > g.thr)
             & (g.hours <= 2 * top))
     g = g.filter(keep.fill_null(False))
-    return _sharpness(g, t.semi_join(g, _KEYS), th)
-
-
-def _sharpness(g: ir.Table, t: ir.Table, th: Thresholds) -> ir.Table:
-    """Add ``sharp``: how suddenly the segment's level came and went, in the channel's own sigmas.
-
-    A fault of the analyser (a slope or zero changed, a probe fouled or swapped) moves the
-    reading from one minute to the next, and its repair moves it back; the plant's wander
-    (fuel, load, weather) builds up over hours. ``jump(i)`` = the mean residual ``r`` of the
-    ``K`` = ``level_shift.sharp_window_h`` running hours from ``i`` on less that of the ``K``
-    before (an hourly mean splits a step that falls mid-hour, so one hour is not enough);
-    its spread is 1.4826 × the month MAD of the channel's ``jump`` (its own hour-to-hour
-    noise and wander over ``K`` hours). The onset is the largest ``jump`` in the segment's
-    direction within ``W / 2`` running hours of its first hour (``W`` =
-    ``level_shift.window_h``: the change point of the ``W``-hour median test is placed only
-    to within half its window), the end the largest opposite ``jump`` as near the hour after
-    its last; ``sharp`` = the onset in spreads, or the end where the month does not show the
-    onset (null when it shows neither). The onset, not the smaller edge (session 16): the
-    shift is sudden where it begins, while the segment's end is only where the median test
-    placed it, and a day of low wander inside a fault ends the segment early on a gradual
-    fall (a ×1.45 step over 72 h: onset 6.1 sigmas, segment end 2.1, the fault's own
-    repair 36 h later 5.2). ``t``: the candidate channels' hours with ``idx`` and ``r``; ``g``:
-    segments with ``i0``/``i1`` (first/last running hour), ``nh``, ``srm``/``orr``.
-    """
-    k = int(th.get("level_shift", "sharp_window_h"))
-    near = int(th.get("level_shift", "window_h")) // 2
-    nul = ibis.null("float64")
-    w1 = ibis.window(group_by=_KEYS, order_by="idx")
-    ahead = ibis.window(group_by=_KEYS, order_by="idx", preceding=0, following=k - 1)
-    q = t.select(*_KEYS, "idx", "r")
-    q = q.mutate(_ja=q.r.mean().over(ahead), _jn=q.r.count().over(ahead))
-    # the K hours before hour i are the K hours ahead of hour i - K
-    q = q.mutate(_jb=q._ja.lag(k).over(w1), _jbn=q._jn.lag(k).over(w1))
-    q = q.mutate(jump=ibis.ifelse((q._jn == k) & (q._jbn == k), q._ja - q._jb, nul))
-    sd = _spread(q, q.jump, "_sdj")
-    e = g.select(_emn="mn", _epol="pollutant", _eseg="seg", _i0="i0", _i1="i1",
-                 _sg=ibis.ifelse(g.srm > g.orr, 1.0, -1.0))
-    qj = q.select(_qmn="mn", _qpol="pollutant", _qi="idx", _qj="jump")
-    for name, at, sign in (("_on", e._i0, 1.0), ("_off", e._i1 + 1, -1.0)):
-        j = e.inner_join(qj, [e._emn == qj._qmn, e._epol == qj._qpol,
-                              qj._qi >= at - near, qj._qi <= at + near])
-        m = j.group_by(["_emn", "_epol", "_eseg"]).aggregate(
-            **{name: (sign * j._sg * j._qj).max()})
-        g = g.left_join(m, [g.mn == m._emn, g.pollutant == m._epol, g.seg == m._eseg])
-        g = g.drop("_emn", "_epol", "_eseg")
-    sd = sd.select(_jmn="mn", _jpol="pollutant", _sdj="_sdj")
-    g = g.left_join(sd, [g.mn == sd._jmn, g.pollutant == sd._jpol]).drop("_jmn", "_jpol")
-    # the onset where the month shows it (the segment's first hour is not the month's), else
-    # the end where it shows that (its last hour is not the month's)
-    on = ibis.ifelse(g.seg > 0, g._on, nul)
-    off = ibis.ifelse(g.i1 < g.nh, g._off, nul)
-    sharp = ibis.ifelse(g._sdj > 0, on.fill_null(off) / (1.4826 * g._sdj), nul)
-    return g.mutate(sharp=sharp).drop("_on", "_off", "_sdj")
+    return sharpness(g, t.semi_join(g, _KEYS), th, g.srm > g.orr)
 
 
 def _log_level(value: ir.Column, floor: float) -> ir.Column:
@@ -434,13 +383,6 @@ def _log_level(value: ir.Column, floor: float) -> ir.Column:
     = −0.23 while ×0.7 at 20 mg/m³ stays −0.34 (qcshift10, session 10).
     """
     return (ibis.greatest(value, ibis.literal(floor)) + floor).ln()
-
-
-def _spread(t: ir.Table, x: ir.Column, name: str) -> ir.Table:
-    """(mn, pollutant, ``name``): the median absolute deviation of ``x`` from its median."""
-    m = t.group_by(_KEYS).aggregate(_m=x.median())
-    j = t.mutate(_x=x).inner_join(m, _KEYS)
-    return j.group_by(_KEYS).aggregate(**{name: (j._x - j._m).abs().median()})
 
 
 def _at_detection_limit(g: ir.Table, presence: ir.Table | None, th: Thresholds) -> ir.Table:
