@@ -67,6 +67,11 @@ def spark_session(tmp_path_factory):
         .config("spark.sql.session.timeZone", "Asia/Shanghai")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
+        # one session serves every Spark test of a worker: with the default 1 GiB heap the
+        # analyser of level_shift's plan (after the worker's earlier Spark tests) ran out of
+        # it in CI (java.lang.OutOfMemoryError: Java heap space, session 17); two workers
+        # hold at most 6 GiB of the machine's 24
+        .config("spark.driver.memory", "3g")
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
