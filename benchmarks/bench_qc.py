@@ -81,6 +81,9 @@ def main() -> int:
                     help="lake mode: points per range of the job's block scan "
                          "(lantian.engine.quality.job.CHUNK_POINTS; e.g. to check at 100 "
                          "points that the ranges change no event)")
+    ap.add_argument("--max-temp", default=None,
+                    help="lake mode: cap on what the job spills (DuckDB "
+                         "max_temp_directory_size, e.g. 8GB; session 18)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--root", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -172,11 +175,19 @@ def _dir_mb(path) -> float:
     return total / 1e6
 
 
-def _keeper(per: dict[str, float], con=None):
+def _cpu() -> float:
+    """CPU seconds of this process so far, every thread (DuckDB's included)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _keeper(per: dict[str, float], con=None, cpu: dict[str, float] | None = None):
     """Return a ``materialize`` hook that keeps a frame and times it in ``per``.
 
     With ``con``, as the job keeps it (session 15: ``job.compressed_keep``, compressed in
-    memory; older code: ``.cache()``, a temporary table); without, ``.cache()``.
+    memory; older code: ``.cache()``, a temporary table); without, ``.cache()``. Each frame
+    is named by its number, the function that kept it (session 18) and its size; with
+    ``cpu`` its CPU seconds (every thread) go there under the same name.
     """
     from lantian.engine.quality import job as jobmod
 
@@ -185,15 +196,43 @@ def _keeper(per: dict[str, float], con=None):
             else lambda t: t.cache())
 
     def keep(t):
-        t1 = time.perf_counter()
+        caller = sys._getframe(1).f_code.co_name  # who kept it: frames named across commits
+        t1, c1 = time.perf_counter(), _cpu()
         c = make(t)
         cached.append(c)
-        dt = time.perf_counter() - t1
+        dt, dc = time.perf_counter() - t1, _cpu() - c1
         rows = c.count().execute()  # a kept table: cheap; names the frame by its size
-        per[f"(kept {len(cached)}: {rows:,}x{len(c.columns)})"] = dt
+        name = f"(kept {len(cached)} {caller}: {rows:,}x{len(c.columns)})"
+        per[name] = dt
+        if cpu is not None:
+            cpu[name] = dc
         return c
 
     return keep
+
+
+def _time_appends(con, per: dict[str, float], cpu: dict[str, float]) -> None:
+    """Time the job's ``INSERT`` appends and ``CHECKPOINT`` s (wall in ``per``, CPU in ``cpu``).
+
+    Wraps ``con.raw_sql``: the appends of :func:`lantian.engine.quality.job.keep_by_point_ranges`
+    (the block scan's ranges after the first two) run inside ``(build)`` and were not
+    named before session 18; ``(checkpoints)`` sums every compression of a kept frame
+    (also inside the kept frames' times).
+    """
+    raw = con.raw_sql
+
+    def timed(sql, *a, **k):
+        text = sql if isinstance(sql, str) else ""
+        name = ("(appends)" if text.startswith("INSERT") else
+                "(checkpoints)" if text.startswith("CHECKPOINT") else None)
+        t1, c1 = time.perf_counter(), _cpu()
+        out = raw(sql, *a, **k)
+        if name is not None:
+            per[name] = per.get(name, 0.0) + time.perf_counter() - t1
+            cpu[name] = cpu.get(name, 0.0) + _cpu() - c1
+        return out
+
+    con.raw_sql = timed
 
 
 def _qc_child(root: Path, data: Path, month: str) -> dict:
@@ -254,14 +293,17 @@ def compare_events(a: Path, b: Path) -> int:
     return 0 if same_e and same_v else 1
 
 
-def _job_child(root: Path, data: Path, month: str, events_out: Path | None = None) -> dict:
+def _job_child(root: Path, data: Path, month: str, events_out: Path | None = None,
+               max_temp: str | None = None) -> dict:
     """The monthly job: the engine's ``assess_month`` and every detector on one minute scan.
 
     :func:`lantian.engine.quality.job.assess_and_detect` as a monthly pipeline runs it: the
     shared block table is kept once (as :func:`_keeper` keeps it), then the verdicts and
     each detector are executed. ``per`` gives the shared scan, the verdicts and each
-    detector; ``kept_mb`` the memory of the kept tables after the build (``duckdb_memory()``,
-    in memory and spilled).
+    detector; ``cpu_per`` the same steps' CPU seconds (every thread: comparable under load),
+    with ``(appends)`` and ``(checkpoints)`` (:func:`_time_appends`); ``kept_mb`` the memory
+    of the kept tables after the build (``duckdb_memory()``, in memory and spilled).
+    ``max_temp``: DuckDB's ``max_temp_directory_size`` (e.g. ``8GB``), else its default.
     """
     from lantian.engine import backends
     from lantian.engine.quality import load_thresholds
@@ -271,31 +313,38 @@ def _job_child(root: Path, data: Path, month: str, events_out: Path | None = Non
     t0 = time.perf_counter()
     con = backends.connect("duckdb", db=bench_engine().registry_db(data), lake=root)
     spill = limit_memory(con)
+    if max_temp:  # a cap on DuckDB's spill (session 17: a 5,000-point job filled 35 GB)
+        con.raw_sql(f"SET max_temp_directory_size = '{max_temp}'")
     kw = read_inputs(con, month, load_thresholds())
     per: dict[str, float] = {}
-    keep = _keeper(per, con)
+    cpu: dict[str, float] = {}
+    keep = _keeper(per, con, cpu)
+    _time_appends(con, per, cpu)
     spilled = [0.0]
 
-    t1 = time.perf_counter()
+    def step(name: str, t1: float, c1: float) -> None:
+        per[name], cpu[name] = time.perf_counter() - t1, _cpu() - c1
+
+    t1, c1 = time.perf_counter(), _cpu()
     verdicts, parts = assess_and_detect(con, kw, materialize=keep)
-    per["(build)"] = time.perf_counter() - t1
+    step("(build)", t1, c1)
     spilled[0] = max(spilled[0], _dir_mb(spill))
     kept_mb = _kept_mb(con)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), _cpu()
     df = con.execute(verdicts)
-    per["assess_month"] = time.perf_counter() - t1
+    step("assess_month", t1, c1)
     n_events = 0
     frames = []
     for name, expr in parts.items():
         spilled[0] = max(spilled[0], _dir_mb(spill))
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), _cpu()
         frames.append(con.execute(expr))
         n_events += len(frames[-1])
-        per[name] = time.perf_counter() - t1
+        step(name, t1, c1)
     seconds = time.perf_counter() - t0
     if events_out is not None:  # after the clock: writing is not the job's time
         _write_events(events_out, len(df), frames, df)
-    return {"seconds": seconds, "events": n_events, "per": per,
+    return {"seconds": seconds, "events": n_events, "per": per, "cpu_per": cpu,
             "points": len(df), "compliant_hours": int(df.compliant_hours.sum()),
             "production_hours": int(df.production_hours.sum()),
             "duckdb": _duck_settings(con), "spill_mb": round(spilled[0], 1),
@@ -390,12 +439,12 @@ def bench_engine():
 
 
 def _child_main(kind: str, root: Path, data: Path, month: str,
-                events_out: Path | None = None) -> None:
+                events_out: Path | None = None, max_temp: str | None = None) -> None:
     import json
 
     be = bench_engine()
     be.MONTH = month
-    children = {"qc": _qc_child, "job": lambda r, d, m: _job_child(r, d, m, events_out),
+    children = {"qc": _qc_child, "job": lambda r, d, m: _job_child(r, d, m, events_out, max_temp),
                 "qc-cmd": lambda r, d, m: _command_child(r, d, m, False),
                 "job-cmd": lambda r, d, m: _command_child(r, d, m, True),
                 "blocks": _blocks_child}
@@ -439,7 +488,8 @@ def _drop_caches() -> None:
 
 
 def _measure(kind: str, root: Path, data: Path, month: str, cold: bool = False,
-             events_out: Path | None = None, chunk_points: int | None = None) -> dict:
+             events_out: Path | None = None, chunk_points: int | None = None,
+             max_temp: str | None = None) -> dict:
     import json
     import subprocess
 
@@ -450,6 +500,8 @@ def _measure(kind: str, root: Path, data: Path, month: str, cold: bool = False,
     extra = [] if events_out is None else ["--events-out", str(events_out)]
     if chunk_points is not None:
         extra += ["--chunk-points", str(chunk_points)]
+    if max_temp is not None:
+        extra += ["--max-temp", max_temp]
     cp = subprocess.run([sys.executable, __file__, "--child", kind, "--root", str(root),
                          "--lake", str(data), "--month", month, *extra],
                         capture_output=True, text=True, check=False)
@@ -473,7 +525,8 @@ def lake_mode(args) -> int:
             from lantian.engine.quality import job
 
             job.CHUNK_POINTS = args.chunk_points
-        _child_main(args.child, args.root, args.lake, args.month, args.events_out)
+        _child_main(args.child, args.root, args.lake, args.month, args.events_out,
+                    args.max_temp)
         return 0
     be = bench_engine()
     be.MONTH = args.month
@@ -486,7 +539,8 @@ def lake_mode(args) -> int:
             for kind in res:
                 loads.append(os.getloadavg()[0])
                 res[kind].append(_measure(kind, root, args.lake, args.month, args.cold,
-                                          args.events_out, args.chunk_points))
+                                          args.events_out, args.chunk_points,
+                                          args.max_temp))
         loads.append(os.getloadavg()[0])
         med = {}
         for kind, rs in res.items():
@@ -511,6 +565,12 @@ def lake_mode(args) -> int:
                 print(f"{n} points {kind} per step (median s): "
                       + ", ".join(f"{k} {v:.2f}" for k, v in per.items())
                       + f"; events {ok[-1]['events']}", flush=True)
+            ok = [r for r in ok if r.get("cpu_per")]
+            if ok:  # session 18: CPU seconds per step, comparable under load
+                cpu = {k: statistics.median(r["cpu_per"][k] for r in ok if k in r["cpu_per"])
+                       for k in ok[-1]["cpu_per"]}
+                print(f"{n} points {kind} per step (median CPU-s): "
+                      + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()), flush=True)
         same = {(r.get("points"), r.get("compliant_hours"), r.get("production_hours"))
                 for r in res["engine"] + res.get("job", []) + res.get("job-cmd", [])
                 if r.get("seconds") is not None}
