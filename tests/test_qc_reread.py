@@ -76,3 +76,21 @@ def test_spike_from_the_shared_read_equals_spike_on_every_minute(qc_demo, full_r
                                                   candidates=cands)))
     assert len(direct) > 0  # the demo has spikes
     pd.testing.assert_frame_equal(full_run["spike"], direct, check_dtype=False)
+
+
+def test_the_re_read_keeps_only_the_columns_the_detectors_read(qc_demo):
+    """No kept frame carries the flue temperature: no detector reads it (session 18).
+
+    The re-read of the minutes decoded and kept ``temp_c`` for every suspect, near and
+    span minute. Its flag is still read (every flag counts for the declared state).
+    """
+    _, kw = qc_demo
+    assert "temp_c" in kw["minute"].columns and "temp_flag" in kw["minute"].columns
+    kept: list[list[str]] = []
+
+    def keep(t):
+        kept.append(list(t.columns))
+        return t.cache()
+
+    detector_events(**kw, detectors=_MINUTE_DETECTORS, materialize=keep)
+    assert kept and not [cols for cols in kept if "temp_c" in cols]

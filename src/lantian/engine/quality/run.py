@@ -122,7 +122,9 @@ def detector_events(
     want = set(detectors)
     keep = materialize or (lambda x: x)
     wanted = {"mn", "ts", "running"}
-    for k in (*keys, "o2", "flow", "temp"):
+    # no temperature: no detector reads it (its flag stays, as every flag does); the re-read
+    # of the minutes (_reread_minutes) decoded and kept it for nothing (session 18)
+    for k in (*keys, "o2", "flow"):
         wanted |= {column_of(k), f"{k}_flag", f"{k}_zs"}
     # read only the columns used (every flag: the declared state falls back on them)
     narrow = minute.select(*[c for c in minute.columns if c in wanted or c.endswith("_flag")])
