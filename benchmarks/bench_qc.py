@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import resource
 import statistics
 import sys
@@ -54,6 +55,7 @@ HERE = Path(__file__).resolve().parent
 COLS = ("so2_mg_m3", "nox_mg_m3", "pm_mg_m3", "so2_zs", "nox_zs", "pm_zs", "o2_pct",
         "flow_m3_s", "temp_c")
 FLAGS = ("so2_flag", "nox_flag", "pm_flag", "o2_flag", "flow_flag")
+MAX_TEMP_ENV = "LANTIAN_BENCH_MAX_TEMP"
 KINDS = ("engine", "qc", "job", "qc-cmd", "job-cmd", "scan", "blocks")
 
 
@@ -81,12 +83,14 @@ def main() -> int:
                     help="lake mode: points per range of the job's block scan "
                          "(lantian.engine.quality.job.CHUNK_POINTS; e.g. to check at 100 "
                          "points that the ranges change no event)")
-    ap.add_argument("--max-temp", default=None,
-                    help="lake mode: cap on what the job spills (DuckDB "
-                         "max_temp_directory_size, e.g. 8GB; session 18)")
+    ap.add_argument("--max-temp", default=None, metavar="SIZE",
+                    help="cap DuckDB's spill (max_temp_directory_size, e.g. 8GB) in every "
+                         "measurement (children inherit it as LANTIAN_BENCH_MAX_TEMP)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--root", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.max_temp:
+        os.environ[MAX_TEMP_ENV] = args.max_temp
     if args.compare_events is not None:
         return compare_events(*args.compare_events)
     if args.lake is not None:
@@ -107,7 +111,7 @@ def main() -> int:
               file=sys.stderr)
     month = args.start[:7]
     con = demo_backend(data)
-    limit_memory(con)  # as `lantian qc` does: 5 GB, spill to a temporary directory
+    _limit(con, limit_memory)  # as `lantian qc` does: 5 GB, spill to a temporary directory
     rows = con.con.sql("SELECT count(*) FROM flue_minute").fetchall()[0][0]
     sums = ", ".join(f"sum({c})" for c in COLS)
     counts = ", ".join(f"count({c})" for c in FLAGS)
@@ -157,10 +161,23 @@ def main() -> int:
     return 0
 
 
+def _limit(con, limit_memory):
+    """``limit_memory(con)`` as ``lantian qc`` calls it, then ``--max-temp``'s spill cap if given.
+
+    The cap is set here, not passed, so the harness also runs a tree whose
+    ``limit_memory`` has no cap (session 17: a 5,000-point job spilled 35 GB).
+    """
+    path = limit_memory(con)
+    cap = os.environ.get(MAX_TEMP_ENV)
+    if cap and getattr(con, "name", "") == "duckdb":
+        con.raw_sql(f"SET max_temp_directory_size = '{cap}'")
+    return path
+
+
 def _duck_settings(con) -> dict:
     """DuckDB's ``threads`` and ``memory_limit`` of a backend (what the run really used)."""
-    rows = con.con.sql("SELECT name, value FROM duckdb_settings() "
-                       "WHERE name IN ('threads', 'memory_limit')").fetchall()
+    rows = con.con.sql("SELECT name, value FROM duckdb_settings() WHERE name IN "
+                       "('threads', 'memory_limit', 'max_temp_directory_size')").fetchall()
     return dict(rows)
 
 
@@ -244,7 +261,7 @@ def _qc_child(root: Path, data: Path, month: str) -> dict:
 
     t0 = time.perf_counter()
     con = backends.connect("duckdb", db=bench_engine().registry_db(data), lake=root)
-    limit_memory(con)
+    _limit(con, limit_memory)
     kw = read_inputs(con, month, load_thresholds())
     per: dict[str, float] = {}
     n_events = 0
@@ -293,8 +310,7 @@ def compare_events(a: Path, b: Path) -> int:
     return 0 if same_e and same_v else 1
 
 
-def _job_child(root: Path, data: Path, month: str, events_out: Path | None = None,
-               max_temp: str | None = None) -> dict:
+def _job_child(root: Path, data: Path, month: str, events_out: Path | None = None) -> dict:
     """The monthly job: the engine's ``assess_month`` and every detector on one minute scan.
 
     :func:`lantian.engine.quality.job.assess_and_detect` as a monthly pipeline runs it: the
@@ -303,7 +319,6 @@ def _job_child(root: Path, data: Path, month: str, events_out: Path | None = Non
     detector; ``cpu_per`` the same steps' CPU seconds (every thread: comparable under load),
     with ``(appends)`` and ``(checkpoints)`` (:func:`_time_appends`); ``kept_mb`` the memory
     of the kept tables after the build (``duckdb_memory()``, in memory and spilled).
-    ``max_temp``: DuckDB's ``max_temp_directory_size`` (e.g. ``8GB``), else its default.
     """
     from lantian.engine import backends
     from lantian.engine.quality import load_thresholds
@@ -312,9 +327,7 @@ def _job_child(root: Path, data: Path, month: str, events_out: Path | None = Non
 
     t0 = time.perf_counter()
     con = backends.connect("duckdb", db=bench_engine().registry_db(data), lake=root)
-    spill = limit_memory(con)
-    if max_temp:  # a cap on DuckDB's spill (session 17: a 5,000-point job filled 35 GB)
-        con.raw_sql(f"SET max_temp_directory_size = '{max_temp}'")
+    spill = _limit(con, limit_memory)
     kw = read_inputs(con, month, load_thresholds())
     per: dict[str, float] = {}
     cpu: dict[str, float] = {}
@@ -375,7 +388,7 @@ def _blocks_child(root: Path, data: Path, month: str) -> dict:
     from lantian.engine.quality.inputs import limit_memory, read_inputs
 
     con = backends.connect("duckdb", db=bench_engine().registry_db(data), lake=root)
-    spill = limit_memory(con)
+    spill = _limit(con, limit_memory)
     kw = read_inputs(con, month, load_thresholds())
     minute = kw["minute"]
     args = (minute, kw["keys"], month_keys(minute), kw["thresholds"])
@@ -439,12 +452,12 @@ def bench_engine():
 
 
 def _child_main(kind: str, root: Path, data: Path, month: str,
-                events_out: Path | None = None, max_temp: str | None = None) -> None:
+                events_out: Path | None = None) -> None:
     import json
 
     be = bench_engine()
     be.MONTH = month
-    children = {"qc": _qc_child, "job": lambda r, d, m: _job_child(r, d, m, events_out, max_temp),
+    children = {"qc": _qc_child, "job": lambda r, d, m: _job_child(r, d, m, events_out),
                 "qc-cmd": lambda r, d, m: _command_child(r, d, m, False),
                 "job-cmd": lambda r, d, m: _command_child(r, d, m, True),
                 "blocks": _blocks_child}
@@ -488,8 +501,7 @@ def _drop_caches() -> None:
 
 
 def _measure(kind: str, root: Path, data: Path, month: str, cold: bool = False,
-             events_out: Path | None = None, chunk_points: int | None = None,
-             max_temp: str | None = None) -> dict:
+             events_out: Path | None = None, chunk_points: int | None = None) -> dict:
     import json
     import subprocess
 
@@ -500,8 +512,6 @@ def _measure(kind: str, root: Path, data: Path, month: str, cold: bool = False,
     extra = [] if events_out is None else ["--events-out", str(events_out)]
     if chunk_points is not None:
         extra += ["--chunk-points", str(chunk_points)]
-    if max_temp is not None:
-        extra += ["--max-temp", max_temp]
     cp = subprocess.run([sys.executable, __file__, "--child", kind, "--root", str(root),
                          "--lake", str(data), "--month", month, *extra],
                         capture_output=True, text=True, check=False)
@@ -525,8 +535,7 @@ def lake_mode(args) -> int:
             from lantian.engine.quality import job
 
             job.CHUNK_POINTS = args.chunk_points
-        _child_main(args.child, args.root, args.lake, args.month, args.events_out,
-                    args.max_temp)
+        _child_main(args.child, args.root, args.lake, args.month, args.events_out)
         return 0
     be = bench_engine()
     be.MONTH = args.month
@@ -539,8 +548,7 @@ def lake_mode(args) -> int:
             for kind in res:
                 loads.append(os.getloadavg()[0])
                 res[kind].append(_measure(kind, root, args.lake, args.month, args.cold,
-                                          args.events_out, args.chunk_points,
-                                          args.max_temp))
+                                          args.events_out, args.chunk_points))
         loads.append(os.getloadavg()[0])
         med = {}
         for kind, rs in res.items():
