@@ -22,26 +22,34 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-SLACK = pd.Timedelta(hours=1)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from qc_independent import _effect, _overlap  # the scorer's own matching
 
-def _overlaps(t, mn: str, st: pd.Timestamp, en: pd.Timestamp) -> bool:
-    return t.mn == mn and pd.Timestamp(t.start) <= en + SLACK and st <= pd.Timestamp(t.end) + SLACK
+SLACK = pd.Timedelta(hours=1)  # qc_independent.score's default slack
 
 
 def label(e, truth: pd.DataFrame) -> str:
-    """``true`` / ``coll`` / ``false`` for one event, as ``qc_independent.score`` counts it."""
+    """``true`` / ``coll`` / ``false`` for one event, as ``qc_independent.score`` counts it.
+
+    The same matching as the scorer: same point, same pollutant where both have one,
+    overlapping within ``SLACK``; collateral against the other detectors' faults as the
+    scorer extends them (:func:`qc_independent._effect`), "wide" faults left out.
+    """
     st, en = pd.Timestamp(e.start), pd.Timestamp(e.end)
     for t in truth[truth.detector == "level_shift"].itertuples():
         same = not isinstance(t.pollutant, str) or t.pollutant == e.pollutant
-        if same and _overlaps(t, e.mn, st, en):
+        if t.mn == e.mn and same and _overlap(st, en, t.start, t.end, SLACK):
             return "true"
-    if any(_overlaps(t, e.mn, st, en) for t in truth[truth.detector != "level_shift"].itertuples()):
+    wide = truth["info"].str.contains("'wide': True")
+    other = _effect(truth[(truth.detector != "level_shift") & ~wide])
+    if any(t.mn == e.mn and _overlap(st, en, t.start, t.end, SLACK) for t in other.itertuples()):
         return "coll"
     return "false"
 
